@@ -1,0 +1,69 @@
+// vigil-agent's wiring: environment -> probes -> ring reader -> pipeline ->
+// outputs, on one Boost.Asio loop with signal handling and periodic counters.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vigil/agent/bpf_env.h"
+#include "vigil/agent/config.h"
+#include "vigil/agent/pipeline.h"
+#include "vigil/agent/probe.h"
+#include "vigil/agent/process_table.h"
+#include "vigil/agent/ring_reader.h"
+
+namespace vigil::agent {
+
+class Agent {
+ public:
+  explicit Agent(AgentConfig config);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Checks the machine and loads every requested probe family. Fails only when
+  // the environment rules out BPF entirely; per-hook failures are in status().
+  [[nodiscard]] Result<void> load_probes();
+  [[nodiscard]] std::vector<HookStatus> status() const;
+  // True when every hook of every requested family attached; else `why` says
+  // what did not.
+  [[nodiscard]] bool all_requested_ok(std::string& why) const;
+
+  // Seeds the process table, opens outputs and starts reading.
+  [[nodiscard]] Result<void> start();
+  // Runs until SIGINT/SIGTERM or stop(); then detaches and flushes. Returns the exit code.
+  int run();
+  void stop();
+
+  // Counters as one JSON object (kernel per family, decoder, pipeline, table).
+  [[nodiscard]] std::string stats_json() const;
+  [[nodiscard]] const std::string& host() const { return host_; }
+
+ private:
+  void schedule_stats();
+  void report_stats(bool final);
+
+  AgentConfig config_;
+  std::string host_;
+  BpfEnvironment env_;
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer stats_timer_;
+  std::vector<std::unique_ptr<Probe>> probes_;
+  std::vector<HookStatus> missing_;  // requested families this build lacks
+  ProcessTable table_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<RingReader> reader_;
+  std::uint64_t last_drops_ = 0;
+};
+
+// Human-readable status table for --check.
+[[nodiscard]] std::string format_status_table(const std::vector<HookStatus>& status);
+
+[[nodiscard]] std::string default_host_id();
+
+}  // namespace vigil::agent

@@ -1,0 +1,58 @@
+// Agent configuration: defaults < YAML file (--config) < command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/result.h"
+
+namespace vigil::agent {
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+enum class OutputFormat : std::uint8_t { kJson, kText };
+
+struct AgentConfig {
+  std::string host_id;  // empty = hostname
+  std::filesystem::path state_dir = "/var/lib/vigil";
+  std::string events_out;  // "" = off, "-" = stdout, else a file (appended)
+  std::string alerts_out;  // same conventions
+  OutputFormat format = OutputFormat::kJson;
+  std::vector<std::string> probes = {"process"};
+  std::vector<std::string> ignore_comms;
+  std::vector<std::string> ignore_exec_prefixes;
+  std::uint32_t ringbuf_kib = 4096;  // per probe family; power of two, >= 4
+  std::uint32_t stats_interval_s = 30;
+  std::size_t process_table_capacity = 65536;
+  std::string btf_path;  // custom kernel BTF for kernels without /sys/kernel/btf/vmlinux
+  std::string log_level = "info";
+  bool check = false;
+};
+
+// Known probe family names, in load order.
+[[nodiscard]] const std::vector<std::string>& known_probe_families();
+
+// Parses a YAML document into `cfg` (keys not present keep their value).
+[[nodiscard]] Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg);
+[[nodiscard]] Result<void> apply_yaml_file(const std::filesystem::path& path, AgentConfig& cfg);
+
+// Checks values that parse but make no sense together.
+[[nodiscard]] Result<void> validate(const AgentConfig& cfg);
+
+// Splits "a,b, c" into {"a","b","c"} (empty items dropped).
+[[nodiscard]] std::vector<std::string> split_list(std::string_view s);
+
+// Outcome of command-line parsing: a config to run with, or an exit code
+// (--help, --version, or a usage error already printed).
+struct ParsedArgs {
+  AgentConfig config;
+  bool exit_now = false;
+  int exit_code = 0;
+};
+
+[[nodiscard]] ParsedArgs parse_args(int argc, const char* const* argv);
+
+}  // namespace vigil::agent

@@ -1,0 +1,57 @@
+// Turns raw ring buffer records into typed events. Every record is untrusted
+// bytes: sizes, the ABI version and string bounds are checked, and a bad record
+// is counted and rejected, never read past.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "vigil/event.h"
+#include "vigil/result.h"
+
+namespace vigil::agent {
+
+enum class DecodeFault : std::uint8_t {
+  kShort,        // smaller than the header or than its type's record
+  kBadVersion,   // ABI version this agent does not speak
+  kUnknownType,  // type outside the known range
+  kSizeMismatch, // header size disagrees with the buffer or the type
+  kBadLength,    // an inner length field exceeds its array
+  kCount_,
+};
+
+struct DecodeStats {
+  std::uint64_t decoded = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(DecodeFault::kCount_)> faults{};
+  [[nodiscard]] std::uint64_t errors() const;
+};
+
+[[nodiscard]] const char* to_string(DecodeFault fault);
+
+class Decoder {
+ public:
+  // `boot_to_unix_ns` is added to kernel CLOCK_BOOTTIME stamps to get unix time.
+  explicit Decoder(std::int64_t boot_to_unix_ns = 0) : boot_to_unix_ns_(boot_to_unix_ns) {}
+
+  // Decodes one record into `out` (reusing its buffers). On failure `out` is
+  // unspecified and the fault is counted.
+  [[nodiscard]] Result<void> decode(std::span<const std::byte> record, Event& out);
+
+  [[nodiscard]] const DecodeStats& stats() const { return stats_; }
+
+ private:
+  Result<void> fail(DecodeFault fault, std::string message);
+
+  std::int64_t boot_to_unix_ns_;
+  DecodeStats stats_;
+};
+
+// CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns.
+[[nodiscard]] std::int64_t boot_to_unix_offset_ns();
+
+// Splits a NUL-separated argv blob into arguments (a trailing partial one kept).
+void split_args(std::span<const char> blob, std::vector<std::string>& out);
+
+}  // namespace vigil::agent

@@ -1,0 +1,42 @@
+// A probe family (process, network, memory, file) as the agent sees it: loaded
+// and attached with per-hook status, a ring buffer to read, counters to report.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vigil/abi.h"
+#include "vigil/agent/hook_plan.h"
+#include "vigil/result.h"
+
+namespace vigil::agent {
+
+struct ProbeOptions {
+  std::uint32_t ringbuf_bytes = 4U << 20;
+  std::uint32_t agent_tgid = 0;  // never report this process
+  std::vector<std::string> ignore_comms;
+  std::vector<std::string> ignore_exec_prefixes;
+  std::string btf_path;  // empty: the running kernel's
+};
+
+using KernelStats = std::array<std::uint64_t, VIGIL_STAT_MAX>;
+
+class Probe {
+ public:
+  virtual ~Probe() = default;
+  [[nodiscard]] virtual const std::string& family() const = 0;
+  // Loads and attaches every hook the kernel allows. An error means nothing of
+  // this family could be attached; partial success is visible in status().
+  [[nodiscard]] virtual Result<void> start(const ProbeOptions& options) = 0;
+  [[nodiscard]] virtual const std::vector<HookStatus>& status() const = 0;
+  // The family's ring buffer map fd (owned by the probe), -1 when not loaded.
+  [[nodiscard]] virtual int ring_fd() const = 0;
+  // Sum over CPUs of the family's kernel counters (VIGIL_STAT_*).
+  [[nodiscard]] virtual Result<KernelStats> read_stats() const = 0;
+  // Detaches and unloads; safe to call twice.
+  virtual void stop() = 0;
+};
+
+}  // namespace vigil::agent

@@ -1,0 +1,76 @@
+// What the agent knows about every live process: seeded from /proc at start,
+// then kept current by exec/fork/exit events. Bounded: when full, the least
+// recently seen process is evicted (and counted).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "vigil/event.h"
+#include "vigil/result.h"
+
+namespace vigil::agent {
+
+struct ProcessInfo {
+  std::uint32_t pid = 0;
+  std::uint32_t ppid = 0;
+  std::uint32_t uid = 0;
+  std::uint32_t euid = 0;
+  std::string comm;
+  std::string exe;
+  std::vector<std::string> args;
+  std::uint64_t start_boot_ns = 0;
+};
+
+struct ProcessTableStats {
+  std::uint64_t seeded = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t proc_lookups = 0;  // late reads of /proc for unknown pids
+};
+
+class ProcessTable {
+ public:
+  // `proc_root` is where /proc lives (tests point it at a fake tree); empty
+  // disables late /proc reads.
+  explicit ProcessTable(std::size_t capacity = 65536, std::filesystem::path proc_root = "/proc");
+
+  // Reads every numeric directory under proc_root. Unreadable entries (a process
+  // that exited mid-scan) are skipped. Returns the number of processes added.
+  Result<std::size_t> seed();
+
+  // Parses one /proc/PID entry.
+  [[nodiscard]] Result<ProcessInfo> read_proc(std::uint32_t pid) const;
+
+  // Updates the table from `event` and fills its exe and args.
+  void apply(Event& event);
+
+  [[nodiscard]] const ProcessInfo* find(std::uint32_t pid) const;
+  // pid, parent, grandparent, ... up to max_depth entries, stopping at unknowns.
+  [[nodiscard]] std::vector<std::uint32_t> lineage(std::uint32_t pid,
+                                                   std::size_t max_depth = 16) const;
+  [[nodiscard]] std::size_t size() const { return map_.size(); }
+  [[nodiscard]] std::size_t capacity() const { return capacity_; }
+  [[nodiscard]] const ProcessTableStats& stats() const { return stats_; }
+
+ private:
+  struct Slot {
+    ProcessInfo info;
+    std::list<std::uint32_t>::iterator lru;
+  };
+
+  ProcessInfo& upsert(std::uint32_t pid);
+  ProcessInfo* find_or_load(std::uint32_t pid);
+  void erase(std::uint32_t pid);
+
+  std::size_t capacity_;
+  std::filesystem::path proc_root_;
+  std::list<std::uint32_t> lru_;  // front = most recently touched
+  std::unordered_map<std::uint32_t, Slot> map_;
+  ProcessTableStats stats_;
+};
+
+}  // namespace vigil::agent

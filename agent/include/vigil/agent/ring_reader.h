@@ -1,0 +1,52 @@
+// Reads the probes' BPF ring buffers from a Boost.Asio loop: waits on libbpf's
+// epoll fd, then drains every ready record in one batch.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "vigil/result.h"
+
+struct ring_buffer;
+
+namespace vigil::agent {
+
+class RingReader {
+ public:
+  using RecordFn = std::function<void(std::span<const std::byte>)>;
+  using BatchFn = std::function<void()>;
+
+  // `map_fds`: ring buffer map fds (owned by the probes, which must outlive this).
+  [[nodiscard]] static Result<std::unique_ptr<RingReader>> create(boost::asio::io_context& io,
+                                                                  const std::vector<int>& map_fds,
+                                                                  RecordFn on_record,
+                                                                  BatchFn on_batch_end);
+  ~RingReader();
+  RingReader(const RingReader&) = delete;
+  RingReader& operator=(const RingReader&) = delete;
+
+  void start();
+  void stop();
+  // Consumes everything available now; returns the number of records.
+  std::size_t drain();
+  [[nodiscard]] std::uint64_t records() const { return records_; }
+
+ private:
+  RingReader(boost::asio::io_context& io, RecordFn on_record, BatchFn on_batch_end);
+  static int on_sample(void* ctx, void* data, std::size_t size);
+  void arm();
+
+  ring_buffer* rb_ = nullptr;
+  boost::asio::posix::stream_descriptor epoll_;
+  RecordFn on_record_;
+  BatchFn on_batch_end_;
+  bool running_ = false;
+  std::uint64_t records_ = 0;
+};
+
+}  // namespace vigil::agent

@@ -1,0 +1,54 @@
+// vigil-agent: parses configuration and wires the Agent together.
+#include <fmt/format.h>
+#include <sys/utsname.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "vigil/agent/agent.h"
+#include "vigil/log.h"
+
+int main(int argc, char** argv) {
+  using namespace vigil::agent;
+  auto parsed = parse_args(argc, argv);
+  if (parsed.exit_now) {
+    return parsed.exit_code;
+  }
+  const auto& cfg = parsed.config;
+  vigil::log::init(cfg.log_level);
+  try {
+    Agent agent(cfg);
+    if (auto loaded = agent.load_probes(); !loaded) {
+      std::fprintf(stderr, "vigil-agent: %s\n", loaded.error().message.c_str());
+      return kExitEnvironment;
+    }
+    std::string why;
+    const bool ok = agent.all_requested_ok(why);
+    if (cfg.check) {
+      utsname u{};
+      uname(&u);
+      std::fputs(fmt::format("vigil-agent {} probe check on {} (kernel {})\n", kVersion,
+                             agent.host(), u.release)
+                     .c_str(),
+                 stdout);
+      std::fputs(format_status_table(agent.status()).c_str(), stdout);
+      if (ok) {
+        std::fputs("result: every requested probe attached\n", stdout);
+        return kExitOk;
+      }
+      std::fprintf(stdout, "result: FAILED\n%s", why.c_str());
+      return kExitFailure;
+    }
+    if (!ok) {
+      VLOG_WARN("running degraded:\n{}", why);
+    }
+    if (auto started = agent.start(); !started) {
+      std::fprintf(stderr, "vigil-agent: %s\n", started.error().message.c_str());
+      return kExitFailure;
+    }
+    return agent.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vigil-agent: fatal: %s\n", e.what());
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,282 @@
+#include "vigil/agent/agent.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "vigil/agent/process_probe.h"
+#include "vigil/log.h"
+
+namespace vigil::agent {
+namespace {
+
+std::unique_ptr<Probe> make_probe(const std::string& family) {
+  if (family == "process") {
+    return std::make_unique<ProcessProbe>();
+  }
+  return nullptr;  // network, memory, file: not in this build yet
+}
+
+const char* stat_name(std::size_t slot) {
+  switch (slot) {
+    case VIGIL_STAT_EVENTS:
+      return "events";
+    case VIGIL_STAT_RB_DROPS:
+      return "ringbuf_drops";
+    case VIGIL_STAT_FILTERED:
+      return "filtered";
+    case VIGIL_STAT_STASH_MISS:
+      return "stash_misses";
+    case VIGIL_STAT_READ_ERRORS:
+      return "read_errors";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+std::string default_host_id() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') {
+    return "localhost";
+  }
+  return name;
+}
+
+std::string format_status_table(const std::vector<HookStatus>& status) {
+  std::string out = fmt::format("{:<9} {:<11} {:<11} {:<9} {}\n", "FAMILY", "HOOK", "MODE",
+                                "STATUS", "DETAIL");
+  for (const auto& s : status) {
+    out += fmt::format("{:<9} {:<11} {:<11} {:<9} {}\n", s.family, s.hook, s.mode,
+                       to_string(s.state), s.error);
+  }
+  return out;
+}
+
+Agent::Agent(AgentConfig config)
+    : config_(std::move(config)),
+      host_(config_.host_id.empty() ? default_host_id() : config_.host_id),
+      signals_(io_, SIGINT, SIGTERM),
+      stats_timer_(io_),
+      table_(config_.process_table_capacity) {}
+
+Agent::~Agent() { stop(); }
+
+Result<void> Agent::load_probes() {
+  route_libbpf_logs();
+  auto env = prepare_bpf_environment(config_.btf_path);
+  if (!env) {
+    return std::unexpected(env.error());
+  }
+  env_ = std::move(*env);
+  for (const auto& note : env_.notes) {
+    VLOG_INFO("{}", note);
+  }
+  ProbeOptions options;
+  options.ringbuf_bytes = config_.ringbuf_kib * 1024U;
+  options.agent_tgid = static_cast<std::uint32_t>(getpid());
+  options.ignore_comms = config_.ignore_comms;
+  options.ignore_exec_prefixes = config_.ignore_exec_prefixes;
+  options.btf_path = env_.btf_path;
+
+  for (const auto& family : config_.probes) {
+    auto probe = make_probe(family);
+    if (!probe) {
+      missing_.push_back(HookStatus{family, "*", "-", HookState::kFailed,
+                                    "probe family not available in this build"});
+      continue;
+    }
+    if (auto started = probe->start(options); !started) {
+      VLOG_WARN("{} probe: {}", family, started.error().message);
+    }
+    probes_.push_back(std::move(probe));
+  }
+  return {};
+}
+
+std::vector<HookStatus> Agent::status() const {
+  std::vector<HookStatus> all;
+  for (const auto& p : probes_) {
+    all.insert(all.end(), p->status().begin(), p->status().end());
+  }
+  all.insert(all.end(), missing_.begin(), missing_.end());
+  return all;
+}
+
+bool Agent::all_requested_ok(std::string& why) const {
+  why.clear();
+  for (const auto& s : status()) {
+    if (s.state != HookState::kAttached) {
+      why += fmt::format("{}/{} did not attach: {}\n", s.family, s.hook,
+                         s.error.empty() ? "unknown reason" : s.error);
+    }
+  }
+  return why.empty();
+}
+
+Result<void> Agent::start() {
+  std::vector<int> fds;
+  for (const auto& p : probes_) {
+    if (p->ring_fd() >= 0) {
+      fds.push_back(p->ring_fd());
+    }
+  }
+  if (fds.empty()) {
+    return make_error(ErrorCode::kKernel, "no probe is loaded: nothing to read");
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(config_.state_dir, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, fmt::format("cannot create state dir {}: {}",
+                                                  config_.state_dir.string(), ec.message()));
+  }
+  chmod(config_.state_dir.c_str(), 0750);
+
+  auto seeded = table_.seed();
+  if (!seeded) {
+    VLOG_WARN("process table not seeded: {}", seeded.error().message);
+  } else {
+    VLOG_INFO("process table seeded with {} processes from /proc", *seeded);
+  }
+
+  pipeline_ = std::make_unique<Pipeline>(host_, table_, boot_to_unix_offset_ns());
+  if (!config_.events_out.empty()) {
+    auto sink = LineSink::open(config_.events_out);
+    if (!sink) {
+      return std::unexpected(sink.error());
+    }
+    pipeline_->set_events(std::make_unique<EventWriter>(std::move(*sink), config_.format));
+  }
+
+  auto reader = RingReader::create(
+      io_, fds, [this](std::span<const std::byte> r) { pipeline_->on_record(r); },
+      [this] { pipeline_->on_batch_end(); });
+  if (!reader) {
+    return std::unexpected(reader.error());
+  }
+  reader_ = std::move(*reader);
+  return {};
+}
+
+int Agent::run() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (!ec) {
+      VLOG_INFO("signal {} received, shutting down", sig);
+      stop();
+    }
+  });
+  reader_->start();
+  schedule_stats();
+  VLOG_INFO("vigil-agent {} running on host {} ({} probe families)", kVersion, host_,
+            probes_.size());
+  io_.run();
+  // Whatever arrived before the links went away is still in the ring: read it.
+  reader_->drain();
+  report_stats(true);
+  for (auto& p : probes_) {
+    p->stop();
+  }
+  return kExitOk;
+}
+
+void Agent::stop() {
+  if (reader_) {
+    reader_->stop();
+  }
+  boost::system::error_code ec;
+  signals_.cancel(ec);
+  stats_timer_.cancel();
+  io_.stop();
+}
+
+void Agent::schedule_stats() {
+  if (config_.stats_interval_s == 0) {
+    return;
+  }
+  stats_timer_.expires_after(std::chrono::seconds(config_.stats_interval_s));
+  stats_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) {
+      return;
+    }
+    report_stats(false);
+    schedule_stats();
+  });
+}
+
+std::string Agent::stats_json() const {
+  std::string out = "{\"kernel\":{";
+  bool first_family = true;
+  for (const auto& p : probes_) {
+    auto ks = p->read_stats();
+    if (!ks) {
+      continue;
+    }
+    out += fmt::format("{}\"{}\":{{", first_family ? "" : ",", p->family());
+    first_family = false;
+    bool first = true;
+    for (std::size_t i = 0; i < ks->size(); ++i) {
+      if (const char* name = stat_name(i)) {
+        out += fmt::format("{}\"{}\":{}", first ? "" : ",", name, (*ks)[i]);
+        first = false;
+      }
+    }
+    out += "}";
+  }
+  out += "}";
+  if (pipeline_) {
+    const auto& d = pipeline_->decode_stats();
+    out += fmt::format(",\"decoder\":{{\"decoded\":{}", d.decoded);
+    for (std::size_t i = 0; i < d.faults.size(); ++i) {
+      out += fmt::format(",\"{}\":{}", to_string(static_cast<DecodeFault>(i)), d.faults[i]);
+    }
+    out += fmt::format("}},\"pipeline\":{{\"records\":{},\"events_out\":{}}}",
+                       pipeline_->stats().records, pipeline_->stats().events_out);
+  }
+  const auto& t = table_.stats();
+  out += fmt::format(
+      ",\"process_table\":{{\"size\":{},\"capacity\":{},\"seeded\":{},\"evictions\":{},"
+      "\"proc_lookups\":{}}}}}",
+      table_.size(), table_.capacity(), t.seeded, t.evictions, t.proc_lookups);
+  return out;
+}
+
+void Agent::report_stats(bool final) {
+  const std::string json = stats_json();
+  std::uint64_t drops = 0;
+  for (const auto& p : probes_) {
+    if (auto ks = p->read_stats()) {
+      drops += (*ks)[VIGIL_STAT_RB_DROPS];
+    }
+  }
+  if (drops > last_drops_) {
+    VLOG_WARN("kernel ring buffer drops: {} (+{} since last report); consider --ringbuf-kib",
+              drops, drops - last_drops_);
+    last_drops_ = drops;
+  }
+  if (final) {
+    VLOG_INFO("final counters: {}", json);
+  }
+  // Counters are exposed as a file operators and tests can read.
+  const auto path = config_.state_dir / "agent-stats.json";
+  const auto tmp = config_.state_dir / "agent-stats.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << json << '\n';
+    if (!out) {
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,256 @@
+#include "vigil/agent/config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace vigil::agent {
+namespace {
+
+Result<OutputFormat> parse_format(std::string_view s) {
+  if (s == "json") {
+    return OutputFormat::kJson;
+  }
+  if (s == "text") {
+    return OutputFormat::kText;
+  }
+  return make_error(ErrorCode::kInvalidArgument,
+                    fmt::format("format must be 'json' or 'text', not '{}'", s));
+}
+
+std::vector<std::string> yaml_list(const YAML::Node& n) {
+  std::vector<std::string> out;
+  if (n.IsScalar()) {
+    return split_list(n.as<std::string>());
+  }
+  for (const auto& item : n) {
+    out.push_back(item.as<std::string>());
+  }
+  return out;
+}
+
+bool is_power_of_two(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+}  // namespace
+
+const std::vector<std::string>& known_probe_families() {
+  static const std::vector<std::string> kFamilies = {"process", "network", "memory", "file"};
+  return kFamilies;
+}
+
+std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    auto next = s.find(',', pos);
+    if (next == std::string_view::npos) {
+      next = s.size();
+    }
+    auto item = s.substr(pos, next - pos);
+    while (!item.empty() && item.front() == ' ') {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && item.back() == ' ') {
+      item.remove_suffix(1);
+    }
+    if (!item.empty()) {
+      out.emplace_back(item);
+    }
+    pos = next + 1;
+  }
+  return out;
+}
+
+Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
+  static const std::vector<std::string> kKeys = {
+      "host_id",      "state_dir",        "events_out",     "alerts_out",
+      "format",       "probes",           "ignore_comms",   "ignore_exec_prefixes",
+      "ringbuf_kib",  "stats_interval_s", "process_table_capacity",
+      "btf_path",     "log_level"};
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("config: {}", e.what()));
+  }
+  if (root.IsNull()) {
+    return {};
+  }
+  if (!root.IsMap()) {
+    return make_error(ErrorCode::kInvalidArgument, "config: top level must be a mapping");
+  }
+  try {
+    for (const auto& kv : root) {
+      const auto key = kv.first.as<std::string>();
+      if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("config: unknown key '{}' (line {})", key,
+                                      kv.first.Mark().line + 1));
+      }
+    }
+    if (auto n = root["host_id"]) cfg.host_id = n.as<std::string>();
+    if (auto n = root["state_dir"]) cfg.state_dir = n.as<std::string>();
+    if (auto n = root["events_out"]) cfg.events_out = n.as<std::string>();
+    if (auto n = root["alerts_out"]) cfg.alerts_out = n.as<std::string>();
+    if (auto n = root["format"]) {
+      auto f = parse_format(n.as<std::string>());
+      if (!f) {
+        return std::unexpected(f.error());
+      }
+      cfg.format = *f;
+    }
+    if (auto n = root["probes"]) cfg.probes = yaml_list(n);
+    if (auto n = root["ignore_comms"]) cfg.ignore_comms = yaml_list(n);
+    if (auto n = root["ignore_exec_prefixes"]) cfg.ignore_exec_prefixes = yaml_list(n);
+    if (auto n = root["ringbuf_kib"]) cfg.ringbuf_kib = n.as<std::uint32_t>();
+    if (auto n = root["stats_interval_s"]) cfg.stats_interval_s = n.as<std::uint32_t>();
+    if (auto n = root["process_table_capacity"]) {
+      cfg.process_table_capacity = n.as<std::size_t>();
+    }
+    if (auto n = root["btf_path"]) cfg.btf_path = n.as<std::string>();
+    if (auto n = root["log_level"]) cfg.log_level = n.as<std::string>();
+  } catch (const YAML::Exception& e) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("config: line {}: {}", e.mark.line + 1, e.msg));
+  }
+  return {};
+}
+
+Result<void> apply_yaml_file(const std::filesystem::path& path, AgentConfig& cfg) {
+  std::ifstream in(path);
+  if (!in) {
+    return make_error(ErrorCode::kNotFound, fmt::format("cannot read config {}", path.string()));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto r = apply_yaml(ss.str(), cfg);
+  if (!r) {
+    return make_error(r.error().code, fmt::format("{}: {}", path.string(), r.error().message));
+  }
+  return {};
+}
+
+Result<void> validate(const AgentConfig& cfg) {
+  if (cfg.probes.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "no probe families requested");
+  }
+  for (const auto& p : cfg.probes) {
+    const auto& known = known_probe_families();
+    if (std::find(known.begin(), known.end(), p) == known.end()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("unknown probe family '{}' (known: process, network, "
+                                    "memory, file)",
+                                    p));
+    }
+  }
+  if (cfg.ringbuf_kib < 4 || !is_power_of_two(cfg.ringbuf_kib)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("ringbuf_kib must be a power of two >= 4, not {}",
+                                  cfg.ringbuf_kib));
+  }
+  if (cfg.process_table_capacity == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "process_table_capacity must be > 0");
+  }
+  for (const auto& c : cfg.ignore_comms) {
+    if (c.size() >= 16) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("ignore_comms entry '{}' is longer than 15 bytes", c));
+    }
+  }
+  for (const auto& p : cfg.ignore_exec_prefixes) {
+    if (p.empty() || p.size() > 64) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("ignore_exec_prefixes entry '{}' must be 1..64 bytes", p));
+    }
+  }
+  return {};
+}
+
+ParsedArgs parse_args(int argc, const char* const* argv) {
+  ParsedArgs parsed;
+  CLI::App app{"vigil-agent: eBPF runtime threat detection for this host", "vigil-agent"};
+  std::string config_path;
+  std::string host_id;
+  std::string state_dir;
+  std::string events_out;
+  std::string alerts_out;
+  std::string format;
+  std::string probes;
+  std::string ignore_comms;
+  std::string log_level;
+  std::string btf_path;
+  std::uint32_t ringbuf_kib = 0;
+  std::uint32_t stats_interval = 0;
+  bool check = false;
+  bool version = false;
+
+  app.add_option("--config", config_path, "YAML config file");
+  app.add_option("--host-id", host_id, "host identity (default: hostname)");
+  app.add_option("--state-dir", state_dir, "state directory (default /var/lib/vigil)");
+  app.add_option("--events-out", events_out, "write every event here: PATH or - for stdout");
+  app.add_option("--alerts-out", alerts_out, "write alerts here: PATH or - for stdout");
+  app.add_option("--format", format, "output format: json (default) or text");
+  app.add_option("--probes", probes, "probe families: process,network,memory,file");
+  app.add_option("--ignore-comms", ignore_comms, "comma-separated comms dropped in the kernel");
+  app.add_option("--ringbuf-kib", ringbuf_kib, "ring buffer size per probe family, KiB");
+  app.add_option("--stats-interval", stats_interval, "seconds between counter reports (0: off)");
+  app.add_option("--btf", btf_path, "kernel BTF file when /sys/kernel/btf/vmlinux is missing");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
+  app.add_flag("--check", check, "load the probes, print each one's status and exit");
+  app.add_flag("--version", version, "print the version and exit");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    parsed.exit_now = true;
+    parsed.exit_code = app.exit(e);
+    return parsed;
+  }
+  if (version) {
+    std::cout << "vigil-agent " << kVersion << '\n';
+    parsed.exit_now = true;
+    return parsed;
+  }
+
+  auto& cfg = parsed.config;
+  auto fail = [&parsed](const std::string& msg) {
+    std::cerr << "vigil-agent: " << msg << '\n';
+    parsed.exit_now = true;
+    parsed.exit_code = 2;
+    return parsed;
+  };
+  if (!config_path.empty()) {
+    if (auto r = apply_yaml_file(config_path, cfg); !r) {
+      return fail(r.error().message);
+    }
+  }
+  if (app.count("--host-id") > 0) cfg.host_id = host_id;
+  if (app.count("--state-dir") > 0) cfg.state_dir = state_dir;
+  if (app.count("--events-out") > 0) cfg.events_out = events_out;
+  if (app.count("--alerts-out") > 0) cfg.alerts_out = alerts_out;
+  if (app.count("--format") > 0) {
+    auto f = parse_format(format);
+    if (!f) {
+      return fail(f.error().message);
+    }
+    cfg.format = *f;
+  }
+  if (app.count("--probes") > 0) cfg.probes = split_list(probes);
+  if (app.count("--ignore-comms") > 0) cfg.ignore_comms = split_list(ignore_comms);
+  if (app.count("--ringbuf-kib") > 0) cfg.ringbuf_kib = ringbuf_kib;
+  if (app.count("--stats-interval") > 0) cfg.stats_interval_s = stats_interval;
+  if (app.count("--btf") > 0) cfg.btf_path = btf_path;
+  if (app.count("--log-level") > 0) cfg.log_level = log_level;
+  cfg.check = check;
+  if (auto r = validate(cfg); !r) {
+    return fail(r.error().message);
+  }
+  return parsed;
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,226 @@
+#include "vigil/agent/decoder.h"
+
+#include <fmt/format.h>
+#include <time.h>
+
+#include <cstring>
+#include <string_view>
+
+#include "vigil/abi.h"
+
+namespace vigil::agent {
+namespace {
+
+template <std::size_t N>
+std::string_view bounded(const char (&chars)[N]) {
+  return {chars, strnlen(chars, N)};
+}
+
+template <typename Rec>
+Rec load(std::span<const std::byte> record) {
+  Rec r;
+  std::memcpy(&r, record.data(), sizeof(Rec));
+  return r;
+}
+
+}  // namespace
+
+std::uint64_t DecodeStats::errors() const {
+  std::uint64_t n = 0;
+  for (auto f : faults) {
+    n += f;
+  }
+  return n;
+}
+
+const char* to_string(DecodeFault fault) {
+  switch (fault) {
+    case DecodeFault::kShort:
+      return "short";
+    case DecodeFault::kBadVersion:
+      return "bad_version";
+    case DecodeFault::kUnknownType:
+      return "unknown_type";
+    case DecodeFault::kSizeMismatch:
+      return "size_mismatch";
+    case DecodeFault::kBadLength:
+      return "bad_length";
+    case DecodeFault::kCount_:
+      break;
+  }
+  return "?";
+}
+
+std::int64_t boot_to_unix_offset_ns() {
+  timespec real{};
+  timespec boot{};
+  clock_gettime(CLOCK_REALTIME, &real);
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  return (static_cast<std::int64_t>(real.tv_sec) - boot.tv_sec) * 1000000000LL +
+         (real.tv_nsec - boot.tv_nsec);
+}
+
+void split_args(std::span<const char> blob, std::vector<std::string>& out) {
+  out.clear();
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < blob.size(); ++i) {
+    if (blob[i] == '\0') {
+      out.emplace_back(blob.data() + start, i - start);
+      start = i + 1;
+    }
+  }
+  if (start < blob.size()) {
+    out.emplace_back(blob.data() + start, blob.size() - start);
+  }
+}
+
+Result<void> Decoder::fail(DecodeFault fault, std::string message) {
+  ++stats_.faults[static_cast<std::size_t>(fault)];
+  return make_error(ErrorCode::kCorrupt, std::move(message));
+}
+
+Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
+  if (record.size() < sizeof(vigil_hdr)) {
+    return fail(DecodeFault::kShort, fmt::format("record of {} bytes is shorter than the header",
+                                                 record.size()));
+  }
+  const auto hdr = load<vigil_hdr>(record);
+  if (hdr.abi_version != VIGIL_ABI_VERSION) {
+    return fail(DecodeFault::kBadVersion,
+                fmt::format("ABI version {} (expected {})", hdr.abi_version, VIGIL_ABI_VERSION));
+  }
+  if (hdr.type == 0 || hdr.type > VIGIL_EV_MAX) {
+    return fail(DecodeFault::kUnknownType, fmt::format("unknown record type {}", hdr.type));
+  }
+  if (hdr.size > record.size()) {
+    return fail(DecodeFault::kSizeMismatch,
+                fmt::format("header says {} bytes, record has {}", hdr.size, record.size()));
+  }
+
+  std::size_t expected = 0;
+  switch (hdr.type) {
+    case VIGIL_EV_EXEC:
+      expected = sizeof(vigil_exec);
+      break;
+    case VIGIL_EV_FORK:
+      expected = sizeof(vigil_fork);
+      break;
+    case VIGIL_EV_EXIT:
+      expected = sizeof(vigil_exit);
+      break;
+    case VIGIL_EV_SETUID:
+    case VIGIL_EV_SETGID:
+    case VIGIL_EV_CAPSET:
+      expected = sizeof(vigil_setid);
+      break;
+    case VIGIL_EV_PTRACE:
+      expected = sizeof(vigil_ptrace);
+      break;
+    case VIGIL_EV_KILL:
+      expected = sizeof(vigil_kill);
+      break;
+    default:
+      break;
+  }
+  if (hdr.size != expected) {
+    return fail(DecodeFault::kSizeMismatch,
+                fmt::format("type {} record is {} bytes, expected {}", hdr.type, hdr.size,
+                            expected));
+  }
+
+  out.type = static_cast<EventType>(hdr.type);
+  out.boot_ns = hdr.ts_ns;
+  out.ts_ns = static_cast<std::uint64_t>(static_cast<std::int64_t>(hdr.ts_ns) + boot_to_unix_ns_);
+  out.pid = hdr.pid;
+  out.tid = hdr.tid;
+  out.ppid = hdr.ppid;
+  out.uid = hdr.uid;
+  out.euid = hdr.euid;
+  out.gid = hdr.gid;
+  out.egid = hdr.egid;
+  out.cgroup_id = hdr.cgroup_id;
+  out.comm.assign(bounded(hdr.comm));
+  out.exe.clear();
+  out.args.clear();
+
+  switch (hdr.type) {
+    case VIGIL_EV_EXEC: {
+      const auto r = load<vigil_exec>(record);
+      if (r.args_len > sizeof(r.args)) {
+        return fail(DecodeFault::kBadLength,
+                    fmt::format("exec args_len {} exceeds {}", r.args_len, sizeof(r.args)));
+      }
+      ExecData d;
+      d.filename.assign(bounded(r.filename));
+      d.args_truncated = (r.flags & VIGIL_EXEC_ARGS_TRUNC) != 0;
+      d.setuid = (r.flags & VIGIL_EXEC_SETUID) != 0;
+      d.setgid = (r.flags & VIGIL_EXEC_SETGID) != 0;
+      d.euid_changed = (r.flags & VIGIL_EXEC_EUID_CHANGED) != 0;
+      d.prev_known = (r.flags & VIGIL_EXEC_PREV_UNKNOWN) == 0;
+      d.prev_uid = r.prev_uid;
+      d.prev_euid = r.prev_euid;
+      split_args(std::span<const char>(r.args, r.args_len), out.args);
+      d.argc = r.argc != 0 ? r.argc : static_cast<std::uint32_t>(out.args.size());
+      out.exe = d.filename;
+      out.data = std::move(d);
+      break;
+    }
+    case VIGIL_EV_FORK: {
+      const auto r = load<vigil_fork>(record);
+      out.data = ForkData{.child_pid = r.child_pid, .child_tid = r.child_tid};
+      break;
+    }
+    case VIGIL_EV_EXIT: {
+      const auto r = load<vigil_exit>(record);
+      out.data = ExitData{.exit_code = r.exit_code,
+                          .signal = r.signal,
+                          .core_dumped = r.core_dumped != 0,
+                          .lifetime_ns = r.lifetime_ns};
+      break;
+    }
+    case VIGIL_EV_SETUID:
+    case VIGIL_EV_SETGID:
+    case VIGIL_EV_CAPSET: {
+      const auto r = load<vigil_setid>(record);
+      SetidData d;
+      d.syscall = r.syscall;
+      d.ret = r.ret;
+      std::memcpy(d.req.data(), r.req, sizeof(r.req));
+      std::memcpy(d.old_ids.data(), r.old_ids, sizeof(r.old_ids));
+      std::memcpy(d.new_ids.data(), r.new_ids, sizeof(r.new_ids));
+      d.old_cap_eff = r.old_cap_eff;
+      d.new_cap_eff = r.new_cap_eff;
+      d.old_cap_prm = r.old_cap_prm;
+      d.new_cap_prm = r.new_cap_prm;
+      out.data = d;
+      break;
+    }
+    case VIGIL_EV_PTRACE: {
+      const auto r = load<vigil_ptrace>(record);
+      out.data = PtraceData{.request = r.request,
+                            .target_pid = r.target_pid,
+                            .ret = r.ret,
+                            .addr = r.addr,
+                            .data = r.data};
+      break;
+    }
+    case VIGIL_EV_KILL: {
+      const auto r = load<vigil_kill>(record);
+      KillData d;
+      d.target_pid = r.target_pid;
+      d.target_uid = r.target_uid;
+      d.signal = r.signal;
+      d.si_code = r.si_code;
+      d.result = r.result;
+      d.target_comm.assign(bounded(r.target_comm));
+      out.data = std::move(d);
+      break;
+    }
+    default:
+      break;
+  }
+  ++stats_.decoded;
+  return {};
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,241 @@
+#include "vigil/agent/process_table.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <system_error>
+
+#include "vigil/agent/decoder.h"
+
+namespace vigil::agent {
+namespace {
+
+constexpr std::size_t kMaxCmdline = 4096;
+
+bool parse_u32(std::string_view s, std::uint32_t& out) {
+  const auto* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, out);
+  return ec == std::errc() && p == end;
+}
+
+Result<std::string> read_small_file(const std::filesystem::path& p, std::size_t limit) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) {
+    return make_error(ErrorCode::kNotFound, "cannot open " + p.string());
+  }
+  std::string data(limit, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(limit));
+  data.resize(static_cast<std::size_t>(in.gcount()));
+  return data;
+}
+
+}  // namespace
+
+ProcessTable::ProcessTable(std::size_t capacity, std::filesystem::path proc_root)
+    : capacity_(capacity == 0 ? 1 : capacity), proc_root_(std::move(proc_root)) {}
+
+Result<ProcessInfo> ProcessTable::read_proc(std::uint32_t pid) const {
+  const auto dir = proc_root_ / std::to_string(pid);
+  auto stat = read_small_file(dir / "stat", 4096);
+  if (!stat) {
+    return std::unexpected(stat.error());
+  }
+  // "pid (comm) state ppid ...": comm may contain spaces and parentheses, so
+  // split at the last ')'.
+  const auto open = stat->find('(');
+  const auto close = stat->rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) {
+    return make_error(ErrorCode::kCorrupt, "malformed " + (dir / "stat").string());
+  }
+  ProcessInfo info;
+  info.pid = pid;
+  info.comm = stat->substr(open + 1, close - open - 1);
+  std::istringstream rest(stat->substr(close + 1));
+  std::vector<std::string> fields{std::istream_iterator<std::string>(rest),
+                                  std::istream_iterator<std::string>()};
+  // fields[0] = state (field 3), fields[1] = ppid (4), fields[19] = starttime (22).
+  if (fields.size() < 20 || !parse_u32(fields[1], info.ppid)) {
+    return make_error(ErrorCode::kCorrupt, "malformed " + (dir / "stat").string());
+  }
+  std::uint64_t start_ticks = 0;
+  const auto& st = fields[19];
+  std::from_chars(st.data(), st.data() + st.size(), start_ticks);
+  static const long kTicks = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+  info.start_boot_ns = start_ticks * (1000000000ULL / static_cast<std::uint64_t>(kTicks));
+
+  if (auto status = read_small_file(dir / "status", 8192)) {
+    std::istringstream lines(*status);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.starts_with("Uid:")) {
+        std::istringstream ids(line.substr(4));
+        ids >> info.uid >> info.euid;
+        break;
+      }
+    }
+  }
+  if (auto cmdline = read_small_file(dir / "cmdline", kMaxCmdline)) {
+    split_args(std::span<const char>(cmdline->data(), cmdline->size()), info.args);
+  }
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink(dir / "exe", ec);
+  if (!ec) {
+    info.exe = exe.string();
+  }
+  return info;
+}
+
+Result<std::size_t> ProcessTable::seed() {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(proc_root_, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, "cannot list " + proc_root_.string() + ": " + ec.message());
+  }
+  std::size_t added = 0;
+  for (const auto& entry : it) {
+    std::uint32_t pid = 0;
+    if (!parse_u32(entry.path().filename().string(), pid)) {
+      continue;
+    }
+    auto info = read_proc(pid);
+    if (!info) {
+      continue;  // exited while we looked: not an error
+    }
+    upsert(pid) = std::move(*info);
+    ++added;
+  }
+  stats_.seeded += added;
+  return added;
+}
+
+ProcessInfo& ProcessTable::upsert(std::uint32_t pid) {
+  auto it = map_.find(pid);
+  if (it != map_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return it->second.info;
+  }
+  if (map_.size() >= capacity_) {
+    map_.erase(lru_.back());
+    lru_.pop_back();
+    ++stats_.evictions;
+  }
+  lru_.push_front(pid);
+  auto& slot = map_[pid];
+  slot.lru = lru_.begin();
+  slot.info.pid = pid;
+  return slot.info;
+}
+
+void ProcessTable::erase(std::uint32_t pid) {
+  auto it = map_.find(pid);
+  if (it == map_.end()) {
+    return;
+  }
+  lru_.erase(it->second.lru);
+  map_.erase(it);
+}
+
+const ProcessInfo* ProcessTable::find(std::uint32_t pid) const {
+  auto it = map_.find(pid);
+  return it == map_.end() ? nullptr : &it->second.info;
+}
+
+ProcessInfo* ProcessTable::find_or_load(std::uint32_t pid) {
+  auto it = map_.find(pid);
+  if (it != map_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return &it->second.info;
+  }
+  if (proc_root_.empty()) {
+    return nullptr;
+  }
+  ++stats_.proc_lookups;
+  auto info = read_proc(pid);
+  if (!info) {
+    return nullptr;
+  }
+  auto& slot = upsert(pid);
+  slot = std::move(*info);
+  return &slot;
+}
+
+std::vector<std::uint32_t> ProcessTable::lineage(std::uint32_t pid, std::size_t max_depth) const {
+  std::vector<std::uint32_t> chain;
+  while (chain.size() < max_depth) {
+    const auto* p = find(pid);
+    if (p == nullptr) {
+      break;
+    }
+    chain.push_back(pid);
+    if (p->ppid == 0 || p->ppid == pid) {
+      break;
+    }
+    pid = p->ppid;
+  }
+  return chain;
+}
+
+void ProcessTable::apply(Event& e) {
+  switch (e.type) {
+    case EventType::kExec: {
+      auto& p = upsert(e.pid);
+      p.ppid = e.ppid;
+      p.uid = e.uid;
+      p.euid = e.euid;
+      p.comm = e.comm;
+      p.args = e.args;
+      p.exe = e.exe;
+      if (!p.exe.empty() && p.exe.front() != '/' && !proc_root_.empty()) {
+        // A relative path (./x, execveat with a dirfd): the kernel's own link is
+        // authoritative while the process lives.
+        std::error_code ec;
+        auto link = std::filesystem::read_symlink(proc_root_ / std::to_string(e.pid) / "exe", ec);
+        if (!ec) {
+          p.exe = link.string();
+        }
+      }
+      e.exe = p.exe;
+      return;
+    }
+    case EventType::kFork: {
+      const auto& f = std::get<ForkData>(e.data);
+      ProcessInfo child;
+      if (const auto* parent = find_or_load(e.pid)) {
+        child = *parent;
+        e.exe = parent->exe;
+        e.args = parent->args;
+      } else {
+        child.comm = e.comm;
+        child.uid = e.uid;
+        child.euid = e.euid;
+      }
+      child.pid = f.child_pid;
+      child.ppid = e.pid;
+      child.start_boot_ns = e.boot_ns;
+      upsert(f.child_pid) = std::move(child);
+      return;
+    }
+    case EventType::kExit: {
+      if (const auto* p = find(e.pid)) {
+        e.exe = p->exe;
+        e.args = p->args;
+      }
+      erase(e.pid);
+      return;
+    }
+    default: {
+      if (auto* p = find_or_load(e.pid)) {
+        p->uid = e.uid;
+        p->euid = e.euid;
+        e.exe = p->exe;
+        e.args = p->args;
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace vigil::agent

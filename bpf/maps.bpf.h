@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Maps and helpers every vigil probe family shares. */
+#ifndef VIGIL_MAPS_BPF_H
+#define VIGIL_MAPS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "vigil/abi.h"
+
+/* Per-CPU counters (VIGIL_STAT_*), summed by the agent; never reset. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Comms whose events are dropped in the kernel; filled by the agent from config. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, char[VIGIL_COMM_LEN]);
+	__type(value, __u32);
+} ignore_comm SEC(".maps");
+
+/* The agent's own thread group: its activity is never reported (no feedback loop). */
+const volatile __u32 agent_tgid = 0;
+
+static __always_inline void stats__inc(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &slot);
+
+	if (v)
+		*v += 1;
+}
+
+/* Reserves a record in a ring buffer; a full buffer is counted, never silent. */
+static __always_inline void *ringbuf__reserve(void *rb, __u64 size)
+{
+	void *e = bpf_ringbuf_reserve(rb, size, 0);
+
+	if (!e)
+		stats__inc(VIGIL_STAT_RB_DROPS);
+	return e;
+}
+
+static __always_inline void ringbuf__submit(void *e)
+{
+	bpf_ringbuf_submit(e, 0);
+	stats__inc(VIGIL_STAT_EVENTS);
+}
+
+/* True when the current task must not be reported (agent itself, ignored comm). */
+static __always_inline bool filter__skip_current(void)
+{
+	char comm[VIGIL_COMM_LEN] = {};
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (agent_tgid && tgid == agent_tgid)
+		return true;
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (bpf_map_lookup_elem(&ignore_comm, comm)) {
+		stats__inc(VIGIL_STAT_FILTERED);
+		return true;
+	}
+	return false;
+}
+
+/* Fills the common header from the current task. */
+static __always_inline void hdr__fill(struct vigil_hdr *h, __u16 type, __u32 size)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	h->type = type;
+	h->abi_version = VIGIL_ABI_VERSION;
+	h->size = size;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = BPF_CORE_READ(cred, uid.val);
+	h->euid = BPF_CORE_READ(cred, euid.val);
+	h->gid = BPF_CORE_READ(cred, gid.val);
+	h->egid = BPF_CORE_READ(cred, egid.val);
+	h->_pad0 = 0;
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+#endif /* VIGIL_MAPS_BPF_H */

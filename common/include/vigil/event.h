@@ -1,0 +1,111 @@
+// The typed event every part of vigil works with, decoded from the kernel ABI
+// (vigil/abi.h) and enriched in user space. Field names match the JSON schema in
+// docs/events.md.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace vigil {
+
+enum class EventType : std::uint16_t {
+  kExec = 1,
+  kFork = 2,
+  kExit = 3,
+  kSetuid = 4,
+  kSetgid = 5,
+  kCapset = 6,
+  kPtrace = 7,
+  kKill = 8,
+};
+
+// Stable names used in JSON ("type") and on the command line.
+[[nodiscard]] std::string_view to_string(EventType type);
+[[nodiscard]] std::optional<EventType> event_type_from_string(std::string_view name);
+
+struct ExecData {
+  std::string filename;  // path as passed to execve
+  std::uint32_t argc = 0;
+  bool args_truncated = false;
+  bool setuid = false;        // euid != uid after the exec
+  bool setgid = false;        // egid != gid after the exec
+  bool euid_changed = false;  // euid differs from before the exec
+  bool prev_known = false;
+  std::uint32_t prev_uid = 0;
+  std::uint32_t prev_euid = 0;
+};
+
+struct ForkData {
+  std::uint32_t child_pid = 0;
+  std::uint32_t child_tid = 0;
+};
+
+struct ExitData {
+  std::int32_t exit_code = 0;
+  std::uint32_t signal = 0;
+  bool core_dumped = false;
+  std::uint64_t lifetime_ns = 0;
+};
+
+// setuid, setgid and capset families.
+struct SetidData {
+  std::uint32_t syscall = 0;  // VIGIL_SYS_*
+  std::int32_t ret = 0;
+  std::array<std::uint32_t, 3> req{};
+  std::array<std::uint32_t, 3> old_ids{};  // real, effective, saved (fs, e, s for set*fs*id)
+  std::array<std::uint32_t, 3> new_ids{};
+  std::uint64_t old_cap_eff = 0;
+  std::uint64_t new_cap_eff = 0;
+  std::uint64_t old_cap_prm = 0;
+  std::uint64_t new_cap_prm = 0;
+};
+
+struct PtraceData {
+  std::int64_t request = 0;
+  std::uint32_t target_pid = 0;
+  std::int32_t ret = 0;
+  std::uint64_t addr = 0;
+  std::uint64_t data = 0;
+};
+
+struct KillData {
+  std::uint32_t target_pid = 0;
+  std::uint32_t target_uid = 0;  // UINT32_MAX when unknown
+  std::uint32_t signal = 0;
+  std::int32_t si_code = 0;
+  std::int32_t result = 0;
+  std::string target_comm;
+};
+
+using EventData = std::variant<ExecData, ForkData, ExitData, SetidData, PtraceData, KillData>;
+
+struct Event {
+  EventType type = EventType::kExec;
+  std::uint64_t ts_ns = 0;    // unix time, ns
+  std::uint64_t boot_ns = 0;  // CLOCK_BOOTTIME as recorded by the kernel
+  std::uint32_t pid = 0;
+  std::uint32_t tid = 0;
+  std::uint32_t ppid = 0;
+  std::uint32_t uid = 0;
+  std::uint32_t euid = 0;
+  std::uint32_t gid = 0;
+  std::uint32_t egid = 0;
+  std::uint64_t cgroup_id = 0;
+  std::string comm;
+  // Enrichment: from the event itself for exec, from the process table otherwise.
+  std::string exe;
+  std::vector<std::string> args;
+  std::string host;
+  EventData data;
+};
+
+[[nodiscard]] std::string_view setid_syscall_name(std::uint32_t syscall);
+[[nodiscard]] std::string_view ptrace_request_name(std::int64_t request);
+[[nodiscard]] std::string_view signal_name(std::uint32_t sig);
+
+}  // namespace vigil

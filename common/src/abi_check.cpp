@@ -1,0 +1,39 @@
+// Compile-time checks that the kernel ABI has the layout both sides assume.
+// A failure here means bpf/ and agent/ would disagree on the bytes.
+#include <cstddef>
+
+#include "vigil/abi.h"
+
+namespace {
+
+static_assert(sizeof(vigil_hdr) == 72);
+static_assert(offsetof(vigil_hdr, type) == 0);
+static_assert(offsetof(vigil_hdr, abi_version) == 2);
+static_assert(offsetof(vigil_hdr, size) == 4);
+static_assert(offsetof(vigil_hdr, ts_ns) == 8);
+static_assert(offsetof(vigil_hdr, pid) == 16);
+static_assert(offsetof(vigil_hdr, cgroup_id) == 48);
+static_assert(offsetof(vigil_hdr, comm) == 56);
+
+static_assert(sizeof(vigil_exec) == 616);
+static_assert(offsetof(vigil_exec, flags) == 72);
+static_assert(offsetof(vigil_exec, start_ns) == 96);
+static_assert(offsetof(vigil_exec, filename) == 104);
+static_assert(offsetof(vigil_exec, args) == 104 + VIGIL_PATH_LEN);
+
+static_assert(sizeof(vigil_fork) == 88);
+static_assert(sizeof(vigil_exit) == 96);
+static_assert(offsetof(vigil_exit, lifetime_ns) == 88);
+static_assert(sizeof(vigil_setid) == 152);
+static_assert(offsetof(vigil_setid, old_cap_eff) == 120);
+static_assert(sizeof(vigil_ptrace) == 104);
+static_assert(sizeof(vigil_kill) == 112);
+static_assert(offsetof(vigil_kill, target_comm) == 96);
+static_assert(sizeof(vigil_path_key) == 4 + VIGIL_PREFIX_LEN);
+
+// Every record is a multiple of 8 bytes so ring buffer records stay aligned.
+static_assert(sizeof(vigil_exec) % 8 == 0 && sizeof(vigil_fork) % 8 == 0 &&
+              sizeof(vigil_exit) % 8 == 0 && sizeof(vigil_setid) % 8 == 0 &&
+              sizeof(vigil_ptrace) % 8 == 0 && sizeof(vigil_kill) % 8 == 0);
+
+}  // namespace

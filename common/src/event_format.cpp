@@ -1,0 +1,285 @@
+#include "vigil/event_format.h"
+
+#include <fmt/format.h>
+
+#include <iterator>
+#include <type_traits>
+
+namespace vigil {
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = 0;
+  std::uint32_t min = 0;
+  if (c < 0x80) {
+    return 1;
+  }
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) {
+    return 0;
+  }
+  std::uint32_t cp = c & (0x7F >> len);
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80) {
+      return 0;
+    }
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    return 0;
+  }
+  return len;
+}
+
+class JsonObject {
+ public:
+  explicit JsonObject(std::string& out) : out_(out) { out_.push_back('{'); }
+  void close() { out_.push_back('}'); }
+
+  void key(std::string_view k) {
+    if (!first_) {
+      out_.push_back(',');
+    }
+    first_ = false;
+    out_.push_back('"');
+    out_.append(k);
+    out_.append("\":");
+  }
+  template <typename T>
+    requires std::is_integral_v<T>
+  void num(std::string_view k, T v) {
+    key(k);
+    if constexpr (std::is_same_v<T, bool>) {
+      out_.append(v ? "true" : "false");
+    } else {
+      fmt::format_to(std::back_inserter(out_), "{}", v);
+    }
+  }
+  void str(std::string_view k, std::string_view v) {
+    key(k);
+    append_json_string(v, out_);
+  }
+  template <typename Range>
+  void str_array(std::string_view k, const Range& values) {
+    key(k);
+    out_.push_back('[');
+    bool first = true;
+    for (const auto& v : values) {
+      if (!first) {
+        out_.push_back(',');
+      }
+      first = false;
+      append_json_string(v, out_);
+    }
+    out_.push_back(']');
+  }
+  template <typename Range>
+  void num_array(std::string_view k, const Range& values) {
+    key(k);
+    out_.push_back('[');
+    bool first = true;
+    for (const auto& v : values) {
+      if (!first) {
+        out_.push_back(',');
+      }
+      first = false;
+      fmt::format_to(std::back_inserter(out_), "{}", v);
+    }
+    out_.push_back(']');
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+void append_type_json(JsonObject& o, const ExecData& d) {
+  o.str("filename", d.filename);
+  o.num("argc", d.argc);
+  o.num("args_truncated", d.args_truncated);
+  o.num("setuid", d.setuid);
+  o.num("setgid", d.setgid);
+  o.num("euid_changed", d.euid_changed);
+  if (d.prev_known) {
+    o.num("prev_uid", d.prev_uid);
+    o.num("prev_euid", d.prev_euid);
+  }
+}
+void append_type_json(JsonObject& o, const ForkData& d) {
+  o.num("child_pid", d.child_pid);
+  o.num("child_tid", d.child_tid);
+}
+void append_type_json(JsonObject& o, const ExitData& d) {
+  o.num("exit_code", d.exit_code);
+  o.num("signal", d.signal);
+  o.num("core_dumped", d.core_dumped);
+  o.num("lifetime_ns", d.lifetime_ns);
+}
+void append_type_json(JsonObject& o, const SetidData& d) {
+  o.str("syscall", setid_syscall_name(d.syscall));
+  o.num("ret", d.ret);
+  o.num_array("req", d.req);
+  o.num_array("old", d.old_ids);
+  o.num_array("new", d.new_ids);
+  o.num("old_cap_eff", d.old_cap_eff);
+  o.num("new_cap_eff", d.new_cap_eff);
+  o.num("old_cap_prm", d.old_cap_prm);
+  o.num("new_cap_prm", d.new_cap_prm);
+}
+void append_type_json(JsonObject& o, const PtraceData& d) {
+  o.num("request", d.request);
+  o.str("request_name", ptrace_request_name(d.request));
+  o.num("target_pid", d.target_pid);
+  o.num("ret", d.ret);
+  o.num("addr", d.addr);
+  o.num("data", d.data);
+}
+void append_type_json(JsonObject& o, const KillData& d) {
+  o.num("target_pid", d.target_pid);
+  if (d.target_uid != UINT32_MAX) {
+    o.num("target_uid", d.target_uid);
+  }
+  o.str("target_comm", d.target_comm);
+  o.num("signal", d.signal);
+  o.str("signal_name", signal_name(d.signal));
+  o.num("si_code", d.si_code);
+  o.num("result", d.result);
+}
+
+void append_quoted_args(const std::vector<std::string>& args, std::string& out) {
+  out.push_back('"');
+  bool first = true;
+  for (const auto& a : args) {
+    if (!first) {
+      out.push_back(' ');
+    }
+    first = false;
+    for (char c : a) {
+      if (c == '"' || c == '\\') {
+        out.push_back('\\');
+      }
+      out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+void append_json_string(std::string_view s, std::string& out) {
+  out.push_back('"');
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8_sequence_length(s, i);
+      if (n == 0) {
+        out.append("\xEF\xBF\xBD");  // U+FFFD
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default:
+        if (c < 0x20) {
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+    ++i;
+  }
+  out.push_back('"');
+}
+
+void append_json(const Event& e, std::string& out) {
+  JsonObject o(out);
+  o.num("ts", e.ts_ns);
+  o.str("host", e.host);
+  o.str("type", to_string(e.type));
+  o.num("pid", e.pid);
+  o.num("tid", e.tid);
+  o.num("ppid", e.ppid);
+  o.num("uid", e.uid);
+  o.num("euid", e.euid);
+  o.num("gid", e.gid);
+  o.num("egid", e.egid);
+  o.str("comm", e.comm);
+  o.str("exe", e.exe);
+  o.str_array("args", e.args);
+  o.num("cgroup_id", e.cgroup_id);
+  std::visit([&o](const auto& d) { append_type_json(o, d); }, e.data);
+  o.close();
+}
+
+void append_text(const Event& e, std::string& out) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{} pid={} ppid={} uid={}", to_string(e.type), e.pid, e.ppid, e.uid);
+  if (e.euid != e.uid) {
+    fmt::format_to(it, " euid={}", e.euid);
+  }
+  fmt::format_to(it, " comm={} exe={}", e.comm, e.exe.empty() ? "?" : e.exe);
+  std::visit(
+      [&](const auto& d) {
+        using T = std::decay_t<decltype(d)>;
+        if constexpr (std::is_same_v<T, ExecData>) {
+          out.append(" args=");
+          append_quoted_args(e.args, out);
+          if (d.setuid) {
+            out.append(" SETUID");
+          }
+        } else if constexpr (std::is_same_v<T, ForkData>) {
+          fmt::format_to(it, " child={}", d.child_pid);
+        } else if constexpr (std::is_same_v<T, ExitData>) {
+          fmt::format_to(it, " code={} signal={} lifetime_ms={}", d.exit_code, d.signal,
+                         d.lifetime_ns / 1000000);
+        } else if constexpr (std::is_same_v<T, SetidData>) {
+          fmt::format_to(it, " syscall={} ret={} old={}/{}/{} new={}/{}/{}",
+                         setid_syscall_name(d.syscall), d.ret, d.old_ids[0], d.old_ids[1],
+                         d.old_ids[2], d.new_ids[0], d.new_ids[1], d.new_ids[2]);
+        } else if constexpr (std::is_same_v<T, PtraceData>) {
+          fmt::format_to(it, " request={} target={} ret={}", ptrace_request_name(d.request),
+                         d.target_pid, d.ret);
+        } else if constexpr (std::is_same_v<T, KillData>) {
+          fmt::format_to(it, " signal={} target={} target_comm={}", signal_name(d.signal),
+                         d.target_pid, d.target_comm);
+          if (d.target_uid != UINT32_MAX) {
+            fmt::format_to(it, " target_uid={}", d.target_uid);
+          }
+        }
+      },
+      e.data);
+}
+
+}  // namespace vigil

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of vigil from Debian's archive.
+# Idempotent and non-interactive: packages already present are left alone.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang llvm
+  # kernel side
+  bpftool libbpf-dev libelf-dev zlib1g-dev
+  # RPC, storage, libraries
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  librocksdb-dev libboost-dev libspdlog-dev libfmt-dev libcli11-dev
+  libyaml-cpp-dev nlohmann-json3-dev libsodium-dev libeigen3-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # test tooling: namespaces, traffic generators
+  iproute2 procps util-linux
+)
+
+if [[ ${EUID} -ne 0 ]]; then
+  echo "install-deps.sh: must run as root (try: sudo $0)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps.sh: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,483 @@
+// The process probe on the real kernel: each test triggers real activity from a
+// child of this test process and asserts every field of the resulting event.
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include "util/test_util.h"
+#include "vigil/agent/bpf_env.h"
+#include "vigil/agent/decoder.h"
+#include "vigil/agent/process_probe.h"
+
+namespace vigil::agent {
+namespace {
+
+constexpr std::uint32_t kNobody = 65534;
+
+class ProcessProbeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { REQUIRE_ROOT_OR_SKIP(); }
+
+  void start(ProbeOptions options = {}) {
+    auto env = prepare_bpf_environment("");
+    ASSERT_OK(env);
+    ASSERT_OK(probe_.start(options));
+    rb_ = ring_buffer__new(probe_.ring_fd(), &ProcessProbeTest::on_sample, this, nullptr);
+    ASSERT_NE(rb_, nullptr);
+  }
+
+  void TearDown() override {
+    if (rb_ != nullptr) {
+      ring_buffer__free(rb_);
+    }
+    probe_.stop();
+  }
+
+  static int on_sample(void* ctx, void* data, std::size_t size) {
+    auto* self = static_cast<ProcessProbeTest*>(ctx);
+    Event e;
+    if (self->decoder_.decode(std::span(static_cast<const std::byte*>(data), size), e)) {
+      self->events_.push_back(std::move(e));
+    }
+    return 0;
+  }
+
+  // Polls the ring buffer until an event matches or the deadline passes.
+  std::optional<Event> wait_for(const std::function<bool(const Event&)>& pred,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t seen = 0;
+    while (true) {
+      for (; seen < events_.size(); ++seen) {
+        if (pred(events_[seen])) {
+          return events_[seen];
+        }
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return std::nullopt;
+      }
+      ring_buffer__poll(rb_, 50);
+    }
+  }
+
+  // Drains for a short while and reports whether any event matched.
+  bool seen_any(const std::function<bool(const Event&)>& pred) {
+    for (int i = 0; i < 5; ++i) {
+      ring_buffer__poll(rb_, 20);
+    }
+    for (const auto& e : events_) {
+      if (pred(e)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static int wait_child(pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+  }
+
+  ProcessProbe probe_;
+  ring_buffer* rb_ = nullptr;
+  Decoder decoder_;
+  std::vector<Event> events_;
+};
+
+TEST_F(ProcessProbeTest, EveryHookAttachesWithPreferredMode) {
+  start();
+  const auto& st = probe_.status();
+  ASSERT_EQ(st.size(), process_hooks().size());
+  for (const auto& s : st) {
+    EXPECT_EQ(s.state, HookState::kAttached) << s.hook << ": " << s.error;
+    EXPECT_EQ(s.family, "process");
+  }
+  // This kernel has tp_btf: the typed variants must win where they exist.
+  for (const auto& s : st) {
+    if (s.hook == "exec" || s.hook == "fork" || s.hook == "exit" || s.hook == "kill") {
+      EXPECT_EQ(s.mode, "tp_btf") << s.hook;
+    }
+  }
+}
+
+TEST_F(ProcessProbeTest, ExecOfKnownBinaryWithKnownArgs) {
+  start();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const char* argv[] = {"env", "-u", "VIGIL_UNSET", "/usr/bin/true", "vigil-marker-42", nullptr};
+    execv("/usr/bin/env", const_cast<char* const*>(argv));
+    _exit(127);
+  }
+  ASSERT_EQ(WEXITSTATUS(wait_child(child)), 0);
+
+  auto e = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExec && ev.pid == static_cast<std::uint32_t>(child) &&
+           ev.exe == "/usr/bin/env";
+  });
+  ASSERT_TRUE(e) << "no exec event for pid " << child;
+  EXPECT_EQ(e->ppid, static_cast<std::uint32_t>(getpid()));
+  EXPECT_EQ(e->tid, static_cast<std::uint32_t>(child));
+  EXPECT_EQ(e->uid, 0U);
+  EXPECT_EQ(e->euid, 0U);
+  EXPECT_EQ(e->comm, "env");
+  EXPECT_EQ(e->args, (std::vector<std::string>{"env", "-u", "VIGIL_UNSET", "/usr/bin/true",
+                                               "vigil-marker-42"}));
+  const auto& x = std::get<ExecData>(e->data);
+  EXPECT_EQ(x.filename, "/usr/bin/env");
+  EXPECT_EQ(x.argc, 5U);
+  EXPECT_FALSE(x.args_truncated);
+  EXPECT_FALSE(x.setuid);
+  EXPECT_TRUE(x.prev_known) << "execve entry hook stashes pre-exec creds";
+  EXPECT_FALSE(x.euid_changed);
+  EXPECT_GT(e->cgroup_id, 0U);
+
+  // env then execs true in the same process.
+  auto t = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExec && ev.pid == static_cast<std::uint32_t>(child) &&
+           ev.exe == "/usr/bin/true";
+  });
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->args, (std::vector<std::string>{"/usr/bin/true", "vigil-marker-42"}));
+  EXPECT_GE(t->boot_ns, e->boot_ns);
+}
+
+TEST_F(ProcessProbeTest, LongArgvIsTruncatedAndFlagged) {
+  start();
+  const std::string big(400, 'x');
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const char* argv[] = {"true", big.c_str(), nullptr};
+    execv("/usr/bin/true", const_cast<char* const*>(argv));
+    _exit(127);
+  }
+  wait_child(child);
+  auto e = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExec && ev.pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(e);
+  const auto& x = std::get<ExecData>(e->data);
+  EXPECT_TRUE(x.args_truncated);
+  EXPECT_EQ(x.argc, 2U);
+  ASSERT_EQ(e->args.size(), 2U);
+  EXPECT_EQ(e->args[0], "true");
+  EXPECT_EQ(e->args[1], std::string(VIGIL_ARGS_LEN - 1 - 5, 'x'));
+}
+
+TEST_F(ProcessProbeTest, ForkAndExitWithCode) {
+  start();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    usleep(20000);
+    _exit(42);
+  }
+  ASSERT_EQ(WEXITSTATUS(wait_child(child)), 42);
+
+  auto f = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFork &&
+           std::get<ForkData>(ev.data).child_pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->pid, static_cast<std::uint32_t>(getpid()));
+  EXPECT_EQ(std::get<ForkData>(f->data).child_tid, static_cast<std::uint32_t>(child));
+
+  auto x = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExit && ev.pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(x);
+  const auto& d = std::get<ExitData>(x->data);
+  EXPECT_EQ(d.exit_code, 42);
+  EXPECT_EQ(d.signal, 0U);
+  EXPECT_FALSE(d.core_dumped);
+  EXPECT_GE(d.lifetime_ns, 20'000'000U) << "child slept 20 ms";
+  EXPECT_LT(d.lifetime_ns, 10'000'000'000U);
+  EXPECT_EQ(x->ppid, static_cast<std::uint32_t>(getpid()));
+}
+
+TEST_F(ProcessProbeTest, ExitBySignalAndThreadsAreNotProcesses) {
+  start();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    raise(SIGKILL);
+    _exit(0);
+  }
+  EXPECT_TRUE(WIFSIGNALED(wait_child(child)));
+  auto x = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExit && ev.pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(x);
+  EXPECT_EQ(std::get<ExitData>(x->data).signal, static_cast<std::uint32_t>(SIGKILL));
+
+  // A new thread is not a new process: no fork event names it.
+  pid_t tid = 0;
+  std::thread th([&tid] { tid = static_cast<pid_t>(syscall(SYS_gettid)); });
+  th.join();
+  EXPECT_FALSE(seen_any([&](const Event& ev) {
+    return ev.type == EventType::kFork &&
+           std::get<ForkData>(ev.data).child_tid == static_cast<std::uint32_t>(tid);
+  }));
+  EXPECT_FALSE(seen_any([&](const Event& ev) {
+    return ev.type == EventType::kExit && ev.tid == static_cast<std::uint32_t>(tid);
+  })) << "a thread's exit is not a process exit";
+}
+
+TEST_F(ProcessProbeTest, SetuidSuccessAndFailure) {
+  start();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (setuid(kNobody) != 0) _exit(1);
+    if (setuid(0) == 0) _exit(2);  // must fail now
+    _exit(0);
+  }
+  ASSERT_EQ(WEXITSTATUS(wait_child(child)), 0);
+
+  auto ok = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kSetuid && ev.pid == static_cast<std::uint32_t>(child) &&
+           std::get<SetidData>(ev.data).ret == 0;
+  });
+  ASSERT_TRUE(ok);
+  const auto& s = std::get<SetidData>(ok->data);
+  EXPECT_EQ(setid_syscall_name(s.syscall), "setuid");
+  EXPECT_EQ(s.req[0], kNobody);
+  EXPECT_EQ(s.old_ids, (std::array<std::uint32_t, 3>{0, 0, 0}));
+  EXPECT_EQ(s.new_ids, (std::array<std::uint32_t, 3>{kNobody, kNobody, kNobody}));
+  EXPECT_EQ(ok->uid, kNobody) << "header carries the credentials after the call";
+  EXPECT_NE(s.old_cap_eff, 0U);
+  EXPECT_EQ(s.new_cap_eff, 0U) << "root -> nobody drops every capability";
+
+  auto denied = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kSetuid && ev.pid == static_cast<std::uint32_t>(child) &&
+           std::get<SetidData>(ev.data).ret != 0;
+  });
+  ASSERT_TRUE(denied);
+  const auto& d = std::get<SetidData>(denied->data);
+  EXPECT_EQ(d.ret, -EPERM);
+  EXPECT_EQ(d.req[0], 0U);
+  EXPECT_EQ(d.new_ids, d.old_ids);
+}
+
+TEST_F(ProcessProbeTest, SetresgidAndCapset) {
+  start();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (setresgid(100, 200, 300) != 0) _exit(1);
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capset, &hdr, data) != 0) _exit(2);
+    _exit(0);
+  }
+  ASSERT_EQ(WEXITSTATUS(wait_child(child)), 0);
+
+  auto g = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kSetgid && ev.pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(g);
+  const auto& gs = std::get<SetidData>(g->data);
+  EXPECT_EQ(setid_syscall_name(gs.syscall), "setresgid");
+  EXPECT_EQ(gs.ret, 0);
+  EXPECT_EQ(gs.req, (std::array<std::uint32_t, 3>{100, 200, 300}));
+  EXPECT_EQ(gs.new_ids, (std::array<std::uint32_t, 3>{100, 200, 300}));
+  EXPECT_EQ(gs.old_ids, (std::array<std::uint32_t, 3>{0, 0, 0}));
+
+  auto c = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kCapset && ev.pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(c);
+  const auto& cs = std::get<SetidData>(c->data);
+  EXPECT_EQ(cs.ret, 0);
+  EXPECT_NE(cs.old_cap_eff, 0U);
+  EXPECT_EQ(cs.new_cap_eff, 0U);
+  EXPECT_EQ(cs.new_cap_prm, 0U);
+}
+
+TEST_F(ProcessProbeTest, PtraceAttachToChild) {
+  start();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  ASSERT_EQ(ptrace(PTRACE_ATTACH, child, nullptr, nullptr), 0);
+  int status = 0;
+  waitpid(child, &status, 0);  // the attach stop
+  ptrace(PTRACE_DETACH, child, nullptr, nullptr);
+  kill(child, SIGKILL);
+  wait_child(child);
+
+  auto e = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kPtrace &&
+           std::get<PtraceData>(ev.data).target_pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(e);
+  const auto& p = std::get<PtraceData>(e->data);
+  EXPECT_EQ(p.request, PTRACE_ATTACH);
+  EXPECT_EQ(p.ret, 0);
+  EXPECT_EQ(e->pid, static_cast<std::uint32_t>(getpid()));
+  EXPECT_FALSE(seen_any([&](const Event& ev) {
+    return ev.type == EventType::kPtrace && std::get<PtraceData>(ev.data).request == PTRACE_DETACH;
+  })) << "routine debugger requests are filtered in the kernel";
+}
+
+TEST_F(ProcessProbeTest, KillAcrossUsersOnly) {
+  start();
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t same = fork();
+  ASSERT_GE(same, 0);
+  if (same == 0) {
+    pause();
+    _exit(0);
+  }
+  const pid_t other = fork();
+  ASSERT_GE(other, 0);
+  if (other == 0) {
+    if (setuid(kNobody) != 0) _exit(1);
+    (void)!write(ready[1], "x", 1);
+    pause();
+    _exit(0);
+  }
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  kill(same, SIGTERM);
+  kill(other, SIGTERM);
+  wait_child(same);
+  wait_child(other);
+
+  auto e = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kKill &&
+           std::get<KillData>(ev.data).target_pid == static_cast<std::uint32_t>(other);
+  });
+  ASSERT_TRUE(e);
+  const auto& k = std::get<KillData>(e->data);
+  EXPECT_EQ(k.signal, static_cast<std::uint32_t>(SIGTERM));
+  EXPECT_EQ(k.target_uid, kNobody);
+  EXPECT_EQ(k.si_code, 0) << "SI_USER";
+  EXPECT_EQ(e->pid, static_cast<std::uint32_t>(getpid()));
+  EXPECT_EQ(e->uid, 0U);
+  EXPECT_FALSE(seen_any([&](const Event& ev) {
+    return ev.type == EventType::kKill &&
+           std::get<KillData>(ev.data).target_pid == static_cast<std::uint32_t>(same);
+  })) << "signals between processes of one user are routine";
+  close(ready[0]);
+  close(ready[1]);
+}
+
+TEST_F(ProcessProbeTest, SetuidBinaryExecIsFlagged) {
+  start();
+  test::TempDir dir;
+  ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);
+  const auto bin = dir.path() / "suid-id";
+  std::filesystem::copy_file("/usr/bin/id", bin);
+  ASSERT_EQ(chown(bin.c_str(), 0, 0), 0);
+  ASSERT_EQ(chmod(bin.c_str(), 04755), 0);
+
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (setresuid(kNobody, kNobody, kNobody) != 0) _exit(1);
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    execl(bin.c_str(), "suid-id", "-u", nullptr);
+    _exit(127);
+  }
+  ASSERT_EQ(WEXITSTATUS(wait_child(child)), 0);
+  auto e = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExec && ev.pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(e);
+  const auto& x = std::get<ExecData>(e->data);
+  EXPECT_EQ(e->uid, kNobody);
+  EXPECT_EQ(e->euid, 0U);
+  EXPECT_TRUE(x.setuid);
+  EXPECT_TRUE(x.euid_changed);
+  EXPECT_EQ(x.prev_euid, kNobody);
+  EXPECT_EQ(x.filename, bin.string());
+}
+
+TEST_F(ProcessProbeTest, KernelFiltersIgnoredCommsAndPaths) {
+  ProbeOptions options;
+  options.ignore_comms = {"vigil-ignored"};
+  options.ignore_exec_prefixes = {"/usr/bin/tru"};
+  start(options);
+
+  const pid_t quiet = fork();
+  ASSERT_GE(quiet, 0);
+  if (quiet == 0) {
+    prctl(PR_SET_NAME, "vigil-ignored");
+    _exit(3);
+  }
+  wait_child(quiet);
+  const pid_t hidden_exec = fork();
+  ASSERT_GE(hidden_exec, 0);
+  if (hidden_exec == 0) {
+    execl("/usr/bin/true", "true", nullptr);
+    _exit(127);
+  }
+  wait_child(hidden_exec);
+  const pid_t loud = fork();
+  ASSERT_GE(loud, 0);
+  if (loud == 0) {
+    execl("/usr/bin/env", "env", "--version", nullptr);
+    _exit(127);
+  }
+  wait_child(loud);
+
+  ASSERT_TRUE(wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExec && ev.pid == static_cast<std::uint32_t>(loud);
+  })) << "unfiltered activity still flows";
+  EXPECT_FALSE(seen_any([&](const Event& ev) {
+    return ev.type == EventType::kExit && ev.pid == static_cast<std::uint32_t>(quiet);
+  }));
+  EXPECT_FALSE(seen_any([&](const Event& ev) {
+    return ev.type == EventType::kExec && ev.pid == static_cast<std::uint32_t>(hidden_exec);
+  }));
+  auto st = probe_.read_stats();
+  ASSERT_OK(st);
+  EXPECT_GE((*st)[VIGIL_STAT_FILTERED], 2U);
+  EXPECT_GT((*st)[VIGIL_STAT_EVENTS], 0U);
+  EXPECT_EQ((*st)[VIGIL_STAT_RB_DROPS], 0U);
+}
+
+TEST_F(ProcessProbeTest, AgentOwnActivityIsNotReported) {
+  ProbeOptions options;
+  options.agent_tgid = static_cast<std::uint32_t>(getpid());
+  start(options);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    _exit(5);
+  }
+  wait_child(child);
+  // The child is its own process and is reported; the fork itself, made by
+  // the "agent", is not.
+  ASSERT_TRUE(wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExit && ev.pid == static_cast<std::uint32_t>(child);
+  }));
+  EXPECT_FALSE(seen_any([&](const Event& ev) {
+    return ev.type == EventType::kFork && ev.pid == static_cast<std::uint32_t>(getpid());
+  }));
+}
+
+}  // namespace
+}  // namespace vigil::agent

@@ -1,0 +1,240 @@
+// vigil-agent as a user runs it: a real process, real probes, real output files.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "util/test_util.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A child process with stdout/stderr captured to files.
+class Proc {
+ public:
+  Proc(std::vector<std::string> args, const fs::path& dir, std::optional<uid_t> as_user = {})
+      : out_(dir / "stdout"), err_(dir / "stderr") {
+    pid_ = fork();
+    if (pid_ == 0) {
+      freopen(out_.c_str(), "w", stdout);
+      freopen(err_.c_str(), "w", stderr);
+      if (as_user && setresuid(*as_user, *as_user, *as_user) != 0) {
+        _exit(126);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~Proc() {
+    if (pid_ > 0 && !done_) {
+      kill(pid_, SIGKILL);
+      wait();
+    }
+  }
+  int wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    done_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  // Waits up to `timeout` for exit; nullopt if still running.
+  std::optional<int> wait_for(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        done_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return std::nullopt;
+  }
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] std::string out() const { return slurp(out_); }
+  [[nodiscard]] std::string err() const { return slurp(err_); }
+
+ private:
+  fs::path out_, err_;
+  pid_t pid_ = -1;
+  bool done_ = false;
+};
+
+// The --check table line for a process hook: family then hook, column-aligned.
+std::string fmt_line(const std::string& hook) {
+  std::string line = "process   " + hook;
+  line.resize(std::max<std::size_t>(line.size(), 20), ' ');
+  return line;
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+TEST(AgentCli, VersionAndUsageErrors) {
+  vigil::test::TempDir dir;
+  Proc v({VIGIL_AGENT_BIN, "--version"}, dir.path());
+  EXPECT_EQ(v.wait(), 0);
+  EXPECT_NE(v.out().find("vigil-agent 0.1.0"), std::string::npos);
+
+  Proc bad({VIGIL_AGENT_BIN, "--probes", "process,gpu"}, dir.path());
+  EXPECT_EQ(bad.wait(), 2);
+  EXPECT_NE(bad.err().find("unknown probe family 'gpu'"), std::string::npos) << bad.err();
+
+  std::ofstream(dir.path() / "bad.yaml") << "probes: [process\n";
+  Proc cfg({VIGIL_AGENT_BIN, "--config", (dir.path() / "bad.yaml").string()}, dir.path());
+  EXPECT_EQ(cfg.wait(), 2);
+  EXPECT_NE(cfg.err().find("bad.yaml"), std::string::npos) << cfg.err();
+}
+
+TEST(AgentCli, NotRootIsAClearErrorNotACrash) {
+  REQUIRE_ROOT_OR_SKIP();  // needs root to become somebody else
+  vigil::test::TempDir dir;
+  ASSERT_EQ(chmod(dir.path().c_str(), 0777), 0);
+  Proc p({VIGIL_AGENT_BIN, "--check"}, dir.path(), 65534);
+  EXPECT_EQ(p.wait(), 3);
+  EXPECT_NE(p.err().find("needs root"), std::string::npos) << p.err();
+}
+
+TEST(AgentCli, CheckReportsEveryProcessHook) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  Proc p({VIGIL_AGENT_BIN, "--check"}, dir.path());
+  ASSERT_EQ(p.wait(), 0) << p.out() << p.err();
+  const auto out = p.out();
+  for (const char* hook : {"exec", "exec_creds", "fork", "exit", "setuid", "setgid", "capset",
+                           "ptrace", "kill"}) {
+    EXPECT_NE(out.find(fmt_line(hook)), std::string::npos) << hook << " missing:\n" << out;
+  }
+  EXPECT_NE(out.find("result: every requested probe attached"), std::string::npos);
+  EXPECT_EQ(out.find("failed"), std::string::npos) << out;
+}
+
+TEST(AgentCli, CheckFailsForFamiliesThisBuildLacks) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  Proc p({VIGIL_AGENT_BIN, "--check", "--probes", "process,network"}, dir.path());
+  EXPECT_EQ(p.wait(), 1);
+  EXPECT_NE(p.out().find("network/* did not attach"), std::string::npos) << p.out();
+}
+
+TEST(AgentCli, ExecEventWithinOneSecondThenCleanShutdown) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  const auto events = dir.path() / "events.jsonl";
+  const auto state = dir.path() / "state";
+  Proc agent({VIGIL_AGENT_BIN, "--events-out", events.string(), "--state-dir", state.string(),
+              "--host-id", "itest-host", "--stats-interval", "1"},
+             dir.path());
+  ASSERT_TRUE(wait_until([&] { return agent.err().find("running on host") != std::string::npos; },
+                         20s))
+      << agent.err();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t child = fork();
+  if (child == 0) {
+    execl("/usr/bin/env", "/usr/bin/env", "true", nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+
+  std::optional<nlohmann::json> found;
+  wait_until(
+      [&] {
+        std::ifstream in(events);
+        std::string line;
+        while (std::getline(in, line)) {
+          auto j = nlohmann::json::parse(line, nullptr, false);
+          EXPECT_FALSE(j.is_discarded()) << "every line is valid JSON: " << line;
+          if (!j.is_discarded() && j["type"] == "exec" && j["pid"] == child &&
+              j["exe"] == "/usr/bin/env") {
+            found = j;
+            return true;
+          }
+        }
+        return false;
+      },
+      1000ms);
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(found) << "no exec event for /usr/bin/env within 1 s\n" << slurp(events);
+  EXPECT_LE(elapsed, 1500ms);
+  const auto& j = *found;
+  EXPECT_EQ(j["args"], nlohmann::json::array({"/usr/bin/env", "true"}));
+  EXPECT_EQ(j["ppid"], getpid());
+  EXPECT_EQ(j["uid"], 0);
+  EXPECT_EQ(j["euid"], 0);
+  EXPECT_EQ(j["host"], "itest-host");
+  EXPECT_EQ(j["comm"], "env");
+  const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  EXPECT_NEAR(static_cast<double>(j["ts"].get<std::int64_t>()), static_cast<double>(now_ns), 5e9)
+      << "ts is unix time in ns";
+
+  ASSERT_TRUE(wait_until([&] { return fs::exists(state / "agent-stats.json"); }, 5s));
+  kill(agent.pid(), SIGTERM);
+  auto rc = agent.wait_for(10s);
+  ASSERT_TRUE(rc) << "agent did not stop on SIGTERM";
+  EXPECT_EQ(*rc, 0) << agent.err();
+  EXPECT_NE(agent.err().find("final counters"), std::string::npos);
+  auto stats = nlohmann::json::parse(slurp(state / "agent-stats.json"), nullptr, false);
+  ASSERT_FALSE(stats.is_discarded());
+  EXPECT_GT(stats["kernel"]["process"]["events"].get<std::uint64_t>(), 0U);
+  EXPECT_EQ(stats["kernel"]["process"]["ringbuf_drops"], 0);
+  EXPECT_GT(stats["decoder"]["decoded"].get<std::uint64_t>(), 0U);
+  EXPECT_EQ(stats["decoder"]["short"], 0);
+}
+
+TEST(AgentCli, TextFormatIsHumanReadable) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  const auto events = dir.path() / "events.txt";
+  Proc agent({VIGIL_AGENT_BIN, "--events-out", events.string(), "--format", "text",
+              "--state-dir", (dir.path() / "s").string()},
+             dir.path());
+  ASSERT_TRUE(wait_until([&] { return agent.err().find("running on host") != std::string::npos; },
+                         20s));
+  const pid_t child = fork();
+  if (child == 0) {
+    execl("/usr/bin/true", "true", "vigil-text-marker", nullptr);
+    _exit(127);
+  }
+  waitpid(child, nullptr, 0);
+  const std::string want = "exec pid=" + std::to_string(child) + " ppid=" +
+                           std::to_string(getpid()) + " uid=0 comm=true exe=/usr/bin/true " +
+                           "args=\"true vigil-text-marker\"";
+  EXPECT_TRUE(wait_until([&] { return slurp(events).find(want) != std::string::npos; }, 2s))
+      << slurp(events);
+  kill(agent.pid(), SIGINT);
+  EXPECT_EQ(agent.wait_for(10s), std::optional<int>(0));
+}
+
+}  // namespace

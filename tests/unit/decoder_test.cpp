@@ -1,0 +1,180 @@
+#include "vigil/agent/decoder.h"
+
+#include <gtest/gtest.h>
+
+#include "util/records.h"
+#include "util/test_util.h"
+
+namespace vigil::agent {
+namespace {
+
+using test::bytes_of;
+
+TEST(Decoder, DecodesExecWithArgsAndFlags) {
+  auto rec = test::make_exec(1234, "/usr/bin/env", {"env", "true"});
+  rec.flags = VIGIL_EXEC_SETUID | VIGIL_EXEC_EUID_CHANGED;
+  rec.hdr.euid = 0;
+  Decoder d(500);
+  Event e;
+  ASSERT_OK(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(e.type, EventType::kExec);
+  EXPECT_EQ(e.pid, 1234U);
+  EXPECT_EQ(e.ts_ns, 1'000'000'500U);
+  EXPECT_EQ(e.comm, "bash");
+  EXPECT_EQ(e.exe, "/usr/bin/env");
+  EXPECT_EQ(e.args, (std::vector<std::string>{"env", "true"}));
+  const auto& x = std::get<ExecData>(e.data);
+  EXPECT_TRUE(x.setuid);
+  EXPECT_TRUE(x.euid_changed);
+  EXPECT_FALSE(x.setgid);
+  EXPECT_TRUE(x.prev_known);
+  EXPECT_EQ(x.argc, 2U);
+  EXPECT_EQ(d.stats().decoded, 1U);
+}
+
+TEST(Decoder, ArgsWithoutTrailingNulKeepLastPartial) {
+  auto rec = test::make_exec(1, "/bin/echo", {});
+  const char blob[] = {'e', 'c', 'h', 'o', '\0', 'h', 'i'};
+  std::memcpy(rec.args, blob, sizeof(blob));
+  rec.args_len = sizeof(blob);
+  rec.flags = VIGIL_EXEC_ARGS_TRUNC;
+  Decoder d;
+  Event e;
+  ASSERT_OK(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(e.args, (std::vector<std::string>{"echo", "hi"}));
+  EXPECT_TRUE(std::get<ExecData>(e.data).args_truncated);
+}
+
+TEST(Decoder, UnterminatedStringsAreBounded) {
+  auto rec = test::make_exec(1, "", {});
+  std::memset(rec.filename, 'A', sizeof(rec.filename));
+  std::memset(rec.hdr.comm, 'B', sizeof(rec.hdr.comm));
+  Decoder d;
+  Event e;
+  ASSERT_OK(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(e.exe.size(), sizeof(rec.filename));
+  EXPECT_EQ(e.comm.size(), sizeof(rec.hdr.comm));
+}
+
+TEST(Decoder, RejectsShortRecord) {
+  auto rec = bytes_of(test::make_fork(1, 2));
+  rec.resize(sizeof(vigil_hdr) - 1);
+  Decoder d;
+  Event e;
+  auto r = d.decode(rec, e);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+  EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kShort)], 1U);
+}
+
+TEST(Decoder, RejectsEmptyRecord) {
+  Decoder d;
+  Event e;
+  EXPECT_FALSE(d.decode({}, e));
+  EXPECT_EQ(d.stats().errors(), 1U);
+}
+
+TEST(Decoder, RejectsWrongAbiVersion) {
+  auto rec = test::make_fork(1, 2);
+  rec.hdr.abi_version = VIGIL_ABI_VERSION + 1;
+  Decoder d;
+  Event e;
+  EXPECT_FALSE(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kBadVersion)], 1U);
+}
+
+TEST(Decoder, RejectsUnknownType) {
+  for (std::uint16_t type : {std::uint16_t{0}, std::uint16_t{VIGIL_EV_MAX + 1}, std::uint16_t{0xFFFF}}) {
+    auto rec = test::make_fork(1, 2);
+    rec.hdr.type = type;
+    Decoder d;
+    Event e;
+    EXPECT_FALSE(d.decode(bytes_of(rec), e)) << type;
+    EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kUnknownType)], 1U);
+  }
+}
+
+TEST(Decoder, RejectsSizeLargerThanBuffer) {
+  auto rec = test::make_exit(1, 0);
+  rec.hdr.size = sizeof(rec) + 8;
+  Decoder d;
+  Event e;
+  EXPECT_FALSE(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kSizeMismatch)], 1U);
+}
+
+TEST(Decoder, RejectsTypeWithWrongSize) {
+  // A fork-sized record claiming to be an exec must not be read as one.
+  auto rec = test::make_fork(1, 2);
+  rec.hdr.type = VIGIL_EV_EXEC;
+  Decoder d;
+  Event e;
+  EXPECT_FALSE(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kSizeMismatch)], 1U);
+}
+
+TEST(Decoder, RejectsArgsLenBeyondArray) {
+  auto rec = test::make_exec(1, "/bin/true", {"true"});
+  rec.args_len = VIGIL_ARGS_LEN + 1;
+  Decoder d;
+  Event e;
+  EXPECT_FALSE(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kBadLength)], 1U);
+}
+
+TEST(Decoder, GoodRecordAfterBadOneStillDecodes) {
+  Decoder d;
+  Event e;
+  std::vector<std::byte> junk(7, std::byte{0xFF});
+  EXPECT_FALSE(d.decode(junk, e));
+  ASSERT_OK(d.decode(bytes_of(test::make_exit(9, 3)), e));
+  EXPECT_EQ(std::get<ExitData>(e.data).exit_code, 3);
+  EXPECT_EQ(d.stats().decoded, 1U);
+  EXPECT_EQ(d.stats().errors(), 1U);
+}
+
+TEST(Decoder, DecodesSetidPtraceKill) {
+  Decoder d;
+  Event e;
+  vigil_setid s{};
+  test::fill_hdr(s.hdr, VIGIL_EV_SETUID, sizeof(s), 10);
+  s.syscall = VIGIL_SYS_SETRESUID;
+  s.ret = 0;
+  s.old_ids[0] = 1000;
+  s.new_ids[0] = 0;
+  ASSERT_OK(d.decode(bytes_of(s), e));
+  EXPECT_EQ(e.type, EventType::kSetuid);
+  EXPECT_EQ(std::get<SetidData>(e.data).old_ids[0], 1000U);
+  EXPECT_EQ(setid_syscall_name(std::get<SetidData>(e.data).syscall), "setresuid");
+
+  vigil_ptrace p{};
+  test::fill_hdr(p.hdr, VIGIL_EV_PTRACE, sizeof(p), 11);
+  p.request = 16;
+  p.target_pid = 77;
+  p.ret = -1;
+  ASSERT_OK(d.decode(bytes_of(p), e));
+  EXPECT_EQ(std::get<PtraceData>(e.data).target_pid, 77U);
+  EXPECT_EQ(ptrace_request_name(std::get<PtraceData>(e.data).request), "PTRACE_ATTACH");
+
+  vigil_kill k{};
+  test::fill_hdr(k.hdr, VIGIL_EV_KILL, sizeof(k), 12);
+  k.signal = 15;
+  k.target_pid = 99;
+  k.target_uid = 65534;
+  std::memset(k.target_comm, 'x', sizeof(k.target_comm));  // unterminated
+  ASSERT_OK(d.decode(bytes_of(k), e));
+  EXPECT_EQ(std::get<KillData>(e.data).target_comm.size(), 16U);
+  EXPECT_EQ(std::get<KillData>(e.data).target_uid, 65534U);
+}
+
+TEST(SplitArgs, HandlesEmptyAndConsecutiveNuls) {
+  std::vector<std::string> out;
+  split_args({}, out);
+  EXPECT_TRUE(out.empty());
+  const char blob[] = {'a', '\0', '\0', 'b', '\0'};
+  split_args(std::span<const char>(blob, sizeof(blob)), out);
+  EXPECT_EQ(out, (std::vector<std::string>{"a", "", "b"}));
+}
+
+}  // namespace
+}  // namespace vigil::agent

@@ -1,0 +1,70 @@
+#include "vigil/agent/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "util/records.h"
+#include "util/test_util.h"
+
+namespace vigil::agent {
+namespace {
+
+std::vector<std::string> read_lines(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+TEST(Pipeline, DecodesEnrichesAndWritesJsonLines) {
+  test::TempDir dir;
+  const auto out = dir.path() / "events.jsonl";
+  ProcessTable table(100, "");
+  Pipeline p("host-a", table, 0);
+  auto sink = LineSink::open(out.string());
+  ASSERT_OK(sink);
+  p.set_events(std::make_unique<EventWriter>(std::move(*sink), OutputFormat::kJson));
+
+  p.on_record(test::bytes_of(test::make_exec(50, "/usr/bin/env", {"env", "true"})));
+  p.on_record(std::vector<std::byte>(3));  // garbage in between
+  p.on_record(test::bytes_of(test::make_exit(50, 7)));
+  p.on_batch_end();
+
+  auto lines = read_lines(out);
+  ASSERT_EQ(lines.size(), 2U);
+  EXPECT_NE(lines[0].find("\"type\":\"exec\""), std::string::npos);
+  EXPECT_NE(lines[0].find("\"host\":\"host-a\""), std::string::npos);
+  EXPECT_NE(lines[1].find("\"type\":\"exit\""), std::string::npos);
+  EXPECT_NE(lines[1].find("\"exe\":\"/usr/bin/env\""), std::string::npos)
+      << "exit is enriched with the exe seen at exec";
+  EXPECT_NE(lines[1].find("\"exit_code\":7"), std::string::npos);
+  EXPECT_EQ(p.decode_stats().errors(), 1U);
+  EXPECT_EQ(p.stats().records, 3U);
+  EXPECT_EQ(p.stats().events_out, 2U);
+}
+
+TEST(LineSink, UnwritableTargetIsAClearError) {
+  auto sink = LineSink::open("/nonexistent-dir/x.jsonl");
+  ASSERT_FALSE(sink);
+  EXPECT_NE(sink.error().message.find("/nonexistent-dir/x.jsonl"), std::string::npos);
+}
+
+TEST(LineSink, AppendsNeverTruncates) {
+  test::TempDir dir;
+  const auto out = dir.path() / "a.jsonl";
+  std::ofstream(out) << "earlier\n";
+  {
+    auto sink = LineSink::open(out.string());
+    ASSERT_OK(sink);
+    (*sink)->write_line("later");
+  }
+  EXPECT_EQ(read_lines(out), (std::vector<std::string>{"earlier", "later"}));
+}
+
+}  // namespace
+}  // namespace vigil::agent
