@@ -21,7 +21,11 @@
 #define VIGIL_PATH_LEN 256
 #define VIGIL_ARGS_LEN 256
 
-/* Record types (vigil_hdr.type). */
+/*
+ * Record types (vigil_hdr.type). Each probe family owns a range so families
+ * grow without renumbering: process 1..15, network 16..31, memory 32..47,
+ * file 48..63. VIGIL_EV_MAX is the highest type in use.
+ */
 #define VIGIL_EV_EXEC 1
 #define VIGIL_EV_FORK 2
 #define VIGIL_EV_EXIT 3
