@@ -24,7 +24,9 @@ std::unique_ptr<Probe> make_probe(const std::string& family) {
   return nullptr;  // network, memory, file: not in this build yet
 }
 
-const char* stat_name(std::size_t slot) {
+}  // namespace
+
+const char* Probe::common_stat_name(std::size_t slot) {
   switch (slot) {
     case VIGIL_STAT_EVENTS:
       return "events";
@@ -40,8 +42,6 @@ const char* stat_name(std::size_t slot) {
       return nullptr;
   }
 }
-
-}  // namespace
 
 std::string default_host_id() {
   char name[256] = {};
@@ -224,7 +224,7 @@ std::string Agent::stats_json() const {
     first_family = false;
     bool first = true;
     for (std::size_t i = 0; i < ks->size(); ++i) {
-      if (const char* name = stat_name(i)) {
+      if (const char* name = p->stat_name(i)) {
         out += fmt::format("{}\"{}\":{}", first ? "" : ",", name, (*ks)[i]);
         first = false;
       }

@@ -60,7 +60,8 @@
 #define VIGIL_STAT_FILTERED 2	  /* suppressed by the in-kernel filter */
 #define VIGIL_STAT_STASH_MISS 3	  /* syscall exit without its entry */
 #define VIGIL_STAT_READ_ERRORS 4 /* a bpf_probe_read failed */
-#define VIGIL_STAT_MAX 8
+#define VIGIL_STAT_FAMILY_BASE 5 /* slots 5..15: each family's own counters */
+#define VIGIL_STAT_MAX 16
 
 /* Filter map value bits (ignore_comm). */
 #define VIGIL_FILTER_ALL 1U

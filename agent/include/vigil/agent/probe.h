@@ -35,8 +35,16 @@ class Probe {
   [[nodiscard]] virtual int ring_fd() const = 0;
   // Sum over CPUs of the family's kernel counters (VIGIL_STAT_*).
   [[nodiscard]] virtual Result<KernelStats> read_stats() const = 0;
+  // Name of a counter slot in JSON stats, nullptr if unused. Slots below
+  // VIGIL_STAT_FAMILY_BASE mean the same in every family; the rest are the
+  // family's own (each BPF object has its own stats map).
+  [[nodiscard]] virtual const char* stat_name(std::size_t slot) const {
+    return common_stat_name(slot);
+  }
   // Detaches and unloads; safe to call twice.
   virtual void stop() = 0;
+
+  [[nodiscard]] static const char* common_stat_name(std::size_t slot);
 };
 
 }  // namespace vigil::agent
