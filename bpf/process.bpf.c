@@ -173,8 +173,8 @@ static __always_inline int exec__remember_creds(void)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct exec_creds c = {
-		.uid = BPF_CORE_READ(task, cred, uid.val),
-		.euid = BPF_CORE_READ(task, cred, euid.val),
+	    .uid = BPF_CORE_READ(task, cred, uid.val),
+	    .euid = BPF_CORE_READ(task, cred, euid.val),
 	};
 
 	bpf_map_update_elem(&pre_exec, &tid, &c, BPF_ANY);
@@ -289,12 +289,12 @@ static __always_inline int setid__enter(struct trace_event_raw_sys_enter *ctx, _
 	s.args[2] = BPF_CORE_READ(ctx, args[2]);
 	if (kind >= VIGIL_SYS_SETGID && kind <= VIGIL_SYS_SETFSGID) {
 		s.ids[0] = kind == VIGIL_SYS_SETFSGID ? BPF_CORE_READ(cred, fsgid.val)
-						       : BPF_CORE_READ(cred, gid.val);
+						      : BPF_CORE_READ(cred, gid.val);
 		s.ids[1] = BPF_CORE_READ(cred, egid.val);
 		s.ids[2] = BPF_CORE_READ(cred, sgid.val);
 	} else {
 		s.ids[0] = kind == VIGIL_SYS_SETFSUID ? BPF_CORE_READ(cred, fsuid.val)
-						       : BPF_CORE_READ(cred, uid.val);
+						      : BPF_CORE_READ(cred, uid.val);
 		s.ids[1] = BPF_CORE_READ(cred, euid.val);
 		s.ids[2] = BPF_CORE_READ(cred, suid.val);
 	}
@@ -320,7 +320,7 @@ static __always_inline int setid__exit(struct trace_event_raw_sys_exit *ctx, __u
 	}
 	if (filter__skip_current())
 		goto out;
-	type = kind == VIGIL_SYS_CAPSET ? VIGIL_EV_CAPSET
+	type = kind == VIGIL_SYS_CAPSET	  ? VIGIL_EV_CAPSET
 	       : kind >= VIGIL_SYS_SETGID ? VIGIL_EV_SETGID
 					  : VIGIL_EV_SETUID;
 	e = ringbuf__reserve(&process_events, sizeof(*e));
@@ -362,16 +362,16 @@ out:
 	return 0;
 }
 
-#define SETID_PROBE(name, kind)                                                  \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                              \
-	int name##_enter(struct trace_event_raw_sys_enter *ctx)                  \
-	{                                                                        \
-		return setid__enter(ctx, kind);                                  \
-	}                                                                        \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                               \
-	int name##_exit(struct trace_event_raw_sys_exit *ctx)                    \
-	{                                                                        \
-		return setid__exit(ctx, kind);                                   \
+#define SETID_PROBE(name, kind)                                                                    \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int name##_enter(struct trace_event_raw_sys_enter *ctx)                                    \
+	{                                                                                          \
+		return setid__enter(ctx, kind);                                                    \
+	}                                                                                          \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
+	int name##_exit(struct trace_event_raw_sys_exit *ctx)                                      \
+	{                                                                                          \
+		return setid__exit(ctx, kind);                                                     \
 	}
 
 SETID_PROBE(setuid, VIGIL_SYS_SETUID)

@@ -52,8 +52,8 @@ std::string default_host_id() {
 }
 
 std::string format_status_table(const std::vector<HookStatus>& status) {
-  std::string out = fmt::format("{:<9} {:<11} {:<11} {:<9} {}\n", "FAMILY", "HOOK", "MODE",
-                                "STATUS", "DETAIL");
+  std::string out =
+      fmt::format("{:<9} {:<11} {:<11} {:<9} {}\n", "FAMILY", "HOOK", "MODE", "STATUS", "DETAIL");
   for (const auto& s : status) {
     out += fmt::format("{:<9} {:<11} {:<11} {:<9} {}\n", s.family, s.hook, s.mode,
                        to_string(s.state), s.error);
@@ -258,8 +258,8 @@ void Agent::report_stats(bool final) {
     }
   }
   if (drops > last_drops_) {
-    VLOG_WARN("kernel ring buffer drops: {} (+{} since last report); consider --ringbuf-kib",
-              drops, drops - last_drops_);
+    VLOG_WARN("kernel ring buffer drops: {} (+{} since last report); consider --ringbuf-kib", drops,
+              drops - last_drops_);
     last_drops_ = drops;
   }
   if (final) {

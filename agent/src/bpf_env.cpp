@@ -100,9 +100,8 @@ Result<BpfEnvironment> prepare_bpf_environment(const std::string& btf_override) 
     if (mount("bpf", "/sys/fs/bpf", "bpf", 0, nullptr) == 0) {
       env.notes.emplace_back("mounted bpffs at /sys/fs/bpf");
     } else {
-      env.notes.push_back(
-          fmt::format("bpffs is not mounted at /sys/fs/bpf and mounting it failed ({})",
-                      std::strerror(errno)));
+      env.notes.push_back(fmt::format(
+          "bpffs is not mounted at /sys/fs/bpf and mounting it failed ({})", std::strerror(errno)));
     }
   }
   return env;

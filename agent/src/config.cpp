@@ -67,11 +67,19 @@ std::vector<std::string> split_list(std::string_view s) {
 }
 
 Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
-  static const std::vector<std::string> kKeys = {
-      "host_id",      "state_dir",        "events_out",     "alerts_out",
-      "format",       "probes",           "ignore_comms",   "ignore_exec_prefixes",
-      "ringbuf_kib",  "stats_interval_s", "process_table_capacity",
-      "btf_path",     "log_level"};
+  static const std::vector<std::string> kKeys = {"host_id",
+                                                 "state_dir",
+                                                 "events_out",
+                                                 "alerts_out",
+                                                 "format",
+                                                 "probes",
+                                                 "ignore_comms",
+                                                 "ignore_exec_prefixes",
+                                                 "ringbuf_kib",
+                                                 "stats_interval_s",
+                                                 "process_table_capacity",
+                                                 "btf_path",
+                                                 "log_level"};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -88,9 +96,9 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     for (const auto& kv : root) {
       const auto key = kv.first.as<std::string>();
       if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          fmt::format("config: unknown key '{}' (line {})", key,
-                                      kv.first.Mark().line + 1));
+        return make_error(
+            ErrorCode::kInvalidArgument,
+            fmt::format("config: unknown key '{}' (line {})", key, kv.first.Mark().line + 1));
       }
     }
     if (auto n = root["host_id"]) cfg.host_id = n.as<std::string>();
@@ -149,9 +157,9 @@ Result<void> validate(const AgentConfig& cfg) {
     }
   }
   if (cfg.ringbuf_kib < 4 || !is_power_of_two(cfg.ringbuf_kib)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("ringbuf_kib must be a power of two >= 4, not {}",
-                                  cfg.ringbuf_kib));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("ringbuf_kib must be a power of two >= 4, not {}", cfg.ringbuf_kib));
   }
   if (cfg.process_table_capacity == 0) {
     return make_error(ErrorCode::kInvalidArgument, "process_table_capacity must be > 0");

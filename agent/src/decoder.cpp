@@ -81,8 +81,8 @@ Result<void> Decoder::fail(DecodeFault fault, std::string message) {
 
 Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
   if (record.size() < sizeof(vigil_hdr)) {
-    return fail(DecodeFault::kShort, fmt::format("record of {} bytes is shorter than the header",
-                                                 record.size()));
+    return fail(DecodeFault::kShort,
+                fmt::format("record of {} bytes is shorter than the header", record.size()));
   }
   const auto hdr = load<vigil_hdr>(record);
   if (hdr.abi_version != VIGIL_ABI_VERSION) {
@@ -123,9 +123,8 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
       break;
   }
   if (hdr.size != expected) {
-    return fail(DecodeFault::kSizeMismatch,
-                fmt::format("type {} record is {} bytes, expected {}", hdr.type, hdr.size,
-                            expected));
+    return fail(DecodeFault::kSizeMismatch, fmt::format("type {} record is {} bytes, expected {}",
+                                                        hdr.type, hdr.size, expected));
   }
 
   out.type = static_cast<EventType>(hdr.type);

@@ -8,8 +8,7 @@ const char* to_string(HookState state) {
   return state == HookState::kAttached ? "attached" : "failed";
 }
 
-std::vector<HookStatus> plan_and_attach(const std::string& family,
-                                        std::span<const HookSpec> hooks,
+std::vector<HookStatus> plan_and_attach(const std::string& family, std::span<const HookSpec> hooks,
                                         ObjectBackend& backend) {
   const std::size_t n = hooks.size();
   std::vector<std::size_t> choice(n, 0);  // variant index; == variants.size() means none left

@@ -36,7 +36,8 @@ Result<std::unique_ptr<RingReader>> RingReader::create(boost::asio::io_context& 
                           fmt::format("ring_buffer__new: {}", std::strerror(errno)));
       }
     } else if (int err = ring_buffer__add(r->rb_, fd, &RingReader::on_sample, r.get()); err) {
-      return make_error(ErrorCode::kKernel, fmt::format("ring_buffer__add: {}", std::strerror(-err)));
+      return make_error(ErrorCode::kKernel,
+                        fmt::format("ring_buffer__add: {}", std::strerror(-err)));
     }
   }
   // Asio owns (and closes) what it is given: hand it a duplicate of libbpf's fd.

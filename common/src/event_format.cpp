@@ -60,7 +60,7 @@ class JsonObject {
     out_.append("\":");
   }
   template <typename T>
-    requires std::is_integral_v<T>
+  requires std::is_integral_v<T>
   void num(std::string_view k, T v) {
     key(k);
     if constexpr (std::is_same_v<T, bool>) {

@@ -1,5 +1,7 @@
 // The process probe on the real kernel: each test triggers real activity from a
 // child of this test process and asserts every field of the resulting event.
+#include "vigil/agent/process_probe.h"
+
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -21,7 +23,6 @@
 #include "util/test_util.h"
 #include "vigil/agent/bpf_env.h"
 #include "vigil/agent/decoder.h"
-#include "vigil/agent/process_probe.h"
 
 namespace vigil::agent {
 namespace {

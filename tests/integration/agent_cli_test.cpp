@@ -1,6 +1,5 @@
 // vigil-agent as a user runs it: a real process, real probes, real output files.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -129,8 +129,8 @@ TEST(AgentCli, CheckReportsEveryProcessHook) {
   Proc p({VIGIL_AGENT_BIN, "--check"}, dir.path());
   ASSERT_EQ(p.wait(), 0) << p.out() << p.err();
   const auto out = p.out();
-  for (const char* hook : {"exec", "exec_creds", "fork", "exit", "setuid", "setgid", "capset",
-                           "ptrace", "kill"}) {
+  for (const char* hook :
+       {"exec", "exec_creds", "fork", "exit", "setuid", "setgid", "capset", "ptrace", "kill"}) {
     EXPECT_NE(out.find(fmt_line(hook)), std::string::npos) << hook << " missing:\n" << out;
   }
   EXPECT_NE(out.find("result: every requested probe attached"), std::string::npos);
@@ -153,8 +153,8 @@ TEST(AgentCli, ExecEventWithinOneSecondThenCleanShutdown) {
   Proc agent({VIGIL_AGENT_BIN, "--events-out", events.string(), "--state-dir", state.string(),
               "--host-id", "itest-host", "--stats-interval", "1"},
              dir.path());
-  ASSERT_TRUE(wait_until([&] { return agent.err().find("running on host") != std::string::npos; },
-                         20s))
+  ASSERT_TRUE(
+      wait_until([&] { return agent.err().find("running on host") != std::string::npos; }, 20s))
       << agent.err();
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -217,20 +217,20 @@ TEST(AgentCli, TextFormatIsHumanReadable) {
   REQUIRE_ROOT_OR_SKIP();
   vigil::test::TempDir dir;
   const auto events = dir.path() / "events.txt";
-  Proc agent({VIGIL_AGENT_BIN, "--events-out", events.string(), "--format", "text",
-              "--state-dir", (dir.path() / "s").string()},
+  Proc agent({VIGIL_AGENT_BIN, "--events-out", events.string(), "--format", "text", "--state-dir",
+              (dir.path() / "s").string()},
              dir.path());
-  ASSERT_TRUE(wait_until([&] { return agent.err().find("running on host") != std::string::npos; },
-                         20s));
+  ASSERT_TRUE(
+      wait_until([&] { return agent.err().find("running on host") != std::string::npos; }, 20s));
   const pid_t child = fork();
   if (child == 0) {
     execl("/usr/bin/true", "true", "vigil-text-marker", nullptr);
     _exit(127);
   }
   waitpid(child, nullptr, 0);
-  const std::string want = "exec pid=" + std::to_string(child) + " ppid=" +
-                           std::to_string(getpid()) + " uid=0 comm=true exe=/usr/bin/true " +
-                           "args=\"true vigil-text-marker\"";
+  const std::string want =
+      "exec pid=" + std::to_string(child) + " ppid=" + std::to_string(getpid()) +
+      " uid=0 comm=true exe=/usr/bin/true " + "args=\"true vigil-text-marker\"";
   EXPECT_TRUE(wait_until([&] { return slurp(events).find(want) != std::string::npos; }, 2s))
       << slurp(events);
   kill(agent.pid(), SIGINT);

@@ -84,7 +84,8 @@ TEST(Decoder, RejectsWrongAbiVersion) {
 }
 
 TEST(Decoder, RejectsUnknownType) {
-  for (std::uint16_t type : {std::uint16_t{0}, std::uint16_t{VIGIL_EV_MAX + 1}, std::uint16_t{0xFFFF}}) {
+  for (std::uint16_t type :
+       {std::uint16_t{0}, std::uint16_t{VIGIL_EV_MAX + 1}, std::uint16_t{0xFFFF}}) {
     auto rec = test::make_fork(1, 2);
     rec.hdr.type = type;
     Decoder d;

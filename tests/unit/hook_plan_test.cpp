@@ -62,8 +62,8 @@ TEST(HookPlan, AllPreferredVariantsInOneLoad) {
   }
   EXPECT_EQ(st[0].mode, "tp_btf");
   EXPECT_EQ(b.loads, 1);
-  EXPECT_EQ(b.attached, (std::set<std::string>{"exec_btf", "setuid_enter", "setuid_exit",
-                                                "kill_btf"}));
+  EXPECT_EQ(b.attached,
+            (std::set<std::string>{"exec_btf", "setuid_enter", "setuid_exit", "kill_btf"}));
 }
 
 TEST(HookPlan, FallsBackWhenPreferredFailsToLoad) {
@@ -74,8 +74,8 @@ TEST(HookPlan, FallsBackWhenPreferredFailsToLoad) {
   EXPECT_EQ(st[0].mode, "tracepoint");
   EXPECT_NE(st[0].error.find("verifier says no"), std::string::npos);
   EXPECT_EQ(st[2].mode, "tracepoint");
-  EXPECT_EQ(b.attached, (std::set<std::string>{"exec_tp", "setuid_enter", "setuid_exit",
-                                                "kill_tp"}));
+  EXPECT_EQ(b.attached,
+            (std::set<std::string>{"exec_tp", "setuid_enter", "setuid_exit", "kill_tp"}));
 }
 
 TEST(HookPlan, OneHookFailingDoesNotStopOthers) {

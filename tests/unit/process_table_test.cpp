@@ -21,8 +21,8 @@ void fake_proc(const fs::path& root, std::uint32_t pid, std::uint32_t ppid, cons
                               << " 1 1 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 1000 100\n";
   std::ofstream(dir / "status") << "Name:\t" << comm << "\nUid:\t" << uid << '\t' << euid << '\t'
                                 << euid << '\t' << euid << "\n";
-  std::ofstream(dir / "cmdline", std::ios::binary).write(cmdline.data(),
-                                                         static_cast<std::streamsize>(cmdline.size()));
+  std::ofstream(dir / "cmdline", std::ios::binary)
+      .write(cmdline.data(), static_cast<std::streamsize>(cmdline.size()));
   if (!exe.empty()) {
     fs::create_symlink(exe, dir / "exe");
   }
@@ -30,13 +30,13 @@ void fake_proc(const fs::path& root, std::uint32_t pid, std::uint32_t ppid, cons
 
 TEST(ProcessTable, SeedsFromProcTree) {
   test::TempDir proc;
-  fake_proc(proc.path(), 1, 0, "systemd", "/usr/lib/systemd/systemd", std::string("/sbin/init\0", 11),
-            0, 0);
+  fake_proc(proc.path(), 1, 0, "systemd", "/usr/lib/systemd/systemd",
+            std::string("/sbin/init\0", 11), 0, 0);
   fake_proc(proc.path(), 200, 1, "my (odd) name", "/usr/bin/python3",
             std::string("python3\0-c\0print(1)\0", 20), 1000, 0);
   fs::create_directories(proc.path() / "self");  // non-numeric entries are ignored
   std::ofstream(proc.path() / "uptime") << "1 1\n";
-  fs::create_directories(proc.path() / "999");   // vanished process: no stat file
+  fs::create_directories(proc.path() / "999");  // vanished process: no stat file
 
   ProcessTable t(100, proc.path());
   auto n = t.seed();

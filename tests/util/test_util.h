@@ -10,28 +10,28 @@
 
 #include "vigil/result.h"
 
-#define ASSERT_OK(expr)                                                              \
-  do {                                                                               \
-    const auto& vigil_r_ = (expr);                                                   \
-    ASSERT_TRUE(vigil_r_.has_value()) << #expr << ": " << vigil_r_.error().message;  \
+#define ASSERT_OK(expr)                                                             \
+  do {                                                                              \
+    const auto& vigil_r_ = (expr);                                                  \
+    ASSERT_TRUE(vigil_r_.has_value()) << #expr << ": " << vigil_r_.error().message; \
   } while (0)
 
-#define EXPECT_OK(expr)                                                              \
-  do {                                                                               \
-    const auto& vigil_r_ = (expr);                                                   \
-    EXPECT_TRUE(vigil_r_.has_value()) << #expr << ": " << vigil_r_.error().message;  \
+#define EXPECT_OK(expr)                                                             \
+  do {                                                                              \
+    const auto& vigil_r_ = (expr);                                                  \
+    EXPECT_TRUE(vigil_r_.has_value()) << #expr << ": " << vigil_r_.error().message; \
   } while (0)
 
 // Privileged tests may skip only when not root and CI is unset; under CI a
 // missing privilege is a failure, never a silent skip.
-#define REQUIRE_ROOT_OR_SKIP()                                                        \
-  do {                                                                                \
-    if (::geteuid() != 0) {                                                           \
-      if (std::getenv("CI") != nullptr) {                                             \
-        FAIL() << "privileged test not run as root under CI";                         \
-      }                                                                               \
-      GTEST_SKIP() << "needs root (set CI to make this a failure)";                   \
-    }                                                                                 \
+#define REQUIRE_ROOT_OR_SKIP()                                      \
+  do {                                                              \
+    if (::geteuid() != 0) {                                         \
+      if (std::getenv("CI") != nullptr) {                           \
+        FAIL() << "privileged test not run as root under CI";       \
+      }                                                             \
+      GTEST_SKIP() << "needs root (set CI to make this a failure)"; \
+    }                                                               \
   } while (0)
 
 namespace vigil::test {

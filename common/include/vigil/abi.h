@@ -37,10 +37,10 @@
 #define VIGIL_EV_MAX 8
 
 /* vigil_exec.flags */
-#define VIGIL_EXEC_SETUID (1U << 0)	  /* euid != uid after exec */
-#define VIGIL_EXEC_SETGID (1U << 1)	  /* egid != gid after exec */
+#define VIGIL_EXEC_SETUID (1U << 0)       /* euid != uid after exec */
+#define VIGIL_EXEC_SETGID (1U << 1)       /* egid != gid after exec */
 #define VIGIL_EXEC_EUID_CHANGED (1U << 2) /* euid differs from before the exec */
-#define VIGIL_EXEC_ARGS_TRUNC (1U << 3)	  /* argv did not fit in args[] */
+#define VIGIL_EXEC_ARGS_TRUNC (1U << 3)   /* argv did not fit in args[] */
 #define VIGIL_EXEC_PREV_UNKNOWN (1U << 4) /* pre-exec creds were not seen */
 
 /* vigil_setid.syscall: which call changed the ids. */
@@ -55,10 +55,10 @@
 #define VIGIL_SYS_CAPSET 9
 
 /* Counters in the per-CPU stats map, one slot each. */
-#define VIGIL_STAT_EVENTS 0	  /* records submitted to the ring buffer */
-#define VIGIL_STAT_RB_DROPS 1	  /* ring buffer full: record lost */
-#define VIGIL_STAT_FILTERED 2	  /* suppressed by the in-kernel filter */
-#define VIGIL_STAT_STASH_MISS 3	  /* syscall exit without its entry */
+#define VIGIL_STAT_EVENTS 0      /* records submitted to the ring buffer */
+#define VIGIL_STAT_RB_DROPS 1    /* ring buffer full: record lost */
+#define VIGIL_STAT_FILTERED 2    /* suppressed by the in-kernel filter */
+#define VIGIL_STAT_STASH_MISS 3  /* syscall exit without its entry */
 #define VIGIL_STAT_READ_ERRORS 4 /* a bpf_probe_read failed */
 #define VIGIL_STAT_FAMILY_BASE 5 /* slots 5..15: each family's own counters */
 #define VIGIL_STAT_MAX 16
@@ -68,90 +68,90 @@
 
 /* Common header of every record: 72 bytes. */
 struct vigil_hdr {
-	__u16 type;
-	__u16 abi_version;
-	__u32 size;	 /* whole record, header included */
-	__u64 ts_ns;	 /* CLOCK_BOOTTIME, ns */
-	__u32 pid;	 /* thread group id (what users call pid) */
-	__u32 tid;	 /* thread id */
-	__u32 ppid;	 /* real parent's thread group id */
-	__u32 uid;
-	__u32 euid;
-	__u32 gid;
-	__u32 egid;
-	__u32 _pad0;
-	__u64 cgroup_id; /* cgroup v2 id of the task */
-	char comm[VIGIL_COMM_LEN];
+  __u16 type;
+  __u16 abi_version;
+  __u32 size;  /* whole record, header included */
+  __u64 ts_ns; /* CLOCK_BOOTTIME, ns */
+  __u32 pid;   /* thread group id (what users call pid) */
+  __u32 tid;   /* thread id */
+  __u32 ppid;  /* real parent's thread group id */
+  __u32 uid;
+  __u32 euid;
+  __u32 gid;
+  __u32 egid;
+  __u32 _pad0;
+  __u64 cgroup_id; /* cgroup v2 id of the task */
+  char comm[VIGIL_COMM_LEN];
 };
 
 struct vigil_exec {
-	struct vigil_hdr hdr;
-	__u32 flags;	 /* VIGIL_EXEC_* */
-	__u32 prev_euid; /* euid before the exec */
-	__u32 prev_uid;
-	__u32 args_len; /* bytes used in args, NUL separators included */
-	__u32 argc;	/* total argument count (may exceed what fits) */
-	__u32 _pad0;
-	__u64 start_ns; /* task start, CLOCK_BOOTTIME */
-	char filename[VIGIL_PATH_LEN];
-	char args[VIGIL_ARGS_LEN]; /* argv prefix, NUL-separated */
+  struct vigil_hdr hdr;
+  __u32 flags;     /* VIGIL_EXEC_* */
+  __u32 prev_euid; /* euid before the exec */
+  __u32 prev_uid;
+  __u32 args_len; /* bytes used in args, NUL separators included */
+  __u32 argc;     /* total argument count (may exceed what fits) */
+  __u32 _pad0;
+  __u64 start_ns; /* task start, CLOCK_BOOTTIME */
+  char filename[VIGIL_PATH_LEN];
+  char args[VIGIL_ARGS_LEN]; /* argv prefix, NUL-separated */
 };
 
 struct vigil_fork {
-	struct vigil_hdr hdr; /* the parent */
-	__u32 child_pid;
-	__u32 child_tid;
-	__u64 child_start_ns;
+  struct vigil_hdr hdr; /* the parent */
+  __u32 child_pid;
+  __u32 child_tid;
+  __u64 child_start_ns;
 };
 
 struct vigil_exit {
-	struct vigil_hdr hdr;
-	__s32 exit_code; /* the status byte of exit(2) */
-	__u32 signal;	 /* terminating signal, 0 if it exited */
-	__u32 core_dumped;
-	__u32 _pad0;
-	__u64 lifetime_ns;
+  struct vigil_hdr hdr;
+  __s32 exit_code; /* the status byte of exit(2) */
+  __u32 signal;    /* terminating signal, 0 if it exited */
+  __u32 core_dumped;
+  __u32 _pad0;
+  __u64 lifetime_ns;
 };
 
 struct vigil_setid {
-	struct vigil_hdr hdr; /* credentials after the call */
-	__u32 syscall;	      /* VIGIL_SYS_* */
-	__s32 ret;
-	__u32 req[3];	  /* requested ids as passed (uid_t)-1 = unchanged */
-	__u32 old_ids[3]; /* real, effective, saved before */
-	__u32 new_ids[3]; /* real, effective, saved after */
-	__u32 _pad0;
-	__u64 old_cap_eff; /* capset: effective/permitted before and after */
-	__u64 new_cap_eff;
-	__u64 old_cap_prm;
-	__u64 new_cap_prm;
+  struct vigil_hdr hdr; /* credentials after the call */
+  __u32 syscall;        /* VIGIL_SYS_* */
+  __s32 ret;
+  __u32 req[3];     /* requested ids as passed (uid_t)-1 = unchanged */
+  __u32 old_ids[3]; /* real, effective, saved before */
+  __u32 new_ids[3]; /* real, effective, saved after */
+  __u32 _pad0;
+  __u64 old_cap_eff; /* capset: effective/permitted before and after */
+  __u64 new_cap_eff;
+  __u64 old_cap_prm;
+  __u64 new_cap_prm;
 };
 
 struct vigil_ptrace {
-	struct vigil_hdr hdr;
-	__s64 request;
-	__u32 target_pid;
-	__s32 ret;
-	__u64 addr;
-	__u64 data;
+  struct vigil_hdr hdr;
+  __s64 request;
+  __u32 target_pid;
+  __s32 ret;
+  __u64 addr;
+  __u64 data;
 };
 
 struct vigil_kill {
-	struct vigil_hdr hdr; /* the sender */
-	__u32 target_pid;
-	__u32 target_uid;
-	__u32 signal;
-	__s32 si_code; /* SI_USER, SI_TKILL, SI_QUEUE, ... */
-	__s32 result;  /* TRACE_SIGNAL_* of signal_generate */
-	__u32 _pad0;
-	char target_comm[VIGIL_COMM_LEN];
+  struct vigil_hdr hdr; /* the sender */
+  __u32 target_pid;
+  __u32 target_uid;
+  __u32 signal;
+  __s32 si_code; /* SI_USER, SI_TKILL, SI_QUEUE, ... */
+  __s32 result;  /* TRACE_SIGNAL_* of signal_generate */
+  __u32 _pad0;
+  char target_comm[VIGIL_COMM_LEN];
 };
 
 /* Key of the ignore_exec_prefix LPM trie: a path prefix in bits. */
 #define VIGIL_PREFIX_LEN 64
 struct vigil_path_key {
-	__u32 prefixlen; /* in bits */
-	char path[VIGIL_PREFIX_LEN];
+  __u32 prefixlen; /* in bits */
+  char path[VIGIL_PREFIX_LEN];
 };
 
 #endif /* VIGIL_ABI_H */

@@ -14,11 +14,11 @@ bool set_level(std::string_view level);
 
 }  // namespace vigil::log
 
-#define VIGIL_LOG_AT(lvl, ...)                                  \
-  do {                                                          \
-    if (spdlog::default_logger_raw()->should_log(lvl)) {        \
-      spdlog::default_logger_raw()->log(lvl, __VA_ARGS__);      \
-    }                                                           \
+#define VIGIL_LOG_AT(lvl, ...)                             \
+  do {                                                     \
+    if (spdlog::default_logger_raw()->should_log(lvl)) {   \
+      spdlog::default_logger_raw()->log(lvl, __VA_ARGS__); \
+    }                                                      \
   } while (0)
 
 #define VLOG_DEBUG(...) VIGIL_LOG_AT(spdlog::level::debug, __VA_ARGS__)

@@ -10,11 +10,11 @@ namespace vigil {
 enum class ErrorCode {
   kInvalidArgument,  // bad input from a user, a file or the wire
   kNotFound,
-  kPermission,       // not root / missing capability
-  kUnsupported,      // the kernel or machine lacks a feature
+  kPermission,   // not root / missing capability
+  kUnsupported,  // the kernel or machine lacks a feature
   kIo,
-  kKernel,           // a bpf() / libbpf call failed
-  kCorrupt,          // malformed bytes
+  kKernel,   // a bpf() / libbpf call failed
+  kCorrupt,  // malformed bytes
   kInternal,
 };
 

@@ -10,7 +10,7 @@
 namespace vigil::agent {
 
 struct BpfEnvironment {
-  std::string btf_path;  // the BTF libbpf will use ("" = /sys/kernel/btf/vmlinux)
+  std::string btf_path;            // the BTF libbpf will use ("" = /sys/kernel/btf/vmlinux)
   std::vector<std::string> notes;  // what was mounted or is degraded, for the log
 };
 

@@ -14,11 +14,11 @@
 namespace vigil::agent {
 
 enum class DecodeFault : std::uint8_t {
-  kShort,        // smaller than the header or than its type's record
-  kBadVersion,   // ABI version this agent does not speak
-  kUnknownType,  // type outside the known range
-  kSizeMismatch, // header size disagrees with the buffer or the type
-  kBadLength,    // an inner length field exceeds its array
+  kShort,         // smaller than the header or than its type's record
+  kBadVersion,    // ABI version this agent does not speak
+  kUnknownType,   // type outside the known range
+  kSizeMismatch,  // header size disagrees with the buffer or the type
+  kBadLength,     // an inner length field exceeds its array
   kCount_,
 };
 

@@ -45,8 +45,7 @@ class Skeleton final : public ObjectBackend {
     }
     Skel* skel = Traits::open(&opts);
     if (skel == nullptr) {
-      return make_error(ErrorCode::kKernel,
-                        fmt::format("open: {}", std::strerror(errno)));
+      return make_error(ErrorCode::kKernel, fmt::format("open: {}", std::strerror(errno)));
     }
     bpf_program* prog = nullptr;
     bpf_object__for_each_program(prog, Traits::object(skel)) {
@@ -64,9 +63,9 @@ class Skeleton final : public ObjectBackend {
     }
     // Filters go in before anything attaches, so no ignored event slips out.
     auto* obj = Traits::object(skel);
-    if (auto filled = fill_filters(bpf_object__find_map_by_name(obj, "ignore_comm"),
-                                   bpf_object__find_map_by_name(obj, "ignore_exec_prefix"),
-                                   options_);
+    if (auto filled =
+            fill_filters(bpf_object__find_map_by_name(obj, "ignore_comm"),
+                         bpf_object__find_map_by_name(obj, "ignore_exec_prefix"), options_);
         !filled) {
       Traits::destroy(skel);
       return filled;
