@@ -25,7 +25,9 @@ echo
   echo "quickstart: some probes did not attach (see above); continuing with what works" >&2
 }
 echo
-echo "vigil-agent is watching this host. Try in another terminal:  /usr/bin/env true"
+echo "vigil-agent is watching this host: one line per process event, alerts as"
+echo "'High threat ...' lines. Try in another terminal:  /usr/bin/env true"
+echo "or, for an alert:  sleep 60 & gdb -p \$! -batch   (ptrace attach, if gdb is installed)"
 echo "Press Ctrl-C to stop. Counters: ${STATE_DIR}/agent-stats.json"
 echo
-exec "${agent}" --events-out - --format text --state-dir "${STATE_DIR}" "$@"
+exec "${agent}" --events-out - --alerts-out - --format text --state-dir "${STATE_DIR}" "$@"

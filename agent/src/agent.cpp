@@ -156,6 +156,13 @@ Result<void> Agent::start() {
     }
     pipeline_->set_events(std::make_unique<EventWriter>(std::move(*sink), config_.format));
   }
+  if (!config_.alerts_out.empty()) {
+    auto sink = LineSink::open(config_.alerts_out);
+    if (!sink) {
+      return std::unexpected(sink.error());
+    }
+    pipeline_->set_alerts(std::move(*sink), config_.format, config_.alert_threshold);
+  }
 
   auto reader = RingReader::create(
       io_, fds, [this](std::span<const std::byte> r) { pipeline_->on_record(r); },
@@ -238,8 +245,11 @@ std::string Agent::stats_json() const {
     for (std::size_t i = 0; i < d.faults.size(); ++i) {
       out += fmt::format(",\"{}\":{}", to_string(static_cast<DecodeFault>(i)), d.faults[i]);
     }
-    out += fmt::format("}},\"pipeline\":{{\"records\":{},\"events_out\":{}}}",
-                       pipeline_->stats().records, pipeline_->stats().events_out);
+    const auto& ps = pipeline_->stats();
+    out += fmt::format(
+        "}},\"pipeline\":{{\"records\":{},\"events_out\":{},\"indicator_hits\":{},"
+        "\"alerts\":{}}}",
+        ps.records, ps.events_out, ps.indicator_hits, ps.alerts);
   }
   const auto& t = table_.stats();
   out += fmt::format(

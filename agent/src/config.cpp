@@ -122,6 +122,7 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     }
     if (auto n = root["btf_path"]) cfg.btf_path = n.as<std::string>();
     if (auto n = root["log_level"]) cfg.log_level = n.as<std::string>();
+    if (auto n = root["alert_threshold"]) cfg.alert_threshold = n.as<std::uint32_t>();
   } catch (const YAML::Exception& e) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("config: line {}: {}", e.mark.line + 1, e.msg));
@@ -161,6 +162,10 @@ Result<void> validate(const AgentConfig& cfg) {
         ErrorCode::kInvalidArgument,
         fmt::format("ringbuf_kib must be a power of two >= 4, not {}", cfg.ringbuf_kib));
   }
+  if (cfg.alert_threshold > 100) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("alert_threshold must be 0..100, not {}", cfg.alert_threshold));
+  }
   if (cfg.process_table_capacity == 0) {
     return make_error(ErrorCode::kInvalidArgument, "process_table_capacity must be > 0");
   }
@@ -194,6 +199,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string btf_path;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t stats_interval = 0;
+  std::uint32_t alert_threshold = 0;
   bool check = false;
   bool version = false;
 
@@ -205,6 +211,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--format", format, "output format: json (default) or text");
   app.add_option("--probes", probes, "probe families: process,network,memory,file");
   app.add_option("--ignore-comms", ignore_comms, "comma-separated comms dropped in the kernel");
+  app.add_option("--alert-threshold", alert_threshold,
+                 "score 0..100 at which an event is an alert");
   app.add_option("--ringbuf-kib", ringbuf_kib, "ring buffer size per probe family, KiB");
   app.add_option("--stats-interval", stats_interval, "seconds between counter reports (0: off)");
   app.add_option("--btf", btf_path, "kernel BTF file when /sys/kernel/btf/vmlinux is missing");
@@ -252,6 +260,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--ignore-comms") > 0) cfg.ignore_comms = split_list(ignore_comms);
   if (app.count("--ringbuf-kib") > 0) cfg.ringbuf_kib = ringbuf_kib;
   if (app.count("--stats-interval") > 0) cfg.stats_interval_s = stats_interval;
+  if (app.count("--alert-threshold") > 0) cfg.alert_threshold = alert_threshold;
   if (app.count("--btf") > 0) cfg.btf_path = btf_path;
   if (app.count("--log-level") > 0) cfg.log_level = log_level;
   cfg.check = check;

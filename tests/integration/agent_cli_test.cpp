@@ -1,6 +1,7 @@
 // vigil-agent as a user runs it: a real process, real probes, real output files.
 #include <gtest/gtest.h>
 #include <spawn.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -234,6 +235,54 @@ TEST(AgentCli, TextFormatIsHumanReadable) {
   EXPECT_TRUE(wait_until([&] { return slurp(events).find(want) != std::string::npos; }, 2s))
       << slurp(events);
   kill(agent.pid(), SIGINT);
+  EXPECT_EQ(agent.wait_for(10s), std::optional<int>(0));
+}
+
+TEST(AgentCli, PtraceAttachRaisesAnAlertWithLineage) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  const auto alerts = dir.path() / "alerts.jsonl";
+  Proc agent({VIGIL_AGENT_BIN, "--alerts-out", alerts.string(), "--state-dir",
+              (dir.path() / "s").string()},
+             dir.path());
+  ASSERT_TRUE(
+      wait_until([&] { return agent.err().find("running on host") != std::string::npos; }, 20s));
+  const pid_t target = fork();
+  if (target == 0) {
+    pause();
+    _exit(0);
+  }
+  ASSERT_EQ(ptrace(PTRACE_ATTACH, target, nullptr, nullptr), 0);
+  waitpid(target, nullptr, 0);
+  ptrace(PTRACE_DETACH, target, nullptr, nullptr);
+  kill(target, SIGKILL);
+  waitpid(target, nullptr, 0);
+
+  std::optional<nlohmann::json> found;
+  wait_until(
+      [&] {
+        std::ifstream in(alerts);
+        std::string line;
+        while (std::getline(in, line)) {
+          auto j = nlohmann::json::parse(line, nullptr, false);
+          if (!j.is_discarded() && j["event"]["type"] == "ptrace" &&
+              j["event"]["target_pid"] == target) {
+            found = j;
+            return true;
+          }
+        }
+        return false;
+      },
+      3s);
+  ASSERT_TRUE(found) << slurp(alerts);
+  const auto& a = *found;
+  EXPECT_GE(a["score"].get<int>(), 50);
+  EXPECT_EQ(a["indicators"][0]["id"], "ptrace-attach");
+  EXPECT_EQ(a["indicators"][0]["attack"], "T1055.008");
+  EXPECT_EQ(a["event"]["pid"], getpid());
+  ASSERT_FALSE(a["lineage"].empty());
+  EXPECT_EQ(a["lineage"][0]["pid"], getpid()) << "lineage starts at the acting process";
+  kill(agent.pid(), SIGTERM);
   EXPECT_EQ(agent.wait_for(10s), std::optional<int>(0));
 }
 

@@ -24,7 +24,8 @@ struct AgentConfig {
   std::vector<std::string> probes = {"process"};
   std::vector<std::string> ignore_comms;
   std::vector<std::string> ignore_exec_prefixes;
-  std::uint32_t ringbuf_kib = 4096;  // per probe family; power of two, >= 4
+  std::uint32_t ringbuf_kib = 4096;    // per probe family; power of two, >= 4
+  std::uint32_t alert_threshold = 50;  // 0..100: events scoring this or more become alerts
   std::uint32_t stats_interval_s = 30;
   std::size_t process_table_capacity = 65536;
   std::string btf_path;  // custom kernel BTF for kernels without /sys/kernel/btf/vmlinux

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "vigil/agent/decoder.h"
+#include "vigil/agent/indicators.h"
 #include "vigil/agent/output.h"
 #include "vigil/agent/process_table.h"
 
@@ -16,13 +17,30 @@ namespace vigil::agent {
 struct PipelineStats {
   std::uint64_t records = 0;
   std::uint64_t events_out = 0;
+  std::uint64_t indicator_hits = 0;
+  std::uint64_t alerts = 0;
 };
+
+// Renders an alert: the score, the indicators, the process lineage and the
+// triggering event. JSON is one object per line; text is one human line like
+// `High threat process event: pid=6864 comm=nc threat=75 [T1055.008 ptrace-write]`.
+void append_alert_json(const Event& event, std::uint32_t score,
+                       std::span<const Indicator* const> hits,
+                       std::span<const ProcessInfo* const> lineage, std::string& out);
+void append_alert_text(const Event& event, std::uint32_t score,
+                       std::span<const Indicator* const> hits, std::string& out);
 
 class Pipeline {
  public:
   Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_unix_ns);
 
   void set_events(std::unique_ptr<EventWriter> writer) { events_ = std::move(writer); }
+  // Alerts: events whose score reaches `threshold` (0..100).
+  void set_alerts(std::unique_ptr<LineSink> sink, OutputFormat format, std::uint32_t threshold) {
+    alerts_ = std::move(sink);
+    alert_format_ = format;
+    alert_threshold_ = threshold;
+  }
 
   // Handles one raw record. Malformed records are counted (decoder stats).
   void on_record(std::span<const std::byte> record);
@@ -39,6 +57,13 @@ class Pipeline {
   Decoder decoder_;
   Event event_;  // reused: its strings keep their capacity between records
   std::unique_ptr<EventWriter> events_;
+  IndicatorEngine indicators_;
+  std::vector<const Indicator*> hits_;
+  std::vector<const ProcessInfo*> lineage_;
+  std::unique_ptr<LineSink> alerts_;
+  OutputFormat alert_format_ = OutputFormat::kJson;
+  std::uint32_t alert_threshold_ = 50;
+  std::string alert_buf_;
   PipelineStats stats_;
 };
 

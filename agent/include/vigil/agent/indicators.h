@@ -1,0 +1,38 @@
+// Deterministic indicators: named, ATT&CK-mapped facts about one enriched event.
+// They are inputs to scoring (issue #4 combines them with a model); until the
+// model lands, an event's score is its strongest indicator's severity.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "vigil/agent/process_table.h"
+#include "vigil/event.h"
+
+namespace vigil::agent {
+
+struct Indicator {
+  std::string_view id;       // stable, kebab-case
+  std::string_view attack;   // MITRE ATT&CK technique id
+  std::uint8_t severity;     // 0..100
+  std::string_view summary;  // one line, for humans
+};
+
+// Every indicator this build knows, for docs and tests.
+[[nodiscard]] std::span<const Indicator> all_indicators();
+
+// True for paths where an attacker drops binaries: writable, temporary, or not
+// on disk at all (memfd, deleted).
+[[nodiscard]] bool is_writable_location(std::string_view path);
+
+class IndicatorEngine {
+ public:
+  // Appends the indicators `event` raises to `hits` (cleared first). `table`
+  // gives the process context (lineage) the event itself lacks.
+  void evaluate(const Event& event, const ProcessTable& table,
+                std::vector<const Indicator*>& hits) const;
+};
+
+}  // namespace vigil::agent

@@ -1,0 +1,98 @@
+#include "vigil/agent/indicators.h"
+
+#include <array>
+
+namespace vigil::agent {
+namespace {
+
+constexpr std::int64_t kPtraceAttach = 16;
+constexpr std::int64_t kPtraceSeize = 0x4206;
+constexpr std::int64_t kPtracePokeText = 4;
+constexpr std::int64_t kPtracePokeData = 5;
+constexpr std::int64_t kPtracePokeUser = 6;
+constexpr std::int64_t kPtraceSetRegs = 13;
+constexpr std::int64_t kPtraceSetRegSet = 0x4205;
+
+enum Id : std::size_t {
+  kSetuidExec,
+  kSetuidExecWritable,
+  kExecWritable,
+  kSetuidToRoot,
+  kPtraceAttachOther,
+  kPtraceWrite,
+  kKillCrossUser,
+  kCount,
+};
+
+constexpr std::array<Indicator, kCount> kIndicators = {{
+    {"setuid-exec", "T1548.001", 30,
+     "set-uid execution: effective uid became 0 across exec for a non-root user"},
+    {"setuid-exec-writable", "T1548.001", 85,
+     "set-uid-root binary executed from a writable or temporary location"},
+    {"exec-writable-location", "T1204.002", 35,
+     "program executed from a writable or temporary location (/tmp, /dev/shm, memfd, deleted)"},
+    {"setuid-to-root", "T1548", 45, "a non-root process changed its effective uid to 0"},
+    {"ptrace-attach", "T1055.008", 55, "ptrace attach to another process"},
+    {"ptrace-write", "T1055.008", 75,
+     "ptrace write into another process's memory or registers (code injection)"},
+    {"kill-cross-user", "T1489", 20, "a process signalled a process of another user"},
+}};
+
+}  // namespace
+
+std::span<const Indicator> all_indicators() { return kIndicators; }
+
+bool is_writable_location(std::string_view path) {
+  for (std::string_view prefix : {"/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/", "/memfd:"}) {
+    if (path.starts_with(prefix)) {
+      return true;
+    }
+  }
+  return path.ends_with(" (deleted)");
+}
+
+void IndicatorEngine::evaluate(const Event& e, const ProcessTable& /*table*/,
+                               std::vector<const Indicator*>& hits) const {
+  hits.clear();
+  switch (e.type) {
+    case EventType::kExec: {
+      const auto& x = std::get<ExecData>(e.data);
+      const bool writable = is_writable_location(e.exe);
+      if (x.euid_changed && e.euid == 0 && e.uid != 0) {
+        hits.push_back(&kIndicators[writable ? kSetuidExecWritable : kSetuidExec]);
+      }
+      if (writable) {
+        hits.push_back(&kIndicators[kExecWritable]);
+      }
+      return;
+    }
+    case EventType::kSetuid: {
+      const auto& s = std::get<SetidData>(e.data);
+      if (s.ret == 0 && s.old_ids[1] != 0 && s.new_ids[1] == 0) {
+        hits.push_back(&kIndicators[kSetuidToRoot]);
+      }
+      return;
+    }
+    case EventType::kPtrace: {
+      const auto& p = std::get<PtraceData>(e.data);
+      if (p.ret != 0 || p.target_pid == e.pid) {
+        return;
+      }
+      if (p.request == kPtraceAttach || p.request == kPtraceSeize) {
+        hits.push_back(&kIndicators[kPtraceAttachOther]);
+      } else if (p.request == kPtracePokeText || p.request == kPtracePokeData ||
+                 p.request == kPtracePokeUser || p.request == kPtraceSetRegs ||
+                 p.request == kPtraceSetRegSet) {
+        hits.push_back(&kIndicators[kPtraceWrite]);
+      }
+      return;
+    }
+    case EventType::kKill:
+      hits.push_back(&kIndicators[kKillCrossUser]);
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace vigil::agent

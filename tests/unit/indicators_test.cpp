@@ -1,0 +1,141 @@
+#include "vigil/agent/indicators.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "vigil/agent/pipeline.h"
+
+namespace vigil::agent {
+namespace {
+
+std::vector<std::string_view> ids(const std::vector<const Indicator*>& hits) {
+  std::vector<std::string_view> out;
+  for (const auto* h : hits) out.push_back(h->id);
+  return out;
+}
+
+Event exec(std::string exe, std::uint32_t uid, std::uint32_t euid, bool euid_changed) {
+  Event e;
+  e.type = EventType::kExec;
+  e.pid = 10;
+  e.uid = uid;
+  e.euid = euid;
+  e.exe = std::move(exe);
+  e.data = ExecData{.euid_changed = euid_changed};
+  return e;
+}
+
+TEST(Indicators, CatalogueIsWellFormed) {
+  std::set<std::string_view> seen;
+  for (const auto& i : all_indicators()) {
+    EXPECT_TRUE(seen.insert(i.id).second) << "duplicate id " << i.id;
+    EXPECT_TRUE(i.attack.starts_with("T")) << i.id;
+    EXPECT_LE(i.severity, 100) << i.id;
+    EXPECT_FALSE(i.summary.empty()) << i.id;
+  }
+}
+
+TEST(Indicators, SetuidExecAndWritableLocations) {
+  ProcessTable t(10, "");
+  IndicatorEngine engine;
+  std::vector<const Indicator*> hits;
+
+  engine.evaluate(exec("/usr/bin/sudo", 1000, 0, true), t, hits);
+  EXPECT_EQ(ids(hits), std::vector<std::string_view>{"setuid-exec"});
+
+  engine.evaluate(exec("/tmp/x/suid-sh", 1000, 0, true), t, hits);
+  EXPECT_EQ(ids(hits),
+            (std::vector<std::string_view>{"setuid-exec-writable", "exec-writable-location"}));
+
+  engine.evaluate(exec("/usr/bin/ls", 1000, 1000, false), t, hits);
+  EXPECT_TRUE(hits.empty()) << "ordinary exec raises nothing";
+
+  engine.evaluate(exec("/usr/bin/ping", 0, 0, false), t, hits);
+  EXPECT_TRUE(hits.empty()) << "root running a set-uid binary is no escalation";
+}
+
+TEST(Indicators, WritableLocationPaths) {
+  EXPECT_TRUE(is_writable_location("/tmp/a"));
+  EXPECT_TRUE(is_writable_location("/dev/shm/.x"));
+  EXPECT_TRUE(is_writable_location("/var/tmp/b"));
+  EXPECT_TRUE(is_writable_location("/memfd:payload (deleted)"));
+  EXPECT_TRUE(is_writable_location("/usr/bin/gone (deleted)"));
+  EXPECT_FALSE(is_writable_location("/usr/bin/tmp"));
+  EXPECT_FALSE(is_writable_location("/tmpfoo/a"));
+}
+
+TEST(Indicators, PtraceAttachAndWriteOnlyOnSuccessAgainstOthers) {
+  ProcessTable t(10, "");
+  IndicatorEngine engine;
+  std::vector<const Indicator*> hits;
+  Event e;
+  e.type = EventType::kPtrace;
+  e.pid = 10;
+  e.data = PtraceData{.request = 16, .target_pid = 20, .ret = 0};
+  engine.evaluate(e, t, hits);
+  EXPECT_EQ(ids(hits), std::vector<std::string_view>{"ptrace-attach"});
+
+  e.data = PtraceData{.request = 5, .target_pid = 20, .ret = 0};
+  engine.evaluate(e, t, hits);
+  EXPECT_EQ(ids(hits), std::vector<std::string_view>{"ptrace-write"});
+
+  e.data = PtraceData{.request = 16, .target_pid = 20, .ret = -1};
+  engine.evaluate(e, t, hits);
+  EXPECT_TRUE(hits.empty()) << "a refused attach is not an injection";
+
+  e.data = PtraceData{.request = 0, .target_pid = 0, .ret = 0};  // TRACEME
+  engine.evaluate(e, t, hits);
+  EXPECT_TRUE(hits.empty());
+}
+
+TEST(Indicators, SetuidToRootNeedsSuccessFromNonRoot) {
+  ProcessTable t(10, "");
+  IndicatorEngine engine;
+  std::vector<const Indicator*> hits;
+  Event e;
+  e.type = EventType::kSetuid;
+  SetidData s;
+  s.ret = 0;
+  s.old_ids = {1000, 1000, 0};
+  s.new_ids = {1000, 0, 0};
+  e.data = s;
+  engine.evaluate(e, t, hits);
+  EXPECT_EQ(ids(hits), std::vector<std::string_view>{"setuid-to-root"});
+  s.ret = -1;
+  s.new_ids = s.old_ids;
+  e.data = s;
+  engine.evaluate(e, t, hits);
+  EXPECT_TRUE(hits.empty());
+}
+
+TEST(Alerts, JsonCarriesScoreIndicatorsLineageAndEvent) {
+  Event e;
+  e.type = EventType::kPtrace;
+  e.host = "h";
+  e.pid = 10;
+  e.comm = "gdb";
+  e.exe = "/usr/bin/gdb";
+  e.data = PtraceData{.request = 16, .target_pid = 20};
+  const Indicator* hit = &all_indicators()[4];
+  ProcessInfo parent{.pid = 1, .comm = "init", .exe = "/sbin/init"};
+  ProcessInfo self{.pid = 10, .ppid = 1, .comm = "gdb", .exe = "/usr/bin/gdb"};
+  const ProcessInfo* lineage[] = {&self, &parent};
+  const Indicator* hits[] = {hit};
+  std::string out;
+  append_alert_json(e, 55, hits, lineage, out);
+  EXPECT_NE(out.find("\"score\":55"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"severity\":\"High\""), std::string::npos);
+  EXPECT_NE(out.find("\"id\":\"ptrace-attach\",\"attack\":\"T1055.008\""), std::string::npos);
+  EXPECT_NE(out.find("\"lineage\":[{\"pid\":10,\"exe\":\"/usr/bin/gdb\""), std::string::npos);
+  EXPECT_NE(out.find("\"event\":{\"ts\""), std::string::npos);
+
+  out.clear();
+  append_alert_text(e, 55, hits, out);
+  EXPECT_EQ(out,
+            "High threat ptrace event: pid=10 comm=gdb exe=/usr/bin/gdb threat=55 "
+            "[T1055.008 ptrace-attach]");
+}
+
+}  // namespace
+}  // namespace vigil::agent
