@@ -2,11 +2,21 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <iterator>
 #include <type_traits>
 
 namespace vigil {
 namespace {
+
+// Integers are the bulk of every line: std::to_chars into a stack buffer is
+// several times cheaper than a formatting library round trip.
+template <typename T>
+void append_int(T v, std::string& out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, end);
+}
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
@@ -66,7 +76,7 @@ class JsonObject {
     if constexpr (std::is_same_v<T, bool>) {
       out_.append(v ? "true" : "false");
     } else {
-      fmt::format_to(std::back_inserter(out_), "{}", v);
+      append_int(v, out_);
     }
   }
   void str(std::string_view k, std::string_view v) {
@@ -97,7 +107,7 @@ class JsonObject {
         out_.push_back(',');
       }
       first = false;
-      fmt::format_to(std::back_inserter(out_), "{}", v);
+      append_int(v, out_);
     }
     out_.push_back(']');
   }
@@ -183,6 +193,20 @@ void append_quoted_args(const std::vector<std::string>& args, std::string& out) 
 void append_json_string(std::string_view s, std::string& out) {
   out.push_back('"');
   for (std::size_t i = 0; i < s.size();) {
+    // Copy the run of bytes that need no escaping in one append.
+    std::size_t run = i;
+    while (run < s.size()) {
+      const auto r = static_cast<unsigned char>(s[run]);
+      if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') {
+        break;
+      }
+      ++run;
+    }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       const std::size_t n = utf8_sequence_length(s, i);
