@@ -1,6 +1,8 @@
 // vigil-agent as a user runs it: a real process, real probes, real output files.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,12 +34,18 @@ std::string slurp(const fs::path& p) {
 // A child process with stdout/stderr captured to files.
 class Proc {
  public:
-  Proc(std::vector<std::string> args, const fs::path& dir, std::optional<uid_t> as_user = {})
+  // `before_exec` runs in the child (e.g. to enter a private mount namespace).
+  Proc(std::vector<std::string> args, const fs::path& dir, std::optional<uid_t> as_user = {},
+       const std::function<bool()>& before_exec = {})
       : out_(dir / "stdout"), err_(dir / "stderr") {
     pid_ = fork();
     if (pid_ == 0) {
       freopen(out_.c_str(), "w", stdout);
       freopen(err_.c_str(), "w", stderr);
+      if (before_exec && !before_exec()) {
+        std::perror("before_exec");
+        _exit(125);
+      }
       if (as_user && setresuid(*as_user, *as_user, *as_user) != 0) {
         _exit(126);
       }
@@ -122,6 +130,47 @@ TEST(AgentCli, NotRootIsAClearErrorNotACrash) {
   Proc p({VIGIL_AGENT_BIN, "--check"}, dir.path(), 65534);
   EXPECT_EQ(p.wait(), 3);
   EXPECT_NE(p.err().find("needs root"), std::string::npos) << p.err();
+}
+
+// A private mount namespace: what the child unmounts or hides is invisible to
+// every other process on the machine.
+bool private_mounts() {
+  return unshare(CLONE_NEWNS) == 0 &&
+         mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
+}
+
+TEST(AgentCli, NoKernelBtfIsAClearError) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  Proc p({VIGIL_AGENT_BIN, "--check"}, dir.path(), {}, [] {
+    // Hide /sys/kernel/btf behind an empty tmpfs: a kernel without BTF.
+    return private_mounts() && mount("tmpfs", "/sys/kernel/btf", "tmpfs", 0, nullptr) == 0;
+  });
+  EXPECT_EQ(p.wait(), 3) << p.err();
+  EXPECT_NE(p.err().find("exposes no BTF"), std::string::npos) << p.err();
+  EXPECT_NE(p.err().find("--btf"), std::string::npos) << "the message says what to do";
+}
+
+TEST(AgentCli, MountsTracefsAndBpffsWhenMissing) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  Proc p({VIGIL_AGENT_BIN, "--check"}, dir.path(), {}, [] {
+    if (!private_mounts()) {
+      return false;
+    }
+    // Unmount whatever is there (possibly stacked); failure means "not mounted".
+    while (umount2("/sys/kernel/tracing", MNT_DETACH) == 0) {
+    }
+    while (umount2("/sys/fs/bpf", MNT_DETACH) == 0) {
+    }
+    while (umount2("/sys/kernel/debug", MNT_DETACH) == 0) {  // debugfs carries tracing too
+    }
+    return !fs::exists("/sys/kernel/tracing/events") &&
+           !fs::exists("/sys/kernel/debug/tracing/events");
+  });
+  EXPECT_EQ(p.wait(), 0) << p.out() << p.err();
+  EXPECT_NE(p.err().find("mounted tracefs"), std::string::npos) << p.err();
+  EXPECT_NE(p.out().find("result: every requested probe attached"), std::string::npos);
 }
 
 TEST(AgentCli, CheckReportsEveryProcessHook) {
