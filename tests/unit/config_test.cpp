@@ -126,6 +126,13 @@ TEST(Config, VersionAndCheck) {
   EXPECT_TRUE(p.config.check);
 }
 
+TEST(Config, ShippedExampleParsesAndValidates) {
+  AgentConfig cfg;
+  ASSERT_OK(apply_yaml_file(VIGIL_SOURCE_DIR "/deploy/config/agent.yaml", cfg));
+  EXPECT_OK(validate(cfg));
+  EXPECT_EQ(cfg.alerts_out, "/var/log/vigil/alerts.jsonl");
+}
+
 TEST(SplitList, TrimsAndDropsEmpty) {
   EXPECT_EQ(split_list(" a, b,,c "), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(split_list("").empty());
