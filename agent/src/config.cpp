@@ -79,7 +79,8 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "stats_interval_s",
                                                  "process_table_capacity",
                                                  "btf_path",
-                                                 "log_level"};
+                                                 "log_level",
+                                                 "alert_threshold"};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));

@@ -35,6 +35,7 @@ ringbuf_kib: 8192
 stats_interval_s: 5
 process_table_capacity: 1000
 log_level: debug
+alert_threshold: 70
 )",
                        cfg));
   EXPECT_EQ(cfg.host_id, "web-1");
@@ -49,6 +50,7 @@ log_level: debug
   EXPECT_EQ(cfg.stats_interval_s, 5U);
   EXPECT_EQ(cfg.process_table_capacity, 1000U);
   EXPECT_EQ(cfg.log_level, "debug");
+  EXPECT_EQ(cfg.alert_threshold, 70U);
 }
 
 TEST(Config, ProbesAsCommaString) {
