@@ -186,7 +186,11 @@ int Agent::run() {
   VLOG_INFO("vigil-agent {} running on host {} ({} probe families)", kVersion, host_,
             probes_.size());
   io_.run();
-  // Whatever arrived before the links went away is still in the ring: read it.
+  // Detach first, then drain: every record the kernel produced is read, and
+  // the final kernel counters match what was decoded.
+  for (auto& p : probes_) {
+    p->detach();
+  }
   reader_->drain();
   report_stats(true);
   for (auto& p : probes_) {

@@ -80,6 +80,12 @@ Result<KernelStats> ProcessProbe::read_stats() const {
   return read_percpu_stats(impl_->skel.get()->maps.stats);
 }
 
+void ProcessProbe::detach() {
+  if (impl_) {
+    impl_->skel.detach();
+  }
+}
+
 void ProcessProbe::stop() { impl_.reset(); }
 
 }  // namespace vigil::agent

@@ -260,6 +260,8 @@ TEST(AgentCli, ExecEventWithinOneSecondThenCleanShutdown) {
   EXPECT_GT(stats["kernel"]["process"]["events"].get<std::uint64_t>(), 0U);
   EXPECT_EQ(stats["kernel"]["process"]["ringbuf_drops"], 0);
   EXPECT_GT(stats["decoder"]["decoded"].get<std::uint64_t>(), 0U);
+  EXPECT_EQ(stats["decoder"]["decoded"], stats["kernel"]["process"]["events"])
+      << "detach, then drain: every record the kernel submitted was read";
   EXPECT_EQ(stats["decoder"]["short"], 0);
 }
 

@@ -41,6 +41,9 @@ class Probe {
   [[nodiscard]] virtual const char* stat_name(std::size_t slot) const {
     return common_stat_name(slot);
   }
+  // Detaches every hook but keeps maps (ring buffer, counters) readable, so
+  // the agent can drain what is left and read final counters that match.
+  virtual void detach() = 0;
   // Detaches and unloads; safe to call twice.
   virtual void stop() = 0;
 

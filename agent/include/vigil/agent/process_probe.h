@@ -25,6 +25,7 @@ class ProcessProbe final : public Probe {
   [[nodiscard]] const std::vector<HookStatus>& status() const override { return status_; }
   [[nodiscard]] int ring_fd() const override;
   [[nodiscard]] Result<KernelStats> read_stats() const override;
+  void detach() override;
   void stop() override;
 
  private:

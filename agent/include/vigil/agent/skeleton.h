@@ -98,11 +98,15 @@ class Skeleton final : public ObjectBackend {
     return {};
   }
 
-  void reset() override {
+  void detach() {
     for (auto* l : links_) {
       bpf_link__destroy(l);
     }
     links_.clear();
+  }
+
+  void reset() override {
+    detach();
     if (skel_ != nullptr) {
       Traits::destroy(skel_);
       skel_ = nullptr;
