@@ -15,7 +15,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tooling: namespaces, traffic generators
-  iproute2 procps util-linux
+  iproute2 procps util-linux sudo
 )
 
 if [[ ${EUID} -ne 0 ]]; then
