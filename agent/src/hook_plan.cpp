@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace vigil::agent {
 
 const char* to_string(HookState state) {
@@ -9,7 +11,8 @@ const char* to_string(HookState state) {
 }
 
 std::vector<HookStatus> plan_and_attach(const std::string& family, std::span<const HookSpec> hooks,
-                                        ObjectBackend& backend) {
+                                        ObjectBackend& backend,
+                                        std::span<const std::string> disabled_modes) {
   const std::size_t n = hooks.size();
   std::vector<std::size_t> choice(n, 0);  // variant index; == variants.size() means none left
   std::vector<std::string> errors(n);
@@ -18,9 +21,18 @@ std::vector<HookStatus> plan_and_attach(const std::string& family, std::span<con
     if (!errors[h].empty()) {
       errors[h] += "; ";
     }
-    errors[h] += fmt::format("{} {}: {}", hooks[h].variants[choice[h]].mode, what, e.message);
+    errors[h] += fmt::format("{}{}{}: {}", hooks[h].variants[choice[h]].mode,
+                             what.empty() ? "" : " ", what, e.message);
   };
   auto chosen = [&](std::size_t h) { return choice[h] < hooks[h].variants.size(); };
+
+  for (std::size_t h = 0; h < n; ++h) {
+    while (chosen(h) && std::find(disabled_modes.begin(), disabled_modes.end(),
+                                  hooks[h].variants[choice[h]].mode) != disabled_modes.end()) {
+      note(h, "", Error{ErrorCode::kUnsupported, "disabled by configuration"});
+      ++choice[h];
+    }
+  }
 
   // Each pass either succeeds or moves at least one hook to its next variant, so
   // the loop ends after at most (total variants + 1) passes.

@@ -55,7 +55,7 @@ ProcessProbe::~ProcessProbe() { stop(); }
 Result<void> ProcessProbe::start(const ProbeOptions& options) {
   stop();
   impl_ = std::make_unique<Impl>(options);
-  status_ = plan_and_attach(family_, process_hooks(), impl_->skel);
+  status_ = plan_and_attach(family_, process_hooks(), impl_->skel, options.disabled_modes);
   if (!impl_->skel.loaded()) {
     std::string why;
     for (const auto& s : status_) {

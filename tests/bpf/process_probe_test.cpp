@@ -480,5 +480,66 @@ TEST_F(ProcessProbeTest, AgentOwnActivityIsNotReported) {
   }));
 }
 
+// The classic-tracepoint variants are what older kernels get: exercise them
+// here by disabling tp_btf, so the fallback code is tested on a real kernel too.
+TEST_F(ProcessProbeTest, TracepointFallbackVariantsProduceTheSameEvents) {
+  ProbeOptions options;
+  options.disabled_modes = {"tp_btf"};
+  start(options);
+  for (const auto& s : probe_.status()) {
+    EXPECT_EQ(s.state, HookState::kAttached) << s.hook << ": " << s.error;
+    EXPECT_EQ(s.mode, "tracepoint") << s.hook;
+  }
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (setuid(kNobody) != 0) _exit(1);
+    (void)!write(ready[1], "x", 1);
+    pause();
+    _exit(0);
+  }
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  kill(child, SIGTERM);
+  wait_child(child);
+  const pid_t execer = fork();
+  ASSERT_GE(execer, 0);
+  if (execer == 0) {
+    execl("/usr/bin/true", "true", "fallback-marker", nullptr);
+    _exit(127);
+  }
+  ASSERT_EQ(WEXITSTATUS(wait_child(execer)), 0);
+
+  auto f = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFork &&
+           std::get<ForkData>(ev.data).child_pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->pid, static_cast<std::uint32_t>(getpid()));
+  auto e = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExec && ev.pid == static_cast<std::uint32_t>(execer);
+  });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->exe, "/usr/bin/true");
+  EXPECT_EQ(e->args, (std::vector<std::string>{"true", "fallback-marker"}));
+  EXPECT_EQ(e->ppid, static_cast<std::uint32_t>(getpid()));
+  auto x = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExit && ev.pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(x);
+  EXPECT_EQ(std::get<ExitData>(x->data).signal, static_cast<std::uint32_t>(SIGTERM));
+  auto k = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kKill &&
+           std::get<KillData>(ev.data).target_pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(k);
+  EXPECT_EQ(std::get<KillData>(k->data).signal, static_cast<std::uint32_t>(SIGTERM));
+  EXPECT_EQ(std::get<KillData>(k->data).target_uid, UINT32_MAX) << "unknown without tp_btf";
+  close(ready[0]);
+  close(ready[1]);
+}
+
 }  // namespace
 }  // namespace vigil::agent

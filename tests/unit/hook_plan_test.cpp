@@ -100,6 +100,19 @@ TEST(HookPlan, AttachFailureFallsBackAndUnloadsIdlePrograms) {
   EXPECT_TRUE(b.attached.contains("exec_btf"));
 }
 
+TEST(HookPlan, DisabledModeForcesTheFallback) {
+  FakeBackend b;
+  const std::vector<std::string> disabled = {"tp_btf"};
+  auto st = plan_and_attach("process", kHooks, b, disabled);
+  EXPECT_EQ(st[0].mode, "tracepoint");
+  EXPECT_EQ(st[0].state, HookState::kAttached);
+  EXPECT_EQ(st[0].error, "tp_btf: disabled by configuration");
+  EXPECT_EQ(st[1].mode, "tracepoint");
+  EXPECT_TRUE(st[1].error.empty());
+  EXPECT_FALSE(b.loaded.contains("exec_btf"));
+  EXPECT_EQ(b.loads, 1);
+}
+
 TEST(HookPlan, NothingWorksLeavesNothingLoaded) {
   FakeBackend b;
   b.bad_load = {"exec_btf", "exec_tp", "setuid_enter", "kill_btf", "kill_tp"};

@@ -52,10 +52,12 @@ class ObjectBackend {
 // Loads and attaches the best variant of every hook. The backend ends up holding
 // one loaded object with every hook that works attached; the result says what
 // happened to each hook. The whole object is tried first (one load in the
-// common case); only on failure is each hook probed alone.
-[[nodiscard]] std::vector<HookStatus> plan_and_attach(const std::string& family,
-                                                      std::span<const HookSpec> hooks,
-                                                      ObjectBackend& backend);
+// common case); only on failure is each hook probed alone. Variants whose mode
+// is in `disabled_modes` are never tried (operators and tests use this to force
+// a fallback, e.g. {"tp_btf"}).
+[[nodiscard]] std::vector<HookStatus> plan_and_attach(
+    const std::string& family, std::span<const HookSpec> hooks, ObjectBackend& backend,
+    std::span<const std::string> disabled_modes = {});
 
 [[nodiscard]] const char* to_string(HookState state);
 

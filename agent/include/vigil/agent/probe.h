@@ -18,7 +18,8 @@ struct ProbeOptions {
   std::uint32_t agent_tgid = 0;  // never report this process
   std::vector<std::string> ignore_comms;
   std::vector<std::string> ignore_exec_prefixes;
-  std::string btf_path;  // empty: the running kernel's
+  std::string btf_path;                     // empty: the running kernel's
+  std::vector<std::string> disabled_modes;  // hook variants never tried, e.g. "tp_btf"
 };
 
 using KernelStats = std::array<std::uint64_t, VIGIL_STAT_MAX>;
