@@ -449,11 +449,16 @@ out:
 
 /* ---------------------------------------------------------------- kill */
 
-static __always_inline int kill__emit(int sig, int code, int result, struct task_struct *target)
+/*
+ * Reports a process-sent signal. `target` is NULL when the hook cannot reach the
+ * target task (classic tracepoint): then `target_pid` comes from the hook and
+ * the cross-user test is left to user space (target_uid = -1).
+ */
+static __always_inline int kill__emit(int sig, int code, int result, struct task_struct *target,
+				      __u32 target_pid)
 {
-	struct vigil_kill *e;
 	__u32 target_uid = (__u32)-1;
-	__u32 target_pid = 0;
+	struct vigil_kill *e;
 
 	/* Signals the kernel raises (faults, timers, SIGCHLD) have si_code > 0. */
 	if (sig == 0 || code > 0)
@@ -501,36 +506,16 @@ int BPF_PROG(kill_btf, int sig, struct kernel_siginfo *info, struct task_struct 
 		code = SI_KERNEL;
 	else
 		code = BPF_CORE_READ(info, si_code);
-	return kill__emit(sig, code, result, task);
+	return kill__emit(sig, code, result, task, 0);
 }
 
 /*
- * The classic tracepoint gives the target's pid but not its task, so the
- * cross-user test cannot run here: every user-sent signal is reported with
- * target_uid = -1 and user space resolves the owner.
+ * The classic tracepoint gives the target's pid (a thread id) but not its task,
+ * so the cross-user test cannot run here: every user-sent signal is reported.
  */
 SEC("tracepoint/signal/signal_generate")
 int kill_tp(struct trace_event_raw_signal_generate *ctx)
 {
-	int sig = BPF_CORE_READ(ctx, sig);
-	int code = BPF_CORE_READ(ctx, code);
-	struct vigil_kill *e;
-
-	if (sig == 0 || code > 0)
-		return 0;
-	if (filter__skip_current())
-		return 0;
-	e = ringbuf__reserve(&process_events, sizeof(*e));
-	if (!e)
-		return 0;
-	hdr__fill(&e->hdr, VIGIL_EV_KILL, sizeof(*e));
-	e->target_pid = BPF_CORE_READ(ctx, pid);
-	e->target_uid = (__u32)-1;
-	e->signal = sig;
-	e->si_code = code;
-	e->result = BPF_CORE_READ(ctx, result);
-	e->_pad0 = 0;
-	e->target_comm[0] = 0;
-	ringbuf__submit(e);
-	return 0;
+	return kill__emit(BPF_CORE_READ(ctx, sig), BPF_CORE_READ(ctx, code),
+			  BPF_CORE_READ(ctx, result), NULL, BPF_CORE_READ(ctx, pid));
 }

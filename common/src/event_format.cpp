@@ -85,20 +85,16 @@ class JsonObject {
   }
   template <typename Range>
   void str_array(std::string_view k, const Range& values) {
-    key(k);
-    out_.push_back('[');
-    bool first = true;
-    for (const auto& v : values) {
-      if (!first) {
-        out_.push_back(',');
-      }
-      first = false;
-      append_json_string(v, out_);
-    }
-    out_.push_back(']');
+    array(k, values, [this](const auto& v) { append_json_string(v, out_); });
   }
   template <typename Range>
   void num_array(std::string_view k, const Range& values) {
+    array(k, values, [this](const auto& v) { append_int(v, out_); });
+  }
+
+ private:
+  template <typename Range, typename Fn>
+  void array(std::string_view k, const Range& values, Fn&& element) {
     key(k);
     out_.push_back('[');
     bool first = true;
@@ -107,12 +103,11 @@ class JsonObject {
         out_.push_back(',');
       }
       first = false;
-      append_int(v, out_);
+      element(v);
     }
     out_.push_back(']');
   }
 
- private:
   std::string& out_;
   bool first_ = true;
 };

@@ -88,6 +88,26 @@ class ProcessProbeTest : public ::testing::Test {
     return false;
   }
 
+  // Forks a child that becomes `nobody` and pauses; returns once it has switched.
+  static pid_t spawn_paused_nobody() {
+    int ready[2];
+    if (pipe(ready) != 0) {
+      return -1;
+    }
+    const pid_t child = fork();
+    if (child == 0) {
+      if (setuid(kNobody) != 0) _exit(1);
+      (void)!write(ready[1], "x", 1);
+      pause();
+      _exit(0);
+    }
+    char c = 0;
+    const bool ok = child > 0 && read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+    close(ready[1]);
+    return ok ? child : -1;
+  }
+
   static int wait_child(pid_t pid) {
     int status = 0;
     waitpid(pid, &status, 0);
@@ -342,24 +362,14 @@ TEST_F(ProcessProbeTest, PtraceAttachToChild) {
 
 TEST_F(ProcessProbeTest, KillAcrossUsersOnly) {
   start();
-  int ready[2];
-  ASSERT_EQ(pipe(ready), 0);
   const pid_t same = fork();
   ASSERT_GE(same, 0);
   if (same == 0) {
     pause();
     _exit(0);
   }
-  const pid_t other = fork();
-  ASSERT_GE(other, 0);
-  if (other == 0) {
-    if (setuid(kNobody) != 0) _exit(1);
-    (void)!write(ready[1], "x", 1);
-    pause();
-    _exit(0);
-  }
-  char c;
-  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  const pid_t other = spawn_paused_nobody();
+  ASSERT_GT(other, 0);
   kill(same, SIGTERM);
   kill(other, SIGTERM);
   wait_child(same);
@@ -380,8 +390,6 @@ TEST_F(ProcessProbeTest, KillAcrossUsersOnly) {
     return ev.type == EventType::kKill &&
            std::get<KillData>(ev.data).target_pid == static_cast<std::uint32_t>(same);
   })) << "signals between processes of one user are routine";
-  close(ready[0]);
-  close(ready[1]);
 }
 
 TEST_F(ProcessProbeTest, SetuidBinaryExecIsFlagged) {
@@ -490,18 +498,8 @@ TEST_F(ProcessProbeTest, TracepointFallbackVariantsProduceTheSameEvents) {
     EXPECT_EQ(s.state, HookState::kAttached) << s.hook << ": " << s.error;
     EXPECT_EQ(s.mode, "tracepoint") << s.hook;
   }
-  int ready[2];
-  ASSERT_EQ(pipe(ready), 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    if (setuid(kNobody) != 0) _exit(1);
-    (void)!write(ready[1], "x", 1);
-    pause();
-    _exit(0);
-  }
-  char c;
-  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  const pid_t child = spawn_paused_nobody();
+  ASSERT_GT(child, 0);
   kill(child, SIGTERM);
   wait_child(child);
   const pid_t execer = fork();
@@ -537,8 +535,6 @@ TEST_F(ProcessProbeTest, TracepointFallbackVariantsProduceTheSameEvents) {
   ASSERT_TRUE(k);
   EXPECT_EQ(std::get<KillData>(k->data).signal, static_cast<std::uint32_t>(SIGTERM));
   EXPECT_EQ(std::get<KillData>(k->data).target_uid, UINT32_MAX) << "unknown without tp_btf";
-  close(ready[0]);
-  close(ready[1]);
 }
 
 }  // namespace
