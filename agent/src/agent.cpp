@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -66,6 +67,7 @@ Agent::Agent(AgentConfig config)
       host_(config_.host_id.empty() ? default_host_id() : config_.host_id),
       signals_(io_, SIGINT, SIGTERM),
       stats_timer_(io_),
+      tick_timer_(io_),
       table_(config_.process_table_capacity) {}
 
 Agent::~Agent() { stop(); }
@@ -164,6 +166,16 @@ Result<void> Agent::start() {
     pipeline_->set_alerts(std::move(*sink), config_.format, config_.alert_threshold);
   }
 
+  const auto baseline_path = config_.state_dir / "baseline.tsv";
+  if (auto loaded =
+          pipeline_->load_baseline(baseline_path, static_cast<double>(std::time(nullptr)));
+      !loaded) {
+    // A damaged baseline costs novelty detection, not the agent: start afresh.
+    VLOG_WARN("baseline not loaded, starting empty: {}", loaded.error().message);
+  } else {
+    VLOG_INFO("baseline: {} known parent->child pairs", pipeline_->baseline().size());
+  }
+
   auto reader = RingReader::create(
       io_, fds, [this](std::span<const std::byte> r) { pipeline_->on_record(r); },
       [this] { pipeline_->on_batch_end(); });
@@ -183,6 +195,7 @@ int Agent::run() {
   });
   reader_->start();
   schedule_stats();
+  schedule_tick();
   VLOG_INFO("vigil-agent {} running on host {} ({} probe families)", kVersion, host_,
             probes_.size());
   io_.run();
@@ -193,6 +206,7 @@ int Agent::run() {
   }
   reader_->drain();
   report_stats(true);
+  save_baseline();
   for (auto& p : probes_) {
     p->stop();
   }
@@ -206,6 +220,7 @@ void Agent::stop() {
   boost::system::error_code ec;
   signals_.cancel(ec);
   stats_timer_.cancel();
+  tick_timer_.cancel();
   io_.stop();
 }
 
@@ -221,6 +236,34 @@ void Agent::schedule_stats() {
     report_stats(false);
     schedule_stats();
   });
+}
+
+void Agent::schedule_tick() {
+  // Awareness runs on the events' clock (CLOCK_BOOTTIME); this timer lets the
+  // level decay and closes alert incidents when the host goes quiet.
+  tick_timer_.expires_after(std::chrono::seconds(5));
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) {
+      return;
+    }
+    timespec boot{};
+    clock_gettime(CLOCK_BOOTTIME, &boot);
+    const Level before = pipeline_->level();
+    pipeline_->on_tick(static_cast<double>(boot.tv_sec) + static_cast<double>(boot.tv_nsec) / 1e9);
+    if (pipeline_->level() != before) {
+      VLOG_INFO("host level {} -> {}", to_string(before), to_string(pipeline_->level()));
+    }
+    schedule_tick();
+  });
+}
+
+void Agent::save_baseline() {
+  if (!pipeline_) {
+    return;
+  }
+  if (auto saved = pipeline_->save_baseline(config_.state_dir / "baseline.tsv"); !saved) {
+    VLOG_WARN("baseline not saved: {}", saved.error().message);
+  }
 }
 
 std::string Agent::stats_json() const {
@@ -252,8 +295,10 @@ std::string Agent::stats_json() const {
     const auto& ps = pipeline_->stats();
     out += fmt::format(
         "}},\"pipeline\":{{\"records\":{},\"events_out\":{},\"indicator_hits\":{},"
-        "\"alerts\":{}}}",
-        ps.records, ps.events_out, ps.indicator_hits, ps.alerts);
+        "\"alerts\":{},\"alerts_suppressed\":{},\"level_changes\":{}}}"
+        ",\"awareness\":{{\"level\":\"{}\",\"baseline_pairs\":{}}}",
+        ps.records, ps.events_out, ps.indicator_hits, ps.alerts, ps.alerts_suppressed,
+        ps.level_changes, to_string(pipeline_->level()), pipeline_->baseline().size());
   }
   const auto& t = table_.stats();
   out += fmt::format(
@@ -278,6 +323,8 @@ void Agent::report_stats(bool final) {
   }
   if (final) {
     VLOG_INFO("final counters: {}", json);
+  } else {
+    save_baseline();
   }
   // Counters are exposed as a file operators and tests can read.
   const auto path = config_.state_dir / "agent-stats.json";

@@ -1,5 +1,6 @@
 #include "vigil/agent/indicators.h"
 
+#include <algorithm>
 #include <array>
 
 namespace vigil::agent {
@@ -21,6 +22,8 @@ enum Id : std::size_t {
   kPtraceAttachOther,
   kPtraceWrite,
   kKillCrossUser,
+  kShellFromService,
+  kNovelParentChild,
   kCount,
 };
 
@@ -36,11 +39,52 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
     {"ptrace-write", "T1055.008", 75,
      "ptrace write into another process's memory or registers (code injection)"},
     {"kill-cross-user", "T1489", 20, "a process signalled a process of another user"},
+    {"shell-from-service", "T1059.004", 70,
+     "a shell or interpreter was started by a network-facing service (web shell, exploited "
+     "daemon)"},
+    {"novel-parent-child", "TA0002", 25,
+     "this host has never seen this parent executable start this child executable"},
 }};
+
+std::string_view basename(std::string_view path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+bool in_list(std::string_view name, std::initializer_list<std::string_view> list) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
 
 }  // namespace
 
 std::span<const Indicator> all_indicators() { return kIndicators; }
+
+const Indicator* find_indicator(std::string_view id) {
+  for (const auto& i : kIndicators) {
+    if (i.id == id) {
+      return &i;
+    }
+  }
+  return nullptr;
+}
+
+bool is_shell_or_interpreter(std::string_view exe) {
+  const auto name = basename(exe);
+  if (in_list(name, {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "csh", "tcsh", "fish",
+                     "busybox", "perl", "ruby", "php", "lua", "nc", "ncat", "socat"})) {
+    return true;
+  }
+  return name.starts_with("python");
+}
+
+bool is_service_binary(std::string_view exe) {
+  const auto name = basename(exe);
+  return in_list(name, {"nginx",        "httpd",  "apache2",   "lighttpd", "caddy",    "haproxy",
+                        "php-fpm",      "uwsgi",  "gunicorn",  "mysqld",   "mariadbd", "postgres",
+                        "redis-server", "mongod", "memcached", "vsftpd",   "proftpd",  "named",
+                        "dovecot",      "exim4",  "smbd",      "tomcat",   "jenkins",  "squid"}) ||
+         name.starts_with("php-fpm");
+}
 
 bool is_writable_location(std::string_view path) {
   for (std::string_view prefix : {"/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/", "/memfd:"}) {
@@ -51,13 +95,19 @@ bool is_writable_location(std::string_view path) {
   return path.ends_with(" (deleted)");
 }
 
-void IndicatorEngine::evaluate(const Event& e, const ProcessTable& /*table*/,
+void IndicatorEngine::evaluate(const Event& e, const ProcessTable& table,
                                std::vector<const Indicator*>& hits) const {
   hits.clear();
   switch (e.type) {
     case EventType::kExec: {
       const auto& x = std::get<ExecData>(e.data);
       const bool writable = is_writable_location(e.exe);
+      if (is_shell_or_interpreter(e.exe)) {
+        const auto* parent = table.find(e.ppid);
+        if (parent != nullptr && is_service_binary(parent->exe)) {
+          hits.push_back(&kIndicators[kShellFromService]);
+        }
+      }
       if (x.euid_changed && e.euid == 0 && e.uid != 0) {
         hits.push_back(&kIndicators[writable ? kSetuidExecWritable : kSetuidExec]);
       }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ctime>
 #include <iterator>
 
 #include "vigil/event_format.h"
@@ -11,6 +12,9 @@ namespace vigil::agent {
 namespace {
 
 constexpr std::size_t kLineageDepth = 8;
+// Events touching an entity under attention are judged with this much more
+// suspicion: the same indicator scores higher in an unfolding incident.
+constexpr std::uint32_t kFocusBonus = 15;
 
 std::string_view severity_word(std::uint32_t score) {
   if (score >= 80) {
@@ -25,16 +29,23 @@ std::string_view severity_word(std::uint32_t score) {
   return "Low";
 }
 
+double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
+
 }  // namespace
 
-void append_alert_json(const Event& event, std::uint32_t score,
+void append_alert_json(const Event& event, const AlertContext& ctx,
                        std::span<const Indicator* const> hits,
                        std::span<const ProcessInfo* const> lineage, std::string& out) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "{{\"ts\":{},\"host\":", event.ts_ns);
   append_json_string(event.host, out);
-  fmt::format_to(it, ",\"score\":{},\"severity\":", score);
-  append_json_string(severity_word(score), out);
+  out.append(",\"alert_id\":");
+  append_json_string(ctx.alert_id, out);
+  fmt::format_to(it, ",\"count\":{},\"score\":{},\"severity\":", ctx.count, ctx.score);
+  append_json_string(severity_word(ctx.score), out);
+  out.append(",\"level\":");
+  append_json_string(to_string(ctx.level), out);
+  fmt::format_to(it, ",\"in_focus\":{}", ctx.in_focus);
   out.append(",\"indicators\":[");
   for (std::size_t i = 0; i < hits.size(); ++i) {
     out.append(i == 0 ? "{\"id\":" : ",{\"id\":");
@@ -58,20 +69,24 @@ void append_alert_json(const Event& event, std::uint32_t score,
   out.push_back('}');
 }
 
-void append_alert_text(const Event& event, std::uint32_t score,
+void append_alert_text(const Event& event, const AlertContext& ctx,
                        std::span<const Indicator* const> hits, std::string& out) {
   auto it = std::back_inserter(out);
-  fmt::format_to(it, "{} threat {} event: pid={} comm={} exe={} threat={} [", severity_word(score),
-                 to_string(event.type), event.pid, event.comm, event.exe.empty() ? "?" : event.exe,
-                 score);
+  fmt::format_to(it, "{} threat {} event: pid={} comm={} exe={} threat={} [",
+                 severity_word(ctx.score), to_string(event.type), event.pid, event.comm,
+                 event.exe.empty() ? "?" : event.exe, ctx.score);
   for (std::size_t i = 0; i < hits.size(); ++i) {
     fmt::format_to(it, "{}{} {}", i == 0 ? "" : ", ", hits[i]->attack, hits[i]->id);
   }
-  out.push_back(']');
+  fmt::format_to(it, "] level={} id={}", to_string(ctx.level), ctx.alert_id);
 }
 
 Pipeline::Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_unix_ns)
-    : host_(std::move(host)), table_(table), decoder_(boot_to_unix_ns) {}
+    : host_(std::move(host)),
+      table_(table),
+      decoder_(boot_to_unix_ns),
+      boot_to_unix_ns_(boot_to_unix_ns),
+      run_id_(fmt::format("{:x}", static_cast<std::uint64_t>(std::time(nullptr)))) {}
 
 void Pipeline::on_record(std::span<const std::byte> record) {
   ++stats_.records;
@@ -86,6 +101,18 @@ void Pipeline::on_record(std::span<const std::byte> record) {
   }
 
   indicators_.evaluate(event_, table_, hits_);
+  if (event_.type == EventType::kExec) {
+    // Host memory: a parent->child pair this host has never run.
+    const auto* parent = table_.find(event_.ppid);
+    if (parent != nullptr && !parent->exe.empty() && !event_.exe.empty()) {
+      key_buf_.assign(parent->exe);
+      key_buf_.push_back('>');
+      key_buf_.append(event_.exe);
+      if (baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
+        hits_.push_back(find_indicator("novel-parent-child"));
+      }
+    }
+  }
   if (hits_.empty()) {
     return;
   }
@@ -94,21 +121,102 @@ void Pipeline::on_record(std::span<const std::byte> record) {
   for (const auto* h : hits_) {
     score = std::max<std::uint32_t>(score, h->severity);
   }
-  if (!alerts_ || score < alert_threshold_) {
+  const double now = seconds(event_.boot_ns);
+  const bool in_focus = focus_.in_focus(event_.pid, now) || focus_.in_focus(event_.ppid, now);
+  if (in_focus) {
+    score = std::min<std::uint32_t>(100, score + kFocusBonus);
+  }
+  if (auto change = level_.observe(now, score)) {
+    write_level_change(*change, event_.ts_ns);
+  }
+  if (score < alert_threshold_) {
+    return;
+  }
+  // Attention follows what scored high: the process and its parent.
+  focus_.add(event_.pid, score, now);
+  focus_.add(event_.ppid, score / 2, now);
+
+  if (!alerts_) {
+    return;
+  }
+  const auto decision = dedupe_.observe(event_.pid, hits_.front()->id, now);
+  if (!decision.emit) {
+    ++stats_.alerts_suppressed;
     return;
   }
   ++stats_.alerts;
+  const std::string alert_id = fmt::format("{}-{}", run_id_, decision.id);
+  const AlertContext ctx{.score = score,
+                         .alert_id = alert_id,
+                         .count = decision.count,
+                         .level = level_.level(),
+                         .in_focus = in_focus};
   alert_buf_.clear();
   if (alert_format_ == OutputFormat::kJson) {
     lineage_.clear();
     for (auto pid : table_.lineage(event_.pid, kLineageDepth)) {
       lineage_.push_back(table_.find(pid));
     }
-    append_alert_json(event_, score, hits_, lineage_, alert_buf_);
+    append_alert_json(event_, ctx, hits_, lineage_, alert_buf_);
   } else {
-    append_alert_text(event_, score, hits_, alert_buf_);
+    append_alert_text(event_, ctx, hits_, alert_buf_);
   }
   alerts_->write_line(alert_buf_);
+}
+
+void Pipeline::write_level_change(const LevelChange& change, std::uint64_t ts_ns) {
+  ++stats_.level_changes;
+  if (!alerts_) {
+    return;
+  }
+  alert_buf_.clear();
+  if (alert_format_ == OutputFormat::kJson) {
+    fmt::format_to(std::back_inserter(alert_buf_), "{{\"ts\":{},\"host\":", ts_ns);
+    append_json_string(host_, alert_buf_);
+    fmt::format_to(std::back_inserter(alert_buf_),
+                   ",\"type\":\"level\",\"from\":\"{}\",\"to\":\"{}\",\"pressure\":{:.1f}}}",
+                   to_string(change.from), to_string(change.to), change.pressure);
+  } else {
+    fmt::format_to(std::back_inserter(alert_buf_), "Host level: {} -> {} (pressure {:.1f})",
+                   to_string(change.from), to_string(change.to), change.pressure);
+  }
+  alerts_->write_line(alert_buf_);
+}
+
+void Pipeline::write_incident_update(std::uint64_t id, std::uint64_t count) {
+  if (!alerts_) {
+    return;
+  }
+  alert_buf_.clear();
+  if (alert_format_ == OutputFormat::kJson) {
+    fmt::format_to(std::back_inserter(alert_buf_), "{{\"host\":");
+    append_json_string(host_, alert_buf_);
+    fmt::format_to(std::back_inserter(alert_buf_),
+                   ",\"type\":\"incident\",\"alert_id\":\"{}-{}\",\"count\":{}}}", run_id_, id,
+                   count);
+  } else {
+    fmt::format_to(std::back_inserter(alert_buf_), "Incident {}-{} repeated: {} occurrences",
+                   run_id_, id, count);
+  }
+  alerts_->write_line(alert_buf_);
+}
+
+void Pipeline::on_tick(double boot_now_s) {
+  if (auto change = level_.tick(boot_now_s)) {
+    write_level_change(*change, static_cast<std::uint64_t>(boot_now_s * 1e9 +
+                                                           static_cast<double>(boot_to_unix_ns_)));
+  }
+  dedupe_.close_expired(
+      boot_now_s, [this](const AlertDeduper::Closed& c) { write_incident_update(c.id, c.count); });
+  on_batch_end();
+}
+
+Result<void> Pipeline::load_baseline(const std::filesystem::path& path, double unix_now_s) {
+  return baseline_.load(path, unix_now_s);
+}
+
+Result<void> Pipeline::save_baseline(const std::filesystem::path& path) const {
+  return baseline_.save(path);
 }
 
 void Pipeline::on_batch_end() {

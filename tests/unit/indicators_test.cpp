@@ -109,6 +109,35 @@ TEST(Indicators, SetuidToRootNeedsSuccessFromNonRoot) {
   EXPECT_TRUE(hits.empty());
 }
 
+TEST(Indicators, ShellFromServiceUsesTheParentsImage) {
+  ProcessTable t(10, "");
+  Event parent_exec = exec("/usr/sbin/nginx", 33, 33, false);
+  parent_exec.pid = 5;
+  t.apply(parent_exec);
+  IndicatorEngine engine;
+  std::vector<const Indicator*> hits;
+  Event shell = exec("/usr/bin/dash", 33, 33, false);
+  shell.pid = 6;
+  shell.ppid = 5;
+  engine.evaluate(shell, t, hits);
+  EXPECT_EQ(ids(hits), std::vector<std::string_view>{"shell-from-service"});
+
+  Event ls = exec("/usr/bin/ls", 33, 33, false);
+  ls.ppid = 5;
+  engine.evaluate(ls, t, hits);
+  EXPECT_TRUE(hits.empty()) << "a service running a non-shell program is not this indicator";
+
+  Event sshd_exec = exec("/usr/sbin/sshd", 0, 0, false);
+  sshd_exec.pid = 7;
+  t.apply(sshd_exec);
+  Event login = exec("/usr/bin/bash", 0, 0, false);
+  login.ppid = 7;
+  engine.evaluate(login, t, hits);
+  EXPECT_TRUE(hits.empty()) << "sshd spawning a shell is its job";
+  EXPECT_TRUE(is_shell_or_interpreter("/usr/bin/python3.11"));
+  EXPECT_TRUE(is_service_binary("/usr/sbin/php-fpm8.2"));
+}
+
 TEST(Alerts, JsonCarriesScoreIndicatorsLineageAndEvent) {
   Event e;
   e.type = EventType::kPtrace;
@@ -123,18 +152,21 @@ TEST(Alerts, JsonCarriesScoreIndicatorsLineageAndEvent) {
   const ProcessInfo* lineage[] = {&self, &parent};
   const Indicator* hits[] = {hit};
   std::string out;
-  append_alert_json(e, 55, hits, lineage, out);
+  const AlertContext ctx{.score = 55, .alert_id = "abc-1", .count = 1, .level = Level::kAttentive};
+  append_alert_json(e, ctx, hits, lineage, out);
   EXPECT_NE(out.find("\"score\":55"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"alert_id\":\"abc-1\",\"count\":1"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"level\":\"attentive\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"severity\":\"High\""), std::string::npos);
   EXPECT_NE(out.find("\"id\":\"ptrace-attach\",\"attack\":\"T1055.008\""), std::string::npos);
   EXPECT_NE(out.find("\"lineage\":[{\"pid\":10,\"exe\":\"/usr/bin/gdb\""), std::string::npos);
   EXPECT_NE(out.find("\"event\":{\"ts\""), std::string::npos);
 
   out.clear();
-  append_alert_text(e, 55, hits, out);
+  append_alert_text(e, ctx, hits, out);
   EXPECT_EQ(out,
             "High threat ptrace event: pid=10 comm=gdb exe=/usr/bin/gdb threat=55 "
-            "[T1055.008 ptrace-attach]");
+            "[T1055.008 ptrace-attach] level=attentive id=abc-1");
 }
 
 }  // namespace

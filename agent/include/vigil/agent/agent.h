@@ -45,7 +45,9 @@ class Agent {
 
  private:
   void schedule_stats();
+  void schedule_tick();
   void report_stats(bool final);
+  void save_baseline();
 
   AgentConfig config_;
   std::string host_;
@@ -53,6 +55,7 @@ class Agent {
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer stats_timer_;
+  boost::asio::steady_timer tick_timer_;
   std::vector<std::unique_ptr<Probe>> probes_;
   std::vector<HookStatus> missing_;  // requested families this build lacks
   ProcessTable table_;

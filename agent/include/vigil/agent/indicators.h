@@ -22,6 +22,14 @@ struct Indicator {
 
 // Every indicator this build knows, for docs and tests.
 [[nodiscard]] std::span<const Indicator> all_indicators();
+// The indicator with this id (nullptr if none).
+[[nodiscard]] const Indicator* find_indicator(std::string_view id);
+
+// Shells and script interpreters, by executable basename.
+[[nodiscard]] bool is_shell_or_interpreter(std::string_view exe);
+// Network-facing service daemons, by executable basename (sshd excluded: it
+// spawns shells by design).
+[[nodiscard]] bool is_service_binary(std::string_view exe);
 
 // True for paths where an attacker drops binaries: writable, temporary, or not
 // on disk at all (memfd, deleted).

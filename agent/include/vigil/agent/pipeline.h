@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 
+#include "vigil/agent/awareness.h"
 #include "vigil/agent/decoder.h"
 #include "vigil/agent/indicators.h"
 #include "vigil/agent/output.h"
@@ -19,15 +20,27 @@ struct PipelineStats {
   std::uint64_t events_out = 0;
   std::uint64_t indicator_hits = 0;
   std::uint64_t alerts = 0;
+  std::uint64_t alerts_suppressed = 0;  // repeats folded into an open incident
+  std::uint64_t level_changes = 0;
+};
+
+// What an alert says beyond the event: its score, incident id and count, the
+// host's level, the indicators and the process lineage.
+struct AlertContext {
+  std::uint32_t score = 0;
+  std::string_view alert_id;
+  std::uint64_t count = 1;
+  Level level = Level::kCalm;
+  bool in_focus = false;
 };
 
 // Renders an alert: the score, the indicators, the process lineage and the
 // triggering event. JSON is one object per line; text is one human line like
 // `High threat process event: pid=6864 comm=nc threat=75 [T1055.008 ptrace-write]`.
-void append_alert_json(const Event& event, std::uint32_t score,
+void append_alert_json(const Event& event, const AlertContext& ctx,
                        std::span<const Indicator* const> hits,
                        std::span<const ProcessInfo* const> lineage, std::string& out);
-void append_alert_text(const Event& event, std::uint32_t score,
+void append_alert_text(const Event& event, const AlertContext& ctx,
                        std::span<const Indicator* const> hits, std::string& out);
 
 class Pipeline {
@@ -46,6 +59,16 @@ class Pipeline {
   void on_record(std::span<const std::byte> record);
   // End of a drain: flush outputs.
   void on_batch_end();
+  // Periodic: lets the level decay and closes expired alert incidents.
+  // `boot_now_s` is CLOCK_BOOTTIME in seconds (the events' own clock).
+  void on_tick(double boot_now_s);
+
+  // Baseline persistence (state dir); loading a missing file starts empty.
+  [[nodiscard]] Result<void> load_baseline(const std::filesystem::path& path, double unix_now_s);
+  [[nodiscard]] Result<void> save_baseline(const std::filesystem::path& path) const;
+
+  [[nodiscard]] Level level() const { return level_.level(); }
+  [[nodiscard]] const Baseline& baseline() const { return baseline_; }
 
   [[nodiscard]] const DecodeStats& decode_stats() const { return decoder_.stats(); }
   [[nodiscard]] const PipelineStats& stats() const { return stats_; }
@@ -64,7 +87,17 @@ class Pipeline {
   OutputFormat alert_format_ = OutputFormat::kJson;
   std::uint32_t alert_threshold_ = 50;
   std::string alert_buf_;
+  LevelTracker level_;
+  AttentionFocus focus_;
+  Baseline baseline_;
+  AlertDeduper dedupe_;
+  std::int64_t boot_to_unix_ns_;
+  std::string run_id_;  // distinguishes alert ids across agent restarts
+  std::string key_buf_;
   PipelineStats stats_;
+
+  void write_level_change(const LevelChange& change, std::uint64_t ts_ns);
+  void write_incident_update(std::uint64_t id, std::uint64_t count);
 };
 
 }  // namespace vigil::agent

@@ -1,0 +1,176 @@
+// Host awareness: what the seed calls consciousness, as engineering.
+//  - LevelTracker: calm / attentive / alert / critical from a decayed sum of
+//    recent scores, with hysteresis (separate up and down thresholds, minimum
+//    dwell) so the level neither flaps nor sticks.
+//  - AttentionFocus: a bounded, decaying set of entities (process ids) recently
+//    involved in high scores; events touching them are judged more strictly.
+//  - Baseline: what this host has done before (e.g. parent->child executables),
+//    learned during a warm-up and continuously, bounded, aged out, persisted.
+//  - AlertDeduper: one attack is one alert that grows, not a thousand lines.
+// Time is passed in (seconds on a monotonic clock) so every class is testable
+// without sleeping.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "vigil/result.h"
+
+namespace vigil::agent {
+
+enum class Level : std::uint8_t { kCalm = 0, kAttentive = 1, kAlert = 2, kCritical = 3 };
+[[nodiscard]] std::string_view to_string(Level level);
+
+struct LevelConfig {
+  double half_life_s = 120;  // how fast pressure fades
+  // Pressure needed to climb to attentive, alert, critical...
+  std::array<double, 3> up = {40, 120, 300};
+  // ...and below which the level may step back down from them.
+  std::array<double, 3> down = {15, 60, 180};
+  double min_dwell_s = 60;       // time spent in a level before stepping down
+  std::uint32_t min_score = 20;  // scores below this add no pressure
+};
+
+struct LevelChange {
+  Level from;
+  Level to;
+  double pressure;
+};
+
+class LevelTracker {
+ public:
+  explicit LevelTracker(LevelConfig config = {}) : config_(config) {}
+  // Adds a scored event at time `now`; returns the change if the level moved.
+  std::optional<LevelChange> observe(double now, std::uint32_t score);
+  // Lets pressure decay without an event (call periodically).
+  std::optional<LevelChange> tick(double now) { return observe(now, 0); }
+  [[nodiscard]] Level level() const { return level_; }
+  [[nodiscard]] double pressure() const { return pressure_; }
+
+ private:
+  void decay_to(double now);
+
+  LevelConfig config_;
+  Level level_ = Level::kCalm;
+  double pressure_ = 0;
+  double last_ = 0;
+  double entered_ = 0;
+  bool started_ = false;
+};
+
+class AttentionFocus {
+ public:
+  AttentionFocus(std::size_t capacity = 256, double half_life_s = 300, double min_weight = 10)
+      : capacity_(capacity), half_life_s_(half_life_s), min_weight_(min_weight) {}
+  // Raises the weight of `entity` by `score`.
+  void add(std::uint32_t entity, std::uint32_t score, double now);
+  // True while the entity's decayed weight stays above the minimum.
+  [[nodiscard]] bool in_focus(std::uint32_t entity, double now) const;
+  [[nodiscard]] std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    double weight;
+    double at;
+  };
+  [[nodiscard]] double weight_at(const Entry& e, double now) const;
+
+  std::size_t capacity_;
+  double half_life_s_;
+  double min_weight_;
+  std::unordered_map<std::uint32_t, Entry> entries_;
+};
+
+struct BaselineConfig {
+  std::size_t capacity = 20000;
+  double warmup_s = 600;          // novelties are learned silently this long after first start
+  double max_age_s = 30 * 86400;  // forget pairs not seen for this long
+};
+
+class Baseline {
+ public:
+  explicit Baseline(BaselineConfig config = {}) : config_(config) {}
+  // Records `key` at `now` (wall-clock seconds, so it survives restarts).
+  // Returns true when the key was never seen and warm-up is over.
+  bool observe(std::string_view key, double now);
+  [[nodiscard]] bool contains(std::string_view key) const {
+    return index_.contains(std::string(key));
+  }
+  [[nodiscard]] std::size_t size() const { return index_.size(); }
+  [[nodiscard]] bool warming_up(double now) const {
+    return started_ == 0 || now - started_ < config_.warmup_s;
+  }
+
+  // Text file, one "last_seen<TAB>key" per line after a "started" header;
+  // written to a temporary file and renamed, mode 0640.
+  [[nodiscard]] Result<void> save(const std::filesystem::path& path) const;
+  // Missing file = empty baseline; a malformed line is an error naming the line.
+  [[nodiscard]] Result<void> load(const std::filesystem::path& path, double now);
+
+ private:
+  struct Slot {
+    double last_seen;
+    std::list<std::string>::iterator lru;
+  };
+  void insert(const std::string& key, double when);
+
+  BaselineConfig config_;
+  double started_ = 0;
+  std::list<std::string> lru_;  // front = most recent
+  std::unordered_map<std::string, Slot> index_;
+};
+
+// Suppresses repeats of one (entity, indicator) within a window and counts
+// them; the caller reports the count when the window closes.
+class AlertDeduper {
+ public:
+  explicit AlertDeduper(double window_s = 60, std::size_t capacity = 4096)
+      : window_s_(window_s), capacity_(capacity) {}
+
+  struct Decision {
+    bool emit;            // write this alert
+    std::uint64_t id;     // stable id of the (entity, indicator) incident
+    std::uint64_t count;  // occurrences so far in the incident
+  };
+  Decision observe(std::uint32_t entity, std::string_view indicator, double now);
+
+  struct Closed {
+    std::uint64_t id;
+    std::uint64_t count;
+  };
+  // Incidents whose window has passed and that saw repeats: report them once.
+  template <typename Fn>
+  void close_expired(double now, Fn&& report) {
+    for (auto it = open_.begin(); it != open_.end();) {
+      if (now - it->second.first_seen >= window_s_) {
+        if (it->second.count > 1) {
+          report(Closed{it->second.id, it->second.count});
+        }
+        it = open_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  [[nodiscard]] std::uint64_t suppressed() const { return suppressed_; }
+
+ private:
+  struct Incident {
+    std::uint64_t id;
+    std::uint64_t count;
+    double first_seen;
+  };
+  double window_s_;
+  std::size_t capacity_;
+  std::uint64_t next_id_ = 1;
+  std::uint64_t suppressed_ = 0;
+  std::unordered_map<std::string, Incident> open_;
+};
+
+}  // namespace vigil::agent

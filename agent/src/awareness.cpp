@@ -1,0 +1,266 @@
+#include "vigil/agent/awareness.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace vigil::agent {
+namespace {
+
+double decay(double value, double elapsed_s, double half_life_s) {
+  if (elapsed_s <= 0 || half_life_s <= 0) {
+    return value;
+  }
+  return value * std::exp2(-elapsed_s / half_life_s);
+}
+
+// Keys are paths and may hold any byte: escape the three the file format uses.
+std::string escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '%':
+        out += "%25";
+        break;
+      case '\t':
+        out += "%09";
+        break;
+      case '\n':
+        out += "%0A";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> unescape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    const auto code = s.substr(i + 1, 2);
+    if (code == "25") {
+      out.push_back('%');
+    } else if (code == "09") {
+      out.push_back('\t');
+    } else if (code == "0A") {
+      out.push_back('\n');
+    } else {
+      return std::nullopt;
+    }
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(Level level) {
+  switch (level) {
+    case Level::kCalm:
+      return "calm";
+    case Level::kAttentive:
+      return "attentive";
+    case Level::kAlert:
+      return "alert";
+    case Level::kCritical:
+      return "critical";
+  }
+  return "?";
+}
+
+// ------------------------------------------------------------------ level
+
+void LevelTracker::decay_to(double now) {
+  if (!started_) {
+    started_ = true;
+    last_ = now;
+    entered_ = now;
+    return;
+  }
+  pressure_ = decay(pressure_, now - last_, config_.half_life_s);
+  last_ = std::max(last_, now);
+}
+
+std::optional<LevelChange> LevelTracker::observe(double now, std::uint32_t score) {
+  decay_to(now);
+  if (score >= config_.min_score) {
+    pressure_ += score;
+  }
+  const Level before = level_;
+  // Up: straight to the highest level the pressure justifies.
+  auto target = static_cast<int>(level_);
+  while (target < 3 && pressure_ >= config_.up[static_cast<std::size_t>(target)]) {
+    ++target;
+  }
+  if (target > static_cast<int>(level_)) {
+    level_ = static_cast<Level>(target);
+    entered_ = now;
+  } else if (level_ != Level::kCalm && now - entered_ >= config_.min_dwell_s &&
+             pressure_ < config_.down[static_cast<std::size_t>(level_) - 1]) {
+    // Down: one step at a time, and only after the dwell time.
+    level_ = static_cast<Level>(static_cast<int>(level_) - 1);
+    entered_ = now;
+  }
+  if (level_ == before) {
+    return std::nullopt;
+  }
+  return LevelChange{before, level_, pressure_};
+}
+
+// ------------------------------------------------------------------ focus
+
+double AttentionFocus::weight_at(const Entry& e, double now) const {
+  return decay(e.weight, now - e.at, half_life_s_);
+}
+
+void AttentionFocus::add(std::uint32_t entity, std::uint32_t score, double now) {
+  auto it = entries_.find(entity);
+  if (it != entries_.end()) {
+    it->second.weight = weight_at(it->second, now) + score;
+    it->second.at = now;
+    return;
+  }
+  if (entries_.size() >= capacity_) {
+    // Evict the weakest entry: the one attention has drifted furthest from.
+    auto weakest = std::min_element(entries_.begin(), entries_.end(), [&](auto& a, auto& b) {
+      return weight_at(a.second, now) < weight_at(b.second, now);
+    });
+    entries_.erase(weakest);
+  }
+  entries_.emplace(entity, Entry{static_cast<double>(score), now});
+}
+
+bool AttentionFocus::in_focus(std::uint32_t entity, double now) const {
+  auto it = entries_.find(entity);
+  return it != entries_.end() && weight_at(it->second, now) >= min_weight_;
+}
+
+// ------------------------------------------------------------------ baseline
+
+void Baseline::insert(const std::string& key, double when) {
+  auto it = index_.find(key);
+  if (it != index_.end()) {
+    it->second.last_seen = std::max(it->second.last_seen, when);
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return;
+  }
+  if (index_.size() >= config_.capacity) {
+    index_.erase(lru_.back());
+    lru_.pop_back();
+  }
+  lru_.push_front(key);
+  index_.emplace(key, Slot{when, lru_.begin()});
+}
+
+bool Baseline::observe(std::string_view key, double now) {
+  if (started_ == 0) {
+    started_ = now;
+  }
+  const std::string k(key);
+  auto it = index_.find(k);
+  const bool novel = it == index_.end() || now - it->second.last_seen > config_.max_age_s;
+  insert(k, now);
+  return novel && !warming_up(now);
+}
+
+Result<void> Baseline::save(const std::filesystem::path& path) const {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) {
+      return make_error(ErrorCode::kIo, fmt::format("cannot write {}", tmp));
+    }
+    chmod(tmp.c_str(), 0640);
+    out << fmt::format("started\t{:.3f}\n", started_);
+    // Oldest first, so a reload rebuilds the same recency order.
+    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+      out << fmt::format("{:.3f}\t{}\n", index_.at(*it).last_seen, escape(*it));
+    }
+    if (!out.flush()) {
+      return make_error(ErrorCode::kIo, fmt::format("write {} failed", tmp));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, fmt::format("rename to {}: {}", path.string(), ec.message()));
+  }
+  return {};
+}
+
+Result<void> Baseline::load(const std::filesystem::path& path, double now) {
+  std::ifstream in(path);
+  if (!in) {
+    return {};  // first start: nothing learned yet
+  }
+  std::string line;
+  std::size_t n = 0;
+  auto bad = [&](std::string_view why) {
+    return make_error(ErrorCode::kCorrupt, fmt::format("{}:{}: {}", path.string(), n, why));
+  };
+  while (std::getline(in, line)) {
+    ++n;
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos) {
+      return bad("expected <time><TAB><key>");
+    }
+    double when = 0;
+    try {
+      when = std::stod(line.substr(0, tab));
+    } catch (const std::exception&) {
+      if (n == 1 && line.starts_with("started\t")) {
+        try {
+          started_ = std::stod(line.substr(tab + 1));
+        } catch (const std::exception&) {
+          return bad("bad start time");
+        }
+        continue;
+      }
+      return bad("bad time");
+    }
+    auto key = unescape(std::string_view(line).substr(tab + 1));
+    if (!key) {
+      return bad("bad escape in key");
+    }
+    if (now - when <= config_.max_age_s) {
+      insert(*key, when);
+    }
+  }
+  return {};
+}
+
+// ------------------------------------------------------------------ dedupe
+
+AlertDeduper::Decision AlertDeduper::observe(std::uint32_t entity, std::string_view indicator,
+                                             double now) {
+  std::string key = fmt::format("{}\x1f{}", entity, indicator);
+  auto it = open_.find(key);
+  if (it != open_.end() && now - it->second.first_seen < window_s_) {
+    ++it->second.count;
+    ++suppressed_;
+    return Decision{false, it->second.id, it->second.count};
+  }
+  if (it == open_.end() && open_.size() >= capacity_) {
+    // Full of open incidents: forget the oldest rather than grow without bound.
+    auto oldest = std::min_element(open_.begin(), open_.end(), [](auto& a, auto& b) {
+      return a.second.first_seen < b.second.first_seen;
+    });
+    open_.erase(oldest);
+  }
+  Incident inc{next_id_++, 1, now};
+  open_[key] = inc;
+  return Decision{true, inc.id, 1};
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,201 @@
+#include "vigil/agent/awareness.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "util/records.h"
+#include "util/test_util.h"
+#include "vigil/agent/pipeline.h"
+
+namespace vigil::agent {
+namespace {
+
+// ------------------------------------------------------------------ level
+
+TEST(LevelTracker, ClimbsAtUpThresholdsNotBelow) {
+  LevelTracker t;  // up: 40 / 120 / 300
+  EXPECT_FALSE(t.observe(0, 39));
+  EXPECT_EQ(t.level(), Level::kCalm);
+  auto c = t.observe(0, 1);  // below min_score: no pressure added
+  EXPECT_FALSE(c);
+  c = t.observe(0, 20);  // 59 >= 40
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->from, Level::kCalm);
+  EXPECT_EQ(c->to, Level::kAttentive);
+  EXPECT_EQ(t.level(), Level::kAttentive);
+}
+
+TEST(LevelTracker, JumpsStraightToTheJustifiedLevel) {
+  LevelTracker t;
+  for (int i = 0; i < 4; ++i) {
+    (void)t.observe(0, 80);  // 320 total
+  }
+  EXPECT_EQ(t.level(), Level::kCritical);
+}
+
+TEST(LevelTracker, HysteresisHoldsBetweenDownAndUp) {
+  LevelConfig cfg;
+  cfg.min_dwell_s = 0;
+  cfg.half_life_s = 10;
+  LevelTracker t(cfg);
+  (void)t.observe(0, 50);  // attentive at 50
+  ASSERT_EQ(t.level(), Level::kAttentive);
+  // After 10 s pressure halves to 25: below up (40) but above down (15): stays.
+  EXPECT_FALSE(t.tick(10));
+  EXPECT_EQ(t.level(), Level::kAttentive);
+  // After 20 s more it is 6.25 < 15: steps down.
+  auto c = t.tick(30);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->to, Level::kCalm);
+}
+
+TEST(LevelTracker, MinimumDwellPreventsFlapping) {
+  LevelConfig cfg;
+  cfg.min_dwell_s = 60;
+  cfg.half_life_s = 1;
+  LevelTracker t(cfg);
+  (void)t.observe(0, 50);
+  EXPECT_FALSE(t.tick(30)) << "pressure is gone but the dwell time is not over";
+  EXPECT_EQ(t.level(), Level::kAttentive);
+  EXPECT_TRUE(t.tick(61));
+  EXPECT_EQ(t.level(), Level::kCalm);
+}
+
+TEST(LevelTracker, StepsDownOneLevelAtATime) {
+  LevelConfig cfg;
+  cfg.min_dwell_s = 5;
+  cfg.half_life_s = 1;
+  LevelTracker t(cfg);
+  (void)t.observe(0, 100);
+  (void)t.observe(0, 100);
+  (void)t.observe(0, 100);
+  ASSERT_EQ(t.level(), Level::kCritical);
+  EXPECT_EQ(t.tick(100)->to, Level::kAlert);
+  EXPECT_EQ(t.level(), Level::kAlert);
+  EXPECT_FALSE(t.tick(101)) << "dwell restarts in each level";
+  EXPECT_EQ(t.tick(106)->to, Level::kAttentive);
+  EXPECT_EQ(t.tick(112)->to, Level::kCalm);
+}
+
+// ------------------------------------------------------------------ focus
+
+TEST(AttentionFocus, DecaysAndIsBounded) {
+  AttentionFocus f(2, /*half_life_s=*/10, /*min_weight=*/10);
+  f.add(1, 40, 0);
+  EXPECT_TRUE(f.in_focus(1, 0));
+  EXPECT_TRUE(f.in_focus(1, 19));   // 40 -> ~10.7
+  EXPECT_FALSE(f.in_focus(1, 25));  // ~7
+  EXPECT_FALSE(f.in_focus(2, 0));
+  f.add(2, 100, 30);
+  f.add(3, 100, 30);  // full: the weakest (1) goes
+  EXPECT_EQ(f.size(), 2U);
+  EXPECT_TRUE(f.in_focus(2, 30));
+  EXPECT_TRUE(f.in_focus(3, 30));
+}
+
+// ------------------------------------------------------------------ baseline
+
+TEST(Baseline, LearnsSilentlyDuringWarmupThenFlagsNovelty) {
+  Baseline b({.capacity = 100, .warmup_s = 100, .max_age_s = 1000});
+  EXPECT_FALSE(b.observe("bash>ls", 1000));  // warm-up starts
+  EXPECT_FALSE(b.observe("bash>cat", 1050));
+  EXPECT_FALSE(b.observe("bash>ls", 1200));  // known
+  EXPECT_TRUE(b.observe("httpd>sh", 1200));  // new after warm-up
+  EXPECT_FALSE(b.observe("httpd>sh", 1201)) << "novel once";
+}
+
+TEST(Baseline, AgesOutAndIsBounded) {
+  Baseline b({.capacity = 2, .warmup_s = 0, .max_age_s = 100});
+  (void)b.observe("a", 1);
+  (void)b.observe("b", 2);
+  (void)b.observe("c", 3);  // evicts a (least recent)
+  EXPECT_EQ(b.size(), 2U);
+  EXPECT_FALSE(b.contains("a"));
+  EXPECT_TRUE(b.observe("b", 500)) << "not seen for longer than max_age: novel again";
+}
+
+TEST(Baseline, SurvivesSaveAndLoadWithHostileKeys) {
+  test::TempDir dir;
+  const auto path = dir.path() / "baseline.tsv";
+  Baseline b({.capacity = 10, .warmup_s = 50, .max_age_s = 1000});
+  (void)b.observe("/usr/bin/a\tb>/tmp/x\ny%", 100);
+  (void)b.observe("/usr/sbin/nginx>/usr/bin/dash", 110);
+  ASSERT_OK(b.save(path));
+
+  Baseline r({.capacity = 10, .warmup_s = 50, .max_age_s = 1000});
+  ASSERT_OK(r.load(path, 200));
+  EXPECT_EQ(r.size(), 2U);
+  EXPECT_TRUE(r.contains("/usr/bin/a\tb>/tmp/x\ny%"));
+  EXPECT_FALSE(r.warming_up(200)) << "warm-up start survives a restart";
+  EXPECT_FALSE(r.observe("/usr/sbin/nginx>/usr/bin/dash", 210)) << "a restart does not forget";
+}
+
+TEST(Baseline, MalformedFileIsAClearError) {
+  test::TempDir dir;
+  const auto path = dir.path() / "baseline.tsv";
+  std::ofstream(path) << "started\t1\n12\tok\nno-tab-here\n";
+  Baseline b;
+  auto r = b.load(path, 100);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find(":3:"), std::string::npos) << r.error().message;
+  Baseline missing;
+  EXPECT_OK(missing.load(dir.path() / "nope.tsv", 1));
+}
+
+// ------------------------------------------------------------------ dedupe
+
+TEST(AlertDeduper, OneIncidentPerEntityAndIndicatorPerWindow) {
+  AlertDeduper d(60);
+  auto first = d.observe(10, "ptrace-attach", 0);
+  EXPECT_TRUE(first.emit);
+  for (int i = 1; i <= 5; ++i) {
+    auto again = d.observe(10, "ptrace-attach", i);
+    EXPECT_FALSE(again.emit);
+    EXPECT_EQ(again.id, first.id);
+  }
+  EXPECT_TRUE(d.observe(10, "ptrace-write", 6).emit) << "another indicator is another incident";
+  EXPECT_TRUE(d.observe(11, "ptrace-attach", 6).emit) << "another entity too";
+  std::vector<AlertDeduper::Closed> closed;
+  d.close_expired(59, [&](auto c) { closed.push_back(c); });
+  EXPECT_TRUE(closed.empty());
+  d.close_expired(61, [&](auto c) { closed.push_back(c); });
+  ASSERT_EQ(closed.size(), 1U) << "only incidents with repeats are reported";
+  EXPECT_EQ(closed[0].id, first.id);
+  EXPECT_EQ(closed[0].count, 6U);
+  EXPECT_TRUE(d.observe(10, "ptrace-attach", 62).emit) << "a new window opens a new incident";
+  EXPECT_EQ(d.suppressed(), 5U);
+}
+
+// ------------------------------------------------------------------ in the pipeline
+
+TEST(PipelineAwareness, RepeatedAttacksFoldAndRaiseTheLevel) {
+  test::TempDir dir;
+  ProcessTable table(100, "");
+  Pipeline p("h", table, 0);
+  auto sink = LineSink::open((dir.path() / "alerts").string());
+  ASSERT_OK(sink);
+  p.set_alerts(std::move(*sink), OutputFormat::kJson, 50);
+  for (int i = 0; i < 10; ++i) {
+    vigil_ptrace rec{};
+    test::fill_hdr(rec.hdr, VIGIL_EV_PTRACE, sizeof(rec), 300);
+    rec.hdr.ts_ns = 1'000'000'000ULL * (100 + i);
+    rec.request = 16;
+    rec.target_pid = 400;
+    p.on_record(test::bytes_of(rec));
+  }
+  p.on_batch_end();
+  EXPECT_EQ(p.stats().alerts, 1U);
+  EXPECT_EQ(p.stats().alerts_suppressed, 9U);
+  EXPECT_NE(p.level(), Level::kCalm) << "ten high scores raise the host level";
+  EXPECT_GE(p.stats().level_changes, 1U);
+  p.on_tick(100 + 61);
+  std::ifstream in(dir.path() / "alerts");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("\"type\":\"level\",\"from\":\"calm\""), std::string::npos) << all;
+  EXPECT_NE(all.find("\"type\":\"incident\""), std::string::npos) << all;
+  EXPECT_NE(all.find("\"count\":10"), std::string::npos) << all;
+}
+
+}  // namespace
+}  // namespace vigil::agent
