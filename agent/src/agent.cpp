@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "vigil/agent/memory_probe.h"
 #include "vigil/agent/process_probe.h"
 #include "vigil/log.h"
 
@@ -22,7 +23,10 @@ std::unique_ptr<Probe> make_probe(const std::string& family) {
   if (family == "process") {
     return std::make_unique<ProcessProbe>();
   }
-  return nullptr;  // network, memory, file: not in this build yet
+  if (family == "memory") {
+    return std::make_unique<MemoryProbe>();
+  }
+  return nullptr;  // network, file: not in this build yet
 }
 
 }  // namespace

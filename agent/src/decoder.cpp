@@ -119,8 +119,27 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
     case VIGIL_EV_KILL:
       expected = sizeof(vigil_kill);
       break;
-    default:
+    case VIGIL_EV_MEM_WX:
+    case VIGIL_EV_MEM_EXEC_ADDED:
+      expected = sizeof(vigil_mem_prot);
       break;
+    case VIGIL_EV_MEMFD:
+      expected = sizeof(vigil_memfd);
+      break;
+    case VIGIL_EV_FILELESS_EXEC:
+      expected = sizeof(vigil_fileless_exec);
+      break;
+    case VIGIL_EV_INJECT:
+      expected = sizeof(vigil_inject);
+      break;
+    case VIGIL_EV_CRASH_STORM:
+      expected = sizeof(vigil_crash_storm);
+      break;
+    case VIGIL_EV_ALLOC_RATE:
+      expected = sizeof(vigil_alloc_rate);
+      break;
+    default:
+      return fail(DecodeFault::kUnknownType, fmt::format("unknown record type {}", hdr.type));
   }
   if (hdr.size != expected) {
     return fail(DecodeFault::kSizeMismatch, fmt::format("type {} record is {} bytes, expected {}",
@@ -213,6 +232,64 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
       d.result = r.result;
       d.target_comm.assign(bounded(r.target_comm));
       out.data = std::move(d);
+      break;
+    }
+    case VIGIL_EV_MEM_WX:
+    case VIGIL_EV_MEM_EXEC_ADDED: {
+      const auto r = load<vigil_mem_prot>(record);
+      MemProtData d;
+      d.addr = r.addr;
+      d.len = r.len;
+      d.prot = r.prot;
+      d.flags = r.flags;
+      d.syscall = r.syscall;
+      d.ret = r.ret;
+      d.vm_flags = r.vm_flags;
+      d.anon = r.anon;
+      d.suppressed = r.suppressed;
+      d.file.assign(bounded(r.file));
+      out.data = std::move(d);
+      break;
+    }
+    case VIGIL_EV_MEMFD: {
+      const auto r = load<vigil_memfd>(record);
+      out.data = MemfdData{.flags = r.flags, .ret = r.ret, .name = std::string(bounded(r.name))};
+      break;
+    }
+    case VIGIL_EV_FILELESS_EXEC: {
+      const auto r = load<vigil_fileless_exec>(record);
+      FilelessExecData d;
+      d.nlink = r.nlink;
+      d.memfd = r.memfd != 0;
+      d.filename.assign(bounded(r.filename));
+      d.dname.assign(bounded(r.dname));
+      out.exe = d.filename;
+      out.data = std::move(d);
+      break;
+    }
+    case VIGIL_EV_INJECT: {
+      const auto r = load<vigil_inject>(record);
+      out.data = InjectData{.target_pid = r.target_pid,
+                            .ret = r.ret,
+                            .bytes = r.bytes,
+                            .method = r.method,
+                            .flags = r.flags,
+                            .path = std::string(bounded(r.path))};
+      break;
+    }
+    case VIGIL_EV_CRASH_STORM: {
+      const auto r = load<vigil_crash_storm>(record);
+      out.data = CrashStormData{.ino = r.ino,
+                                .dev = r.dev,
+                                .count = r.count,
+                                .signal = r.signal,
+                                .window_ms = r.window_ms,
+                                .exe = std::string(bounded(r.exe))};
+      break;
+    }
+    case VIGIL_EV_ALLOC_RATE: {
+      const auto r = load<vigil_alloc_rate>(record);
+      out.data = AllocRateData{.bytes = r.bytes, .window_ms = r.window_ms, .calls = r.calls};
       break;
     }
     default:

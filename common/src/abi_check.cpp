@@ -31,9 +31,20 @@ static_assert(sizeof(vigil_kill) == 112);
 static_assert(offsetof(vigil_kill, target_comm) == 96);
 static_assert(sizeof(vigil_path_key) == 4 + VIGIL_PREFIX_LEN);
 
+static_assert(sizeof(vigil_mem_prot) == 152);
+static_assert(offsetof(vigil_mem_prot, vm_flags) == 104);
+static_assert(sizeof(vigil_memfd) == 144);
+static_assert(sizeof(vigil_fileless_exec) == 400);
+static_assert(sizeof(vigil_inject) == 128);
+static_assert(sizeof(vigil_crash_storm) == 112);
+static_assert(sizeof(vigil_alloc_rate) == 88);
+
 // Every record is a multiple of 8 bytes so ring buffer records stay aligned.
 static_assert(sizeof(vigil_exec) % 8 == 0 && sizeof(vigil_fork) % 8 == 0 &&
               sizeof(vigil_exit) % 8 == 0 && sizeof(vigil_setid) % 8 == 0 &&
-              sizeof(vigil_ptrace) % 8 == 0 && sizeof(vigil_kill) % 8 == 0);
+              sizeof(vigil_ptrace) % 8 == 0 && sizeof(vigil_kill) % 8 == 0 &&
+              sizeof(vigil_mem_prot) % 8 == 0 && sizeof(vigil_memfd) % 8 == 0 &&
+              sizeof(vigil_fileless_exec) % 8 == 0 && sizeof(vigil_inject) % 8 == 0 &&
+              sizeof(vigil_crash_storm) % 8 == 0 && sizeof(vigil_alloc_rate) % 8 == 0);
 
 }  // namespace

@@ -24,6 +24,20 @@ std::string_view to_string(EventType type) {
       return "ptrace";
     case EventType::kKill:
       return "kill";
+    case EventType::kWxMemory:
+      return "wx_memory";
+    case EventType::kExecAdded:
+      return "exec_added";
+    case EventType::kMemfd:
+      return "memfd";
+    case EventType::kFilelessExec:
+      return "fileless_exec";
+    case EventType::kInject:
+      return "inject";
+    case EventType::kCrashStorm:
+      return "crash_storm";
+    case EventType::kAllocRate:
+      return "alloc_rate";
   }
   return "unknown";
 }
@@ -36,6 +50,14 @@ std::optional<EventType> event_type_from_string(std::string_view name) {
     }
   }
   return std::nullopt;
+}
+
+std::string prot_string(std::uint32_t prot) {
+  std::string s = "---";
+  if (prot & 1U) s[0] = 'r';
+  if (prot & 2U) s[1] = 'w';
+  if (prot & 4U) s[2] = 'x';
+  return s;
 }
 
 std::string_view setid_syscall_name(std::uint32_t syscall) {

@@ -6,6 +6,8 @@
 #include <iterator>
 #include <type_traits>
 
+#include "vigil/abi.h"
+
 namespace vigil {
 namespace {
 
@@ -165,6 +167,55 @@ void append_type_json(JsonObject& o, const KillData& d) {
   o.num("result", d.result);
 }
 
+void append_type_json(JsonObject& o, const MemProtData& d) {
+  o.num("addr", d.addr);
+  o.num("len", d.len);
+  o.num("prot", d.prot);
+  o.str("prot_str", prot_string(d.prot));
+  o.num("flags", d.flags);
+  o.str("syscall", d.syscall == VIGIL_MEM_MMAP ? "mmap" : "mprotect");
+  o.num("ret", d.ret);
+  if (d.anon != VIGIL_MAP_UNKNOWN) {
+    o.num("anon", d.anon == VIGIL_MAP_ANON);
+  }
+  o.num("vm_flags", d.vm_flags);
+  o.str("file", d.file);
+  o.num("suppressed", d.suppressed);
+}
+void append_type_json(JsonObject& o, const MemfdData& d) {
+  o.str("name", d.name);
+  o.num("flags", d.flags);
+  o.num("ret", d.ret);
+}
+void append_type_json(JsonObject& o, const FilelessExecData& d) {
+  o.str("filename", d.filename);
+  o.str("dname", d.dname);
+  o.num("memfd", d.memfd);
+  o.num("nlink", d.nlink);
+}
+void append_type_json(JsonObject& o, const InjectData& d) {
+  o.num("target_pid", d.target_pid);
+  o.str("method", d.method == VIGIL_INJECT_VM_WRITEV ? "process_vm_writev" : "proc_mem");
+  o.num("ret", d.ret);
+  o.num("bytes", d.bytes);
+  o.num("flags", d.flags);
+  o.str("path", d.path);
+}
+void append_type_json(JsonObject& o, const CrashStormData& d) {
+  o.str("crash_exe", d.exe);
+  o.num("ino", d.ino);
+  o.num("dev", d.dev);
+  o.num("count", d.count);
+  o.num("signal", d.signal);
+  o.str("signal_name", signal_name(d.signal));
+  o.num("window_ms", d.window_ms);
+}
+void append_type_json(JsonObject& o, const AllocRateData& d) {
+  o.num("bytes", d.bytes);
+  o.num("calls", d.calls);
+  o.num("window_ms", d.window_ms);
+}
+
 void append_quoted_args(const std::vector<std::string>& args, std::string& out) {
   out.push_back('"');
   bool first = true;
@@ -290,6 +341,23 @@ void append_text(const Event& e, std::string& out) {
         } else if constexpr (std::is_same_v<T, PtraceData>) {
           fmt::format_to(it, " request={} target={} ret={}", ptrace_request_name(d.request),
                          d.target_pid, d.ret);
+        } else if constexpr (std::is_same_v<T, MemProtData>) {
+          fmt::format_to(it, " {} addr={:#x} len={} prot={} anon={} file={}",
+                         d.syscall == VIGIL_MEM_MMAP ? "mmap" : "mprotect", d.addr, d.len,
+                         prot_string(d.prot), d.anon == VIGIL_MAP_ANON, d.file);
+        } else if constexpr (std::is_same_v<T, MemfdData>) {
+          fmt::format_to(it, " name={} fd={}", d.name, d.ret);
+        } else if constexpr (std::is_same_v<T, FilelessExecData>) {
+          fmt::format_to(it, " filename={} file={}", d.filename, d.dname);
+        } else if constexpr (std::is_same_v<T, InjectData>) {
+          fmt::format_to(it, " method={} target={} ret={}",
+                         d.method == VIGIL_INJECT_VM_WRITEV ? "process_vm_writev" : "proc_mem",
+                         d.target_pid, d.ret);
+        } else if constexpr (std::is_same_v<T, CrashStormData>) {
+          fmt::format_to(it, " crash_exe={} count={} signal={} window_ms={}", d.exe, d.count,
+                         signal_name(d.signal), d.window_ms);
+        } else if constexpr (std::is_same_v<T, AllocRateData>) {
+          fmt::format_to(it, " bytes={} calls={} window_ms={}", d.bytes, d.calls, d.window_ms);
         } else if constexpr (std::is_same_v<T, KillData>) {
           fmt::format_to(it, " signal={} target={} target_comm={}", signal_name(d.signal),
                          d.target_pid, d.target_comm);

@@ -20,6 +20,7 @@
 #include <optional>
 #include <thread>
 
+#include "probe_fixture.h"
 #include "util/test_util.h"
 #include "vigil/agent/bpf_env.h"
 #include "vigil/agent/decoder.h"
@@ -27,98 +28,7 @@
 namespace vigil::agent {
 namespace {
 
-constexpr std::uint32_t kNobody = 65534;
-
-class ProcessProbeTest : public ::testing::Test {
- protected:
-  void SetUp() override { REQUIRE_ROOT_OR_SKIP(); }
-
-  void start(ProbeOptions options = {}) {
-    auto env = prepare_bpf_environment("");
-    ASSERT_OK(env);
-    ASSERT_OK(probe_.start(options));
-    rb_ = ring_buffer__new(probe_.ring_fd(), &ProcessProbeTest::on_sample, this, nullptr);
-    ASSERT_NE(rb_, nullptr);
-  }
-
-  void TearDown() override {
-    if (rb_ != nullptr) {
-      ring_buffer__free(rb_);
-    }
-    probe_.stop();
-  }
-
-  static int on_sample(void* ctx, void* data, std::size_t size) {
-    auto* self = static_cast<ProcessProbeTest*>(ctx);
-    Event e;
-    if (self->decoder_.decode(std::span(static_cast<const std::byte*>(data), size), e)) {
-      self->events_.push_back(std::move(e));
-    }
-    return 0;
-  }
-
-  // Polls the ring buffer until an event matches or the deadline passes.
-  std::optional<Event> wait_for(const std::function<bool(const Event&)>& pred,
-                                std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::size_t seen = 0;
-    while (true) {
-      for (; seen < events_.size(); ++seen) {
-        if (pred(events_[seen])) {
-          return events_[seen];
-        }
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return std::nullopt;
-      }
-      ring_buffer__poll(rb_, 50);
-    }
-  }
-
-  // Drains for a short while and reports whether any event matched.
-  bool seen_any(const std::function<bool(const Event&)>& pred) {
-    for (int i = 0; i < 5; ++i) {
-      ring_buffer__poll(rb_, 20);
-    }
-    for (const auto& e : events_) {
-      if (pred(e)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // Forks a child that becomes `nobody` and pauses; returns once it has switched.
-  static pid_t spawn_paused_nobody() {
-    int ready[2];
-    if (pipe(ready) != 0) {
-      return -1;
-    }
-    const pid_t child = fork();
-    if (child == 0) {
-      if (setuid(kNobody) != 0) _exit(1);
-      (void)!write(ready[1], "x", 1);
-      pause();
-      _exit(0);
-    }
-    char c = 0;
-    const bool ok = child > 0 && read(ready[0], &c, 1) == 1;
-    close(ready[0]);
-    close(ready[1]);
-    return ok ? child : -1;
-  }
-
-  static int wait_child(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return status;
-  }
-
-  ProcessProbe probe_;
-  ring_buffer* rb_ = nullptr;
-  Decoder decoder_;
-  std::vector<Event> events_;
-};
+class ProcessProbeTest : public ProbeFixture<ProcessProbe> {};
 
 TEST_F(ProcessProbeTest, EveryHookAttachesWithPreferredMode) {
   start();
@@ -358,6 +268,33 @@ TEST_F(ProcessProbeTest, PtraceAttachToChild) {
   EXPECT_FALSE(seen_any([&](const Event& ev) {
     return ev.type == EventType::kPtrace && std::get<PtraceData>(ev.data).request == PTRACE_DETACH;
   })) << "routine debugger requests are filtered in the kernel";
+}
+
+TEST_F(ProcessProbeTest, PtracePokeDataIntoChild) {
+  start();
+  static long word = 0;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  ASSERT_EQ(ptrace(PTRACE_ATTACH, child, nullptr, nullptr), 0);
+  waitpid(child, nullptr, 0);
+  ASSERT_EQ(ptrace(PTRACE_POKEDATA, child, &word, reinterpret_cast<void*>(0x41414141L)), 0);
+  ptrace(PTRACE_DETACH, child, nullptr, nullptr);
+  kill(child, SIGKILL);
+  wait_child(child);
+  auto e = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kPtrace &&
+           std::get<PtraceData>(ev.data).request == PTRACE_POKEDATA;
+  });
+  ASSERT_TRUE(e);
+  const auto& p = std::get<PtraceData>(e->data);
+  EXPECT_EQ(p.target_pid, static_cast<std::uint32_t>(child));
+  EXPECT_EQ(p.addr, reinterpret_cast<std::uint64_t>(&word));
+  EXPECT_EQ(p.data, 0x41414141U);
+  EXPECT_EQ(p.ret, 0);
 }
 
 TEST_F(ProcessProbeTest, KillAcrossUsersOnly) {

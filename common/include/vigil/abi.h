@@ -34,7 +34,15 @@
 #define VIGIL_EV_CAPSET 6
 #define VIGIL_EV_PTRACE 7
 #define VIGIL_EV_KILL 8
-#define VIGIL_EV_MAX 8
+/* memory family */
+#define VIGIL_EV_MEM_WX 32         /* mmap/mprotect giving write+execute */
+#define VIGIL_EV_MEM_EXEC_ADDED 33 /* mprotect adding execute to a writable mapping */
+#define VIGIL_EV_MEMFD 34          /* memfd_create */
+#define VIGIL_EV_FILELESS_EXEC 35  /* exec of a memfd or deleted file */
+#define VIGIL_EV_INJECT 36         /* process_vm_writev / open of /proc/PID/mem for write */
+#define VIGIL_EV_CRASH_STORM 37    /* fatal signals to one executable, summarised */
+#define VIGIL_EV_ALLOC_RATE 38     /* anonymous memory growth of one process, summarised */
+#define VIGIL_EV_MAX 38
 
 /* vigil_exec.flags */
 #define VIGIL_EXEC_SETUID (1U << 0)       /* euid != uid after exec */
@@ -61,6 +69,9 @@
 #define VIGIL_STAT_STASH_MISS 3  /* syscall exit without its entry */
 #define VIGIL_STAT_READ_ERRORS 4 /* a bpf_probe_read failed */
 #define VIGIL_STAT_FAMILY_BASE 5 /* slots 5..15: each family's own counters */
+/* memory family */
+#define VIGIL_STAT_MEM_SUPPRESSED 5 /* W+X/exec-added events over the per-process rate */
+#define VIGIL_STAT_MEM_CRASHES 6    /* fatal signals counted into storms */
 #define VIGIL_STAT_MAX 16
 
 /* Filter map value bits (ignore_comm). */
@@ -145,6 +156,72 @@ struct vigil_kill {
   __s32 result;  /* TRACE_SIGNAL_* of signal_generate */
   __u32 _pad0;
   char target_comm[VIGIL_COMM_LEN];
+};
+
+/* vigil_mem_prot.syscall, vigil_inject.method */
+#define VIGIL_MEM_MMAP 1
+#define VIGIL_MEM_MPROTECT 2
+#define VIGIL_INJECT_VM_WRITEV 1
+#define VIGIL_INJECT_PROC_MEM 2
+/* vigil_mem_prot.anon */
+#define VIGIL_MAP_FILE 0
+#define VIGIL_MAP_ANON 1
+#define VIGIL_MAP_UNKNOWN 2
+
+struct vigil_mem_prot {
+  struct vigil_hdr hdr;
+  __u64 addr;
+  __u64 len;
+  __u32 prot;       /* PROT_* requested */
+  __u32 flags;      /* mmap flags; 0 for mprotect */
+  __u32 syscall;    /* VIGIL_MEM_* */
+  __s32 ret;        /* 0 or -errno */
+  __u64 vm_flags;   /* mprotect: the mapping's flags before the call (VM_*) */
+  __u32 anon;       /* VIGIL_MAP_* */
+  __u32 suppressed; /* events of this process dropped by the rate limit before this one */
+  char file[32];    /* backing file's name (dentry), empty if anonymous */
+};
+
+struct vigil_memfd {
+  struct vigil_hdr hdr;
+  __u32 flags;
+  __s32 ret; /* the fd, or -errno */
+  char name[64];
+};
+
+struct vigil_fileless_exec {
+  struct vigil_hdr hdr;
+  __u32 nlink; /* links of the executed inode: 0 = deleted or memfd */
+  __u32 memfd; /* 1 if the file is a memfd */
+  char filename[VIGIL_PATH_LEN];
+  char dname[64]; /* the executed file's own name, e.g. "memfd:payload" */
+};
+
+struct vigil_inject {
+  struct vigil_hdr hdr;
+  __u32 target_pid;
+  __s32 ret;
+  __u64 bytes;  /* process_vm_writev: bytes written */
+  __u32 method; /* VIGIL_INJECT_* */
+  __u32 flags;  /* open flags for /proc/PID/mem */
+  char path[32];
+};
+
+struct vigil_crash_storm {
+  struct vigil_hdr hdr; /* the last crashing task */
+  __u64 ino;            /* executable's inode */
+  __u32 dev;
+  __u32 count;     /* fatal signals in this window so far */
+  __u32 signal;    /* the last one */
+  __u32 window_ms; /* since the window opened */
+  char exe[16];    /* executable's comm */
+};
+
+struct vigil_alloc_rate {
+  struct vigil_hdr hdr;
+  __u64 bytes; /* anonymous mmap + brk growth in this window */
+  __u32 window_ms;
+  __u32 calls;
 };
 
 /* Key of the ignore_exec_prefix LPM trie: a path prefix in bits. */

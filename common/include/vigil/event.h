@@ -22,6 +22,14 @@ enum class EventType : std::uint16_t {
   kCapset = 6,
   kPtrace = 7,
   kKill = 8,
+  // memory family
+  kWxMemory = 32,
+  kExecAdded = 33,
+  kMemfd = 34,
+  kFilelessExec = 35,
+  kInject = 36,
+  kCrashStorm = 37,
+  kAllocRate = 38,
 };
 
 // Stable names used in JSON ("type") and on the command line.
@@ -82,7 +90,60 @@ struct KillData {
   std::string target_comm;
 };
 
-using EventData = std::variant<ExecData, ForkData, ExitData, SetidData, PtraceData, KillData>;
+// wx_memory and exec_added.
+struct MemProtData {
+  std::uint64_t addr = 0;
+  std::uint64_t len = 0;
+  std::uint32_t prot = 0;
+  std::uint32_t flags = 0;
+  std::uint32_t syscall = 0;  // VIGIL_MEM_MMAP / VIGIL_MEM_MPROTECT
+  std::int32_t ret = 0;
+  std::uint64_t vm_flags = 0;
+  std::uint32_t anon = 0;  // VIGIL_MAP_*
+  std::uint32_t suppressed = 0;
+  std::string file;
+};
+
+struct MemfdData {
+  std::uint32_t flags = 0;
+  std::int32_t ret = 0;
+  std::string name;
+};
+
+struct FilelessExecData {
+  std::uint32_t nlink = 0;
+  bool memfd = false;
+  std::string filename;
+  std::string dname;
+};
+
+struct InjectData {
+  std::uint32_t target_pid = 0;
+  std::int32_t ret = 0;
+  std::uint64_t bytes = 0;
+  std::uint32_t method = 0;  // VIGIL_INJECT_*
+  std::uint32_t flags = 0;
+  std::string path;
+};
+
+struct CrashStormData {
+  std::uint64_t ino = 0;
+  std::uint32_t dev = 0;
+  std::uint32_t count = 0;
+  std::uint32_t signal = 0;
+  std::uint32_t window_ms = 0;
+  std::string exe;
+};
+
+struct AllocRateData {
+  std::uint64_t bytes = 0;
+  std::uint32_t window_ms = 0;
+  std::uint32_t calls = 0;
+};
+
+using EventData =
+    std::variant<ExecData, ForkData, ExitData, SetidData, PtraceData, KillData, MemProtData,
+                 MemfdData, FilelessExecData, InjectData, CrashStormData, AllocRateData>;
 
 struct Event {
   EventType type = EventType::kExec;
@@ -107,5 +168,7 @@ struct Event {
 [[nodiscard]] std::string_view setid_syscall_name(std::uint32_t syscall);
 [[nodiscard]] std::string_view ptrace_request_name(std::int64_t request);
 [[nodiscard]] std::string_view signal_name(std::uint32_t sig);
+// "rwx"-style rendering of PROT_* bits.
+[[nodiscard]] std::string prot_string(std::uint32_t prot);
 
 }  // namespace vigil
