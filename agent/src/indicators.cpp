@@ -1,5 +1,7 @@
 #include "vigil/agent/indicators.h"
 
+#include "vigil/abi.h"
+
 #include <algorithm>
 #include <array>
 
@@ -24,6 +26,13 @@ enum Id : std::size_t {
   kKillCrossUser,
   kShellFromService,
   kNovelParentChild,
+  kWxMemory,
+  kExecAddedAnon,
+  kWxNovelExecutable,
+  kFilelessExec,
+  kInjectVmWritev,
+  kInjectProcMem,
+  kCrashStorm,
   kCount,
 };
 
@@ -44,6 +53,16 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
      "daemon)"},
     {"novel-parent-child", "TA0002", 25,
      "this host has never seen this parent executable start this child executable"},
+    {"wx-memory", "T1620", 40, "memory mapped writable and executable at once"},
+    {"exec-added-anon", "T1620", 45,
+     "execute permission added to anonymous memory that was writable (RW->RX staging)"},
+    {"wx-novel-executable", "T1620", 60,
+     "an executable never seen using W+X memory on this host did so (not a known JIT)"},
+    {"fileless-exec", "T1620", 80, "a program was executed from a memfd or a deleted file"},
+    {"inject-vm-writev", "T1055", 75, "process_vm_writev wrote into another process"},
+    {"inject-proc-mem", "T1055.009", 80, "another process's /proc/PID/mem was opened for writing"},
+    {"crash-storm", "T1203", 60,
+     "one executable keeps dying of SIGSEGV/SIGBUS/SIGILL/SIGABRT: exploitation attempts"},
 }};
 
 std::string_view basename(std::string_view path) {
@@ -139,6 +158,32 @@ void IndicatorEngine::evaluate(const Event& e, const ProcessTable& table,
     }
     case EventType::kKill:
       hits.push_back(&kIndicators[kKillCrossUser]);
+      return;
+    case EventType::kWxMemory:
+      if (std::get<MemProtData>(e.data).ret == 0) {
+        hits.push_back(&kIndicators[kWxMemory]);
+      }
+      return;
+    case EventType::kExecAdded: {
+      const auto& m = std::get<MemProtData>(e.data);
+      if (m.ret == 0 && m.anon == VIGIL_MAP_ANON) {
+        hits.push_back(&kIndicators[kExecAddedAnon]);
+      }
+      return;
+    }
+    case EventType::kFilelessExec:
+      hits.push_back(&kIndicators[kFilelessExec]);
+      return;
+    case EventType::kInject: {
+      const auto& i = std::get<InjectData>(e.data);
+      if (i.ret == 0) {
+        hits.push_back(&kIndicators[i.method == VIGIL_INJECT_VM_WRITEV ? kInjectVmWritev
+                                                                        : kInjectProcMem]);
+      }
+      return;
+    }
+    case EventType::kCrashStorm:
+      hits.push_back(&kIndicators[kCrashStorm]);
       return;
     default:
       return;

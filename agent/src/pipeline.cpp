@@ -113,6 +113,16 @@ void Pipeline::on_record(std::span<const std::byte> record) {
       }
     }
   }
+  if ((event_.type == EventType::kWxMemory || event_.type == EventType::kExecAdded) &&
+      !hits_.empty() && !event_.exe.empty()) {
+    // Which executables use W+X is learned per host: JITs are known after the
+    // warm-up, anything else doing it later stands out.
+    key_buf_.assign("wx>");
+    key_buf_.append(event_.exe);
+    if (baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
+      hits_.push_back(find_indicator("wx-novel-executable"));
+    }
+  }
   if (hits_.empty()) {
     return;
   }

@@ -37,6 +37,24 @@ std::vector<std::vector<std::uint8_t>> seeds() {
   vigil_kill k{};
   fill_hdr(k.hdr, VIGIL_EV_KILL, sizeof(k), 100);
   s.push_back(raw(k));
+  vigil_mem_prot m{};
+  fill_hdr(m.hdr, VIGIL_EV_MEM_WX, sizeof(m), 100);
+  s.push_back(raw(m));
+  vigil_memfd mf{};
+  fill_hdr(mf.hdr, VIGIL_EV_MEMFD, sizeof(mf), 100);
+  s.push_back(raw(mf));
+  vigil_fileless_exec fe{};
+  fill_hdr(fe.hdr, VIGIL_EV_FILELESS_EXEC, sizeof(fe), 100);
+  s.push_back(raw(fe));
+  vigil_inject in{};
+  fill_hdr(in.hdr, VIGIL_EV_INJECT, sizeof(in), 100);
+  s.push_back(raw(in));
+  vigil_crash_storm cs{};
+  fill_hdr(cs.hdr, VIGIL_EV_CRASH_STORM, sizeof(cs), 100);
+  s.push_back(raw(cs));
+  vigil_alloc_rate ar{};
+  fill_hdr(ar.hdr, VIGIL_EV_ALLOC_RATE, sizeof(ar), 100);
+  s.push_back(raw(ar));
   return s;
 }
 

@@ -3,7 +3,9 @@
 #include <sched.h>
 #include <spawn.h>
 #include <sys/mount.h>
+#include <fcntl.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -333,6 +335,40 @@ TEST(AgentCli, PtraceAttachRaisesAnAlertWithLineage) {
   EXPECT_EQ(a["event"]["pid"], getpid());
   ASSERT_FALSE(a["lineage"].empty());
   EXPECT_EQ(a["lineage"][0]["pid"], getpid()) << "lineage starts at the acting process";
+  kill(agent.pid(), SIGTERM);
+  EXPECT_EQ(agent.wait_for(10s), std::optional<int>(0));
+}
+
+TEST(AgentCli, FilelessExecRaisesACriticalAlert) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  const auto alerts = dir.path() / "alerts.txt";
+  Proc agent({VIGIL_AGENT_BIN, "--probes", "process,memory", "--alerts-out", alerts.string(),
+              "--format", "text", "--state-dir", (dir.path() / "s").string()},
+             dir.path());
+  ASSERT_TRUE(wait_until([&] { return agent.err().find("running on host") != std::string::npos; },
+                         20s));
+  const pid_t child = fork();
+  if (child == 0) {
+    const int fd = static_cast<int>(syscall(SYS_memfd_create, "stage2", 0));
+    const int src = open("/usr/bin/true", O_RDONLY);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(src, buf, sizeof(buf))) > 0) {
+      if (write(fd, buf, static_cast<std::size_t>(n)) != n) _exit(1);
+    }
+    const char* argv[] = {"stage2", nullptr};
+    const char* envp[] = {nullptr};
+    fexecve(fd, const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+    _exit(2);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  const std::string want = "Critical threat fileless_exec event: pid=" + std::to_string(child);
+  EXPECT_TRUE(wait_until([&] { return slurp(alerts).find(want) != std::string::npos; }, 3s))
+      << slurp(alerts);
+  EXPECT_NE(slurp(alerts).find("T1620 fileless-exec"), std::string::npos);
   kill(agent.pid(), SIGTERM);
   EXPECT_EQ(agent.wait_for(10s), std::optional<int>(0));
 }

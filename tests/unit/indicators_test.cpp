@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "vigil/abi.h"
 #include "vigil/agent/pipeline.h"
 
 namespace vigil::agent {
@@ -136,6 +137,41 @@ TEST(Indicators, ShellFromServiceUsesTheParentsImage) {
   EXPECT_TRUE(hits.empty()) << "sshd spawning a shell is its job";
   EXPECT_TRUE(is_shell_or_interpreter("/usr/bin/python3.11"));
   EXPECT_TRUE(is_service_binary("/usr/sbin/php-fpm8.2"));
+}
+
+TEST(Indicators, MemoryFamily) {
+  ProcessTable t(10, "");
+  IndicatorEngine engine;
+  std::vector<const Indicator*> hits;
+  Event e;
+  e.type = EventType::kWxMemory;
+  e.data = MemProtData{.prot = 7, .ret = 0, .anon = VIGIL_MAP_ANON};
+  engine.evaluate(e, t, hits);
+  EXPECT_EQ(ids(hits), std::vector<std::string_view>{"wx-memory"});
+  e.data = MemProtData{.prot = 7, .ret = -13};
+  engine.evaluate(e, t, hits);
+  EXPECT_TRUE(hits.empty()) << "a refused mapping is no W+X memory";
+
+  e.type = EventType::kExecAdded;
+  e.data = MemProtData{.prot = 5, .anon = VIGIL_MAP_ANON};
+  engine.evaluate(e, t, hits);
+  EXPECT_EQ(ids(hits), std::vector<std::string_view>{"exec-added-anon"});
+  e.data = MemProtData{.prot = 5, .anon = VIGIL_MAP_FILE};
+  engine.evaluate(e, t, hits);
+  EXPECT_TRUE(hits.empty());
+
+  e.type = EventType::kInject;
+  e.data = InjectData{.target_pid = 5, .method = VIGIL_INJECT_PROC_MEM};
+  engine.evaluate(e, t, hits);
+  EXPECT_EQ(ids(hits), std::vector<std::string_view>{"inject-proc-mem"});
+  e.data = InjectData{.target_pid = 5, .ret = -1, .method = VIGIL_INJECT_VM_WRITEV};
+  engine.evaluate(e, t, hits);
+  EXPECT_TRUE(hits.empty());
+
+  e.type = EventType::kFilelessExec;
+  e.data = FilelessExecData{.memfd = true};
+  engine.evaluate(e, t, hits);
+  EXPECT_EQ(ids(hits), std::vector<std::string_view>{"fileless-exec"});
 }
 
 TEST(Alerts, JsonCarriesScoreIndicatorsLineageAndEvent) {
