@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "vigil/agent/file_probe.h"
 #include "vigil/agent/memory_probe.h"
 #include "vigil/agent/process_probe.h"
 #include "vigil/log.h"
@@ -26,7 +27,10 @@ std::unique_ptr<Probe> make_probe(const std::string& family) {
   if (family == "memory") {
     return std::make_unique<MemoryProbe>();
   }
-  return nullptr;  // network, file: not in this build yet
+  if (family == "file") {
+    return std::make_unique<FileProbe>();
+  }
+  return nullptr;  // network: not in this build yet
 }
 
 }  // namespace
@@ -92,6 +96,9 @@ Result<void> Agent::load_probes() {
   options.ignore_comms = config_.ignore_comms;
   options.ignore_exec_prefixes = config_.ignore_exec_prefixes;
   options.btf_path = env_.btf_path;
+  options.file_watch_prefixes = config_.file_watch_prefixes;
+  options.file_read_paths = config_.file_read_paths;
+  options.file_watch_names = config_.file_watch_names;
 
   for (const auto& family : config_.probes) {
     auto probe = make_probe(family);

@@ -80,7 +80,10 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "process_table_capacity",
                                                  "btf_path",
                                                  "log_level",
-                                                 "alert_threshold"};
+                                                 "alert_threshold",
+                                                 "file_watch_prefixes",
+                                                 "file_read_paths",
+                                                 "file_watch_names"};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -124,6 +127,9 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["btf_path"]) cfg.btf_path = n.as<std::string>();
     if (auto n = root["log_level"]) cfg.log_level = n.as<std::string>();
     if (auto n = root["alert_threshold"]) cfg.alert_threshold = n.as<std::uint32_t>();
+    if (auto n = root["file_watch_prefixes"]) cfg.file_watch_prefixes = yaml_list(n);
+    if (auto n = root["file_read_paths"]) cfg.file_read_paths = yaml_list(n);
+    if (auto n = root["file_watch_names"]) cfg.file_watch_names = yaml_list(n);
   } catch (const YAML::Exception& e) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("config: line {}: {}", e.mark.line + 1, e.msg));
@@ -174,6 +180,20 @@ Result<void> validate(const AgentConfig& cfg) {
     if (c.size() >= 16) {
       return make_error(ErrorCode::kInvalidArgument,
                         fmt::format("ignore_comms entry '{}' is longer than 15 bytes", c));
+    }
+  }
+  for (const auto* list : {&cfg.file_watch_prefixes, &cfg.file_read_paths}) {
+    for (const auto& p : *list) {
+      if (p.empty() || p.front() != '/' || p.size() > 64) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("file watch path '{}' must be absolute, 1..64 bytes", p));
+      }
+    }
+  }
+  for (const auto& n : cfg.file_watch_names) {
+    if (n.empty() || n.size() > 31 || n.find('/') != std::string::npos) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("file watch name '{}' must be a basename of 1..31 bytes", n));
     }
   }
   for (const auto& p : cfg.ignore_exec_prefixes) {

@@ -60,6 +60,41 @@ std::int64_t boot_to_unix_offset_ns() {
          (real.tv_nsec - boot.tv_nsec);
 }
 
+void resolve_file_paths(std::uint32_t base, std::span<const std::string_view> comps, bool truncated,
+                        FileData& d) {
+  // comps are dentry names from the leaf (or base directory) upward.
+  std::string joined = truncated ? "/..." : "";
+  for (auto it = comps.rbegin(); it != comps.rend(); ++it) {
+    joined.push_back('/');
+    joined.append(*it);
+  }
+  auto relative_to = [&joined](const std::string& p) {
+    if (p.empty() || p.front() == '/') {
+      return p;
+    }
+    std::string_view rel = p;
+    while (rel.starts_with("./")) {
+      rel.remove_prefix(2);
+    }
+    return joined + "/" + std::string(rel);
+  };
+  switch (base) {
+    case VIGIL_BASE_FILE:
+      // The kernel's own names: authoritative unless cut short and we have an
+      // absolute path from the caller.
+      d.path =
+          (truncated && d.arg_path.starts_with('/')) ? d.arg_path : (joined.empty() ? "/" : joined);
+      break;
+    case VIGIL_BASE_DIR:
+      d.path = relative_to(d.arg_path);
+      d.new_path = relative_to(d.new_path);
+      break;
+    default:
+      d.path = d.arg_path;
+      break;
+  }
+}
+
 void split_args(std::span<const char> blob, std::vector<std::string>& out) {
   out.clear();
   std::size_t start = 0;
@@ -137,6 +172,9 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
       break;
     case VIGIL_EV_ALLOC_RATE:
       expected = sizeof(vigil_alloc_rate);
+      break;
+    case VIGIL_EV_FILE:
+      expected = sizeof(vigil_file);
       break;
     default:
       return fail(DecodeFault::kUnknownType, fmt::format("unknown record type {}", hdr.type));
@@ -285,6 +323,29 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
                                 .signal = r.signal,
                                 .window_ms = r.window_ms,
                                 .exe = std::string(bounded(r.exe))};
+      break;
+    }
+    case VIGIL_EV_FILE: {
+      const auto r = load<vigil_file>(record);
+      if (r.ncomps > VIGIL_FILE_COMPS + 1 || r.base > VIGIL_BASE_FILE) {
+        return fail(DecodeFault::kBadLength,
+                    fmt::format("file record ncomps {} base {}", r.ncomps, r.base));
+      }
+      FileData d;
+      d.op = r.op;
+      d.ret = r.ret;
+      d.flags = r.flags;
+      d.mode = r.mode;
+      d.arg_path.assign(bounded(r.path));
+      d.new_path.assign(bounded(r.new_path));
+      std::array<std::string_view, VIGIL_FILE_COMPS> comps{};
+      const std::size_t n = std::min<std::size_t>(r.ncomps, VIGIL_FILE_COMPS);
+      for (std::size_t i = 0; i < n; ++i) {
+        comps[i] = {r.comps[i], strnlen(r.comps[i], VIGIL_FILE_COMP_LEN)};
+      }
+      const bool truncated = r.ncomps > VIGIL_FILE_COMPS;
+      resolve_file_paths(r.base, std::span(comps.data(), n), truncated, d);
+      out.data = std::move(d);
       break;
     }
     case VIGIL_EV_ALLOC_RATE: {

@@ -1,9 +1,9 @@
 #include "vigil/agent/indicators.h"
 
-#include "vigil/abi.h"
-
 #include <algorithm>
 #include <array>
+
+#include "vigil/abi.h"
 
 namespace vigil::agent {
 namespace {
@@ -33,6 +33,15 @@ enum Id : std::size_t {
   kInjectVmWritev,
   kInjectProcMem,
   kCrashStorm,
+  kCronWrite,
+  kSystemdWrite,
+  kAuthorizedKeys,
+  kShellRc,
+  kLdPreload,
+  kSetuidBitSet,
+  kSystemBinaryChanged,
+  kCredentialRead,
+  kHistoryTamper,
   kCount,
 };
 
@@ -63,7 +72,28 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
     {"inject-proc-mem", "T1055.009", 80, "another process's /proc/PID/mem was opened for writing"},
     {"crash-storm", "T1203", 60,
      "one executable keeps dying of SIGSEGV/SIGBUS/SIGILL/SIGABRT: exploitation attempts"},
+    {"cron-write", "T1053.003", 60, "a cron table or cron directory was changed"},
+    {"systemd-unit-write", "T1543.002", 55, "a systemd unit was created or changed"},
+    {"authorized-keys-write", "T1098.004", 70, "an SSH authorized_keys file was changed"},
+    {"shell-rc-write", "T1546.004", 45,
+     "a shell start-up file was changed (.bashrc, profile.d, ...)"},
+    {"ld-preload-write", "T1574.006", 80, "/etc/ld.so.preload was changed: every program loads it"},
+    {"setuid-bit-set", "T1548.001", 65, "a set-uid or set-gid bit was set on a file"},
+    {"system-binary-changed", "T1554", 50,
+     "a system binary directory was changed by something other than the package manager"},
+    {"credential-read", "T1003.008", 70,
+     "a credential store (/etc/shadow, private keys) was read by an unexpected program"},
+    {"history-tamper", "T1070.003", 55, "a shell history file was deleted or truncated"},
 }};
+
+bool under(std::string_view path, std::initializer_list<std::string_view> prefixes) {
+  for (auto p : prefixes) {
+    if (path.starts_with(p)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 std::string_view basename(std::string_view path) {
   const auto slash = path.rfind('/');
@@ -112,6 +142,72 @@ bool is_writable_location(std::string_view path) {
     }
   }
   return path.ends_with(" (deleted)");
+}
+
+namespace {
+
+void add_file_hit(std::vector<const Indicator*>& hits, std::size_t id) {
+  hits.push_back(&kIndicators[id]);
+}
+
+}  // namespace
+
+void IndicatorEngine::evaluate_file(const Event& e, std::vector<const Indicator*>& hits) const {
+  const auto& f = std::get<FileData>(e.data);
+  if (f.ret != 0) {
+    return;  // refused: nothing changed, nothing read
+  }
+  const std::string_view name = basename(f.path);
+  const bool changes = f.op != VIGIL_FILE_READ_SENSITIVE;
+  if (f.op == VIGIL_FILE_READ_SENSITIVE) {
+    // Programs whose job is to read credential stores.
+    if (!in_list(basename(e.exe), {"login", "sshd", "sudo", "su", "passwd", "chpasswd", "cron",
+                                   "unix_chkpwd", "systemd", "useradd", "usermod", "chage", "vipw",
+                                   "newgrp", "polkitd", "sshd-session", "dpkg"})) {
+      add_file_hit(hits, kCredentialRead);
+    }
+    return;
+  }
+  if ((f.op == VIGIL_FILE_UNLINK || f.op == VIGIL_FILE_TRUNCATE) &&
+      (name == ".bash_history" || name == ".zsh_history")) {
+    add_file_hit(hits, kHistoryTamper);
+  }
+  if (f.op == VIGIL_FILE_CHMOD) {
+    if ((f.mode & 06000U) != 0) {
+      add_file_hit(hits, kSetuidBitSet);
+    }
+    return;
+  }
+  if (!changes || f.op == VIGIL_FILE_UNLINK) {
+    return;
+  }
+  for (const auto* p : {&f.path, &f.new_path}) {
+    const std::string_view path = *p;
+    if (path.empty()) {
+      continue;
+    }
+    if (under(path, {"/etc/cron", "/var/spool/cron/"})) {
+      add_file_hit(hits, kCronWrite);
+    } else if (under(path, {"/etc/systemd/", "/lib/systemd/system/", "/usr/lib/systemd/system/",
+                            "/run/systemd/system/"})) {
+      add_file_hit(hits, kSystemdWrite);
+    } else if (path == "/etc/ld.so.preload") {
+      add_file_hit(hits, kLdPreload);
+    } else if (basename(path).starts_with("authorized_keys")) {
+      add_file_hit(hits, kAuthorizedKeys);
+    } else if (under(path, {"/etc/profile", "/etc/bash.bashrc", "/etc/zsh/"}) ||
+               in_list(basename(path), {".bashrc", ".bash_profile", ".profile", ".zshrc"})) {
+      add_file_hit(hits, kShellRc);
+    } else if (under(path, {"/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/local/bin/",
+                            "/usr/local/sbin/"}) &&
+               !in_list(basename(e.exe), {"dpkg", "apt", "apt-get", "rpm", "dnf", "yum",
+                                          "unattended-upgr", "install", "pip", "pip3"})) {
+      add_file_hit(hits, kSystemBinaryChanged);
+    } else {
+      continue;
+    }
+    return;  // one persistence indicator per event
+  }
 }
 
 void IndicatorEngine::evaluate(const Event& e, const ProcessTable& table,
@@ -177,13 +273,16 @@ void IndicatorEngine::evaluate(const Event& e, const ProcessTable& table,
     case EventType::kInject: {
       const auto& i = std::get<InjectData>(e.data);
       if (i.ret == 0) {
-        hits.push_back(&kIndicators[i.method == VIGIL_INJECT_VM_WRITEV ? kInjectVmWritev
-                                                                        : kInjectProcMem]);
+        hits.push_back(
+            &kIndicators[i.method == VIGIL_INJECT_VM_WRITEV ? kInjectVmWritev : kInjectProcMem]);
       }
       return;
     }
     case EventType::kCrashStorm:
       hits.push_back(&kIndicators[kCrashStorm]);
+      return;
+    case EventType::kFile:
+      evaluate_file(e, hits);
       return;
     default:
       return;

@@ -38,6 +38,10 @@ static_assert(sizeof(vigil_fileless_exec) == 400);
 static_assert(sizeof(vigil_inject) == 128);
 static_assert(sizeof(vigil_crash_storm) == 112);
 static_assert(sizeof(vigil_alloc_rate) == 88);
+static_assert(sizeof(vigil_file) ==
+              72 + 24 + 2 * VIGIL_PATH_LEN + VIGIL_FILE_COMPS * VIGIL_FILE_COMP_LEN);
+static_assert(offsetof(vigil_file, path) == 96);
+static_assert(sizeof(vigil_inode_key) == 16);
 
 // Every record is a multiple of 8 bytes so ring buffer records stay aligned.
 static_assert(sizeof(vigil_exec) % 8 == 0 && sizeof(vigil_fork) % 8 == 0 &&
@@ -45,6 +49,7 @@ static_assert(sizeof(vigil_exec) % 8 == 0 && sizeof(vigil_fork) % 8 == 0 &&
               sizeof(vigil_ptrace) % 8 == 0 && sizeof(vigil_kill) % 8 == 0 &&
               sizeof(vigil_mem_prot) % 8 == 0 && sizeof(vigil_memfd) % 8 == 0 &&
               sizeof(vigil_fileless_exec) % 8 == 0 && sizeof(vigil_inject) % 8 == 0 &&
-              sizeof(vigil_crash_storm) % 8 == 0 && sizeof(vigil_alloc_rate) % 8 == 0);
+              sizeof(vigil_crash_storm) % 8 == 0 && sizeof(vigil_alloc_rate) % 8 == 0 &&
+              sizeof(vigil_file) % 8 == 0);
 
 }  // namespace

@@ -38,6 +38,8 @@ std::string_view to_string(EventType type) {
       return "crash_storm";
     case EventType::kAllocRate:
       return "alloc_rate";
+    case EventType::kFile:
+      return "file";
   }
   return "unknown";
 }
@@ -50,6 +52,27 @@ std::optional<EventType> event_type_from_string(std::string_view name) {
     }
   }
   return std::nullopt;
+}
+
+std::string_view file_op_name(std::uint32_t op) {
+  switch (op) {
+    case VIGIL_FILE_WRITE:
+      return "write";
+    case VIGIL_FILE_CREATE:
+      return "create";
+    case VIGIL_FILE_RENAME:
+      return "rename";
+    case VIGIL_FILE_UNLINK:
+      return "unlink";
+    case VIGIL_FILE_CHMOD:
+      return "chmod";
+    case VIGIL_FILE_TRUNCATE:
+      return "truncate";
+    case VIGIL_FILE_READ_SENSITIVE:
+      return "read_sensitive";
+    default:
+      return "unknown";
+  }
 }
 
 std::string prot_string(std::uint32_t prot) {

@@ -216,6 +216,20 @@ void append_type_json(JsonObject& o, const AllocRateData& d) {
   o.num("window_ms", d.window_ms);
 }
 
+void append_type_json(JsonObject& o, const FileData& d) {
+  o.str("op", file_op_name(d.op));
+  o.str("path", d.path);
+  if (d.op == VIGIL_FILE_RENAME) {
+    o.str("new_path", d.new_path);
+  }
+  o.num("flags", d.flags);
+  o.num("mode", d.mode);
+  o.num("ret", d.ret);
+  if (d.arg_path != d.path) {
+    o.str("arg_path", d.arg_path);
+  }
+}
+
 void append_quoted_args(const std::vector<std::string>& args, std::string& out) {
   out.push_back('"');
   bool first = true;
@@ -356,6 +370,15 @@ void append_text(const Event& e, std::string& out) {
         } else if constexpr (std::is_same_v<T, CrashStormData>) {
           fmt::format_to(it, " crash_exe={} count={} signal={} window_ms={}", d.exe, d.count,
                          signal_name(d.signal), d.window_ms);
+        } else if constexpr (std::is_same_v<T, FileData>) {
+          fmt::format_to(it, " op={} path={}", file_op_name(d.op), d.path);
+          if (d.op == VIGIL_FILE_RENAME) {
+            fmt::format_to(it, " new_path={}", d.new_path);
+          }
+          if (d.op == VIGIL_FILE_CHMOD) {
+            fmt::format_to(it, " mode={:o}", d.mode);
+          }
+          fmt::format_to(it, " ret={}", d.ret);
         } else if constexpr (std::is_same_v<T, AllocRateData>) {
           fmt::format_to(it, " bytes={} calls={} window_ms={}", d.bytes, d.calls, d.window_ms);
         } else if constexpr (std::is_same_v<T, KillData>) {

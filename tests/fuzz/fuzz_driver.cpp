@@ -52,6 +52,13 @@ std::vector<std::vector<std::uint8_t>> seeds() {
   vigil_crash_storm cs{};
   fill_hdr(cs.hdr, VIGIL_EV_CRASH_STORM, sizeof(cs), 100);
   s.push_back(raw(cs));
+  vigil_file fl{};
+  fill_hdr(fl.hdr, VIGIL_EV_FILE, sizeof(fl), 100);
+  fl.base = VIGIL_BASE_DIR;
+  fl.ncomps = 2;
+  std::strcpy(fl.comps[0], "etc");
+  std::strcpy(fl.path, "x");
+  s.push_back(raw(fl));
   vigil_alloc_rate ar{};
   fill_hdr(ar.hdr, VIGIL_EV_ALLOC_RATE, sizeof(ar), 100);
   s.push_back(raw(ar));

@@ -1,9 +1,9 @@
 // vigil-agent as a user runs it: a real process, real probes, real output files.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <spawn.h>
 #include <sys/mount.h>
-#include <fcntl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -346,8 +346,8 @@ TEST(AgentCli, FilelessExecRaisesACriticalAlert) {
   Proc agent({VIGIL_AGENT_BIN, "--probes", "process,memory", "--alerts-out", alerts.string(),
               "--format", "text", "--state-dir", (dir.path() / "s").string()},
              dir.path());
-  ASSERT_TRUE(wait_until([&] { return agent.err().find("running on host") != std::string::npos; },
-                         20s));
+  ASSERT_TRUE(
+      wait_until([&] { return agent.err().find("running on host") != std::string::npos; }, 20s));
   const pid_t child = fork();
   if (child == 0) {
     const int fd = static_cast<int>(syscall(SYS_memfd_create, "stage2", 0));

@@ -135,6 +135,21 @@ TEST(Config, ShippedExampleParsesAndValidates) {
   EXPECT_EQ(cfg.alerts_out, "/var/log/vigil/alerts.jsonl");
 }
 
+TEST(Config, FileWatchListsParseAndValidate) {
+  AgentConfig cfg;
+  ASSERT_OK(
+      apply_yaml("file_watch_prefixes: [/etc, /opt/app]\nfile_read_paths: [/etc/shadow]\n"
+                 "file_watch_names: [authorized_keys]\n",
+                 cfg));
+  EXPECT_EQ(cfg.file_watch_prefixes, (std::vector<std::string>{"/etc", "/opt/app"}));
+  EXPECT_OK(validate(cfg));
+  cfg.file_watch_prefixes = {"etc"};
+  EXPECT_FALSE(validate(cfg)) << "relative prefix";
+  cfg.file_watch_prefixes = {};
+  cfg.file_watch_names = {"a/b"};
+  EXPECT_FALSE(validate(cfg)) << "a name is a basename";
+}
+
 TEST(SplitList, TrimsAndDropsEmpty) {
   EXPECT_EQ(split_list(" a, b,,c "), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(split_list("").empty());

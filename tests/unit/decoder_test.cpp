@@ -223,6 +223,47 @@ TEST(Decoder, TypesInTheGapBetweenFamiliesAreUnknown) {
   EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kUnknownType)], 1U);
 }
 
+TEST(Decoder, FileRecordPathsAreResolved) {
+  Decoder d;
+  Event e;
+  vigil_file f{};
+  test::fill_hdr(f.hdr, VIGIL_EV_FILE, sizeof(f), 30);
+  f.op = VIGIL_FILE_CREATE;
+  f.base = VIGIL_BASE_FILE;
+  std::strcpy(f.path, "x.conf");
+  std::strcpy(f.comps[0], "x.conf");
+  std::strcpy(f.comps[1], "cron.d");
+  std::strcpy(f.comps[2], "etc");
+  f.ncomps = 3;
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  EXPECT_EQ(std::get<FileData>(e.data).path, "/etc/cron.d/x.conf");
+  EXPECT_EQ(std::get<FileData>(e.data).arg_path, "x.conf");
+
+  // Relative to a directory: comps name the directory.
+  f.op = VIGIL_FILE_RENAME;
+  f.base = VIGIL_BASE_DIR;
+  std::strcpy(f.path, "./a");
+  std::strcpy(f.new_path, "b");
+  f.ncomps = 2;
+  std::strcpy(f.comps[0], "cron.d");
+  std::strcpy(f.comps[1], "etc");
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  EXPECT_EQ(std::get<FileData>(e.data).path, "/etc/cron.d/a");
+  EXPECT_EQ(std::get<FileData>(e.data).new_path, "/etc/cron.d/b");
+
+  f.base = VIGIL_BASE_ABSOLUTE;
+  std::strcpy(f.path, "/etc/passwd");
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  EXPECT_EQ(std::get<FileData>(e.data).path, "/etc/passwd");
+
+  f.ncomps = VIGIL_FILE_COMPS + 2;  // beyond the "truncated" marker
+  EXPECT_FALSE(d.decode(bytes_of(f), e));
+  f.ncomps = 0;
+  f.base = 7;
+  EXPECT_FALSE(d.decode(bytes_of(f), e));
+  EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kBadLength)], 2U);
+}
+
 TEST(SplitArgs, HandlesEmptyAndConsecutiveNuls) {
   std::vector<std::string> out;
   split_args({}, out);

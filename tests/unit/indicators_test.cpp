@@ -174,6 +174,53 @@ TEST(Indicators, MemoryFamily) {
   EXPECT_EQ(ids(hits), std::vector<std::string_view>{"fileless-exec"});
 }
 
+Event file_event(std::uint32_t op, std::string path, std::string exe = "/usr/bin/bash",
+                 std::uint32_t mode = 0) {
+  Event e;
+  e.type = EventType::kFile;
+  e.exe = std::move(exe);
+  e.data = FileData{.op = op, .mode = mode, .path = std::move(path)};
+  return e;
+}
+
+TEST(Indicators, FileFamilyPersistenceAndCredentialAccess) {
+  ProcessTable t(10, "");
+  IndicatorEngine engine;
+  std::vector<const Indicator*> hits;
+  auto check = [&](const Event& e) {
+    engine.evaluate(e, t, hits);
+    return ids(hits);
+  };
+  using V = std::vector<std::string_view>;
+  EXPECT_EQ(check(file_event(VIGIL_FILE_CREATE, "/etc/cron.d/evil")), V{"cron-write"});
+  EXPECT_EQ(check(file_event(VIGIL_FILE_WRITE, "/var/spool/cron/crontabs/root")), V{"cron-write"});
+  EXPECT_EQ(check(file_event(VIGIL_FILE_CREATE, "/etc/systemd/system/x.service")),
+            V{"systemd-unit-write"});
+  EXPECT_EQ(check(file_event(VIGIL_FILE_WRITE, "/home/a/.ssh/authorized_keys")),
+            V{"authorized-keys-write"});
+  EXPECT_EQ(check(file_event(VIGIL_FILE_WRITE, "/etc/ld.so.preload")), V{"ld-preload-write"});
+  EXPECT_EQ(check(file_event(VIGIL_FILE_WRITE, "/root/.bashrc")), V{"shell-rc-write"});
+  EXPECT_EQ(check(file_event(VIGIL_FILE_CHMOD, "/tmp/x", "/usr/bin/chmod", 04755)),
+            V{"setuid-bit-set"});
+  EXPECT_TRUE(check(file_event(VIGIL_FILE_CHMOD, "/etc/x", "/usr/bin/chmod", 0644)).empty());
+  EXPECT_EQ(check(file_event(VIGIL_FILE_CREATE, "/usr/bin/sshd2", "/tmp/dropper")),
+            V{"system-binary-changed"});
+  EXPECT_TRUE(check(file_event(VIGIL_FILE_CREATE, "/usr/bin/vim", "/usr/bin/dpkg")).empty())
+      << "the package manager changing binaries is its job";
+  EXPECT_EQ(check(file_event(VIGIL_FILE_READ_SENSITIVE, "/etc/shadow", "/tmp/cat")),
+            V{"credential-read"});
+  EXPECT_TRUE(
+      check(file_event(VIGIL_FILE_READ_SENSITIVE, "/etc/shadow", "/usr/sbin/sshd")).empty());
+  EXPECT_EQ(check(file_event(VIGIL_FILE_UNLINK, "/root/.bash_history")), V{"history-tamper"});
+  EXPECT_TRUE(check(file_event(VIGIL_FILE_WRITE, "/etc/hostname")).empty());
+  Event refused = file_event(VIGIL_FILE_CREATE, "/etc/cron.d/evil");
+  std::get<FileData>(refused.data).ret = -13;
+  EXPECT_TRUE(check(refused).empty()) << "a refused write changed nothing";
+  Event moved = file_event(VIGIL_FILE_RENAME, "/tmp/payload");
+  std::get<FileData>(moved.data).new_path = "/etc/cron.d/payload";
+  EXPECT_EQ(check(moved), V{"cron-write"}) << "a rename into a watched place";
+}
+
 TEST(Alerts, JsonCarriesScoreIndicatorsLineageAndEvent) {
   Event e;
   e.type = EventType::kPtrace;

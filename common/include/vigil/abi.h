@@ -42,7 +42,9 @@
 #define VIGIL_EV_INJECT 36         /* process_vm_writev / open of /proc/PID/mem for write */
 #define VIGIL_EV_CRASH_STORM 37    /* fatal signals to one executable, summarised */
 #define VIGIL_EV_ALLOC_RATE 38     /* anonymous memory growth of one process, summarised */
-#define VIGIL_EV_MAX 38
+/* file family */
+#define VIGIL_EV_FILE 48 /* a watched file was changed or a credential store read */
+#define VIGIL_EV_MAX 48
 
 /* vigil_exec.flags */
 #define VIGIL_EXEC_SETUID (1U << 0)       /* euid != uid after exec */
@@ -72,6 +74,9 @@
 /* memory family */
 #define VIGIL_STAT_MEM_SUPPRESSED 5 /* W+X/exec-added events over the per-process rate */
 #define VIGIL_STAT_MEM_CRASHES 6    /* fatal signals counted into storms */
+/* file family */
+#define VIGIL_STAT_FILE_WALKS 5     /* dentry walks for writable opens */
+#define VIGIL_STAT_FILE_DEPTH_CAP 6 /* walks that hit the depth bound */
 #define VIGIL_STAT_MAX 16
 
 /* Filter map value bits (ignore_comm). */
@@ -222,6 +227,47 @@ struct vigil_alloc_rate {
   __u64 bytes; /* anonymous mmap + brk growth in this window */
   __u32 window_ms;
   __u32 calls;
+};
+
+/* vigil_file.op */
+#define VIGIL_FILE_WRITE 1
+#define VIGIL_FILE_CREATE 2
+#define VIGIL_FILE_RENAME 3
+#define VIGIL_FILE_UNLINK 4
+#define VIGIL_FILE_CHMOD 5
+#define VIGIL_FILE_TRUNCATE 6
+#define VIGIL_FILE_READ_SENSITIVE 7
+
+/* vigil_file.base: how to turn path + comps into an absolute path. */
+#define VIGIL_BASE_ABSOLUTE 0 /* path is absolute */
+#define VIGIL_BASE_DIR 1      /* comps name the directory `path` is relative to */
+#define VIGIL_BASE_FILE 2     /* comps name the file itself (fd-based and open ops) */
+
+/* watched inode flags (file family) */
+#define VIGIL_WATCH_WRITE 1U /* changes below this directory/file are reported */
+#define VIGIL_WATCH_READ 2U  /* reads of this file are reported (credential stores) */
+
+#define VIGIL_FILE_COMPS 8
+#define VIGIL_FILE_COMP_LEN 32
+
+struct vigil_file {
+  struct vigil_hdr hdr;
+  __u32 op; /* VIGIL_FILE_* */
+  __s32 ret;
+  __u32 flags;               /* open/rename/unlink flags as passed */
+  __u32 mode;                /* chmod mode, or open mode */
+  __u32 base;                /* VIGIL_BASE_* */
+  __u32 ncomps;              /* used entries of comps, leaf first; VIGIL_FILE_COMPS+1 = truncated */
+  char path[VIGIL_PATH_LEN]; /* as passed to the syscall (empty for fd ops) */
+  char new_path[VIGIL_PATH_LEN];                     /* rename target as passed */
+  char comps[VIGIL_FILE_COMPS][VIGIL_FILE_COMP_LEN]; /* dentry names, leaf first */
+};
+
+/* Key of the file family's watched-inode map. */
+struct vigil_inode_key {
+  __u64 ino;
+  __u32 dev; /* kernel dev_t: major << 20 | minor */
+  __u32 _pad;
 };
 
 /* Key of the ignore_exec_prefix LPM trie: a path prefix in bits. */

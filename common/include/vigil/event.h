@@ -30,6 +30,8 @@ enum class EventType : std::uint16_t {
   kInject = 36,
   kCrashStorm = 37,
   kAllocRate = 38,
+  // file family
+  kFile = 48,
 };
 
 // Stable names used in JSON ("type") and on the command line.
@@ -141,9 +143,19 @@ struct AllocRateData {
   std::uint32_t calls = 0;
 };
 
+struct FileData {
+  std::uint32_t op = 0;  // VIGIL_FILE_*
+  std::int32_t ret = 0;
+  std::uint32_t flags = 0;
+  std::uint32_t mode = 0;
+  std::string path;      // absolute where it could be resolved
+  std::string new_path;  // rename target
+  std::string arg_path;  // as passed to the syscall
+};
+
 using EventData =
     std::variant<ExecData, ForkData, ExitData, SetidData, PtraceData, KillData, MemProtData,
-                 MemfdData, FilelessExecData, InjectData, CrashStormData, AllocRateData>;
+                 MemfdData, FilelessExecData, InjectData, CrashStormData, AllocRateData, FileData>;
 
 struct Event {
   EventType type = EventType::kExec;
@@ -168,6 +180,7 @@ struct Event {
 [[nodiscard]] std::string_view setid_syscall_name(std::uint32_t syscall);
 [[nodiscard]] std::string_view ptrace_request_name(std::int64_t request);
 [[nodiscard]] std::string_view signal_name(std::uint32_t sig);
+[[nodiscard]] std::string_view file_op_name(std::uint32_t op);
 // "rwx"-style rendering of PROT_* bits.
 [[nodiscard]] std::string prot_string(std::uint32_t prot);
 

@@ -24,6 +24,10 @@ struct AgentConfig {
   std::vector<std::string> probes = {"process"};
   std::vector<std::string> ignore_comms;
   std::vector<std::string> ignore_exec_prefixes;
+  // File family (empty = built-in defaults, see docs/events.md).
+  std::vector<std::string> file_watch_prefixes;
+  std::vector<std::string> file_read_paths;
+  std::vector<std::string> file_watch_names;
   std::uint32_t ringbuf_kib = 4096;    // per probe family; power of two, >= 4
   std::uint32_t alert_threshold = 50;  // 0..100: events scoring this or more become alerts
   std::uint32_t stats_interval_s = 30;

@@ -51,6 +51,11 @@ class Decoder {
 // CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns.
 [[nodiscard]] std::int64_t boot_to_unix_offset_ns();
 
+// Builds absolute paths for a file event from the kernel's dentry names
+// (`comps`, leaf first) and the path as passed (d.arg_path, d.new_path).
+void resolve_file_paths(std::uint32_t base, std::span<const std::string_view> comps, bool truncated,
+                        FileData& d);
+
 // Splits a NUL-separated argv blob into arguments (a trailing partial one kept).
 void split_args(std::span<const char> blob, std::vector<std::string>& out);
 

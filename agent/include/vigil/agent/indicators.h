@@ -41,6 +41,9 @@ class IndicatorEngine {
   // gives the process context (lineage) the event itself lacks.
   void evaluate(const Event& event, const ProcessTable& table,
                 std::vector<const Indicator*>& hits) const;
+
+ private:
+  void evaluate_file(const Event& event, std::vector<const Indicator*>& hits) const;
 };
 
 }  // namespace vigil::agent

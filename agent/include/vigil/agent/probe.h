@@ -20,6 +20,11 @@ struct ProbeOptions {
   std::vector<std::string> ignore_exec_prefixes;
   std::string btf_path;                     // empty: the running kernel's
   std::vector<std::string> disabled_modes;  // hook variants never tried, e.g. "tp_btf"
+  // File family: locations whose changes are reported, files whose reads are
+  // reported (credential stores), and sensitive names matched anywhere.
+  std::vector<std::string> file_watch_prefixes;
+  std::vector<std::string> file_read_paths;
+  std::vector<std::string> file_watch_names;
 };
 
 using KernelStats = std::array<std::uint64_t, VIGIL_STAT_MAX>;

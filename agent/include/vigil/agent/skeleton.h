@@ -26,7 +26,8 @@ namespace vigil::agent {
 
 // Traits expected: using Skel; static Skel* open(const bpf_object_open_opts*);
 // static int load(Skel*); static void destroy(Skel*); static bpf_object* object(Skel*);
-// static void configure(Skel*, const ProbeOptions&) — before load (rodata, sizes).
+// static void configure(Skel*, const ProbeOptions&) — before load (rodata, sizes);
+// optional: static Result<void> after_load(Skel*, const ProbeOptions&) — fills maps.
 template <typename Traits>
 class Skeleton final : public ObjectBackend {
  public:
@@ -69,6 +70,13 @@ class Skeleton final : public ObjectBackend {
         !filled) {
       Traits::destroy(skel);
       return filled;
+    }
+    if constexpr (requires { Traits::after_load(skel, options_); }) {
+      // Family-specific maps (watch lists, ...) go in before attach too.
+      if (auto r = Traits::after_load(skel, options_); !r) {
+        Traits::destroy(skel);
+        return r;
+      }
     }
     skel_ = skel;
     return {};

@@ -1,0 +1,195 @@
+#include "vigil/agent/file_probe.h"
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "file.skel.h"
+#include "vigil/agent/skeleton.h"
+#include "vigil/log.h"
+
+namespace vigil::agent {
+namespace {
+
+HookSpec pair(std::string name, std::initializer_list<const char*> calls) {
+  HookVariant v{"tracepoint", {}};
+  for (const char* c : calls) {
+    v.programs.push_back(std::string(c) + "_enter");
+    v.programs.push_back(std::string(c) + "_exit");
+  }
+  return HookSpec{std::move(name), {std::move(v)}};
+}
+
+// stat()s every configured location into the watched-inode map, and puts the
+// absolute prefixes into the LPM trie used for path-based calls.
+Result<void> fill_watch_maps(file_bpf* s, const ProbeOptions& o) {
+  std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint32_t> inodes;
+  auto watch_inode = [&](const std::string& path, std::uint32_t flag) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      return;  // not on this host (yet): a later create is seen via its directory
+    }
+    inodes[{st.st_ino, kernel_dev(st.st_dev)}] |= flag;
+  };
+  auto& prefixes =
+      o.file_watch_prefixes.empty() ? default_file_watch_prefixes() : o.file_watch_prefixes;
+  for (const auto& p : prefixes) {
+    watch_inode(p, VIGIL_WATCH_WRITE);
+    vigil_path_key key{};
+    std::string prefix = p;
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !prefix.ends_with('/')) {
+      prefix.push_back('/');  // "/etc/" must not match "/etcetera"
+    }
+    const std::size_t len = std::min(prefix.size(), sizeof(key.path));
+    key.prefixlen = static_cast<std::uint32_t>(len * 8);
+    std::memcpy(key.path, prefix.data(), len);
+    const std::uint32_t flag = VIGIL_WATCH_WRITE;
+    if (bpf_map__update_elem(s->maps.watch_prefix, &key, sizeof(key), &flag, sizeof(flag),
+                             BPF_ANY) != 0) {
+      return make_error(ErrorCode::kKernel,
+                        fmt::format("watch prefix '{}': {}", p, std::strerror(errno)));
+    }
+  }
+  for (const auto& p : o.file_read_paths.empty() ? default_file_read_paths() : o.file_read_paths) {
+    watch_inode(p, VIGIL_WATCH_READ);
+  }
+  for (const auto& [key, flags] : inodes) {
+    vigil_inode_key k{};
+    k.ino = key.first;
+    k.dev = key.second;
+    if (bpf_map__update_elem(s->maps.watched, &k, sizeof(k), &flags, sizeof(flags), BPF_ANY) != 0) {
+      return make_error(ErrorCode::kKernel, fmt::format("watched inode: {}", std::strerror(errno)));
+    }
+  }
+  for (const auto& n :
+       o.file_watch_names.empty() ? default_file_watch_names() : o.file_watch_names) {
+    char key[32] = {};
+    std::memcpy(key, n.data(), std::min(n.size(), sizeof(key) - 1));
+    // Private keys are credential stores (reads matter); the rest are
+    // persistence targets (writes matter).
+    const std::uint32_t flag =
+        n.starts_with("id_") ? (VIGIL_WATCH_READ | VIGIL_WATCH_WRITE) : VIGIL_WATCH_WRITE;
+    if (bpf_map__update_elem(s->maps.watch_name, key, sizeof(key), &flag, sizeof(flag), BPF_ANY) !=
+        0) {
+      return make_error(ErrorCode::kKernel,
+                        fmt::format("watch name '{}': {}", n, std::strerror(errno)));
+    }
+  }
+  return {};
+}
+
+struct FileTraits {
+  using Skel = file_bpf;
+  static Skel* open(const bpf_object_open_opts* opts) { return file_bpf__open_opts(opts); }
+  static int load(Skel* s) { return file_bpf__load(s); }
+  static void destroy(Skel* s) { file_bpf__destroy(s); }
+  static bpf_object* object(Skel* s) { return s->obj; }
+  static void configure(Skel* s, const ProbeOptions& o) {
+    s->rodata->agent_tgid = o.agent_tgid;
+    bpf_map__set_max_entries(s->maps.file_events, o.ringbuf_bytes);
+  }
+  static Result<void> after_load(Skel* s, const ProbeOptions& o) { return fill_watch_maps(s, o); }
+};
+
+}  // namespace
+
+std::uint32_t kernel_dev(std::uint64_t st_dev) {
+  return static_cast<std::uint32_t>((major(st_dev) << 20) | minor(st_dev));
+}
+
+const std::vector<std::string>& default_file_watch_prefixes() {
+  static const std::vector<std::string> kPrefixes = {
+      "/etc",  "/root", "/var/spool/cron", "/usr/bin", "/usr/sbin",      "/bin",
+      "/sbin", "/lib",  "/usr/lib",        "/boot",    "/usr/local/bin", "/usr/local/sbin"};
+  return kPrefixes;
+}
+
+const std::vector<std::string>& default_file_read_paths() {
+  static const std::vector<std::string> kPaths = {"/etc/shadow",
+                                                  "/etc/gshadow",
+                                                  "/etc/sudoers",
+                                                  "/etc/security/opasswd",
+                                                  "/etc/ssh/ssh_host_rsa_key",
+                                                  "/etc/ssh/ssh_host_ecdsa_key",
+                                                  "/etc/ssh/ssh_host_ed25519_key",
+                                                  "/root/.ssh/id_rsa",
+                                                  "/root/.ssh/id_ed25519"};
+  return kPaths;
+}
+
+const std::vector<std::string>& default_file_watch_names() {
+  static const std::vector<std::string> kNames = {
+      "authorized_keys", "authorized_keys2", ".bashrc",       ".bash_profile", ".profile",
+      ".bash_logout",    ".zshrc",           ".bash_history", ".zsh_history",  "id_rsa",
+      "id_dsa",          "id_ecdsa",         "id_ed25519"};
+  return kNames;
+}
+
+const std::vector<HookSpec>& file_hooks() {
+  static const std::vector<HookSpec> kHooks = {
+      pair("open", {"openat", "openat2", "open", "creat"}),
+      pair("fd_ops", {"fchmod", "ftruncate"}),
+      pair("rename", {"renameat2", "renameat", "rename"}),
+      pair("unlink", {"unlinkat", "unlink"}),
+      pair("chmod", {"fchmodat", "chmod"}),
+      pair("truncate", {"truncate"}),
+  };
+  return kHooks;
+}
+
+struct FileProbe::Impl {
+  explicit Impl(ProbeOptions o) : skel(std::move(o)) {}
+  Skeleton<FileTraits> skel;
+};
+
+FileProbe::FileProbe() = default;
+FileProbe::~FileProbe() { stop(); }
+
+Result<void> FileProbe::start(const ProbeOptions& options) {
+  stop();
+  impl_ = std::make_unique<Impl>(options);
+  status_ = plan_and_attach(family_, file_hooks(), impl_->skel, options.disabled_modes);
+  if (!impl_->skel.loaded()) {
+    return make_error(ErrorCode::kKernel, "no file hook could be attached");
+  }
+  return {};
+}
+
+int FileProbe::ring_fd() const {
+  if (!impl_ || !impl_->skel.loaded()) {
+    return -1;
+  }
+  return bpf_map__fd(impl_->skel.get()->maps.file_events);
+}
+
+Result<KernelStats> FileProbe::read_stats() const {
+  if (!impl_ || !impl_->skel.loaded()) {
+    return make_error(ErrorCode::kInternal, "file probe not loaded");
+  }
+  return read_percpu_stats(impl_->skel.get()->maps.stats);
+}
+
+const char* FileProbe::stat_name(std::size_t slot) const {
+  switch (slot) {
+    case VIGIL_STAT_FILE_WALKS:
+      return "dentry_walks";
+    case VIGIL_STAT_FILE_DEPTH_CAP:
+      return "walks_at_depth_bound";
+    default:
+      return common_stat_name(slot);
+  }
+}
+
+void FileProbe::detach() {
+  if (impl_) {
+    impl_->skel.detach();
+  }
+}
+
+void FileProbe::stop() { impl_.reset(); }
+
+}  // namespace vigil::agent

@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * vigil file probe family: changes to watched locations (writes, creates,
+ * renames, unlinks, chmod, truncation) and reads of credential stores.
+ *
+ * Filtering happens in the kernel, two ways:
+ *  - opens and fd-based calls: after the call, the file's dentry chain is
+ *    walked upward (bounded) and each ancestor's inode is looked up in
+ *    `watched` (filled by the agent by stat()ing the configured locations).
+ *    This is immune to relative paths, dirfds and symlinks.
+ *  - path-based calls (rename, unlink, chmod, truncate): absolute paths are
+ *    matched against `watch_prefix` (LPM trie on path bytes); relative ones by
+ *    walking the base directory (cwd or dirfd) against `watched`.
+ * Sensitive basenames (authorized_keys, shell rc files, private keys) are
+ * matched wherever they live, for opens.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "vigil/abi.h"
+#include "maps.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AT_FDCWD -100
+#define O_ACCMODE 03
+#define O_CREAT 0100
+#define O_TRUNC 01000
+#define S_ISUID 04000
+#define S_ISGID 02000
+#define MAX_DEPTH 16
+#define NAME_KEY_LEN 32
+
+/* File records for user space; size set by the agent before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} file_events SEC(".maps");
+
+/* Watched directories and files by inode: VIGIL_WATCH_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct vigil_inode_key);
+	__type(value, __u32);
+} watched SEC(".maps");
+
+/* Watched absolute path prefixes (for path-based calls): VIGIL_WATCH_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_path_key);
+	__type(value, __u32);
+} watch_prefix SEC(".maps");
+
+/* Sensitive file names wherever they are (e.g. authorized_keys): VIGIL_WATCH_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 128);
+	__type(key, char[NAME_KEY_LEN]);
+	__type(value, __u32);
+} watch_name SEC(".maps");
+
+struct file_stash {
+	__u32 op;
+	__u32 flags;
+	__u32 mode;
+	__u32 base;
+	__s32 fd;      /* fd-based calls */
+	__u32 matched; /* path-based calls: decided at entry */
+	__u64 path;    /* user pointers */
+	__u64 new_path;
+	__u64 base_dentry; /* relative path-based calls: the directory */
+};
+
+/* Syscall arguments between sys_enter and sys_exit, by thread id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct file_stash);
+} fstash SEC(".maps");
+
+/* ------------------------------------------------------------ helpers */
+
+static __always_inline struct file *file__from_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds;
+	struct file *f = NULL;
+	unsigned int max;
+
+	if (fd < 0)
+		return NULL;
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if ((unsigned int)fd >= max)
+		return NULL;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline struct dentry *dentry__base(int dirfd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *f;
+
+	if (dirfd == AT_FDCWD)
+		return BPF_CORE_READ(task, fs, pwd.dentry);
+	f = file__from_fd(dirfd);
+	return f ? BPF_CORE_READ(f, f_path.dentry) : NULL;
+}
+
+/* OR of the watch flags of `d` and its ancestors (bounded walk). */
+static __always_inline __u32 dentry__watch_flags(struct dentry *d, bool leaf_only)
+{
+	struct vigil_inode_key key = {};
+	__u32 flags = 0, *v;
+	int i;
+
+	stats__inc(VIGIL_STAT_FILE_WALKS);
+	for (i = 0; i < MAX_DEPTH; i++) {
+		struct dentry *parent;
+
+		if (!d)
+			break;
+		key.ino = BPF_CORE_READ(d, d_inode, i_ino);
+		key.dev = BPF_CORE_READ(d, d_sb, s_dev);
+		v = bpf_map_lookup_elem(&watched, &key);
+		if (v)
+			flags |= *v;
+		if (leaf_only)
+			break;
+		parent = BPF_CORE_READ(d, d_parent);
+		if (parent == d)
+			return flags; /* reached the root of this mount */
+		d = parent;
+	}
+	if (i == MAX_DEPTH)
+		stats__inc(VIGIL_STAT_FILE_DEPTH_CAP);
+	return flags;
+}
+
+static __always_inline __u32 name__watch_flags(struct dentry *d)
+{
+	char name[NAME_KEY_LEN] = {};
+	__u32 *v;
+
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(d, d_name.name));
+	v = bpf_map_lookup_elem(&watch_name, name);
+	return v ? *v : 0;
+}
+
+/* Records the names of `d` and its ancestors into e->comps, leaf first. */
+static __always_inline void dentry__capture(struct dentry *d, struct vigil_file *e)
+{
+	int i;
+
+	e->ncomps = 0;
+	for (i = 0; i < VIGIL_FILE_COMPS; i++) {
+		struct dentry *parent;
+
+		if (!d)
+			return;
+		parent = BPF_CORE_READ(d, d_parent);
+		if (parent == d)
+			return; /* the root itself adds no component */
+		bpf_probe_read_kernel_str(e->comps[i], VIGIL_FILE_COMP_LEN,
+					  BPF_CORE_READ(d, d_name.name));
+		e->ncomps = i + 1;
+		d = parent;
+	}
+	if (d && BPF_CORE_READ(d, d_parent) != d)
+		e->ncomps = VIGIL_FILE_COMPS + 1; /* deeper than we keep */
+}
+
+/* Path-based calls: is this user path (relative to dirfd) watched? */
+static __always_inline __u32 path__watch_flags(const char *upath, int dirfd, struct file_stash *s)
+{
+	struct vigil_path_key key = {.prefixlen = VIGIL_PREFIX_LEN * 8};
+	struct dentry *base;
+	__u32 *v;
+
+	if (bpf_probe_read_user(key.path, sizeof(key.path), upath) < 0) {
+		/* Shorter than the key near the end of a mapping: read as a string. */
+		if (bpf_probe_read_user_str(key.path, sizeof(key.path), upath) < 0)
+			return 0;
+	}
+	if (key.path[0] == '/') {
+		s->base = VIGIL_BASE_ABSOLUTE;
+		v = bpf_map_lookup_elem(&watch_prefix, &key);
+		return v ? *v : 0;
+	}
+	base = dentry__base(dirfd);
+	if (!base)
+		return 0;
+	s->base = VIGIL_BASE_DIR;
+	s->base_dentry = (__u64)base;
+	return dentry__watch_flags(base, false);
+}
+
+static __always_inline struct vigil_file *event__start(struct file_stash *s, long ret)
+{
+	struct vigil_file *e;
+
+	if (filter__skip_current())
+		return NULL;
+	e = ringbuf__reserve(&file_events, sizeof(*e));
+	if (!e)
+		return NULL;
+	hdr__fill(&e->hdr, VIGIL_EV_FILE, sizeof(*e));
+	e->op = s->op;
+	e->ret = ret < 0 ? ret : 0;
+	e->flags = s->flags;
+	e->mode = s->mode;
+	e->base = s->base;
+	e->ncomps = 0;
+	e->path[0] = 0;
+	e->new_path[0] = 0;
+	if (s->path)
+		bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)s->path);
+	if (s->new_path)
+		bpf_probe_read_user_str(e->new_path, sizeof(e->new_path), (void *)s->new_path);
+	return e;
+}
+
+static __always_inline void stash__put(struct file_stash *s)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_update_elem(&fstash, &tid, s, BPF_ANY);
+}
+
+/* --------------------------------------------------------------- opens */
+
+static __always_inline int open__enter(__u64 path, __u32 flags, __u32 mode)
+{
+	struct file_stash s = {.path = path, .flags = flags, .mode = mode, .base = VIGIL_BASE_FILE};
+
+	s.op = (flags & O_CREAT)     ? VIGIL_FILE_CREATE
+	       : (flags & O_TRUNC)   ? VIGIL_FILE_TRUNCATE
+	       : (flags & O_ACCMODE) ? VIGIL_FILE_WRITE
+				     : VIGIL_FILE_READ_SENSITIVE;
+	stash__put(&s);
+	return 0;
+}
+
+/* After an open: decide on the opened file itself, then report it. */
+static __always_inline int open__exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file_stash *s = bpf_map_lookup_elem(&fstash, &tid);
+	struct vigil_file *e;
+	struct dentry *d;
+	struct file *f;
+	__u32 flags;
+
+	if (!s)
+		return 0;
+	if (ret < 0)
+		goto out; /* failed opens change nothing and read nothing */
+	f = file__from_fd(ret);
+	if (!f)
+		goto out;
+	d = BPF_CORE_READ(f, f_path.dentry);
+	if (s->op == VIGIL_FILE_READ_SENSITIVE) {
+		/* Read-only opens are the bulk of all opens: one lookup, no walk. */
+		flags = dentry__watch_flags(d, true) | name__watch_flags(d);
+		if (!(flags & VIGIL_WATCH_READ))
+			goto out;
+	} else {
+		flags = dentry__watch_flags(d, false) | name__watch_flags(d);
+		if (!(flags & VIGIL_WATCH_WRITE))
+			goto out;
+	}
+	e = event__start(s, ret);
+	if (!e)
+		goto out;
+	dentry__capture(d, e);
+	ringbuf__submit(e);
+out:
+	bpf_map_delete_elem(&fstash, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int openat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return open__enter(BPF_CORE_READ(ctx, args[1]), BPF_CORE_READ(ctx, args[2]),
+			   BPF_CORE_READ(ctx, args[3]));
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int openat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return open__exit(BPF_CORE_READ(ctx, ret));
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int openat2_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how how = {};
+
+	bpf_probe_read_user(&how, sizeof(how), (void *)BPF_CORE_READ(ctx, args[2]));
+	return open__enter(BPF_CORE_READ(ctx, args[1]), how.flags, how.mode);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int openat2_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return open__exit(BPF_CORE_READ(ctx, ret));
+}
+
+SEC("tracepoint/syscalls/sys_enter_open")
+int open_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return open__enter(BPF_CORE_READ(ctx, args[0]), BPF_CORE_READ(ctx, args[1]),
+			   BPF_CORE_READ(ctx, args[2]));
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int open_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return open__exit(BPF_CORE_READ(ctx, ret));
+}
+
+SEC("tracepoint/syscalls/sys_enter_creat")
+int creat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return open__enter(BPF_CORE_READ(ctx, args[0]), O_CREAT | O_TRUNC | 1,
+			   BPF_CORE_READ(ctx, args[1]));
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int creat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return open__exit(BPF_CORE_READ(ctx, ret));
+}
+
+/* ------------------------------------------------------ fd-based calls */
+
+static __always_inline int fdop__enter(__u32 op, int fd, __u32 mode)
+{
+	struct file_stash s = {.op = op, .fd = fd, .mode = mode, .base = VIGIL_BASE_FILE};
+
+	stash__put(&s);
+	return 0;
+}
+
+static __always_inline int fdop__exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file_stash *s = bpf_map_lookup_elem(&fstash, &tid);
+	struct vigil_file *e;
+	struct dentry *d;
+	struct file *f;
+	__u32 flags;
+
+	if (!s)
+		return 0;
+	f = file__from_fd(s->fd);
+	if (!f)
+		goto out;
+	d = BPF_CORE_READ(f, f_path.dentry);
+	flags = dentry__watch_flags(d, false);
+	/* Set-uid/set-gid bits are worth a record anywhere. */
+	if (!(flags & VIGIL_WATCH_WRITE) &&
+	    !(s->op == VIGIL_FILE_CHMOD && (s->mode & (S_ISUID | S_ISGID))))
+		goto out;
+	e = event__start(s, ret);
+	if (!e)
+		goto out;
+	dentry__capture(d, e);
+	ringbuf__submit(e);
+out:
+	bpf_map_delete_elem(&fstash, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_fchmod")
+int fchmod_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return fdop__enter(VIGIL_FILE_CHMOD, BPF_CORE_READ(ctx, args[0]),
+			   BPF_CORE_READ(ctx, args[1]));
+}
+
+SEC("tracepoint/syscalls/sys_exit_fchmod")
+int fchmod_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return fdop__exit(BPF_CORE_READ(ctx, ret));
+}
+
+SEC("tracepoint/syscalls/sys_enter_ftruncate")
+int ftruncate_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return fdop__enter(VIGIL_FILE_TRUNCATE, BPF_CORE_READ(ctx, args[0]), 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_ftruncate")
+int ftruncate_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return fdop__exit(BPF_CORE_READ(ctx, ret));
+}
+
+/* ---------------------------------------------------- path-based calls */
+
+static __always_inline int pathop__enter(__u32 op, int dirfd, __u64 path, int new_dirfd,
+					 __u64 new_path, __u32 flags, __u32 mode)
+{
+	struct file_stash s = {
+	    .op = op, .path = path, .new_path = new_path, .flags = flags, .mode = mode};
+	struct file_stash other = {};
+	__u32 watch;
+
+	watch = path__watch_flags((const char *)path, dirfd, &s);
+	if (new_path && !(watch & VIGIL_WATCH_WRITE))
+		/* A rename into a watched place counts too. */
+		watch |= path__watch_flags((const char *)new_path, new_dirfd, &other);
+	if (op == VIGIL_FILE_CHMOD && (mode & (S_ISUID | S_ISGID)))
+		watch |= VIGIL_WATCH_WRITE;
+	if (!(watch & VIGIL_WATCH_WRITE))
+		return 0;
+	s.matched = 1;
+	stash__put(&s);
+	return 0;
+}
+
+static __always_inline int pathop__exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file_stash *s = bpf_map_lookup_elem(&fstash, &tid);
+	struct vigil_file *e;
+
+	if (!s)
+		return 0;
+	if (!s->matched)
+		goto out;
+	e = event__start(s, ret);
+	if (!e)
+		goto out;
+	if (s->base == VIGIL_BASE_DIR)
+		dentry__capture((struct dentry *)s->base_dentry, e);
+	ringbuf__submit(e);
+out:
+	bpf_map_delete_elem(&fstash, &tid);
+	return 0;
+}
+
+#define PATHOP_EXIT(name)                                                                          \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
+	int name##_exit(struct trace_event_raw_sys_exit *ctx)                                      \
+	{                                                                                          \
+		return pathop__exit(BPF_CORE_READ(ctx, ret));                                      \
+	}
+
+SEC("tracepoint/syscalls/sys_enter_renameat2")
+int renameat2_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_RENAME, BPF_CORE_READ(ctx, args[0]),
+			     BPF_CORE_READ(ctx, args[1]), BPF_CORE_READ(ctx, args[2]),
+			     BPF_CORE_READ(ctx, args[3]), BPF_CORE_READ(ctx, args[4]), 0);
+}
+PATHOP_EXIT(renameat2)
+
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int renameat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_RENAME, BPF_CORE_READ(ctx, args[0]),
+			     BPF_CORE_READ(ctx, args[1]), BPF_CORE_READ(ctx, args[2]),
+			     BPF_CORE_READ(ctx, args[3]), 0, 0);
+}
+PATHOP_EXIT(renameat)
+
+SEC("tracepoint/syscalls/sys_enter_rename")
+int rename_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_RENAME, AT_FDCWD, BPF_CORE_READ(ctx, args[0]), AT_FDCWD,
+			     BPF_CORE_READ(ctx, args[1]), 0, 0);
+}
+PATHOP_EXIT(rename)
+
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int unlinkat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_UNLINK, BPF_CORE_READ(ctx, args[0]),
+			     BPF_CORE_READ(ctx, args[1]), 0, 0, BPF_CORE_READ(ctx, args[2]), 0);
+}
+PATHOP_EXIT(unlinkat)
+
+SEC("tracepoint/syscalls/sys_enter_unlink")
+int unlink_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_UNLINK, AT_FDCWD, BPF_CORE_READ(ctx, args[0]), 0, 0, 0, 0);
+}
+PATHOP_EXIT(unlink)
+
+SEC("tracepoint/syscalls/sys_enter_fchmodat")
+int fchmodat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_CHMOD, BPF_CORE_READ(ctx, args[0]),
+			     BPF_CORE_READ(ctx, args[1]), 0, 0, 0, BPF_CORE_READ(ctx, args[2]));
+}
+PATHOP_EXIT(fchmodat)
+
+SEC("tracepoint/syscalls/sys_enter_chmod")
+int chmod_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_CHMOD, AT_FDCWD, BPF_CORE_READ(ctx, args[0]), 0, 0, 0,
+			     BPF_CORE_READ(ctx, args[1]));
+}
+PATHOP_EXIT(chmod)
+
+SEC("tracepoint/syscalls/sys_enter_truncate")
+int truncate_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_TRUNCATE, AT_FDCWD, BPF_CORE_READ(ctx, args[0]), 0, 0, 0,
+			     0);
+}
+PATHOP_EXIT(truncate)
