@@ -21,7 +21,7 @@ cmake --build "${BUILD_DIR}" -j"$(nproc)" --target vigil-agent
 
 agent="${BUILD_DIR}/agent/vigil-agent"
 echo
-"${agent}" --check --state-dir "${STATE_DIR}" || {
+"${agent}" --check --probes process,memory,file --state-dir "${STATE_DIR}" || {
   echo "quickstart: some probes did not attach (see above); continuing with what works" >&2
 }
 echo
@@ -30,4 +30,4 @@ echo "'High threat ...' lines. Try in another terminal:  /usr/bin/env true"
 echo "or, for an alert:  sleep 60 & gdb -p \$! -batch   (ptrace attach, if gdb is installed)"
 echo "Press Ctrl-C to stop. Counters: ${STATE_DIR}/agent-stats.json"
 echo
-exec "${agent}" --events-out - --alerts-out - --format text --state-dir "${STATE_DIR}" "$@"
+exec "${agent}" --probes process,memory,file --events-out - --alerts-out - --format text --state-dir "${STATE_DIR}" "$@"
