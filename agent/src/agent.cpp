@@ -14,6 +14,7 @@
 
 #include "vigil/agent/file_probe.h"
 #include "vigil/agent/memory_probe.h"
+#include "vigil/agent/network_probe.h"
 #include "vigil/agent/process_probe.h"
 #include "vigil/log.h"
 
@@ -30,7 +31,10 @@ std::unique_ptr<Probe> make_probe(const std::string& family) {
   if (family == "file") {
     return std::make_unique<FileProbe>();
   }
-  return nullptr;  // network: not in this build yet
+  if (family == "network") {
+    return std::make_unique<NetworkProbe>();
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -99,6 +103,9 @@ Result<void> Agent::load_probes() {
   options.file_watch_prefixes = config_.file_watch_prefixes;
   options.file_read_paths = config_.file_read_paths;
   options.file_watch_names = config_.file_watch_names;
+  options.xdp_ifaces = config_.xdp_ifaces;
+  options.xdp_enforce = config_.xdp_enforce;
+  options.xdp_blocklist = config_.xdp_blocklist;
 
   for (const auto& family : config_.probes) {
     auto probe = make_probe(family);

@@ -83,7 +83,10 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "alert_threshold",
                                                  "file_watch_prefixes",
                                                  "file_read_paths",
-                                                 "file_watch_names"};
+                                                 "file_watch_names",
+                                                 "xdp_ifaces",
+                                                 "xdp_enforce",
+                                                 "xdp_blocklist"};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -130,6 +133,9 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["file_watch_prefixes"]) cfg.file_watch_prefixes = yaml_list(n);
     if (auto n = root["file_read_paths"]) cfg.file_read_paths = yaml_list(n);
     if (auto n = root["file_watch_names"]) cfg.file_watch_names = yaml_list(n);
+    if (auto n = root["xdp_ifaces"]) cfg.xdp_ifaces = yaml_list(n);
+    if (auto n = root["xdp_enforce"]) cfg.xdp_enforce = n.as<bool>();
+    if (auto n = root["xdp_blocklist"]) cfg.xdp_blocklist = yaml_list(n);
   } catch (const YAML::Exception& e) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("config: line {}: {}", e.mark.line + 1, e.msg));
@@ -218,6 +224,9 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string ignore_comms;
   std::string log_level;
   std::string btf_path;
+  std::string xdp_ifaces;
+  std::string xdp_blocklist;
+  bool xdp_enforce = false;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t stats_interval = 0;
   std::uint32_t alert_threshold = 0;
@@ -236,6 +245,10 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
                  "score 0..100 at which an event is an alert");
   app.add_option("--ringbuf-kib", ringbuf_kib, "ring buffer size per probe family, KiB");
   app.add_option("--stats-interval", stats_interval, "seconds between counter reports (0: off)");
+  app.add_option("--xdp-iface", xdp_ifaces,
+                 "interfaces for XDP network summaries (comma list, or 'all')");
+  app.add_flag("--xdp-enforce", xdp_enforce, "drop packets from blocklisted sources in XDP");
+  app.add_option("--xdp-block", xdp_blocklist, "comma list of ADDR or ADDR/TTL_S to block");
   app.add_option("--btf", btf_path, "kernel BTF file when /sys/kernel/btf/vmlinux is missing");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
   app.add_flag("--check", check, "load the probes, print each one's status and exit");
@@ -283,6 +296,9 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--stats-interval") > 0) cfg.stats_interval_s = stats_interval;
   if (app.count("--alert-threshold") > 0) cfg.alert_threshold = alert_threshold;
   if (app.count("--btf") > 0) cfg.btf_path = btf_path;
+  if (app.count("--xdp-iface") > 0) cfg.xdp_ifaces = split_list(xdp_ifaces);
+  if (app.count("--xdp-enforce") > 0) cfg.xdp_enforce = xdp_enforce;
+  if (app.count("--xdp-block") > 0) cfg.xdp_blocklist = split_list(xdp_blocklist);
   if (app.count("--log-level") > 0) cfg.log_level = log_level;
   cfg.check = check;
   if (auto r = validate(cfg); !r) {

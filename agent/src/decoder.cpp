@@ -176,6 +176,12 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
     case VIGIL_EV_FILE:
       expected = sizeof(vigil_file);
       break;
+    case VIGIL_EV_SOCK:
+      expected = sizeof(vigil_sock);
+      break;
+    case VIGIL_EV_NET_SUMMARY:
+      expected = sizeof(vigil_net_summary);
+      break;
     default:
       return fail(DecodeFault::kUnknownType, fmt::format("unknown record type {}", hdr.type));
   }
@@ -323,6 +329,46 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
                                 .signal = r.signal,
                                 .window_ms = r.window_ms,
                                 .exe = std::string(bounded(r.exe))};
+      break;
+    }
+    case VIGIL_EV_SOCK: {
+      const auto r = load<vigil_sock>(record);
+      static constexpr EventType kByOp[] = {
+          EventType::kConnect, EventType::kConnect,       EventType::kAccept, EventType::kListen,
+          EventType::kClose,   EventType::kConnectFailed, EventType::kUdpSend};
+      if (r.op == 0 || r.op > VIGIL_SOCK_UDP_SEND) {
+        return fail(DecodeFault::kBadLength, fmt::format("socket record op {}", r.op));
+      }
+      out.type = kByOp[r.op];
+      SockData d;
+      d.ret = r.ret;
+      d.family = r.family;
+      d.proto = r.proto;
+      d.lport = r.lport;
+      d.rport = r.rport;
+      d.laddr = addr_string(r.family, r.laddr);
+      d.raddr = addr_string(r.family, r.raddr);
+      d.bytes_sent = r.bytes_sent;
+      d.bytes_received = r.bytes_received;
+      out.data = std::move(d);
+      break;
+    }
+    case VIGIL_EV_NET_SUMMARY: {
+      const auto r = load<vigil_net_summary>(record);
+      NetSummaryData d;
+      d.reasons = r.reason;
+      d.ifindex = r.ifindex;
+      d.family = r.family;
+      d.src = addr_string(r.family, r.src);
+      d.window_ms = r.window_ms;
+      d.pkts = r.pkts;
+      d.bytes = r.bytes;
+      d.syns = r.syns;
+      d.udp = r.udp;
+      d.icmp = r.icmp;
+      d.dports = linear_count(r.dport_bits, VIGIL_NET_PORT_BITS);
+      d.daddrs = linear_count(r.daddr_bits, VIGIL_NET_ADDR_BITS);
+      out.data = std::move(d);
       break;
     }
     case VIGIL_EV_FILE: {

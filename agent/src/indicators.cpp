@@ -42,6 +42,9 @@ enum Id : std::size_t {
   kSystemBinaryChanged,
   kCredentialRead,
   kHistoryTamper,
+  kNetScan,
+  kNetSynFlood,
+  kNetVolumeFlood,
   kCount,
 };
 
@@ -84,6 +87,9 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
     {"credential-read", "T1003.008", 70,
      "a credential store (/etc/shadow, private keys) was read by an unexpected program"},
     {"history-tamper", "T1070.003", 55, "a shell history file was deleted or truncated"},
+    {"port-scan", "T1046", 60, "one source probed many destination ports (XDP summary)"},
+    {"syn-flood", "T1498.001", 65, "one source sent a flood of SYNs without completing handshakes"},
+    {"packet-flood", "T1498.001", 55, "one source sent a UDP or ICMP flood"},
 }};
 
 bool under(std::string_view path, std::initializer_list<std::string_view> prefixes) {
@@ -284,6 +290,19 @@ void IndicatorEngine::evaluate(const Event& e, const ProcessTable& table,
     case EventType::kFile:
       evaluate_file(e, hits);
       return;
+    case EventType::kNetSummary: {
+      const auto& n = std::get<NetSummaryData>(e.data);
+      if (n.reasons & VIGIL_NET_SCAN) {
+        hits.push_back(&kIndicators[kNetScan]);
+      }
+      if (n.reasons & VIGIL_NET_SYN_FLOOD) {
+        hits.push_back(&kIndicators[kNetSynFlood]);
+      }
+      if (n.reasons & (VIGIL_NET_UDP_FLOOD | VIGIL_NET_ICMP_FLOOD)) {
+        hits.push_back(&kIndicators[kNetVolumeFlood]);
+      }
+      return;
+    }
     default:
       return;
   }

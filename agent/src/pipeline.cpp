@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <iterator>
 
 #include "vigil/event_format.h"
@@ -149,7 +150,12 @@ void Pipeline::on_record(std::span<const std::byte> record) {
   if (!alerts_) {
     return;
   }
-  const auto decision = dedupe_.observe(event_.pid, hits_.front()->id, now);
+  // Network summaries have no process: the source address is the entity.
+  const std::uint32_t entity = event_.type == EventType::kNetSummary
+                                   ? static_cast<std::uint32_t>(std::hash<std::string>{}(
+                                         std::get<NetSummaryData>(event_.data).src))
+                                   : event_.pid;
+  const auto decision = dedupe_.observe(entity, hits_.front()->id, now);
   if (!decision.emit) {
     ++stats_.alerts_suppressed;
     return;

@@ -227,6 +227,9 @@ void ProcessTable::apply(Event& e) {
       return;
     }
     default: {
+      if (e.pid == 0) {
+        return;  // no process (XDP summaries)
+      }
       if (auto* p = find_or_load(e.pid)) {
         p->uid = e.uid;
         p->euid = e.euid;

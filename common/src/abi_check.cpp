@@ -42,6 +42,11 @@ static_assert(sizeof(vigil_file) ==
               72 + 24 + 2 * VIGIL_PATH_LEN + VIGIL_FILE_COMPS * VIGIL_FILE_COMP_LEN);
 static_assert(offsetof(vigil_file, path) == 96);
 static_assert(sizeof(vigil_inode_key) == 16);
+static_assert(sizeof(vigil_sock) == 136);
+static_assert(offsetof(vigil_sock, laddr) == 88);
+static_assert(sizeof(vigil_net_summary) == 72 + 16 + 16 + 16 + 24);
+static_assert(offsetof(vigil_net_summary, src) == 88);
+static_assert(sizeof(vigil_addr_key) == 24);
 
 // Every record is a multiple of 8 bytes so ring buffer records stay aligned.
 static_assert(sizeof(vigil_exec) % 8 == 0 && sizeof(vigil_fork) % 8 == 0 &&
@@ -50,6 +55,7 @@ static_assert(sizeof(vigil_exec) % 8 == 0 && sizeof(vigil_fork) % 8 == 0 &&
               sizeof(vigil_mem_prot) % 8 == 0 && sizeof(vigil_memfd) % 8 == 0 &&
               sizeof(vigil_fileless_exec) % 8 == 0 && sizeof(vigil_inject) % 8 == 0 &&
               sizeof(vigil_crash_storm) % 8 == 0 && sizeof(vigil_alloc_rate) % 8 == 0 &&
-              sizeof(vigil_file) % 8 == 0);
+              sizeof(vigil_file) % 8 == 0 && sizeof(vigil_sock) % 8 == 0 &&
+              sizeof(vigil_net_summary) % 8 == 0);
 
 }  // namespace

@@ -1,6 +1,10 @@
 #include "vigil/event.h"
 
+#include <arpa/inet.h>
+
+#include <cmath>
 #include <csignal>
+#include <utility>
 
 #include "vigil/abi.h"
 
@@ -40,6 +44,20 @@ std::string_view to_string(EventType type) {
       return "alloc_rate";
     case EventType::kFile:
       return "file";
+    case EventType::kConnect:
+      return "connect";
+    case EventType::kNetSummary:
+      return "net_summary";
+    case EventType::kAccept:
+      return "accept";
+    case EventType::kListen:
+      return "listen";
+    case EventType::kClose:
+      return "close";
+    case EventType::kConnectFailed:
+      return "connect_failed";
+    case EventType::kUdpSend:
+      return "udp_send";
   }
   return "unknown";
 }
@@ -73,6 +91,40 @@ std::string_view file_op_name(std::uint32_t op) {
     default:
       return "unknown";
   }
+}
+
+std::string net_reasons(std::uint32_t reasons) {
+  std::string out;
+  const std::pair<std::uint32_t, const char*> names[] = {{VIGIL_NET_SCAN, "scan"},
+                                                         {VIGIL_NET_SYN_FLOOD, "syn_flood"},
+                                                         {VIGIL_NET_UDP_FLOOD, "udp_flood"},
+                                                         {VIGIL_NET_ICMP_FLOOD, "icmp_flood"},
+                                                         {VIGIL_NET_PERIODIC, "periodic"}};
+  for (const auto& [bit, name] : names) {
+    if (reasons & bit) {
+      if (!out.empty()) out.push_back(',');
+      out += name;
+    }
+  }
+  return out;
+}
+
+std::uint32_t linear_count(std::uint32_t set_bits, std::uint32_t m) {
+  if (set_bits >= m) {
+    return m * 8;  // saturated: at least this many, reported as a floor
+  }
+  const double zero = static_cast<double>(m - set_bits) / m;
+  return static_cast<std::uint32_t>(std::lround(-static_cast<double>(m) * std::log(zero)));
+}
+
+std::string addr_string(std::uint16_t family, const std::uint8_t* addr16) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (family == AF_INET6) {
+    inet_ntop(AF_INET6, addr16, buf, sizeof(buf));
+  } else {
+    inet_ntop(AF_INET, addr16, buf, sizeof(buf));
+  }
+  return buf;
 }
 
 std::string prot_string(std::uint32_t prot) {

@@ -230,6 +230,32 @@ void append_type_json(JsonObject& o, const FileData& d) {
   }
 }
 
+void append_type_json(JsonObject& o, const SockData& d) {
+  o.str("family", d.family == 10 ? "ipv6" : "ipv4");
+  o.str("proto", d.proto == 17 ? "udp" : "tcp");
+  o.str("laddr", d.laddr);
+  o.num("lport", d.lport);
+  o.str("raddr", d.raddr);
+  o.num("rport", d.rport);
+  o.num("ret", d.ret);
+  o.num("bytes_sent", d.bytes_sent);
+  o.num("bytes_received", d.bytes_received);
+}
+void append_type_json(JsonObject& o, const NetSummaryData& d) {
+  o.str("reason", net_reasons(d.reasons));
+  o.str("family", d.family == 10 ? "ipv6" : "ipv4");
+  o.str("src", d.src);
+  o.num("ifindex", d.ifindex);
+  o.num("pkts", d.pkts);
+  o.num("bytes", d.bytes);
+  o.num("syns", d.syns);
+  o.num("udp", d.udp);
+  o.num("icmp", d.icmp);
+  o.num("dports", d.dports);
+  o.num("daddrs", d.daddrs);
+  o.num("window_ms", d.window_ms);
+}
+
 void append_quoted_args(const std::vector<std::string>& args, std::string& out) {
   out.push_back('"');
   bool first = true;
@@ -370,6 +396,13 @@ void append_text(const Event& e, std::string& out) {
         } else if constexpr (std::is_same_v<T, CrashStormData>) {
           fmt::format_to(it, " crash_exe={} count={} signal={} window_ms={}", d.exe, d.count,
                          signal_name(d.signal), d.window_ms);
+        } else if constexpr (std::is_same_v<T, SockData>) {
+          fmt::format_to(it, " {} {}:{} -> {}:{} ret={}", d.proto == 17 ? "udp" : "tcp", d.laddr,
+                         d.lport, d.raddr, d.rport, d.ret);
+        } else if constexpr (std::is_same_v<T, NetSummaryData>) {
+          fmt::format_to(it, " reason={} src={} pkts={} syns={} dports={} daddrs={} window_ms={}",
+                         net_reasons(d.reasons), d.src, d.pkts, d.syns, d.dports, d.daddrs,
+                         d.window_ms);
         } else if constexpr (std::is_same_v<T, FileData>) {
           fmt::format_to(it, " op={} path={}", file_op_name(d.op), d.path);
           if (d.op == VIGIL_FILE_RENAME) {

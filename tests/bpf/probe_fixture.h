@@ -102,6 +102,12 @@ class ProbeFixture : public ::testing::Test {
     return ok ? child : -1;
   }
 
+  // One kernel counter of the probe (0 if unreadable).
+  std::uint64_t kernel_stat(std::size_t slot) {
+    auto st = probe_.read_stats();
+    return st ? (*st)[slot] : 0;
+  }
+
   static int wait_child(pid_t pid) {
     int status = 0;
     waitpid(pid, &status, 0);

@@ -59,6 +59,15 @@ std::vector<std::vector<std::uint8_t>> seeds() {
   std::strcpy(fl.comps[0], "etc");
   std::strcpy(fl.path, "x");
   s.push_back(raw(fl));
+  vigil_sock so{};
+  fill_hdr(so.hdr, VIGIL_EV_SOCK, sizeof(so), 100);
+  so.op = VIGIL_SOCK_CONNECT;
+  so.family = 2;
+  s.push_back(raw(so));
+  vigil_net_summary ns{};
+  fill_hdr(ns.hdr, VIGIL_EV_NET_SUMMARY, sizeof(ns), 0);
+  ns.reason = VIGIL_NET_SCAN;
+  s.push_back(raw(ns));
   vigil_alloc_rate ar{};
   fill_hdr(ar.hdr, VIGIL_EV_ALLOC_RATE, sizeof(ar), 100);
   s.push_back(raw(ar));

@@ -189,12 +189,27 @@ TEST(AgentCli, CheckReportsEveryProcessHook) {
   EXPECT_EQ(out.find("failed"), std::string::npos) << out;
 }
 
-TEST(AgentCli, CheckFailsForFamiliesThisBuildLacks) {
+TEST(AgentCli, CheckFailsWhenAHookCannotAttach) {
   REQUIRE_ROOT_OR_SKIP();
   vigil::test::TempDir dir;
-  Proc p({VIGIL_AGENT_BIN, "--check", "--probes", "process,network"}, dir.path());
+  Proc p({VIGIL_AGENT_BIN, "--check", "--probes", "process,network", "--xdp-iface",
+          "vgl-no-such-if"},
+         dir.path());
   EXPECT_EQ(p.wait(), 1);
-  EXPECT_NE(p.out().find("network/* did not attach"), std::string::npos) << p.out();
+  EXPECT_NE(p.out().find("network/xdp:vgl-no-such-if did not attach: no interface"),
+            std::string::npos)
+      << p.out();
+  EXPECT_NE(p.out().find("network   connect"), std::string::npos) << "the rest still attached";
+}
+
+TEST(AgentCli, EveryFamilyLoadsTogether) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  Proc p({VIGIL_AGENT_BIN, "--check", "--probes", "process,network,memory,file"}, dir.path());
+  EXPECT_EQ(p.wait(), 0) << p.out() << p.err();
+  for (const char* family : {"process ", "network ", "memory ", "file "}) {
+    EXPECT_NE(p.out().find(family), std::string::npos) << family;
+  }
 }
 
 TEST(AgentCli, ExecEventWithinOneSecondThenCleanShutdown) {

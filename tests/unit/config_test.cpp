@@ -150,6 +150,19 @@ TEST(Config, FileWatchListsParseAndValidate) {
   EXPECT_FALSE(validate(cfg)) << "a name is a basename";
 }
 
+TEST(Config, NetworkFlags) {
+  auto p = parse({"--probes", "process,network", "--xdp-iface", "veth0,veth1", "--xdp-enforce",
+                  "--xdp-block", "10.0.0.1,2001:db8::1/60"});
+  ASSERT_FALSE(p.exit_now);
+  EXPECT_EQ(p.config.xdp_ifaces, (std::vector<std::string>{"veth0", "veth1"}));
+  EXPECT_TRUE(p.config.xdp_enforce);
+  EXPECT_EQ(p.config.xdp_blocklist.size(), 2U);
+  AgentConfig cfg;
+  ASSERT_OK(apply_yaml("xdp_ifaces: [all]\nxdp_enforce: false\n", cfg));
+  EXPECT_EQ(cfg.xdp_ifaces, std::vector<std::string>{"all"});
+  EXPECT_TRUE(parse({}).config.xdp_ifaces.empty()) << "no XDP unless asked for";
+}
+
 TEST(SplitList, TrimsAndDropsEmpty) {
   EXPECT_EQ(split_list(" a, b,,c "), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(split_list("").empty());

@@ -264,6 +264,58 @@ TEST(Decoder, FileRecordPathsAreResolved) {
   EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kBadLength)], 2U);
 }
 
+TEST(Decoder, SocketRecordsBecomeOneTypePerOperation) {
+  Decoder d;
+  Event e;
+  vigil_sock s{};
+  test::fill_hdr(s.hdr, VIGIL_EV_SOCK, sizeof(s), 40);
+  s.op = VIGIL_SOCK_ACCEPT;
+  s.family = 2;
+  s.proto = 6;
+  s.lport = 8080;
+  s.rport = 51000;
+  const std::uint8_t lo[4] = {127, 0, 0, 1};
+  std::memcpy(s.laddr, lo, 4);
+  std::memcpy(s.raddr, lo, 4);
+  ASSERT_OK(d.decode(bytes_of(s), e));
+  EXPECT_EQ(e.type, EventType::kAccept);
+  EXPECT_EQ(std::get<SockData>(e.data).laddr, "127.0.0.1");
+  EXPECT_EQ(std::get<SockData>(e.data).lport, 8080);
+  s.op = VIGIL_SOCK_UDP_SEND;
+  s.family = 10;
+  std::memset(s.raddr, 0, 16);
+  s.raddr[15] = 1;
+  ASSERT_OK(d.decode(bytes_of(s), e));
+  EXPECT_EQ(e.type, EventType::kUdpSend);
+  EXPECT_EQ(std::get<SockData>(e.data).raddr, "::1");
+  s.op = 99;
+  EXPECT_FALSE(d.decode(bytes_of(s), e)) << "unknown socket operation";
+  s.op = 0;
+  EXPECT_FALSE(d.decode(bytes_of(s), e));
+}
+
+TEST(Decoder, NetSummaryEstimatesDistinctPorts) {
+  Decoder d;
+  Event e;
+  vigil_net_summary n{};
+  n.hdr.type = VIGIL_EV_NET_SUMMARY;
+  n.hdr.abi_version = VIGIL_ABI_VERSION;
+  n.hdr.size = sizeof(n);
+  n.reason = VIGIL_NET_SCAN | VIGIL_NET_SYN_FLOOD;
+  n.family = 2;
+  const std::uint8_t src[4] = {10, 200, 1, 2};
+  std::memcpy(n.src, src, 4);
+  n.dport_bits = 454;  // what 600 random ports set in 1024 bits, on average
+  ASSERT_OK(d.decode(bytes_of(n), e));
+  const auto& s = std::get<NetSummaryData>(e.data);
+  EXPECT_EQ(s.src, "10.200.1.2");
+  EXPECT_NEAR(s.dports, 600, 10);
+  EXPECT_EQ(e.pid, 0U);
+  EXPECT_EQ(net_reasons(s.reasons), "scan,syn_flood");
+  EXPECT_EQ(linear_count(0, 1024), 0U);
+  EXPECT_EQ(linear_count(1024, 1024), 8192U) << "saturated: a floor";
+}
+
 TEST(SplitArgs, HandlesEmptyAndConsecutiveNuls) {
   std::vector<std::string> out;
   split_args({}, out);

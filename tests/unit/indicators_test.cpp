@@ -221,6 +221,20 @@ TEST(Indicators, FileFamilyPersistenceAndCredentialAccess) {
   EXPECT_EQ(check(moved), V{"cron-write"}) << "a rename into a watched place";
 }
 
+TEST(Indicators, NetworkSummaries) {
+  ProcessTable t(10, "");
+  IndicatorEngine engine;
+  std::vector<const Indicator*> hits;
+  Event e;
+  e.type = EventType::kNetSummary;
+  e.data = NetSummaryData{.reasons = VIGIL_NET_SCAN | VIGIL_NET_SYN_FLOOD};
+  engine.evaluate(e, t, hits);
+  EXPECT_EQ(ids(hits), (std::vector<std::string_view>{"port-scan", "syn-flood"}));
+  e.data = NetSummaryData{.reasons = VIGIL_NET_PERIODIC};
+  engine.evaluate(e, t, hits);
+  EXPECT_TRUE(hits.empty()) << "a busy source alone is no attack";
+}
+
 TEST(Alerts, JsonCarriesScoreIndicatorsLineageAndEvent) {
   Event e;
   e.type = EventType::kPtrace;

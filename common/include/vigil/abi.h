@@ -34,6 +34,9 @@
 #define VIGIL_EV_CAPSET 6
 #define VIGIL_EV_PTRACE 7
 #define VIGIL_EV_KILL 8
+/* network family */
+#define VIGIL_EV_SOCK 16        /* connect, accept, listen, close, connect failure, UDP send */
+#define VIGIL_EV_NET_SUMMARY 17 /* XDP per-source summary */
 /* memory family */
 #define VIGIL_EV_MEM_WX 32         /* mmap/mprotect giving write+execute */
 #define VIGIL_EV_MEM_EXEC_ADDED 33 /* mprotect adding execute to a writable mapping */
@@ -44,7 +47,7 @@
 #define VIGIL_EV_ALLOC_RATE 38     /* anonymous memory growth of one process, summarised */
 /* file family */
 #define VIGIL_EV_FILE 48 /* a watched file was changed or a credential store read */
-#define VIGIL_EV_MAX 48
+#define VIGIL_EV_MAX 48  /* highest in use (file family) */
 
 /* vigil_exec.flags */
 #define VIGIL_EXEC_SETUID (1U << 0)       /* euid != uid after exec */
@@ -74,6 +77,10 @@
 /* memory family */
 #define VIGIL_STAT_MEM_SUPPRESSED 5 /* W+X/exec-added events over the per-process rate */
 #define VIGIL_STAT_MEM_CRASHES 6    /* fatal signals counted into storms */
+/* network family */
+#define VIGIL_STAT_NET_XDP_PKTS 5  /* packets seen by XDP */
+#define VIGIL_STAT_NET_XDP_DROPS 6 /* packets dropped by the enforcement blocklist */
+#define VIGIL_STAT_NET_UDP_DEDUP 7 /* UDP sends to already-seen destinations */
 /* file family */
 #define VIGIL_STAT_FILE_WALKS 5     /* dentry walks for writable opens */
 #define VIGIL_STAT_FILE_DEPTH_CAP 6 /* walks that hit the depth bound */
@@ -227,6 +234,63 @@ struct vigil_alloc_rate {
   __u64 bytes; /* anonymous mmap + brk growth in this window */
   __u32 window_ms;
   __u32 calls;
+};
+
+/* vigil_sock.op */
+#define VIGIL_SOCK_CONNECT 1
+#define VIGIL_SOCK_ACCEPT 2
+#define VIGIL_SOCK_LISTEN 3
+#define VIGIL_SOCK_CLOSE 4
+#define VIGIL_SOCK_CONNECT_FAILED 5 /* asynchronous failure (SYN_SENT -> CLOSE) */
+#define VIGIL_SOCK_UDP_SEND 6       /* first UDP send to a destination */
+
+struct vigil_sock {
+  struct vigil_hdr hdr;
+  __u32 op; /* VIGIL_SOCK_* */
+  __s32 ret;
+  __u16 family; /* AF_INET, AF_INET6 */
+  __u16 proto;  /* IPPROTO_TCP, IPPROTO_UDP */
+  __u16 lport;  /* host byte order */
+  __u16 rport;
+  __u8 laddr[16]; /* IPv4 in the first 4 bytes */
+  __u8 raddr[16];
+  __u64 bytes_sent; /* close: bytes acked by the peer */
+  __u64 bytes_received;
+};
+
+/* vigil_net_summary.reason (bits) */
+#define VIGIL_NET_SCAN 1U
+#define VIGIL_NET_SYN_FLOOD 2U
+#define VIGIL_NET_UDP_FLOOD 4U
+#define VIGIL_NET_ICMP_FLOOD 8U
+#define VIGIL_NET_PERIODIC 16U
+#define VIGIL_NET_PORT_BITS 1024 /* distinct-port sketch size (linear counting) */
+#define VIGIL_NET_ADDR_BITS 64
+
+/* Per-source summary from XDP; the header has no process (pid 0). */
+struct vigil_net_summary {
+  struct vigil_hdr hdr;
+  __u32 reason; /* VIGIL_NET_* bits */
+  __u32 ifindex;
+  __u16 family;
+  __u16 _pad0;
+  __u32 window_ms;
+  __u8 src[16];
+  __u64 pkts;
+  __u64 bytes;
+  __u32 syns; /* SYN without ACK */
+  __u32 udp;
+  __u32 icmp;
+  __u32 dport_bits; /* set bits of the 1024-bit port sketch */
+  __u32 daddr_bits; /* set bits of the 64-bit destination sketch */
+  __u32 _pad1;
+};
+
+/* Key of the XDP per-source and blocklist maps. */
+struct vigil_addr_key {
+  __u8 addr[16];
+  __u16 family;
+  __u16 _pad[3];
 };
 
 /* vigil_file.op */

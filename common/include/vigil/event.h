@@ -22,6 +22,14 @@ enum class EventType : std::uint16_t {
   kCapset = 6,
   kPtrace = 7,
   kKill = 8,
+  // network family: one ABI record (VIGIL_EV_SOCK) becomes one type per op
+  kConnect = 16,
+  kNetSummary = 17,
+  kAccept = 20,
+  kListen = 21,
+  kClose = 22,
+  kConnectFailed = 23,
+  kUdpSend = 24,
   // memory family
   kWxMemory = 32,
   kExecAdded = 33,
@@ -143,6 +151,34 @@ struct AllocRateData {
   std::uint32_t calls = 0;
 };
 
+// connect, accept, listen, close, connect_failed, udp_send.
+struct SockData {
+  std::int32_t ret = 0;
+  std::uint16_t family = 0;  // AF_INET / AF_INET6
+  std::uint16_t proto = 0;   // IPPROTO_TCP / IPPROTO_UDP
+  std::string laddr;
+  std::uint16_t lport = 0;
+  std::string raddr;
+  std::uint16_t rport = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+};
+
+struct NetSummaryData {
+  std::uint32_t reasons = 0;  // VIGIL_NET_* bits
+  std::uint32_t ifindex = 0;
+  std::uint16_t family = 0;
+  std::string src;
+  std::uint32_t window_ms = 0;
+  std::uint64_t pkts = 0;
+  std::uint64_t bytes = 0;
+  std::uint32_t syns = 0;
+  std::uint32_t udp = 0;
+  std::uint32_t icmp = 0;
+  std::uint32_t dports = 0;  // estimated distinct destination ports
+  std::uint32_t daddrs = 0;  // estimated distinct destination addresses
+};
+
 struct FileData {
   std::uint32_t op = 0;  // VIGIL_FILE_*
   std::int32_t ret = 0;
@@ -153,9 +189,9 @@ struct FileData {
   std::string arg_path;  // as passed to the syscall
 };
 
-using EventData =
-    std::variant<ExecData, ForkData, ExitData, SetidData, PtraceData, KillData, MemProtData,
-                 MemfdData, FilelessExecData, InjectData, CrashStormData, AllocRateData, FileData>;
+using EventData = std::variant<ExecData, ForkData, ExitData, SetidData, PtraceData, KillData,
+                               MemProtData, MemfdData, FilelessExecData, InjectData, CrashStormData,
+                               AllocRateData, FileData, SockData, NetSummaryData>;
 
 struct Event {
   EventType type = EventType::kExec;
@@ -181,6 +217,12 @@ struct Event {
 [[nodiscard]] std::string_view ptrace_request_name(std::int64_t request);
 [[nodiscard]] std::string_view signal_name(std::uint32_t sig);
 [[nodiscard]] std::string_view file_op_name(std::uint32_t op);
+// "scan,syn_flood" for VIGIL_NET_* bits.
+[[nodiscard]] std::string net_reasons(std::uint32_t reasons);
+// Linear-counting estimate of distinct items from the set bits of an m-bit sketch.
+[[nodiscard]] std::uint32_t linear_count(std::uint32_t set_bits, std::uint32_t m);
+// Text form of a 16-byte address (first 4 bytes for AF_INET).
+[[nodiscard]] std::string addr_string(std::uint16_t family, const std::uint8_t* addr16);
 // "rwx"-style rendering of PROT_* bits.
 [[nodiscard]] std::string prot_string(std::uint32_t prot);
 

@@ -28,6 +28,11 @@ struct AgentConfig {
   std::vector<std::string> file_watch_prefixes;
   std::vector<std::string> file_read_paths;
   std::vector<std::string> file_watch_names;
+  // Network family: XDP interfaces (none by default; "all" = every non-loopback
+  // interface that is up), enforcement and static blocklist.
+  std::vector<std::string> xdp_ifaces;
+  bool xdp_enforce = false;
+  std::vector<std::string> xdp_blocklist;
   std::uint32_t ringbuf_kib = 4096;    // per probe family; power of two, >= 4
   std::uint32_t alert_threshold = 50;  // 0..100: events scoring this or more become alerts
   std::uint32_t stats_interval_s = 30;

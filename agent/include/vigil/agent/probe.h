@@ -25,6 +25,11 @@ struct ProbeOptions {
   std::vector<std::string> file_watch_prefixes;
   std::vector<std::string> file_read_paths;
   std::vector<std::string> file_watch_names;
+  // Network family: interfaces for XDP ("all" = every non-loopback interface
+  // that is up), enforcement, and the static blocklist ("addr" or "addr/ttl_s").
+  std::vector<std::string> xdp_ifaces;
+  bool xdp_enforce = false;
+  std::vector<std::string> xdp_blocklist;
 };
 
 using KernelStats = std::array<std::uint64_t, VIGIL_STAT_MAX>;

@@ -55,6 +55,12 @@ class Skeleton final : public ObjectBackend {
       for (const auto& p : programs) {
         wanted = wanted || p == name;
       }
+      if constexpr (requires { Traits::manual_programs(); }) {
+        // Programs the probe attaches itself (e.g. XDP per interface) always load.
+        for (const auto& p : Traits::manual_programs()) {
+          wanted = wanted || p == name;
+        }
+      }
       bpf_program__set_autoload(prog, wanted);
     }
     Traits::configure(skel, options_);

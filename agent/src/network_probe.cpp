@@ -1,0 +1,215 @@
+#include "vigil/agent/network_probe.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "network.skel.h"
+#include "vigil/agent/skeleton.h"
+
+namespace vigil::agent {
+namespace {
+
+struct NetworkTraits {
+  using Skel = network_bpf;
+  static Skel* open(const bpf_object_open_opts* opts) { return network_bpf__open_opts(opts); }
+  static int load(Skel* s) { return network_bpf__load(s); }
+  static void destroy(Skel* s) { network_bpf__destroy(s); }
+  static bpf_object* object(Skel* s) { return s->obj; }
+  static void configure(Skel* s, const ProbeOptions& o) {
+    s->rodata->agent_tgid = o.agent_tgid;
+    s->rodata->enforce = o.xdp_enforce ? 1 : 0;
+    bpf_map__set_max_entries(s->maps.network_events, o.ringbuf_bytes);
+  }
+  static const std::vector<std::string>& manual_programs() {
+    static const std::vector<std::string> kManual = {"xdp_ingress"};
+    return kManual;
+  }
+};
+
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+const std::vector<HookSpec>& network_hooks() {
+  static const std::vector<HookSpec> kHooks = {
+      {"connect", {{"tracepoint", {"connect_enter", "connect_exit"}}}},
+      {"accept", {{"tracepoint", {"accept4_exit", "accept_exit"}}}},
+      {"listen", {{"tracepoint", {"listen_enter", "listen_exit"}}}},
+      {"udp_send", {{"tracepoint", {"sendto_enter"}}}},
+      {"tcp_state", {{"tp_btf", {"state_btf"}}, {"tracepoint", {"state_tp"}}}},
+  };
+  return kHooks;
+}
+
+std::vector<std::string> resolve_xdp_ifaces(const std::vector<std::string>& wanted) {
+  if (std::find(wanted.begin(), wanted.end(), "all") == wanted.end()) {
+    return wanted;
+  }
+  std::vector<std::string> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) {
+    return out;
+  }
+  for (auto* i = list; i != nullptr; i = i->ifa_next) {
+    if ((i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK) &&
+        std::find(out.begin(), out.end(), i->ifa_name) == out.end()) {
+      out.emplace_back(i->ifa_name);
+    }
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+Result<BlockEntry> parse_block_entry(std::string_view text) {
+  BlockEntry e;
+  std::string addr(text);
+  if (auto slash = text.find('/'); slash != std::string_view::npos) {
+    addr = std::string(text.substr(0, slash));
+    const auto ttl = text.substr(slash + 1);
+    auto [p, ec] = std::from_chars(ttl.data(), ttl.data() + ttl.size(), e.ttl_s);
+    if (ec != std::errc() || p != ttl.data() + ttl.size() || e.ttl_s == 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("blocklist '{}': expiry must be seconds > 0", text));
+    }
+  }
+  if (inet_pton(AF_INET, addr.c_str(), e.addr) == 1) {
+    e.family = AF_INET;
+  } else if (inet_pton(AF_INET6, addr.c_str(), e.addr) == 1) {
+    e.family = AF_INET6;
+  } else {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("blocklist '{}': not an IPv4 or IPv6 address", text));
+  }
+  return e;
+}
+
+struct NetworkProbe::Impl {
+  explicit Impl(ProbeOptions o) : skel(std::move(o)) {}
+  ~Impl() {
+    for (auto* l : xdp_links) {
+      bpf_link__destroy(l);
+    }
+  }
+  Skeleton<NetworkTraits> skel;
+  std::vector<bpf_link*> xdp_links;
+};
+
+NetworkProbe::NetworkProbe() = default;
+NetworkProbe::~NetworkProbe() { stop(); }
+
+Result<void> NetworkProbe::start(const ProbeOptions& options) {
+  stop();
+  impl_ = std::make_unique<Impl>(options);
+  status_ = plan_and_attach(family_, network_hooks(), impl_->skel, options.disabled_modes);
+  if (!impl_->skel.loaded()) {
+    return make_error(ErrorCode::kKernel, "no network hook could be attached");
+  }
+  for (const auto& entry : options.xdp_blocklist) {
+    auto parsed = parse_block_entry(entry);
+    if (!parsed) {
+      return std::unexpected(parsed.error());
+    }
+    if (auto r = block(*parsed); !r) {
+      return r;
+    }
+  }
+  // XDP: one link per interface (bpf_link, so nothing outlives the agent).
+  for (const auto& iface : resolve_xdp_ifaces(options.xdp_ifaces)) {
+    HookStatus s{family_, "xdp:" + iface, "xdp", HookState::kFailed, ""};
+    const unsigned int ifindex = if_nametoindex(iface.c_str());
+    if (ifindex == 0) {
+      s.error = fmt::format("no interface {}", iface);
+      status_.push_back(std::move(s));
+      continue;
+    }
+    bpf_link* link =
+        bpf_program__attach_xdp(impl_->skel.get()->progs.xdp_ingress, static_cast<int>(ifindex));
+    if (link == nullptr) {
+      s.error = fmt::format("attach: {}", std::strerror(errno));
+      status_.push_back(std::move(s));
+      continue;
+    }
+    impl_->xdp_links.push_back(link);
+    LIBBPF_OPTS(bpf_xdp_query_opts, q);
+    if (bpf_xdp_query(static_cast<int>(ifindex), 0, &q) == 0) {
+      s.mode = q.attach_mode == XDP_ATTACHED_DRV   ? "xdp-native"
+               : q.attach_mode == XDP_ATTACHED_SKB ? "xdp-generic"
+               : q.attach_mode == XDP_ATTACHED_HW  ? "xdp-offload"
+                                                   : "xdp";
+    }
+    s.state = HookState::kAttached;
+    status_.push_back(std::move(s));
+  }
+  return {};
+}
+
+Result<void> NetworkProbe::block(const BlockEntry& entry) {
+  if (!impl_ || !impl_->skel.loaded()) {
+    return make_error(ErrorCode::kInternal, "network probe not loaded");
+  }
+  vigil_addr_key key{};
+  key.family = entry.family;
+  std::memcpy(key.addr, entry.addr, sizeof(key.addr));
+  const std::uint64_t expiry =
+      entry.ttl_s == 0 ? 0
+                       : monotonic_ns() + static_cast<std::uint64_t>(entry.ttl_s) * 1000000000ULL;
+  if (bpf_map__update_elem(impl_->skel.get()->maps.blocklist, &key, sizeof(key), &expiry,
+                           sizeof(expiry), BPF_ANY) != 0) {
+    return make_error(ErrorCode::kKernel, fmt::format("blocklist: {}", std::strerror(errno)));
+  }
+  return {};
+}
+
+int NetworkProbe::ring_fd() const {
+  if (!impl_ || !impl_->skel.loaded()) {
+    return -1;
+  }
+  return bpf_map__fd(impl_->skel.get()->maps.network_events);
+}
+
+Result<KernelStats> NetworkProbe::read_stats() const {
+  if (!impl_ || !impl_->skel.loaded()) {
+    return make_error(ErrorCode::kInternal, "network probe not loaded");
+  }
+  return read_percpu_stats(impl_->skel.get()->maps.stats);
+}
+
+const char* NetworkProbe::stat_name(std::size_t slot) const {
+  switch (slot) {
+    case VIGIL_STAT_NET_XDP_PKTS:
+      return "xdp_packets";
+    case VIGIL_STAT_NET_XDP_DROPS:
+      return "xdp_drops";
+    case VIGIL_STAT_NET_UDP_DEDUP:
+      return "udp_sends_deduplicated";
+    default:
+      return common_stat_name(slot);
+  }
+}
+
+void NetworkProbe::detach() {
+  if (impl_) {
+    for (auto* l : impl_->xdp_links) {
+      bpf_link__destroy(l);
+    }
+    impl_->xdp_links.clear();
+    impl_->skel.detach();
+  }
+}
+
+void NetworkProbe::stop() { impl_.reset(); }
+
+}  // namespace vigil::agent
