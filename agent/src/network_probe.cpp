@@ -5,6 +5,7 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -98,13 +99,20 @@ Result<BlockEntry> parse_block_entry(std::string_view text) {
 
 struct NetworkProbe::Impl {
   explicit Impl(ProbeOptions o) : skel(std::move(o)) {}
-  ~Impl() {
+  ~Impl() { detach_xdp(); }
+  void detach_xdp() {
     for (auto* l : xdp_links) {
       bpf_link__destroy(l);
     }
+    xdp_links.clear();
+    for (int fd : xdp_link_fds) {
+      close(fd);  // closing a link fd detaches it
+    }
+    xdp_link_fds.clear();
   }
   Skeleton<NetworkTraits> skel;
   std::vector<bpf_link*> xdp_links;
+  std::vector<int> xdp_link_fds;  // generic-mode fallback links
 };
 
 NetworkProbe::NetworkProbe() = default;
@@ -202,10 +210,7 @@ const char* NetworkProbe::stat_name(std::size_t slot) const {
 
 void NetworkProbe::detach() {
   if (impl_) {
-    for (auto* l : impl_->xdp_links) {
-      bpf_link__destroy(l);
-    }
-    impl_->xdp_links.clear();
+    impl_->detach_xdp();
     impl_->skel.detach();
   }
 }
