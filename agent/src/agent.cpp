@@ -23,16 +23,16 @@ namespace {
 
 std::unique_ptr<Probe> make_probe(const std::string& family) {
   if (family == "process") {
-    return std::make_unique<ProcessProbe>();
+    return make_process_probe();
   }
   if (family == "memory") {
-    return std::make_unique<MemoryProbe>();
+    return make_memory_probe();
   }
   if (family == "file") {
-    return std::make_unique<FileProbe>();
+    return make_file_probe();
   }
   if (family == "network") {
-    return std::make_unique<NetworkProbe>();
+    return make_network_probe();
   }
   return nullptr;
 }

@@ -8,7 +8,7 @@
 #include <map>
 
 #include "file.skel.h"
-#include "vigil/agent/skeleton.h"
+#include "vigil/agent/skeleton_probe.h"
 #include "vigil/log.h"
 
 namespace vigil::agent {
@@ -93,6 +93,18 @@ struct FileTraits {
     bpf_map__set_max_entries(s->maps.file_events, o.ringbuf_bytes);
   }
   static Result<void> after_load(Skel* s, const ProbeOptions& o) { return fill_watch_maps(s, o); }
+  static const std::vector<HookSpec>& hooks() { return file_hooks(); }
+  static bpf_map* ring(Skel* s) { return s->maps.file_events; }
+  static const char* stat_name(std::size_t slot) {
+    switch (slot) {
+      case VIGIL_STAT_FILE_WALKS:
+        return "dentry_walks";
+      case VIGIL_STAT_FILE_DEPTH_CAP:
+        return "walks_at_depth_bound";
+      default:
+        return nullptr;
+    }
+  }
 };
 
 }  // namespace
@@ -141,55 +153,8 @@ const std::vector<HookSpec>& file_hooks() {
   return kHooks;
 }
 
-struct FileProbe::Impl {
-  explicit Impl(ProbeOptions o) : skel(std::move(o)) {}
-  Skeleton<FileTraits> skel;
-};
-
-FileProbe::FileProbe() = default;
-FileProbe::~FileProbe() { stop(); }
-
-Result<void> FileProbe::start(const ProbeOptions& options) {
-  stop();
-  impl_ = std::make_unique<Impl>(options);
-  status_ = plan_and_attach(family_, file_hooks(), impl_->skel, options.disabled_modes);
-  if (!impl_->skel.loaded()) {
-    return make_error(ErrorCode::kKernel, "no file hook could be attached");
-  }
-  return {};
+std::unique_ptr<Probe> make_file_probe() {
+  return std::make_unique<SkeletonProbe<FileTraits>>("file");
 }
-
-int FileProbe::ring_fd() const {
-  if (!impl_ || !impl_->skel.loaded()) {
-    return -1;
-  }
-  return bpf_map__fd(impl_->skel.get()->maps.file_events);
-}
-
-Result<KernelStats> FileProbe::read_stats() const {
-  if (!impl_ || !impl_->skel.loaded()) {
-    return make_error(ErrorCode::kInternal, "file probe not loaded");
-  }
-  return read_percpu_stats(impl_->skel.get()->maps.stats);
-}
-
-const char* FileProbe::stat_name(std::size_t slot) const {
-  switch (slot) {
-    case VIGIL_STAT_FILE_WALKS:
-      return "dentry_walks";
-    case VIGIL_STAT_FILE_DEPTH_CAP:
-      return "walks_at_depth_bound";
-    default:
-      return common_stat_name(slot);
-  }
-}
-
-void FileProbe::detach() {
-  if (impl_) {
-    impl_->skel.detach();
-  }
-}
-
-void FileProbe::stop() { impl_.reset(); }
 
 }  // namespace vigil::agent

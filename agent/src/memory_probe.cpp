@@ -1,7 +1,7 @@
 #include "vigil/agent/memory_probe.h"
 
 #include "memory.skel.h"
-#include "vigil/agent/skeleton.h"
+#include "vigil/agent/skeleton_probe.h"
 
 namespace vigil::agent {
 namespace {
@@ -15,6 +15,18 @@ struct MemoryTraits {
   static void configure(Skel* s, const ProbeOptions& o) {
     s->rodata->agent_tgid = o.agent_tgid;
     bpf_map__set_max_entries(s->maps.memory_events, o.ringbuf_bytes);
+  }
+  static const std::vector<HookSpec>& hooks() { return memory_hooks(); }
+  static bpf_map* ring(Skel* s) { return s->maps.memory_events; }
+  static const char* stat_name(std::size_t slot) {
+    switch (slot) {
+      case VIGIL_STAT_MEM_SUPPRESSED:
+        return "rate_limited";
+      case VIGIL_STAT_MEM_CRASHES:
+        return "fatal_signals";
+      default:
+        return nullptr;
+    }
   }
 };
 
@@ -36,55 +48,8 @@ const std::vector<HookSpec>& memory_hooks() {
   return kHooks;
 }
 
-struct MemoryProbe::Impl {
-  explicit Impl(ProbeOptions o) : skel(std::move(o)) {}
-  Skeleton<MemoryTraits> skel;
-};
-
-MemoryProbe::MemoryProbe() = default;
-MemoryProbe::~MemoryProbe() { stop(); }
-
-Result<void> MemoryProbe::start(const ProbeOptions& options) {
-  stop();
-  impl_ = std::make_unique<Impl>(options);
-  status_ = plan_and_attach(family_, memory_hooks(), impl_->skel, options.disabled_modes);
-  if (!impl_->skel.loaded()) {
-    return make_error(ErrorCode::kKernel, "no memory hook could be attached");
-  }
-  return {};
+std::unique_ptr<Probe> make_memory_probe() {
+  return std::make_unique<SkeletonProbe<MemoryTraits>>("memory");
 }
-
-int MemoryProbe::ring_fd() const {
-  if (!impl_ || !impl_->skel.loaded()) {
-    return -1;
-  }
-  return bpf_map__fd(impl_->skel.get()->maps.memory_events);
-}
-
-Result<KernelStats> MemoryProbe::read_stats() const {
-  if (!impl_ || !impl_->skel.loaded()) {
-    return make_error(ErrorCode::kInternal, "memory probe not loaded");
-  }
-  return read_percpu_stats(impl_->skel.get()->maps.stats);
-}
-
-const char* MemoryProbe::stat_name(std::size_t slot) const {
-  switch (slot) {
-    case VIGIL_STAT_MEM_SUPPRESSED:
-      return "rate_limited";
-    case VIGIL_STAT_MEM_CRASHES:
-      return "fatal_signals";
-    default:
-      return common_stat_name(slot);
-  }
-}
-
-void MemoryProbe::detach() {
-  if (impl_) {
-    impl_->skel.detach();
-  }
-}
-
-void MemoryProbe::stop() { impl_.reset(); }
 
 }  // namespace vigil::agent

@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "network.skel.h"
-#include "vigil/agent/skeleton.h"
+#include "vigil/agent/skeleton_probe.h"
 
 namespace vigil::agent {
 namespace {
@@ -32,6 +32,20 @@ struct NetworkTraits {
   static const std::vector<std::string>& manual_programs() {
     static const std::vector<std::string> kManual = {"xdp_ingress"};
     return kManual;
+  }
+  static const std::vector<HookSpec>& hooks() { return network_hooks(); }
+  static bpf_map* ring(Skel* s) { return s->maps.network_events; }
+  static const char* stat_name(std::size_t slot) {
+    switch (slot) {
+      case VIGIL_STAT_NET_XDP_PKTS:
+        return "xdp_packets";
+      case VIGIL_STAT_NET_XDP_DROPS:
+        return "xdp_drops";
+      case VIGIL_STAT_NET_UDP_DEDUP:
+        return "udp_sends_deduplicated";
+      default:
+        return nullptr;
+    }
   }
 };
 
@@ -97,60 +111,60 @@ Result<BlockEntry> parse_block_entry(std::string_view text) {
   return e;
 }
 
-struct NetworkProbe::Impl {
-  explicit Impl(ProbeOptions o) : skel(std::move(o)) {}
-  ~Impl() { detach_xdp(); }
-  void detach_xdp() {
-    for (auto* l : xdp_links) {
-      bpf_link__destroy(l);
-    }
-    xdp_links.clear();
-    for (int fd : xdp_link_fds) {
-      close(fd);  // closing a link fd detaches it
-    }
-    xdp_link_fds.clear();
-  }
-  Skeleton<NetworkTraits> skel;
-  std::vector<bpf_link*> xdp_links;
-  std::vector<int> xdp_link_fds;  // generic-mode fallback links
-};
+namespace {
 
-NetworkProbe::NetworkProbe() = default;
-NetworkProbe::~NetworkProbe() { stop(); }
+// The socket hooks come from the plan; XDP is attached here, per interface.
+class NetworkProbe final : public SkeletonProbe<NetworkTraits> {
+ public:
+  NetworkProbe() : SkeletonProbe("network") {}
+  ~NetworkProbe() override { detach_xdp(); }
+  NetworkProbe(const NetworkProbe&) = delete;
+  NetworkProbe& operator=(const NetworkProbe&) = delete;
 
-Result<void> NetworkProbe::start(const ProbeOptions& options) {
-  stop();
-  impl_ = std::make_unique<Impl>(options);
-  status_ = plan_and_attach(family_, network_hooks(), impl_->skel, options.disabled_modes);
-  if (!impl_->skel.loaded()) {
-    return make_error(ErrorCode::kKernel, "no network hook could be attached");
-  }
-  for (const auto& entry : options.xdp_blocklist) {
-    auto parsed = parse_block_entry(entry);
-    if (!parsed) {
-      return std::unexpected(parsed.error());
+ private:
+  Result<void> after_start(const ProbeOptions& options) override {
+    for (const auto& entry : options.xdp_blocklist) {
+      auto parsed = parse_block_entry(entry);
+      if (!parsed) {
+        return std::unexpected(parsed.error());
+      }
+      if (auto r = block(*parsed); !r) {
+        return r;
+      }
     }
-    if (auto r = block(*parsed); !r) {
-      return r;
+    for (const auto& iface : resolve_xdp_ifaces(options.xdp_ifaces)) {
+      mutable_status().push_back(attach_xdp(iface));
     }
+    return {};
   }
-  // XDP: one link per interface (bpf_link, so nothing outlives the agent).
-  for (const auto& iface : resolve_xdp_ifaces(options.xdp_ifaces)) {
-    HookStatus s{family_, "xdp:" + iface, "xdp", HookState::kFailed, ""};
+
+  void before_detach() override { detach_xdp(); }
+
+  HookStatus attach_xdp(const std::string& iface) {
+    HookStatus s{family(), "xdp:" + iface, "xdp", HookState::kFailed, ""};
     const unsigned int ifindex = if_nametoindex(iface.c_str());
     if (ifindex == 0) {
       s.error = fmt::format("no interface {}", iface);
-      status_.push_back(std::move(s));
-      continue;
+      return s;
     }
-    bpf_link* link =
-        bpf_program__attach_xdp(impl_->skel.get()->progs.xdp_ingress, static_cast<int>(ifindex));
-    if (link == nullptr) {
-      s.error = fmt::format("attach: {}", std::strerror(errno));
-      status_.push_back(std::move(s));
-      continue;
+    // The kernel picks native mode when the driver supports XDP; if that
+    // attach fails (driver limits), fall back to generic (SKB) mode.
+    bpf_link* link = bpf_program__attach_xdp(skel()->progs.xdp_ingress, static_cast<int>(ifindex));
+    if (link != nullptr) {
+      xdp_links_.push_back(link);
+    } else {
+      const int native_err = errno;
+      LIBBPF_OPTS(bpf_link_create_opts, lopts, .flags = XDP_FLAGS_SKB_MODE);
+      const int fd = bpf_link_create(bpf_program__fd(skel()->progs.xdp_ingress),
+                                     static_cast<int>(ifindex), BPF_XDP, &lopts);
+      if (fd < 0) {
+        s.error = fmt::format("attach: native {}, generic {}", std::strerror(native_err),
+                              std::strerror(errno));
+        return s;
+      }
+      xdp_link_fds_.push_back(fd);
+      s.error = fmt::format("native attach failed ({}), using generic", std::strerror(native_err));
     }
-    impl_->xdp_links.push_back(link);
     LIBBPF_OPTS(bpf_xdp_query_opts, q);
     if (bpf_xdp_query(static_cast<int>(ifindex), 0, &q) == 0) {
       s.mode = q.attach_mode == XDP_ATTACHED_DRV   ? "xdp-native"
@@ -159,62 +173,40 @@ Result<void> NetworkProbe::start(const ProbeOptions& options) {
                                                    : "xdp";
     }
     s.state = HookState::kAttached;
-    status_.push_back(std::move(s));
+    return s;
   }
-  return {};
-}
 
-Result<void> NetworkProbe::block(const BlockEntry& entry) {
-  if (!impl_ || !impl_->skel.loaded()) {
-    return make_error(ErrorCode::kInternal, "network probe not loaded");
+  Result<void> block(const BlockEntry& entry) {
+    vigil_addr_key key{};
+    key.family = entry.family;
+    std::memcpy(key.addr, entry.addr, sizeof(key.addr));
+    const std::uint64_t expiry =
+        entry.ttl_s == 0 ? 0
+                         : monotonic_ns() + static_cast<std::uint64_t>(entry.ttl_s) * 1000000000ULL;
+    if (bpf_map__update_elem(skel()->maps.blocklist, &key, sizeof(key), &expiry, sizeof(expiry),
+                             BPF_ANY) != 0) {
+      return make_error(ErrorCode::kKernel, fmt::format("blocklist: {}", std::strerror(errno)));
+    }
+    return {};
   }
-  vigil_addr_key key{};
-  key.family = entry.family;
-  std::memcpy(key.addr, entry.addr, sizeof(key.addr));
-  const std::uint64_t expiry =
-      entry.ttl_s == 0 ? 0
-                       : monotonic_ns() + static_cast<std::uint64_t>(entry.ttl_s) * 1000000000ULL;
-  if (bpf_map__update_elem(impl_->skel.get()->maps.blocklist, &key, sizeof(key), &expiry,
-                           sizeof(expiry), BPF_ANY) != 0) {
-    return make_error(ErrorCode::kKernel, fmt::format("blocklist: {}", std::strerror(errno)));
-  }
-  return {};
-}
 
-int NetworkProbe::ring_fd() const {
-  if (!impl_ || !impl_->skel.loaded()) {
-    return -1;
+  void detach_xdp() {
+    for (auto* l : xdp_links_) {
+      bpf_link__destroy(l);
+    }
+    xdp_links_.clear();
+    for (int fd : xdp_link_fds_) {
+      close(fd);  // closing a link fd detaches it
+    }
+    xdp_link_fds_.clear();
   }
-  return bpf_map__fd(impl_->skel.get()->maps.network_events);
-}
 
-Result<KernelStats> NetworkProbe::read_stats() const {
-  if (!impl_ || !impl_->skel.loaded()) {
-    return make_error(ErrorCode::kInternal, "network probe not loaded");
-  }
-  return read_percpu_stats(impl_->skel.get()->maps.stats);
-}
+  std::vector<bpf_link*> xdp_links_;
+  std::vector<int> xdp_link_fds_;  // generic-mode fallback links
+};
 
-const char* NetworkProbe::stat_name(std::size_t slot) const {
-  switch (slot) {
-    case VIGIL_STAT_NET_XDP_PKTS:
-      return "xdp_packets";
-    case VIGIL_STAT_NET_XDP_DROPS:
-      return "xdp_drops";
-    case VIGIL_STAT_NET_UDP_DEDUP:
-      return "udp_sends_deduplicated";
-    default:
-      return common_stat_name(slot);
-  }
-}
+}  // namespace
 
-void NetworkProbe::detach() {
-  if (impl_) {
-    impl_->detach_xdp();
-    impl_->skel.detach();
-  }
-}
-
-void NetworkProbe::stop() { impl_.reset(); }
+std::unique_ptr<Probe> make_network_probe() { return std::make_unique<NetworkProbe>(); }
 
 }  // namespace vigil::agent

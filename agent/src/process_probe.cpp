@@ -1,7 +1,7 @@
 #include "vigil/agent/process_probe.h"
 
 #include "process.skel.h"
-#include "vigil/agent/skeleton.h"
+#include "vigil/agent/skeleton_probe.h"
 
 namespace vigil::agent {
 namespace {
@@ -16,6 +16,9 @@ struct ProcessTraits {
     s->rodata->agent_tgid = o.agent_tgid;
     bpf_map__set_max_entries(s->maps.process_events, o.ringbuf_bytes);
   }
+  static const std::vector<HookSpec>& hooks() { return process_hooks(); }
+  static bpf_map* ring(Skel* s) { return s->maps.process_events; }
+  static const char* stat_name(std::size_t /*slot*/) { return nullptr; }
 };
 
 HookSpec syscall_pairs(std::string name, std::initializer_list<const char*> calls) {
@@ -44,48 +47,8 @@ const std::vector<HookSpec>& process_hooks() {
   return kHooks;
 }
 
-struct ProcessProbe::Impl {
-  explicit Impl(ProbeOptions o) : skel(std::move(o)) {}
-  Skeleton<ProcessTraits> skel;
-};
-
-ProcessProbe::ProcessProbe() = default;
-ProcessProbe::~ProcessProbe() { stop(); }
-
-Result<void> ProcessProbe::start(const ProbeOptions& options) {
-  stop();
-  impl_ = std::make_unique<Impl>(options);
-  status_ = plan_and_attach(family_, process_hooks(), impl_->skel, options.disabled_modes);
-  if (!impl_->skel.loaded()) {
-    std::string why;
-    for (const auto& s : status_) {
-      why += fmt::format("\n  {}: {}", s.hook, s.error);
-    }
-    return make_error(ErrorCode::kKernel, "no process hook could be attached:" + why);
-  }
-  return {};
+std::unique_ptr<Probe> make_process_probe() {
+  return std::make_unique<SkeletonProbe<ProcessTraits>>("process");
 }
-
-int ProcessProbe::ring_fd() const {
-  if (!impl_ || !impl_->skel.loaded()) {
-    return -1;
-  }
-  return bpf_map__fd(impl_->skel.get()->maps.process_events);
-}
-
-Result<KernelStats> ProcessProbe::read_stats() const {
-  if (!impl_ || !impl_->skel.loaded()) {
-    return make_error(ErrorCode::kInternal, "process probe not loaded");
-  }
-  return read_percpu_stats(impl_->skel.get()->maps.stats);
-}
-
-void ProcessProbe::detach() {
-  if (impl_) {
-    impl_->skel.detach();
-  }
-}
-
-void ProcessProbe::stop() { impl_.reset(); }
 
 }  // namespace vigil::agent

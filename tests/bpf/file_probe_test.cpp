@@ -20,7 +20,7 @@ std::string unique_name(const std::string& stem) {
   return stem + "-" + std::to_string(getpid()) + "-" + std::to_string(::time(nullptr));
 }
 
-class FileProbeTest : public ProbeFixture<FileProbe> {
+class FileProbeTest : public ProbeFixture<&make_file_probe> {
  protected:
   std::optional<Event> wait_file(std::uint32_t op, const std::string& path) {
     return wait_for([&](const Event& ev) {
@@ -43,8 +43,8 @@ class FileProbeTest : public ProbeFixture<FileProbe> {
 
 TEST_F(FileProbeTest, EveryHookAttaches) {
   start();
-  ASSERT_EQ(probe_.status().size(), file_hooks().size());
-  for (const auto& s : probe_.status()) {
+  ASSERT_EQ(probe_->status().size(), file_hooks().size());
+  for (const auto& s : probe_->status()) {
     EXPECT_EQ(s.state, HookState::kAttached) << s.hook << ": " << s.error;
   }
 }
@@ -178,7 +178,7 @@ TEST_F(FileProbeTest, ThousandsOfUnwatchedOpensAreSilent) {
   EXPECT_FALSE(seen_any([&](const Event& ev) {
     return ev.type == EventType::kFile && ev.pid == static_cast<std::uint32_t>(child);
   }));
-  auto st = probe_.read_stats();
+  auto st = probe_->read_stats();
   ASSERT_OK(st);
   EXPECT_EQ((*st)[VIGIL_STAT_RB_DROPS], 0U);
 }

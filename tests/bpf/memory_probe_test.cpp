@@ -21,7 +21,7 @@
 namespace vigil::agent {
 namespace {
 
-class MemoryProbeTest : public ProbeFixture<MemoryProbe> {
+class MemoryProbeTest : public ProbeFixture<&make_memory_probe> {
  protected:
   // Runs `body` in a child that reports one 64-bit value back (e.g. an address)
   // and exits with body's return code. Returns {pid, value}.
@@ -75,8 +75,8 @@ class MemoryProbeTest : public ProbeFixture<MemoryProbe> {
 
 TEST_F(MemoryProbeTest, EveryHookAttaches) {
   start();
-  ASSERT_EQ(probe_.status().size(), memory_hooks().size());
-  for (const auto& s : probe_.status()) {
+  ASSERT_EQ(probe_->status().size(), memory_hooks().size());
+  for (const auto& s : probe_->status()) {
     EXPECT_EQ(s.state, HookState::kAttached) << s.hook << ": " << s.error;
   }
 }
@@ -306,7 +306,7 @@ TEST_F(MemoryProbeTest, SegfaultStormIsSummarisedPerExecutable) {
   }
   EXPECT_EQ(summaries, 2U) << "summaries at 20 and 40, not one event per crash";
   EXPECT_EQ(max_count, 40U);
-  auto st = probe_.read_stats();
+  auto st = probe_->read_stats();
   ASSERT_OK(st);
   EXPECT_GE((*st)[VIGIL_STAT_MEM_CRASHES], static_cast<std::uint64_t>(kCrashes));
 }
@@ -330,7 +330,7 @@ TEST_F(MemoryProbeTest, JitLikeBurstIsRateLimitedNotIgnored) {
     delivered += ev.pid == static_cast<std::uint32_t>(child) && ev.type == EventType::kWxMemory;
   }
   EXPECT_LE(delivered, 80U) << "at most 8 per second reach user space";
-  auto st = probe_.read_stats();
+  auto st = probe_->read_stats();
   ASSERT_OK(st);
   EXPECT_GE((*st)[VIGIL_STAT_MEM_SUPPRESSED], static_cast<std::uint64_t>(kToggles) - delivered);
 }

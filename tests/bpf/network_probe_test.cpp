@@ -81,15 +81,15 @@ int syn_to_ports(int first, int count, int repeat = 1) {
   return 0;
 }
 
-class NetworkProbeTest : public ProbeFixture<NetworkProbe> {
+class NetworkProbeTest : public ProbeFixture<&make_network_probe> {
  protected:
   void SetUp() override {
-    ProbeFixture<NetworkProbe>::SetUp();
+    ProbeFixture<&make_network_probe>::SetUp();
     if (IsSkipped()) return;
     ASSERT_TRUE(setup_hosts()) << "cannot create the test namespace and veth pair";
   }
   void TearDown() override {
-    ProbeFixture<NetworkProbe>::TearDown();
+    ProbeFixture<&make_network_probe>::TearDown();
     teardown_hosts();
   }
   void start_xdp(bool enforce = false, std::vector<std::string> block = {}) {
@@ -113,7 +113,7 @@ class NetworkProbeTest : public ProbeFixture<NetworkProbe> {
 TEST_F(NetworkProbeTest, XdpAttachesToTheNamedVethOnly) {
   start_xdp();
   bool xdp = false;
-  for (const auto& s : probe_.status()) {
+  for (const auto& s : probe_->status()) {
     EXPECT_EQ(s.state, HookState::kAttached) << s.hook << ": " << s.error;
     if (s.hook == std::string("xdp:") + kRootIf) {
       xdp = true;
@@ -249,7 +249,7 @@ TEST_F(NetworkProbeTest, ExpiredBlocklistEntriesStopDropping) {
   EXPECT_EQ(udp_delivered(5), 5) << "the entry expired after one second";
 }
 
-class SocketEventsTest : public ProbeFixture<NetworkProbe> {};
+class SocketEventsTest : public ProbeFixture<&make_network_probe> {};
 
 TEST_F(SocketEventsTest, ListenConnectAcceptCloseCarryProcessAndAddresses) {
   start();

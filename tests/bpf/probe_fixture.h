@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -22,7 +23,8 @@ namespace vigil::agent {
 
 constexpr std::uint32_t kNobody = 65534;
 
-template <typename ProbeT>
+// `Factory` makes the probe under test (make_process_probe, ...).
+template <auto Factory>
 class ProbeFixture : public ::testing::Test {
  protected:
   void SetUp() override { REQUIRE_ROOT_OR_SKIP(); }
@@ -30,8 +32,8 @@ class ProbeFixture : public ::testing::Test {
   void start(ProbeOptions options = {}) {
     auto env = prepare_bpf_environment("");
     ASSERT_OK(env);
-    ASSERT_OK(probe_.start(options));
-    rb_ = ring_buffer__new(probe_.ring_fd(), &ProbeFixture::on_sample, this, nullptr);
+    ASSERT_OK(probe_->start(options));
+    rb_ = ring_buffer__new(probe_->ring_fd(), &ProbeFixture::on_sample, this, nullptr);
     ASSERT_NE(rb_, nullptr);
   }
 
@@ -39,7 +41,7 @@ class ProbeFixture : public ::testing::Test {
     if (rb_ != nullptr) {
       ring_buffer__free(rb_);
     }
-    probe_.stop();
+    probe_->stop();
   }
 
   static int on_sample(void* ctx, void* data, std::size_t size) {
@@ -104,7 +106,7 @@ class ProbeFixture : public ::testing::Test {
 
   // One kernel counter of the probe (0 if unreadable).
   std::uint64_t kernel_stat(std::size_t slot) {
-    auto st = probe_.read_stats();
+    auto st = probe_->read_stats();
     return st ? (*st)[slot] : 0;
   }
 
@@ -114,7 +116,7 @@ class ProbeFixture : public ::testing::Test {
     return status;
   }
 
-  ProbeT probe_;
+  std::unique_ptr<Probe> probe_ = Factory();
   ring_buffer* rb_ = nullptr;
   Decoder decoder_;
   std::vector<Event> events_;

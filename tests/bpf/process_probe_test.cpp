@@ -28,11 +28,11 @@
 namespace vigil::agent {
 namespace {
 
-class ProcessProbeTest : public ProbeFixture<ProcessProbe> {};
+class ProcessProbeTest : public ProbeFixture<&make_process_probe> {};
 
 TEST_F(ProcessProbeTest, EveryHookAttachesWithPreferredMode) {
   start();
-  const auto& st = probe_.status();
+  const auto& st = probe_->status();
   ASSERT_EQ(st.size(), process_hooks().size());
   for (const auto& s : st) {
     EXPECT_EQ(s.state, HookState::kAttached) << s.hook << ": " << s.error;
@@ -398,7 +398,7 @@ TEST_F(ProcessProbeTest, KernelFiltersIgnoredCommsAndPaths) {
   EXPECT_FALSE(seen_any([&](const Event& ev) {
     return ev.type == EventType::kExec && ev.pid == static_cast<std::uint32_t>(hidden_exec);
   }));
-  auto st = probe_.read_stats();
+  auto st = probe_->read_stats();
   ASSERT_OK(st);
   EXPECT_GE((*st)[VIGIL_STAT_FILTERED], 2U);
   EXPECT_GT((*st)[VIGIL_STAT_EVENTS], 0U);
@@ -431,7 +431,7 @@ TEST_F(ProcessProbeTest, TracepointFallbackVariantsProduceTheSameEvents) {
   ProbeOptions options;
   options.disabled_modes = {"tp_btf"};
   start(options);
-  for (const auto& s : probe_.status()) {
+  for (const auto& s : probe_->status()) {
     EXPECT_EQ(s.state, HookState::kAttached) << s.hook << ": " << s.error;
     EXPECT_EQ(s.mode, "tracepoint") << s.hook;
   }

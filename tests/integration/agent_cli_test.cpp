@@ -192,9 +192,9 @@ TEST(AgentCli, CheckReportsEveryProcessHook) {
 TEST(AgentCli, CheckFailsWhenAHookCannotAttach) {
   REQUIRE_ROOT_OR_SKIP();
   vigil::test::TempDir dir;
-  Proc p({VIGIL_AGENT_BIN, "--check", "--probes", "process,network", "--xdp-iface",
-          "vgl-no-such-if"},
-         dir.path());
+  Proc p(
+      {VIGIL_AGENT_BIN, "--check", "--probes", "process,network", "--xdp-iface", "vgl-no-such-if"},
+      dir.path());
   EXPECT_EQ(p.wait(), 1);
   EXPECT_NE(p.out().find("network/xdp:vgl-no-such-if did not attach: no interface"),
             std::string::npos)

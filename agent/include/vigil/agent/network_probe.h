@@ -23,30 +23,6 @@ struct BlockEntry {
 };
 [[nodiscard]] Result<BlockEntry> parse_block_entry(std::string_view text);
 
-class NetworkProbe final : public Probe {
- public:
-  NetworkProbe();
-  ~NetworkProbe() override;
-  NetworkProbe(const NetworkProbe&) = delete;
-  NetworkProbe& operator=(const NetworkProbe&) = delete;
-
-  [[nodiscard]] const std::string& family() const override { return family_; }
-  [[nodiscard]] Result<void> start(const ProbeOptions& options) override;
-  [[nodiscard]] const std::vector<HookStatus>& status() const override { return status_; }
-  [[nodiscard]] int ring_fd() const override;
-  [[nodiscard]] Result<KernelStats> read_stats() const override;
-  [[nodiscard]] const char* stat_name(std::size_t slot) const override;
-  void detach() override;
-  void stop() override;
-
-  // Adds a source to the enforcement blocklist (effective when enforcement is on).
-  [[nodiscard]] Result<void> block(const BlockEntry& entry);
-
- private:
-  struct Impl;
-  std::string family_ = "network";
-  std::unique_ptr<Impl> impl_;
-  std::vector<HookStatus> status_;
-};
+[[nodiscard]] std::unique_ptr<Probe> make_network_probe();
 
 }  // namespace vigil::agent
