@@ -1,7 +1,12 @@
 #include "vigil/agent/agent.h"
 
 #include <fmt/format.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +21,7 @@
 #include "vigil/agent/memory_probe.h"
 #include "vigil/agent/network_probe.h"
 #include "vigil/agent/process_probe.h"
+#include "vigil/agent/wire.h"
 #include "vigil/log.h"
 
 namespace vigil::agent {
@@ -80,6 +86,7 @@ Agent::Agent(AgentConfig config)
       signals_(io_, SIGINT, SIGTERM),
       stats_timer_(io_),
       tick_timer_(io_),
+      flush_timer_(io_),
       table_(config_.process_table_capacity) {}
 
 Agent::~Agent() { stop(); }
@@ -194,6 +201,12 @@ Result<void> Agent::start() {
     VLOG_INFO("baseline: {} known parent->child pairs", pipeline_->baseline().size());
   }
 
+  if (!config_.collector.empty()) {
+    if (auto r = start_shipping(); !r) {
+      return r;
+    }
+  }
+
   auto reader = RingReader::create(
       io_, fds, [this](std::span<const std::byte> r) { pipeline_->on_record(r); },
       [this] { pipeline_->on_batch_end(); });
@@ -214,6 +227,7 @@ int Agent::run() {
   reader_->start();
   schedule_stats();
   schedule_tick();
+  schedule_flush();
   VLOG_INFO("vigil-agent {} running on host {} ({} probe families)", kVersion, host_,
             probes_.size());
   io_.run();
@@ -223,6 +237,10 @@ int Agent::run() {
     p->detach();
   }
   reader_->drain();
+  if (shipper_) {
+    // What the collector has not acked by now stays in the spool for next time.
+    shipper_->stop(std::chrono::seconds(2));
+  }
   report_stats(true);
   save_baseline();
   for (auto& p : probes_) {
@@ -239,6 +257,7 @@ void Agent::stop() {
   signals_.cancel(ec);
   stats_timer_.cancel();
   tick_timer_.cancel();
+  flush_timer_.cancel();
   io_.stop();
 }
 
@@ -271,8 +290,166 @@ void Agent::schedule_tick() {
     if (pipeline_->level() != before) {
       VLOG_INFO("host level {} -> {}", to_string(before), to_string(pipeline_->level()));
     }
+    if (shipper_) {
+      shipper_->set_health(health());
+    }
     schedule_tick();
   });
+}
+
+namespace {
+
+// Converts every scored event for the shipper (agent loop only).
+class ShipSink final : public ScoredEventSink {
+ public:
+  explicit ShipSink(Shipper& shipper) : shipper_(shipper) {}
+  void on_scored(const Event& event, std::uint32_t score, std::span<const Indicator* const> hits,
+                 std::string_view alert_id) override {
+    v1::Event ev;
+    to_proto(event, score, hits, alert_id, ev);
+    shipper_.add(std::move(ev));
+  }
+
+ private:
+  Shipper& shipper_;
+};
+
+std::string kernel_release() {
+  utsname u{};
+  if (uname(&u) != 0) {
+    return "unknown";
+  }
+  return fmt::format("{} {}", u.sysname, u.release);
+}
+
+}  // namespace
+
+std::vector<std::string> interface_addresses() {
+  std::vector<std::string> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) {
+    return out;
+  }
+  for (auto* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_LOOPBACK) != 0) {
+      continue;
+    }
+    char buf[INET6_ADDRSTRLEN] = {};
+    const int family = a->ifa_addr->sa_family;
+    const void* src = nullptr;
+    if (family == AF_INET) {
+      src = &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr;
+    } else if (family == AF_INET6) {
+      src = &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr;
+    } else {
+      continue;
+    }
+    if (inet_ntop(family, src, buf, sizeof(buf)) != nullptr) {
+      out.emplace_back(buf);
+    }
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+Result<void> Agent::start_shipping() {
+  auto spool = Spool::open(config_.state_dir / "spool",
+                           SpoolOptions{.max_bytes = config_.spool_max_mb << 20, .sync = false});
+  if (!spool) {
+    return std::unexpected(spool.error());
+  }
+  spool_ = std::move(*spool);
+  if (!config_.insecure) {
+    VLOG_WARN("TLS to the collector is not built yet (issue 7): plaintext gRPC; pass --insecure");
+  }
+  v1::Hello hello;
+  hello.set_agent_id(config_.agent_id.empty() ? host_ : config_.agent_id);
+  hello.set_host_id(host_);
+  hello.set_version(std::string(kVersion));
+  hello.set_kernel(kernel_release());
+  hello.set_model_version("indicators-" + std::string(kVersion));
+  hello.set_feature_schema_version(0);  // no feature vector yet (issue 4)
+  for (const auto& p : probes_) {
+    auto* ps = hello.add_probes();
+    ps->set_family(p->family());
+    for (const auto& h : p->status()) {
+      if (h.state == HookState::kAttached) {
+        ps->set_hooks_attached(ps->hooks_attached() + 1);
+      } else {
+        ps->set_hooks_failed(ps->hooks_failed() + 1);
+        if (ps->error().empty()) {
+          ps->set_error(h.hook + ": " + h.error);
+        }
+      }
+    }
+    ps->set_loaded(ps->hooks_attached() > 0);
+  }
+  for (const auto& a : config_.host_addresses.empty() ? interface_addresses() : config_.host_addresses) {
+    hello.add_addresses(a);
+  }
+  ShipperOptions opts;
+  opts.collector = config_.collector;
+  opts.insecure = config_.insecure;
+  opts.batch_max = config_.batch_max;
+  opts.batch_interval = std::chrono::milliseconds(config_.batch_interval_ms);
+  shipper_ = std::make_unique<Shipper>(opts, *spool_, std::move(hello));
+  ship_sink_ = std::make_unique<ShipSink>(*shipper_);
+  pipeline_->set_scored_sink(ship_sink_.get());
+  const auto ss = spool_->stats();
+  VLOG_INFO("shipping to {} (spool: {} unacked events, next seq {})", config_.collector, ss.events,
+            ss.next_seq);
+  shipper_->start();
+  return {};
+}
+
+void Agent::schedule_flush() {
+  if (!shipper_) {
+    return;
+  }
+  flush_timer_.expires_after(std::chrono::milliseconds(std::max<std::uint32_t>(1, config_.batch_interval_ms)));
+  flush_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) {
+      return;
+    }
+    shipper_->flush();
+    schedule_flush();
+  });
+}
+
+v1::Health Agent::health() const {
+  v1::Health h;
+  for (const auto& p : probes_) {
+    if (auto ks = p->read_stats()) {
+      auto* d = h.add_drops();
+      d->set_family(p->family());
+      d->set_ringbuf_drops((*ks)[VIGIL_STAT_RB_DROPS]);
+    }
+  }
+  if (pipeline_) {
+    const auto& d = pipeline_->decode_stats();
+    std::uint64_t faults = 0;
+    for (auto f : d.faults) {
+      faults += f;
+    }
+    h.set_decoder_errors(faults);
+    h.set_level(std::string(to_string(pipeline_->level())));
+    h.set_events_total(pipeline_->stats().records);
+    h.set_alerts_total(pipeline_->stats().alerts);
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  h.set_rss_bytes(static_cast<std::uint64_t>(ru.ru_maxrss) * 1024);
+  // CPU: share of one core since the previous health snapshot.
+  const double cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                       static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  const auto now = std::chrono::steady_clock::now();
+  static thread_local double last_cpu = 0;
+  static thread_local auto last_at = now;
+  const double wall = std::chrono::duration<double>(now - last_at).count();
+  h.set_cpu_percent(wall > 0 ? 100.0 * (cpu_s - last_cpu) / wall : 0.0);
+  last_cpu = cpu_s;
+  last_at = now;
+  return h;
 }
 
 void Agent::save_baseline() {
@@ -323,6 +500,19 @@ std::string Agent::stats_json() const {
       ",\"process_table\":{{\"size\":{},\"capacity\":{},\"seeded\":{},\"evictions\":{},"
       "\"proc_lookups\":{}}}}}",
       table_.size(), table_.capacity(), t.seeded, t.evictions, t.proc_lookups);
+  if (shipper_ && spool_) {
+    out.pop_back();  // reopen the top-level object
+    const auto sh = shipper_->stats();
+    const auto sp = spool_->stats();
+    out += fmt::format(
+        ",\"shipper\":{{\"connected\":{},\"connects\":{},\"connect_failures\":{},"
+        "\"batches_sent\":{},\"events_sent\":{},\"acked_seq\":{},\"refusals\":{},"
+        "\"feedback\":{},\"spool_errors\":{},\"spool_events\":{},\"spool_bytes\":{},"
+        "\"spool_dropped\":{},\"next_seq\":{}}}}}",
+        sh.connected, sh.connects, sh.connect_failures, sh.batches_sent, sh.events_sent,
+        sh.acked_seq, sh.refusals, sh.feedback, sh.spool_errors, sp.events, sp.bytes, sp.dropped,
+        sp.next_seq);
+  }
   return out;
 }
 

@@ -86,7 +86,14 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "file_watch_names",
                                                  "xdp_ifaces",
                                                  "xdp_enforce",
-                                                 "xdp_blocklist"};
+                                                 "xdp_blocklist",
+                                                 "collector",
+                                                 "insecure",
+                                                 "agent_id",
+                                                 "host_addresses",
+                                                 "spool_max_mb",
+                                                 "batch_max",
+                                                 "batch_interval_ms"};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -136,6 +143,13 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["xdp_ifaces"]) cfg.xdp_ifaces = yaml_list(n);
     if (auto n = root["xdp_enforce"]) cfg.xdp_enforce = n.as<bool>();
     if (auto n = root["xdp_blocklist"]) cfg.xdp_blocklist = yaml_list(n);
+    if (auto n = root["collector"]) cfg.collector = n.as<std::string>();
+    if (auto n = root["insecure"]) cfg.insecure = n.as<bool>();
+    if (auto n = root["agent_id"]) cfg.agent_id = n.as<std::string>();
+    if (auto n = root["host_addresses"]) cfg.host_addresses = yaml_list(n);
+    if (auto n = root["spool_max_mb"]) cfg.spool_max_mb = n.as<std::uint64_t>();
+    if (auto n = root["batch_max"]) cfg.batch_max = n.as<std::uint32_t>();
+    if (auto n = root["batch_interval_ms"]) cfg.batch_interval_ms = n.as<std::uint32_t>();
   } catch (const YAML::Exception& e) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("config: line {}: {}", e.mark.line + 1, e.msg));
@@ -174,6 +188,17 @@ Result<void> validate(const AgentConfig& cfg) {
     return make_error(
         ErrorCode::kInvalidArgument,
         fmt::format("ringbuf_kib must be a power of two >= 4, not {}", cfg.ringbuf_kib));
+  }
+  if (cfg.batch_max == 0 || cfg.batch_max > 10000) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("batch_max must be 1..10000, not {}", cfg.batch_max));
+  }
+  if (cfg.spool_max_mb == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "spool_max_mb must be at least 1");
+  }
+  if (!cfg.collector.empty() && cfg.collector.find(':') == std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("collector must be HOST:PORT, not '{}'", cfg.collector));
   }
   if (cfg.alert_threshold > 100) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -227,6 +252,11 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string xdp_ifaces;
   std::string xdp_blocklist;
   bool xdp_enforce = false;
+  std::string collector;
+  bool insecure = false;
+  std::string agent_id;
+  std::string host_addresses;
+  std::uint64_t spool_max_mb = 0;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t stats_interval = 0;
   std::uint32_t alert_threshold = 0;
@@ -249,6 +279,12 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
                  "interfaces for XDP network summaries (comma list, or 'all')");
   app.add_flag("--xdp-enforce", xdp_enforce, "drop packets from blocklisted sources in XDP");
   app.add_option("--xdp-block", xdp_blocklist, "comma list of ADDR or ADDR/TTL_S to block");
+  app.add_option("--collector", collector, "ship scored events to vigil-collector at HOST:PORT");
+  app.add_flag("--insecure", insecure, "plaintext gRPC to the collector (loopback trials)");
+  app.add_option("--agent-id", agent_id, "identity towards the collector (default: host id)");
+  app.add_option("--host-addresses", host_addresses,
+                 "addresses reported to the collector (default: the interfaces')");
+  app.add_option("--spool-max-mb", spool_max_mb, "bound of the on-disk spool, MiB (default 256)");
   app.add_option("--btf", btf_path, "kernel BTF file when /sys/kernel/btf/vmlinux is missing");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
   app.add_flag("--check", check, "load the probes, print each one's status and exit");
@@ -300,6 +336,11 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--xdp-enforce") > 0) cfg.xdp_enforce = xdp_enforce;
   if (app.count("--xdp-block") > 0) cfg.xdp_blocklist = split_list(xdp_blocklist);
   if (app.count("--log-level") > 0) cfg.log_level = log_level;
+  if (app.count("--collector") > 0) cfg.collector = collector;
+  if (app.count("--insecure") > 0) cfg.insecure = insecure;
+  if (app.count("--agent-id") > 0) cfg.agent_id = agent_id;
+  if (app.count("--host-addresses") > 0) cfg.host_addresses = split_list(host_addresses);
+  if (app.count("--spool-max-mb") > 0) cfg.spool_max_mb = spool_max_mb;
   cfg.check = check;
   if (auto r = validate(cfg); !r) {
     return fail(r.error().message);

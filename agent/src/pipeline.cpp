@@ -100,7 +100,14 @@ void Pipeline::on_record(std::span<const std::byte> record) {
     events_->write(event_);
     ++stats_.events_out;
   }
+  const Scored scored = score_event();
+  if (scored_ != nullptr) {
+    scored_->on_scored(event_, scored.score, hits_,
+                       scored.alerted ? std::string_view(alert_id_) : std::string_view{});
+  }
+}
 
+Pipeline::Scored Pipeline::score_event() {
   indicators_.evaluate(event_, table_, hits_);
   if (event_.type == EventType::kExec) {
     // Host memory: a parent->child pair this host has never run.
@@ -125,7 +132,7 @@ void Pipeline::on_record(std::span<const std::byte> record) {
     }
   }
   if (hits_.empty()) {
-    return;
+    return {};
   }
   stats_.indicator_hits += hits_.size();
   std::uint32_t score = 0;
@@ -141,14 +148,14 @@ void Pipeline::on_record(std::span<const std::byte> record) {
     write_level_change(*change, event_.ts_ns);
   }
   if (score < alert_threshold_) {
-    return;
+    return {score, false};
   }
   // Attention follows what scored high: the process and its parent.
   focus_.add(event_.pid, score, now);
   focus_.add(event_.ppid, score / 2, now);
 
-  if (!alerts_) {
-    return;
+  if (!alerts_ && scored_ == nullptr) {
+    return {score, false};
   }
   // Network summaries have no process: the source address is the entity.
   const std::uint32_t entity = event_.type == EventType::kNetSummary
@@ -158,15 +165,18 @@ void Pipeline::on_record(std::span<const std::byte> record) {
   const auto decision = dedupe_.observe(entity, hits_.front()->id, now);
   if (!decision.emit) {
     ++stats_.alerts_suppressed;
-    return;
+    return {score, false};
   }
   ++stats_.alerts;
-  const std::string alert_id = fmt::format("{}-{}", run_id_, decision.id);
+  alert_id_ = fmt::format("{}-{}", run_id_, decision.id);
   const AlertContext ctx{.score = score,
-                         .alert_id = alert_id,
+                         .alert_id = alert_id_,
                          .count = decision.count,
                          .level = level_.level(),
                          .in_focus = in_focus};
+  if (!alerts_) {
+    return {score, true};
+  }
   alert_buf_.clear();
   if (alert_format_ == OutputFormat::kJson) {
     lineage_.clear();
@@ -178,6 +188,7 @@ void Pipeline::on_record(std::span<const std::byte> record) {
     append_alert_text(event_, ctx, hits_, alert_buf_);
   }
   alerts_->write_line(alert_buf_);
+  return {score, true};
 }
 
 void Pipeline::write_level_change(const LevelChange& change, std::uint64_t ts_ns) {

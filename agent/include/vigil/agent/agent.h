@@ -15,6 +15,8 @@
 #include "vigil/agent/probe.h"
 #include "vigil/agent/process_table.h"
 #include "vigil/agent/ring_reader.h"
+#include "vigil/agent/shipper.h"
+#include "vigil/agent/spool.h"
 
 namespace vigil::agent {
 
@@ -48,6 +50,9 @@ class Agent {
   void schedule_tick();
   void report_stats(bool final);
   void save_baseline();
+  [[nodiscard]] Result<void> start_shipping();
+  void schedule_flush();
+  [[nodiscard]] v1::Health health() const;
 
   AgentConfig config_;
   std::string host_;
@@ -56,11 +61,15 @@ class Agent {
   boost::asio::signal_set signals_;
   boost::asio::steady_timer stats_timer_;
   boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer flush_timer_;
   std::vector<std::unique_ptr<Probe>> probes_;
   std::vector<HookStatus> missing_;  // requested families this build lacks
   ProcessTable table_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<RingReader> reader_;
+  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<Shipper> shipper_;
+  std::unique_ptr<ScoredEventSink> ship_sink_;
   std::uint64_t last_drops_ = 0;
 };
 
@@ -68,5 +77,7 @@ class Agent {
 [[nodiscard]] std::string format_status_table(const std::vector<HookStatus>& status);
 
 [[nodiscard]] std::string default_host_id();
+// Non-loopback addresses of the host's interfaces.
+[[nodiscard]] std::vector<std::string> interface_addresses();
 
 }  // namespace vigil::agent

@@ -43,6 +43,15 @@ void append_alert_json(const Event& event, const AlertContext& ctx,
 void append_alert_text(const Event& event, const AlertContext& ctx,
                        std::span<const Indicator* const> hits, std::string& out);
 
+// Receives every event with its score: the shipper's way in. `hits` and
+// `alert_id` (empty unless an alert was raised) are valid during the call only.
+class ScoredEventSink {
+ public:
+  virtual ~ScoredEventSink() = default;
+  virtual void on_scored(const Event& event, std::uint32_t score,
+                         std::span<const Indicator* const> hits, std::string_view alert_id) = 0;
+};
+
 class Pipeline {
  public:
   Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_unix_ns);
@@ -54,6 +63,9 @@ class Pipeline {
     alert_format_ = format;
     alert_threshold_ = threshold;
   }
+
+  // Every event, scored, after the local outputs (not owned; may be null).
+  void set_scored_sink(ScoredEventSink* sink) { scored_ = sink; }
 
   // Handles one raw record. Malformed records are counted (decoder stats).
   void on_record(std::span<const std::byte> record);
@@ -94,8 +106,16 @@ class Pipeline {
   std::int64_t boot_to_unix_ns_;
   std::string run_id_;  // distinguishes alert ids across agent restarts
   std::string key_buf_;
+  std::string alert_id_;
+  ScoredEventSink* scored_ = nullptr;
   PipelineStats stats_;
 
+  struct Scored {
+    std::uint32_t score = 0;
+    bool alerted = false;
+  };
+  // Indicators, awareness and the local alert for event_.
+  Scored score_event();
   void write_level_change(const LevelChange& change, std::uint64_t ts_ns);
   void write_incident_update(std::uint64_t id, std::uint64_t count);
 };

@@ -1,0 +1,91 @@
+// Ships scored events to the collector over one AgentService.Connect stream.
+// The agent loop add()s events; flush() (every `batch_interval`, or at
+// `batch_max` events) writes them to the Spool, which assigns seqs. A sender
+// thread connects (exponential backoff with jitter), says hello, replays every
+// unacked event in seq order, then streams new ones; acks from the collector
+// delete from the spool. Local outputs never wait for any of this.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vigil/agent/spool.h"
+#include "vigil/v1/agent.grpc.pb.h"
+
+namespace vigil::agent {
+
+struct ShipperOptions {
+  std::string collector;  // host:port
+  bool insecure = true;
+  std::size_t batch_max = 1000;
+  std::chrono::milliseconds batch_interval{20};
+  std::size_t max_in_flight = 20000;  // events sent but not yet acked
+  std::chrono::milliseconds backoff_min{200};
+  std::chrono::milliseconds backoff_max{10000};
+  std::chrono::seconds health_interval{5};
+};
+
+struct ShipperStats {
+  bool connected = false;
+  std::uint64_t connects = 0;
+  std::uint64_t connect_failures = 0;
+  std::uint64_t batches_sent = 0;
+  std::uint64_t events_sent = 0;  // includes replays
+  std::uint64_t acked_seq = 0;
+  std::uint64_t refusals = 0;
+  std::uint64_t feedback = 0;
+  std::uint64_t spool_errors = 0;
+  std::string last_error;
+};
+
+class Shipper {
+ public:
+  // `hello` is sent on every connect (spool_id is filled in here).
+  Shipper(ShipperOptions options, Spool& spool, v1::Hello hello);
+  ~Shipper();
+  Shipper(const Shipper&) = delete;
+  Shipper& operator=(const Shipper&) = delete;
+
+  // Agent loop: queue one event; flushes itself at batch_max.
+  void add(v1::Event&& event);
+  // Agent loop: spool what is queued (call every batch_interval).
+  void flush();
+  // Agent loop: the health snapshot sent every health_interval.
+  void set_health(const v1::Health& health);
+
+  void start();
+  // Flushes, waits up to `drain` for the collector to ack everything, then stops.
+  void stop(std::chrono::milliseconds drain);
+
+  [[nodiscard]] ShipperStats stats() const;
+
+ private:
+  void run();
+  // One connection; returns when it breaks or on stop.
+  void session();
+  bool wait_backoff(std::chrono::milliseconds delay);
+
+  ShipperOptions options_;
+  Spool& spool_;
+  v1::Hello hello_;
+  std::vector<v1::Event> pending_;  // agent loop only
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  v1::Health health_;
+  grpc::ClientContext* live_ctx_ = nullptr;  // to cancel a session on stop
+  ShipperStats stats_;
+  std::thread thread_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+};
+
+}  // namespace vigil::agent

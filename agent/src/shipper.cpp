@@ -1,0 +1,246 @@
+#include "vigil/agent/shipper.h"
+
+#include <random>
+
+#include "vigil/log.h"
+
+namespace vigil::agent {
+
+Shipper::Shipper(ShipperOptions options, Spool& spool, v1::Hello hello)
+    : options_(std::move(options)), spool_(spool), hello_(std::move(hello)) {
+  hello_.set_spool_id(spool_.spool_id());
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetMaxSendMessageSize(64 << 20);
+  // The shipper does its own backoff; keep grpc's reconnect quick under it.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  channel_ = grpc::CreateCustomChannel(options_.collector, grpc::InsecureChannelCredentials(), args);
+  stub_ = v1::AgentService::NewStub(channel_);
+}
+
+Shipper::~Shipper() { stop(std::chrono::milliseconds(0)); }
+
+void Shipper::add(v1::Event&& event) {
+  pending_.push_back(std::move(event));
+  if (pending_.size() >= options_.batch_max) {
+    flush();
+  }
+}
+
+void Shipper::flush() {
+  if (pending_.empty()) {
+    return;
+  }
+  if (auto r = spool_.append(pending_); !r) {
+    std::lock_guard lock(mu_);
+    ++stats_.spool_errors;
+    stats_.last_error = r.error().message;
+  }
+  pending_.clear();
+  cv_.notify_all();
+}
+
+void Shipper::set_health(const v1::Health& health) {
+  std::lock_guard lock(mu_);
+  health_ = health;
+}
+
+void Shipper::start() {
+  if (!thread_.joinable()) {
+    thread_ = std::thread([this] { run(); });
+  }
+}
+
+void Shipper::stop(std::chrono::milliseconds drain) {
+  flush();
+  if (!thread_.joinable()) {
+    return;
+  }
+  {
+    std::unique_lock lock(mu_);
+    const auto target = spool_.stats().next_seq - 1;
+    cv_.wait_for(lock, drain, [&] { return stats_.acked_seq >= target || !stats_.connected; });
+    stopping_ = true;
+    if (live_ctx_ != nullptr) {
+      live_ctx_->TryCancel();
+    }
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+ShipperStats Shipper::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+bool Shipper::wait_backoff(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mu_);
+  return !cv_.wait_for(lock, delay, [&] { return stopping_; });
+}
+
+void Shipper::run() {
+  std::mt19937_64 rng(std::random_device{}());
+  auto backoff = options_.backoff_min;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) {
+        return;
+      }
+    }
+    const auto started = std::chrono::steady_clock::now();
+    session();
+    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(10)) {
+      backoff = options_.backoff_min;  // the link was healthy for a while
+    }
+    // Full jitter in [backoff/2, backoff]: a fleet does not reconnect in lockstep.
+    std::uniform_int_distribution<std::int64_t> jitter(backoff.count() / 2, backoff.count());
+    if (!wait_backoff(std::chrono::milliseconds(jitter(rng)))) {
+      return;
+    }
+    backoff = std::min(options_.backoff_max, backoff * 2);
+  }
+}
+
+void Shipper::session() {
+  grpc::ClientContext ctx;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      return;
+    }
+    live_ctx_ = &ctx;
+  }
+  auto stream = stub_->Connect(&ctx);
+  std::atomic<bool> hello_acked{false};
+  std::atomic<bool> reader_done{false};
+  std::uint64_t sent_upto = 0;
+  bool ok = true;
+  {
+    v1::AgentMessage hello;
+    *hello.mutable_hello() = hello_;
+    ok = stream->Write(hello);
+  }
+  // Acks and downstream messages arrive on their own thread.
+  std::thread reader([&] {
+    v1::CollectorMessage msg;
+    while (stream->Read(&msg)) {
+      if (msg.has_ack()) {
+        if (auto r = spool_.ack(msg.ack().seq()); !r) {
+          std::lock_guard lock(mu_);
+          ++stats_.spool_errors;
+          stats_.last_error = r.error().message;
+        }
+        std::lock_guard lock(mu_);
+        stats_.acked_seq = std::max(stats_.acked_seq, msg.ack().seq());
+        if (!hello_acked.exchange(true)) {
+          stats_.connected = true;
+          ++stats_.connects;
+        }
+        cv_.notify_all();
+      } else if (msg.has_refusal()) {
+        std::lock_guard lock(mu_);
+        ++stats_.refusals;
+        stats_.last_error = "collector refused: " + msg.refusal().reason();
+        VLOG_WARN("{}", stats_.last_error);
+      } else if (msg.has_feedback()) {
+        std::lock_guard lock(mu_);
+        ++stats_.feedback;  // labels feed the scoring models (issue 6); counted for now
+      }
+    }
+    std::lock_guard lock(mu_);
+    stats_.connected = false;
+    reader_done = true;
+    cv_.notify_all();
+  });
+
+  // Wait for the hello's ack: it carries what the collector already holds.
+  if (ok) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10),
+                 [&] { return stopping_ || hello_acked.load() || reader_done.load(); });
+    ok = hello_acked.load() && !stopping_;
+    if (ok) {
+      sent_upto = std::max(stats_.acked_seq, spool_.stats().acked_seq);
+      VLOG_INFO("connected to collector {}; replaying from seq {}", options_.collector,
+                sent_upto + 1);
+    }
+  }
+  auto next_health = std::chrono::steady_clock::now();
+  v1::AgentMessage out;
+  while (ok) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_ || !stats_.connected) {
+        break;
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_health) {
+      {
+        std::lock_guard lock(mu_);
+        *out.mutable_health() = health_;
+      }
+      const auto ss = spool_.stats();
+      out.mutable_health()->set_spool_events(ss.events);
+      out.mutable_health()->set_spool_bytes(ss.bytes);
+      out.mutable_health()->set_spool_dropped(ss.dropped);
+      if (ss.oldest_ts_ns != 0) {
+        const auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+        const auto lag = static_cast<std::int64_t>(wall) - static_cast<std::int64_t>(ss.oldest_ts_ns);
+        out.mutable_health()->set_lag_ms(lag > 0 ? static_cast<std::uint64_t>(lag) / 1'000'000 : 0);
+      }
+      if (!stream->Write(out)) {
+        break;
+      }
+      next_health = now + options_.health_interval;
+    }
+    std::uint64_t acked = 0;
+    {
+      std::lock_guard lock(mu_);
+      acked = stats_.acked_seq;
+    }
+    const bool window_open = sent_upto < acked + options_.max_in_flight;
+    if (window_open) {
+      if (auto r = spool_.read(sent_upto, options_.batch_max, *out.mutable_batch()); !r) {
+        std::lock_guard lock(mu_);
+        ++stats_.spool_errors;
+        stats_.last_error = r.error().message;
+      } else if (out.batch().events_size() > 0) {
+        const auto n = static_cast<std::uint64_t>(out.batch().events_size());
+        const auto last = out.batch().last_seq();
+        if (!stream->Write(out)) {
+          break;
+        }
+        sent_upto = last;
+        std::lock_guard lock(mu_);
+        ++stats_.batches_sent;
+        stats_.events_sent += n;
+        continue;
+      }
+    }
+    // Nothing to send (or the window is full): wait for new events, an ack or stop.
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  ctx.TryCancel();
+  reader.join();
+  const auto status = stream->Finish();
+  std::lock_guard lock(mu_);
+  live_ctx_ = nullptr;
+  stats_.connected = false;
+  if (!hello_acked.load()) {
+    ++stats_.connect_failures;
+  }
+  if (!status.ok() && !stopping_ && status.error_code() != grpc::StatusCode::CANCELLED) {
+    stats_.last_error = status.error_message();
+  }
+}
+
+}  // namespace vigil::agent

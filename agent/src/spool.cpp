@@ -1,0 +1,275 @@
+#include "vigil/agent/spool.h"
+
+#include <fmt/format.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstring>
+#include <random>
+
+namespace vigil::agent {
+namespace {
+
+enum : std::size_t { kMeta, kEvents, kByScore };
+constexpr const char* kNextSeqKey = "next_seq";
+constexpr const char* kAckedKey = "acked_seq";
+constexpr const char* kSpoolIdKey = "spool_id";
+// events value: score(1) | ts_ns(8) | serialized v1::Event
+constexpr std::size_t kValueHeader = 9;
+
+void put_be64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+std::uint64_t get_be64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) {
+    v = (v << 8) | static_cast<std::uint8_t>(p[i]);
+  }
+  return v;
+}
+
+std::string seq_key(std::uint64_t seq) {
+  std::string k;
+  put_be64(k, seq);
+  return k;
+}
+
+std::string score_key(std::uint8_t score, std::uint64_t seq) {
+  std::string k(1, static_cast<char>(score));
+  put_be64(k, seq);
+  return k;
+}
+
+Error db_error(const char* what, const rocksdb::Status& s) {
+  return Error{ErrorCode::kIo, fmt::format("spool {}: {}", what, s.ToString())};
+}
+
+}  // namespace
+
+Spool::Spool(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
+             SpoolOptions options)
+    : db_(std::move(db)), cfs_(std::move(cfs)), options_(options) {}
+
+Spool::~Spool() {
+  for (auto* cf : cfs_) {
+    db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
+  }
+  db_->Close().PermitUncheckedError();
+}
+
+Result<std::unique_ptr<Spool>> Spool::open(const std::filesystem::path& dir, SpoolOptions options) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, fmt::format("spool dir {}: {}", dir.string(), ec.message()));
+  }
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  db_opts.max_background_jobs = 1;
+  db_opts.keep_log_file_num = 2;
+  rocksdb::ColumnFamilyOptions cf_opts;
+  cf_opts.write_buffer_size = 8 << 20;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs = {
+      {rocksdb::kDefaultColumnFamilyName, cf_opts}, {"events", cf_opts}, {"by_score", cf_opts}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(db_opts, dir.string(), descs, &handles, &raw);
+  if (!s.ok()) {
+    return make_error(ErrorCode::kIo, fmt::format("spool open {}: {}", dir.string(), s.ToString()));
+  }
+  std::unique_ptr<Spool> spool(new Spool(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options));
+  if (auto r = spool->recover(); !r) {
+    return std::unexpected(r.error());
+  }
+  return spool;
+}
+
+Result<void> Spool::recover() {
+  std::lock_guard lock(mu_);
+  std::string v;
+  auto s = db_->Get({}, cfs_[kMeta], kSpoolIdKey, &v);
+  if (s.ok() && v.size() == 8) {
+    spool_id_ = get_be64(v.data());
+  } else if (s.IsNotFound()) {
+    std::random_device rd;
+    spool_id_ = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+    std::string id;
+    put_be64(id, spool_id_);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (auto w = db_->Put(wo, cfs_[kMeta], kSpoolIdKey, id); !w.ok()) {
+      return std::unexpected(db_error("write id", w));
+    }
+  } else {
+    return std::unexpected(db_error("read id", s));
+  }
+  if (db_->Get({}, cfs_[kMeta], kNextSeqKey, &v).ok() && v.size() == 8) {
+    stats_.next_seq = get_be64(v.data());
+  }
+  if (db_->Get({}, cfs_[kMeta], kAckedKey, &v).ok() && v.size() == 8) {
+    stats_.acked_seq = get_be64(v.data());
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kEvents]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ++stats_.events;
+    stats_.bytes += it->key().size() + it->value().size();
+    if (it->key().size() == 8) {
+      // The persisted next seq is written with every append; this only guards
+      // against a meta key lost with a damaged WAL tail.
+      stats_.next_seq = std::max(stats_.next_seq, get_be64(it->key().data()) + 1);
+    }
+  }
+  if (!it->status().ok()) {
+    return std::unexpected(db_error("scan", it->status()));
+  }
+  refresh_oldest_locked();
+  return {};
+}
+
+void Spool::refresh_oldest_locked() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kEvents]));
+  it->Seek(seq_key(stats_.acked_seq + 1));
+  stats_.oldest_ts_ns =
+      it->Valid() && it->value().size() >= kValueHeader ? get_be64(it->value().data() + 1) : 0;
+}
+
+Result<void> Spool::append(std::vector<v1::Event>& events) {
+  if (events.empty()) {
+    return {};
+  }
+  std::lock_guard lock(mu_);
+  rocksdb::WriteBatch wb;
+  std::uint64_t seq = stats_.next_seq;
+  std::uint64_t bytes = 0;
+  std::string value;
+  for (auto& e : events) {
+    e.set_seq(seq);
+    const auto score = static_cast<std::uint8_t>(std::min<std::uint32_t>(e.score(), 100));
+    value.assign(1, static_cast<char>(score));
+    put_be64(value, e.ts_ns());
+    e.AppendToString(&value);
+    const auto key = seq_key(seq);
+    wb.Put(cfs_[kEvents], key, value);
+    wb.Put(cfs_[kByScore], score_key(score, seq), "");
+    bytes += key.size() + value.size();
+    ++seq;
+  }
+  wb.Put(cfs_[kMeta], kNextSeqKey, seq_key(seq));
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  if (auto s = db_->Write(wo, &wb); !s.ok()) {
+    return std::unexpected(db_error("append", s));  // seqs not consumed: next_seq unchanged
+  }
+  if (stats_.events == 0) {
+    stats_.oldest_ts_ns = events.front().ts_ns();
+  }
+  stats_.next_seq = seq;
+  stats_.events += events.size();
+  stats_.appended += events.size();
+  stats_.bytes += bytes;
+  return trim_locked();
+}
+
+Result<void> Spool::trim_locked() {
+  if (stats_.bytes <= options_.max_bytes) {
+    return {};
+  }
+  // Lowest score first, oldest first within a score.
+  rocksdb::WriteBatch wb;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kByScore]));
+  std::uint64_t freed = 0;
+  std::uint64_t dropped = 0;
+  std::string value;
+  for (it->SeekToFirst(); it->Valid() && stats_.bytes - freed > options_.max_bytes; it->Next()) {
+    if (it->key().size() != 9) {
+      continue;
+    }
+    const auto key = seq_key(get_be64(it->key().data() + 1));
+    if (db_->Get({}, cfs_[kEvents], key, &value).ok()) {
+      freed += key.size() + value.size();
+      ++dropped;
+    }
+    wb.Delete(cfs_[kEvents], key);
+    wb.Delete(cfs_[kByScore], it->key());
+  }
+  if (auto s = db_->Write({}, &wb); !s.ok()) {
+    return std::unexpected(db_error("trim", s));
+  }
+  stats_.bytes -= freed;
+  stats_.events -= dropped;
+  stats_.dropped += dropped;
+  refresh_oldest_locked();
+  return {};
+}
+
+Result<void> Spool::read(std::uint64_t after, std::size_t max, v1::EventBatch& out) {
+  out.Clear();
+  std::lock_guard lock(mu_);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kEvents]));
+  for (it->Seek(seq_key(after + 1)); it->Valid() && static_cast<std::size_t>(out.events_size()) < max;
+       it->Next()) {
+    const auto v = it->value();
+    if (v.size() < kValueHeader) {
+      continue;
+    }
+    auto* e = out.add_events();
+    if (!e->ParseFromArray(v.data() + kValueHeader, static_cast<int>(v.size() - kValueHeader))) {
+      out.mutable_events()->RemoveLast();
+      continue;
+    }
+  }
+  if (!it->status().ok()) {
+    return std::unexpected(db_error("read", it->status()));
+  }
+  if (out.events_size() > 0) {
+    out.set_first_seq(out.events(0).seq());
+    out.set_last_seq(out.events(out.events_size() - 1).seq());
+  }
+  return {};
+}
+
+Result<void> Spool::ack(std::uint64_t seq) {
+  std::lock_guard lock(mu_);
+  rocksdb::WriteBatch wb;
+  std::uint64_t freed = 0;
+  std::uint64_t n = 0;
+  // Everything at or below acked_seq is gone: seeking past it skips the tombstones.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kEvents]));
+  for (it->Seek(seq_key(stats_.acked_seq + 1)); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) {
+      continue;
+    }
+    const auto s = get_be64(it->key().data());
+    if (s > seq) {
+      break;
+    }
+    const auto v = it->value();
+    if (!v.empty()) {
+      wb.Delete(cfs_[kByScore], score_key(static_cast<std::uint8_t>(v[0]), s));
+    }
+    wb.Delete(cfs_[kEvents], it->key());
+    freed += it->key().size() + v.size();
+    ++n;
+  }
+  const std::uint64_t acked = std::max(stats_.acked_seq, seq);
+  wb.Put(cfs_[kMeta], kAckedKey, seq_key(acked));
+  if (auto s = db_->Write({}, &wb); !s.ok()) {
+    return std::unexpected(db_error("ack", s));
+  }
+  stats_.acked_seq = acked;
+  stats_.bytes -= std::min(stats_.bytes, freed);
+  stats_.events -= std::min(stats_.events, n);
+  stats_.acked += n;
+  refresh_oldest_locked();
+  return {};
+}
+
+SpoolStats Spool::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace vigil::agent

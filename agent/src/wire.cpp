@@ -1,0 +1,170 @@
+#include "vigil/agent/wire.h"
+
+#include <sys/socket.h>
+
+#include "vigil/abi.h"
+#include "vigil/event_format.h"
+
+namespace vigil::agent {
+namespace {
+
+struct DetailVisitor {
+  v1::Event& out;
+
+  void operator()(const ExecData& d) const {
+    auto* x = out.mutable_exec();
+    x->set_filename(d.filename);
+    x->set_setuid(d.setuid);
+    x->set_setgid(d.setgid);
+    x->set_euid_changed(d.euid_changed);
+    x->set_prev_euid(d.prev_euid);
+    x->set_args_truncated(d.args_truncated);
+  }
+  void operator()(const ForkData& d) const { out.mutable_fork()->set_child_pid(d.child_pid); }
+  void operator()(const ExitData& d) const {
+    auto* x = out.mutable_exit();
+    x->set_exit_code(d.exit_code);
+    x->set_signal(d.signal);
+    x->set_core_dumped(d.core_dumped);
+    x->set_lifetime_ns(d.lifetime_ns);
+  }
+  void operator()(const SetidData& d) const {
+    auto* x = out.mutable_setid();
+    x->set_syscall(std::string(setid_syscall_name(d.syscall)));
+    x->set_ret(d.ret);
+    for (auto v : d.old_ids) x->add_old_ids(v);
+    for (auto v : d.new_ids) x->add_new_ids(v);
+    x->set_old_cap_eff(d.old_cap_eff);
+    x->set_new_cap_eff(d.new_cap_eff);
+  }
+  void operator()(const PtraceData& d) const {
+    auto* x = out.mutable_ptrace();
+    x->set_request(std::string(ptrace_request_name(d.request)));
+    x->set_target_pid(d.target_pid);
+    x->set_ret(d.ret);
+    x->set_addr(d.addr);
+  }
+  void operator()(const KillData& d) const {
+    auto* x = out.mutable_kill();
+    x->set_target_pid(d.target_pid);
+    x->set_target_uid(d.target_uid);
+    x->set_signal(std::string(signal_name(d.signal)));
+    x->set_result(d.result);
+    x->set_target_comm(d.target_comm);
+  }
+  void operator()(const MemProtData& d) const {
+    auto* x = out.mutable_memory();
+    x->set_addr(d.addr);
+    x->set_len(d.len);
+    x->set_prot(prot_string(d.prot));
+    x->set_flags(d.flags);
+    x->set_anonymous(d.anon == VIGIL_MAP_ANON);
+    x->set_file(d.file);
+    x->set_ret(d.ret);
+  }
+  void operator()(const MemfdData& d) const {
+    auto* x = out.mutable_memory();
+    x->set_file(d.name);
+    x->set_flags(d.flags);
+    x->set_ret(d.ret);
+  }
+  void operator()(const FilelessExecData& d) const {
+    auto* x = out.mutable_memory();
+    x->set_file(d.filename);
+    x->set_anonymous(d.memfd);
+  }
+  void operator()(const InjectData& d) const {
+    auto* x = out.mutable_memory();
+    x->set_target_pid(d.target_pid);
+    x->set_bytes(d.bytes);
+    x->set_method(d.method == VIGIL_INJECT_VM_WRITEV ? "process_vm_writev" : "proc_mem");
+    x->set_file(d.path);
+    x->set_ret(d.ret);
+  }
+  void operator()(const CrashStormData& d) const {
+    auto* x = out.mutable_memory();
+    x->set_file(d.exe);
+    x->set_count(d.count);
+    x->set_window_ms(d.window_ms);
+  }
+  void operator()(const AllocRateData& d) const {
+    auto* x = out.mutable_memory();
+    x->set_bytes(d.bytes);
+    x->set_count(d.calls);
+    x->set_window_ms(d.window_ms);
+  }
+  void operator()(const FileData& d) const {
+    auto* x = out.mutable_file();
+    x->set_op(std::string(file_op_name(d.op)));
+    x->set_path(d.path);
+    x->set_new_path(d.new_path);
+    x->set_ret(d.ret);
+    x->set_flags(d.flags);
+    x->set_mode(d.mode);
+  }
+  void operator()(const SockData& d) const {
+    auto* x = out.mutable_socket();
+    x->set_family(d.family == AF_INET6 ? "ipv6" : "ipv4");
+    x->set_proto(d.proto == 17 ? "udp" : "tcp");
+    x->set_laddr(d.laddr);
+    x->set_lport(d.lport);
+    x->set_raddr(d.raddr);
+    x->set_rport(d.rport);
+    x->set_bytes_sent(d.bytes_sent);
+    x->set_bytes_received(d.bytes_received);
+    x->set_ret(d.ret);
+  }
+  void operator()(const NetSummaryData& d) const {
+    auto* x = out.mutable_net_summary();
+    x->set_src(d.src);
+    const std::string reasons = net_reasons(d.reasons);
+    std::string_view rest = reasons;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      x->add_reasons(std::string(rest.substr(0, comma)));
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    x->set_pkts(d.pkts);
+    x->set_bytes(d.bytes);
+    x->set_syns(d.syns);
+    x->set_dports(d.dports);
+    x->set_daddrs(d.daddrs);
+    x->set_window_ms(d.window_ms);
+    x->set_ifindex(d.ifindex);
+  }
+};
+
+}  // namespace
+
+void to_proto(const Event& event, std::uint32_t score, std::span<const Indicator* const> hits,
+              std::string_view alert_id, v1::Event& out) {
+  out.Clear();
+  out.set_type(std::string(to_string(event.type)));
+  out.set_ts_ns(event.ts_ns);
+  out.set_pid(event.pid);
+  out.set_ppid(event.ppid);
+  out.set_uid(event.uid);
+  out.set_euid(event.euid);
+  out.set_cgroup_id(event.cgroup_id);
+  out.set_comm(event.comm);
+  out.set_exe(event.exe);
+  out.set_score(score);
+  for (const auto* h : hits) {
+    auto* hit = out.add_indicators();
+    hit->set_id(std::string(h->id));
+    hit->set_attack(std::string(h->attack));
+    hit->set_severity(h->severity);
+  }
+  out.set_alert_id(std::string(alert_id));
+  std::string summary;
+  append_text(event, summary);
+  out.set_summary(std::move(summary));
+  std::visit(DetailVisitor{out}, event.data);
+  if (event.type == EventType::kExec) {
+    for (const auto& a : event.args) {
+      out.mutable_exec()->add_args(a);
+    }
+  }
+}
+
+}  // namespace vigil::agent

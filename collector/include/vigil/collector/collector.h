@@ -1,0 +1,43 @@
+// vigil-collector: configuration, the gRPC servers (agents, operator API), the
+// store and the retention timer. main.cpp is a thin wrapper around run().
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "vigil/collector/correlator.h"
+#include "vigil/collector/store.h"
+#include "vigil/result.h"
+
+namespace vigil::collector {
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+struct CollectorConfig {
+  std::string listen = "127.0.0.1:7700";  // AgentService
+  std::string api_listen;                 // QueryService; empty = same server as listen
+  std::filesystem::path data_dir = "/var/lib/vigil-collector";
+  bool insecure = false;
+  StoreOptions store;
+  CorrelatorOptions correlation;
+  std::uint32_t retention_interval_s = 300;
+  std::uint32_t stats_interval_s = 60;
+  std::string log_level = "info";
+};
+
+[[nodiscard]] Result<void> apply_yaml_file(const std::filesystem::path& path, CollectorConfig& cfg);
+[[nodiscard]] Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg);
+
+struct ParsedArgs {
+  CollectorConfig config;
+  bool exit_now = false;
+  int exit_code = 0;
+};
+[[nodiscard]] ParsedArgs parse_args(int argc, char** argv);
+
+// Serves until SIGINT/SIGTERM. Prints one line to stdout once listening:
+//   vigil-collector: listening agents=HOST:PORT api=HOST:PORT
+// (with the real ports when 0 was asked for). Returns the process exit code.
+int run(const CollectorConfig& config);
+
+}  // namespace vigil::collector

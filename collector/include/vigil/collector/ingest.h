@@ -1,0 +1,62 @@
+// AgentService: one bidirectional stream per agent (gRPC callback API). Hello
+// registers the agent and answers with its high-water mark; every batch is
+// validated, written durably, correlated, then acked; health updates the agent
+// record. A bad message ends the stream with a Refusal naming the reason and
+// changes nothing that was stored before it.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "vigil/collector/alert_hub.h"
+#include "vigil/collector/correlator.h"
+#include "vigil/collector/store.h"
+#include "vigil/v1/agent.grpc.pb.h"
+
+namespace vigil::collector {
+
+struct IngestStats {
+  std::atomic<std::uint64_t> streams{0};
+  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> events{0};
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> store_errors{0};
+  std::atomic<std::uint64_t> fleet_alerts{0};
+};
+
+class ConnectReactor;
+
+class Ingest final : public v1::AgentService::CallbackService {
+ public:
+  Ingest(Store& store, Correlator& correlator, AlertHub& hub);
+
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* Connect(
+      grpc::CallbackServerContext* ctx) override;
+
+  // Queues a message to a connected agent; false when it is not connected.
+  bool send_to_agent(const std::string& agent_id, const v1::CollectorMessage& msg);
+  [[nodiscard]] const IngestStats& stats() const { return stats_; }
+
+ private:
+  friend class ConnectReactor;
+  void attach(const std::string& agent_id, ConnectReactor* reactor);
+  void detach(const std::string& agent_id, ConnectReactor* reactor);
+  // Store + correlate + publish; returns the ack or an error for a refusal.
+  Result<std::uint64_t> on_batch(const std::string& agent_id, const std::string& host,
+                                 const v1::EventBatch& batch);
+
+  Store& store_;
+  Correlator& correlator_;
+  std::mutex correlator_mu_;
+  AlertHub& hub_;
+  std::mutex agents_mu_;
+  std::map<std::string, ConnectReactor*> connected_;
+  IngestStats stats_;
+};
+
+}  // namespace vigil::collector

@@ -1,0 +1,45 @@
+// QueryService: the operator API behind vigilctl (gRPC callback API).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include "vigil/collector/alert_hub.h"
+#include "vigil/collector/ingest.h"
+#include "vigil/collector/store.h"
+#include "vigil/v1/query.grpc.pb.h"
+
+namespace vigil::collector {
+
+class QueryServiceImpl final : public v1::QueryService::CallbackService {
+ public:
+  QueryServiceImpl(Store& store, AlertHub& hub, Ingest& ingest)
+      : store_(store), hub_(hub), ingest_(ingest) {}
+
+  grpc::ServerUnaryReactor* FleetReport(grpc::CallbackServerContext* ctx,
+                                        const v1::FleetReportRequest* req,
+                                        v1::FleetReport* resp) override;
+  grpc::ServerUnaryReactor* ListAgents(grpc::CallbackServerContext* ctx,
+                                       const v1::ListAgentsRequest* req,
+                                       v1::ListAgentsResponse* resp) override;
+  grpc::ServerUnaryReactor* QueryEvents(grpc::CallbackServerContext* ctx,
+                                        const v1::QueryEventsRequest* req,
+                                        v1::QueryEventsResponse* resp) override;
+  grpc::ServerUnaryReactor* QueryAlerts(grpc::CallbackServerContext* ctx,
+                                        const v1::QueryAlertsRequest* req,
+                                        v1::QueryAlertsResponse* resp) override;
+  grpc::ServerWriteReactor<v1::Alert>* WatchAlerts(grpc::CallbackServerContext* ctx,
+                                                   const v1::WatchAlertsRequest* req) override;
+  grpc::ServerUnaryReactor* SubmitFeedback(grpc::CallbackServerContext* ctx,
+                                           const v1::SubmitFeedbackRequest* req,
+                                           v1::SubmitFeedbackResponse* resp) override;
+
+ private:
+  Store& store_;
+  AlertHub& hub_;
+  Ingest& ingest_;
+};
+
+// Maps a vigil error onto a gRPC status with the same message.
+[[nodiscard]] grpc::Status to_status(const Error& error);
+
+}  // namespace vigil::collector

@@ -1,0 +1,106 @@
+// The collector's storage: one RocksDB with a column family per record kind
+// (events, alerts, agents, models, feedback, meta). Keys: vigil/collector/keys.h.
+// Each ingested batch is one synchronous WriteBatch (WAL fsync) holding its events,
+// its alerts and the agent's new high-water mark, so an ack is sent only for
+// durable data and a replay is recognised as such after any crash.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vigil/result.h"
+#include "vigil/v1/agent.pb.h"
+#include "vigil/v1/query.pb.h"
+
+namespace vigil::collector {
+
+struct StoreOptions {
+  bool sync = true;                          // fsync the WAL on every ingest (acks mean durable)
+  std::uint64_t retention_age_s = 7 * 86400;   // events older than this are deleted
+  std::uint64_t retention_bytes = 8ULL << 30;  // events beyond this (approximate) are deleted, oldest first
+  std::uint64_t alert_retention_age_s = 90 * 86400;
+};
+
+struct IngestResult {
+  std::uint64_t stored = 0;
+  std::uint64_t duplicates = 0;  // seq <= the agent's high-water mark: already stored
+  std::uint64_t acked_seq = 0;
+  std::vector<v1::Alert> alerts;  // agent alerts created or updated by this batch
+};
+
+struct RetentionResult {
+  std::uint64_t events_cutoff_ns = 0;
+  bool size_trimmed = false;
+  std::uint64_t bytes_before = 0;
+};
+
+class Store {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir,
+                                                           StoreOptions options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Records the agent (upsert) and returns the highest seq already durable for it.
+  // A different spool_id means a new spool: its seqs start over, so the mark resets.
+  [[nodiscard]] Result<std::uint64_t> register_agent(const v1::Hello& hello, std::uint64_t now_ns);
+  [[nodiscard]] Result<void> set_connected(const std::string& agent_id, bool connected,
+                                           std::uint64_t now_ns);
+  [[nodiscard]] Result<void> update_health(const std::string& agent_id, const v1::Health& health,
+                                           std::uint64_t now_ns);
+  // The batch must be validated. Events at or below the agent's mark are skipped.
+  [[nodiscard]] Result<IngestResult> ingest(const std::string& agent_id, const v1::EventBatch& batch,
+                                            std::uint64_t now_ns);
+
+  // Inserts or replaces an alert by id (fleet alerts grow as hosts join).
+  [[nodiscard]] Result<void> put_alert(const v1::Alert& alert);
+  [[nodiscard]] Result<v1::Alert> get_alert(const std::string& id);
+  [[nodiscard]] Result<v1::Alert> set_label(const std::string& id, const std::string& label,
+                                            const std::string& comment, std::uint64_t now_ns);
+
+  [[nodiscard]] std::vector<v1::AgentRecord> agents() const;
+  [[nodiscard]] std::optional<v1::AgentRecord> agent(const std::string& agent_id) const;
+
+  // Events oldest first from since_ns (or after the page token).
+  [[nodiscard]] Result<v1::QueryEventsResponse> query_events(const v1::QueryEventsRequest& req,
+                                                             std::uint64_t now_ns);
+  // Alerts newest first.
+  [[nodiscard]] Result<v1::QueryAlertsResponse> query_alerts(const v1::QueryAlertsRequest& req,
+                                                             std::uint64_t now_ns);
+  // Visits every stored event with since_ns <= ts < until_ns, oldest first, until
+  // `fn` returns false.
+  void scan_events(std::uint64_t since_ns, std::uint64_t until_ns,
+                   const std::function<bool(const v1::StoredEvent&)>& fn);
+  void scan_alerts(std::uint64_t since_ns, const std::function<bool(const v1::Alert&)>& fn);
+
+  [[nodiscard]] Result<RetentionResult> enforce_retention(std::uint64_t now_ns);
+  [[nodiscard]] std::uint64_t approximate_event_bytes();
+
+ private:
+  Store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
+        StoreOptions options);
+  [[nodiscard]] Result<void> load_agents();
+  [[nodiscard]] Result<void> put_alert_locked(rocksdb::WriteBatch& wb, const v1::Alert& alert);
+  [[nodiscard]] Result<void> write(rocksdb::WriteBatch& wb);
+  [[nodiscard]] Result<std::optional<v1::Alert>> find_alert(const std::string& id);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  StoreOptions options_;
+  mutable std::mutex mu_;  // agents_ and read-modify-write of alerts
+  std::map<std::string, v1::AgentRecord> agents_;
+};
+
+// Column families, in the order Store opens them.
+enum Cf : std::size_t { kDefault, kEvents, kAlerts, kAgents, kModels, kFeedback, kMeta, kCfCount };
+
+}  // namespace vigil::collector

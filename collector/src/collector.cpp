@@ -1,0 +1,260 @@
+#include "vigil/collector/collector.h"
+
+#include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "vigil/collector/ingest.h"
+#include "vigil/collector/query_service.h"
+#include "vigil/log.h"
+
+namespace vigil::collector {
+namespace {
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// "host:port" with the port grpc actually bound.
+std::string bound(const std::string& addr, int port) {
+  const auto colon = addr.rfind(':');
+  return fmt::format("{}:{}", colon == std::string::npos ? addr : addr.substr(0, colon), port);
+}
+
+}  // namespace
+
+Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
+  try {
+    const YAML::Node root = YAML::Load(std::string(text));
+    if (!root || root.IsNull()) {
+      return {};
+    }
+    if (!root.IsMap()) {
+      return make_error(ErrorCode::kInvalidArgument, "config: top level must be a map");
+    }
+    for (const auto& kv : root) {
+      const auto key = kv.first.as<std::string>();
+      const auto& v = kv.second;
+      if (key == "listen") {
+        cfg.listen = v.as<std::string>();
+      } else if (key == "api_listen") {
+        cfg.api_listen = v.as<std::string>();
+      } else if (key == "data_dir") {
+        cfg.data_dir = v.as<std::string>();
+      } else if (key == "insecure") {
+        cfg.insecure = v.as<bool>();
+      } else if (key == "retention_age_s") {
+        cfg.store.retention_age_s = v.as<std::uint64_t>();
+      } else if (key == "retention_bytes") {
+        cfg.store.retention_bytes = v.as<std::uint64_t>();
+      } else if (key == "alert_retention_age_s") {
+        cfg.store.alert_retention_age_s = v.as<std::uint64_t>();
+      } else if (key == "retention_interval_s") {
+        cfg.retention_interval_s = v.as<std::uint32_t>();
+      } else if (key == "correlation_window_s") {
+        cfg.correlation.window_s = v.as<std::uint64_t>();
+      } else if (key == "correlation_min_hosts") {
+        cfg.correlation.min_hosts = v.as<std::uint32_t>();
+      } else if (key == "stats_interval_s") {
+        cfg.stats_interval_s = v.as<std::uint32_t>();
+      } else if (key == "log_level") {
+        cfg.log_level = v.as<std::string>();
+      } else {
+        return make_error(ErrorCode::kInvalidArgument, fmt::format("config: unknown key '{}'", key));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("config: {}", e.what()));
+  }
+  if (cfg.correlation.min_hosts < 2) {
+    return make_error(ErrorCode::kInvalidArgument, "config: correlation_min_hosts must be >= 2");
+  }
+  return {};
+}
+
+Result<void> apply_yaml_file(const std::filesystem::path& path, CollectorConfig& cfg) {
+  std::ifstream in(path);
+  if (!in) {
+    return make_error(ErrorCode::kNotFound, fmt::format("config: cannot read {}", path.string()));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return apply_yaml(ss.str(), cfg);
+}
+
+ParsedArgs parse_args(int argc, char** argv) {
+  ParsedArgs out;
+  auto& cfg = out.config;
+  CLI::App app{"vigil-collector: ingests agents' event streams, stores them in RocksDB, "
+               "correlates across hosts and serves vigilctl"};
+  std::string config_path;
+  bool version = false;
+  app.add_option("--config", config_path, "YAML config file (flags override it)");
+  app.add_flag("--version", version, "print the version and exit");
+  auto* listen = app.add_option("--listen", cfg.listen, "agents' address (AgentService)");
+  auto* api = app.add_option("--api-listen", cfg.api_listen,
+                             "operator API address (QueryService); default: same as --listen");
+  auto* data = app.add_option("--data-dir", cfg.data_dir, "RocksDB data directory");
+  auto* insecure = app.add_flag("--insecure", cfg.insecure, "plaintext gRPC (loopback trials)");
+  auto* ret_age = app.add_option("--retention-age", cfg.store.retention_age_s,
+                                 "seconds events are kept (default 7 days)");
+  auto* ret_bytes = app.add_option("--retention-bytes", cfg.store.retention_bytes,
+                                   "approximate bytes of events kept (default 8 GiB)");
+  auto* window = app.add_option("--correlation-window", cfg.correlation.window_s,
+                                "seconds within which events on different hosts correlate");
+  auto* level = app.add_option("--log-level", cfg.log_level, "trace|debug|info|warn|error");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    out.exit_now = true;
+    out.exit_code = app.exit(e);
+    return out;
+  }
+  if (version) {
+    fmt::print("vigil-collector {}\n", kVersion);
+    out.exit_now = true;
+    return out;
+  }
+  if (!config_path.empty()) {
+    // The file is the base; flags given on the command line win.
+    CollectorConfig from_file;
+    if (auto r = apply_yaml_file(config_path, from_file); !r) {
+      fmt::print(stderr, "vigil-collector: {}\n", r.error().message);
+      out.exit_now = true;
+      out.exit_code = 2;
+      return out;
+    }
+    const CollectorConfig flags = cfg;
+    cfg = from_file;
+    if (listen->count() > 0) cfg.listen = flags.listen;
+    if (api->count() > 0) cfg.api_listen = flags.api_listen;
+    if (data->count() > 0) cfg.data_dir = flags.data_dir;
+    if (insecure->count() > 0) cfg.insecure = true;
+    if (ret_age->count() > 0) cfg.store.retention_age_s = flags.store.retention_age_s;
+    if (ret_bytes->count() > 0) cfg.store.retention_bytes = flags.store.retention_bytes;
+    if (window->count() > 0) cfg.correlation.window_s = flags.correlation.window_s;
+    if (level->count() > 0) cfg.log_level = flags.log_level;
+  }
+  return out;
+}
+
+namespace {
+
+std::mutex g_stop_mu;
+std::condition_variable g_stop_cv;
+bool g_stop = false;
+
+}  // namespace
+
+int run(const CollectorConfig& config) {
+  // Block the stop signals before any thread exists (RocksDB's, gRPC's) so only
+  // the sigwait thread below receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  log::init(config.log_level);
+  auto store = Store::open(config.data_dir, config.store);
+  if (!store) {
+    fmt::print(stderr, "vigil-collector: {}\n", store.error().message);
+    return 1;
+  }
+  if (!config.insecure) {
+    VLOG_WARN("TLS is not built yet (issue 7): serving plaintext gRPC; pass --insecure to say so");
+  }
+  Correlator correlator(config.correlation);
+  AlertHub hub;
+  Ingest ingest(**store, correlator, hub);
+  QueryServiceImpl query(**store, hub, ingest);
+
+  const bool one_server = config.api_listen.empty() || config.api_listen == config.listen;
+  int agent_port = 0;
+  int api_port = 0;
+  grpc::ServerBuilder agents_builder;
+  agents_builder.SetMaxReceiveMessageSize(64 << 20);
+  agents_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &agent_port);
+  agents_builder.RegisterService(&ingest);
+  if (one_server) {
+    agents_builder.RegisterService(&query);
+  }
+  auto agents_server = agents_builder.BuildAndStart();
+  if (!agents_server || agent_port == 0) {
+    fmt::print(stderr, "vigil-collector: cannot listen on {}\n", config.listen);
+    return 1;
+  }
+  std::unique_ptr<grpc::Server> api_server;
+  if (one_server) {
+    api_port = agent_port;
+  } else {
+    grpc::ServerBuilder api_builder;
+    api_builder.AddListeningPort(config.api_listen, grpc::InsecureServerCredentials(), &api_port);
+    api_builder.RegisterService(&query);
+    api_server = api_builder.BuildAndStart();
+    if (!api_server || api_port == 0) {
+      fmt::print(stderr, "vigil-collector: cannot listen on {}\n", config.api_listen);
+      return 1;
+    }
+  }
+  fmt::print("vigil-collector: listening agents={} api={}\n", bound(config.listen, agent_port),
+             bound(one_server ? config.listen : config.api_listen, api_port));
+  std::fflush(stdout);
+  VLOG_INFO("vigil-collector {} data in {}", kVersion, config.data_dir.string());
+
+  // Signals are waited for on a dedicated thread; the main thread runs retention.
+  std::thread signal_thread([set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    std::lock_guard lock(g_stop_mu);
+    g_stop = true;
+    g_stop_cv.notify_all();
+  });
+
+  auto next_retention = std::chrono::steady_clock::now();
+  auto next_stats = std::chrono::steady_clock::now() + std::chrono::seconds(config.stats_interval_s);
+  for (;;) {
+    std::unique_lock lock(g_stop_mu);
+    if (g_stop_cv.wait_until(lock, std::min(next_retention, next_stats), [] { return g_stop; })) {
+      break;
+    }
+    lock.unlock();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_retention) {
+      if (auto r = (*store)->enforce_retention(now_ns()); !r) {
+        VLOG_WARN("retention: {}", r.error().message);
+      }
+      next_retention = now + std::chrono::seconds(std::max<std::uint32_t>(1, config.retention_interval_s));
+    }
+    if (now >= next_stats) {
+      const auto& s = ingest.stats();
+      VLOG_INFO("stats streams={} batches={} events={} duplicates={} refused={} store_errors={} "
+                "fleet_alerts={} watchers={}",
+                s.streams.load(), s.batches.load(), s.events.load(), s.duplicates.load(),
+                s.refused.load(), s.store_errors.load(), s.fleet_alerts.load(), hub.watchers());
+      next_stats = now + std::chrono::seconds(std::max<std::uint32_t>(1, config.stats_interval_s));
+    }
+  }
+  VLOG_INFO("shutting down");
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  agents_server->Shutdown(deadline);
+  if (api_server) {
+    api_server->Shutdown(deadline);
+  }
+  signal_thread.join();
+  const auto& s = ingest.stats();
+  fmt::print(stderr, "vigil-collector: stopped; events={} duplicates={} fleet_alerts={}\n",
+             s.events.load(), s.duplicates.load(), s.fleet_alerts.load());
+  return 0;
+}
+
+}  // namespace vigil::collector

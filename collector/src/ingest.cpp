@@ -1,0 +1,248 @@
+#include "vigil/collector/ingest.h"
+
+#include <chrono>
+#include <deque>
+
+#include "vigil/collector/validate.h"
+#include "vigil/log.h"
+
+namespace vigil::collector {
+namespace {
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+class ConnectReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
+ public:
+  explicit ConnectReactor(Ingest& ingest) : ingest_(ingest) {
+    ++ingest_.stats_.streams;
+    StartRead(&in_);
+  }
+
+  // Thread-safe: used by the reactor itself and by Ingest::send_to_agent.
+  void send(const v1::CollectorMessage& msg, bool then_finish = false) {
+    std::lock_guard lock(mu_);
+    if (finishing_) {
+      return;
+    }
+    out_.push_back(msg);
+    finishing_ = then_finish;
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&out_.front());
+    }
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      finish(grpc::Status::OK);
+      return;
+    }
+    if (auto r = handle(in_); !r) {
+      ++ingest_.stats_.refused;
+      VLOG_WARN("agent '{}' refused: {}", agent_id_.empty() ? "?" : agent_id_, r.error().message);
+      v1::CollectorMessage msg;
+      msg.mutable_refusal()->set_reason(r.error().message);
+      send(msg, /*then_finish=*/true);
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    out_.pop_front();
+    if (!ok) {
+      writing_ = false;
+      finish_locked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    if (!out_.empty()) {
+      StartWrite(&out_.front());
+      return;
+    }
+    writing_ = false;
+    if (finishing_) {
+      finish_locked(refusal_status());
+    }
+  }
+
+  void OnCancel() override { finish(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    if (!agent_id_.empty()) {
+      ingest_.detach(agent_id_, this);
+      if (auto r = ingest_.store_.set_connected(agent_id_, false, now_ns()); !r) {
+        VLOG_WARN("agent '{}' record: {}", agent_id_, r.error().message);
+      }
+    }
+    delete this;
+  }
+
+ private:
+  grpc::Status refusal_status() const {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "refused; see the Refusal message");
+  }
+
+  void finish(const grpc::Status& status) {
+    std::lock_guard lock(mu_);
+    if (writing_) {
+      finishing_ = true;  // OnWriteDone finishes after the last write
+      return;
+    }
+    finish_locked(status);
+  }
+
+  void finish_locked(const grpc::Status& status) {
+    if (finished_) {
+      return;
+    }
+    finished_ = true;
+    finishing_ = true;
+    Finish(status);
+  }
+
+  Result<void> handle(const v1::AgentMessage& msg) {
+    switch (msg.msg_case()) {
+      case v1::AgentMessage::kHello: {
+        if (!agent_id_.empty()) {
+          return make_error(ErrorCode::kInvalidArgument, "second hello on one stream");
+        }
+        if (auto r = validate_hello(msg.hello()); !r) {
+          return r;
+        }
+        auto acked = ingest_.store_.register_agent(msg.hello(), now_ns());
+        if (!acked) {
+          ++ingest_.stats_.store_errors;
+          return make_error(ErrorCode::kIo, "collector storage unavailable: " + acked.error().message);
+        }
+        agent_id_ = msg.hello().agent_id();
+        host_ = msg.hello().host_id();
+        {
+          std::lock_guard lock(ingest_.correlator_mu_);
+          ingest_.correlator_.set_host_addresses(
+              host_, {msg.hello().addresses().begin(), msg.hello().addresses().end()});
+        }
+        ingest_.attach(agent_id_, this);
+        VLOG_INFO("agent '{}' (host '{}', {}) connected, durable up to seq {}", agent_id_, host_,
+                  msg.hello().version(), *acked);
+        v1::CollectorMessage ack;
+        ack.mutable_ack()->set_seq(*acked);
+        send(ack);
+        return {};
+      }
+      case v1::AgentMessage::kBatch: {
+        if (agent_id_.empty()) {
+          return make_error(ErrorCode::kInvalidArgument, "batch before hello");
+        }
+        if (auto r = validate_batch(msg.batch()); !r) {
+          return r;
+        }
+        auto acked = ingest_.on_batch(agent_id_, host_, msg.batch());
+        if (!acked) {
+          return std::unexpected(acked.error());
+        }
+        v1::CollectorMessage ack;
+        ack.mutable_ack()->set_seq(*acked);
+        send(ack);
+        return {};
+      }
+      case v1::AgentMessage::kHealth:
+        if (agent_id_.empty()) {
+          return make_error(ErrorCode::kInvalidArgument, "health before hello");
+        }
+        if (auto r = ingest_.store_.update_health(agent_id_, msg.health(), now_ns()); !r) {
+          ++ingest_.stats_.store_errors;
+          VLOG_WARN("agent '{}' health: {}", agent_id_, r.error().message);
+        }
+        return {};
+      case v1::AgentMessage::MSG_NOT_SET:
+        break;
+    }
+    return make_error(ErrorCode::kInvalidArgument, "empty message");
+  }
+
+  Ingest& ingest_;
+  v1::AgentMessage in_;
+  std::string agent_id_;
+  std::string host_;
+  std::mutex mu_;
+  std::deque<v1::CollectorMessage> out_;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool finished_ = false;
+};
+
+Ingest::Ingest(Store& store, Correlator& correlator, AlertHub& hub)
+    : store_(store), correlator_(correlator), hub_(hub) {}
+
+grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* Ingest::Connect(
+    grpc::CallbackServerContext* /*ctx*/) {
+  return new ConnectReactor(*this);
+}
+
+void Ingest::attach(const std::string& agent_id, ConnectReactor* reactor) {
+  std::lock_guard lock(agents_mu_);
+  connected_[agent_id] = reactor;  // a reconnect replaces a half-dead stream
+}
+
+void Ingest::detach(const std::string& agent_id, ConnectReactor* reactor) {
+  std::lock_guard lock(agents_mu_);
+  auto it = connected_.find(agent_id);
+  if (it != connected_.end() && it->second == reactor) {
+    connected_.erase(it);
+  }
+}
+
+bool Ingest::send_to_agent(const std::string& agent_id, const v1::CollectorMessage& msg) {
+  std::lock_guard lock(agents_mu_);
+  auto it = connected_.find(agent_id);
+  if (it == connected_.end()) {
+    return false;
+  }
+  it->second->send(msg);
+  return true;
+}
+
+Result<std::uint64_t> Ingest::on_batch(const std::string& agent_id, const std::string& host,
+                                       const v1::EventBatch& batch) {
+  const auto before = store_.agent(agent_id);
+  const std::uint64_t prev_acked = before ? before->acked_seq() : 0;
+  auto result = store_.ingest(agent_id, batch, now_ns());
+  if (!result) {
+    ++stats_.store_errors;
+    return make_error(ErrorCode::kIo, "collector storage unavailable: " + result.error().message);
+  }
+  ++stats_.batches;
+  stats_.events += result->stored;
+  stats_.duplicates += result->duplicates;
+  for (const auto& alert : result->alerts) {
+    hub_.publish(alert);
+  }
+  std::vector<v1::Alert> fleet;
+  {
+    std::lock_guard lock(correlator_mu_);
+    for (const auto& e : batch.events()) {
+      if (e.seq() > prev_acked) {
+        correlator_.observe(host, e, fleet);
+      }
+    }
+  }
+  for (const auto& alert : fleet) {
+    if (auto r = store_.put_alert(alert); !r) {
+      ++stats_.store_errors;
+      VLOG_WARN("fleet alert {}: {}", alert.id(), r.error().message);
+      continue;
+    }
+    ++stats_.fleet_alerts;
+    hub_.publish(alert);
+  }
+  return result->acked_seq;
+}
+
+}  // namespace vigil::collector
