@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "util/proc.h"
 #include "util/test_util.h"
 
 extern char** environ;
@@ -25,73 +26,9 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A child process with stdout/stderr captured to files.
-class Proc {
- public:
-  // `before_exec` runs in the child (e.g. to enter a private mount namespace).
-  Proc(std::vector<std::string> args, const fs::path& dir, std::optional<uid_t> as_user = {},
-       const std::function<bool()>& before_exec = {})
-      : out_(dir / "stdout"), err_(dir / "stderr") {
-    pid_ = fork();
-    if (pid_ == 0) {
-      freopen(out_.c_str(), "w", stdout);
-      freopen(err_.c_str(), "w", stderr);
-      if (before_exec && !before_exec()) {
-        std::perror("before_exec");
-        _exit(125);
-      }
-      if (as_user && setresuid(*as_user, *as_user, *as_user) != 0) {
-        _exit(126);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Proc() {
-    if (pid_ > 0 && !done_) {
-      kill(pid_, SIGKILL);
-      wait();
-    }
-  }
-  int wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    done_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  // Waits up to `timeout` for exit; nullopt if still running.
-  std::optional<int> wait_for(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        done_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return std::nullopt;
-  }
-  [[nodiscard]] pid_t pid() const { return pid_; }
-  [[nodiscard]] std::string out() const { return slurp(out_); }
-  [[nodiscard]] std::string err() const { return slurp(err_); }
-
- private:
-  fs::path out_, err_;
-  pid_t pid_ = -1;
-  bool done_ = false;
-};
+using vigil::test::Proc;
+using vigil::test::slurp;
+using vigil::test::wait_until;
 
 // The --check table line for a process hook: family then hook, column-aligned.
 std::string fmt_line(const std::string& hook) {
@@ -100,14 +37,6 @@ std::string fmt_line(const std::string& hook) {
   return line;
 }
 
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
 
 TEST(AgentCli, VersionAndUsageErrors) {
   vigil::test::TempDir dir;
