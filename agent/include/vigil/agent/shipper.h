@@ -28,7 +28,7 @@ struct ShipperOptions {
   std::chrono::milliseconds batch_interval{20};
   std::size_t max_in_flight = 20000;  // events sent but not yet acked
   std::chrono::milliseconds backoff_min{200};
-  std::chrono::milliseconds backoff_max{10000};
+  std::chrono::milliseconds backoff_max{5000};
   std::chrono::seconds health_interval{5};
 };
 

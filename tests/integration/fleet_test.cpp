@@ -1,0 +1,509 @@
+// The fleet end to end: real vigil-collector and vigil-agent processes, real
+// gRPC on loopback, real RocksDB in temp dirs, real probes in the kernel.
+//   - three agents (distinct host ids) report; vigilctl shows three hosts and alerts;
+//   - one source scanning all three (from a fourth namespace) is one fleet alert;
+//   - the collector down for 30 s while events flow: all delivered exactly once;
+//   - an agent killed mid-stream and restarted: no gap, no duplicate;
+//   - vigil-loadgen's emulated agents are all acked; vigilctl's errors and exit codes.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "util/proc.h"
+#include "util/test_util.h"
+#include "vigil/v1/query.grpc.pb.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using vigil::test::Proc;
+using vigil::test::slurp;
+using vigil::test::wait_until;
+namespace fs = std::filesystem;
+
+bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+
+class Collector {
+ public:
+  explicit Collector(fs::path dir) : dir_(std::move(dir)) {}
+  // Starts on `port` (0 = any); returns false if it did not come up.
+  bool start(int port = 0) {
+    const auto run_dir = dir_ / ("run" + std::to_string(++runs_));
+    fs::create_directories(run_dir);
+    proc_ = std::make_unique<Proc>(
+        std::vector<std::string>{VIGIL_COLLECTOR_BIN, "--insecure", "--listen",
+                                 "127.0.0.1:" + std::to_string(port), "--data-dir",
+                                 (dir_ / "data").string(), "--log-level", "warn"},
+        run_dir);
+    std::smatch m;
+    const std::regex re("listening agents=127\\.0\\.0\\.1:(\\d+)");
+    if (!wait_until(
+            [&] {
+              const auto out = proc_->out();
+              if (std::regex_search(out, m, re)) {
+                port_ = std::stoi(m[1].str());
+                return true;
+              }
+              return false;
+            },
+            10s)) {
+      return false;
+    }
+    return true;
+  }
+  int stop() {
+    kill(proc_->pid(), SIGTERM);
+    return proc_->wait();
+  }
+  [[nodiscard]] std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] std::string err() const { return proc_->err(); }
+
+ private:
+  fs::path dir_;
+  std::unique_ptr<Proc> proc_;
+  int port_ = 0;
+  int runs_ = 0;
+};
+
+std::unique_ptr<Proc> start_agent(const fs::path& dir, const std::string& host,
+                                  const std::string& collector,
+                                  std::vector<std::string> extra = {}) {
+  static int n = 0;
+  const auto run_dir = dir / (host + "-run" + std::to_string(++n));
+  fs::create_directories(run_dir);
+  std::vector<std::string> args = {VIGIL_AGENT_BIN,   "--host-id",   host,
+                                   "--collector",     collector,     "--insecure",
+                                   "--state-dir",     (dir / host).string(),
+                                   "--stats-interval", "0"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return std::make_unique<Proc>(args, run_dir);
+}
+
+class Api {
+ public:
+  explicit Api(const std::string& addr)
+      : stub_(vigil::v1::QueryService::NewStub(
+            grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()))) {}
+
+  std::vector<vigil::v1::AgentRecord> agents() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    vigil::v1::ListAgentsResponse resp;
+    if (!stub_->ListAgents(&ctx, {}, &resp).ok()) return {};
+    return {resp.agents().begin(), resp.agents().end()};
+  }
+  std::optional<vigil::v1::AgentRecord> agent(const std::string& id) {
+    for (auto& a : agents()) {
+      if (a.agent_id() == id) return a;
+    }
+    return std::nullopt;
+  }
+  // Every stored seq of one agent, in key (time) order, through all pages.
+  std::vector<std::uint64_t> seqs(const std::string& agent_id) {
+    std::vector<std::uint64_t> out;
+    vigil::v1::QueryEventsRequest req;
+    req.set_agent_id(agent_id);
+    req.set_limit(10000);
+    for (;;) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+      vigil::v1::QueryEventsResponse resp;
+      if (!stub_->QueryEvents(&ctx, req, &resp).ok()) break;
+      for (const auto& e : resp.events()) out.push_back(e.event().seq());
+      if (resp.next_page_token().empty()) break;
+      req.set_page_token(resp.next_page_token());
+    }
+    return out;
+  }
+  std::vector<vigil::v1::Alert> alerts(bool fleet_only) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    vigil::v1::QueryAlertsRequest req;
+    req.set_fleet_only(fleet_only);
+    req.set_limit(1000);
+    vigil::v1::QueryAlertsResponse resp;
+    if (!stub_->QueryAlerts(&ctx, req, &resp).ok()) return {};
+    return {resp.alerts().begin(), resp.alerts().end()};
+  }
+
+ private:
+  std::unique_ptr<vigil::v1::QueryService::Stub> stub_;
+};
+
+// Runs /bin/true every `period` until stopped: steady real process events.
+class ExecLoop {
+ public:
+  explicit ExecLoop(std::chrono::milliseconds period) {
+    thread_ = std::thread([this, period] {
+      while (!stop_) {
+        pid_t pid = 0;
+        char arg0[] = "/bin/true";
+        char* argv[] = {arg0, nullptr};
+        if (posix_spawn(&pid, "/bin/true", nullptr, nullptr, argv, environ) == 0) {
+          waitpid(pid, nullptr, 0);
+          ++spawned_;
+        }
+        std::this_thread::sleep_for(period);
+      }
+    });
+  }
+  ~ExecLoop() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  [[nodiscard]] std::uint64_t spawned() const { return spawned_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> spawned_{0};
+  std::thread thread_;
+};
+
+std::uint64_t json_u64(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key)) return 0;  // proto3 JSON omits zeros
+  const auto& v = j[key];
+  return v.is_string() ? std::stoull(v.get<std::string>()) : v.get<std::uint64_t>();
+}
+
+// Agent's final counters (written at exit).
+nlohmann::json agent_stats(const fs::path& state_dir) {
+  return nlohmann::json::parse(slurp(state_dir / "agent-stats.json"), nullptr, false);
+}
+
+// Asserts `seqs` is exactly 1..n, each once.
+void expect_exactly_once(std::vector<std::uint64_t> seqs, std::uint64_t n) {
+  std::ranges::sort(seqs);
+  const auto dup = std::ranges::adjacent_find(seqs);
+  EXPECT_EQ(dup, seqs.end()) << "duplicate seq " << (dup == seqs.end() ? 0 : *dup);
+  ASSERT_EQ(seqs.size(), n) << "stored " << seqs.size() << " of " << n;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (seqs[i] != i + 1) {
+      FAIL() << "gap: seq " << i + 1 << " missing";
+    }
+  }
+}
+
+int stop_agent(Proc& agent) {
+  kill(agent.pid(), SIGINT);
+  auto rc = agent.wait_for(30s);
+  return rc ? *rc : -1;
+}
+
+// ---------------------------------------------------------------------------
+// Three hosts, one scanner namespace with a veth to each host's interface.
+
+constexpr int kHosts = 3;
+constexpr const char* kScanNs = "vgl-fleet-scan";
+constexpr const char* kScanSrc = "10.201.0.9";
+
+std::string root_if(int i) { return "vgl-f" + std::to_string(i) + "r"; }
+std::string ns_if(int i) { return "vgl-f" + std::to_string(i) + "s"; }
+std::string host_addr(int i) { return "10.201." + std::to_string(i) + ".1"; }
+
+void teardown_scan_net() {
+  for (int i = 1; i <= kHosts; ++i) sh("ip link del " + root_if(i));
+  sh(std::string("ip netns del ") + kScanNs);
+  sh(std::string("ip route del blackhole ") + kScanSrc + "/32");
+}
+
+bool setup_scan_net() {
+  teardown_scan_net();
+  bool ok = sh(std::string("ip netns add ") + kScanNs) &&
+            sh(std::string("ip -n ") + kScanNs + " link set lo up") &&
+            sh(std::string("ip -n ") + kScanNs + " addr add " + kScanSrc + "/32 dev lo") &&
+            // Replies to the scanner die here: nothing leaves through the host's uplink.
+            sh(std::string("ip route add blackhole ") + kScanSrc + "/32");
+  for (int i = 1; ok && i <= kHosts; ++i) {
+    const auto net = "10.201." + std::to_string(i);
+    ok = sh("ip link add " + root_if(i) + " type veth peer name " + ns_if(i)) &&
+         sh("ip link set " + ns_if(i) + " netns " + kScanNs) &&
+         sh("ip addr add " + host_addr(i) + "/24 dev " + root_if(i)) &&
+         sh("ip link set " + root_if(i) + " up") &&
+         sh(std::string("ip -n ") + kScanNs + " addr add " + net + ".2/24 dev " + ns_if(i)) &&
+         sh(std::string("ip -n ") + kScanNs + " link set " + ns_if(i) + " up") &&
+         // The same source address towards every host: one scanner, several targets.
+         sh(std::string("ip -n ") + kScanNs + " route add " + host_addr(i) + "/32 dev " +
+            ns_if(i) + " src " + kScanSrc);
+  }
+  return ok;
+}
+
+// From inside the scanner namespace: one SYN to each of `ports` ports of each host.
+int scan_hosts(int ports) {
+  const pid_t child = fork();
+  if (child == 0) {
+    const int fd = open((std::string("/var/run/netns/") + kScanNs).c_str(), O_RDONLY);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) _exit(100);
+    for (int i = 1; i <= kHosts; ++i) {
+      for (int p = 2000; p < 2000 + ports; ++p) {
+        const int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(p));
+        inet_pton(AF_INET, host_addr(i).c_str(), &a.sin_addr);
+        connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+        close(s);
+      }
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+class FleetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0 && std::getenv("CI") == nullptr) {
+      GTEST_SKIP() << "needs root (set CI to make this a failure)";
+    }
+    ASSERT_EQ(::geteuid(), 0) << "privileged test not run as root under CI";
+    ASSERT_TRUE(setup_scan_net()) << "veth/netns setup failed";
+    collector_ = std::make_unique<Collector>(dir_.path() / "collector");
+    ASSERT_TRUE(collector_->start()) << collector_->err();
+    api_ = std::make_unique<Api>(collector_->addr());
+    for (int i = 1; i <= kHosts; ++i) {
+      agents_.push_back(start_agent(dir_.path(), "fleet-h" + std::to_string(i), collector_->addr(),
+                                    {"--probes", "process,network", "--xdp-iface", root_if(i),
+                                     "--host-addresses", host_addr(i)}));
+    }
+    ASSERT_TRUE(wait_until(
+        [&] {
+          int connected = 0;
+          for (const auto& a : api_->agents()) connected += a.connected() ? 1 : 0;
+          return connected == kHosts;
+        },
+        30s))
+        << agents_[0]->err();
+  }
+  void TearDown() override {
+    for (auto& a : agents_) {
+      if (a) stop_agent(*a);
+    }
+    if (collector_) collector_->stop();
+    teardown_scan_net();
+  }
+
+  vigil::test::TempDir dir_;
+  std::unique_ptr<Collector> collector_;
+  std::unique_ptr<Api> api_;
+  std::vector<std::unique_ptr<Proc>> agents_;
+};
+
+TEST_F(FleetTest, VigilctlReportShowsThreeHostsAndTheirAlerts) {
+  // A ptrace attach on this (shared) kernel: every agent sees and scores it.
+  const pid_t target = fork();
+  if (target == 0) {
+    pause();
+    _exit(0);
+  }
+  ASSERT_EQ(ptrace(PTRACE_ATTACH, target, nullptr, nullptr), 0);
+  waitpid(target, nullptr, 0);
+  ptrace(PTRACE_DETACH, target, nullptr, nullptr);
+  kill(target, SIGKILL);
+  waitpid(target, nullptr, 0);
+
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::set<std::string> hosts;
+        for (const auto& a : api_->alerts(false)) {
+          if (a.kind() == "ptrace-attach") hosts.insert(a.host());
+        }
+        return hosts.size() == kHosts;
+      },
+      15s));
+
+  Proc ctl({VIGILCTL_BIN, "--collector", collector_->addr(), "--insecure", "--json", "report"},
+           dir_.path());
+  ASSERT_EQ(ctl.wait(), 0) << ctl.err();
+  const auto report = nlohmann::json::parse(ctl.out(), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << ctl.out();
+  std::set<std::string> hosts;
+  for (const auto& h : report["hosts"]) {
+    hosts.insert(h["host"].get<std::string>());
+    EXPECT_GE(json_u64(h, "alerts"), 1U) << h.dump();
+    EXPECT_GE(json_u64(h, "risk"), 50U) << h.dump();
+    EXPECT_GT(json_u64(h, "events"), 0U) << h.dump();
+    EXPECT_TRUE(h["agent"].value("connected", false)) << h.dump();
+  }
+  EXPECT_EQ(hosts, (std::set<std::string>{"fleet-h1", "fleet-h2", "fleet-h3"}));
+  ASSERT_FALSE(report["top_alerts"].empty());
+  EXPECT_EQ(report["top_alerts"][0]["kind"], "ptrace-attach");
+
+  // The table form names every host too.
+  Proc table({VIGILCTL_BIN, "--collector", collector_->addr(), "--insecure", "report"},
+             dir_.path() / "..");
+  ASSERT_EQ(table.wait(), 0);
+  for (const auto& h : hosts) EXPECT_NE(table.out().find(h), std::string::npos) << table.out();
+
+  // Feedback reaches the stored alert.
+  const auto id = report["top_alerts"][0]["id"].get<std::string>();
+  Proc fb({VIGILCTL_BIN, "--collector", collector_->addr(), "--insecure", "feedback", id,
+           "--label", "benign"},
+          dir_.path());
+  ASSERT_EQ(fb.wait(), 0) << fb.err();
+  bool labelled = false;
+  for (const auto& a : api_->alerts(false)) labelled |= a.id() == id && a.label() == "benign";
+  EXPECT_TRUE(labelled);
+}
+
+TEST_F(FleetTest, OneSourceScanningThreeHostsIsOneFleetAlertNamingAll) {
+  ASSERT_EQ(scan_hosts(300), 0);
+  std::vector<vigil::v1::Alert> scans;
+  wait_until(
+      [&] {
+        scans.clear();
+        for (auto& a : api_->alerts(true)) {
+          if (a.kind() == "fleet-scan") scans.push_back(a);
+        }
+        return scans.size() == 1 && scans[0].hosts_size() == kHosts;
+      },
+      20s);
+  ASSERT_EQ(scans.size(), 1U) << "one fleet alert for one scanner";
+  EXPECT_EQ(std::set<std::string>(scans[0].hosts().begin(), scans[0].hosts().end()),
+            (std::set<std::string>{"fleet-h1", "fleet-h2", "fleet-h3"}));
+  EXPECT_NE(scans[0].summary().find(kScanSrc), std::string::npos) << scans[0].summary();
+  EXPECT_TRUE(scans[0].fleet());
+}
+
+// ---------------------------------------------------------------------------
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0 && std::getenv("CI") == nullptr) {
+      GTEST_SKIP() << "needs root (set CI to make this a failure)";
+    }
+    ASSERT_EQ(::geteuid(), 0) << "privileged test not run as root under CI";
+  }
+  vigil::test::TempDir dir_;
+};
+
+TEST_F(DeliveryTest, CollectorDownFor30sLosesNothingAndDuplicatesNothing) {
+  Collector collector(dir_.path() / "collector");
+  ASSERT_TRUE(collector.start()) << collector.err();
+  Api api(collector.addr());
+  auto agent = start_agent(dir_.path(), "outage-h", collector.addr());
+  ExecLoop load(20ms);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto a = api.agent("outage-h");
+        return a && a->acked_seq() > 20;
+      },
+      20s))
+      << agent->err();
+
+  ASSERT_EQ(collector.stop(), 0);
+  const auto acked_before = api.agent("outage-h");  // answered from... nothing: it is down
+  EXPECT_FALSE(acked_before);
+  const auto spawned_before = load.spawned();
+  std::this_thread::sleep_for(30s);  // events keep flowing into the spool
+  EXPECT_GT(load.spawned(), spawned_before + 100);
+  ASSERT_TRUE(collector.start(collector.port())) << collector.err();
+  Api api2(collector.addr());
+  const auto acked_at_restart = api2.agent("outage-h")->acked_seq();
+  // The agent reconnects on its own and replays the spool: 30 s of events.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto a = api2.agent("outage-h");
+        return a && a->connected() && a->acked_seq() > acked_at_restart + 1000;
+      },
+      60s))
+      << agent->err();
+  load.stop();
+  ASSERT_EQ(stop_agent(*agent), 0) << agent->err();
+
+  const auto stats = agent_stats(dir_.path() / "outage-h");
+  ASSERT_FALSE(stats.is_discarded());
+  const auto n = stats["shipper"]["next_seq"].get<std::uint64_t>() - 1;
+  EXPECT_EQ(stats["shipper"]["spool_events"], 0) << stats.dump();
+  EXPECT_EQ(stats["shipper"]["spool_dropped"], 0);
+  EXPECT_GT(n, 300U);  // 30 s of /bin/true every 20 ms: exec, fork, exit each
+  expect_exactly_once(api2.seqs("outage-h"), n);
+}
+
+TEST_F(DeliveryTest, AgentKilledMidStreamAndRestartedLeavesNoGapAndNoDuplicate) {
+  Collector collector(dir_.path() / "collector");
+  ASSERT_TRUE(collector.start()) << collector.err();
+  Api api(collector.addr());
+  ExecLoop load(10ms);
+  auto agent = start_agent(dir_.path(), "restart-h", collector.addr());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto a = api.agent("restart-h");
+        return a && a->acked_seq() > 50;
+      },
+      20s))
+      << agent->err();
+  kill(agent->pid(), SIGKILL);  // no goodbye: the spool is all there is
+  agent->wait();
+  agent = start_agent(dir_.path(), "restart-h", collector.addr());
+  const auto acked_at_restart = api.agent("restart-h")->acked_seq();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto a = api.agent("restart-h");
+        return a && a->connected() && a->acked_seq() > acked_at_restart + 50;
+      },
+      30s))
+      << agent->err();
+  load.stop();
+  ASSERT_EQ(stop_agent(*agent), 0) << agent->err();
+
+  const auto stats = agent_stats(dir_.path() / "restart-h");
+  ASSERT_FALSE(stats.is_discarded());
+  const auto n = stats["shipper"]["next_seq"].get<std::uint64_t>() - 1;
+  EXPECT_EQ(stats["shipper"]["spool_events"], 0) << stats.dump();
+  expect_exactly_once(api.seqs("restart-h"), n);
+  EXPECT_EQ(api.agent("restart-h")->acked_seq(), n);
+}
+
+TEST_F(DeliveryTest, LoadgenAgentsAreAllAckedAndStored) {
+  Collector collector(dir_.path() / "collector");
+  ASSERT_TRUE(collector.start()) << collector.err();
+  Proc gen({VIGIL_LOADGEN_BIN, "--collector", collector.addr(), "--insecure", "--agents", "5",
+            "--rate", "2000", "--duration", "3", "--prefix", "lg"},
+           dir_.path());
+  ASSERT_EQ(gen.wait(), 0) << gen.out() << gen.err();
+  const auto result = nlohmann::json::parse(gen.out(), nullptr, false);
+  ASSERT_FALSE(result.is_discarded()) << gen.out();
+  EXPECT_EQ(result["acked"], result["sent"]);
+  EXPECT_GT(result["sent"].get<std::uint64_t>(), 5U * 2000);
+  Api api(collector.addr());
+  std::uint64_t stored = 0;
+  for (const auto& a : api.agents()) stored += a.events_stored();
+  EXPECT_EQ(stored, result["sent"].get<std::uint64_t>());
+}
+
+TEST(Vigilctl, ClearErrorsAndExitCodes) {
+  vigil::test::TempDir dir;
+  Proc unreachable({VIGILCTL_BIN, "--collector", "127.0.0.1:1", "--insecure", "--timeout", "2",
+                    "agents"},
+                   dir.path());
+  EXPECT_EQ(unreachable.wait(), 3);
+  EXPECT_NE(unreachable.err().find("unreachable"), std::string::npos) << unreachable.err();
+  Proc bad_label({VIGILCTL_BIN, "feedback", "x", "--label", "maybe"}, dir.path());
+  EXPECT_EQ(bad_label.wait(), 2);
+  Proc bad_since({VIGILCTL_BIN, "events", "--since", "yesterday"}, dir.path());
+  EXPECT_EQ(bad_since.wait(), 2);
+  EXPECT_NE(bad_since.err().find("duration"), std::string::npos);
+  Proc no_cmd({VIGILCTL_BIN}, dir.path());
+  EXPECT_EQ(no_cmd.wait(), 2);
+}
+
+}  // namespace
