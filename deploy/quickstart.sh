@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to live detection on this host:
-# installs dependencies, builds, then runs vigil-agent in the foreground printing
-# one human-readable line per process event until Ctrl-C.
+# installs dependencies, builds, starts vigil-collector (embedded RocksDB under
+# a local directory) and vigil-agent connected to it, and prints events and
+# alerts in this terminal until Ctrl-C. `vigilctl report` answers meanwhile.
 #
 #   sudo deploy/quickstart.sh
+#   DATA_DIR=/srv/vigil sudo -E deploy/quickstart.sh      # keep data elsewhere
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-STATE_DIR=${STATE_DIR:-/var/lib/vigil}
+DATA_DIR=${DATA_DIR:-$(pwd)/vigil-quickstart}
+COLLECTOR=${COLLECTOR:-127.0.0.1:7700}
+PROBES=${PROBES:-process,memory,file}
 
 if [[ ${EUID} -ne 0 ]]; then
   echo "deploy/quickstart.sh: must run as root (sudo deploy/quickstart.sh): vigil loads eBPF probes" >&2
@@ -17,17 +21,42 @@ fi
 
 deploy/install-deps.sh
 cmake -S . -B "${BUILD_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build "${BUILD_DIR}" -j"$(nproc)" --target vigil-agent
+cmake --build "${BUILD_DIR}" -j"$(nproc)" --target vigil-agent vigil-collector vigilctl
 
 agent="${BUILD_DIR}/agent/vigil-agent"
+collector="${BUILD_DIR}/collector/vigil-collector"
+vigilctl="$(cd "${BUILD_DIR}/cli" && pwd)/vigilctl"
+mkdir -p "${DATA_DIR}"
+
+"${collector}" --insecure --listen "${COLLECTOR}" --data-dir "${DATA_DIR}/collector" \
+  >"${DATA_DIR}/collector.out" 2>"${DATA_DIR}/collector.log" &
+collector_pid=$!
+trap 'kill ${collector_pid} 2>/dev/null; wait ${collector_pid} 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  grep -q "listening" "${DATA_DIR}/collector.out" 2>/dev/null && break
+  if ! kill -0 "${collector_pid}" 2>/dev/null; then
+    echo "quickstart: vigil-collector did not start:" >&2
+    cat "${DATA_DIR}/collector.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
 echo
-"${agent}" --check --probes process,memory,file --state-dir "${STATE_DIR}" || {
+cat "${DATA_DIR}/collector.out"
+
+echo
+"${agent}" --check --probes "${PROBES}" --state-dir "${DATA_DIR}/agent" || {
   echo "quickstart: some probes did not attach (see above); continuing with what works" >&2
 }
 echo
-echo "vigil-agent is watching this host: one line per process event, alerts as"
-echo "'High threat ...' lines. Try in another terminal:  /usr/bin/env true"
-echo "or, for an alert:  sleep 60 & gdb -p \$! -batch   (ptrace attach, if gdb is installed)"
-echo "Press Ctrl-C to stop. Counters: ${STATE_DIR}/agent-stats.json"
+echo "vigil-collector (data in ${DATA_DIR}/collector, log ${DATA_DIR}/collector.log) and"
+echo "vigil-agent (state in ${DATA_DIR}/agent) are running. One line per event below;"
+echo "alerts are the 'High threat ...' lines. Try in another terminal:"
+echo "  /usr/bin/env true                                  (an exec event)"
+echo "  sleep 60 & gdb -p \$! -batch                        (ptrace attach: an alert, if gdb is installed)"
+echo "  ${vigilctl} --collector ${COLLECTOR} --insecure report"
+echo "  ${vigilctl} --collector ${COLLECTOR} --insecure alerts --follow"
+echo "Press Ctrl-C to stop both."
 echo
-exec "${agent}" --probes process,memory,file --events-out - --alerts-out - --format text --state-dir "${STATE_DIR}" "$@"
+"${agent}" --probes "${PROBES}" --events-out - --alerts-out - --format text \
+  --state-dir "${DATA_DIR}/agent" --collector "${COLLECTOR}" --insecure "$@"
