@@ -3,13 +3,14 @@
 #include <fmt/format.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
 namespace vigil::agent {
 namespace {
 
-enum : std::size_t { kMeta, kEvents, kByScore };
+enum : std::size_t { kMeta, kEvents };
 constexpr const char* kNextSeqKey = "next_seq";
 constexpr const char* kAckedKey = "acked_seq";
 constexpr const char* kSpoolIdKey = "spool_id";
@@ -32,12 +33,6 @@ std::uint64_t get_be64(const char* p) {
 
 std::string seq_key(std::uint64_t seq) {
   std::string k;
-  put_be64(k, seq);
-  return k;
-}
-
-std::string score_key(std::uint8_t score, std::uint64_t seq) {
-  std::string k(1, static_cast<char>(score));
   put_be64(k, seq);
   return k;
 }
@@ -73,7 +68,7 @@ Result<std::unique_ptr<Spool>> Spool::open(const std::filesystem::path& dir, Spo
   rocksdb::ColumnFamilyOptions cf_opts;
   cf_opts.write_buffer_size = 8 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs = {
-      {rocksdb::kDefaultColumnFamilyName, cf_opts}, {"events", cf_opts}, {"by_score", cf_opts}};
+      {rocksdb::kDefaultColumnFamilyName, cf_opts}, {"events", cf_opts}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_opts, dir.string(), descs, &handles, &raw);
@@ -153,7 +148,6 @@ Result<void> Spool::append(std::vector<v1::Event>& events) {
     e.AppendToString(&value);
     const auto key = seq_key(seq);
     wb.Put(cfs_[kEvents], key, value);
-    wb.Put(cfs_[kByScore], score_key(score, seq), "");
     bytes += key.size() + value.size();
     ++seq;
   }
@@ -177,23 +171,41 @@ Result<void> Spool::trim_locked() {
   if (stats_.bytes <= options_.max_bytes) {
     return {};
   }
-  // Lowest score first, oldest first within a score.
-  rocksdb::WriteBatch wb;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kByScore]));
-  std::uint64_t freed = 0;
-  std::uint64_t dropped = 0;
-  std::string value;
-  for (it->SeekToFirst(); it->Valid() && stats_.bytes - freed > options_.max_bytes; it->Next()) {
-    if (it->key().size() != 9) {
+  // Rare (the collector has been away long enough to fill the spool), so one
+  // scan picks the victims: lowest score first, oldest first within a score,
+  // down to 90% of the bound so the next appends do not trim again at once.
+  struct Entry {
+    std::uint8_t score;
+    std::uint64_t seq;
+    std::uint64_t size;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(stats_.events);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kEvents]));
+  for (it->Seek(seq_key(stats_.acked_seq + 1)); it->Valid(); it->Next()) {
+    if (it->key().size() != 8 || it->value().empty()) {
       continue;
     }
-    const auto key = seq_key(get_be64(it->key().data() + 1));
-    if (db_->Get({}, cfs_[kEvents], key, &value).ok()) {
-      freed += key.size() + value.size();
-      ++dropped;
+    entries.push_back({static_cast<std::uint8_t>(it->value()[0]), get_be64(it->key().data()),
+                       it->key().size() + it->value().size()});
+  }
+  if (!it->status().ok()) {
+    return std::unexpected(db_error("trim scan", it->status()));
+  }
+  std::ranges::sort(entries, [](const Entry& a, const Entry& b) {
+    return a.score != b.score ? a.score < b.score : a.seq < b.seq;
+  });
+  const std::uint64_t target = options_.max_bytes - options_.max_bytes / 10;
+  rocksdb::WriteBatch wb;
+  std::uint64_t freed = 0;
+  std::uint64_t dropped = 0;
+  for (const auto& e : entries) {
+    if (stats_.bytes - freed <= target) {
+      break;
     }
-    wb.Delete(cfs_[kEvents], key);
-    wb.Delete(cfs_[kByScore], it->key());
+    wb.Delete(cfs_[kEvents], seq_key(e.seq));
+    freed += e.size;
+    ++dropped;
   }
   if (auto s = db_->Write({}, &wb); !s.ok()) {
     return std::unexpected(db_error("trim", s));
@@ -233,33 +245,28 @@ Result<void> Spool::read(std::uint64_t after, std::size_t max, v1::EventBatch& o
 
 Result<void> Spool::ack(std::uint64_t seq) {
   std::lock_guard lock(mu_);
-  rocksdb::WriteBatch wb;
+  seq = std::min(seq, stats_.next_seq - 1);  // an ack for seqs never assigned means nothing
+  if (seq <= stats_.acked_seq) {
+    return {};  // everything at or below the mark is already gone
+  }
+  // Sizes for the accounting, then one range tombstone for the whole prefix.
   std::uint64_t freed = 0;
   std::uint64_t n = 0;
-  // Everything at or below acked_seq is gone: seeking past it skips the tombstones.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kEvents]));
   for (it->Seek(seq_key(stats_.acked_seq + 1)); it->Valid(); it->Next()) {
-    if (it->key().size() != 8) {
-      continue;
-    }
-    const auto s = get_be64(it->key().data());
-    if (s > seq) {
+    if (it->key().size() == 8 && get_be64(it->key().data()) > seq) {
       break;
     }
-    const auto v = it->value();
-    if (!v.empty()) {
-      wb.Delete(cfs_[kByScore], score_key(static_cast<std::uint8_t>(v[0]), s));
-    }
-    wb.Delete(cfs_[kEvents], it->key());
-    freed += it->key().size() + v.size();
+    freed += it->key().size() + it->value().size();
     ++n;
   }
-  const std::uint64_t acked = std::max(stats_.acked_seq, seq);
-  wb.Put(cfs_[kMeta], kAckedKey, seq_key(acked));
+  rocksdb::WriteBatch wb;
+  wb.DeleteRange(cfs_[kEvents], seq_key(0), seq_key(seq + 1));
+  wb.Put(cfs_[kMeta], kAckedKey, seq_key(seq));
   if (auto s = db_->Write({}, &wb); !s.ok()) {
     return std::unexpected(db_error("ack", s));
   }
-  stats_.acked_seq = acked;
+  stats_.acked_seq = seq;
   stats_.bytes -= std::min(stats_.bytes, freed);
   stats_.events -= std::min(stats_.events, n);
   stats_.acked += n;

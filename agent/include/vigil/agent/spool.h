@@ -60,7 +60,7 @@ class Spool {
   void refresh_oldest_locked();
 
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default (meta), events, by_score
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default (meta), events
   SpoolOptions options_;
   std::uint64_t spool_id_ = 0;
   mutable std::mutex mu_;
