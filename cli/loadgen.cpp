@@ -37,7 +37,8 @@ std::uint64_t wall_ns() {
 // A plausible host's mix: mostly process lifecycle, then sockets and files, a
 // few scored events and XDP summaries.
 void fill_event(std::mt19937_64& rng, std::uint64_t seq, vigil::v1::Event& e) {
-  static const char* kExes[] = {"/usr/bin/bash", "/usr/bin/ls", "/usr/sbin/sshd", "/usr/bin/curl",
+  static const char* kExes[] = {"/usr/bin/bash",    "/usr/bin/ls",
+                                "/usr/sbin/sshd",   "/usr/bin/curl",
                                 "/usr/bin/python3", "/usr/lib/systemd/systemd-journald"};
   e.Clear();
   e.set_seq(seq);
@@ -216,7 +217,10 @@ int main(int argc, char** argv) {
   auto& lat = totals.ack_latency_ms;
   std::ranges::sort(lat);
   auto pct = [&](double p) {
-    return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * static_cast<double>(lat.size())))];
+    return lat.empty()
+               ? 0.0
+               : lat[std::min(lat.size() - 1,
+                              static_cast<std::size_t>(p * static_cast<double>(lat.size())))];
   };
   fmt::print(
       "{{\"agents\":{},\"seconds\":{:.2f},\"sent\":{},\"acked\":{},\"failures\":{},"

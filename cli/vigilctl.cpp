@@ -115,7 +115,8 @@ int cmd_report(vigil::v1::QueryService::Stub& stub, const Options& o, std::uint6
                std::to_string(h.alerts()), format_age(a.last_seen_ns(), now),
                a.connected() ? "yes" : "no", std::to_string(a.kernel_drops()),
                std::to_string(a.spool_events()), std::to_string(a.spool_dropped()),
-               fmt::format("{}ms", a.lag_ms()), a.model_version().empty() ? "-" : a.model_version()});
+               fmt::format("{}ms", a.lag_ms()),
+               a.model_version().empty() ? "-" : a.model_version()});
   }
   fmt::print("{}\n", hosts.render());
   fmt::print("Top alerts ({} fleet alerts in the window)\n", rep.fleet_alerts());
@@ -202,9 +203,9 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
       if (o.json) {
         print_json(a);
       } else {
-        fmt::print("{} score={} {} hosts={} kind={} attack={} id={} {}\n", format_time(a.updated_ns()),
-                   a.score(), a.fleet() ? "FLEET" : "host", hosts_of(a), a.kind(), attack_of(a),
-                   a.id(), a.summary());
+        fmt::print("{} score={} {} hosts={} kind={} attack={} id={} {}\n",
+                   format_time(a.updated_ns()), a.score(), a.fleet() ? "FLEET" : "host",
+                   hosts_of(a), a.kind(), attack_of(a), a.id(), a.summary());
       }
       std::fflush(stdout);
     }
@@ -306,10 +307,12 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"vigilctl: query vigil-collector (fleet report, agents, alerts, events, feedback)"};
   app.require_subcommand(1);
-  app.add_option("--collector", o.collector, "collector API address HOST:PORT (env VIGIL_COLLECTOR)");
+  app.add_option("--collector", o.collector,
+                 "collector API address HOST:PORT (env VIGIL_COLLECTOR)");
   app.add_flag("--insecure", o.insecure, "plaintext gRPC (the only transport until mTLS lands)");
   app.add_flag("--json", o.json, "machine-readable JSON output");
-  app.add_option("--timeout", o.timeout_s, "seconds to wait for an answer")->check(CLI::Range(1, 3600));
+  app.add_option("--timeout", o.timeout_s, "seconds to wait for an answer")
+      ->check(CLI::Range(1, 3600));
   bool version = false;
   app.add_flag("--version", version, "print the version and exit");
 
@@ -329,7 +332,8 @@ int main(int argc, char** argv) {
   bool follow = false;
   bool fleet = false;
   alerts->add_option("--host", host, "only alerts involving this host");
-  alerts->add_option("--min-score", min_score, "only alerts scoring at least this")->check(CLI::Range(0, 100));
+  alerts->add_option("--min-score", min_score, "only alerts scoring at least this")
+      ->check(CLI::Range(0, 100));
   alerts->add_option("--since", since, "only the last DURATION (e.g. 30m)");
   alerts->add_option("--limit", limit, "at most this many")->check(CLI::Range(1, 10000));
   alerts->add_flag("--fleet", fleet, "only cross-host (fleet) alerts");
@@ -344,7 +348,8 @@ int main(int argc, char** argv) {
   events->add_option("--host", host, "only this host");
   events->add_option("--type", type, "only this event type (exec, connect, net_summary, ...)");
   events->add_option("--since", ev_since, "from DURATION ago (default 15m)");
-  events->add_option("--min-score", ev_min_score, "only events scoring at least this")->check(CLI::Range(0, 100));
+  events->add_option("--min-score", ev_min_score, "only events scoring at least this")
+      ->check(CLI::Range(0, 100));
   events->add_option("--limit", ev_limit, "at most this many")->check(CLI::Range(1, 10000));
   events->add_option("--page", page, "continue from a previous page token");
 
@@ -376,7 +381,8 @@ int main(int argc, char** argv) {
     }
     auto d = vigil::cli::parse_duration(text);
     if (!d) {
-      fmt::print(stderr, "vigilctl: {} expects a duration like 90s, 15m, 2h or 7d, not '{}'\n", flag, text);
+      fmt::print(stderr, "vigilctl: {} expects a duration like 90s, 15m, 2h or 7d, not '{}'\n",
+                 flag, text);
     }
     return d;
   };

@@ -1,7 +1,7 @@
 #include "vigil/agent/agent.h"
 
-#include <fmt/format.h>
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <sys/resource.h>
@@ -384,7 +384,8 @@ Result<void> Agent::start_shipping() {
     }
     ps->set_loaded(ps->hooks_attached() > 0);
   }
-  for (const auto& a : config_.host_addresses.empty() ? interface_addresses() : config_.host_addresses) {
+  for (const auto& a :
+       config_.host_addresses.empty() ? interface_addresses() : config_.host_addresses) {
     hello.add_addresses(a);
   }
   ShipperOptions opts;
@@ -406,7 +407,8 @@ void Agent::schedule_flush() {
   if (!shipper_) {
     return;
   }
-  flush_timer_.expires_after(std::chrono::milliseconds(std::max<std::uint32_t>(1, config_.batch_interval_ms)));
+  flush_timer_.expires_after(
+      std::chrono::milliseconds(std::max<std::uint32_t>(1, config_.batch_interval_ms)));
   flush_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) {
       return;

@@ -17,7 +17,8 @@ Shipper::Shipper(ShipperOptions options, Spool& spool, v1::Hello hello)
   // The shipper does its own backoff; keep grpc's reconnect quick under it.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  channel_ = grpc::CreateCustomChannel(options_.collector, grpc::InsecureChannelCredentials(), args);
+  channel_ =
+      grpc::CreateCustomChannel(options_.collector, grpc::InsecureChannelCredentials(), args);
   stub_ = v1::AgentService::NewStub(channel_);
 }
 
@@ -193,7 +194,8 @@ void Shipper::session() {
         const auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-        const auto lag = static_cast<std::int64_t>(wall) - static_cast<std::int64_t>(ss.oldest_ts_ns);
+        const auto lag =
+            static_cast<std::int64_t>(wall) - static_cast<std::int64_t>(ss.oldest_ts_ns);
         out.mutable_health()->set_lag_ms(lag > 0 ? static_cast<std::uint64_t>(lag) / 1'000'000 : 0);
       }
       if (!stream->Write(out)) {

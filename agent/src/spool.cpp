@@ -75,7 +75,8 @@ Result<std::unique_ptr<Spool>> Spool::open(const std::filesystem::path& dir, Spo
   if (!s.ok()) {
     return make_error(ErrorCode::kIo, fmt::format("spool open {}: {}", dir.string(), s.ToString()));
   }
-  std::unique_ptr<Spool> spool(new Spool(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options));
+  std::unique_ptr<Spool> spool(
+      new Spool(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options));
   if (auto r = spool->recover(); !r) {
     return std::unexpected(r.error());
   }
@@ -221,8 +222,8 @@ Result<void> Spool::read(std::uint64_t after, std::size_t max, v1::EventBatch& o
   out.Clear();
   std::lock_guard lock(mu_);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kEvents]));
-  for (it->Seek(seq_key(after + 1)); it->Valid() && static_cast<std::size_t>(out.events_size()) < max;
-       it->Next()) {
+  for (it->Seek(seq_key(after + 1));
+       it->Valid() && static_cast<std::size_t>(out.events_size()) < max; it->Next()) {
     const auto v = it->value();
     if (v.size() < kValueHeader) {
       continue;

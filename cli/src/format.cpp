@@ -68,7 +68,8 @@ std::string format_age(std::uint64_t unix_ns, std::uint64_t now_ns) {
 std::string format_bytes(std::uint64_t bytes) {
   if (bytes < 1024) return fmt::format("{} B", bytes);
   if (bytes < (1ULL << 20)) return fmt::format("{:.1f} KiB", static_cast<double>(bytes) / 1024);
-  if (bytes < (1ULL << 30)) return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
+  if (bytes < (1ULL << 30))
+    return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
   return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1ULL << 30));
 }
 
@@ -76,8 +77,8 @@ namespace {
 
 // Display width in code points (good enough for the ASCII and box glyphs we print).
 std::size_t width(std::string_view s) {
-  return static_cast<std::size_t>(
-      std::ranges::count_if(s, [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<std::size_t>(std::ranges::count_if(
+      s, [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 std::string cut(const std::string& s, std::size_t max) {

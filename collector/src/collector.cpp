@@ -70,7 +70,8 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
       } else if (key == "log_level") {
         cfg.log_level = v.as<std::string>();
       } else {
-        return make_error(ErrorCode::kInvalidArgument, fmt::format("config: unknown key '{}'", key));
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("config: unknown key '{}'", key));
       }
     }
   } catch (const YAML::Exception& e) {
@@ -95,8 +96,9 @@ Result<void> apply_yaml_file(const std::filesystem::path& path, CollectorConfig&
 ParsedArgs parse_args(int argc, char** argv) {
   ParsedArgs out;
   auto& cfg = out.config;
-  CLI::App app{"vigil-collector: ingests agents' event streams, stores them in RocksDB, "
-               "correlates across hosts and serves vigilctl"};
+  CLI::App app{
+      "vigil-collector: ingests agents' event streams, stores them in RocksDB, "
+      "correlates across hosts and serves vigilctl"};
   std::string config_path;
   bool version = false;
   app.add_option("--config", config_path, "YAML config file (flags override it)");
@@ -221,7 +223,8 @@ int run(const CollectorConfig& config) {
   });
 
   auto next_retention = std::chrono::steady_clock::now();
-  auto next_stats = std::chrono::steady_clock::now() + std::chrono::seconds(config.stats_interval_s);
+  auto next_stats =
+      std::chrono::steady_clock::now() + std::chrono::seconds(config.stats_interval_s);
   for (;;) {
     std::unique_lock lock(g_stop_mu);
     if (g_stop_cv.wait_until(lock, std::min(next_retention, next_stats), [] { return g_stop; })) {
@@ -233,14 +236,16 @@ int run(const CollectorConfig& config) {
       if (auto r = (*store)->enforce_retention(now_ns()); !r) {
         VLOG_WARN("retention: {}", r.error().message);
       }
-      next_retention = now + std::chrono::seconds(std::max<std::uint32_t>(1, config.retention_interval_s));
+      next_retention =
+          now + std::chrono::seconds(std::max<std::uint32_t>(1, config.retention_interval_s));
     }
     if (now >= next_stats) {
       const auto& s = ingest.stats();
-      VLOG_INFO("stats streams={} batches={} events={} duplicates={} refused={} store_errors={} "
-                "fleet_alerts={} watchers={}",
-                s.streams.load(), s.batches.load(), s.events.load(), s.duplicates.load(),
-                s.refused.load(), s.store_errors.load(), s.fleet_alerts.load(), hub.watchers());
+      VLOG_INFO(
+          "stats streams={} batches={} events={} duplicates={} refused={} store_errors={} "
+          "fleet_alerts={} watchers={}",
+          s.streams.load(), s.batches.load(), s.events.load(), s.duplicates.load(),
+          s.refused.load(), s.store_errors.load(), s.fleet_alerts.load(), hub.watchers());
       next_stats = now + std::chrono::seconds(std::max<std::uint32_t>(1, config.stats_interval_s));
     }
   }

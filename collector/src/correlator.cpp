@@ -24,7 +24,7 @@ std::string_view basename(std::string_view path) {
 
 bool is_shell(const std::string& exe) {
   static constexpr std::array<std::string_view, 14> kShells = {
-      "sh",  "bash", "dash",    "zsh",     "ksh",    "ash",  "busybox",
+      "sh",  "bash", "dash",    "zsh",    "ksh",  "ash",  "busybox",
       "csh", "tcsh", "python3", "python", "perl", "ruby", "php"};
   const auto name = basename(exe);
   return std::ranges::find(kShells, name) != kShells.end();
@@ -86,8 +86,8 @@ void Correlator::join(const std::string& key, const std::string& kind, std::uint
   for (const auto& h : ep.hosts) {
     ep.alert.add_hosts(h);
   }
-  ep.alert.set_summary(fmt::format("{} on {} hosts: {}", what, ep.hosts.size(),
-                                   fmt::join(ep.hosts, ", ")));
+  ep.alert.set_summary(
+      fmt::format("{} on {} hosts: {}", what, ep.hosts.size(), fmt::join(ep.hosts, ", ")));
   ep.raised ? ++stats_.alerts_updated : ++stats_.alerts_created;
   ep.raised = true;
   out.push_back(ep.alert);

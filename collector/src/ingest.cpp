@@ -17,7 +17,8 @@ std::uint64_t now_ns() {
 
 }  // namespace
 
-class ConnectReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
+class ConnectReactor final
+    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
  public:
   explicit ConnectReactor(Ingest& ingest) : ingest_(ingest) {
     ++ingest_.stats_.streams;
@@ -119,7 +120,8 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1
         auto acked = ingest_.store_.register_agent(msg.hello(), now_ns());
         if (!acked) {
           ++ingest_.stats_.store_errors;
-          return make_error(ErrorCode::kIo, "collector storage unavailable: " + acked.error().message);
+          return make_error(ErrorCode::kIo,
+                            "collector storage unavailable: " + acked.error().message);
         }
         agent_id_ = msg.hello().agent_id();
         host_ = msg.hello().host_id();

@@ -22,7 +22,8 @@ grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::S
   return reactor;
 }
 
-constexpr std::size_t kWatchQueueLimit = 1024;  // a slow watcher loses the oldest, never blocks ingest
+constexpr std::size_t kWatchQueueLimit =
+    1024;  // a slow watcher loses the oldest, never blocks ingest
 
 class WatchReactor final : public grpc::ServerWriteReactor<v1::Alert> {
  public:

@@ -12,9 +12,8 @@
 namespace vigil::collector {
 namespace {
 
-constexpr std::array<const char*, kCfCount> kCfNames = {
-    "default", "events", "alerts", "agents", "models", "feedback",
-    "meta"};
+constexpr std::array<const char*, kCfCount> kCfNames = {"default", "events",   "alerts", "agents",
+                                                        "models",  "feedback", "meta"};
 
 constexpr std::uint32_t kDefaultLimit = 100;
 constexpr std::uint32_t kMaxLimit = 10000;
@@ -58,9 +57,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_opts, (dir / "db").string(), descs, &handles, &raw);
   if (!s.ok()) {
-    return make_error(ErrorCode::kIo, fmt::format("open {}: {}", (dir / "db").string(), s.ToString()));
+    return make_error(ErrorCode::kIo,
+                      fmt::format("open {}: {}", (dir / "db").string(), s.ToString()));
   }
-  std::unique_ptr<Store> store(new Store(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options));
+  std::unique_ptr<Store> store(
+      new Store(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options));
   if (auto r = store->load_agents(); !r) {
     return std::unexpected(r.error());
   }
@@ -426,8 +427,8 @@ Result<v1::QueryAlertsResponse> Store::query_alerts(const v1::QueryAlertsRequest
     if (!alert.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       continue;
     }
-    const bool host_match = req.host().empty() ||
-                            std::ranges::find(alert.hosts(), req.host()) != alert.hosts().end();
+    const bool host_match =
+        req.host().empty() || std::ranges::find(alert.hosts(), req.host()) != alert.hosts().end();
     if (!host_match || alert.score() < req.min_score() || (req.fleet_only() && !alert.fleet())) {
       continue;
     }

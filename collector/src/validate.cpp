@@ -42,15 +42,16 @@ bool too_long(const std::string& s) { return s.size() > kMaxStringBytes; }
 
 Result<void> validate_event(const v1::Event& e) {
   if (!event_type_from_string(e.type())) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("event seq {}: unknown type '{}'", e.seq(), e.type().substr(0, 64)));
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("event seq {}: unknown type '{}'",
+                                                               e.seq(), e.type().substr(0, 64)));
   }
   if (e.score() > 100) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("event seq {}: score {} outside 0..100", e.seq(), e.score()));
   }
   if (e.ts_ns() == 0) {
-    return make_error(ErrorCode::kInvalidArgument, fmt::format("event seq {}: no timestamp", e.seq()));
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("event seq {}: no timestamp", e.seq()));
   }
   if (too_long(e.comm()) || too_long(e.exe()) || too_long(e.summary()) || too_long(e.alert_id()) ||
       e.indicators_size() > 64 || (e.has_exec() && e.exec().args_size() > 256)) {
@@ -71,12 +72,14 @@ Result<void> validate_batch(const v1::EventBatch& batch) {
     return make_error(ErrorCode::kInvalidArgument, "batch: no events");
   }
   if (static_cast<std::size_t>(batch.events_size()) > kMaxBatchEvents) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("batch: {} events, limit {}", batch.events_size(), kMaxBatchEvents));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("batch: {} events, limit {}", batch.events_size(), kMaxBatchEvents));
   }
   if (batch.first_seq() == 0 || batch.first_seq() > batch.last_seq()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("batch: bad seq range {}..{}", batch.first_seq(), batch.last_seq()));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("batch: bad seq range {}..{}", batch.first_seq(), batch.last_seq()));
   }
   std::uint64_t prev = 0;
   for (const auto& e : batch.events()) {

@@ -37,7 +37,6 @@ std::string fmt_line(const std::string& hook) {
   return line;
 }
 
-
 TEST(AgentCli, VersionAndUsageErrors) {
   vigil::test::TempDir dir;
   Proc v({VIGIL_AGENT_BIN, "--version"}, dir.path());

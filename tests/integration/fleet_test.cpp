@@ -7,8 +7,8 @@
 //   - vigil-loadgen's emulated agents are all acked; vigilctl's errors and exit codes.
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <spawn.h>
@@ -85,10 +85,10 @@ std::unique_ptr<Proc> start_agent(const fs::path& dir, const std::string& host,
   static int n = 0;
   const auto run_dir = dir / (host + "-run" + std::to_string(++n));
   fs::create_directories(run_dir);
-  std::vector<std::string> args = {VIGIL_AGENT_BIN,   "--host-id",   host,
-                                   "--collector",     collector,     "--insecure",
-                                   "--state-dir",     (dir / host).string(),
-                                   "--stats-interval", "0"};
+  std::vector<std::string> args = {
+      VIGIL_AGENT_BIN,    "--host-id",  host,          "--collector",
+      collector,          "--insecure", "--state-dir", (dir / host).string(),
+      "--stats-interval", "0"};
   args.insert(args.end(), extra.begin(), extra.end());
   return std::make_unique<Proc>(args, run_dir);
 }
@@ -237,8 +237,8 @@ bool setup_scan_net() {
          sh(std::string("ip -n ") + kScanNs + " addr add " + net + ".2/24 dev " + ns_if(i)) &&
          sh(std::string("ip -n ") + kScanNs + " link set " + ns_if(i) + " up") &&
          // The same source address towards every host: one scanner, several targets.
-         sh(std::string("ip -n ") + kScanNs + " route add " + host_addr(i) + "/32 dev " +
-            ns_if(i) + " src " + kScanSrc);
+         sh(std::string("ip -n ") + kScanNs + " route add " + host_addr(i) + "/32 dev " + ns_if(i) +
+            " src " + kScanSrc);
   }
   return ok;
 }
@@ -354,8 +354,8 @@ TEST_F(FleetTest, VigilctlReportShowsThreeHostsAndTheirAlerts) {
 
   // Feedback reaches the stored alert.
   const auto id = report["top_alerts"][0]["id"].get<std::string>();
-  Proc fb({VIGILCTL_BIN, "--collector", collector_->addr(), "--insecure", "feedback", id,
-           "--label", "benign"},
+  Proc fb({VIGILCTL_BIN, "--collector", collector_->addr(), "--insecure", "feedback", id, "--label",
+           "benign"},
           dir_.path());
   ASSERT_EQ(fb.wait(), 0) << fb.err();
   bool labelled = false;
@@ -492,9 +492,9 @@ TEST_F(DeliveryTest, LoadgenAgentsAreAllAckedAndStored) {
 
 TEST(Vigilctl, ClearErrorsAndExitCodes) {
   vigil::test::TempDir dir;
-  Proc unreachable({VIGILCTL_BIN, "--collector", "127.0.0.1:1", "--insecure", "--timeout", "2",
-                    "agents"},
-                   dir.path());
+  Proc unreachable(
+      {VIGILCTL_BIN, "--collector", "127.0.0.1:1", "--insecure", "--timeout", "2", "agents"},
+      dir.path());
   EXPECT_EQ(unreachable.wait(), 3);
   EXPECT_NE(unreachable.err().find("unreachable"), std::string::npos) << unreachable.err();
   Proc bad_label({VIGILCTL_BIN, "feedback", "x", "--label", "maybe"}, dir.path());

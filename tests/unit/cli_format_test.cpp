@@ -33,7 +33,8 @@ TEST(CliFormat, TableAlignsColumnsAndCutsLongCells) {
   Table t({"HOST", "SCORE"});
   t.add({"web-1", "75"});
   t.add({"a-much-longer-host", "5"});
-  EXPECT_EQ(t.render(), "HOST                SCORE\nweb-1               75\na-much-longer-host  5\n");
+  EXPECT_EQ(t.render(),
+            "HOST                SCORE\nweb-1               75\na-much-longer-host  5\n");
   Table cut({"X", "Y"});
   cut.add({"abcdefghij", "z"});
   EXPECT_EQ(cut.render(5), "X      Y\nabcd…  z\n");

@@ -206,7 +206,7 @@ TEST(CollectorStore, RetentionDeletesEventsOlderThanTheAge) {
   ASSERT_OK(store);
   auto& s = **store;
   ASSERT_OK(s.register_agent(hello("a1"), kT0));
-  ASSERT_OK(s.ingest("a1", batch(1, 5, kT0), kT0));                 // old
+  ASSERT_OK(s.ingest("a1", batch(1, 5, kT0), kT0));                // old
   ASSERT_OK(s.ingest("a1", batch(6, 8, kT0 + 7200 * kSec), kT0));  // recent
   auto r = s.enforce_retention(kT0 + 7300 * kSec);
   ASSERT_OK(r);

@@ -1,7 +1,7 @@
 // Cross-host correlation on synthetic events: windows, host sets, one alert per episode.
-#include <gtest/gtest.h>
-
 #include "vigil/collector/correlator.h"
+
+#include <gtest/gtest.h>
 
 namespace vigil::collector {
 namespace {

@@ -1,8 +1,9 @@
 // The agent's spool on a real temp directory: seqs, acks, restarts, bounds.
+#include "vigil/agent/spool.h"
+
 #include <gtest/gtest.h>
 
 #include "util/test_util.h"
-#include "vigil/agent/spool.h"
 
 namespace vigil::agent {
 namespace {

@@ -89,7 +89,6 @@ class Proc {
   bool done_ = false;
 };
 
-
 inline bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -33,11 +33,11 @@ struct AgentConfig {
   std::vector<std::string> xdp_ifaces;
   bool xdp_enforce = false;
   std::vector<std::string> xdp_blocklist;
-  std::uint32_t ringbuf_kib = 4096;    // per probe family; power of two, >= 4
+  std::uint32_t ringbuf_kib = 4096;  // per probe family; power of two, >= 4
   // Shipping (off unless `collector` is set): see docs/operations.md.
-  std::string collector;  // host:port of vigil-collector
-  bool insecure = false;  // plaintext gRPC (the only transport until mTLS lands)
-  std::string agent_id;   // empty = host id
+  std::string collector;                    // host:port of vigil-collector
+  bool insecure = false;                    // plaintext gRPC (the only transport until mTLS lands)
+  std::string agent_id;                     // empty = host id
   std::vector<std::string> host_addresses;  // reported to the collector; empty = interfaces
   std::uint64_t spool_max_mb = 256;
   std::uint32_t batch_max = 1000;

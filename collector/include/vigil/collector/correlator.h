@@ -71,7 +71,8 @@ class Correlator {
 
 // True for shells and script interpreters by basename (sh, bash, python3, ...).
 [[nodiscard]] bool is_shell(const std::string& exe);
-// True for executables under user-writable locations (/tmp, /var/tmp, /dev/shm, /home, /root, /run/user).
+// True for executables under user-writable locations (/tmp, /var/tmp, /dev/shm, /home, /root,
+// /run/user).
 [[nodiscard]] bool in_writable_location(const std::string& path);
 
 }  // namespace vigil::collector

@@ -23,9 +23,10 @@
 namespace vigil::collector {
 
 struct StoreOptions {
-  bool sync = true;                          // fsync the WAL on every ingest (acks mean durable)
-  std::uint64_t retention_age_s = 7 * 86400;   // events older than this are deleted
-  std::uint64_t retention_bytes = 8ULL << 30;  // events beyond this (approximate) are deleted, oldest first
+  bool sync = true;                           // fsync the WAL on every ingest (acks mean durable)
+  std::uint64_t retention_age_s = 7 * 86400;  // events older than this are deleted
+  std::uint64_t retention_bytes =
+      8ULL << 30;  // events beyond this (approximate) are deleted, oldest first
   std::uint64_t alert_retention_age_s = 90 * 86400;
 };
 
@@ -58,8 +59,8 @@ class Store {
   [[nodiscard]] Result<void> update_health(const std::string& agent_id, const v1::Health& health,
                                            std::uint64_t now_ns);
   // The batch must be validated. Events at or below the agent's mark are skipped.
-  [[nodiscard]] Result<IngestResult> ingest(const std::string& agent_id, const v1::EventBatch& batch,
-                                            std::uint64_t now_ns);
+  [[nodiscard]] Result<IngestResult> ingest(const std::string& agent_id,
+                                            const v1::EventBatch& batch, std::uint64_t now_ns);
 
   // Inserts or replaces an alert by id (fleet alerts grow as hosts join).
   [[nodiscard]] Result<void> put_alert(const v1::Alert& alert);
