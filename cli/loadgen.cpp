@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "vigil/clock.h"
 #include "vigil/v1/agent.grpc.pb.h"
 
 namespace {
@@ -28,12 +29,6 @@ struct Totals {
   std::vector<double> ack_latency_ms;
 };
 
-std::uint64_t wall_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
 // A plausible host's mix: mostly process lifecycle, then sockets and files, a
 // few scored events and XDP summaries.
 void fill_event(std::mt19937_64& rng, std::uint64_t seq, vigil::v1::Event& e) {
@@ -42,7 +37,7 @@ void fill_event(std::mt19937_64& rng, std::uint64_t seq, vigil::v1::Event& e) {
                                 "/usr/bin/python3", "/usr/lib/systemd/systemd-journald"};
   e.Clear();
   e.set_seq(seq);
-  e.set_ts_ns(wall_ns());
+  e.set_ts_ns(vigil::unix_now_ns());
   e.set_pid(static_cast<std::uint32_t>(1000 + rng() % 30000));
   e.set_ppid(static_cast<std::uint32_t>(1 + rng() % 1000));
   e.set_uid(rng() % 4 == 0 ? 0 : 1000);

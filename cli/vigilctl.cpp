@@ -13,10 +13,12 @@
 #include <iostream>
 
 #include "vigil/cli/format.h"
+#include "vigil/clock.h"
 #include "vigil/v1/query.grpc.pb.h"
 
 namespace {
 
+using vigil::unix_now_ns;
 using vigil::cli::format_age;
 using vigil::cli::format_bytes;
 using vigil::cli::format_time;
@@ -26,12 +28,6 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitUnreachable = 3;
-
-std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 struct Options {
   std::string collector = "127.0.0.1:7700";
@@ -104,7 +100,7 @@ int cmd_report(vigil::v1::QueryService::Stub& stub, const Options& o, std::uint6
     print_json(rep);
     return kExitOk;
   }
-  const auto now = now_ns();
+  const auto now = unix_now_ns();
   fmt::print("Fleet report: {} hosts, last {}s (generated {} UTC)\n\n", rep.hosts_size(),
              rep.window_s(), format_time(rep.generated_ns()));
   Table hosts({"HOST", "LEVEL", "RISK", "EVENTS", "ALERTS", "LAST SEEN", "CONNECTED", "DROPS",
@@ -160,7 +156,7 @@ int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o) {
     print_json(resp);
     return kExitOk;
   }
-  const auto now = now_ns();
+  const auto now = unix_now_ns();
   Table t({"AGENT", "HOST", "CONNECTED", "LAST SEEN", "LEVEL", "ACKED SEQ", "STORED", "DUPLICATES",
            "DROPS", "SPOOL", "LAG", "CPU", "RSS", "VERSION", "PROBES"});
   for (const auto& a : resp.agents()) {
@@ -224,7 +220,7 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
   req.set_limit(limit);
   req.set_fleet_only(fleet);
   if (since_s > 0) {
-    req.set_since_ns(now_ns() - since_s * 1'000'000'000ULL);
+    req.set_since_ns(unix_now_ns() - since_s * 1'000'000'000ULL);
   }
   vigil::v1::QueryAlertsResponse resp;
   if (auto s = stub.QueryAlerts(&ctx, req, &resp); !s.ok()) {
@@ -256,7 +252,7 @@ int cmd_events(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
   req.set_min_score(min_score);
   req.set_limit(limit);
   req.set_page_token(page);
-  req.set_since_ns(now_ns() - since_s * 1'000'000'000ULL);
+  req.set_since_ns(unix_now_ns() - since_s * 1'000'000'000ULL);
   vigil::v1::QueryEventsResponse resp;
   if (auto s = stub.QueryEvents(&ctx, req, &resp); !s.ok()) {
     return report_error(o, s);

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "vigil/clock.h"
 #include "vigil/log.h"
 
 namespace vigil::agent {
@@ -191,11 +192,8 @@ void Shipper::session() {
       out.mutable_health()->set_spool_bytes(ss.bytes);
       out.mutable_health()->set_spool_dropped(ss.dropped);
       if (ss.oldest_ts_ns != 0) {
-        const auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
         const auto lag =
-            static_cast<std::int64_t>(wall) - static_cast<std::int64_t>(ss.oldest_ts_ns);
+            static_cast<std::int64_t>(unix_now_ns()) - static_cast<std::int64_t>(ss.oldest_ts_ns);
         out.mutable_health()->set_lag_ms(lag > 0 ? static_cast<std::uint64_t>(lag) / 1'000'000 : 0);
       }
       if (!stream->Write(out)) {

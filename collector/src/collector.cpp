@@ -12,18 +12,13 @@
 #include <sstream>
 #include <thread>
 
+#include "vigil/clock.h"
 #include "vigil/collector/ingest.h"
 #include "vigil/collector/query_service.h"
 #include "vigil/log.h"
 
 namespace vigil::collector {
 namespace {
-
-std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 // "host:port" with the port grpc actually bound.
 std::string bound(const std::string& addr, int port) {
@@ -233,7 +228,7 @@ int run(const CollectorConfig& config) {
     lock.unlock();
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_retention) {
-      if (auto r = (*store)->enforce_retention(now_ns()); !r) {
+      if (auto r = (*store)->enforce_retention(unix_now_ns()); !r) {
         VLOG_WARN("retention: {}", r.error().message);
       }
       next_retention =

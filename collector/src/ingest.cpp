@@ -3,19 +3,12 @@
 #include <chrono>
 #include <deque>
 
+#include "vigil/clock.h"
 #include "vigil/collector/validate.h"
 #include "vigil/log.h"
 
 namespace vigil::collector {
-namespace {
-
-std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
-}  // namespace
+namespace {}  // namespace
 
 class ConnectReactor final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
@@ -78,7 +71,7 @@ class ConnectReactor final
   void OnDone() override {
     if (!agent_id_.empty()) {
       ingest_.detach(agent_id_, this);
-      if (auto r = ingest_.store_.set_connected(agent_id_, false, now_ns()); !r) {
+      if (auto r = ingest_.store_.set_connected(agent_id_, false, unix_now_ns()); !r) {
         VLOG_WARN("agent '{}' record: {}", agent_id_, r.error().message);
       }
     }
@@ -117,7 +110,7 @@ class ConnectReactor final
         if (auto r = validate_hello(msg.hello()); !r) {
           return r;
         }
-        auto acked = ingest_.store_.register_agent(msg.hello(), now_ns());
+        auto acked = ingest_.store_.register_agent(msg.hello(), unix_now_ns());
         if (!acked) {
           ++ingest_.stats_.store_errors;
           return make_error(ErrorCode::kIo,
@@ -158,7 +151,7 @@ class ConnectReactor final
         if (agent_id_.empty()) {
           return make_error(ErrorCode::kInvalidArgument, "health before hello");
         }
-        if (auto r = ingest_.store_.update_health(agent_id_, msg.health(), now_ns()); !r) {
+        if (auto r = ingest_.store_.update_health(agent_id_, msg.health(), unix_now_ns()); !r) {
           ++ingest_.stats_.store_errors;
           VLOG_WARN("agent '{}' health: {}", agent_id_, r.error().message);
         }
@@ -215,7 +208,7 @@ Result<std::uint64_t> Ingest::on_batch(const std::string& agent_id, const std::s
                                        const v1::EventBatch& batch) {
   const auto before = store_.agent(agent_id);
   const std::uint64_t prev_acked = before ? before->acked_seq() : 0;
-  auto result = store_.ingest(agent_id, batch, now_ns());
+  auto result = store_.ingest(agent_id, batch, unix_now_ns());
   if (!result) {
     ++stats_.store_errors;
     return make_error(ErrorCode::kIo, "collector storage unavailable: " + result.error().message);

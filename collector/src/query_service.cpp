@@ -4,17 +4,12 @@
 #include <deque>
 #include <mutex>
 
+#include "vigil/clock.h"
 #include "vigil/collector/report.h"
 #include "vigil/collector/validate.h"
 
 namespace vigil::collector {
 namespace {
-
-std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
   auto* reactor = ctx->DefaultReactor();
@@ -116,7 +111,7 @@ grpc::Status to_status(const Error& error) {
 grpc::ServerUnaryReactor* QueryServiceImpl::FleetReport(grpc::CallbackServerContext* ctx,
                                                         const v1::FleetReportRequest* req,
                                                         v1::FleetReport* resp) {
-  *resp = build_fleet_report(store_, *req, now_ns());
+  *resp = build_fleet_report(store_, *req, unix_now_ns());
   return finish(ctx, grpc::Status::OK);
 }
 
@@ -132,7 +127,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListAgents(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* QueryServiceImpl::QueryEvents(grpc::CallbackServerContext* ctx,
                                                         const v1::QueryEventsRequest* req,
                                                         v1::QueryEventsResponse* resp) {
-  auto r = store_.query_events(*req, now_ns());
+  auto r = store_.query_events(*req, unix_now_ns());
   if (!r) {
     return finish(ctx, to_status(r.error()));
   }
@@ -143,7 +138,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::QueryEvents(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* QueryServiceImpl::QueryAlerts(grpc::CallbackServerContext* ctx,
                                                         const v1::QueryAlertsRequest* req,
                                                         v1::QueryAlertsResponse* resp) {
-  auto r = store_.query_alerts(*req, now_ns());
+  auto r = store_.query_alerts(*req, unix_now_ns());
   if (!r) {
     return finish(ctx, to_status(r.error()));
   }
@@ -167,7 +162,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::SubmitFeedback(grpc::CallbackServerC
       req->comment().size() > kMaxStringBytes) {
     return finish(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "alert_id or comment malformed"});
   }
-  auto alert = store_.set_label(req->alert_id(), req->label(), req->comment(), now_ns());
+  auto alert = store_.set_label(req->alert_id(), req->label(), req->comment(), unix_now_ns());
   if (!alert) {
     return finish(ctx, to_status(alert.error()));
   }

@@ -18,6 +18,35 @@ constexpr std::array<const char*, kCfCount> kCfNames = {"default", "events",   "
 constexpr std::uint32_t kDefaultLimit = 100;
 constexpr std::uint32_t kMaxLimit = 10000;
 
+// Where a query page starts: after the token's key, or at `since_ns` (oldest
+// first) / at `until` (newest first, `since_ns` empty).
+struct Page {
+  std::uint32_t limit;
+  std::uint64_t until;
+  std::string start;
+  bool skip_first;  // the start key is the previous page's last: skip it
+};
+
+Result<Page> page_of(const std::string& token, std::uint32_t limit, std::uint64_t until_ns,
+                     std::uint64_t now_ns, std::optional<std::uint64_t> since_ns) {
+  Page page{limit == 0 ? kDefaultLimit : std::min(limit, kMaxLimit),
+            until_ns == 0 ? now_ns + 1 : until_ns,
+            {},
+            false};
+  if (!token.empty()) {
+    auto key = from_hex(token);
+    // Every key starts with an 8-byte timestamp; event keys also carry seq and agent.
+    if (!key || key->size() < (since_ns ? 17U : 9U)) {
+      return make_error(ErrorCode::kInvalidArgument, "malformed page_token");
+    }
+    page.start = std::move(*key);
+    page.skip_first = true;
+  } else {
+    put_be64(page.start, since_ns.value_or(page.until));
+  }
+  return page;
+}
+
 Error db_error(const char* what, const rocksdb::Status& s) {
   return Error{ErrorCode::kIo, fmt::format("rocksdb {}: {}", what, s.ToString())};
 }
@@ -338,20 +367,11 @@ std::optional<v1::AgentRecord> Store::agent(const std::string& agent_id) const {
 
 Result<v1::QueryEventsResponse> Store::query_events(const v1::QueryEventsRequest& req,
                                                     std::uint64_t now_ns) {
-  const std::uint32_t limit = req.limit() == 0 ? kDefaultLimit : std::min(req.limit(), kMaxLimit);
-  const std::uint64_t until = req.until_ns() == 0 ? now_ns + 1 : req.until_ns();
-  std::string start;
-  bool skip_first = false;
-  if (!req.page_token().empty()) {
-    auto token = from_hex(req.page_token());
-    if (!token || !parse_event_key(*token)) {
-      return make_error(ErrorCode::kInvalidArgument, "malformed page_token");
-    }
-    start = std::move(*token);
-    skip_first = true;
-  } else {
-    put_be64(start, req.since_ns());
+  auto page = page_of(req.page_token(), req.limit(), req.until_ns(), now_ns, req.since_ns());
+  if (!page) {
+    return std::unexpected(page.error());
   }
+  const auto& [limit, until, start, skip_first] = *page;
   v1::QueryEventsResponse resp;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kEvents]));
   v1::StoredEvent ev;
@@ -391,20 +411,12 @@ Result<v1::QueryEventsResponse> Store::query_events(const v1::QueryEventsRequest
 
 Result<v1::QueryAlertsResponse> Store::query_alerts(const v1::QueryAlertsRequest& req,
                                                     std::uint64_t now_ns) {
-  const std::uint32_t limit = req.limit() == 0 ? kDefaultLimit : std::min(req.limit(), kMaxLimit);
-  const std::uint64_t until = req.until_ns() == 0 ? now_ns + 1 : req.until_ns();
-  std::string start;
-  bool skip_first = false;
-  if (!req.page_token().empty()) {
-    auto token = from_hex(req.page_token());
-    if (!token || token->size() < 8) {
-      return make_error(ErrorCode::kInvalidArgument, "malformed page_token");
-    }
-    start = std::move(*token);
-    skip_first = true;
-  } else {
-    put_be64(start, until);
+  // Newest first: the scan starts at `until` and walks back.
+  auto page = page_of(req.page_token(), req.limit(), req.until_ns(), now_ns, std::nullopt);
+  if (!page) {
+    return std::unexpected(page.error());
   }
+  const auto& [limit, until, start, skip_first] = *page;
   v1::QueryAlertsResponse resp;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kAlerts]));
   v1::Alert alert;

@@ -243,16 +243,8 @@ TEST(AgentCli, PtraceAttachRaisesAnAlertWithLineage) {
              dir.path());
   ASSERT_TRUE(
       wait_until([&] { return agent.err().find("running on host") != std::string::npos; }, 20s));
-  const pid_t target = fork();
-  if (target == 0) {
-    pause();
-    _exit(0);
-  }
-  ASSERT_EQ(ptrace(PTRACE_ATTACH, target, nullptr, nullptr), 0);
-  waitpid(target, nullptr, 0);
-  ptrace(PTRACE_DETACH, target, nullptr, nullptr);
-  kill(target, SIGKILL);
-  waitpid(target, nullptr, 0);
+  const pid_t target = vigil::test::ptrace_attach_a_child();
+  ASSERT_GT(target, 0) << "PTRACE_ATTACH failed";
 
   std::optional<nlohmann::json> found;
   wait_until(

@@ -308,16 +308,8 @@ class FleetTest : public ::testing::Test {
 
 TEST_F(FleetTest, VigilctlReportShowsThreeHostsAndTheirAlerts) {
   // A ptrace attach on this (shared) kernel: every agent sees and scores it.
-  const pid_t target = fork();
-  if (target == 0) {
-    pause();
-    _exit(0);
-  }
-  ASSERT_EQ(ptrace(PTRACE_ATTACH, target, nullptr, nullptr), 0);
-  waitpid(target, nullptr, 0);
-  ptrace(PTRACE_DETACH, target, nullptr, nullptr);
-  kill(target, SIGKILL);
-  waitpid(target, nullptr, 0);
+  const pid_t target = vigil::test::ptrace_attach_a_child();
+  ASSERT_GT(target, 0) << "PTRACE_ATTACH failed";
 
   ASSERT_TRUE(wait_until(
       [&] {

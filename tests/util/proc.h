@@ -2,6 +2,7 @@
 // with timeouts, killed on destruction.
 #pragma once
 
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,6 +97,24 @@ inline bool wait_until(const std::function<bool()>& pred, std::chrono::milliseco
     std::this_thread::sleep_for(10ms);
   }
   return pred();
+}
+
+// Forks a child, PTRACE_ATTACHes to it (the alerting case every agent scores),
+// detaches and reaps it. Returns the child's pid, or -1 if the attach failed.
+inline pid_t ptrace_attach_a_child() {
+  const pid_t target = fork();
+  if (target == 0) {
+    pause();
+    _exit(0);
+  }
+  const bool attached = ptrace(PTRACE_ATTACH, target, nullptr, nullptr) == 0;
+  if (attached) {
+    waitpid(target, nullptr, 0);
+    ptrace(PTRACE_DETACH, target, nullptr, nullptr);
+  }
+  kill(target, SIGKILL);
+  waitpid(target, nullptr, 0);
+  return attached ? target : -1;
 }
 
 }  // namespace vigil::test
