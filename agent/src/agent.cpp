@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -19,6 +20,7 @@
 
 #include "vigil/agent/file_probe.h"
 #include "vigil/agent/memory_probe.h"
+#include "vigil/agent/model_update.h"
 #include "vigil/agent/network_probe.h"
 #include "vigil/agent/process_probe.h"
 #include "vigil/agent/wire.h"
@@ -189,6 +191,10 @@ Result<void> Agent::start() {
       return std::unexpected(sink.error());
     }
     pipeline_->set_alerts(std::move(*sink), config_.format, config_.alert_threshold);
+  }
+
+  if (auto r = load_model(); !r) {
+    return r;
   }
 
   const auto baseline_path = config_.state_dir / "baseline.tsv";
@@ -367,8 +373,8 @@ Result<void> Agent::start_shipping() {
   hello.set_host_id(host_);
   hello.set_version(std::string(kVersion));
   hello.set_kernel(kernel_release());
-  hello.set_model_version("indicators-" + std::string(kVersion));
-  hello.set_feature_schema_version(0);  // no feature vector yet (issue 4)
+  hello.set_model_version(pipeline_->model().version());
+  hello.set_feature_schema_version(kFeatureSchemaVersion);
   for (const auto& p : probes_) {
     auto* ps = hello.add_probes();
     ps->set_family(p->family());
@@ -394,6 +400,10 @@ Result<void> Agent::start_shipping() {
   opts.batch_max = config_.batch_max;
   opts.batch_interval = std::chrono::milliseconds(config_.batch_interval_ms);
   shipper_ = std::make_unique<Shipper>(opts, *spool_, std::move(hello));
+  // Model updates arrive on the shipper's thread; they are applied on the agent loop.
+  shipper_->set_model_handler([this](const v1::ModelUpdate& update) {
+    boost::asio::post(io_, [this, update] { apply_model_update(update); });
+  });
   ship_sink_ = std::make_unique<ShipSink>(*shipper_);
   pipeline_->set_scored_sink(ship_sink_.get());
   const auto ss = spool_->stats();
@@ -401,6 +411,49 @@ Result<void> Agent::start_shipping() {
             ss.next_seq);
   shipper_->start();
   return {};
+}
+
+Result<void> Agent::load_model() {
+  const auto persisted = config_.state_dir / "model.pb";
+  std::shared_ptr<const ScoringModel> model;
+  if (!config_.model_path.empty()) {
+    auto loaded = load_model_file(config_.model_path);
+    if (!loaded) {
+      return std::unexpected(loaded.error());  // an explicit model that does not load is fatal
+    }
+    model = *loaded;
+  } else if (std::filesystem::exists(persisted)) {
+    auto loaded = load_model_file(persisted);
+    if (loaded) {
+      model = *loaded;
+    } else {
+      // A damaged persisted model costs the rolled-out weights, not the agent.
+      VLOG_WARN("{}; using the built-in baseline", loaded.error().message);
+    }
+  }
+  if (model) {
+    pipeline_->set_model(std::move(model));
+  }
+  VLOG_INFO("scoring model {} (feature schema {})", pipeline_->model().version(),
+            kFeatureSchemaVersion);
+  return {};
+}
+
+void Agent::apply_model_update(const v1::ModelUpdate& update) {
+  auto model = verify_model_update(update, config_.model_pubkey);
+  if (!model) {
+    ++model_updates_refused_;
+    VLOG_WARN("{}", model.error().message);
+    return;
+  }
+  if (auto r = save_model_file(config_.state_dir / "model.pb", **model); !r) {
+    VLOG_WARN("model {} applied but not persisted: {}", (*model)->version(), r.error().message);
+  }
+  VLOG_INFO("scoring model {} -> {}", pipeline_->model().version(), (*model)->version());
+  pipeline_->set_model(*model);
+  if (shipper_) {
+    shipper_->set_model_version((*model)->version());
+  }
 }
 
 void Agent::schedule_flush() {
@@ -510,10 +563,11 @@ std::string Agent::stats_json() const {
         ",\"shipper\":{{\"connected\":{},\"connects\":{},\"connect_failures\":{},"
         "\"batches_sent\":{},\"events_sent\":{},\"acked_seq\":{},\"refusals\":{},"
         "\"feedback\":{},\"spool_errors\":{},\"spool_events\":{},\"spool_bytes\":{},"
-        "\"spool_dropped\":{},\"next_seq\":{}}}}}",
+        "\"spool_dropped\":{},\"next_seq\":{},\"model_updates\":{},"
+        "\"model_updates_refused\":{}}}}}",
         sh.connected, sh.connects, sh.connect_failures, sh.batches_sent, sh.events_sent,
         sh.acked_seq, sh.refusals, sh.feedback, sh.spool_errors, sp.events, sp.bytes, sp.dropped,
-        sp.next_seq);
+        sp.next_seq, sh.model_updates, model_updates_refused_);
   }
   return out;
 }

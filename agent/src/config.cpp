@@ -93,7 +93,9 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "host_addresses",
                                                  "spool_max_mb",
                                                  "batch_max",
-                                                 "batch_interval_ms"};
+                                                 "batch_interval_ms",
+                                                 "model_path",
+                                                 "model_pubkey"};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -150,6 +152,8 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["spool_max_mb"]) cfg.spool_max_mb = n.as<std::uint64_t>();
     if (auto n = root["batch_max"]) cfg.batch_max = n.as<std::uint32_t>();
     if (auto n = root["batch_interval_ms"]) cfg.batch_interval_ms = n.as<std::uint32_t>();
+    if (auto n = root["model_path"]) cfg.model_path = n.as<std::string>();
+    if (auto n = root["model_pubkey"]) cfg.model_pubkey = n.as<std::string>();
   } catch (const YAML::Exception& e) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("config: line {}: {}", e.mark.line + 1, e.msg));
@@ -192,6 +196,12 @@ Result<void> validate(const AgentConfig& cfg) {
   if (cfg.batch_max == 0 || cfg.batch_max > 10000) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("batch_max must be 1..10000, not {}", cfg.batch_max));
+  }
+  if (!cfg.model_pubkey.empty() &&
+      (cfg.model_pubkey.size() != 64 ||
+       cfg.model_pubkey.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "model_pubkey must be 64 hex characters (an ed25519 public key)");
   }
   if (cfg.spool_max_mb == 0) {
     return make_error(ErrorCode::kInvalidArgument, "spool_max_mb must be at least 1");
@@ -257,6 +267,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string agent_id;
   std::string host_addresses;
   std::uint64_t spool_max_mb = 0;
+  std::string model_path;
+  std::string model_pubkey;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t stats_interval = 0;
   std::uint32_t alert_threshold = 0;
@@ -285,6 +297,9 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--host-addresses", host_addresses,
                  "addresses reported to the collector (default: the interfaces')");
   app.add_option("--spool-max-mb", spool_max_mb, "bound of the on-disk spool, MiB (default 256)");
+  app.add_option("--model", model_path, "scoring model file (vigil.v1.Model protobuf)");
+  app.add_option("--model-pubkey", model_pubkey,
+                 "ed25519 public key (hex) that collector model updates must be signed with");
   app.add_option("--btf", btf_path, "kernel BTF file when /sys/kernel/btf/vmlinux is missing");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
   app.add_flag("--check", check, "load the probes, print each one's status and exit");
@@ -341,6 +356,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--agent-id") > 0) cfg.agent_id = agent_id;
   if (app.count("--host-addresses") > 0) cfg.host_addresses = split_list(host_addresses);
   if (app.count("--spool-max-mb") > 0) cfg.spool_max_mb = spool_max_mb;
+  if (app.count("--model") > 0) cfg.model_path = model_path;
+  if (app.count("--model-pubkey") > 0) cfg.model_pubkey = model_pubkey;
   cfg.check = check;
   if (auto r = validate(cfg); !r) {
     return fail(r.error().message);

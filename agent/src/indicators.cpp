@@ -4,6 +4,7 @@
 #include <array>
 
 #include "vigil/abi.h"
+#include "vigil/features.h"
 
 namespace vigil::agent {
 namespace {
@@ -141,14 +142,7 @@ bool is_service_binary(std::string_view exe) {
          name.starts_with("php-fpm");
 }
 
-bool is_writable_location(std::string_view path) {
-  for (std::string_view prefix : {"/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/", "/memfd:"}) {
-    if (path.starts_with(prefix)) {
-      return true;
-    }
-  }
-  return path.ends_with(" (deleted)");
-}
+bool is_writable_location(std::string_view path) { return writable_location(path); }
 
 namespace {
 

@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <functional>
 #include <iterator>
 
+#include "vigil/agent/config.h"
 #include "vigil/event_format.h"
 
 namespace vigil::agent {
@@ -87,7 +90,28 @@ Pipeline::Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_u
       table_(table),
       decoder_(boot_to_unix_ns),
       boot_to_unix_ns_(boot_to_unix_ns),
-      run_id_(fmt::format("{:x}", static_cast<std::uint64_t>(std::time(nullptr)))) {}
+      run_id_(fmt::format("{:x}", static_cast<std::uint64_t>(std::time(nullptr)))) {
+  model_ = baseline_model();
+  hit_ids_.reserve(16);
+}
+
+std::shared_ptr<const ScoringModel> baseline_model() {
+  static const auto model = [] {
+    std::vector<IndicatorWeight> weights;
+    for (const auto& ind : all_indicators()) {
+      weights.push_back({ind.id, ind.severity});
+    }
+    auto loaded =
+        ScoringModel::load(make_baseline_model(weights, fmt::format("baseline-{}", kVersion)));
+    // The baseline is built from this build's own tables: failing to load it is a bug.
+    if (!loaded) {
+      std::fprintf(stderr, "vigil: baseline model invalid: %s\n", loaded.error().message.c_str());
+      std::abort();
+    }
+    return *loaded;
+  }();
+  return model;
+}
 
 void Pipeline::on_record(std::span<const std::byte> record) {
   ++stats_.records;
@@ -131,17 +155,30 @@ Pipeline::Scored Pipeline::score_event() {
       hits_.push_back(find_indicator("wx-novel-executable"));
     }
   }
-  if (hits_.empty()) {
+  const double now = seconds(event_.boot_ns);
+  const bool in_focus = focus_.in_focus(event_.pid, now) || focus_.in_focus(event_.ppid, now);
+  // Every event is scored by the current model on its feature vector.
+  hit_ids_.clear();
+  for (const auto* h : hits_) {
+    hit_ids_.push_back(h->id);
+  }
+  const FeatureInput input{
+      .type = event_.type,
+      .uid = event_.uid,
+      .euid = event_.euid,
+      .exe = event_.exe,
+      .indicators = hit_ids_,
+      .lineage_depth = static_cast<std::uint32_t>(table_.lineage_depth(event_.pid, kLineageDepth)),
+      .level = static_cast<std::uint8_t>(level_.level()),
+      .in_focus = in_focus};
+  compute_features(input, features_);
+  std::uint32_t score = model_->score(features_, hit_ids_);
+  ++stats_.scored;
+  if (hits_.empty() && score == 0) {
     return {};
   }
   stats_.indicator_hits += hits_.size();
-  std::uint32_t score = 0;
-  for (const auto* h : hits_) {
-    score = std::max<std::uint32_t>(score, h->severity);
-  }
-  const double now = seconds(event_.boot_ns);
-  const bool in_focus = focus_.in_focus(event_.pid, now) || focus_.in_focus(event_.ppid, now);
-  if (in_focus) {
+  if (in_focus && score > 0) {
     score = std::min<std::uint32_t>(100, score + kFocusBonus);
   }
   if (auto change = level_.observe(now, score)) {

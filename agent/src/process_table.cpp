@@ -162,20 +162,32 @@ ProcessInfo* ProcessTable::find_or_load(std::uint32_t pid) {
   return &slot;
 }
 
-std::vector<std::uint32_t> ProcessTable::lineage(std::uint32_t pid, std::size_t max_depth) const {
-  std::vector<std::uint32_t> chain;
-  while (chain.size() < max_depth) {
-    const auto* p = find(pid);
+template <typename Visit>
+static void walk_lineage(const ProcessTable& table, std::uint32_t pid, std::size_t max_depth,
+                         Visit&& visit) {
+  for (std::size_t n = 0; n < max_depth; ++n) {
+    const auto* p = table.find(pid);
     if (p == nullptr) {
       break;
     }
-    chain.push_back(pid);
+    visit(pid);
     if (p->ppid == 0 || p->ppid == pid) {
       break;
     }
     pid = p->ppid;
   }
+}
+
+std::vector<std::uint32_t> ProcessTable::lineage(std::uint32_t pid, std::size_t max_depth) const {
+  std::vector<std::uint32_t> chain;
+  walk_lineage(*this, pid, max_depth, [&](std::uint32_t p) { chain.push_back(p); });
   return chain;
+}
+
+std::size_t ProcessTable::lineage_depth(std::uint32_t pid, std::size_t max_depth) const {
+  std::size_t depth = 0;
+  walk_lineage(*this, pid, max_depth, [&](std::uint32_t) { ++depth; });
+  return depth;
 }
 
 void ProcessTable::apply(Event& e) {

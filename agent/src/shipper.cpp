@@ -124,7 +124,10 @@ void Shipper::session() {
   bool ok = true;
   {
     v1::AgentMessage hello;
-    *hello.mutable_hello() = hello_;
+    {
+      std::lock_guard lock(mu_);
+      *hello.mutable_hello() = hello_;
+    }
     ok = stream->Write(hello);
   }
   // Acks and downstream messages arrive on their own thread.
@@ -149,6 +152,16 @@ void Shipper::session() {
         ++stats_.refusals;
         stats_.last_error = "collector refused: " + msg.refusal().reason();
         VLOG_WARN("{}", stats_.last_error);
+      } else if (msg.has_model()) {
+        std::function<void(const v1::ModelUpdate&)> handler;
+        {
+          std::lock_guard lock(mu_);
+          ++stats_.model_updates;
+          handler = on_model_;
+        }
+        if (handler) {
+          handler(msg.model());
+        }
       } else if (msg.has_feedback()) {
         std::lock_guard lock(mu_);
         ++stats_.feedback;  // labels feed the scoring models (issue 6); counted for now

@@ -7,6 +7,8 @@
 #include <array>
 #include <string_view>
 
+#include "vigil/features.h"
+
 namespace vigil::collector {
 namespace {
 
@@ -31,9 +33,9 @@ bool is_shell(const std::string& exe) {
 }
 
 bool in_writable_location(const std::string& path) {
-  static constexpr std::array<std::string_view, 6> kPrefixes = {
-      "/tmp/", "/var/tmp/", "/dev/shm/", "/home/", "/root/", "/run/user/"};
-  return std::ranges::any_of(kPrefixes, [&](std::string_view p) { return path.starts_with(p); });
+  // The agents' temporary locations plus home directories: a tool copied
+  // between hosts often lands in a user's home.
+  return writable_location(path) || path.starts_with("/home/") || path.starts_with("/root/");
 }
 
 void Correlator::set_host_addresses(const std::string& host,

@@ -51,6 +51,8 @@ class Agent {
   void report_stats(bool final);
   void save_baseline();
   [[nodiscard]] Result<void> start_shipping();
+  [[nodiscard]] Result<void> load_model();
+  void apply_model_update(const v1::ModelUpdate& update);
   void schedule_flush();
   [[nodiscard]] v1::Health health() const;
 
@@ -71,6 +73,7 @@ class Agent {
   std::unique_ptr<Shipper> shipper_;
   std::unique_ptr<ScoredEventSink> ship_sink_;
   std::uint64_t last_drops_ = 0;
+  std::uint64_t model_updates_refused_ = 0;
 };
 
 // Human-readable status table for --check.

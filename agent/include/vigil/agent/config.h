@@ -42,6 +42,11 @@ struct AgentConfig {
   std::uint64_t spool_max_mb = 256;
   std::uint32_t batch_max = 1000;
   std::uint32_t batch_interval_ms = 20;
+  // Scoring model: a file to load (wins), else STATE_DIR/model.pb (the last one
+  // rolled out), else the built-in baseline. Updates from the collector are
+  // accepted only when signed by `model_pubkey` (ed25519, 64 hex characters).
+  std::string model_path;
+  std::string model_pubkey;
   std::uint32_t alert_threshold = 50;  // 0..100: events scoring this or more become alerts
   std::uint32_t stats_interval_s = 30;
   std::size_t process_table_capacity = 65536;

@@ -12,8 +12,13 @@
 #include "vigil/agent/indicators.h"
 #include "vigil/agent/output.h"
 #include "vigil/agent/process_table.h"
+#include "vigil/features.h"
+#include "vigil/scoring.h"
 
 namespace vigil::agent {
+
+// The detector-only baseline built from this build's indicator table.
+[[nodiscard]] std::shared_ptr<const ScoringModel> baseline_model();
 
 struct PipelineStats {
   std::uint64_t records = 0;
@@ -22,6 +27,8 @@ struct PipelineStats {
   std::uint64_t alerts = 0;
   std::uint64_t alerts_suppressed = 0;  // repeats folded into an open incident
   std::uint64_t level_changes = 0;
+  std::uint64_t scored = 0;       // events the model scored
+  std::uint64_t model_swaps = 0;  // models installed after the first
 };
 
 // What an alert says beyond the event: its score, incident id and count, the
@@ -64,6 +71,15 @@ class Pipeline {
     alert_threshold_ = threshold;
   }
 
+  // Installs a scoring model; takes effect from the next event (hot swap).
+  void set_model(std::shared_ptr<const ScoringModel> model) {
+    if (model_) {
+      ++stats_.model_swaps;
+    }
+    model_ = std::move(model);
+  }
+  [[nodiscard]] const ScoringModel& model() const { return *model_; }
+
   // Every event, scored, after the local outputs (not owned; may be null).
   void set_scored_sink(ScoredEventSink* sink) { scored_ = sink; }
 
@@ -94,6 +110,9 @@ class Pipeline {
   std::unique_ptr<EventWriter> events_;
   IndicatorEngine indicators_;
   std::vector<const Indicator*> hits_;
+  std::vector<std::string_view> hit_ids_;
+  FeatureVector features_{};
+  std::shared_ptr<const ScoringModel> model_;
   std::vector<const ProcessInfo*> lineage_;
   std::unique_ptr<LineSink> alerts_;
   OutputFormat alert_format_ = OutputFormat::kJson;

@@ -52,6 +52,8 @@ class ProcessTable {
   // pid, parent, grandparent, ... up to max_depth entries, stopping at unknowns.
   [[nodiscard]] std::vector<std::uint32_t> lineage(std::uint32_t pid,
                                                    std::size_t max_depth = 16) const;
+  // How many entries lineage() would return, without allocating.
+  [[nodiscard]] std::size_t lineage_depth(std::uint32_t pid, std::size_t max_depth = 16) const;
   [[nodiscard]] std::size_t size() const { return map_.size(); }
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
   [[nodiscard]] const ProcessTableStats& stats() const { return stats_; }

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -41,6 +42,7 @@ struct ShipperStats {
   std::uint64_t acked_seq = 0;
   std::uint64_t refusals = 0;
   std::uint64_t feedback = 0;
+  std::uint64_t model_updates = 0;
   std::uint64_t spool_errors = 0;
   std::string last_error;
 };
@@ -59,6 +61,17 @@ class Shipper {
   void flush();
   // Agent loop: the health snapshot sent every health_interval.
   void set_health(const v1::Health& health);
+
+  // Called on the shipper's reader thread for every ModelUpdate received.
+  void set_model_handler(std::function<void(const v1::ModelUpdate&)> handler) {
+    std::lock_guard lock(mu_);
+    on_model_ = std::move(handler);
+  }
+  // Reported in the next hello.
+  void set_model_version(const std::string& version) {
+    std::lock_guard lock(mu_);
+    hello_.set_model_version(version);
+  }
 
   void start();
   // Flushes, waits up to `drain` for the collector to ack everything, then stops.
@@ -81,6 +94,7 @@ class Shipper {
   std::condition_variable cv_;
   bool stopping_ = false;
   v1::Health health_;
+  std::function<void(const v1::ModelUpdate&)> on_model_;
   grpc::ClientContext* live_ctx_ = nullptr;  // to cancel a session on stop
   ShipperStats stats_;
   std::thread thread_;

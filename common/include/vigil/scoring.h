@@ -1,0 +1,67 @@
+// The scoring model: six population networks and a combiner over the feature
+// vector (vigil/features.h), plus per-indicator floors. Loaded from the
+// protobuf `vigil.v1.Model` after validation; evaluation allocates nothing.
+// docs/scoring.md explains the format and the shipped baseline.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/features.h"
+#include "vigil/result.h"
+#include "vigil/v1/model.pb.h"
+
+namespace vigil {
+
+class ScoringModel {
+ public:
+  // Checks shapes, schema version, population order and finite weights.
+  [[nodiscard]] static Result<std::shared_ptr<const ScoringModel>> load(const v1::Model& model);
+  [[nodiscard]] static Result<std::shared_ptr<const ScoringModel>> load_bytes(
+      std::string_view bytes);
+
+  // 0..100. `indicators` are the ids in `x`'s indicator slots (for floors).
+  [[nodiscard]] std::uint32_t score(const FeatureVector& x,
+                                    std::span<const std::string_view> indicators) const;
+  // The population outputs in (-1, 1), for explanations and tests.
+  void population_outputs(const FeatureVector& x, std::array<float, kPopulations>& y) const;
+
+  [[nodiscard]] const std::string& version() const { return version_; }
+  [[nodiscard]] const v1::Model& proto() const { return proto_; }
+
+ private:
+  struct Net {
+    std::uint32_t hidden = 0;
+    std::vector<float> w1;  // hidden x kFeatureCount
+    std::vector<float> b1;
+    std::vector<float> w2;
+    float b2 = 0;
+  };
+  std::array<Net, kPopulations> nets_;
+  std::array<float, kPopulations> combiner_{};
+  float bias_ = 0;
+  std::array<std::uint8_t, kIndicatorFeatures> floors_{};
+  std::string version_;
+  v1::Model proto_;
+};
+
+struct IndicatorWeight {
+  std::string_view id;
+  std::uint8_t severity;  // 0..100
+};
+
+// The detector-only baseline: each indicator's floor is its severity; each
+// population network has one hidden unit per indicator of its population
+// (weight 3 from the indicator's feature, output weight severity/100), and the
+// combiner adds corroboration across populations (bias -6, weight 2 each). With
+// one or two indicators the floors decide (score = highest severity); the
+// networks lift the score only when most populations fire together. Evolution
+// (issue 6) replaces these weights with learned ones in the same format.
+[[nodiscard]] v1::Model make_baseline_model(std::span<const IndicatorWeight> indicators,
+                                            std::string version);
+
+}  // namespace vigil

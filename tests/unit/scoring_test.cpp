@@ -1,0 +1,190 @@
+// Features, the model format and its evaluation, the baseline, hot swap in the
+// pipeline, signed updates.
+#include "vigil/scoring.h"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include "util/records.h"
+#include "util/test_util.h"
+#include "vigil/agent/indicators.h"
+#include "vigil/agent/model_update.h"
+#include "vigil/agent/pipeline.h"
+#include "vigil/features.h"
+
+namespace vigil {
+namespace {
+
+std::vector<IndicatorWeight> weights() {
+  std::vector<IndicatorWeight> w;
+  for (const auto& ind : agent::all_indicators()) w.push_back({ind.id, ind.severity});
+  return w;
+}
+
+std::uint32_t score_of(const ScoringModel& m, std::vector<std::string_view> ids,
+                       EventType type = EventType::kExec) {
+  FeatureVector x{};
+  compute_features({.type = type, .uid = 1000, .euid = 1000, .indicators = ids}, x);
+  return m.score(x, ids);
+}
+
+TEST(Features, EveryIndicatorHasExactlyOneSlot) {
+  EXPECT_EQ(indicator_slots().size(), kIndicatorFeatures);
+  for (const auto& ind : agent::all_indicators()) {
+    EXPECT_TRUE(indicator_slot(ind.id)) << ind.id << " has no feature slot";
+  }
+  EXPECT_EQ(agent::all_indicators().size(), kIndicatorFeatures);
+}
+
+TEST(Features, ContextSlots) {
+  FeatureVector x{};
+  std::vector<std::string_view> ids = {"ptrace-attach", "setuid-to-root"};
+  compute_features({.type = EventType::kWxMemory,
+                    .uid = 1000,
+                    .euid = 0,
+                    .exe = "/dev/shm/x",
+                    .indicators = ids,
+                    .lineage_depth = 4,
+                    .level = 2,
+                    .in_focus = true},
+                   x);
+  EXPECT_EQ(x[*indicator_slot("ptrace-attach")], 1.0F);
+  EXPECT_EQ(x[*indicator_slot("wx-memory")], 0.0F);
+  EXPECT_EQ(x[kFamilyMemory], 1.0F);
+  EXPECT_EQ(x[kFamilyProcess], 0.0F);
+  EXPECT_FLOAT_EQ(x[kLineageDepth], 0.5F);
+  EXPECT_EQ(x[kEuidRoot], 1.0F);
+  EXPECT_EQ(x[kUidMismatch], 1.0F);
+  EXPECT_EQ(x[kWritableExe], 1.0F);
+  EXPECT_FLOAT_EQ(x[kAwarenessLevel], 2.0F / 3.0F);
+  EXPECT_EQ(x[kInFocus], 1.0F);
+  EXPECT_FLOAT_EQ(x[kIndicatorCount], 0.5F);
+}
+
+TEST(Scoring, BaselineScoresEachIndicatorAtItsSeverityAndQuietEventsAtZero) {
+  auto model = ScoringModel::load(make_baseline_model(weights(), "baseline-test"));
+  ASSERT_OK(model);
+  EXPECT_EQ(score_of(**model, {}), 0U);
+  for (const auto& ind : agent::all_indicators()) {
+    EXPECT_EQ(score_of(**model, {ind.id}), ind.severity) << ind.id;
+  }
+  // Corroboration never lowers the score below the strongest indicator.
+  EXPECT_GE(score_of(**model, {"ptrace-write", "cron-write", "setuid-to-root", "port-scan"}), 75U);
+  std::array<float, kPopulations> y{};
+  FeatureVector x{};
+  std::vector<std::string_view> ids = {"port-scan"};
+  compute_features({.indicators = ids}, x);
+  (*model)->population_outputs(x, y);
+  EXPECT_GT(y[static_cast<std::size_t>(Population::kNetwork)], 0.3F);
+  EXPECT_EQ(y[static_cast<std::size_t>(Population::kMemory)], 0.0F);
+}
+
+TEST(Scoring, InvalidModelsAreRejectedWithReasons) {
+  const auto good = make_baseline_model(weights(), "v");
+  auto expect_bad = [](const v1::Model& m, const char* needle) {
+    auto r = ScoringModel::load(m);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find(needle), std::string::npos) << r.error().message;
+  };
+  auto m = good;
+  m.set_feature_schema_version(99);
+  expect_bad(m, "feature schema 99");
+  m = good;
+  m.mutable_networks()->RemoveLast();
+  expect_bad(m, "5 networks");
+  m = good;
+  m.mutable_networks(0)->set_population("memory");
+  expect_bad(m, "expected 'process'");
+  m = good;
+  m.mutable_networks(1)->mutable_w1()->RemoveLast();
+  expect_bad(m, "do not match");
+  m = good;
+  m.mutable_networks(2)->set_b2(std::numeric_limits<float>::quiet_NaN());
+  expect_bad(m, "non-finite");
+  m = good;
+  m.add_floors()->set_indicator("telepathy");
+  expect_bad(m, "unknown indicator");
+  m = good;
+  m.set_version("");
+  expect_bad(m, "version");
+  EXPECT_EQ(ScoringModel::load_bytes("\xff\xff garbage").error().code, ErrorCode::kCorrupt);
+}
+
+class CaptureScores : public agent::ScoredEventSink {
+ public:
+  void on_scored(const Event& /*e*/, std::uint32_t score, std::span<const agent::Indicator* const>,
+                 std::string_view) override {
+    scores.push_back(score);
+  }
+  std::vector<std::uint32_t> scores;
+};
+
+TEST(Scoring, PipelineSwapsModelsBetweenEvents) {
+  agent::ProcessTable table(100, "");
+  agent::Pipeline p("h", table, 0);
+  CaptureScores sink;
+  p.set_scored_sink(&sink);
+  EXPECT_EQ(p.model().version(), std::string("baseline-") + std::string(agent::kVersion));
+  // A dropped binary run from /tmp: exec-writable-location (35).
+  p.on_record(test::bytes_of(test::make_exec(70, "/tmp/dropper", {"dropper"})));
+  auto tuned = make_baseline_model(weights(), "tuned-1");
+  for (auto& f : *tuned.mutable_floors()) {
+    if (f.indicator() == "exec-writable-location") f.set_score(90);
+  }
+  auto model = ScoringModel::load(tuned);
+  ASSERT_OK(model);
+  p.set_model(*model);
+  p.on_record(test::bytes_of(test::make_exec(71, "/tmp/dropper", {"dropper"})));
+  ASSERT_EQ(sink.scores.size(), 2U);
+  EXPECT_EQ(sink.scores[0], 35U);
+  EXPECT_EQ(sink.scores[1], 90U);
+  EXPECT_EQ(p.stats().model_swaps, 1U);
+  EXPECT_EQ(p.model().version(), "tuned-1");
+}
+
+TEST(ModelUpdate, OnlyCorrectlySignedUpdatesLoad) {
+  ASSERT_GE(sodium_init(), 0);
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  unsigned char sk[crypto_sign_SECRETKEYBYTES];
+  crypto_sign_keypair(pk, sk);
+  char pk_hex[crypto_sign_PUBLICKEYBYTES * 2 + 1];
+  sodium_bin2hex(pk_hex, sizeof(pk_hex), pk, sizeof(pk));
+
+  v1::ModelUpdate update;
+  update.set_version("signed-1");
+  update.set_model(make_baseline_model(weights(), "signed-1").SerializeAsString());
+  unsigned char sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(update.model().data()),
+                       update.model().size(), sk);
+  update.set_signature(reinterpret_cast<const char*>(sig), sizeof(sig));
+
+  auto ok = agent::verify_model_update(update, pk_hex);
+  ASSERT_OK(ok);
+  EXPECT_EQ((*ok)->version(), "signed-1");
+
+  EXPECT_EQ(agent::verify_model_update(update, "").error().code, ErrorCode::kPermission);
+  auto tampered = update;
+  tampered.mutable_model()->back() ^= 1;
+  EXPECT_EQ(agent::verify_model_update(tampered, pk_hex).error().code, ErrorCode::kPermission);
+  unsigned char other_pk[crypto_sign_PUBLICKEYBYTES];
+  unsigned char other_sk[crypto_sign_SECRETKEYBYTES];
+  crypto_sign_keypair(other_pk, other_sk);
+  char other_hex[crypto_sign_PUBLICKEYBYTES * 2 + 1];
+  sodium_bin2hex(other_hex, sizeof(other_hex), other_pk, sizeof(other_pk));
+  EXPECT_FALSE(agent::verify_model_update(update, other_hex));
+}
+
+TEST(ModelUpdate, PersistedModelRoundTrips) {
+  test::TempDir dir;
+  auto model = ScoringModel::load(make_baseline_model(weights(), "persist-1"));
+  ASSERT_OK(model);
+  ASSERT_OK(agent::save_model_file(dir.path() / "model.pb", **model));
+  auto back = agent::load_model_file(dir.path() / "model.pb");
+  ASSERT_OK(back);
+  EXPECT_EQ((*back)->version(), "persist-1");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "model.pb.tmp"));
+  EXPECT_EQ(agent::load_model_file(dir.path() / "missing.pb").error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace vigil
