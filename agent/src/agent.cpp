@@ -197,6 +197,7 @@ Result<void> Agent::start() {
     return r;
   }
 
+  pipeline_->set_baseline_config(BaselineConfig{.warmup_s = config_.baseline_warmup_s});
   const auto baseline_path = config_.state_dir / "baseline.tsv";
   if (auto loaded =
           pipeline_->load_baseline(baseline_path, static_cast<double>(std::time(nullptr)));

@@ -163,6 +163,50 @@ void Baseline::insert(const std::string& key, double when) {
   index_.emplace(key, Slot{when, lru_.begin()});
 }
 
+double RhythmTracker::observe(std::string_view key, double now) {
+  const std::string k(key);
+  auto it = index_.find(k);
+  if (it == index_.end()) {
+    if (index_.size() >= config_.capacity) {
+      index_.erase(lru_.back());
+      lru_.pop_back();
+    }
+    lru_.push_front(k);
+    Entry e;
+    e.last = now;
+    e.lru = lru_.begin();
+    index_.emplace(k, e);
+    return 0;
+  }
+  auto& e = it->second;
+  lru_.splice(lru_.begin(), lru_, e.lru);
+  const double interval = now - e.last;
+  e.last = now;
+  if (interval < config_.min_period_s || interval > config_.max_period_s) {
+    // Bursts (retries, several sockets at once) and long gaps break the rhythm.
+    e.count = 0;
+    e.next = 0;
+    return 0;
+  }
+  e.intervals[e.next] = static_cast<float>(interval);
+  e.next = static_cast<std::uint8_t>((e.next + 1) % kWindow);
+  e.count = static_cast<std::uint8_t>(std::min<std::size_t>(kWindow, e.count + 1U));
+  if (e.count < config_.min_intervals) {
+    return 0;
+  }
+  double sum = 0;
+  for (std::size_t i = 0; i < e.count; ++i) {
+    sum += e.intervals[i];
+  }
+  const double mean = sum / e.count;
+  double var = 0;
+  for (std::size_t i = 0; i < e.count; ++i) {
+    var += (e.intervals[i] - mean) * (e.intervals[i] - mean);
+  }
+  const double cv = std::sqrt(var / e.count) / mean;
+  return cv <= config_.max_cv ? mean : 0;
+}
+
 bool Baseline::observe(std::string_view key, double now) {
   if (started_ == 0) {
     started_ = now;

@@ -95,6 +95,7 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "batch_max",
                                                  "batch_interval_ms",
                                                  "model_path",
+                                                 "baseline_warmup_s",
                                                  "model_pubkey"};
   YAML::Node root;
   try {
@@ -153,6 +154,7 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["batch_max"]) cfg.batch_max = n.as<std::uint32_t>();
     if (auto n = root["batch_interval_ms"]) cfg.batch_interval_ms = n.as<std::uint32_t>();
     if (auto n = root["model_path"]) cfg.model_path = n.as<std::string>();
+    if (auto n = root["baseline_warmup_s"]) cfg.baseline_warmup_s = n.as<double>();
     if (auto n = root["model_pubkey"]) cfg.model_pubkey = n.as<std::string>();
   } catch (const YAML::Exception& e) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -202,6 +204,9 @@ Result<void> validate(const AgentConfig& cfg) {
        cfg.model_pubkey.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
     return make_error(ErrorCode::kInvalidArgument,
                       "model_pubkey must be 64 hex characters (an ed25519 public key)");
+  }
+  if (cfg.baseline_warmup_s < 0) {
+    return make_error(ErrorCode::kInvalidArgument, "baseline_warmup_s must be >= 0");
   }
   if (cfg.spool_max_mb == 0) {
     return make_error(ErrorCode::kInvalidArgument, "spool_max_mb must be at least 1");
@@ -269,6 +274,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::uint64_t spool_max_mb = 0;
   std::string model_path;
   std::string model_pubkey;
+  double baseline_warmup_s = 0;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t stats_interval = 0;
   std::uint32_t alert_threshold = 0;
@@ -297,6 +303,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--host-addresses", host_addresses,
                  "addresses reported to the collector (default: the interfaces')");
   app.add_option("--spool-max-mb", spool_max_mb, "bound of the on-disk spool, MiB (default 256)");
+  app.add_option("--baseline-warmup", baseline_warmup_s,
+                 "seconds after first start during which novelties are learned silently (600)");
   app.add_option("--model", model_path, "scoring model file (vigil.v1.Model protobuf)");
   app.add_option("--model-pubkey", model_pubkey,
                  "ed25519 public key (hex) that collector model updates must be signed with");
@@ -357,6 +365,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--host-addresses") > 0) cfg.host_addresses = split_list(host_addresses);
   if (app.count("--spool-max-mb") > 0) cfg.spool_max_mb = spool_max_mb;
   if (app.count("--model") > 0) cfg.model_path = model_path;
+  if (app.count("--baseline-warmup") > 0) cfg.baseline_warmup_s = baseline_warmup_s;
   if (app.count("--model-pubkey") > 0) cfg.model_pubkey = model_pubkey;
   cfg.check = check;
   if (auto r = validate(cfg); !r) {

@@ -46,6 +46,7 @@ enum Id : std::size_t {
   kNetScan,
   kNetSynFlood,
   kNetVolumeFlood,
+  kBeaconing,
   kCount,
 };
 
@@ -91,6 +92,8 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
     {"port-scan", "T1046", 60, "one source probed many destination ports (XDP summary)"},
     {"syn-flood", "T1498.001", 65, "one source sent a flood of SYNs without completing handshakes"},
     {"packet-flood", "T1498.001", 55, "one source sent a UDP or ICMP flood"},
+    {"beaconing", "T1071", 55,
+     "a program contacts the same destination at a steady rhythm (command-and-control beacon)"},
 }};
 
 bool under(std::string_view path, std::initializer_list<std::string_view> prefixes) {

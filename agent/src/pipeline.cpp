@@ -155,6 +155,22 @@ Pipeline::Scored Pipeline::score_event() {
       hits_.push_back(find_indicator("wx-novel-executable"));
     }
   }
+  if (event_.type == EventType::kConnect || event_.type == EventType::kConnectFailed ||
+      event_.type == EventType::kUdpSend) {
+    // Rhythm: one program contacting one destination at a steady period.
+    const auto& sock = std::get<SockData>(event_.data);
+    key_buf_.assign("beacon>");
+    key_buf_.append(event_.exe.empty() ? event_.comm : event_.exe);
+    key_buf_.push_back('>');
+    key_buf_.append(sock.raddr);
+    key_buf_.push_back(':');
+    key_buf_.append(std::to_string(sock.rport));
+    if (rhythm_.observe(key_buf_, seconds(event_.boot_ns)) > 0 &&
+        baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
+      // New for this host: periodic services seen during warm-up are learned.
+      hits_.push_back(find_indicator("beaconing"));
+    }
+  }
   const double now = seconds(event_.boot_ns);
   const bool in_focus = focus_.in_focus(event_.pid, now) || focus_.in_focus(event_.ppid, now);
   // Every event is scored by the current model on its feature vector.

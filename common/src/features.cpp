@@ -33,6 +33,7 @@ constexpr std::array<IndicatorSlot, kIndicatorFeatures> kSlots = {{
     {"port-scan", Population::kNetwork},
     {"syn-flood", Population::kNetwork},
     {"packet-flood", Population::kNetwork},
+    {"beaconing", Population::kNetwork},
     {"shell-from-service", Population::kLateral},
 }};
 

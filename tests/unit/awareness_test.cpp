@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 
 #include "util/records.h"
 #include "util/test_util.h"
@@ -195,6 +196,50 @@ TEST(PipelineAwareness, RepeatedAttacksFoldAndRaiseTheLevel) {
   EXPECT_NE(all.find("\"type\":\"level\",\"from\":\"calm\""), std::string::npos) << all;
   EXPECT_NE(all.find("\"type\":\"incident\""), std::string::npos) << all;
   EXPECT_NE(all.find("\"count\":10"), std::string::npos) << all;
+}
+
+}  // namespace
+}  // namespace vigil::agent
+
+namespace vigil::agent {
+namespace {
+
+TEST(Rhythm, JitteredBeaconIsDetectedAfterAFewPeriods) {
+  RhythmTracker r;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<double> jitter(-0.4, 0.4);  // 2 s +- 20 %
+  double t = 100;
+  double period = 0;
+  int contacts = 0;
+  while (period == 0 && contacts < 20) {
+    period = r.observe("/tmp/implant>10.0.0.9:443", t);
+    t += 2.0 + jitter(rng);
+    ++contacts;
+  }
+  EXPECT_EQ(contacts, 6);  // first contact + five intervals
+  EXPECT_NEAR(period, 2.0, 0.3);
+}
+
+TEST(Rhythm, IrregularTrafficIsNotABeacon) {
+  RhythmTracker r;
+  std::mt19937 rng(2);
+  std::exponential_distribution<double> gap(1.0 / 3.0);  // Poisson, mean 3 s
+  double t = 0;
+  int detections = 0;
+  for (int i = 0; i < 200; ++i) {
+    t += 0.5 + gap(rng);
+    detections += r.observe("/usr/bin/curl>93.184.216.34:443", t) > 0 ? 1 : 0;
+  }
+  EXPECT_LE(detections, 2);  // CV ~ 0.9: at most a rare chance run
+}
+
+TEST(Rhythm, BurstsResetAndMemoryIsBounded) {
+  RhythmTracker r({.capacity = 3});
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(r.observe("k", i * 2.0), 0);
+  EXPECT_EQ(r.observe("k", 8.01), 0);  // a burst (< 0.5 s apart) breaks the rhythm...
+  EXPECT_EQ(r.observe("k", 10.0), 0);  // ...and counting starts over
+  for (const char* k : {"a", "b", "c", "d"}) r.observe(k, 1);
+  EXPECT_EQ(r.size(), 3U);
 }
 
 }  // namespace

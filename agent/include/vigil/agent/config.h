@@ -45,6 +45,7 @@ struct AgentConfig {
   // Scoring model: a file to load (wins), else STATE_DIR/model.pb (the last one
   // rolled out), else the built-in baseline. Updates from the collector are
   // accepted only when signed by `model_pubkey` (ed25519, 64 hex characters).
+  double baseline_warmup_s = 600;  // novelties (parent->child, W+X users, beacons) learned silently
   std::string model_path;
   std::string model_pubkey;
   std::uint32_t alert_threshold = 50;  // 0..100: events scoring this or more become alerts

@@ -91,6 +91,9 @@ class Pipeline {
   // `boot_now_s` is CLOCK_BOOTTIME in seconds (the events' own clock).
   void on_tick(double boot_now_s);
 
+  // Before load_baseline: how long novelties are learned silently, etc.
+  void set_baseline_config(BaselineConfig config) { baseline_ = Baseline(config); }
+
   // Baseline persistence (state dir); loading a missing file starts empty.
   [[nodiscard]] Result<void> load_baseline(const std::filesystem::path& path, double unix_now_s);
   [[nodiscard]] Result<void> save_baseline(const std::filesystem::path& path) const;
@@ -121,6 +124,7 @@ class Pipeline {
   LevelTracker level_;
   AttentionFocus focus_;
   Baseline baseline_;
+  RhythmTracker rhythm_;
   AlertDeduper dedupe_;
   std::int64_t boot_to_unix_ns_;
   std::string run_id_;  // distinguishes alert ids across agent restarts
