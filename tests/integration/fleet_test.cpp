@@ -30,11 +30,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using vigil::test::Proc;
+using vigil::test::sh;
 using vigil::test::slurp;
 using vigil::test::wait_until;
 namespace fs = std::filesystem;
-
-bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
 
 class Collector {
  public:

@@ -27,11 +27,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using vigil::test::Proc;
-using vigil::test::slurp;
+using vigil::test::sh;
 using vigil::test::wait_until;
 namespace fs = std::filesystem;
-
-bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
 
 struct Row {
   std::string scenario;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -22,6 +23,11 @@ namespace vigil::test {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+
+// Runs a shell command quietly; true when it exits 0.
+inline bool sh(const std::string& cmd) {
+  return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+}
 
 inline std::string slurp(const fs::path& p) {
   std::ifstream in(p);
