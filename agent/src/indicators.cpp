@@ -47,6 +47,7 @@ enum Id : std::size_t {
   kNetSynFlood,
   kNetVolumeFlood,
   kBeaconing,
+  kReverseShell,
   kCount,
 };
 
@@ -94,6 +95,8 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
     {"packet-flood", "T1498.001", 55, "one source sent a UDP or ICMP flood"},
     {"beaconing", "T1071", 55,
      "a program contacts the same destination at a steady rhythm (command-and-control beacon)"},
+    {"reverse-shell", "T1059.004", 85,
+     "a shell or interpreter started with its stdin or stdout connected to a network socket"},
 }};
 
 bool under(std::string_view path, std::initializer_list<std::string_view> prefixes) {

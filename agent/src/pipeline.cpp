@@ -133,6 +133,11 @@ void Pipeline::on_record(std::span<const std::byte> record) {
 
 Pipeline::Scored Pipeline::score_event() {
   indicators_.evaluate(event_, table_, hits_);
+  if (event_.type == EventType::kExec && is_shell_or_interpreter(event_.exe) &&
+      table_.stdio_is_socket(event_.pid)) {
+    // connect -> dup2 -> exec of a shell (ncat -e, bash -i >& /dev/tcp/...).
+    hits_.push_back(find_indicator("reverse-shell"));
+  }
   if (event_.type == EventType::kExec) {
     // Host memory: a parent->child pair this host has never run.
     const auto* parent = table_.find(event_.ppid);

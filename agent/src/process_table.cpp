@@ -184,6 +184,21 @@ std::vector<std::uint32_t> ProcessTable::lineage(std::uint32_t pid, std::size_t 
   return chain;
 }
 
+bool ProcessTable::stdio_is_socket(std::uint32_t pid) const {
+  if (proc_root_.empty()) {
+    return false;
+  }
+  char target[64];
+  for (const char* fd : {"0", "1"}) {
+    const auto link = proc_root_ / std::to_string(pid) / "fd" / fd;
+    const ssize_t n = readlink(link.c_str(), target, sizeof(target) - 1);
+    if (n > 0 && std::string_view(target, static_cast<std::size_t>(n)).starts_with("socket:")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::size_t ProcessTable::lineage_depth(std::uint32_t pid, std::size_t max_depth) const {
   std::size_t depth = 0;
   walk_lineage(*this, pid, max_depth, [&](std::uint32_t) { ++depth; });

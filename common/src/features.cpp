@@ -35,6 +35,7 @@ constexpr std::array<IndicatorSlot, kIndicatorFeatures> kSlots = {{
     {"packet-flood", Population::kNetwork},
     {"beaconing", Population::kNetwork},
     {"shell-from-service", Population::kLateral},
+    {"reverse-shell", Population::kLateral},
 }};
 
 }  // namespace

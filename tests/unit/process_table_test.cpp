@@ -151,3 +151,24 @@ TEST(ProcessTable, UnknownPidIsReadFromProcLate) {
 
 }  // namespace
 }  // namespace vigil::agent
+
+namespace vigil::agent {
+namespace {
+
+TEST(ProcessTableStdio, SocketOnStdinOrStdoutIsSeen) {
+  test::TempDir proc;
+  std::filesystem::create_directories(proc.path() / "10" / "fd");
+  std::filesystem::create_directories(proc.path() / "11" / "fd");
+  std::filesystem::create_symlink("socket:[4242]", proc.path() / "10" / "fd" / "0");
+  std::filesystem::create_symlink("/dev/pts/3", proc.path() / "11" / "fd" / "0");
+  std::filesystem::create_symlink("pipe:[77]", proc.path() / "11" / "fd" / "1");
+  ProcessTable table(10, proc.path());
+  EXPECT_TRUE(table.stdio_is_socket(10));
+  EXPECT_FALSE(table.stdio_is_socket(11));
+  EXPECT_FALSE(table.stdio_is_socket(12));  // gone
+  ProcessTable no_proc(10, "");
+  EXPECT_FALSE(no_proc.stdio_is_socket(10));
+}
+
+}  // namespace
+}  // namespace vigil::agent

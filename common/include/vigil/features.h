@@ -13,7 +13,7 @@
 
 namespace vigil {
 
-inline constexpr std::uint32_t kFeatureSchemaVersion = 2;  // 2: + beaconing
+inline constexpr std::uint32_t kFeatureSchemaVersion = 3;  // 2: + beaconing, 3: + reverse-shell
 
 // The six specialised populations of the scoring model.
 enum class Population : std::uint8_t {
@@ -35,7 +35,7 @@ struct IndicatorSlot {
 [[nodiscard]] std::span<const IndicatorSlot> indicator_slots();
 [[nodiscard]] std::optional<std::size_t> indicator_slot(std::string_view id);
 
-inline constexpr std::size_t kIndicatorFeatures = 29;
+inline constexpr std::size_t kIndicatorFeatures = 30;
 // After the indicator slots:
 enum ContextFeature : std::size_t {
   kFamilyProcess = kIndicatorFeatures,

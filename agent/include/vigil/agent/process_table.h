@@ -53,6 +53,9 @@ class ProcessTable {
   [[nodiscard]] std::vector<std::uint32_t> lineage(std::uint32_t pid,
                                                    std::size_t max_depth = 16) const;
   // How many entries lineage() would return, without allocating.
+  // True when the process's stdin or stdout is a socket (a shell wired to a
+  // network connection). Reads proc_root/PID/fd/{0,1}; false if unreadable.
+  [[nodiscard]] bool stdio_is_socket(std::uint32_t pid) const;
   [[nodiscard]] std::size_t lineage_depth(std::uint32_t pid, std::size_t max_depth = 16) const;
   [[nodiscard]] std::size_t size() const { return map_.size(); }
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
