@@ -197,6 +197,9 @@ Result<void> Agent::start() {
     return r;
   }
 
+  if (auto r = pipeline_->load_suppressions(config_.state_dir / "suppressions.txt"); !r) {
+    return r;  // an operator-edited file with a bad line: say so rather than ignore it
+  }
   pipeline_->set_baseline_config(BaselineConfig{.warmup_s = config_.baseline_warmup_s});
   const auto baseline_path = config_.state_dir / "baseline.tsv";
   if (auto loaded =
@@ -401,6 +404,9 @@ Result<void> Agent::start_shipping() {
   opts.batch_max = config_.batch_max;
   opts.batch_interval = std::chrono::milliseconds(config_.batch_interval_ms);
   shipper_ = std::make_unique<Shipper>(opts, *spool_, std::move(hello));
+  shipper_->set_feedback_handler([this](const v1::Feedback& fb) {
+    boost::asio::post(io_, [this, fb] { apply_feedback(fb.alert_id(), fb.label()); });
+  });
   // Model updates arrive on the shipper's thread; they are applied on the agent loop.
   shipper_->set_model_handler([this](const v1::ModelUpdate& update) {
     boost::asio::post(io_, [this, update] { apply_model_update(update); });
@@ -438,6 +444,19 @@ Result<void> Agent::load_model() {
   VLOG_INFO("scoring model {} (feature schema {})", pipeline_->model().version(),
             kFeatureSchemaVersion);
   return {};
+}
+
+void Agent::apply_feedback(const std::string& alert_id, const std::string& label) {
+  if (!pipeline_->apply_feedback(alert_id, label)) {
+    VLOG_INFO("feedback '{}' for alert {} not applied (unknown here or label not understood)",
+              label, alert_id);
+    return;
+  }
+  VLOG_INFO("feedback: alert {} labelled {}; {} suppression(s) on this host", alert_id, label,
+            pipeline_->suppressions());
+  if (auto r = pipeline_->save_suppressions(config_.state_dir / "suppressions.txt"); !r) {
+    VLOG_WARN("suppressions not saved: {}", r.error().message);
+  }
 }
 
 void Agent::apply_model_update(const v1::ModelUpdate& update) {
@@ -546,10 +565,12 @@ std::string Agent::stats_json() const {
     const auto& ps = pipeline_->stats();
     out += fmt::format(
         "}},\"pipeline\":{{\"records\":{},\"events_out\":{},\"indicator_hits\":{},"
-        "\"alerts\":{},\"alerts_suppressed\":{},\"level_changes\":{}}}"
+        "\"alerts\":{},\"alerts_suppressed\":{},\"level_changes\":{},\"scored\":{},"
+        "\"model_swaps\":{},\"suppressed_hits\":{}}}"
         ",\"awareness\":{{\"level\":\"{}\",\"baseline_pairs\":{}}}",
         ps.records, ps.events_out, ps.indicator_hits, ps.alerts, ps.alerts_suppressed,
-        ps.level_changes, to_string(pipeline_->level()), pipeline_->baseline().size());
+        ps.level_changes, ps.scored, ps.model_swaps, ps.suppressed_hits,
+        to_string(pipeline_->level()), pipeline_->baseline().size());
   }
   const auto& t = table_.stats();
   out += fmt::format(

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <iterator>
 
@@ -176,6 +177,17 @@ Pipeline::Scored Pipeline::score_event() {
       hits_.push_back(find_indicator("beaconing"));
     }
   }
+  if (!suppressed_.empty() && !hits_.empty()) {
+    // Indicators an analyst marked benign for this executable on this host.
+    const auto before = hits_.size();
+    std::erase_if(hits_, [&](const Indicator* h) {
+      key_buf_.assign(h->id);
+      key_buf_.push_back('>');
+      key_buf_.append(event_.exe.empty() ? event_.comm : event_.exe);
+      return suppressed_.contains(key_buf_);
+    });
+    stats_.suppressed_hits += before - hits_.size();
+  }
   const double now = seconds(event_.boot_ns);
   const bool in_focus = focus_.in_focus(event_.pid, now) || focus_.in_focus(event_.ppid, now);
   // Every event is scored by the current model on its feature vector.
@@ -227,6 +239,7 @@ Pipeline::Scored Pipeline::score_event() {
   }
   ++stats_.alerts;
   alert_id_ = fmt::format("{}-{}", run_id_, decision.id);
+  remember_alert_key();
   const AlertContext ctx{.score = score,
                          .alert_id = alert_id_,
                          .count = decision.count,
@@ -298,6 +311,73 @@ void Pipeline::on_tick(double boot_now_s) {
 
 Result<void> Pipeline::load_baseline(const std::filesystem::path& path, double unix_now_s) {
   return baseline_.load(path, unix_now_s);
+}
+
+void Pipeline::remember_alert_key() {
+  constexpr std::size_t kRemembered = 10000;
+  std::string key(hits_.front()->id);
+  key.push_back('>');
+  key.append(event_.exe.empty() ? event_.comm : event_.exe);
+  if (alert_keys_.emplace(alert_id_, std::move(key)).second) {
+    alert_order_.push_back(alert_id_);
+    if (alert_order_.size() > kRemembered) {
+      alert_keys_.erase(alert_order_.front());
+      alert_order_.pop_front();
+    }
+  }
+}
+
+bool Pipeline::apply_feedback(std::string_view alert_id, std::string_view label) {
+  auto it = alert_keys_.find(std::string(alert_id));
+  if (it == alert_keys_.end()) {
+    return false;
+  }
+  if (label == "benign") {
+    suppressed_.insert(it->second);
+  } else if (label == "malicious") {
+    suppressed_.erase(it->second);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+Result<void> Pipeline::load_suppressions(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return {};  // none yet
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.front() != '#') {
+      if (line.find('>') == std::string::npos) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("{}: '{}' is not indicator>executable", path.string(), line));
+      }
+      suppressed_.insert(line);
+    }
+  }
+  return {};
+}
+
+Result<void> Pipeline::save_suppressions(const std::filesystem::path& path) const {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "# indicator>executable pairs suppressed by analyst feedback (benign)\n";
+    for (const auto& k : suppressed_) {
+      out << k << '\n';
+    }
+    if (!out.flush()) {
+      return make_error(ErrorCode::kIo, fmt::format("cannot write {}", tmp));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, fmt::format("rename {}: {}", tmp, ec.message()));
+  }
+  return {};
 }
 
 Result<void> Pipeline::save_baseline(const std::filesystem::path& path) const {

@@ -163,8 +163,15 @@ void Shipper::session() {
           handler(msg.model());
         }
       } else if (msg.has_feedback()) {
-        std::lock_guard lock(mu_);
-        ++stats_.feedback;  // labels feed the scoring models (issue 6); counted for now
+        std::function<void(const v1::Feedback&)> handler;
+        {
+          std::lock_guard lock(mu_);
+          ++stats_.feedback;
+          handler = on_feedback_;
+        }
+        if (handler) {
+          handler(msg.feedback());
+        }
       }
     }
     std::lock_guard lock(mu_);

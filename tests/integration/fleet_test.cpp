@@ -340,9 +340,11 @@ TEST_F(FleetTest, VigilctlReportShowsThreeHostsAndTheirAlerts) {
   }
   EXPECT_EQ(hosts, (std::set<std::string>{"fleet-h1", "fleet-h2", "fleet-h3"}));
   std::string id;
+  std::string alert_host;
   for (const auto& a : report["top_alerts"]) {
     if (a["kind"] == "ptrace-attach") {
       id = a["id"].get<std::string>();
+      alert_host = a["host"].get<std::string>();
       break;
     }
   }
@@ -364,6 +366,11 @@ TEST_F(FleetTest, VigilctlReportShowsThreeHostsAndTheirAlerts) {
   bool labelled = false;
   for (const auto& a : api_->alerts(false)) labelled |= a.id() == id && a.label() == "benign";
   EXPECT_TRUE(labelled);
+  // ...and the agent that raised it: it suppresses that indicator for that program.
+  const auto& raiser = agents_.at(static_cast<std::size_t>(alert_host.back() - '1'));
+  EXPECT_TRUE(
+      wait_until([&] { return raiser->err().find("labelled benign") != std::string::npos; }, 10s))
+      << raiser->err();
 }
 
 TEST_F(FleetTest, OneSourceScanningThreeHostsIsOneFleetAlertNamingAll) {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <fstream>
+
 #include "util/records.h"
 #include "util/test_util.h"
 #include "vigil/agent/indicators.h"
@@ -188,3 +190,50 @@ TEST(ModelUpdate, PersistedModelRoundTrips) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil::agent {
+namespace {
+
+class CaptureAlerts : public ScoredEventSink {
+ public:
+  void on_scored(const Event&, std::uint32_t score, std::span<const Indicator* const>,
+                 std::string_view alert_id) override {
+    scores.push_back(score);
+    if (!alert_id.empty()) ids.emplace_back(alert_id);
+  }
+  std::vector<std::uint32_t> scores;
+  std::vector<std::string> ids;
+};
+
+TEST(Feedback, BenignSuppressesTheIndicatorForThatExecutableAndPersists) {
+  test::TempDir dir;
+  ProcessTable table(100, "");
+  Pipeline p("h", table, 0);
+  CaptureAlerts sink;
+  p.set_scored_sink(&sink);
+  p.set_alerts(*LineSink::open((dir.path() / "alerts").string()), OutputFormat::kJson, 30);
+  p.on_record(test::bytes_of(test::make_exec(80, "/tmp/tool", {"tool"})));
+  ASSERT_EQ(sink.ids.size(), 1U);
+  EXPECT_FALSE(p.apply_feedback("no-such-alert", "benign"));
+  EXPECT_FALSE(p.apply_feedback(sink.ids[0], "maybe"));
+  ASSERT_TRUE(p.apply_feedback(sink.ids[0], "benign"));
+  p.on_record(test::bytes_of(test::make_exec(81, "/tmp/tool", {"tool"})));
+  p.on_record(test::bytes_of(test::make_exec(82, "/tmp/other", {"other"})));
+  ASSERT_EQ(sink.scores.size(), 3U);
+  EXPECT_EQ(sink.scores[0], 35U);
+  EXPECT_EQ(sink.scores[1], 0U);   // suppressed for /tmp/tool
+  EXPECT_GE(sink.scores[2], 35U);  // not for another executable (+15: its parent is in focus)
+  EXPECT_EQ(p.stats().suppressed_hits, 1U);
+
+  ASSERT_OK(p.save_suppressions(dir.path() / "suppressions.txt"));
+  Pipeline q("h", table, 0);
+  ASSERT_OK(q.load_suppressions(dir.path() / "suppressions.txt"));
+  EXPECT_EQ(q.suppressions(), 1U);
+  std::ofstream(dir.path() / "bad.txt") << "no separator here\n";
+  EXPECT_FALSE(q.load_suppressions(dir.path() / "bad.txt"));
+  ASSERT_TRUE(p.apply_feedback(sink.ids[0], "malicious"));  // lifts it
+  EXPECT_EQ(p.suppressions(), 0U);
+}
+
+}  // namespace
+}  // namespace vigil::agent

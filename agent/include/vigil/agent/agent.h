@@ -53,6 +53,7 @@ class Agent {
   [[nodiscard]] Result<void> start_shipping();
   [[nodiscard]] Result<void> load_model();
   void apply_model_update(const v1::ModelUpdate& update);
+  void apply_feedback(const std::string& alert_id, const std::string& label);
   void schedule_flush();
   [[nodiscard]] v1::Health health() const;
 

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "vigil/agent/awareness.h"
 #include "vigil/agent/decoder.h"
@@ -27,8 +30,9 @@ struct PipelineStats {
   std::uint64_t alerts = 0;
   std::uint64_t alerts_suppressed = 0;  // repeats folded into an open incident
   std::uint64_t level_changes = 0;
-  std::uint64_t scored = 0;       // events the model scored
-  std::uint64_t model_swaps = 0;  // models installed after the first
+  std::uint64_t scored = 0;           // events the model scored
+  std::uint64_t model_swaps = 0;      // models installed after the first
+  std::uint64_t suppressed_hits = 0;  // indicator hits dropped by analyst feedback
 };
 
 // What an alert says beyond the event: its score, incident id and count, the
@@ -94,6 +98,16 @@ class Pipeline {
   // Before load_baseline: how long novelties are learned silently, etc.
   void set_baseline_config(BaselineConfig config) { baseline_ = Baseline(config); }
 
+  // Analyst feedback on an alert this agent raised. `benign` suppresses the
+  // alert's first indicator for its executable on this host from now on;
+  // `malicious` lifts such a suppression. Returns false for unknown alert ids
+  // (too old, or raised by an earlier run).
+  bool apply_feedback(std::string_view alert_id, std::string_view label);
+  // Suppressions: one "indicator>executable" per line; a missing file is none.
+  [[nodiscard]] Result<void> load_suppressions(const std::filesystem::path& path);
+  [[nodiscard]] Result<void> save_suppressions(const std::filesystem::path& path) const;
+  [[nodiscard]] std::size_t suppressions() const { return suppressed_.size(); }
+
   // Baseline persistence (state dir); loading a missing file starts empty.
   [[nodiscard]] Result<void> load_baseline(const std::filesystem::path& path, double unix_now_s);
   [[nodiscard]] Result<void> save_baseline(const std::filesystem::path& path) const;
@@ -130,6 +144,10 @@ class Pipeline {
   std::string run_id_;  // distinguishes alert ids across agent restarts
   std::string key_buf_;
   std::string alert_id_;
+  // alert id -> "indicator>executable", for feedback; bounded FIFO.
+  std::unordered_map<std::string, std::string> alert_keys_;
+  std::deque<std::string> alert_order_;
+  std::unordered_set<std::string> suppressed_;
   ScoredEventSink* scored_ = nullptr;
   PipelineStats stats_;
 
@@ -139,6 +157,7 @@ class Pipeline {
   };
   // Indicators, awareness and the local alert for event_.
   Scored score_event();
+  void remember_alert_key();
   void write_level_change(const LevelChange& change, std::uint64_t ts_ns);
   void write_incident_update(std::uint64_t id, std::uint64_t count);
 };

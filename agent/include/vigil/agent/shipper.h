@@ -67,6 +67,11 @@ class Shipper {
     std::lock_guard lock(mu_);
     on_model_ = std::move(handler);
   }
+  // Called on the reader thread for every analyst label the collector forwards.
+  void set_feedback_handler(std::function<void(const v1::Feedback&)> handler) {
+    std::lock_guard lock(mu_);
+    on_feedback_ = std::move(handler);
+  }
   // Reported in the next hello.
   void set_model_version(const std::string& version) {
     std::lock_guard lock(mu_);
@@ -95,6 +100,7 @@ class Shipper {
   bool stopping_ = false;
   v1::Health health_;
   std::function<void(const v1::ModelUpdate&)> on_model_;
+  std::function<void(const v1::Feedback&)> on_feedback_;
   grpc::ClientContext* live_ctx_ = nullptr;  // to cancel a session on stop
   ShipperStats stats_;
   std::thread thread_;
