@@ -20,6 +20,7 @@
 #include <regex>
 #include <set>
 
+#include "util/net.h"
 #include "util/proc.h"
 #include "util/test_util.h"
 #include "vigil/v1/query.grpc.pb.h"
@@ -244,26 +245,9 @@ bool setup_scan_net() {
 
 // From inside the scanner namespace: one SYN to each of `ports` ports of each host.
 int scan_hosts(int ports) {
-  const pid_t child = fork();
-  if (child == 0) {
-    const int fd = open((std::string("/var/run/netns/") + kScanNs).c_str(), O_RDONLY);
-    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) _exit(100);
-    for (int i = 1; i <= kHosts; ++i) {
-      for (int p = 2000; p < 2000 + ports; ++p) {
-        const int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<std::uint16_t>(p));
-        inet_pton(AF_INET, host_addr(i).c_str(), &a.sin_addr);
-        connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-        close(s);
-      }
-    }
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(child, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  std::vector<std::string> targets;
+  for (int i = 1; i <= kHosts; ++i) targets.push_back(host_addr(i));
+  return vigil::test::syns_from_netns(kScanNs, targets, 2000, ports);
 }
 
 class FleetTest : public ::testing::Test {

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "util/net.h"
 #include "util/proc.h"
 #include "util/test_util.h"
 
@@ -111,26 +112,7 @@ bool setup_net() {
 
 // From the second namespace: `repeat` rounds of one SYN to each of `count` ports.
 int syns_from_ns(int first_port, int count, int repeat) {
-  const pid_t child = fork();
-  if (child == 0) {
-    const int fd = open((std::string("/var/run/netns/") + kNs).c_str(), O_RDONLY);
-    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) _exit(100);
-    for (int r = 0; r < repeat; ++r) {
-      for (int p = first_port; p < first_port + count; ++p) {
-        const int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<std::uint16_t>(p));
-        inet_pton(AF_INET, kRootAddr, &a.sin_addr);
-        connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-        close(s);
-      }
-    }
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(child, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return vigil::test::syns_from_netns(kNs, {kRootAddr}, first_port, count, repeat);
 }
 
 // Runs argv as a child (optionally as `uid`) and waits; returns its pid.
@@ -246,32 +228,25 @@ TEST_F(Scenarios, ShellSpawnedByAService) {
 TEST_F(Scenarios, ReverseShellToALocalListener) {
   // What `ncat -e /bin/sh 127.0.0.1 PORT` does: connect, dup2 the socket onto
   // stdin/stdout/stderr, exec a shell that takes its commands from the socket.
-  const int srv = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(srv, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  ASSERT_EQ(listen(srv, 1), 0);
-  socklen_t len = sizeof(a);
-  getsockname(srv, reinterpret_cast<sockaddr*>(&a), &len);
+  const vigil::test::LoopbackListener srv;
+  ASSERT_TRUE(srv.ok());
   const pid_t shell = fork();
   if (shell == 0) {
-    const int c = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) _exit(1);
+    const int c = srv.connect_client();
+    if (c < 0) _exit(1);
     dup2(c, 0);
     dup2(c, 1);
     dup2(c, 2);
     execl("/bin/sh", "sh", "-i", nullptr);
     _exit(2);
   }
-  const int conn = accept(srv, nullptr, nullptr);
+  const int conn = accept(srv.fd, nullptr, nullptr);
   ASSERT_GE(conn, 0);
   std::this_thread::sleep_for(1s);  // the operator at the other end takes a moment
   const std::string cmds = "id\nexit\n";
   EXPECT_EQ(write(conn, cmds.data(), cmds.size()), static_cast<ssize_t>(cmds.size()));
   waitpid(shell, nullptr, 0);
   close(conn);
-  close(srv);
   expect("reverse shell: connect, dup2 onto stdio, exec sh (as `ncat -e /bin/sh`)", "reverse-shell",
          pid_is(shell));
 }
@@ -372,33 +347,25 @@ TEST_F(Scenarios, DroppedBinaryRunFromTmp) {
 }
 
 TEST_F(Scenarios, BeaconToALocalListener) {
-  const int srv = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(srv, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  ASSERT_EQ(listen(srv, 16), 0);
-  socklen_t len = sizeof(a);
-  getsockname(srv, reinterpret_cast<sockaddr*>(&a), &len);
+  const vigil::test::LoopbackListener srv;
+  ASSERT_TRUE(srv.ok());
   std::mt19937 rng(3);
   std::uniform_real_distribution<double> jitter(-0.2, 0.2);
   // The beacon process: one client connecting every 1 s +- 20 %.
   const pid_t beacon = fork();
   if (beacon == 0) {
     for (int i = 0; i < 8; ++i) {
-      const int c = socket(AF_INET, SOCK_STREAM, 0);
-      connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-      close(c);
+      const int c = srv.connect_client();
+      if (c >= 0) close(c);
       std::this_thread::sleep_for(std::chrono::duration<double>(1.0 + jitter(rng)));
     }
     _exit(0);
   }
   for (int i = 0; i < 8; ++i) {
-    const int c = accept(srv, nullptr, nullptr);
+    const int c = accept(srv.fd, nullptr, nullptr);
     if (c >= 0) close(c);
   }
   waitpid(beacon, nullptr, 0);
-  close(srv);
   expect("beacon: connects to a local listener every 1 s +- 20 %", "beaconing", pid_is(beacon));
 }
 
