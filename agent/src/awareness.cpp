@@ -163,6 +163,27 @@ void Baseline::insert(const std::string& key, double when) {
   index_.emplace(key, Slot{when, lru_.begin()});
 }
 
+bool ConnectScanTracker::observe(std::uint32_t pid, std::uint16_t port, double now) {
+  if (entries_.size() >= capacity_ && !entries_.contains(pid)) {
+    entries_.clear();
+  }
+  auto& e = entries_[pid];
+  if (e.ports.empty() || now - e.start > window_s_) {
+    e.start = now;
+    e.ports.clear();
+    e.reported = false;
+  }
+  if (e.reported || std::ranges::find(e.ports, port) != e.ports.end()) {
+    return false;
+  }
+  e.ports.push_back(port);
+  if (e.ports.size() >= min_ports_) {
+    e.reported = true;
+    return true;
+  }
+  return false;
+}
+
 double RhythmTracker::observe(std::string_view key, double now) {
   const std::string k(key);
   auto it = index_.find(k);

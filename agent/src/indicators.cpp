@@ -48,6 +48,8 @@ enum Id : std::size_t {
   kNetVolumeFlood,
   kBeaconing,
   kReverseShell,
+  kConnectScan,
+  kOffensiveTool,
   kCount,
 };
 
@@ -97,6 +99,11 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
      "a program contacts the same destination at a steady rhythm (command-and-control beacon)"},
     {"reverse-shell", "T1059.004", 85,
      "a shell or interpreter started with its stdin or stdout connected to a network socket"},
+    {"connect-scan", "T1046", 60,
+     "one process failed to connect to many different ports within seconds (connect scan)"},
+    {"offensive-tool", "T1588.002", 20,
+     "a known offensive tool or its telltale arguments (nmap, masscan, ncat -e, socat exec, "
+     "stratum miners): a low-weight hint"},
 }};
 
 bool under(std::string_view path, std::initializer_list<std::string_view> prefixes) {
@@ -128,6 +135,25 @@ const Indicator* find_indicator(std::string_view id) {
     }
   }
   return nullptr;
+}
+
+bool looks_offensive(std::string_view exe, std::span<const std::string> args) {
+  const auto slash = exe.rfind('/');
+  const auto name = slash == std::string_view::npos ? exe : exe.substr(slash + 1);
+  if (in_list(name, {"nmap", "masscan", "zmap", "hydra", "sqlmap", "nikto", "xmrig", "minerd"})) {
+    return true;
+  }
+  const bool netcat = in_list(name, {"ncat", "nc", "netcat", "nc.traditional", "nc.openbsd"});
+  for (const auto& a : args) {
+    if ((netcat &&
+         (a == "-e" || a == "-c" || a.starts_with("--exec") || a.starts_with("--sh-exec"))) ||
+        (name == "socat" && (a.starts_with("exec:") || a.starts_with("EXEC:") ||
+                             a.starts_with("system:") || a.starts_with("SYSTEM:"))) ||
+        a.find("stratum+tcp://") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool is_shell_or_interpreter(std::string_view exe) {
@@ -234,6 +260,9 @@ void IndicatorEngine::evaluate(const Event& e, const ProcessTable& table,
       }
       if (writable) {
         hits.push_back(&kIndicators[kExecWritable]);
+      }
+      if (looks_offensive(e.exe, e.args)) {
+        hits.push_back(&kIndicators[kOffensiveTool]);
       }
       return;
     }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -159,6 +160,14 @@ Pipeline::Scored Pipeline::score_event() {
     key_buf_.append(event_.exe);
     if (baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
       hits_.push_back(find_indicator("wx-novel-executable"));
+    }
+  }
+  if (event_.type == EventType::kConnectFailed ||
+      (event_.type == EventType::kConnect && std::get<SockData>(event_.data).ret < 0 &&
+       std::get<SockData>(event_.data).ret != -EINPROGRESS)) {
+    const auto& sock = std::get<SockData>(event_.data);
+    if (connect_scans_.observe(event_.pid, sock.rport, seconds(event_.boot_ns))) {
+      hits_.push_back(find_indicator("connect-scan"));
     }
   }
   if (event_.type == EventType::kConnect || event_.type == EventType::kConnectFailed ||

@@ -10,6 +10,7 @@ constexpr std::array<IndicatorSlot, kIndicatorFeatures> kSlots = {{
     {"novel-parent-child", Population::kProcess},
     {"kill-cross-user", Population::kProcess},
     {"crash-storm", Population::kProcess},
+    {"offensive-tool", Population::kProcess},
     {"setuid-exec", Population::kPrivilege},
     {"setuid-exec-writable", Population::kPrivilege},
     {"setuid-to-root", Population::kPrivilege},
@@ -34,6 +35,7 @@ constexpr std::array<IndicatorSlot, kIndicatorFeatures> kSlots = {{
     {"syn-flood", Population::kNetwork},
     {"packet-flood", Population::kNetwork},
     {"beaconing", Population::kNetwork},
+    {"connect-scan", Population::kNetwork},
     {"shell-from-service", Population::kLateral},
     {"reverse-shell", Population::kLateral},
 }};

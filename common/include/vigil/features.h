@@ -13,7 +13,8 @@
 
 namespace vigil {
 
-inline constexpr std::uint32_t kFeatureSchemaVersion = 3;  // 2: + beaconing, 3: + reverse-shell
+// 2: + beaconing, 3: + reverse-shell, 4: + connect-scan, offensive-tool
+inline constexpr std::uint32_t kFeatureSchemaVersion = 4;
 
 // The six specialised populations of the scoring model.
 enum class Population : std::uint8_t {
@@ -35,7 +36,7 @@ struct IndicatorSlot {
 [[nodiscard]] std::span<const IndicatorSlot> indicator_slots();
 [[nodiscard]] std::optional<std::size_t> indicator_slot(std::string_view id);
 
-inline constexpr std::size_t kIndicatorFeatures = 30;
+inline constexpr std::size_t kIndicatorFeatures = 32;
 // After the indicator slots:
 enum ContextFeature : std::size_t {
   kFamilyProcess = kIndicatorFeatures,

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "vigil/result.h"
 
@@ -120,6 +121,29 @@ class RhythmTracker {
   RhythmConfig config_;
   std::list<std::string> lru_;
   std::unordered_map<std::string, Entry> index_;
+};
+
+// Connect scans: one process failing to connect to many distinct ports within
+// a window. Reports once per process per window. Bounded: past `capacity`
+// tracked processes the table starts over.
+class ConnectScanTracker {
+ public:
+  ConnectScanTracker(std::size_t min_ports = 20, double window_s = 10, std::size_t capacity = 4096)
+      : min_ports_(min_ports), window_s_(window_s), capacity_(capacity) {}
+  // A failed connect by `pid` to `port` at `now` (seconds). True the first
+  // time the process reaches min_ports distinct ports within the window.
+  bool observe(std::uint32_t pid, std::uint16_t port, double now);
+
+ private:
+  struct Entry {
+    double start = 0;
+    std::vector<std::uint16_t> ports;  // distinct, at most min_ports
+    bool reported = false;
+  };
+  std::size_t min_ports_;
+  double window_s_;
+  std::size_t capacity_;
+  std::unordered_map<std::uint32_t, Entry> entries_;
 };
 
 struct BaselineConfig {

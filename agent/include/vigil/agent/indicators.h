@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct Indicator {
 
 // Shells and script interpreters, by executable basename.
 [[nodiscard]] bool is_shell_or_interpreter(std::string_view exe);
+// Known offensive tools by name, or their telltale arguments (ncat -e, socat
+// exec:, stratum+tcp:// miners).
+[[nodiscard]] bool looks_offensive(std::string_view exe, std::span<const std::string> args);
 // Network-facing service daemons, by executable basename (sshd excluded: it
 // spawns shells by design).
 [[nodiscard]] bool is_service_binary(std::string_view exe);

@@ -139,6 +139,7 @@ class Pipeline {
   AttentionFocus focus_;
   Baseline baseline_;
   RhythmTracker rhythm_;
+  ConnectScanTracker connect_scans_;
   AlertDeduper dedupe_;
   std::int64_t boot_to_unix_ns_;
   std::string run_id_;  // distinguishes alert ids across agent restarts
