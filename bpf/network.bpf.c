@@ -349,6 +349,18 @@ static __always_inline struct sock *sock__from_fd(int fd)
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
+/* The IPv4/IPv6 socket behind fd, or NULL (unix sockets and the like). */
+static __always_inline struct sock *inet_sock__from_fd(int fd)
+{
+	struct sock *sk = sock__from_fd(fd);
+	__u16 family;
+
+	if (!sk)
+		return NULL;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return family == AF_INET || family == AF_INET6 ? sk : NULL;
+}
+
 /* Fills family, protocol, addresses and ports from the socket. */
 static __always_inline void sock__addrs(struct sock *sk, struct vigil_sock *e)
 {
@@ -460,16 +472,12 @@ int connect_exit(struct trace_event_raw_sys_exit *ctx)
 	struct net_args *a = args__take();
 	struct vigil_sock *e;
 	struct sock *sk;
-	__u16 family;
 
 	if (!a)
 		return 0;
-	sk = sock__from_fd(a->a0);
+	sk = inet_sock__from_fd(a->a0);
 	if (!sk)
 		goto out;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		goto out; /* unix sockets and the like */
 	owner__remember(sk);
 	e = sock__event(VIGIL_SOCK_CONNECT, BPF_CORE_READ(ctx, ret));
 	if (!e)
@@ -486,15 +494,11 @@ static __always_inline int accept__exit(long ret)
 {
 	struct vigil_sock *e;
 	struct sock *sk;
-	__u16 family;
 
 	if (ret < 0)
 		return 0;
-	sk = sock__from_fd(ret);
+	sk = inet_sock__from_fd(ret);
 	if (!sk)
-		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	owner__remember(sk);
 	e = sock__event(VIGIL_SOCK_ACCEPT, 0);
@@ -530,15 +534,11 @@ int listen_exit(struct trace_event_raw_sys_exit *ctx)
 	struct net_args *a = args__take();
 	struct vigil_sock *e;
 	struct sock *sk;
-	__u16 family;
 
 	if (!a)
 		return 0;
-	sk = sock__from_fd(a->a0);
+	sk = inet_sock__from_fd(a->a0);
 	if (!sk)
-		goto out;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
 		goto out;
 	e = sock__event(VIGIL_SOCK_LISTEN, BPF_CORE_READ(ctx, ret));
 	if (!e)

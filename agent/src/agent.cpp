@@ -491,7 +491,7 @@ void Agent::schedule_flush() {
   });
 }
 
-v1::Health Agent::health() const {
+v1::Health Agent::health() {
   v1::Health h;
   for (const auto& p : probes_) {
     if (auto ks = p->read_stats()) {
@@ -518,12 +518,11 @@ v1::Health Agent::health() const {
   const double cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                        static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   const auto now = std::chrono::steady_clock::now();
-  static thread_local double last_cpu = 0;
-  static thread_local auto last_at = now;
-  const double wall = std::chrono::duration<double>(now - last_at).count();
-  h.set_cpu_percent(wall > 0 ? 100.0 * (cpu_s - last_cpu) / wall : 0.0);
-  last_cpu = cpu_s;
-  last_at = now;
+  const double wall = std::chrono::duration<double>(now - last_health_at_).count();
+  h.set_cpu_percent(wall > 0 && last_health_cpu_s_ > 0 ? 100.0 * (cpu_s - last_health_cpu_s_) / wall
+                                                       : 0.0);
+  last_health_cpu_s_ = cpu_s;
+  last_health_at_ = now;
   return h;
 }
 

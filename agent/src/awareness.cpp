@@ -185,18 +185,17 @@ bool ConnectScanTracker::observe(std::uint32_t pid, std::uint16_t port, double n
 }
 
 double RhythmTracker::observe(std::string_view key, double now) {
-  const std::string k(key);
-  auto it = index_.find(k);
+  auto it = index_.find(key);
   if (it == index_.end()) {
     if (index_.size() >= config_.capacity) {
       index_.erase(lru_.back());
       lru_.pop_back();
     }
-    lru_.push_front(k);
+    lru_.emplace_front(key);
     Entry e;
     e.last = now;
     e.lru = lru_.begin();
-    index_.emplace(k, e);
+    index_.emplace(lru_.front(), e);
     return 0;
   }
   auto& e = it->second;

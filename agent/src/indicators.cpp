@@ -156,15 +156,6 @@ bool looks_offensive(std::string_view exe, std::span<const std::string> args) {
   return false;
 }
 
-bool is_shell_or_interpreter(std::string_view exe) {
-  const auto name = basename(exe);
-  if (in_list(name, {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "csh", "tcsh", "fish",
-                     "busybox", "perl", "ruby", "php", "lua", "nc", "ncat", "socat"})) {
-    return true;
-  }
-  return name.starts_with("python");
-}
-
 bool is_service_binary(std::string_view exe) {
   const auto name = basename(exe);
   return in_list(name, {"nginx",        "httpd",  "apache2",   "lighttpd", "caddy",    "haproxy",

@@ -214,7 +214,7 @@ Pipeline::Scored Pipeline::score_event() {
       .level = static_cast<std::uint8_t>(level_.level()),
       .in_focus = in_focus};
   compute_features(input, features_);
-  std::uint32_t score = model_->score(features_, hit_ids_);
+  std::uint32_t score = model_->score(features_);
   ++stats_.scored;
   if (hits_.empty() && score == 0) {
     return {};

@@ -24,14 +24,6 @@ std::string_view basename(std::string_view path) {
 
 }  // namespace
 
-bool is_shell(const std::string& exe) {
-  static constexpr std::array<std::string_view, 14> kShells = {
-      "sh",  "bash", "dash",    "zsh",    "ksh",  "ash",  "busybox",
-      "csh", "tcsh", "python3", "python", "perl", "ruby", "php"};
-  const auto name = basename(exe);
-  return std::ranges::find(kShells, name) != kShells.end();
-}
-
 bool in_writable_location(const std::string& path) {
   // The agents' temporary locations plus home directories: a tool copied
   // between hosts often lands in a user's home.
@@ -125,7 +117,7 @@ void Correlator::observe(const std::string& host, const v1::Event& e, std::vecto
     return;
   }
   const std::string& exe = e.exe().empty() && e.has_exec() ? e.exec().filename() : e.exe();
-  if (is_shell(exe)) {
+  if (is_shell_or_interpreter(exe)) {
     auto in = inbound_.find(host);
     if (in != inbound_.end()) {
       for (const auto& [peer, ts] : in->second) {

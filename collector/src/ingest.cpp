@@ -40,6 +40,8 @@ class ConnectReactor final
     if (auto r = handle(in_); !r) {
       ++ingest_.stats_.refused;
       VLOG_WARN("agent '{}' refused: {}", agent_id_.empty() ? "?" : agent_id_, r.error().message);
+      refusal_code_ = r.error().code == ErrorCode::kIo ? grpc::StatusCode::UNAVAILABLE
+                                                       : grpc::StatusCode::INVALID_ARGUMENT;
       v1::CollectorMessage msg;
       msg.mutable_refusal()->set_reason(r.error().message);
       send(msg, /*then_finish=*/true);
@@ -80,7 +82,7 @@ class ConnectReactor final
 
  private:
   grpc::Status refusal_status() const {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "refused; see the Refusal message");
+    return grpc::Status(refusal_code_, "refused; see the Refusal message");
   }
 
   void finish(const grpc::Status& status) {
@@ -171,6 +173,7 @@ class ConnectReactor final
   bool writing_ = false;
   bool finishing_ = false;
   bool finished_ = false;
+  grpc::StatusCode refusal_code_ = grpc::StatusCode::INVALID_ARGUMENT;
 };
 
 Ingest::Ingest(Store& store, Correlator& correlator, AlertHub& hub)
@@ -206,8 +209,6 @@ bool Ingest::send_to_agent(const std::string& agent_id, const v1::CollectorMessa
 
 Result<std::uint64_t> Ingest::on_batch(const std::string& agent_id, const std::string& host,
                                        const v1::EventBatch& batch) {
-  const auto before = store_.agent(agent_id);
-  const std::uint64_t prev_acked = before ? before->acked_seq() : 0;
   auto result = store_.ingest(agent_id, batch, unix_now_ns());
   if (!result) {
     ++stats_.store_errors;
@@ -223,7 +224,7 @@ Result<std::uint64_t> Ingest::on_batch(const std::string& agent_id, const std::s
   {
     std::lock_guard lock(correlator_mu_);
     for (const auto& e : batch.events()) {
-      if (e.seq() > prev_acked) {
+      if (e.seq() > result->previous_acked_seq) {
         correlator_.observe(host, e, fleet);
       }
     }

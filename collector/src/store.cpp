@@ -238,6 +238,7 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
   }
   v1::AgentRecord rec = it->second;  // committed to agents_ only after the write
   IngestResult result;
+  result.previous_acked_seq = rec.acked_seq();
   rocksdb::WriteBatch wb;
   v1::StoredEvent stored;
   stored.set_agent_id(agent_id);
@@ -520,6 +521,16 @@ Result<RetentionResult> Store::enforce_retention(std::uint64_t now_ns) {
   const auto alert_age_ns = sec_to_ns(options_.alert_retention_age_s);
   std::string alerts_end;
   put_be64(alerts_end, now_ns > alert_age_ns ? now_ns - alert_age_ns : 0);
+  {
+    // Expired alerts take their id -> key index entries with them.
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kAlerts]));
+    for (it->SeekToFirst(); it->Valid() && it->key().compare(alerts_end) < 0; it->Next()) {
+      if (it->key().size() > 8) {
+        wb.Delete(cfs_[kMeta],
+                  alert_index_key(std::string_view(it->key().data() + 8, it->key().size() - 8)));
+      }
+    }
+  }
   wb.DeleteRange(cfs_[kAlerts], begin, alerts_end);
   if (auto r = write(wb); !r) {
     return std::unexpected(r.error());

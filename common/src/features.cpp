@@ -78,6 +78,15 @@ bool writable_location(std::string_view path) {
          path.ends_with(" (deleted)");
 }
 
+bool is_shell_or_interpreter(std::string_view exe) {
+  static constexpr std::array<std::string_view, 18> kNames = {
+      "sh",   "bash",    "dash", "zsh",  "ksh", "mksh", "ash", "csh",  "tcsh",
+      "fish", "busybox", "perl", "ruby", "php", "lua",  "nc",  "ncat", "socat"};
+  const auto slash = exe.rfind('/');
+  const auto name = slash == std::string_view::npos ? exe : exe.substr(slash + 1);
+  return std::ranges::find(kNames, name) != kNames.end() || name.starts_with("python");
+}
+
 void compute_features(const FeatureInput& in, FeatureVector& out) {
   out.fill(0.0F);
   for (auto id : in.indicators) {

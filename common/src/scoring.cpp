@@ -126,8 +126,7 @@ void ScoringModel::population_outputs(const FeatureVector& x,
   }
 }
 
-std::uint32_t ScoringModel::score(const FeatureVector& x,
-                                  std::span<const std::string_view> indicators) const {
+std::uint32_t ScoringModel::score(const FeatureVector& x) const {
   std::array<float, kPopulations> y{};
   population_outputs(x, y);
   float z = bias_;
@@ -135,9 +134,9 @@ std::uint32_t ScoringModel::score(const FeatureVector& x,
     z += combiner_[p] * y[p];
   }
   auto score = static_cast<std::uint32_t>(std::lround(100.0F * sigmoid(z)));
-  for (auto id : indicators) {
-    if (auto slot = indicator_slot(id)) {
-      score = std::max<std::uint32_t>(score, floors_[*slot]);
+  for (std::size_t slot = 0; slot < kIndicatorFeatures; ++slot) {
+    if (x[slot] != 0.0F) {
+      score = std::max<std::uint32_t>(score, floors_[slot]);
     }
   }
   return std::min<std::uint32_t>(score, 100);

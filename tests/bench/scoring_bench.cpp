@@ -52,7 +52,7 @@ void run(benchmark::State& state, const vigil::v1::Model& proto) {
                              .lineage_depth = 3,
                              .level = 1},
                             x);
-    benchmark::DoNotOptimize((*model)->score(x, ids));
+    benchmark::DoNotOptimize((*model)->score(x));
   }
 }
 

@@ -27,7 +27,7 @@ std::uint32_t score_of(const ScoringModel& m, std::vector<std::string_view> ids,
                        EventType type = EventType::kExec) {
   FeatureVector x{};
   compute_features({.type = type, .uid = 1000, .euid = 1000, .indicators = ids}, x);
-  return m.score(x, ids);
+  return m.score(x);
 }
 
 TEST(Features, EveryIndicatorHasExactlyOneSlot) {

@@ -71,5 +71,7 @@ void compute_features(const FeatureInput& in, FeatureVector& out);
 // Temporary or anonymous places programs are dropped into: /tmp, /var/tmp,
 // /dev/shm, /run/user, memfd, deleted files.
 [[nodiscard]] bool writable_location(std::string_view path);
+// Shells, script interpreters and shell-capable network tools, by basename.
+[[nodiscard]] bool is_shell_or_interpreter(std::string_view exe);
 
 }  // namespace vigil

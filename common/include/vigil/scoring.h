@@ -24,9 +24,8 @@ class ScoringModel {
   [[nodiscard]] static Result<std::shared_ptr<const ScoringModel>> load_bytes(
       std::string_view bytes);
 
-  // 0..100. `indicators` are the ids in `x`'s indicator slots (for floors).
-  [[nodiscard]] std::uint32_t score(const FeatureVector& x,
-                                    std::span<const std::string_view> indicators) const;
+  // 0..100; floors apply to the indicator slots set in `x`.
+  [[nodiscard]] std::uint32_t score(const FeatureVector& x) const;
   // The population outputs in (-1, 1), for explanations and tests.
   void population_outputs(const FeatureVector& x, std::array<float, kPopulations>& y) const;
 

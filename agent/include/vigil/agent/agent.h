@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,7 +56,7 @@ class Agent {
   void apply_model_update(const v1::ModelUpdate& update);
   void apply_feedback(const std::string& alert_id, const std::string& label);
   void schedule_flush();
-  [[nodiscard]] v1::Health health() const;
+  [[nodiscard]] v1::Health health();
 
   AgentConfig config_;
   std::string host_;
@@ -75,6 +76,8 @@ class Agent {
   std::unique_ptr<ScoredEventSink> ship_sink_;
   std::uint64_t last_drops_ = 0;
   std::uint64_t model_updates_refused_ = 0;
+  double last_health_cpu_s_ = 0;  // CPU seconds at the previous health snapshot
+  std::chrono::steady_clock::time_point last_health_at_{};
 };
 
 // Human-readable status table for --check.

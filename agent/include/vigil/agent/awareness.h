@@ -118,9 +118,14 @@ class RhythmTracker {
     std::uint8_t next = 0;   // ring position
     std::list<std::string>::iterator lru;
   };
+  // Transparent hashing: a lookup by string_view allocates nothing.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
   RhythmConfig config_;
   std::list<std::string> lru_;
-  std::unordered_map<std::string, Entry> index_;
+  std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> index_;
 };
 
 // Connect scans: one process failing to connect to many distinct ports within

@@ -11,6 +11,7 @@
 
 #include "vigil/agent/process_table.h"
 #include "vigil/event.h"
+#include "vigil/features.h"
 
 namespace vigil::agent {
 
@@ -27,7 +28,7 @@ struct Indicator {
 [[nodiscard]] const Indicator* find_indicator(std::string_view id);
 
 // Shells and script interpreters, by executable basename.
-[[nodiscard]] bool is_shell_or_interpreter(std::string_view exe);
+using vigil::is_shell_or_interpreter;  // vigil/features.h
 // Known offensive tools by name, or their telltale arguments (ncat -e, socat
 // exec:, stratum+tcp:// miners).
 [[nodiscard]] bool looks_offensive(std::string_view exe, std::span<const std::string> args);

@@ -69,8 +69,6 @@ class Correlator {
   CorrelatorStats stats_;
 };
 
-// True for shells and script interpreters by basename (sh, bash, python3, ...).
-[[nodiscard]] bool is_shell(const std::string& exe);
 // True for executables under user-writable locations (/tmp, /var/tmp, /dev/shm, /home, /root,
 // /run/user).
 [[nodiscard]] bool in_writable_location(const std::string& path);

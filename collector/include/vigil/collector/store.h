@@ -34,7 +34,8 @@ struct IngestResult {
   std::uint64_t stored = 0;
   std::uint64_t duplicates = 0;  // seq <= the agent's high-water mark: already stored
   std::uint64_t acked_seq = 0;
-  std::vector<v1::Alert> alerts;  // agent alerts created or updated by this batch
+  std::uint64_t previous_acked_seq = 0;  // the mark before this batch: newer events are new
+  std::vector<v1::Alert> alerts;         // agent alerts created or updated by this batch
 };
 
 struct RetentionResult {
