@@ -365,9 +365,11 @@ static __always_inline int fdop__exit(long ret)
 		goto out;
 	d = BPF_CORE_READ(f, f_path.dentry);
 	flags = dentry__watch_flags(d, false);
-	/* Set-uid/set-gid bits are worth a record anywhere. */
+	/* Set-uid/set-gid bits are worth a record anywhere; execute bits in
+	 * writable drop zones (write -> chmod +x -> exec). */
 	if (!(flags & VIGIL_WATCH_WRITE) &&
-	    !(s->op == VIGIL_FILE_CHMOD && (s->mode & (S_ISUID | S_ISGID))))
+	    !(s->op == VIGIL_FILE_CHMOD && (s->mode & (S_ISUID | S_ISGID))) &&
+	    !(s->op == VIGIL_FILE_CHMOD && (s->mode & 0111) && (flags & VIGIL_WATCH_EXEC_BIT)))
 		goto out;
 	e = event__start(s, ret);
 	if (!e)
@@ -419,6 +421,8 @@ static __always_inline int pathop__enter(__u32 op, int dirfd, __u64 path, int ne
 		/* A rename into a watched place counts too. */
 		watch |= path__watch_flags((const char *)new_path, new_dirfd, &other);
 	if (op == VIGIL_FILE_CHMOD && (mode & (S_ISUID | S_ISGID)))
+		watch |= VIGIL_WATCH_WRITE;
+	if (op == VIGIL_FILE_CHMOD && (mode & 0111) && (watch & VIGIL_WATCH_EXEC_BIT))
 		watch |= VIGIL_WATCH_WRITE;
 	if (!(watch & VIGIL_WATCH_WRITE))
 		return 0;

@@ -18,6 +18,8 @@ PACKAGES=(
   iproute2 procps util-linux sudo
   # scenario suite (benign workloads): a web server, a client, version control
   python3 curl git make gcc
+  # scenario suite (attacks): a real netcat for the reverse shell
+  ncat
 )
 
 if [[ ${EUID} -ne 0 ]]; then

@@ -148,7 +148,7 @@ bool AttentionFocus::in_focus(std::uint32_t entity, double now) const {
 
 // ------------------------------------------------------------------ baseline
 
-void Baseline::insert(const std::string& key, double when) {
+void Baseline::insert(std::string_view key, double when) {
   auto it = index_.find(key);
   if (it != index_.end()) {
     it->second.last_seen = std::max(it->second.last_seen, when);
@@ -159,8 +159,8 @@ void Baseline::insert(const std::string& key, double when) {
     index_.erase(lru_.back());
     lru_.pop_back();
   }
-  lru_.push_front(key);
-  index_.emplace(key, Slot{when, lru_.begin()});
+  lru_.emplace_front(key);
+  index_.emplace(lru_.front(), Slot{when, lru_.begin()});
 }
 
 bool ConnectScanTracker::observe(std::uint32_t pid, std::uint16_t port, double now) {
@@ -231,10 +231,15 @@ bool Baseline::observe(std::string_view key, double now) {
   if (started_ == 0) {
     started_ = now;
   }
-  const std::string k(key);
-  auto it = index_.find(k);
+  auto it = index_.find(key);
   const bool novel = it == index_.end() || now - it->second.last_seen > config_.max_age_s;
-  insert(k, now);
+  if (it != index_.end()) {
+    // Known: refresh in place (no allocation on the common path).
+    it->second.last_seen = std::max(it->second.last_seen, now);
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+  } else {
+    insert(key, now);
+  }
   return novel && !warming_up(now);
 }
 
@@ -325,6 +330,87 @@ AlertDeduper::Decision AlertDeduper::observe(std::uint32_t entity, std::string_v
   Incident inc{next_id_++, 1, now};
   open_[key] = inc;
   return Decision{true, inc.id, 1};
+}
+
+bool SequenceTracker::tree_matches(const Stage& s, std::span<const std::uint32_t> lineage,
+                                   double now) const {
+  if (now - s.at > window_s_) {
+    return false;
+  }
+  return std::ranges::any_of(lineage, [&](std::uint32_t p) {
+    // pid 1 is everyone's ancestor: a stage recorded against it proves nothing.
+    return p > 1 && (p == s.pid || p == s.ppid);
+  });
+}
+
+void SequenceTracker::trim(std::deque<Stage>& q, double now) const {
+  while (!q.empty() && (now - q.front().at > window_s_ || q.size() > capacity_)) {
+    q.pop_front();
+  }
+}
+
+void SequenceTracker::made_executable(std::string_view path, std::uint32_t pid, std::uint32_t ppid,
+                                      double now) {
+  std::string key(path);
+  if (dropped_.insert_or_assign(key, Stage{pid, ppid, now}).second) {
+    dropped_order_.push_back(std::move(key));
+  }
+  while (dropped_order_.size() > capacity_) {
+    dropped_.erase(dropped_order_.front());
+    dropped_order_.pop_front();
+  }
+}
+
+bool SequenceTracker::exec_of_dropped(std::string_view exe, std::span<const std::uint32_t> lineage,
+                                      double now) {
+  if (dropped_.empty()) {
+    return false;  // the common case: no lookup, no allocation
+  }
+  auto it = dropped_.find(std::string(exe));
+  return it != dropped_.end() && tree_matches(it->second, lineage, now);
+}
+
+void SequenceTracker::connected_out(std::uint32_t pid, double now) {
+  if (outbound_.size() >= capacity_ && !outbound_.contains(pid)) {
+    std::erase_if(outbound_, [&](const auto& kv) { return now - kv.second > window_s_; });
+    if (outbound_.size() >= capacity_) {
+      outbound_.clear();  // a connect storm: start over rather than grow
+    }
+  }
+  outbound_[pid] = now;
+}
+
+bool SequenceTracker::recently_connected(std::uint32_t pid, double now, double within_s) const {
+  auto it = outbound_.find(pid);
+  return it != outbound_.end() && now - it->second <= within_s;
+}
+
+void SequenceTracker::scanned(std::uint32_t pid, std::uint32_t ppid, double now) {
+  scans_.push_back({pid, ppid, now});
+  trim(scans_, now);
+}
+
+void SequenceTracker::connected(std::span<const std::uint32_t> lineage, double now) {
+  trim(scans_, now);
+  for (const auto& s : scans_) {
+    if (tree_matches(s, lineage, now)) {
+      // The connection carries the tree forward: its process and parent.
+      connects_.push_back({lineage.front(), lineage.size() > 1 ? lineage[1] : 0, now});
+      trim(connects_, now);
+      return;
+    }
+  }
+}
+
+bool SequenceTracker::exec_after_scan_connect(std::span<const std::uint32_t> lineage, double now) {
+  trim(connects_, now);
+  auto it = std::ranges::find_if(connects_,
+                                 [&](const Stage& c) { return tree_matches(c, lineage, now); });
+  if (it == connects_.end()) {
+    return false;
+  }
+  connects_.erase(it);  // one finding per scan -> connect, not one per later exec
+  return true;
 }
 
 }  // namespace vigil::agent

@@ -23,6 +23,11 @@ HookSpec pair(std::string name, std::initializer_list<const char*> calls) {
   return HookSpec{std::move(name), {std::move(v)}};
 }
 
+const std::vector<std::string>& exec_bit_prefixes() {
+  static const std::vector<std::string> kPrefixes = {"/tmp", "/var/tmp", "/dev/shm"};
+  return kPrefixes;
+}
+
 // stat()s every configured location into the watched-inode map, and puts the
 // absolute prefixes into the LPM trie used for path-based calls.
 Result<void> fill_watch_maps(file_bpf* s, const ProbeOptions& o) {
@@ -34,10 +39,8 @@ Result<void> fill_watch_maps(file_bpf* s, const ProbeOptions& o) {
     }
     inodes[{st.st_ino, kernel_dev(st.st_dev)}] |= flag;
   };
-  auto& prefixes =
-      o.file_watch_prefixes.empty() ? default_file_watch_prefixes() : o.file_watch_prefixes;
-  for (const auto& p : prefixes) {
-    watch_inode(p, VIGIL_WATCH_WRITE);
+  auto add_prefix = [&](const std::string& p, std::uint32_t flag) -> Result<void> {
+    watch_inode(p, flag);
     vigil_path_key key{};
     std::string prefix = p;
     struct stat st {};
@@ -47,11 +50,24 @@ Result<void> fill_watch_maps(file_bpf* s, const ProbeOptions& o) {
     const std::size_t len = std::min(prefix.size(), sizeof(key.path));
     key.prefixlen = static_cast<std::uint32_t>(len * 8);
     std::memcpy(key.path, prefix.data(), len);
-    const std::uint32_t flag = VIGIL_WATCH_WRITE;
     if (bpf_map__update_elem(s->maps.watch_prefix, &key, sizeof(key), &flag, sizeof(flag),
                              BPF_ANY) != 0) {
       return make_error(ErrorCode::kKernel,
                         fmt::format("watch prefix '{}': {}", p, std::strerror(errno)));
+    }
+    return {};
+  };
+  auto& prefixes =
+      o.file_watch_prefixes.empty() ? default_file_watch_prefixes() : o.file_watch_prefixes;
+  for (const auto& p : prefixes) {
+    if (auto r = add_prefix(p, VIGIL_WATCH_WRITE); !r) {
+      return r;
+    }
+  }
+  // Drop zones: only chmod +x is reported there (write -> chmod -> exec).
+  for (const auto& p : exec_bit_prefixes()) {
+    if (auto r = add_prefix(p, VIGIL_WATCH_EXEC_BIT); !r) {
+      return r;
     }
   }
   for (const auto& p : o.file_read_paths.empty() ? default_file_read_paths() : o.file_read_paths) {

@@ -50,6 +50,11 @@ enum Id : std::size_t {
   kReverseShell,
   kConnectScan,
   kOffensiveTool,
+  kShellFromListener,
+  kDroppedExec,
+  kScanConnectExec,
+  kNovelExePort,
+  kNovelListener,
   kCount,
 };
 
@@ -104,6 +109,19 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
     {"offensive-tool", "T1588.002", 20,
      "a known offensive tool or its telltale arguments (nmap, masscan, ncat -e, socat exec, "
      "stratum miners): a low-weight hint"},
+    {"shell-from-listener", "T1059.004", 40,
+     "a shell or interpreter started by a process that listens on or accepted from a socket "
+     "(not a known login service)"},
+    {"dropped-exec", "T1105", 60,
+     "a freshly written file in a writable location was made executable and run by the same "
+     "process tree (write -> chmod +x -> exec)"},
+    {"scan-connect-exec", "T1210", 65,
+     "a process tree scanned ports, then connected, then executed a program "
+     "(scan -> connect -> exec)"},
+    {"novel-exe-port", "T1571", 15,
+     "an executable connected to a remote port it never used on this host (after warm-up)"},
+    {"novel-listener", "T1571", 30,
+     "a program listened on a port never listened on by it on this host (after warm-up)"},
 }};
 
 bool under(std::string_view path, std::initializer_list<std::string_view> prefixes) {
@@ -163,6 +181,25 @@ bool is_service_binary(std::string_view exe) {
                         "redis-server", "mongod", "memcached", "vsftpd",   "proftpd",  "named",
                         "dovecot",      "exim4",  "smbd",      "tomcat",   "jenkins",  "squid"}) ||
          name.starts_with("php-fpm");
+}
+
+bool is_login_service(std::string_view exe) {
+  const auto name = basename(exe);
+  // Their job is to start shells for people who logged in.
+  return in_list(name, {"sshd", "sshd-session", "login", "systemd", "init", "cron", "agetty",
+                        "getty", "tmux: server", "tmux", "screen", "dropbear", "telnetd",
+                        "in.telnetd", "xinetd", "inetd", "su", "sudo"}) ||
+         name.starts_with("containerd-shim") || name == "runc" || name == "conmon";
+}
+
+bool is_toolchain(std::string_view exe) {
+  const auto name = basename(exe);
+  return in_list(name, {"ld",       "ld.bfd",  "ld.gold", "ld.lld", "lld",     "mold",
+                        "collect2", "gcc",     "g++",     "cc",     "c++",     "clang",
+                        "clang++",  "rustc",   "cargo",   "go",     "install", "dpkg",
+                        "apt",      "apt-get", "pip",     "pip3",   "npm",     "node"}) ||
+         name.starts_with("gcc-") || name.starts_with("g++-") || name.starts_with("clang-") ||
+         name.starts_with("x86_64-linux-gnu-");
 }
 
 bool is_writable_location(std::string_view path) { return writable_location(path); }
@@ -244,6 +281,8 @@ void IndicatorEngine::evaluate(const Event& e, const ProcessTable& table,
         const auto* parent = table.find(e.ppid);
         if (parent != nullptr && is_service_binary(parent->exe)) {
           hits.push_back(&kIndicators[kShellFromService]);
+        } else if (parent != nullptr && parent->listens && !is_login_service(parent->exe)) {
+          hits.push_back(&kIndicators[kShellFromListener]);
         }
       }
       if (x.euid_changed && e.euid == 0 && e.uid != 0) {

@@ -1,6 +1,7 @@
 #include "vigil/agent/pipeline.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include <functional>
 #include <iterator>
 
+#include "vigil/abi.h"
 #include "vigil/agent/config.h"
 #include "vigil/event_format.h"
 
@@ -133,59 +135,156 @@ void Pipeline::on_record(std::span<const std::byte> record) {
   }
 }
 
-Pipeline::Scored Pipeline::score_event() {
-  indicators_.evaluate(event_, table_, hits_);
-  if (event_.type == EventType::kExec && is_shell_or_interpreter(event_.exe) &&
-      table_.stdio_is_socket(event_.pid)) {
-    // connect -> dup2 -> exec of a shell (ncat -e, bash -i >& /dev/tcp/...).
-    hits_.push_back(find_indicator("reverse-shell"));
+namespace {
+
+// A chmod +x is part of write -> chmod -> exec only for a freshly written file.
+bool freshly_written(const std::string& path, std::uint64_t event_unix_ns) {
+  constexpr std::int64_t kFreshS = 600;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return false;
   }
-  if (event_.type == EventType::kExec) {
-    // Host memory: a parent->child pair this host has never run.
-    const auto* parent = table_.find(event_.ppid);
-    if (parent != nullptr && !parent->exe.empty() && !event_.exe.empty()) {
-      key_buf_.assign(parent->exe);
-      key_buf_.push_back('>');
-      key_buf_.append(event_.exe);
-      if (baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
-        hits_.push_back(find_indicator("novel-parent-child"));
+  const auto event_s = static_cast<std::int64_t>(event_unix_ns / 1000000000ULL);
+  return event_s - static_cast<std::int64_t>(st.st_mtim.tv_sec) <= kFreshS;
+}
+
+bool connect_succeeded(const Event& e) {
+  if (e.type != EventType::kConnect) {
+    return false;
+  }
+  const auto ret = std::get<SockData>(e.data).ret;
+  return ret == 0 || ret == -EINPROGRESS;
+}
+
+}  // namespace
+
+bool Pipeline::relayed_shell() const {
+  // A shell reading commands from its stdin (no -c) through pipes held by a
+  // parent that just connected out: what `ncat -e /bin/sh HOST PORT` leaves.
+  const bool has_command =
+      std::ranges::any_of(event_.args, [](const std::string& a) { return a.starts_with("-c"); });
+  return !has_command && sequences_.recently_connected(event_.ppid, seconds(event_.boot_ns)) &&
+         table_.stdio_is_pipe(event_.pid);
+}
+
+void Pipeline::stateful_indicators(double now) {
+  // The process tree, read once per event and only when a pattern needs it.
+  std::array<std::uint32_t, kLineageDepth> tree{};
+  std::size_t tree_n = 0;
+  auto lineage = [&] {
+    if (tree_n == 0) {
+      tree_n = table_.lineage_into(event_.pid, tree);
+      if (tree_n == 0) {
+        tree[0] = event_.pid;
+        tree[1] = event_.ppid;
+        tree_n = 2;
       }
     }
-  }
-  if ((event_.type == EventType::kWxMemory || event_.type == EventType::kExecAdded) &&
-      !hits_.empty() && !event_.exe.empty()) {
-    // Which executables use W+X is learned per host: JITs are known after the
-    // warm-up, anything else doing it later stands out.
-    key_buf_.assign("wx>");
-    key_buf_.append(event_.exe);
-    if (baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
-      hits_.push_back(find_indicator("wx-novel-executable"));
+    return std::span<const std::uint32_t>(tree.data(), tree_n);
+  };
+  const char* const exe_key = event_.exe.empty() ? event_.comm.c_str() : event_.exe.c_str();
+  switch (event_.type) {
+    case EventType::kExec: {
+      if (is_shell_or_interpreter(event_.exe) &&
+          (table_.stdio_is_socket(event_.pid) || relayed_shell())) {
+        // connect -> dup2 -> exec of a shell (bash -i >& /dev/tcp/..., nc -e),
+        // or connect -> exec of a shell fed through pipes (ncat -e, socat exec).
+        hits_.push_back(find_indicator("reverse-shell"));
+      }
+      // Host memory: a parent->child pair this host has never run.
+      const auto* parent = table_.find(event_.ppid);
+      if (parent != nullptr && !parent->exe.empty() && !event_.exe.empty()) {
+        key_buf_.assign(parent->exe);
+        key_buf_.push_back('>');
+        key_buf_.append(event_.exe);
+        if (baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
+          hits_.push_back(find_indicator("novel-parent-child"));
+        }
+      }
+      // Patterns ending in an exec.
+      if (writable_location(event_.exe) && sequences_.exec_of_dropped(event_.exe, lineage(), now)) {
+        hits_.push_back(find_indicator("dropped-exec"));
+      }
+      if (sequences_.watching_connects() && sequences_.exec_after_scan_connect(lineage(), now)) {
+        hits_.push_back(find_indicator("scan-connect-exec"));
+      }
+      return;
     }
-  }
-  if (event_.type == EventType::kConnectFailed ||
-      (event_.type == EventType::kConnect && std::get<SockData>(event_.data).ret < 0 &&
-       std::get<SockData>(event_.data).ret != -EINPROGRESS)) {
-    const auto& sock = std::get<SockData>(event_.data);
-    if (connect_scans_.observe(event_.pid, sock.rport, seconds(event_.boot_ns))) {
-      hits_.push_back(find_indicator("connect-scan"));
+    case EventType::kFile: {
+      const auto& f = std::get<FileData>(event_.data);
+      if (f.op == VIGIL_FILE_CHMOD && f.ret == 0 && (f.mode & 0111U) != 0 &&
+          writable_location(f.path) && !is_toolchain(event_.exe) &&
+          freshly_written(f.path, event_.ts_ns)) {
+        sequences_.made_executable(f.path, event_.pid, event_.ppid, now);  // write -> chmod +x
+      }
+      return;
     }
-  }
-  if (event_.type == EventType::kConnect || event_.type == EventType::kConnectFailed ||
-      event_.type == EventType::kUdpSend) {
-    // Rhythm: one program contacting one destination at a steady period.
-    const auto& sock = std::get<SockData>(event_.data);
-    key_buf_.assign("beacon>");
-    key_buf_.append(event_.exe.empty() ? event_.comm : event_.exe);
-    key_buf_.push_back('>');
-    key_buf_.append(sock.raddr);
-    key_buf_.push_back(':');
-    key_buf_.append(std::to_string(sock.rport));
-    if (rhythm_.observe(key_buf_, seconds(event_.boot_ns)) > 0 &&
-        baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
-      // New for this host: periodic services seen during warm-up are learned.
-      hits_.push_back(find_indicator("beaconing"));
+    case EventType::kWxMemory:
+    case EventType::kExecAdded:
+      if (!hits_.empty() && !event_.exe.empty()) {
+        // Which executables use W+X is learned per host: JITs are known after
+        // the warm-up, anything else doing it later stands out.
+        key_buf_.assign("wx>");
+        key_buf_.append(event_.exe);
+        if (baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
+          hits_.push_back(find_indicator("wx-novel-executable"));
+        }
+      }
+      return;
+    case EventType::kListen: {
+      const auto& sock = std::get<SockData>(event_.data);
+      if (sock.ret == 0) {
+        key_buf_.assign("listen>");
+        key_buf_.append(exe_key);
+        fmt::format_to(std::back_inserter(key_buf_), ">{}", sock.lport);
+        if (baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
+          hits_.push_back(find_indicator("novel-listener"));
+        }
+      }
+      return;
     }
+    case EventType::kConnect:
+    case EventType::kConnectFailed:
+    case EventType::kUdpSend: {
+      const auto& sock = std::get<SockData>(event_.data);
+      if (event_.type != EventType::kUdpSend && sock.ret < 0 && sock.ret != -EINPROGRESS &&
+          connect_scans_.observe(event_.pid, sock.rport, now)) {
+        hits_.push_back(find_indicator("connect-scan"));
+        sequences_.scanned(event_.pid, event_.ppid, now);
+      }
+      if (connect_succeeded(event_)) {
+        sequences_.connected_out(event_.pid, now);
+        if (sequences_.watching_scans()) {
+          sequences_.connected(lineage(), now);  // scan -> connect
+        }
+        // Host memory: which programs talk to which remote ports.
+        key_buf_.assign("port>");
+        key_buf_.append(exe_key);
+        fmt::format_to(std::back_inserter(key_buf_), ">{}", sock.rport);
+        if (baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
+          hits_.push_back(find_indicator("novel-exe-port"));
+        }
+      }
+      // Rhythm: one program contacting one destination at a steady period.
+      key_buf_.assign("beacon>");
+      key_buf_.append(exe_key);
+      fmt::format_to(std::back_inserter(key_buf_), ">{}:{}", sock.raddr, sock.rport);
+      if (rhythm_.observe(key_buf_, now) > 0 &&
+          baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
+        // New for this host: periodic services seen during warm-up are learned.
+        hits_.push_back(find_indicator("beaconing"));
+      }
+      return;
+    }
+    default:
+      return;
   }
+}
+
+Pipeline::Scored Pipeline::score_event() {
+  indicators_.evaluate(event_, table_, hits_);
+  const double now = seconds(event_.boot_ns);
+  stateful_indicators(now);
   if (!suppressed_.empty() && !hits_.empty()) {
     // Indicators an analyst marked benign for this executable on this host.
     const auto before = hits_.size();
@@ -197,7 +296,6 @@ Pipeline::Scored Pipeline::score_event() {
     });
     stats_.suppressed_hits += before - hits_.size();
   }
-  const double now = seconds(event_.boot_ns);
   const bool in_focus = focus_.in_focus(event_.pid, now) || focus_.in_focus(event_.ppid, now);
   // Every event is scored by the current model on its feature vector.
   hit_ids_.clear();

@@ -85,6 +85,10 @@ Result<ProcessInfo> ProcessTable::read_proc(std::uint32_t pid) const {
   if (!ec) {
     info.exe = exe.string();
   }
+  auto cwd = std::filesystem::read_symlink(dir / "cwd", ec);
+  if (!ec) {
+    info.cwd = cwd.string();
+  }
   return info;
 }
 
@@ -184,19 +188,25 @@ std::vector<std::uint32_t> ProcessTable::lineage(std::uint32_t pid, std::size_t 
   return chain;
 }
 
-bool ProcessTable::stdio_is_socket(std::uint32_t pid) const {
-  if (proc_root_.empty()) {
-    return false;
-  }
+std::size_t ProcessTable::lineage_into(std::uint32_t pid, std::span<std::uint32_t> out) const {
+  std::size_t n = 0;
+  walk_lineage(*this, pid, out.size(), [&](std::uint32_t p) { out[n++] = p; });
+  return n;
+}
+
+bool ProcessTable::fd_is(std::uint32_t pid, const char* fd, std::string_view prefix) const {
   char target[64];
-  for (const char* fd : {"0", "1"}) {
-    const auto link = proc_root_ / std::to_string(pid) / "fd" / fd;
-    const ssize_t n = readlink(link.c_str(), target, sizeof(target) - 1);
-    if (n > 0 && std::string_view(target, static_cast<std::size_t>(n)).starts_with("socket:")) {
-      return true;
-    }
-  }
-  return false;
+  const auto link = proc_root_ / std::to_string(pid) / "fd" / fd;
+  const ssize_t n = readlink(link.c_str(), target, sizeof(target) - 1);
+  return n > 0 && std::string_view(target, static_cast<std::size_t>(n)).starts_with(prefix);
+}
+
+bool ProcessTable::stdio_is_socket(std::uint32_t pid) const {
+  return !proc_root_.empty() && (fd_is(pid, "0", "socket:") || fd_is(pid, "1", "socket:"));
+}
+
+bool ProcessTable::stdio_is_pipe(std::uint32_t pid) const {
+  return !proc_root_.empty() && fd_is(pid, "0", "pipe:") && fd_is(pid, "1", "pipe:");
 }
 
 std::size_t ProcessTable::lineage_depth(std::uint32_t pid, std::size_t max_depth) const {
@@ -215,13 +225,24 @@ void ProcessTable::apply(Event& e) {
       p.comm = e.comm;
       p.args = e.args;
       p.exe = e.exe;
-      if (!p.exe.empty() && p.exe.front() != '/' && !proc_root_.empty()) {
-        // A relative path (./x, execveat with a dirfd): the kernel's own link is
-        // authoritative while the process lives.
-        std::error_code ec;
-        auto link = std::filesystem::read_symlink(proc_root_ / std::to_string(e.pid) / "exe", ec);
-        if (!ec) {
-          p.exe = link.string();
+      p.listens = false;  // a new program: its sockets are its own business again
+      p.cwd.clear();
+      if (!proc_root_.empty()) {
+        const auto dir = proc_root_ / std::to_string(e.pid);
+        char buf[4096];
+        // One readlink per exec: cheap next to the exec itself.
+        const ssize_t n = readlink((dir / "cwd").c_str(), buf, sizeof(buf));
+        if (n > 0) {
+          p.cwd.assign(buf, static_cast<std::size_t>(n));
+        }
+        if (!p.exe.empty() && p.exe.front() != '/') {
+          // A relative path (./x, execveat with a dirfd): the kernel's own link
+          // is authoritative while the process lives.
+          std::error_code ec;
+          auto link = std::filesystem::read_symlink(dir / "exe", ec);
+          if (!ec) {
+            p.exe = link.string();
+          }
         }
       }
       e.exe = p.exe;
@@ -260,6 +281,10 @@ void ProcessTable::apply(Event& e) {
       if (auto* p = find_or_load(e.pid)) {
         p->uid = e.uid;
         p->euid = e.euid;
+        if ((e.type == EventType::kListen || e.type == EventType::kAccept) &&
+            std::get<SockData>(e.data).ret >= 0) {
+          p->listens = true;
+        }
         e.exe = p->exe;
         e.args = p->args;
       }

@@ -38,6 +38,11 @@ constexpr std::array<IndicatorSlot, kIndicatorFeatures> kSlots = {{
     {"connect-scan", Population::kNetwork},
     {"shell-from-service", Population::kLateral},
     {"reverse-shell", Population::kLateral},
+    {"shell-from-listener", Population::kLateral},
+    {"dropped-exec", Population::kProcess},
+    {"scan-connect-exec", Population::kLateral},
+    {"novel-exe-port", Population::kNetwork},
+    {"novel-listener", Population::kNetwork},
 }};
 
 }  // namespace

@@ -168,8 +168,33 @@ class Scenarios : public ::testing::Test {
     net_ok_ = setup_net();
     agent_ = start_agent(dir_->path(), "1", {"--xdp-iface", kRootIf}).release();
     log_ = new ScoredLog(dir_->path() / "scored.jsonl");
+    start_beacon();
+  }
+  // The beacon runs for 60 s beside the other scenarios; its own test, the
+  // last one, waits for it. The kernel completes each handshake from the
+  // listen backlog, so nobody needs to accept.
+  static void start_beacon() {
+    beacon_srv_ = new vigil::test::LoopbackListener(64);
+    if (!beacon_srv_->ok()) return;
+    beacon_ = fork();
+    if (beacon_ == 0) {
+      std::mt19937 rng(3);
+      std::uniform_real_distribution<double> jitter(-0.2, 0.2);
+      const auto end = std::chrono::steady_clock::now() + 60s;
+      while (std::chrono::steady_clock::now() < end) {
+        const int c = beacon_srv_->connect_client();
+        if (c >= 0) close(c);
+        std::this_thread::sleep_for(std::chrono::duration<double>(2.0 * (1.0 + jitter(rng))));
+      }
+      _exit(0);
+    }
   }
   static void TearDownTestSuite() {
+    if (beacon_ > 0) {
+      kill(beacon_, SIGKILL);
+      waitpid(beacon_, nullptr, 0);
+    }
+    delete beacon_srv_;
     if (agent_ != nullptr) {
       kill(agent_->pid(), SIGINT);
       agent_->wait_for(30s);
@@ -208,6 +233,8 @@ class Scenarios : public ::testing::Test {
   static inline Proc* agent_ = nullptr;
   static inline ScoredLog* log_ = nullptr;
   static inline bool net_ok_ = false;
+  static inline vigil::test::LoopbackListener* beacon_srv_ = nullptr;
+  static inline pid_t beacon_ = -1;
 };
 
 auto comm_is(const std::string& comm) {
@@ -226,29 +253,22 @@ TEST_F(Scenarios, ShellSpawnedByAService) {
 }
 
 TEST_F(Scenarios, ReverseShellToALocalListener) {
-  // What `ncat -e /bin/sh 127.0.0.1 PORT` does: connect, dup2 the socket onto
-  // stdin/stdout/stderr, exec a shell that takes its commands from the socket.
+  // `ncat -e /bin/sh 127.0.0.1 PORT`: ncat connects, then runs a shell whose
+  // stdin/stdout/stderr are the socket; we are the operator at the other end.
   const vigil::test::LoopbackListener srv;
   ASSERT_TRUE(srv.ok());
-  const pid_t shell = fork();
-  if (shell == 0) {
-    const int c = srv.connect_client();
-    if (c < 0) _exit(1);
-    dup2(c, 0);
-    dup2(c, 1);
-    dup2(c, 2);
-    execl("/bin/sh", "sh", "-i", nullptr);
-    _exit(2);
-  }
+  Proc ncat(
+      {"/usr/bin/ncat", "-e", "/bin/sh", "127.0.0.1", std::to_string(ntohs(srv.addr.sin_port))},
+      dir() / "run");
   const int conn = accept(srv.fd, nullptr, nullptr);
   ASSERT_GE(conn, 0);
-  std::this_thread::sleep_for(1s);  // the operator at the other end takes a moment
+  std::this_thread::sleep_for(1s);  // the operator takes a moment
   const std::string cmds = "id\nexit\n";
   EXPECT_EQ(write(conn, cmds.data(), cmds.size()), static_cast<ssize_t>(cmds.size()));
-  waitpid(shell, nullptr, 0);
+  EXPECT_EQ(ncat.wait(), 0);
   close(conn);
-  expect("reverse shell: connect, dup2 onto stdio, exec sh (as `ncat -e /bin/sh`)", "reverse-shell",
-         pid_is(shell));
+  expect("reverse shell: `ncat -e /bin/sh 127.0.0.1 PORT` to a local listener", "reverse-shell",
+         comm_is("sh"));
 }
 
 TEST_F(Scenarios, SynScanFromASecondNamespace) {
@@ -355,37 +375,11 @@ TEST_F(Scenarios, SetuidRootHelperRunByNobody) {
 }
 
 TEST_F(Scenarios, DroppedBinaryRunFromTmp) {
-  const auto dropped = dir() / "dropped";
-  fs::copy_file("/bin/true", dropped);
-  ASSERT_EQ(chmod(dropped.c_str(), 0755), 0);
-  run({dropped.string()});
-  // 35 on its own: the download -> chmod -> exec pattern that would raise it
-  // to an alert is not built yet (docs/detections.md).
-  expect("dropped binary: written to /tmp, chmod +x, executed", "exec-writable-location",
-         comm_is("dropped"), 35);
-}
-
-TEST_F(Scenarios, BeaconToALocalListener) {
-  const vigil::test::LoopbackListener srv;
-  ASSERT_TRUE(srv.ok());
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<double> jitter(-0.2, 0.2);
-  // The beacon process: one client connecting every 1 s +- 20 %.
-  const pid_t beacon = fork();
-  if (beacon == 0) {
-    for (int i = 0; i < 8; ++i) {
-      const int c = srv.connect_client();
-      if (c >= 0) close(c);
-      std::this_thread::sleep_for(std::chrono::duration<double>(1.0 + jitter(rng)));
-    }
-    _exit(0);
-  }
-  for (int i = 0; i < 8; ++i) {
-    const int c = accept(srv.fd, nullptr, nullptr);
-    if (c >= 0) close(c);
-  }
-  waitpid(beacon, nullptr, 0);
-  expect("beacon: connects to a local listener every 1 s +- 20 %", "beaconing", pid_is(beacon));
+  // What a dropper script does: write a file to /tmp, chmod +x, run it.
+  const auto dropped = (dir() / "dropped").string();
+  run({"/bin/sh", "-c",
+       "cat /bin/true > " + dropped + " && chmod +x " + dropped + " && " + dropped});
+  expect("dropped binary: written to /tmp, chmod +x, executed", "dropped-exec", comm_is("dropped"));
 }
 
 TEST_F(Scenarios, CrashStormOfOneExecutable) {
@@ -418,6 +412,44 @@ TEST_F(Scenarios, ShadowReadByACopyOfCat) {
          comm_is("cat"));
 }
 
+TEST_F(Scenarios, ScanThenConnectThenExec) {
+  // Recon, then a connection to what answered, then a program: one process.
+  const vigil::test::LoopbackListener open_port;
+  ASSERT_TRUE(open_port.ok());
+  const pid_t actor = fork();
+  if (actor == 0) {
+    for (int p = 41000; p < 41030; ++p) {
+      const int s = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<std::uint16_t>(p));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+      close(s);
+    }
+    const int c = open_port.connect_client();
+    if (c < 0) _exit(1);
+    const int null = open("/dev/null", O_RDWR);
+    dup2(null, 1);
+    execl("/usr/bin/id", "id", nullptr);
+    _exit(2);
+  }
+  waitpid(actor, nullptr, 0);
+  expect("scan -> connect -> exec in one process tree", "scan-connect-exec", pid_is(actor));
+}
+
+// Last: waits for the 60 s beacon started with the suite.
+TEST_F(Scenarios, BeaconToALocalListener) {
+  ASSERT_GT(beacon_, 0) << "the beacon did not start";
+  int status = 0;
+  ASSERT_EQ(waitpid(beacon_, &status, 0), beacon_);
+  const pid_t beacon = beacon_;
+  beacon_ = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  expect("beacon: connects to a local listener every 2 s +- 20 % for 60 s", "beaconing",
+         pid_is(beacon));
+}
+
 // ---------------------------------------------------------------------------
 
 TEST(BenignSuite, RaisesNoAlertAtOrAbove50) {
@@ -430,6 +462,11 @@ TEST(BenignSuite, RaisesNoAlertAtOrAbove50) {
   fs::create_directories(work);
   const auto w = work.string();
 
+  // A shell loop of everyday commands for 60 s, beside the other workloads.
+  Proc loop({"/bin/sh", "-c",
+             "end=$(($(date +%s)+60)); while [ $(date +%s) -lt $end ]; do date >/dev/null; "
+             "ls / >/dev/null; grep -c root /etc/passwd >/dev/null; sleep 0.05; done"},
+            dir.path() / "run");
   // Build a small C project with make -j2.
   for (int i = 0; i < 8; ++i) {
     std::ofstream(work / ("f" + std::to_string(i) + ".c"))
@@ -453,10 +490,7 @@ TEST(BenignSuite, RaisesNoAlertAtOrAbove50) {
   server.wait();
   // Package metadata.
   sh("apt-cache policy bash");
-  // A shell loop of everyday commands.
-  EXPECT_TRUE(
-      sh("end=$(($(date +%s)+10)); while [ $(date +%s) -lt $end ]; do date >/dev/null; "
-         "ls / >/dev/null; grep -c root /etc/passwd >/dev/null; done"));
+  EXPECT_EQ(loop.wait(), 0) << "the everyday-commands loop failed";
 
   std::this_thread::sleep_for(1s);
   kill(agent->pid(), SIGINT);

@@ -274,5 +274,63 @@ TEST(OffensiveTools, NamesAndTelltaleArguments) {
   EXPECT_FALSE(looks_offensive("/usr/bin/grep", std::vector<std::string>{"grep", "-e", "x"}));
 }
 
+TEST(Sequences, DroppedFileRunByTheSameTreeWithinTheWindow) {
+  SequenceTracker seq(120);
+  const std::vector<std::uint32_t> same_tree = {30, 10, 1};  // exec'ing pid, the shell, init
+  const std::vector<std::uint32_t> other_tree = {31, 11, 1};
+  EXPECT_FALSE(seq.exec_of_dropped("/tmp/x", same_tree, 1)) << "no chmod yet";
+  seq.made_executable("/tmp/x", 20, 10, 0);  // `chmod +x /tmp/x` run by the shell 10
+  EXPECT_FALSE(seq.exec_of_dropped("/tmp/y", same_tree, 5)) << "another file";
+  EXPECT_FALSE(seq.exec_of_dropped("/tmp/x", other_tree, 5)) << "another tree";
+  EXPECT_TRUE(seq.exec_of_dropped("/tmp/x", same_tree, 5));
+  EXPECT_TRUE(seq.exec_of_dropped("/tmp/x", std::vector<std::uint32_t>{20}, 5))
+      << "the process that ran chmod may exec it itself";
+  EXPECT_FALSE(seq.exec_of_dropped("/tmp/x", same_tree, 121)) << "outside the window";
+
+  // Stages recorded against init (pid 1) match nothing: everyone descends from it.
+  seq.made_executable("/tmp/z", 1, 0, 200);
+  EXPECT_FALSE(seq.exec_of_dropped("/tmp/z", other_tree, 201));
+
+  SequenceTracker small(120, 2);
+  small.made_executable("/tmp/a", 20, 10, 0);
+  small.made_executable("/tmp/b", 20, 10, 0);
+  small.made_executable("/tmp/c", 20, 10, 0);
+  EXPECT_FALSE(small.exec_of_dropped("/tmp/a", same_tree, 1)) << "bounded: the oldest went";
+  EXPECT_TRUE(small.exec_of_dropped("/tmp/c", same_tree, 1));
+}
+
+TEST(Sequences, RecentOutboundConnectionsAreRememberedBriefly) {
+  SequenceTracker seq(120, 2);
+  EXPECT_FALSE(seq.recently_connected(7, 0));
+  seq.connected_out(7, 10);
+  EXPECT_TRUE(seq.recently_connected(7, 20));
+  EXPECT_FALSE(seq.recently_connected(7, 41)) << "older than 30 s";
+  EXPECT_FALSE(seq.recently_connected(8, 20));
+  seq.connected_out(8, 300);
+  seq.connected_out(9, 300);  // full: entries outside the window make room
+  EXPECT_TRUE(seq.recently_connected(9, 301));
+  EXPECT_TRUE(seq.recently_connected(8, 301));
+}
+
+TEST(Sequences, ScanThenConnectThenExecInOneTreeIsOneFinding) {
+  SequenceTracker seq(120);
+  const std::vector<std::uint32_t> scanner_sibling = {21, 10, 1};
+  const std::vector<std::uint32_t> later_child = {22, 10, 1};
+  seq.connected(scanner_sibling, 0);
+  EXPECT_FALSE(seq.watching_connects()) << "a connect without a scan before it is nothing";
+  seq.scanned(20, 10, 1);  // the scanner, child of the script 10
+  EXPECT_TRUE(seq.watching_scans());
+  EXPECT_FALSE(seq.exec_after_scan_connect(later_child, 2)) << "scan -> exec lacks the connect";
+  seq.connected(std::vector<std::uint32_t>{40, 11, 1}, 3);  // another tree connects
+  EXPECT_FALSE(seq.watching_connects());
+  seq.connected(scanner_sibling, 4);  // the script's next tool connects
+  EXPECT_TRUE(seq.exec_after_scan_connect(later_child, 5));
+  EXPECT_FALSE(seq.exec_after_scan_connect(later_child, 6)) << "one finding, not one per exec";
+
+  seq.scanned(50, 12, 10);
+  seq.connected(std::vector<std::uint32_t>{51, 12}, 200);
+  EXPECT_FALSE(seq.watching_connects()) << "the scan expired before the connect";
+}
+
 }  // namespace
 }  // namespace vigil::agent

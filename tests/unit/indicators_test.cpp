@@ -139,6 +139,37 @@ TEST(Indicators, ShellFromServiceUsesTheParentsImage) {
   EXPECT_TRUE(is_service_binary("/usr/sbin/php-fpm8.2"));
 }
 
+TEST(Indicators, ShellFromAListeningProcessThatIsNotALoginService) {
+  ProcessTable t(10, "");
+  IndicatorEngine engine;
+  std::vector<const Indicator*> hits;
+  for (const auto& [exe, expected] :
+       std::vector<std::pair<std::string, std::vector<std::string_view>>>{
+           {"/opt/app/bin/worker", {"shell-from-listener"}},
+           {"/usr/sbin/sshd", {}},
+           {"/usr/sbin/nginx", {"shell-from-service"}}}) {
+    Event parent = exec(exe, 0, 0, false);
+    parent.pid = 40;
+    t.apply(parent);
+    Event shell = exec("/bin/sh", 0, 0, false);
+    shell.pid = 41;
+    shell.ppid = 40;
+    engine.evaluate(shell, t, hits);
+    if (exe != "/usr/sbin/nginx") {
+      EXPECT_TRUE(hits.empty()) << exe << " has not listened yet";
+    }
+    Event listen;
+    listen.type = EventType::kAccept;
+    listen.pid = 40;
+    listen.data = SockData{.ret = 5};
+    t.apply(listen);
+    engine.evaluate(shell, t, hits);
+    EXPECT_EQ(ids(hits), expected) << exe;
+  }
+  EXPECT_TRUE(is_toolchain("/usr/bin/x86_64-linux-gnu-ld.bfd"));
+  EXPECT_FALSE(is_toolchain("/tmp/dropper"));
+}
+
 TEST(Indicators, MemoryFamily) {
   ProcessTable t(10, "");
   IndicatorEngine engine;

@@ -119,6 +119,39 @@ TEST(ProcessTable, ForkExecExitLifecycle) {
   EXPECT_EQ(t.find(11), nullptr) << "exit frees the entry";
 }
 
+TEST(ProcessTable, ListeningIsKeptPerProgramAndInheritedByWorkers) {
+  test::TempDir dir;
+  fake_proc(dir.path(), 20, 1, "srv", "/usr/bin/srv", std::string("srv\0", 4), 0, 0);
+  fs::create_directory_symlink("/var/www", dir.path() / "20" / "cwd");
+  ProcessTable t(100, dir.path());
+  ASSERT_OK(t.seed());
+  ASSERT_NE(t.find(20), nullptr);
+  EXPECT_EQ(t.find(20)->cwd, "/var/www") << "cwd is read while seeding";
+  EXPECT_FALSE(t.find(20)->listens);
+
+  Event refused = make(EventType::kListen, 20, 1);
+  refused.data = SockData{.ret = -98};  // EADDRINUSE: not listening
+  t.apply(refused);
+  EXPECT_FALSE(t.find(20)->listens);
+  Event listen = make(EventType::kListen, 20, 1);
+  listen.data = SockData{.ret = 0, .lport = 8080};
+  t.apply(listen);
+  EXPECT_TRUE(t.find(20)->listens);
+
+  Event fork = make(EventType::kFork, 20, 1);
+  fork.data = ForkData{.child_pid = 21, .child_tid = 21};
+  t.apply(fork);
+  ASSERT_NE(t.find(21), nullptr);
+  EXPECT_TRUE(t.find(21)->listens) << "a forked worker shares the listening socket";
+  EXPECT_EQ(t.find(21)->cwd, "/var/www");
+
+  Event exec = make(EventType::kExec, 21, 20);
+  exec.exe = "/usr/bin/dash";
+  exec.data = ExecData{.filename = "/usr/bin/dash"};
+  t.apply(exec);
+  EXPECT_FALSE(t.find(21)->listens) << "a new program starts without the verdict";
+}
+
 TEST(ProcessTable, BoundedWithLruEviction) {
   ProcessTable t(3, "");
   for (std::uint32_t pid = 1; pid <= 3; ++pid) {

@@ -310,6 +310,7 @@ struct vigil_addr_key {
 /* watched inode flags (file family) */
 #define VIGIL_WATCH_WRITE 1U /* changes below this directory/file are reported */
 #define VIGIL_WATCH_READ 2U  /* reads of this file are reported (credential stores) */
+#define VIGIL_WATCH_EXEC_BIT 4U /* chmod setting an execute bit below here is reported */
 
 #define VIGIL_FILE_COMPS 8
 #define VIGIL_FILE_COMP_LEN 32

@@ -13,8 +13,10 @@
 
 namespace vigil {
 
-// 2: + beaconing, 3: + reverse-shell, 4: + connect-scan, offensive-tool
-inline constexpr std::uint32_t kFeatureSchemaVersion = 4;
+// 2: + beaconing, 3: + reverse-shell, 4: + connect-scan, offensive-tool,
+// 5: + shell-from-listener, dropped-exec, scan-connect-exec,
+//    novel-exe-port, novel-listener
+inline constexpr std::uint32_t kFeatureSchemaVersion = 5;
 
 // The six specialised populations of the scoring model.
 enum class Population : std::uint8_t {
@@ -36,7 +38,7 @@ struct IndicatorSlot {
 [[nodiscard]] std::span<const IndicatorSlot> indicator_slots();
 [[nodiscard]] std::optional<std::size_t> indicator_slot(std::string_view id);
 
-inline constexpr std::size_t kIndicatorFeatures = 32;
+inline constexpr std::size_t kIndicatorFeatures = 37;
 // After the indicator slots:
 enum ContextFeature : std::size_t {
   kFamilyProcess = kIndicatorFeatures,

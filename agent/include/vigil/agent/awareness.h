@@ -13,9 +13,11 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -151,6 +153,60 @@ class ConnectScanTracker {
   std::unordered_map<std::uint32_t, Entry> entries_;
 };
 
+// Patterns: short ordered sequences within one process tree.
+//  - dropped-exec: a freshly written file in a writable location is made
+//    executable, then run by the same tree (write -> chmod +x -> exec).
+//  - scan-connect-exec: a tree that scanned then made a successful connection
+//    then executes something (recon -> exploitation -> foothold).
+// A "tree" is the acting process and its parent: a later event matches when
+// its own lineage contains either. Stages expire after `window_s`. Bounded:
+// past `capacity` entries per stage the oldest are dropped.
+class SequenceTracker {
+ public:
+  explicit SequenceTracker(double window_s = 120, std::size_t capacity = 1024)
+      : window_s_(window_s), capacity_(capacity) {}
+
+  // write -> chmod +x: `path` was made executable by `pid` (child of `ppid`).
+  void made_executable(std::string_view path, std::uint32_t pid, std::uint32_t ppid, double now);
+  // ... -> exec: true when `exe` was made executable within the window by a
+  // process in `lineage` (the exec'ing process first, then its ancestors).
+  bool exec_of_dropped(std::string_view exe, std::span<const std::uint32_t> lineage, double now);
+
+  // scan: `pid` (child of `ppid`) probed many ports.
+  void scanned(std::uint32_t pid, std::uint32_t ppid, double now);
+  // -> connect: a successful connection by a process whose lineage scanned.
+  void connected(std::span<const std::uint32_t> lineage, double now);
+  // -> exec: true when a process in `lineage` scanned and then connected.
+  bool exec_after_scan_connect(std::span<const std::uint32_t> lineage, double now);
+  // connect -> exec of a shell through a relay (ncat -e, socat exec): `pid`
+  // made an outbound connection.
+  void connected_out(std::uint32_t pid, double now);
+  // `pid` made an outbound connection within the last `within_s` seconds.
+  [[nodiscard]] bool recently_connected(std::uint32_t pid, double now, double within_s = 30) const;
+
+  // Cheap guards so the hot path skips lineage walks when nothing is pending.
+  [[nodiscard]] bool watching_scans() const { return !scans_.empty(); }
+  [[nodiscard]] bool watching_connects() const { return !connects_.empty(); }
+
+ private:
+  struct Stage {
+    std::uint32_t pid;
+    std::uint32_t ppid;
+    double at;
+  };
+  [[nodiscard]] bool tree_matches(const Stage& s, std::span<const std::uint32_t> lineage,
+                                  double now) const;
+  void trim(std::deque<Stage>& q, double now) const;
+
+  double window_s_;
+  std::size_t capacity_;
+  std::unordered_map<std::string, Stage> dropped_;  // path -> who made it executable
+  std::deque<std::string> dropped_order_;
+  std::deque<Stage> scans_;
+  std::deque<Stage> connects_;                          // connections made by trees that scanned
+  std::unordered_map<std::uint32_t, double> outbound_;  // pid -> last outbound connect
+};
+
 struct BaselineConfig {
   std::size_t capacity = 20000;
   double warmup_s = 600;          // novelties are learned silently this long after first start
@@ -163,9 +219,7 @@ class Baseline {
   // Records `key` at `now` (wall-clock seconds, so it survives restarts).
   // Returns true when the key was never seen and warm-up is over.
   bool observe(std::string_view key, double now);
-  [[nodiscard]] bool contains(std::string_view key) const {
-    return index_.contains(std::string(key));
-  }
+  [[nodiscard]] bool contains(std::string_view key) const { return index_.contains(key); }
   [[nodiscard]] std::size_t size() const { return index_.size(); }
   [[nodiscard]] bool warming_up(double now) const {
     return started_ == 0 || now - started_ < config_.warmup_s;
@@ -182,12 +236,17 @@ class Baseline {
     double last_seen;
     std::list<std::string>::iterator lru;
   };
-  void insert(const std::string& key, double when);
+  void insert(std::string_view key, double when);
+  // Transparent hashing: a lookup by string_view allocates nothing.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
 
   BaselineConfig config_;
   double started_ = 0;
   std::list<std::string> lru_;  // front = most recent
-  std::unordered_map<std::string, Slot> index_;
+  std::unordered_map<std::string, Slot, KeyHash, std::equal_to<>> index_;
 };
 
 // Suppresses repeats of one (entity, indicator) within a window and counts

@@ -35,6 +35,10 @@ using vigil::is_shell_or_interpreter;  // vigil/features.h
 // Network-facing service daemons, by executable basename (sshd excluded: it
 // spawns shells by design).
 [[nodiscard]] bool is_service_binary(std::string_view exe);
+// Programs whose job is to start shells for people (sshd, login, tmux, ...).
+[[nodiscard]] bool is_login_service(std::string_view exe);
+// Compilers, linkers and package managers: they make fresh files executable.
+[[nodiscard]] bool is_toolchain(std::string_view exe);
 
 // True for paths where an attacker drops binaries: writable, temporary, or not
 // on disk at all (memfd, deleted).

@@ -140,6 +140,7 @@ class Pipeline {
   Baseline baseline_;
   RhythmTracker rhythm_;
   ConnectScanTracker connect_scans_;
+  SequenceTracker sequences_;
   AlertDeduper dedupe_;
   std::int64_t boot_to_unix_ns_;
   std::string run_id_;  // distinguishes alert ids across agent restarts
@@ -158,6 +159,9 @@ class Pipeline {
   };
   // Indicators, awareness and the local alert for event_.
   Scored score_event();
+  // Host memory and ordered patterns: indicators that need more than one event.
+  void stateful_indicators(double now);
+  [[nodiscard]] bool relayed_shell() const;
   void remember_alert_key();
   void write_level_change(const LevelChange& change, std::uint64_t ts_ns);
   void write_incident_update(std::uint64_t id, std::uint64_t count);

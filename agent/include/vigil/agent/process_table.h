@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <list>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,7 +24,11 @@ struct ProcessInfo {
   std::string comm;
   std::string exe;
   std::vector<std::string> args;
+  std::string cwd;  // at exec (or at seeding); empty if unreadable
   std::uint64_t start_boot_ns = 0;
+  // Has listened on or accepted from a socket since its exec (a network-facing
+  // service); inherited by forked workers.
+  bool listens = false;
 };
 
 struct ProcessTableStats {
@@ -52,10 +57,14 @@ class ProcessTable {
   // pid, parent, grandparent, ... up to max_depth entries, stopping at unknowns.
   [[nodiscard]] std::vector<std::uint32_t> lineage(std::uint32_t pid,
                                                    std::size_t max_depth = 16) const;
-  // How many entries lineage() would return, without allocating.
+  // lineage() into a caller's buffer, without allocating; returns the count.
+  std::size_t lineage_into(std::uint32_t pid, std::span<std::uint32_t> out) const;
   // True when the process's stdin or stdout is a socket (a shell wired to a
   // network connection). Reads proc_root/PID/fd/{0,1}; false if unreadable.
   [[nodiscard]] bool stdio_is_socket(std::uint32_t pid) const;
+  // True when both stdin and stdout are pipes (a program relaying for it).
+  [[nodiscard]] bool stdio_is_pipe(std::uint32_t pid) const;
+  // How many entries lineage() would return, without allocating.
   [[nodiscard]] std::size_t lineage_depth(std::uint32_t pid, std::size_t max_depth = 16) const;
   [[nodiscard]] std::size_t size() const { return map_.size(); }
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
@@ -68,6 +77,8 @@ class ProcessTable {
   };
 
   ProcessInfo& upsert(std::uint32_t pid);
+  // The target of proc_root/PID/fd/FD starts with `prefix`.
+  [[nodiscard]] bool fd_is(std::uint32_t pid, const char* fd, std::string_view prefix) const;
   ProcessInfo* find_or_load(std::uint32_t pid);
   void erase(std::uint32_t pid);
 
