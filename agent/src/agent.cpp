@@ -196,6 +196,17 @@ Result<void> Agent::start() {
   if (auto r = load_model(); !r) {
     return r;
   }
+  if (!config_.record_features.empty()) {
+    auto writer = evo::DatasetWriter::open(config_.record_features);
+    if (!writer) {
+      return std::unexpected(writer.error());
+    }
+    pipeline_->set_recorder(std::move(*writer), config_.record_label == "scenario"
+                                                    ? RecordLabel::kScenario
+                                                    : RecordLabel::kBenign);
+    VLOG_INFO("recording feature vectors to {} (labels: {})", config_.record_features,
+              config_.record_label);
+  }
 
   if (auto r = pipeline_->load_suppressions(config_.state_dir / "suppressions.txt"); !r) {
     return r;  // an operator-edited file with a bad line: say so rather than ignore it
@@ -313,10 +324,11 @@ namespace {
 class ShipSink final : public ScoredEventSink {
  public:
   explicit ShipSink(Shipper& shipper) : shipper_(shipper) {}
-  void on_scored(const Event& event, std::uint32_t score, std::span<const Indicator* const> hits,
-                 std::string_view alert_id) override {
+  void on_scored(const Event& event, std::uint32_t score, const FeatureVector& features,
+                 std::span<const Indicator* const> hits, std::string_view alert_id) override {
     v1::Event ev;
     to_proto(event, score, hits, alert_id, ev);
+    set_features(features, ev);
     shipper_.add(std::move(ev));
   }
 
@@ -423,7 +435,9 @@ Result<void> Agent::start_shipping() {
 Result<void> Agent::load_model() {
   const auto persisted = config_.state_dir / "model.pb";
   std::shared_ptr<const ScoringModel> model;
-  if (!config_.model_path.empty()) {
+  if (config_.model_path == "baseline") {
+    model = baseline_model();  // the detector-only baseline, on request
+  } else if (!config_.model_path.empty()) {
     auto loaded = load_model_file(config_.model_path);
     if (!loaded) {
       return std::unexpected(loaded.error());  // an explicit model that does not load is fatal
@@ -435,7 +449,7 @@ Result<void> Agent::load_model() {
       model = *loaded;
     } else {
       // A damaged persisted model costs the rolled-out weights, not the agent.
-      VLOG_WARN("{}; using the built-in baseline", loaded.error().message);
+      VLOG_WARN("{}; using the built-in default model", loaded.error().message);
     }
   }
   if (model) {
@@ -508,6 +522,7 @@ v1::Health Agent::health() {
     }
     h.set_decoder_errors(faults);
     h.set_level(std::string(to_string(pipeline_->level())));
+    h.set_model_version(pipeline_->model().version());
     h.set_events_total(pipeline_->stats().records);
     h.set_alerts_total(pipeline_->stats().alerts);
   }

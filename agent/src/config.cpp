@@ -199,6 +199,11 @@ Result<void> validate(const AgentConfig& cfg) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("batch_max must be 1..10000, not {}", cfg.batch_max));
   }
+  if (cfg.record_label != "benign" && cfg.record_label != "scenario") {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("record_label '{}' must be benign or scenario", cfg.record_label));
+  }
   if (!cfg.model_pubkey.empty() &&
       (cfg.model_pubkey.size() != 64 ||
        cfg.model_pubkey.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
@@ -274,6 +279,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::uint64_t spool_max_mb = 0;
   std::string model_path;
   std::string model_pubkey;
+  std::string record_features;
+  std::string record_label;
   double baseline_warmup_s = 0;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t stats_interval = 0;
@@ -308,6 +315,12 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--model", model_path, "scoring model file (vigil.v1.Model protobuf)");
   app.add_option("--model-pubkey", model_pubkey,
                  "ed25519 public key (hex) that collector model updates must be signed with");
+  app.add_option("--record-features", record_features,
+                 "append every scored event's feature vector to this dataset file (offline "
+                 "learning; docs/learning.md)");
+  app.add_option("--record-label", record_label,
+                 "labels for --record-features: benign (every event negative) or scenario "
+                 "(events with an indicator of severity >= 40 positive, the rest skipped)");
   app.add_option("--btf", btf_path, "kernel BTF file when /sys/kernel/btf/vmlinux is missing");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
   app.add_flag("--check", check, "load the probes, print each one's status and exit");
@@ -367,6 +380,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--model") > 0) cfg.model_path = model_path;
   if (app.count("--baseline-warmup") > 0) cfg.baseline_warmup_s = baseline_warmup_s;
   if (app.count("--model-pubkey") > 0) cfg.model_pubkey = model_pubkey;
+  if (app.count("--record-features") > 0) cfg.record_features = record_features;
+  if (app.count("--record-label") > 0) cfg.record_label = record_label;
   cfg.check = check;
   if (auto r = validate(cfg); !r) {
     return fail(r.error().message);

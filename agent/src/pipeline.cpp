@@ -15,6 +15,7 @@
 #include "vigil/abi.h"
 #include "vigil/agent/config.h"
 #include "vigil/event_format.h"
+#include "vigil/shipped_model.h"
 
 namespace vigil::agent {
 namespace {
@@ -89,13 +90,14 @@ void append_alert_text(const Event& event, const AlertContext& ctx,
   fmt::format_to(it, "] level={} id={}", to_string(ctx.level), ctx.alert_id);
 }
 
-Pipeline::Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_unix_ns)
+Pipeline::Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_unix_ns,
+                   std::shared_ptr<const ScoringModel> model)
     : host_(std::move(host)),
       table_(table),
       decoder_(boot_to_unix_ns),
       boot_to_unix_ns_(boot_to_unix_ns),
       run_id_(fmt::format("{:x}", static_cast<std::uint64_t>(std::time(nullptr)))) {
-  model_ = baseline_model();
+  model_ = model ? std::move(model) : default_model();
   hit_ids_.reserve(16);
 }
 
@@ -117,11 +119,54 @@ std::shared_ptr<const ScoringModel> baseline_model() {
   return model;
 }
 
+std::shared_ptr<const ScoringModel> default_model() {
+  static const auto model = []() -> std::shared_ptr<const ScoringModel> {
+    const auto bytes = shipped_model_bytes();
+    if (bytes.empty()) {
+      return baseline_model();
+    }
+    auto loaded = ScoringModel::load_bytes(bytes);
+    if (!loaded) {
+      // A schema change without a regenerated model: say so, score with the baseline.
+      std::fprintf(stderr, "vigil: shipped model not usable (%s); using the baseline\n",
+                   loaded.error().message.c_str());
+      return baseline_model();
+    }
+    return *loaded;
+  }();
+  return model;
+}
+
 void Pipeline::on_record(std::span<const std::byte> record) {
   ++stats_.records;
-  if (!decoder_.decode(record, event_)) {
+  if (n_pending_ == pending_.size()) {
+    pending_.emplace_back();
+  }
+  if (!decoder_.decode(record, pending_[n_pending_])) {
     return;  // counted in decode_stats(); never logged per record
   }
+  if (++n_pending_ >= kMaxPending) {
+    process_pending();
+  }
+}
+
+void Pipeline::process_pending() {
+  // One drain holds records of several ring buffers (one per probe family):
+  // put them back in kernel time order, so a connect is seen before the exec
+  // it led to, whichever buffer was read first.
+  order_.resize(n_pending_);
+  for (std::uint32_t i = 0; i < n_pending_; ++i) order_[i] = i;
+  std::ranges::stable_sort(order_, [&](std::uint32_t a, std::uint32_t b) {
+    return pending_[a].boot_ns < pending_[b].boot_ns;
+  });
+  for (const auto i : order_) {
+    std::swap(event_, pending_[i]);  // both keep their strings' capacity
+    process_event();
+  }
+  n_pending_ = 0;
+}
+
+void Pipeline::process_event() {
   event_.host = host_;
   table_.apply(event_);
   if (events_) {
@@ -130,7 +175,7 @@ void Pipeline::on_record(std::span<const std::byte> record) {
   }
   const Scored scored = score_event();
   if (scored_ != nullptr) {
-    scored_->on_scored(event_, scored.score, hits_,
+    scored_->on_scored(event_, scored.score, features_, hits_,
                        scored.alerted ? std::string_view(alert_id_) : std::string_view{});
   }
 }
@@ -314,6 +359,9 @@ Pipeline::Scored Pipeline::score_event() {
   compute_features(input, features_);
   std::uint32_t score = model_->score(features_);
   ++stats_.scored;
+  if (recorder_) {
+    record_sample();
+  }
   if (hits_.empty() && score == 0) {
     return {};
   }
@@ -367,6 +415,23 @@ Pipeline::Scored Pipeline::score_event() {
   }
   alerts_->write_line(alert_buf_);
   return {score, true};
+}
+
+void Pipeline::record_sample() {
+  evo::Sample sample;
+  sample.x = features_;
+  sample.source = evo::LabelSource::kScenario;
+  sample.weight = evo::default_weight(sample.source);
+  if (record_label_ == RecordLabel::kScenario) {
+    const bool attack =
+        std::ranges::any_of(hits_, [](const Indicator* h) { return h->severity >= 40; });
+    if (!attack) {
+      return;  // harness noise or context: not a label we can vouch for
+    }
+    sample.label = 1;
+  }
+  recorder_->append(sample);
+  ++stats_.recorded;
 }
 
 void Pipeline::write_level_change(const LevelChange& change, std::uint64_t ts_ns) {
@@ -492,8 +557,12 @@ Result<void> Pipeline::save_baseline(const std::filesystem::path& path) const {
 }
 
 void Pipeline::on_batch_end() {
+  process_pending();
   if (events_) {
     events_->flush();
+  }
+  if (recorder_) {
+    (void)recorder_->flush();  // failures show as a short dataset; counted in recorded
   }
   if (alerts_) {
     alerts_->flush();

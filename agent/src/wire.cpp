@@ -136,6 +136,16 @@ struct DetailVisitor {
 
 }  // namespace
 
+void set_features(const FeatureVector& features, v1::Event& out) {
+  out.set_feature_schema(kFeatureSchemaVersion);
+  for (std::size_t i = 0; i < features.size(); ++i) {
+    if (features[i] != 0.0F) {
+      out.add_feature_slots(static_cast<std::uint32_t>(i));
+      out.add_feature_values(features[i]);
+    }
+  }
+}
+
 void to_proto(const Event& event, std::uint32_t score, std::span<const Indicator* const> hits,
               std::string_view alert_id, v1::Event& out) {
   out.Clear();

@@ -12,18 +12,6 @@ constexpr std::uint32_t kMaxHidden = 64;
 
 float sigmoid(float z) { return 1.0F / (1.0F + std::exp(-z)); }
 
-// tanh as a [7/6] Pade approximant, clamped to +-1 beyond |x| = 4.97 where it
-// is within 1e-4 of 1 (absolute error below 1e-4 everywhere). Part of the model's
-// definition: every evaluator (agent, collector, evolution) uses this one.
-float fast_tanh(float x) {
-  if (x > 4.97F) return 1.0F;
-  if (x < -4.97F) return -1.0F;
-  const float x2 = x * x;
-  const float num = x * (135135.0F + x2 * (17325.0F + x2 * (378.0F + x2)));
-  const float den = 135135.0F + x2 * (62370.0F + x2 * (3150.0F + x2 * 28.0F));
-  return num / den;
-}
-
 bool all_finite(const google::protobuf::RepeatedField<float>& v) {
   return std::ranges::all_of(v, [](float f) { return std::isfinite(f); });
 }
@@ -120,9 +108,9 @@ void ScoringModel::population_outputs(const FeatureVector& x,
       for (std::size_t k = 0; k < n; ++k) {
         z += w[nz[k]] * x[nz[k]];
       }
-      out += net.w2[h] * fast_tanh(z);
+      out += net.w2[h] * model_tanh(z);
     }
-    y[p] = fast_tanh(out);
+    y[p] = model_tanh(out);
   }
 }
 

@@ -4,6 +4,8 @@
 // output; the benign suite must raise no alert >= 50. At exit the detection
 // table is printed, and written as Markdown to $VIGIL_SCENARIO_TABLE if set:
 //   sudo VIGIL_SCENARIO_TABLE=/tmp/table.md build/tests/scenarios/vigil_scenarios
+// With VIGIL_RECORD_DIR set, both agents record labelled feature vectors there
+// (scenarios.vds, benign.vds) for the evolution dataset (docs/learning.md).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -150,6 +152,14 @@ std::unique_ptr<Proc> start_agent(const fs::path& dir, const std::string& thresh
                                    "--stats-interval",
                                    "0"};
   args.insert(args.end(), extra.begin(), extra.end());
+  if (const char* rec = std::getenv("VIGIL_RECORD_DIR")) {
+    // Recording the evolution dataset (deploy/record-dataset.sh): the attack
+    // agent's indicator events are positives, the benign agent's events negatives.
+    const bool benign = threshold != "1";
+    args.insert(args.end(), {"--record-features",
+                             (fs::path(rec) / (benign ? "benign.vds" : "scenarios.vds")).string(),
+                             "--record-label", benign ? "benign" : "scenario"});
+  }
   auto agent = std::make_unique<Proc>(args, dir / "run");
   if (!wait_until([&] { return agent->err().find("running on host") != std::string::npos; }, 30s)) {
     return nullptr;

@@ -173,7 +173,7 @@ TEST(AlertDeduper, OneIncidentPerEntityAndIndicatorPerWindow) {
 TEST(PipelineAwareness, RepeatedAttacksFoldAndRaiseTheLevel) {
   test::TempDir dir;
   ProcessTable table(100, "");
-  Pipeline p("h", table, 0);
+  Pipeline p("h", table, 0, baseline_model());
   auto sink = LineSink::open((dir.path() / "alerts").string());
   ASSERT_OK(sink);
   p.set_alerts(std::move(*sink), OutputFormat::kJson, 50);

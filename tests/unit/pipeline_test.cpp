@@ -48,6 +48,30 @@ TEST(Pipeline, DecodesEnrichesAndWritesJsonLines) {
   EXPECT_EQ(p.stats().events_out, 2U);
 }
 
+TEST(Pipeline, OneDrainIsProcessedInKernelTimeOrderAcrossRingBuffers) {
+  test::TempDir dir;
+  const auto out = dir.path() / "events.jsonl";
+  ProcessTable table(100, "");
+  Pipeline p("h", table, 0);
+  auto sink = LineSink::open(out.string());
+  ASSERT_OK(sink);
+  p.set_events(std::make_unique<EventWriter>(std::move(*sink), OutputFormat::kJson));
+  // The exit (read first, as if from another ring buffer) happened after the exec.
+  auto exit = test::make_exit(60, 0);
+  exit.hdr.ts_ns = 2'000'000'000;
+  auto exec = test::make_exec(60, "/usr/bin/true", {"true"});
+  exec.hdr.ts_ns = 1'000'000'000;
+  p.on_record(test::bytes_of(exit));
+  p.on_record(test::bytes_of(exec));
+  EXPECT_EQ(p.stats().events_out, 0U) << "nothing is processed before the drain ends";
+  p.on_batch_end();
+  auto lines = read_lines(out);
+  ASSERT_EQ(lines.size(), 2U);
+  EXPECT_NE(lines[0].find("\"type\":\"exec\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("\"exe\":\"/usr/bin/true\""), std::string::npos)
+      << "the exit is enriched by the exec it followed: " << lines[1];
+}
+
 TEST(LineSink, UnwritableTargetIsAClearError) {
   auto sink = LineSink::open("/nonexistent-dir/x.jsonl");
   ASSERT_FALSE(sink);

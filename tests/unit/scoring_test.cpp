@@ -13,6 +13,7 @@
 #include "vigil/agent/model_update.h"
 #include "vigil/agent/pipeline.h"
 #include "vigil/features.h"
+#include "vigil/shipped_model.h"
 
 namespace vigil {
 namespace {
@@ -114,8 +115,8 @@ TEST(Scoring, InvalidModelsAreRejectedWithReasons) {
 
 class CaptureScores : public agent::ScoredEventSink {
  public:
-  void on_scored(const Event& /*e*/, std::uint32_t score, std::span<const agent::Indicator* const>,
-                 std::string_view) override {
+  void on_scored(const Event& /*e*/, std::uint32_t score, const FeatureVector& /*x*/,
+                 std::span<const agent::Indicator* const>, std::string_view) override {
     scores.push_back(score);
   }
   std::vector<std::uint32_t> scores;
@@ -123,12 +124,13 @@ class CaptureScores : public agent::ScoredEventSink {
 
 TEST(Scoring, PipelineSwapsModelsBetweenEvents) {
   agent::ProcessTable table(100, "");
-  agent::Pipeline p("h", table, 0);
+  agent::Pipeline p("h", table, 0, agent::baseline_model());
   CaptureScores sink;
   p.set_scored_sink(&sink);
   EXPECT_EQ(p.model().version(), std::string("baseline-") + std::string(agent::kVersion));
   // A dropped binary run from /tmp: exec-writable-location (35).
   p.on_record(test::bytes_of(test::make_exec(70, "/tmp/dropper", {"dropper"})));
+  p.on_batch_end();
   auto tuned = make_baseline_model(weights(), "tuned-1");
   for (auto& f : *tuned.mutable_floors()) {
     if (f.indicator() == "exec-writable-location") f.set_score(90);
@@ -137,6 +139,7 @@ TEST(Scoring, PipelineSwapsModelsBetweenEvents) {
   ASSERT_OK(model);
   p.set_model(*model);
   p.on_record(test::bytes_of(test::make_exec(71, "/tmp/dropper", {"dropper"})));
+  p.on_batch_end();
   ASSERT_EQ(sink.scores.size(), 2U);
   EXPECT_EQ(sink.scores[0], 35U);
   EXPECT_EQ(sink.scores[1], 90U);
@@ -196,8 +199,8 @@ namespace {
 
 class CaptureAlerts : public ScoredEventSink {
  public:
-  void on_scored(const Event&, std::uint32_t score, std::span<const Indicator* const>,
-                 std::string_view alert_id) override {
+  void on_scored(const Event&, std::uint32_t score, const FeatureVector&,
+                 std::span<const Indicator* const>, std::string_view alert_id) override {
     scores.push_back(score);
     if (!alert_id.empty()) ids.emplace_back(alert_id);
   }
@@ -208,17 +211,19 @@ class CaptureAlerts : public ScoredEventSink {
 TEST(Feedback, BenignSuppressesTheIndicatorForThatExecutableAndPersists) {
   test::TempDir dir;
   ProcessTable table(100, "");
-  Pipeline p("h", table, 0);
+  Pipeline p("h", table, 0, baseline_model());
   CaptureAlerts sink;
   p.set_scored_sink(&sink);
   p.set_alerts(*LineSink::open((dir.path() / "alerts").string()), OutputFormat::kJson, 30);
   p.on_record(test::bytes_of(test::make_exec(80, "/tmp/tool", {"tool"})));
+  p.on_batch_end();
   ASSERT_EQ(sink.ids.size(), 1U);
   EXPECT_FALSE(p.apply_feedback("no-such-alert", "benign"));
   EXPECT_FALSE(p.apply_feedback(sink.ids[0], "maybe"));
   ASSERT_TRUE(p.apply_feedback(sink.ids[0], "benign"));
   p.on_record(test::bytes_of(test::make_exec(81, "/tmp/tool", {"tool"})));
   p.on_record(test::bytes_of(test::make_exec(82, "/tmp/other", {"other"})));
+  p.on_batch_end();
   ASSERT_EQ(sink.scores.size(), 3U);
   EXPECT_EQ(sink.scores[0], 35U);
   EXPECT_EQ(sink.scores[1], 0U);   // suppressed for /tmp/tool
@@ -237,3 +242,17 @@ TEST(Feedback, BenignSuppressesTheIndicatorForThatExecutableAndPersists) {
 
 }  // namespace
 }  // namespace vigil::agent
+
+namespace vigil {
+namespace {
+
+TEST(ShippedModel, LoadsForThisFeatureSchemaAndIsTheAgentDefault) {
+  const auto bytes = shipped_model_bytes();
+  ASSERT_FALSE(bytes.empty()) << "models/default-model.pb is compiled in";
+  auto model = ScoringModel::load_bytes(bytes);
+  ASSERT_TRUE(model) << model.error().message << " (regenerate it: deploy/evolve-default-model.sh)";
+  EXPECT_EQ(agent::default_model()->version(), (*model)->version());
+}
+
+}  // namespace
+}  // namespace vigil

@@ -17,6 +17,18 @@
 
 namespace vigil {
 
+// tanh as a [7/6] Pade approximant, clamped to +-1 beyond |x| = 4.97 where it
+// is within 1e-4 of 1 (absolute error below 1e-4 everywhere). Part of the
+// model's definition: every evaluator (agent, collector, evolution) uses it.
+inline float model_tanh(float x) {
+  if (x > 4.97F) return 1.0F;
+  if (x < -4.97F) return -1.0F;
+  const float x2 = x * x;
+  const float num = x * (135135.0F + x2 * (17325.0F + x2 * (378.0F + x2)));
+  const float den = 135135.0F + x2 * (62370.0F + x2 * (3150.0F + x2 * 28.0F));
+  return num / den;
+}
+
 class ScoringModel {
  public:
   // Checks shapes, schema version, population order and finite weights.

@@ -48,6 +48,10 @@ struct AgentConfig {
   double baseline_warmup_s = 600;  // novelties (parent->child, W+X users, beacons) learned silently
   std::string model_path;
   std::string model_pubkey;
+  // Feature recording for the evolution dataset (docs/learning.md): a dataset
+  // file and how its samples are labelled ("benign" or "scenario").
+  std::string record_features;
+  std::string record_label = "benign";
   std::uint32_t alert_threshold = 50;  // 0..100: events scoring this or more become alerts
   std::uint32_t stats_interval_s = 30;
   std::size_t process_table_capacity = 65536;

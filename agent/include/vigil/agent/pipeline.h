@@ -15,6 +15,7 @@
 #include "vigil/agent/indicators.h"
 #include "vigil/agent/output.h"
 #include "vigil/agent/process_table.h"
+#include "vigil/evolution.h"
 #include "vigil/features.h"
 #include "vigil/scoring.h"
 
@@ -22,6 +23,10 @@ namespace vigil::agent {
 
 // The detector-only baseline built from this build's indicator table.
 [[nodiscard]] std::shared_ptr<const ScoringModel> baseline_model();
+// The agent's default: the evolved model shipped in models/default-model.pb
+// (built into the binary), or the baseline if this build ships none that
+// matches its feature schema.
+[[nodiscard]] std::shared_ptr<const ScoringModel> default_model();
 
 struct PipelineStats {
   std::uint64_t records = 0;
@@ -33,6 +38,13 @@ struct PipelineStats {
   std::uint64_t scored = 0;           // events the model scored
   std::uint64_t model_swaps = 0;      // models installed after the first
   std::uint64_t suppressed_hits = 0;  // indicator hits dropped by analyst feedback
+  std::uint64_t recorded = 0;         // samples written by --record-features
+};
+
+// How --record-features labels what it writes.
+enum class RecordLabel : std::uint8_t {
+  kBenign,    // every event is a negative (the benign suite, a clean host)
+  kScenario,  // events with an indicator of severity >= 40 are positives; others skipped
 };
 
 // What an alert says beyond the event: its score, incident id and count, the
@@ -59,13 +71,15 @@ void append_alert_text(const Event& event, const AlertContext& ctx,
 class ScoredEventSink {
  public:
   virtual ~ScoredEventSink() = default;
-  virtual void on_scored(const Event& event, std::uint32_t score,
+  virtual void on_scored(const Event& event, std::uint32_t score, const FeatureVector& features,
                          std::span<const Indicator* const> hits, std::string_view alert_id) = 0;
 };
 
 class Pipeline {
  public:
-  Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_unix_ns);
+  // `model` null: default_model().
+  Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_unix_ns,
+           std::shared_ptr<const ScoringModel> model = nullptr);
 
   void set_events(std::unique_ptr<EventWriter> writer) { events_ = std::move(writer); }
   // Alerts: events whose score reaches `threshold` (0..100).
@@ -84,12 +98,20 @@ class Pipeline {
   }
   [[nodiscard]] const ScoringModel& model() const { return *model_; }
 
+  // Feature recording for the evolution dataset.
+  void set_recorder(std::unique_ptr<evo::DatasetWriter> writer, RecordLabel label) {
+    recorder_ = std::move(writer);
+    record_label_ = label;
+  }
+
   // Every event, scored, after the local outputs (not owned; may be null).
   void set_scored_sink(ScoredEventSink* sink) { scored_ = sink; }
 
-  // Handles one raw record. Malformed records are counted (decoder stats).
+  // Takes one raw record. Malformed records are counted (decoder stats). The
+  // records of one drain are processed at on_batch_end, in kernel time order
+  // across the probe families' ring buffers (or when kMaxPending are waiting).
   void on_record(std::span<const std::byte> record);
-  // End of a drain: flush outputs.
+  // End of a drain: process the drain's records in time order, flush outputs.
   void on_batch_end();
   // Periodic: lets the level decay and closes expired alert incidents.
   // `boot_now_s` is CLOCK_BOOTTIME in seconds (the events' own clock).
@@ -120,10 +142,17 @@ class Pipeline {
   [[nodiscard]] const Event& last_event() const { return event_; }
 
  private:
+  static constexpr std::size_t kMaxPending = 4096;
+  void process_pending();
+  void process_event();
+
   std::string host_;
   ProcessTable& table_;
   Decoder decoder_;
-  Event event_;  // reused: its strings keep their capacity between records
+  Event event_;                 // reused: its strings keep their capacity between records
+  std::vector<Event> pending_;  // decoded records of this drain (reused)
+  std::size_t n_pending_ = 0;
+  std::vector<std::uint32_t> order_;
   std::unique_ptr<EventWriter> events_;
   IndicatorEngine indicators_;
   std::vector<const Indicator*> hits_;
@@ -151,6 +180,8 @@ class Pipeline {
   std::deque<std::string> alert_order_;
   std::unordered_set<std::string> suppressed_;
   ScoredEventSink* scored_ = nullptr;
+  std::unique_ptr<evo::DatasetWriter> recorder_;
+  RecordLabel record_label_ = RecordLabel::kBenign;
   PipelineStats stats_;
 
   struct Scored {
@@ -162,6 +193,7 @@ class Pipeline {
   // Host memory and ordered patterns: indicators that need more than one event.
   void stateful_indicators(double now);
   [[nodiscard]] bool relayed_shell() const;
+  void record_sample();
   void remember_alert_key();
   void write_level_change(const LevelChange& change, std::uint64_t ts_ns);
   void write_incident_update(std::uint64_t id, std::uint64_t count);

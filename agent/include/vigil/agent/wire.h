@@ -7,10 +7,13 @@
 
 #include "vigil/agent/indicators.h"
 #include "vigil/event.h"
+#include "vigil/features.h"
 #include "vigil/v1/event.pb.h"
 
 namespace vigil::agent {
 
+// The sparse feature vector (schema, non-zero slots and values).
+void set_features(const FeatureVector& features, v1::Event& out);
 void to_proto(const Event& event, std::uint32_t score, std::span<const Indicator* const> hits,
               std::string_view alert_id, v1::Event& out);
 

@@ -1,0 +1,157 @@
+// vigil-evolve: the offline side of neural Darwinism (docs/learning.md).
+//   vigil-evolve merge --out ALL.vds A.vds B.vds ...   concatenate datasets
+//   vigil-evolve train --dataset ALL.vds --out model.pb [--report learning.md]
+// `train` evolves six populations on the training part of the dataset, fits
+// the combiner, compares initial repertoire / detector-only baseline / evolved
+// model on the held-out part and writes the evolved model. The same dataset,
+// seed and options give the same model bytes, whatever --workers says.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+
+#include "vigil/agent/indicators.h"
+#include "vigil/agent/pipeline.h"
+#include "vigil/evolution.h"
+
+namespace {
+
+using namespace vigil;
+
+int merge(const std::string& out, const std::vector<std::string>& inputs) {
+  evo::Dataset all;
+  for (const auto& in : inputs) {
+    auto d = evo::Dataset::load(in);
+    if (!d) {
+      std::cerr << "vigil-evolve: " << d.error().message << '\n';
+      return 1;
+    }
+    all.samples.insert(all.samples.end(), d->samples.begin(), d->samples.end());
+  }
+  if (auto r = all.save(out); !r) {
+    std::cerr << "vigil-evolve: " << r.error().message << '\n';
+    return 1;
+  }
+  std::cout << fmt::format("{}: {} samples ({} positive)\n", out, all.samples.size(),
+                           all.positives());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vigil-evolve: evolve the shared scoring model from a labelled dataset"};
+  app.require_subcommand(1);
+
+  auto* merge_cmd = app.add_subcommand("merge", "concatenate dataset files");
+  std::string merge_out;
+  std::vector<std::string> merge_in;
+  merge_cmd->add_option("--out", merge_out, "output dataset")->required();
+  merge_cmd->add_option("inputs", merge_in, "dataset files")->required();
+
+  auto* train_cmd = app.add_subcommand("train", "evolve a model and report how it compares");
+  std::string dataset;
+  std::string out;
+  std::string report;
+  std::string version = "evolved-1";
+  evo::TrainOptions opt;
+  train_cmd->add_option("--dataset", dataset, "labelled dataset (vigil-agent --record-features)")
+      ->required();
+  train_cmd->add_option("--out", out, "where to write the model (vigil.v1.Model)")->required();
+  train_cmd->add_option("--report", report, "write the Markdown comparison here");
+  train_cmd->add_option("--version", version, "the model's version string");
+  train_cmd->add_option("--seed", opt.evolution.seed, "random seed (default 1)");
+  train_cmd->add_option("--generations", opt.evolution.generations, "generations (default 80)");
+  train_cmd->add_option("--population", opt.evolution.population_size,
+                        "genomes per population (default 100)");
+  train_cmd->add_option("--workers", opt.evolution.workers, "worker threads (default 4)");
+  train_cmd->add_option("--holdout", opt.holdout, "held-out share of each class (default 0.3)");
+  bool keep_best = false;
+  train_cmd->add_flag("--keep-best", keep_best,
+                      "write the detector-only baseline instead when the evolved model does not "
+                      "beat it on held-out data");
+  train_cmd->add_option("--hidden", opt.evolution.initial_hidden,
+                        "hidden units per network at the start (default 4)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (merge_cmd->parsed()) {
+    return merge(merge_out, merge_in);
+  }
+
+  auto data = evo::Dataset::load(dataset);
+  if (!data) {
+    std::cerr << "vigil-evolve: " << data.error().message << '\n';
+    return 1;
+  }
+  // Floors only for the indicators that are almost never benign (severity >= 80):
+  // everything else is the networks' call.
+  for (const auto& ind : agent::all_indicators()) {
+    if (ind.severity >= 80) opt.floors.push_back({ind.id, ind.severity});
+  }
+  const auto baseline = agent::baseline_model();
+  opt.baseline = baseline.get();
+  opt.version = version;
+  opt.created_by =
+      fmt::format("vigil-evolve seed={} generations={} population={}", opt.evolution.seed,
+                  opt.evolution.generations, opt.evolution.population_size);
+  auto result = evo::train(*data, opt, [](const evo::GenerationStats& st) {
+    std::string line = fmt::format("generation {:3}", st.generation);
+    for (std::size_t p = 0; p < kPopulations; ++p) {
+      line += fmt::format("  {} {:.3f}/{:.3f}", to_string(static_cast<Population>(p)), st.best[p],
+                          st.mean[p]);
+    }
+    std::cerr << line << '\n';
+  });
+  if (!result) {
+    std::cerr << "vigil-evolve: " << result.error().message << '\n';
+    return 1;
+  }
+  const auto& r = result->report;
+  // --keep-best: the output is the evolved model only if it beats the
+  // detector-only baseline on held-out data (AUC + TPR), as the collector
+  // requires of a candidate against the model in service.
+  const double evolved_fit = r.evolved.auc + r.evolved.tpr;
+  const double baseline_fit = r.baseline.auc + r.baseline.tpr;
+  const bool ship_evolved = !keep_best || evolved_fit > baseline_fit + 0.001;
+  const auto& chosen = ship_evolved ? result->model : baseline->proto();
+  const std::string verdict =
+      ship_evolved ? fmt::format("written: the evolved model {} (held-out AUC+TPR {:.4f}{})",
+                                 version, evolved_fit,
+                                 keep_best ? fmt::format(" > baseline {:.4f}", baseline_fit) : "")
+                   : fmt::format(
+                         "written: the detector-only baseline {} — the evolved model does not beat "
+                         "it on held-out data (AUC+TPR {:.4f} vs {:.4f})",
+                         baseline->version(), evolved_fit, baseline_fit);
+  std::string bytes;
+  if (!chosen.SerializeToString(&bytes)) {
+    std::cerr << "vigil-evolve: cannot serialise the model\n";
+    return 1;
+  }
+  std::ofstream(out, std::ios::binary | std::ios::trunc) << bytes;
+  std::cout << fmt::format(
+      "{}: {} bytes; held-out AUC initial {:.4f} baseline {:.4f} evolved {:.4f}; TPR@1%FPR "
+      "initial {:.4f} baseline {:.4f} evolved {:.4f}\n",
+      out, bytes.size(), r.initial.auc, r.baseline.auc, r.evolved.auc, r.initial.tpr,
+      r.baseline.tpr, r.evolved.tpr);
+  std::cout << out << ": " << verdict << '\n';
+  if (!report.empty()) {
+    std::string command = "vigil-evolve";
+    for (int i = 1; i < argc; ++i) {
+      // The report names the command that made it, minus the report path itself.
+      if (std::string_view(argv[i]) == "--report") {
+        ++i;
+        continue;
+      }
+      command += ' ';
+      command += argv[i];
+    }
+    std::ofstream(report) << evo::report_markdown(r, opt, command) << '\n'
+                          << "`" << out << "` " << verdict << ".\n";
+  }
+  return 0;
+}

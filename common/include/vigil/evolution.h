@@ -1,0 +1,246 @@
+// Neural Darwinism: six populations of small networks evolved by selection on
+// labelled feature vectors, and the model built from their champions.
+// docs/learning.md explains the method; the pieces:
+//  - Dataset: labelled, weighted feature vectors in a compact file (sparse).
+//  - Metrics: weighted AUC and TPR at a fixed FPR.
+//  - Evolution: per population, genomes inputs -> H (tanh) -> 1 (tanh);
+//    self-adaptive Gaussian mutation, unit-wise crossover, add/remove-unit
+//    structural variation, tournament selection with elitism, fitness sharing
+//    on behaviour for diversity. Parallel on a worker pool and deterministic
+//    for a seed whatever the number of workers.
+//  - fit_combiner + build_model: the six champions, a logistic combiner fitted
+//    on the same data, floors for critical indicators -> vigil.v1.Model.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vigil/features.h"
+#include "vigil/result.h"
+#include "vigil/scoring.h"
+
+namespace vigil::evo {
+
+// Where a label came from; decides its weight (docs/learning.md).
+enum class LabelSource : std::uint8_t {
+  kFeedback = 0,      // an analyst said so: strongest
+  kScenario = 1,      // recorded from a public attack scenario or the benign suite
+  kDetector = 2,      // a high-confidence detector hit: weak positive
+  kFleetBaseline = 3  // ordinary fleet behaviour (score 0): weak negative
+};
+[[nodiscard]] float default_weight(LabelSource source);
+
+struct Sample {
+  FeatureVector x{};
+  float label = 0;   // 1 malicious, 0 benign
+  float weight = 1;  // importance in every metric
+  LabelSource source = LabelSource::kScenario;
+};
+
+struct Dataset {
+  std::vector<Sample> samples;
+
+  // Little-endian binary: "VGLDS\1", u32 schema, u64 count, then per sample
+  // u8 label, u8 source, f32 weight, u8 nnz, nnz x (u8 slot, f32 value).
+  [[nodiscard]] Result<void> save(const std::filesystem::path& path) const;
+  [[nodiscard]] static Result<Dataset> load(const std::filesystem::path& path);
+  // Deterministic split by a hash of each sample's position and `seed`:
+  // about `holdout` of the samples go to `test`, stratified by label.
+  void split(double holdout, std::uint64_t seed, Dataset& train, Dataset& test) const;
+  [[nodiscard]] std::size_t positives() const;
+};
+
+// Appends samples to a dataset file as they come (the agent's recorder). The
+// header's count is rewritten at every flush, so the file is loadable after
+// each flush and after close.
+class DatasetWriter {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<DatasetWriter>> open(
+      const std::filesystem::path& path);
+  ~DatasetWriter();
+  DatasetWriter(const DatasetWriter&) = delete;
+  DatasetWriter& operator=(const DatasetWriter&) = delete;
+  void append(const Sample& s);
+  [[nodiscard]] Result<void> flush();
+  [[nodiscard]] std::uint64_t count() const { return count_; }
+
+ private:
+  DatasetWriter() = default;
+  std::FILE* file_ = nullptr;
+  std::uint64_t count_ = 0;
+  std::filesystem::path path_;
+};
+
+// Weighted area under the ROC curve (ties count half); 0.5 when a class is empty.
+[[nodiscard]] double auc(std::span<const float> scores, std::span<const Sample> samples);
+// Weighted true-positive rate at the highest threshold whose false-positive
+// rate does not exceed `fpr`.
+[[nodiscard]] double tpr_at_fpr(std::span<const float> scores, std::span<const Sample> samples,
+                                double fpr);
+
+struct EvolutionConfig {
+  std::size_t population_size = 100;
+  std::uint32_t initial_hidden = 4;
+  std::uint32_t max_hidden = 16;
+  std::size_t generations = 80;
+  std::size_t workers = 4;
+  std::uint64_t seed = 1;
+  std::size_t tournament = 3;
+  std::size_t elites = 2;
+  double crossover_rate = 0.3;
+  double structural_rate = 0.05;       // add or remove one hidden unit
+  double complexity_penalty = 0.0005;  // fitness per hidden unit
+  double weight_penalty = 0.00005;     // fitness per unit of mean |weight|
+  double share_radius = 0.02;          // behaviour distance of one niche
+  double target_fpr = 0.01;
+};
+
+struct Genome {
+  std::uint32_t hidden = 0;
+  std::vector<float> w1;  // hidden x kFeatureCount, row-major
+  std::vector<float> b1;
+  std::vector<float> w2;
+  float b2 = 0;
+  float sigma = 0.3F;  // self-adaptive mutation step
+  double fitness = 0;  // AUC/TPR blend minus complexity (selection uses the shared value)
+  double auc = 0.5;
+  double tpr = 0;
+};
+
+// Output of one genome over many samples, vectorised (Eigen): fills `out`.
+void evaluate(const Genome& g, std::span<const Sample> samples, std::span<float> out);
+
+struct GenerationStats {
+  std::size_t generation = 0;
+  std::array<double, kPopulations> best{};
+  std::array<double, kPopulations> mean{};
+  std::array<double, kPopulations> best_auc{};
+  std::array<double, kPopulations> diversity{};  // mean behaviour distance to the champion
+};
+
+class Evolution {
+ public:
+  // `train` must outlive the Evolution.
+  Evolution(EvolutionConfig config, const Dataset& train);
+  ~Evolution();
+  Evolution(const Evolution&) = delete;
+  Evolution& operator=(const Evolution&) = delete;
+
+  // Replaces the last genome of population p with `g` (e.g. a network of the
+  // model in service) and re-evaluates: selection keeps it only if it is good.
+  void seed(std::size_t p, Genome g);
+  // Runs one generation of all six populations.
+  GenerationStats step();
+  // Runs the configured number of generations, reporting each.
+  void run(const std::function<void(const GenerationStats&)>& progress = {});
+
+  [[nodiscard]] const Genome& champion(std::size_t population) const;
+  [[nodiscard]] std::span<const Genome> population(std::size_t p) const;
+  [[nodiscard]] std::size_t generation() const { return generation_; }
+  [[nodiscard]] const EvolutionConfig& config() const { return config_; }
+  // Which samples specialise population p (its positives and all negatives).
+  [[nodiscard]] std::span<const std::uint32_t> examples(std::size_t p) const;
+
+ private:
+  struct Impl;
+  void evaluate_all();
+  void breed();
+
+  EvolutionConfig config_;
+  const Dataset& train_;
+  std::size_t generation_ = 0;
+  std::array<std::vector<Genome>, kPopulations> pops_;
+  std::array<std::vector<std::uint32_t>, kPopulations> examples_;
+  std::array<std::vector<Sample>, kPopulations> subsets_;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct Combiner {
+  std::array<float, kPopulations> weights{};
+  float bias = 0;
+};
+// Logistic regression of the label on the six champions' outputs (weighted
+// log-loss, L2, fixed full-batch gradient steps: deterministic).
+[[nodiscard]] Combiner fit_combiner(const std::array<const Genome*, kPopulations>& champions,
+                                    std::span<const Sample> samples);
+
+struct FloorSpec {
+  std::string_view indicator;
+  std::uint32_t score;
+};
+// The six champions + combiner + floors as a vigil.v1.Model.
+[[nodiscard]] v1::Model build_model(const std::array<const Genome*, kPopulations>& champions,
+                                    const Combiner& combiner, std::span<const FloorSpec> floors,
+                                    std::string version, std::string created_by,
+                                    std::string description);
+
+// A model's network for population p as a genome (to seed evolution with it).
+[[nodiscard]] Genome genome_of(const ScoringModel& model, std::size_t population);
+
+// Scores of `model` over samples (0..100 each, as the agent computes them).
+[[nodiscard]] std::vector<float> score_all(const ScoringModel& model,
+                                           std::span<const Sample> samples);
+
+struct ModelEval {
+  double auc = 0.5;
+  double tpr = 0;  // at EvolutionConfig::target_fpr
+  // The same on the samples where at least one indicator fired: the cases that
+  // decide alerts (routine events without indicators are easy for every model).
+  double auc_indicators = 0.5;
+  double tpr_indicators = 0;
+};
+
+struct TrainOptions {
+  EvolutionConfig evolution;
+  double holdout = 0.3;  // share of each class kept out of training
+  std::string version;
+  std::string created_by;
+  std::vector<FloorSpec> floors;
+  const ScoringModel* baseline = nullptr;     // compared against, if given
+  const ScoringModel* current = nullptr;      // the model in service, if any
+  const std::atomic<bool>* cancel = nullptr;  // set: stop after the current generation
+};
+
+struct TrainReport {
+  std::size_t train_samples = 0;
+  std::size_t train_positives = 0;
+  std::size_t test_samples = 0;
+  std::size_t test_positives = 0;
+  std::size_t test_with_indicators = 0;  // held-out samples with an indicator
+  std::size_t test_negatives_with_indicators = 0;
+  ModelEval initial;   // generation-0 champions + fitted combiner
+  ModelEval baseline;  // the detector-only baseline
+  ModelEval current;   // the model in service
+  ModelEval evolved;
+  std::array<double, kPopulations> population_auc_initial{};
+  std::array<double, kPopulations> population_auc_evolved{};
+  // First generation whose champion fitness came within 0.005 of the final one.
+  std::array<std::size_t, kPopulations> converged_at{};
+  std::vector<GenerationStats> history;
+  double seconds = 0;
+};
+
+struct TrainResult {
+  v1::Model model;
+  TrainReport report;
+};
+
+// Splits, evolves, fits the combiner and evaluates everything on the held-out
+// part. Deterministic for a dataset and options (worker count included).
+[[nodiscard]] Result<TrainResult> train(
+    const Dataset& data, const TrainOptions& options,
+    const std::function<void(const GenerationStats&)>& progress = {});
+
+// docs/learning.md's body: the comparison table, per population, convergence.
+[[nodiscard]] std::string report_markdown(const TrainReport& report, const TrainOptions& options,
+                                          std::string_view command);
+
+}  // namespace vigil::evo

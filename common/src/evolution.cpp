@@ -1,0 +1,918 @@
+#include "vigil/evolution.h"
+
+#include <fmt/format.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <numeric>
+#include <thread>
+
+namespace vigil::evo {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "dataset files are little-endian");
+
+constexpr char kMagic[6] = {'V', 'G', 'L', 'D', 'S', '\1'};
+constexpr std::size_t kProbe = 64;  // samples whose outputs describe a genome's behaviour
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+std::uint64_t splitmix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// A small deterministic generator: the same numbers on every machine with the
+// same libm, whatever the standard library's distributions do.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : state_(splitmix(seed)) {}
+  std::uint64_t next() { return state_ = splitmix(state_); }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  std::size_t below(std::size_t n) { return static_cast<std::size_t>(uniform() * n) % n; }
+  float normal() {
+    const double u1 = std::max(uniform(), 1e-300);
+    const double u2 = uniform();
+    return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+std::uint64_t seed_for(std::uint64_t seed, std::size_t gen, std::size_t pop, std::size_t idx) {
+  return splitmix(splitmix(splitmix(seed) ^ gen) ^ (pop << 20)) ^ idx;
+}
+
+// Runs fn(i) for i in [0, n) on `workers` threads; each i is independent.
+template <typename Fn>
+void parallel_for(std::size_t n, std::size_t workers, Fn&& fn) {
+  workers = std::max<std::size_t>(1, std::min(workers, n));
+  if (workers == 1) {
+    for (std::size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> threads;
+  threads.reserve(workers);
+  for (std::size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      for (std::size_t i = next++; i < n; i = next++) fn(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+RowMatrix matrix_of(std::span<const Sample> samples) {
+  RowMatrix x(static_cast<Eigen::Index>(samples.size()), static_cast<Eigen::Index>(kFeatureCount));
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    for (std::size_t f = 0; f < kFeatureCount; ++f) {
+      x(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(f)) = samples[i].x[f];
+    }
+  }
+  return x;
+}
+
+void evaluate_matrix(const Genome& g, const RowMatrix& x, std::span<float> out) {
+  const auto h = static_cast<Eigen::Index>(g.hidden);
+  Eigen::Map<const RowMatrix> w1(g.w1.data(), h, static_cast<Eigen::Index>(kFeatureCount));
+  Eigen::Map<const Eigen::VectorXf> b1(g.b1.data(), h);
+  Eigen::Map<const Eigen::VectorXf> w2(g.w2.data(), h);
+  RowMatrix z = x * w1.transpose();
+  z.rowwise() += b1.transpose();
+  z = z.unaryExpr([](float v) { return model_tanh(v); });
+  Eigen::VectorXf y = z * w2;
+  for (Eigen::Index i = 0; i < y.size(); ++i) {
+    out[static_cast<std::size_t>(i)] = model_tanh(y(i) + g.b2);
+  }
+}
+
+// Indices of `samples` sorted by score, ascending.
+std::vector<std::uint32_t> order_by(std::span<const float> scores) {
+  std::vector<std::uint32_t> idx(scores.size());
+  std::iota(idx.begin(), idx.end(), 0U);
+  std::stable_sort(idx.begin(), idx.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return scores[a] < scores[b]; });
+  return idx;
+}
+
+Genome random_genome(std::uint32_t hidden, Rng& rng) {
+  Genome g;
+  g.hidden = hidden;
+  g.w1.resize(static_cast<std::size_t>(hidden) * kFeatureCount);
+  for (auto& w : g.w1) w = 0.5F * rng.normal();
+  g.b1.resize(hidden);
+  for (auto& b : g.b1) b = 0.1F * rng.normal();
+  g.w2.resize(hidden);
+  for (auto& w : g.w2) w = 0.5F * rng.normal();
+  g.b2 = 0.1F * rng.normal();
+  return g;
+}
+
+void copy_unit(const Genome& from, std::size_t u, Genome& to) {
+  to.w1.insert(to.w1.end(), from.w1.begin() + static_cast<std::ptrdiff_t>(u * kFeatureCount),
+               from.w1.begin() + static_cast<std::ptrdiff_t>((u + 1) * kFeatureCount));
+  to.b1.push_back(from.b1[u]);
+  to.w2.push_back(from.w2[u]);
+  ++to.hidden;
+}
+
+double mean_abs_weight(const Genome& g) {
+  double s = 0;
+  for (float w : g.w1) s += std::abs(w);
+  for (float w : g.w2) s += std::abs(w);
+  return s / static_cast<double>(g.w1.size() + g.w2.size());
+}
+
+}  // namespace
+
+float default_weight(LabelSource source) {
+  switch (source) {
+    case LabelSource::kFeedback:
+      return 4.0F;
+    case LabelSource::kScenario:
+      return 2.0F;
+    case LabelSource::kDetector:
+    case LabelSource::kFleetBaseline:
+      return 1.0F;
+  }
+  return 1.0F;
+}
+
+// ------------------------------------------------------------------ dataset
+
+// One sample in the file's layout.
+template <typename Put>
+void put_sample(const Sample& s, Put&& put) {
+  const std::uint8_t label = s.label >= 0.5F ? 1 : 0;
+  const auto source = static_cast<std::uint8_t>(s.source);
+  put(&label, 1);
+  put(&source, 1);
+  put(&s.weight, 4);
+  std::uint8_t nnz = 0;
+  for (float v : s.x) nnz += v != 0.0F ? 1 : 0;
+  put(&nnz, 1);
+  for (std::size_t i = 0; i < kFeatureCount; ++i) {
+    if (s.x[i] != 0.0F) {
+      const auto slot = static_cast<std::uint8_t>(i);
+      put(&slot, 1);
+      put(&s.x[i], 4);
+    }
+  }
+}
+
+constexpr long kCountOffset = sizeof(kMagic) + 4;
+
+Result<std::unique_ptr<DatasetWriter>> DatasetWriter::open(const std::filesystem::path& path) {
+  std::unique_ptr<DatasetWriter> w(new DatasetWriter());
+  w->path_ = path;
+  w->file_ = std::fopen(path.c_str(), "wb");
+  if (w->file_ == nullptr) {
+    return make_error(ErrorCode::kIo, fmt::format("cannot write dataset {}: {}", path.string(),
+                                                  std::strerror(errno)));
+  }
+  const std::uint32_t schema = kFeatureSchemaVersion;
+  const std::uint64_t zero = 0;
+  std::fwrite(kMagic, 1, sizeof(kMagic), w->file_);
+  std::fwrite(&schema, 4, 1, w->file_);
+  std::fwrite(&zero, 8, 1, w->file_);
+  return w;
+}
+
+DatasetWriter::~DatasetWriter() {
+  if (file_ != nullptr) {
+    (void)flush();
+    std::fclose(file_);
+  }
+}
+
+void DatasetWriter::append(const Sample& s) {
+  put_sample(s, [&](const void* p, std::size_t n) { std::fwrite(p, 1, n, file_); });
+  ++count_;
+}
+
+Result<void> DatasetWriter::flush() {
+  const long end = std::ftell(file_);
+  if (std::fseek(file_, kCountOffset, SEEK_SET) != 0 || std::fwrite(&count_, 8, 1, file_) != 1 ||
+      std::fseek(file_, end, SEEK_SET) != 0 || std::fflush(file_) != 0) {
+    return make_error(ErrorCode::kIo,
+                      fmt::format("write dataset {}: {}", path_.string(), std::strerror(errno)));
+  }
+  return {};
+}
+
+Result<void> Dataset::save(const std::filesystem::path& path) const {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      return make_error(ErrorCode::kIo, fmt::format("cannot write {}", tmp));
+    }
+    auto put = [&](const void* p, std::size_t n) {
+      out.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
+    };
+    put(kMagic, sizeof(kMagic));
+    const std::uint32_t schema = kFeatureSchemaVersion;
+    const std::uint64_t count = samples.size();
+    put(&schema, 4);
+    put(&count, 8);
+    for (const auto& s : samples) {
+      put_sample(s, put);
+    }
+    if (!out.flush()) {
+      return make_error(ErrorCode::kIo, fmt::format("write {} failed", tmp));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, fmt::format("rename {}: {}", tmp, ec.message()));
+  }
+  return {};
+}
+
+Result<Dataset> Dataset::load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return make_error(ErrorCode::kNotFound, fmt::format("cannot open dataset {}", path.string()));
+  }
+  auto bad = [&](const std::string& why) {
+    return make_error(ErrorCode::kCorrupt, fmt::format("dataset {}: {}", path.string(), why));
+  };
+  auto get = [&](void* p, std::size_t n) {
+    in.read(static_cast<char*>(p), static_cast<std::streamsize>(n));
+    return static_cast<std::size_t>(in.gcount()) == n;
+  };
+  char magic[sizeof(kMagic)];
+  std::uint32_t schema = 0;
+  std::uint64_t count = 0;
+  if (!get(magic, sizeof(magic)) || std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
+    return bad("not a vigil dataset (bad magic)");
+  }
+  if (!get(&schema, 4) || !get(&count, 8)) {
+    return bad("truncated header");
+  }
+  if (schema != kFeatureSchemaVersion) {
+    return bad(fmt::format("feature schema {} but this build computes schema {}", schema,
+                           kFeatureSchemaVersion));
+  }
+  if (count > 100'000'000) {
+    return bad(fmt::format("implausible sample count {}", count));
+  }
+  Dataset d;
+  d.samples.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    Sample s;
+    std::uint8_t label = 0;
+    std::uint8_t source = 0;
+    std::uint8_t nnz = 0;
+    if (!get(&label, 1) || !get(&source, 1) || !get(&s.weight, 4) || !get(&nnz, 1)) {
+      return bad(fmt::format("truncated at sample {}", i));
+    }
+    if (label > 1 || source > 3 || !std::isfinite(s.weight) || s.weight < 0 ||
+        nnz > kFeatureCount) {
+      return bad(fmt::format("sample {}: label {}, source {}, {} features out of range", i, label,
+                             source, nnz));
+    }
+    s.label = label;
+    s.source = static_cast<LabelSource>(source);
+    for (std::uint8_t k = 0; k < nnz; ++k) {
+      std::uint8_t slot = 0;
+      float v = 0;
+      if (!get(&slot, 1) || !get(&v, 4)) {
+        return bad(fmt::format("truncated at sample {}", i));
+      }
+      if (slot >= kFeatureCount || !std::isfinite(v)) {
+        return bad(fmt::format("sample {}: feature slot {} or its value is invalid", i, slot));
+      }
+      s.x[slot] = v;
+    }
+    d.samples.push_back(s);
+  }
+  return d;
+}
+
+void Dataset::split(double holdout, std::uint64_t seed, Dataset& train, Dataset& test) const {
+  train.samples.clear();
+  test.samples.clear();
+  for (const float cls : {0.0F, 1.0F}) {
+    std::vector<std::pair<std::uint64_t, std::size_t>> keyed;
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      if ((samples[i].label >= 0.5F) == (cls >= 0.5F)) {
+        keyed.emplace_back(splitmix(seed ^ splitmix(i)), i);
+      }
+    }
+    std::sort(keyed.begin(), keyed.end());
+    const auto n_test = static_cast<std::size_t>(std::lround(holdout * keyed.size()));
+    std::vector<bool> to_test(samples.size(), false);
+    for (std::size_t k = 0; k < n_test; ++k) to_test[keyed[k].second] = true;
+    for (const auto& [key, i] : keyed) {
+      (void)key;
+      (to_test[i] ? test : train).samples.push_back(samples[i]);
+    }
+  }
+}
+
+std::size_t Dataset::positives() const {
+  return static_cast<std::size_t>(
+      std::ranges::count_if(samples, [](const Sample& s) { return s.label >= 0.5F; }));
+}
+
+// ------------------------------------------------------------------ metrics
+
+double auc(std::span<const float> scores, std::span<const Sample> samples) {
+  const auto idx = order_by(scores);
+  double pos = 0;
+  double neg = 0;
+  double neg_below = 0;
+  double area = 0;
+  for (std::size_t i = 0; i < idx.size();) {
+    double gp = 0;
+    double gn = 0;
+    std::size_t j = i;
+    for (; j < idx.size() && scores[idx[j]] == scores[idx[i]]; ++j) {
+      const auto& s = samples[idx[j]];
+      (s.label >= 0.5F ? gp : gn) += s.weight;
+    }
+    area += gp * (neg_below + 0.5 * gn);
+    neg_below += gn;
+    pos += gp;
+    neg += gn;
+    i = j;
+  }
+  return pos == 0 || neg == 0 ? 0.5 : area / (pos * neg);
+}
+
+double tpr_at_fpr(std::span<const float> scores, std::span<const Sample> samples, double fpr) {
+  const auto idx = order_by(scores);
+  double pos = 0;
+  double neg = 0;
+  for (const auto& s : samples) (s.label >= 0.5F ? pos : neg) += s.weight;
+  if (pos == 0 || neg == 0) {
+    return 0;
+  }
+  double tp = 0;
+  double fp = 0;
+  // From the highest score down, whole groups of ties at a time.
+  for (std::size_t i = idx.size(); i > 0;) {
+    double gp = 0;
+    double gn = 0;
+    std::size_t j = i;
+    for (; j > 0 && scores[idx[j - 1]] == scores[idx[i - 1]]; --j) {
+      const auto& s = samples[idx[j - 1]];
+      (s.label >= 0.5F ? gp : gn) += s.weight;
+    }
+    if ((fp + gn) / neg > fpr) {
+      break;
+    }
+    tp += gp;
+    fp += gn;
+    i = j;
+  }
+  return tp / pos;
+}
+
+void evaluate(const Genome& g, std::span<const Sample> samples, std::span<float> out) {
+  evaluate_matrix(g, matrix_of(samples), out);
+}
+
+// ---------------------------------------------------------------- evolution
+
+struct Evolution::Impl {
+  std::array<RowMatrix, kPopulations> x;                       // each population's examples
+  std::array<std::vector<std::uint32_t>, kPopulations> probe;  // behaviour sample rows
+  // Behaviour of every genome on its probe rows, per population.
+  std::array<std::vector<std::vector<float>>, kPopulations> behaviour;
+  std::array<std::vector<double>, kPopulations> shared;
+};
+
+Evolution::Evolution(EvolutionConfig config, const Dataset& train)
+    : config_(config), train_(train), impl_(std::make_unique<Impl>()) {
+  config_.population_size = std::max<std::size_t>(config_.population_size, 4);
+  config_.elites = std::min(config_.elites, config_.population_size - 1);
+  config_.max_hidden = std::clamp<std::uint32_t>(config_.max_hidden, 1, 64);
+  config_.initial_hidden = std::clamp<std::uint32_t>(config_.initial_hidden, 1, config_.max_hidden);
+  const auto slots = indicator_slots();
+  for (std::uint32_t i = 0; i < train_.samples.size(); ++i) {
+    const auto& s = train_.samples[i];
+    // A population learns from its own positives (an indicator of its
+    // population fired) and every negative; positives without any indicator
+    // teach every population.
+    std::uint32_t mask = 0;
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      if (s.x[k] != 0.0F) mask |= 1U << static_cast<unsigned>(slots[k].population);
+    }
+    for (std::size_t p = 0; p < kPopulations; ++p) {
+      if (s.label < 0.5F || mask == 0 || (mask & (1U << p)) != 0) {
+        examples_[p].push_back(i);
+      }
+    }
+  }
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    for (auto i : examples_[p]) subsets_[p].push_back(train_.samples[i]);
+    impl_->x[p] = matrix_of(subsets_[p]);
+    const std::size_t n = subsets_[p].size();
+    for (std::size_t k = 0; k < std::min(n, kProbe); ++k) {
+      impl_->probe[p].push_back(static_cast<std::uint32_t>(k * n / std::min(n, kProbe)));
+    }
+    pops_[p].resize(config_.population_size);
+    for (std::size_t i = 0; i < config_.population_size; ++i) {
+      Rng rng(seed_for(config_.seed, 0, p, i));
+      pops_[p][i] = random_genome(config_.initial_hidden, rng);
+      pops_[p][i].sigma = 0.3F;
+    }
+  }
+  evaluate_all();
+}
+
+Evolution::~Evolution() = default;
+
+void Evolution::seed(std::size_t p, Genome g) {
+  g.hidden = std::min(g.hidden, config_.max_hidden);
+  g.w1.resize(static_cast<std::size_t>(g.hidden) * kFeatureCount);
+  g.b1.resize(g.hidden);
+  g.w2.resize(g.hidden);
+  pops_[p].back() = std::move(g);
+  evaluate_all();
+}
+
+Genome genome_of(const ScoringModel& model, std::size_t population) {
+  const auto& n = model.proto().networks(static_cast<int>(population));
+  Genome g;
+  g.hidden = n.hidden();
+  g.w1.assign(n.w1().begin(), n.w1().end());
+  g.b1.assign(n.b1().begin(), n.b1().end());
+  g.w2.assign(n.w2().begin(), n.w2().end());
+  g.b2 = n.b2();
+  return g;
+}
+
+void Evolution::evaluate_all() {
+  const std::size_t n = config_.population_size;
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    impl_->behaviour[p].assign(n, {});
+    impl_->shared[p].assign(n, 0);
+  }
+  parallel_for(kPopulations * n, config_.workers, [&](std::size_t t) {
+    const std::size_t p = t / n;
+    const std::size_t i = t % n;
+    auto& g = pops_[p][i];
+    std::vector<float> out(subsets_[p].size());
+    evaluate_matrix(g, impl_->x[p], out);
+    g.auc = auc(out, subsets_[p]);
+    g.tpr = tpr_at_fpr(out, subsets_[p], config_.target_fpr);
+    g.fitness = 0.5 * g.auc + 0.5 * g.tpr -
+                config_.complexity_penalty * static_cast<double>(g.hidden) -
+                config_.weight_penalty * mean_abs_weight(g);
+    auto& b = impl_->behaviour[p][i];
+    for (auto row : impl_->probe[p]) b.push_back(out[row]);
+  });
+  // Fitness sharing: genomes that behave alike split their fitness, so one
+  // solution does not take over the whole population.
+  parallel_for(kPopulations * n, config_.workers, [&](std::size_t t) {
+    const std::size_t p = t / n;
+    const std::size_t i = t % n;
+    const auto& bi = impl_->behaviour[p][i];
+    double niche = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const auto& bj = impl_->behaviour[p][j];
+      double d = 0;
+      for (std::size_t k = 0; k < bi.size(); ++k) d += std::abs(bi[k] - bj[k]);
+      d /= std::max<std::size_t>(1, bi.size());
+      niche += std::max(0.0, 1.0 - d / config_.share_radius);
+    }
+    impl_->shared[p][i] = pops_[p][i].fitness / std::max(1.0, niche);
+  });
+}
+
+void Evolution::breed() {
+  const std::size_t n = config_.population_size;
+  std::array<std::vector<Genome>, kPopulations> next;
+  std::array<std::vector<std::uint32_t>, kPopulations> ranked;
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    next[p].resize(n);
+    ranked[p].resize(n);
+    std::iota(ranked[p].begin(), ranked[p].end(), 0U);
+    std::stable_sort(ranked[p].begin(), ranked[p].end(), [&](std::uint32_t a, std::uint32_t b) {
+      return pops_[p][a].fitness > pops_[p][b].fitness;
+    });
+  }
+  parallel_for(kPopulations * n, config_.workers, [&](std::size_t t) {
+    const std::size_t p = t / n;
+    const std::size_t k = t % n;
+    if (k < config_.elites) {
+      next[p][k] = pops_[p][ranked[p][k]];  // elitism: the best survive unchanged
+      return;
+    }
+    Rng rng(seed_for(config_.seed, generation_ + 1, p, k));
+    auto tournament = [&] {
+      std::size_t best = rng.below(n);
+      for (std::size_t r = 1; r < config_.tournament; ++r) {
+        const std::size_t c = rng.below(n);
+        if (impl_->shared[p][c] > impl_->shared[p][best]) best = c;
+      }
+      return best;
+    };
+    const Genome& a = pops_[p][tournament()];
+    Genome child;
+    if (rng.uniform() < config_.crossover_rate) {
+      const Genome& b = pops_[p][tournament()];
+      child.b2 = rng.uniform() < 0.5 ? a.b2 : b.b2;
+      child.sigma = 0.5F * (a.sigma + b.sigma);
+      for (std::size_t u = 0; u < a.hidden; ++u) {
+        copy_unit(u < b.hidden && rng.uniform() < 0.5 ? b : a, u, child);
+      }
+    } else {
+      child = a;
+    }
+    // Self-adaptive step: the step size evolves with the weights.
+    child.sigma = std::clamp(child.sigma * std::exp(0.2F * rng.normal()), 0.005F, 1.0F);
+    for (auto& w : child.w1) {
+      if (w != 0.0F || rng.uniform() < 0.2) w += child.sigma * rng.normal();
+    }
+    for (auto& w : child.b1) w += child.sigma * rng.normal();
+    for (auto& w : child.w2) w += child.sigma * rng.normal();
+    child.b2 += child.sigma * rng.normal();
+    const double s = rng.uniform();
+    if (s < config_.structural_rate && child.hidden < config_.max_hidden) {
+      // A new unit starts silent (output weight 0): behaviour is unchanged
+      // until mutation gives it a role.
+      Genome unit = random_genome(1, rng);
+      unit.w2[0] = 0;
+      copy_unit(unit, 0, child);
+    } else if (s < 2 * config_.structural_rate && child.hidden > 1) {
+      const std::size_t u = rng.below(child.hidden);
+      child.w1.erase(child.w1.begin() + static_cast<std::ptrdiff_t>(u * kFeatureCount),
+                     child.w1.begin() + static_cast<std::ptrdiff_t>((u + 1) * kFeatureCount));
+      child.b1.erase(child.b1.begin() + static_cast<std::ptrdiff_t>(u));
+      child.w2.erase(child.w2.begin() + static_cast<std::ptrdiff_t>(u));
+      --child.hidden;
+    }
+    next[p][k] = std::move(child);
+  });
+  pops_ = std::move(next);
+}
+
+GenerationStats Evolution::step() {
+  breed();
+  ++generation_;
+  evaluate_all();
+  GenerationStats st;
+  st.generation = generation_;
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    const auto& champ = champion(p);
+    st.best[p] = champ.fitness;
+    st.best_auc[p] = champ.auc;
+    double sum = 0;
+    for (const auto& g : pops_[p]) sum += g.fitness;
+    st.mean[p] = sum / static_cast<double>(pops_[p].size());
+    const auto ci = static_cast<std::size_t>(&champ - pops_[p].data());
+    const auto& bc = impl_->behaviour[p][ci];
+    double div = 0;
+    for (const auto& b : impl_->behaviour[p]) {
+      double d = 0;
+      for (std::size_t k = 0; k < b.size(); ++k) d += std::abs(b[k] - bc[k]);
+      div += d / std::max<std::size_t>(1, b.size());
+    }
+    st.diversity[p] = div / static_cast<double>(pops_[p].size());
+  }
+  return st;
+}
+
+void Evolution::run(const std::function<void(const GenerationStats&)>& progress) {
+  while (generation_ < config_.generations) {
+    auto st = step();
+    if (progress) progress(st);
+  }
+}
+
+const Genome& Evolution::champion(std::size_t p) const {
+  return *std::ranges::max_element(pops_[p], {}, &Genome::fitness);
+}
+
+std::span<const Genome> Evolution::population(std::size_t p) const { return pops_[p]; }
+
+std::span<const std::uint32_t> Evolution::examples(std::size_t p) const { return examples_[p]; }
+
+// ----------------------------------------------------------------- combiner
+
+Combiner fit_combiner(const std::array<const Genome*, kPopulations>& champions,
+                      std::span<const Sample> samples) {
+  const auto n = samples.size();
+  const RowMatrix x = matrix_of(samples);
+  std::array<std::vector<float>, kPopulations> y;
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    y[p].resize(n);
+    evaluate_matrix(*champions[p], x, y[p]);
+  }
+  // Classes balanced, so sigmoid 0.5 (score 50, the alert threshold) sits at
+  // the decision boundary.
+  double pos = 0;
+  double neg = 0;
+  for (const auto& s : samples) (s.label >= 0.5F ? pos : neg) += s.weight;
+  std::vector<double> w(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& s = samples[i];
+    w[i] = s.weight / (2.0 * std::max(1e-9, s.label >= 0.5F ? pos : neg));
+  }
+  std::array<double, kPopulations> beta{};
+  double bias = 0;
+  constexpr double kL2 = 1e-2;
+  constexpr double kRate = 2.0;
+  for (int it = 0; it < 3000; ++it) {
+    std::array<double, kPopulations> grad{};
+    double gbias = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      double z = bias;
+      for (std::size_t p = 0; p < kPopulations; ++p) z += beta[p] * y[p][i];
+      const double err = (1.0 / (1.0 + std::exp(-z)) - samples[i].label) * w[i];
+      gbias += err;
+      for (std::size_t p = 0; p < kPopulations; ++p) grad[p] += err * y[p][i];
+    }
+    bias -= kRate * gbias;
+    for (std::size_t p = 0; p < kPopulations; ++p) {
+      beta[p] -= kRate * (grad[p] + kL2 * beta[p]);
+    }
+  }
+  Combiner c;
+  for (std::size_t p = 0; p < kPopulations; ++p) c.weights[p] = static_cast<float>(beta[p]);
+  c.bias = static_cast<float>(bias);
+  return c;
+}
+
+v1::Model build_model(const std::array<const Genome*, kPopulations>& champions,
+                      const Combiner& combiner, std::span<const FloorSpec> floors,
+                      std::string version, std::string created_by, std::string description) {
+  v1::Model m;
+  m.set_version(std::move(version));
+  m.set_feature_schema_version(kFeatureSchemaVersion);
+  m.set_created_by(std::move(created_by));
+  m.set_description(std::move(description));
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    const auto& g = *champions[p];
+    auto* net = m.add_networks();
+    net->set_population(std::string(to_string(static_cast<Population>(p))));
+    net->set_inputs(kFeatureCount);
+    net->set_hidden(g.hidden);
+    net->mutable_w1()->Add(g.w1.begin(), g.w1.end());
+    net->mutable_b1()->Add(g.b1.begin(), g.b1.end());
+    net->mutable_w2()->Add(g.w2.begin(), g.w2.end());
+    net->set_b2(g.b2);
+    m.mutable_combiner()->add_weights(combiner.weights[p]);
+  }
+  m.mutable_combiner()->set_bias(combiner.bias);
+  for (const auto& f : floors) {
+    auto* fl = m.add_floors();
+    fl->set_indicator(std::string(f.indicator));
+    fl->set_score(f.score);
+  }
+  return m;
+}
+
+std::vector<float> score_all(const ScoringModel& model, std::span<const Sample> samples) {
+  std::vector<float> out;
+  out.reserve(samples.size());
+  for (const auto& s : samples) out.push_back(static_cast<float>(model.score(s.x)));
+  return out;
+}
+
+// ------------------------------------------------------------------- train
+
+namespace {
+
+Dataset merge_duplicates(const Dataset& in) {
+  std::map<std::pair<bool, FeatureVector>, std::size_t> index;
+  Dataset out;
+  for (const auto& s : in.samples) {
+    const auto key = std::make_pair(s.label >= 0.5F, s.x);
+    auto [it, fresh] = index.emplace(key, out.samples.size());
+    if (fresh) {
+      out.samples.push_back(s);
+    } else {
+      out.samples[it->second].weight += s.weight;
+    }
+  }
+  return out;
+}
+
+bool has_indicator(const Sample& s) {
+  return std::any_of(s.x.begin(), s.x.begin() + kIndicatorFeatures,
+                     [](float v) { return v != 0.0F; });
+}
+
+ModelEval evaluate_model(const ScoringModel& m, std::span<const Sample> samples, double fpr) {
+  const auto scores = score_all(m, samples);
+  ModelEval e{auc(scores, samples), tpr_at_fpr(scores, samples, fpr)};
+  std::vector<float> hard_scores;
+  std::vector<Sample> hard;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    if (has_indicator(samples[i])) {
+      hard.push_back(samples[i]);
+      hard_scores.push_back(scores[i]);
+    }
+  }
+  e.auc_indicators = auc(hard_scores, hard);
+  e.tpr_indicators = tpr_at_fpr(hard_scores, hard, fpr);
+  return e;
+}
+
+// Routine negatives without any indicator vastly outnumber everything else and
+// every model ranks them low; scaled down to the total weight of the negatives
+// that do carry an indicator, they stop drowning the cases selection must learn.
+void balance_easy_negatives(Dataset& d) {
+  double hard = 0;
+  double easy = 0;
+  for (const auto& s : d.samples) {
+    if (s.label < 0.5F) (has_indicator(s) ? hard : easy) += s.weight;
+  }
+  if (hard <= 0 || easy <= hard) {
+    return;
+  }
+  const auto scale = static_cast<float>(hard / easy);
+  for (auto& s : d.samples) {
+    if (s.label < 0.5F && !has_indicator(s)) s.weight *= scale;
+  }
+}
+
+// The test samples that specialise population p (its positives, all negatives).
+std::vector<Sample> population_subset(std::span<const Sample> samples, std::size_t p) {
+  const auto slots = indicator_slots();
+  std::vector<Sample> out;
+  for (const auto& s : samples) {
+    std::uint32_t mask = 0;
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      if (s.x[k] != 0.0F) mask |= 1U << static_cast<unsigned>(slots[k].population);
+    }
+    if (s.label < 0.5F || mask == 0 || (mask & (1U << p)) != 0) out.push_back(s);
+  }
+  return out;
+}
+
+double genome_auc(const Genome& g, std::span<const Sample> samples) {
+  std::vector<float> out(samples.size());
+  evaluate(g, samples, out);
+  return auc(out, samples);
+}
+
+}  // namespace
+
+Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
+                          const std::function<void(const GenerationStats&)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Dataset train_set;
+  Dataset test_set;
+  data.split(options.holdout, options.evolution.seed, train_set, test_set);
+  if (train_set.positives() == 0 || train_set.positives() == train_set.samples.size()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("training data needs both classes ({} samples, {} positive)",
+                                  train_set.samples.size(), train_set.positives()));
+  }
+  TrainResult result;
+  auto& rep = result.report;
+  rep.train_samples = train_set.samples.size();
+  rep.train_positives = train_set.positives();
+  // Identical samples (most routine events look alike) become one with their
+  // weights summed: every weighted metric is unchanged, evaluation is cheaper.
+  train_set = merge_duplicates(train_set);
+  balance_easy_negatives(train_set);
+  for (const auto& s : test_set.samples) {
+    if (has_indicator(s)) {
+      ++rep.test_with_indicators;
+      rep.test_negatives_with_indicators += s.label < 0.5F ? 1 : 0;
+    }
+  }
+  rep.test_samples = test_set.samples.size();
+  rep.test_positives = test_set.positives();
+  const double fpr = options.evolution.target_fpr;
+
+  Evolution evolution(options.evolution, train_set);
+  std::array<Genome, kPopulations> initial;
+  std::array<const Genome*, kPopulations> champs{};
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    initial[p] = evolution.champion(p);
+    champs[p] = &initial[p];
+  }
+  const auto initial_model =
+      build_model(champs, fit_combiner(champs, train_set.samples), {}, "initial", "", "");
+  // The model in service (or the detector-only baseline) joins each population
+  // as one genome: evolution starts from what is known, not below it.
+  if (const auto* prior = options.current != nullptr ? options.current : options.baseline) {
+    for (std::size_t p = 0; p < kPopulations; ++p) evolution.seed(p, genome_of(*prior, p));
+  }
+  while (evolution.generation() < options.evolution.generations) {
+    if (options.cancel != nullptr && options.cancel->load()) {
+      return make_error(ErrorCode::kInternal,
+                        fmt::format("cancelled at generation {}", evolution.generation()));
+    }
+    const auto st = evolution.step();
+    rep.history.push_back(st);
+    if (progress) progress(st);
+  }
+  for (std::size_t p = 0; p < kPopulations; ++p) champs[p] = &evolution.champion(p);
+  result.model = build_model(
+      champs, fit_combiner(champs, train_set.samples), options.floors, options.version,
+      options.created_by,
+      fmt::format("evolved: {} populations x {} genomes, {} generations, "
+                  "seed {}; {} training samples ({} positive)",
+                  kPopulations, options.evolution.population_size, options.evolution.generations,
+                  options.evolution.seed, rep.train_samples, rep.train_positives));
+  auto evolved = ScoringModel::load(result.model);
+  auto initial_loaded = ScoringModel::load(initial_model);
+  if (!evolved || !initial_loaded) {
+    return make_error(ErrorCode::kInternal, "evolved model does not load (a bug)");
+  }
+  const std::span<const Sample> test(test_set.samples);
+  rep.evolved = evaluate_model(**evolved, test, fpr);
+  rep.initial = evaluate_model(**initial_loaded, test, fpr);
+  if (options.baseline != nullptr) rep.baseline = evaluate_model(*options.baseline, test, fpr);
+  if (options.current != nullptr) rep.current = evaluate_model(*options.current, test, fpr);
+  result.model.set_fitness(0.5 * rep.evolved.auc + 0.5 * rep.evolved.tpr);
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    const auto subset = population_subset(test, p);
+    rep.population_auc_initial[p] = genome_auc(initial[p], subset);
+    rep.population_auc_evolved[p] = genome_auc(*champs[p], subset);
+    const double final_best = rep.history.empty() ? 0 : rep.history.back().best[p];
+    rep.converged_at[p] = 0;
+    for (const auto& st : rep.history) {
+      if (st.best[p] >= final_best - 0.005) {
+        rep.converged_at[p] = st.generation;
+        break;
+      }
+    }
+  }
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+std::string report_markdown(const TrainReport& r, const TrainOptions& o, std::string_view command) {
+  std::string md;
+  auto out = std::back_inserter(md);
+  fmt::format_to(out, "Produced by:\n\n```sh\n{}\n```\n\n", command);
+  fmt::format_to(out,
+                 "Data: {} training samples ({} positive), {} held-out samples ({} positive); "
+                 "held-out share {:.0f} % of each class, split with seed {}.\n"
+                 "Evolution: {} populations x {} genomes, {} generations, seed {}, {} workers, "
+                 "{:.1f} s.\n\n",
+                 r.train_samples, r.train_positives, r.test_samples, r.test_positives,
+                 100 * o.holdout, o.evolution.seed, kPopulations, o.evolution.population_size,
+                 o.evolution.generations, o.evolution.seed, o.evolution.workers, r.seconds);
+  fmt::format_to(out,
+                 "Held-out samples with at least one indicator: {} ({} of them benign).\n\n"
+                 "| model (held-out data) | AUC, all | TPR at {:.0f} % FPR, all | AUC, with an "
+                 "indicator | TPR at {:.0f} % FPR, with an indicator |\n|---|---|---|---|---|\n",
+                 r.test_with_indicators, r.test_negatives_with_indicators,
+                 100 * o.evolution.target_fpr, 100 * o.evolution.target_fpr);
+  auto row = [&](std::string_view name, const ModelEval& e, bool bold) {
+    const std::string_view b = bold ? "**" : "";
+    fmt::format_to(out, "| {} | {b}{:.4f}{b} | {b}{:.4f}{b} | {b}{:.4f}{b} | {b}{:.4f}{b} |\n",
+                   name, e.auc, e.tpr, e.auc_indicators, e.tpr_indicators, fmt::arg("b", b));
+  };
+  row("initial random repertoire (generation 0 champions + fitted combiner)", r.initial, false);
+  if (o.baseline != nullptr) row("detector-only baseline", r.baseline, false);
+  if (o.current != nullptr) row("model in service", r.current, false);
+  row("**evolved**", r.evolved, true);
+  md += "\n";
+  md +=
+      "| population | champion AUC, generation 0 | champion AUC, evolved | converged at "
+      "generation |\n|---|---|---|---|\n";
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    fmt::format_to(out, "| {} | {:.4f} | {:.4f} | {} |\n", to_string(static_cast<Population>(p)),
+                   r.population_auc_initial[p], r.population_auc_evolved[p], r.converged_at[p]);
+  }
+  md +=
+      "\nPer-population AUC is measured on the held-out samples that specialise the "
+      "population (its own positives and every negative).\n";
+  if (!r.history.empty()) {
+    md +=
+        "\n| generation | best fitness (mean over populations) | mean fitness | diversity |\n"
+        "|---|---|---|---|\n";
+    const std::size_t every = std::max<std::size_t>(1, r.history.size() / 10);
+    for (std::size_t i = 0; i < r.history.size(); ++i) {
+      if (i % every != 0 && i + 1 != r.history.size()) continue;
+      const auto& st = r.history[i];
+      double best = 0;
+      double mean = 0;
+      double div = 0;
+      for (std::size_t p = 0; p < kPopulations; ++p) {
+        best += st.best[p] / kPopulations;
+        mean += st.mean[p] / kPopulations;
+        div += st.diversity[p] / kPopulations;
+      }
+      fmt::format_to(out, "| {} | {:.4f} | {:.4f} | {:.4f} |\n", st.generation, best, mean, div);
+    }
+  }
+  return md;
+}
+
+}  // namespace vigil::evo

@@ -1,0 +1,54 @@
+// One generation of neural Darwinism (6 populations x 100 genomes) over N
+// training samples, with 1 and 4 workers: the cost of evolution, and what the
+// worker pool buys on this machine.
+//   build/tests/bench/vigil_evolution_bench --benchmark_filter='/100000'
+#include <benchmark/benchmark.h>
+
+#include "vigil/evolution.h"
+
+namespace {
+
+using namespace vigil;
+
+// Distinct samples (duplicates would be merged by train(); the engine itself
+// evaluates what it is given): a mix of indicator, context and family slots.
+evo::Dataset dataset(std::size_t n) {
+  evo::Dataset d;
+  std::uint64_t r = 42;
+  auto next = [&] {
+    r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+    return r >> 33;
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    evo::Sample s;
+    s.label = next() % 10 == 0 ? 1.0F : 0.0F;
+    s.x[next() % kIndicatorFeatures] = s.label > 0 || next() % 4 == 0 ? 1.0F : 0.0F;
+    s.x[kFamilyProcess + next() % 4] = 1.0F;
+    s.x[kLineageDepth] = static_cast<float>(next() % 9) / 8.0F;
+    s.x[kEuidRoot] = static_cast<float>(next() % 2);
+    d.samples.push_back(s);
+  }
+  return d;
+}
+
+void BM_EvolutionGeneration(benchmark::State& state) {
+  const auto data = dataset(static_cast<std::size_t>(state.range(1)));
+  evo::EvolutionConfig cfg;
+  cfg.population_size = 100;
+  cfg.workers = static_cast<std::size_t>(state.range(0));
+  evo::Evolution evolution(cfg, data);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(evolution.step());
+  }
+  state.counters["samples"] = static_cast<double>(data.samples.size());
+  state.counters["genomes"] = 6 * 100;
+}
+// {workers, samples}: the 20k case is CI's smoke run.
+BENCHMARK(BM_EvolutionGeneration)
+    ->Args({1, 20'000})
+    ->Args({1, 100'000})
+    ->Args({4, 100'000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
