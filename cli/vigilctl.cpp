@@ -1,5 +1,6 @@
 // vigilctl: the operator's client for vigil-collector's QueryService.
 //   vigilctl --collector ADDR report | agents | alerts [--follow] | events | feedback ID --label L
+//   vigilctl models list | evolve | import FILE | rollout VERSION | rollback | status
 // Tables by default, --json for machines. Exit codes: 0 ok, 1 the request
 // failed, 2 bad arguments, 3 collector unreachable.
 #include <fmt/format.h>
@@ -10,10 +11,14 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
+#include <thread>
 
 #include "vigil/cli/format.h"
 #include "vigil/clock.h"
+#include "vigil/v1/model.grpc.pb.h"
 #include "vigil/v1/query.grpc.pb.h"
 
 namespace {
@@ -294,6 +299,160 @@ int cmd_feedback(vigil::v1::QueryService::Stub& stub, const Options& o, const st
   return kExitOk;
 }
 
+// ------------------------------------------------------------------ models
+
+using ModelStub = vigil::v1::ModelService::Stub;
+
+void print_rollout(const vigil::v1::RolloutStatus& r) {
+  fmt::print("rollout {} phase={} agents={}/{} previous={}\n  {}\n",
+             r.version().empty() ? "-" : r.version(), r.phase(), r.agents_updated(),
+             r.agents_total(), r.previous_version().empty() ? "-" : r.previous_version(),
+             r.reason());
+}
+
+int cmd_models_list(ModelStub& stub, const Options& o) {
+  grpc::ClientContext ctx;
+  set_deadline(ctx, o);
+  vigil::v1::ListModelsResponse resp;
+  if (auto s = stub.ListModels(&ctx, {}, &resp); !s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(resp);
+    return kExitOk;
+  }
+  Table t({"VERSION", "STATE", "CREATED (UTC)", "PARENT", "SAMPLES", "HELD-OUT AUC", "TPR@1%",
+           "PARENT AUC", "CREATED BY"});
+  for (const auto& m : resp.models()) {
+    t.add({m.version(), m.state(), format_time(m.created_ns()),
+           m.parent_version().empty() ? "-" : m.parent_version(),
+           m.samples() == 0 ? "-" : fmt::format("{} ({}+)", m.samples(), m.positives()),
+           m.heldout_auc() == 0 ? "-" : fmt::format("{:.4f}", m.heldout_auc()),
+           m.heldout_auc() == 0 ? "-" : fmt::format("{:.4f}", m.heldout_tpr()),
+           m.parent_auc() == 0 ? "-" : fmt::format("{:.4f}", m.parent_auc()), m.created_by()});
+  }
+  std::cout << t.render();
+  const auto& e = resp.evolution();
+  fmt::print(
+      "\nevolution: {} (generation {}/{}, best fitness {:.4f}, mean {:.4f}); runs {}; "
+      "last: {}\nsigning key (agents' --model-pubkey): {}\n",
+      e.running() ? "running" : "idle", e.generation(), e.generations(), e.best_fitness(),
+      e.mean_fitness(), e.runs(), e.last_result().empty() ? "-" : e.last_result(),
+      resp.signing_public_key());
+  return kExitOk;
+}
+
+int cmd_models_evolve(ModelStub& stub, const Options& o, bool wait) {
+  vigil::v1::EvolutionStatus st;
+  {
+    grpc::ClientContext ctx;
+    set_deadline(ctx, o);
+    if (auto s = stub.Evolve(&ctx, {}, &st); !s.ok()) {
+      return report_error(o, s);
+    }
+  }
+  const auto runs = st.runs();
+  while (wait && (st.running() || st.runs() == runs)) {
+    // Progress: generation and fitness, as the collector reports them.
+    if (!o.json) {
+      fmt::print(stderr, "evolving: generation {}/{} best {:.4f} mean {:.4f}\n", st.generation(),
+                 st.generations(), st.best_fitness(), st.mean_fitness());
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    grpc::ClientContext ctx;
+    set_deadline(ctx, o);
+    vigil::v1::ListModelsResponse resp;
+    if (auto s = stub.ListModels(&ctx, {}, &resp); !s.ok()) {
+      return report_error(o, s);
+    }
+    st = resp.evolution();
+  }
+  if (o.json) {
+    print_json(st);
+  } else {
+    fmt::print("evolution {}: {}\n", st.running() ? "running" : "done",
+               st.last_result().empty() ? "started" : st.last_result());
+  }
+  return kExitOk;
+}
+
+int cmd_models_import(ModelStub& stub, const Options& o, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    fmt::print(stderr, "vigilctl: cannot read {}\n", path);
+    return kExitUsage;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  vigil::v1::ImportModelRequest req;
+  req.set_model(ss.str());
+  grpc::ClientContext ctx;
+  set_deadline(ctx, o);
+  vigil::v1::ModelInfo info;
+  if (auto s = stub.ImportModel(&ctx, req, &info); !s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(info);
+  } else {
+    fmt::print("model {} registered as {} (parent {})\n", info.version(), info.state(),
+               info.parent_version().empty() ? "-" : info.parent_version());
+  }
+  return kExitOk;
+}
+
+int cmd_models_rollout(ModelStub& stub, const Options& o, const std::string& version, double canary,
+                       std::uint64_t soak_s) {
+  vigil::v1::RolloutRequest req;
+  req.set_version(version);
+  req.set_canary_fraction(canary);
+  req.set_soak_s(soak_s);
+  grpc::ClientContext ctx;
+  set_deadline(ctx, o);
+  vigil::v1::RolloutStatus st;
+  if (auto s = stub.Rollout(&ctx, req, &st); !s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(st);
+  } else {
+    print_rollout(st);
+  }
+  return kExitOk;
+}
+
+int cmd_models_rollback(ModelStub& stub, const Options& o, const std::string& reason) {
+  vigil::v1::RollbackRequest req;
+  req.set_reason(reason);
+  grpc::ClientContext ctx;
+  set_deadline(ctx, o);
+  vigil::v1::RolloutStatus st;
+  if (auto s = stub.Rollback(&ctx, req, &st); !s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(st);
+  } else {
+    print_rollout(st);
+  }
+  return kExitOk;
+}
+
+int cmd_models_status(ModelStub& stub, const Options& o) {
+  grpc::ClientContext ctx;
+  set_deadline(ctx, o);
+  vigil::v1::RolloutStatus st;
+  if (auto s = stub.RolloutStatus(&ctx, {}, &st); !s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(st);
+  } else {
+    print_rollout(st);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -359,6 +518,29 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"malicious", "benign"}));
   feedback->add_option("--comment", comment, "why (kept with the label)");
 
+  auto* models = app.add_subcommand("models", "scoring models: registry, evolution, rollout");
+  models->require_subcommand(1);
+  models->add_subcommand("list", "registered models, evolution progress, the signing key");
+  auto* m_evolve = models->add_subcommand("evolve", "start an evolution run on fleet data");
+  bool m_wait = false;
+  m_evolve->add_flag("--wait", m_wait, "follow the run's progress until it ends");
+  auto* m_import = models->add_subcommand("import", "register a model file (vigil-evolve output)");
+  std::string m_file;
+  m_import->add_option("FILE", m_file, "a vigil.v1.Model file")->required();
+  auto* m_rollout = models->add_subcommand("rollout", "roll a model out: canary, then the fleet");
+  std::string m_version;
+  double m_canary = 0.1;
+  std::uint64_t m_soak = 300;
+  m_rollout->add_option("VERSION", m_version, "model version")->required();
+  m_rollout->add_option("--canary", m_canary, "share of agents in the canary (default 0.1)")
+      ->check(CLI::Range(0.0001, 1.0));
+  m_rollout->add_option("--soak", m_soak, "seconds the canary runs before the fleet (300)")
+      ->check(CLI::Range(1, 7 * 86400));
+  auto* m_rollback = models->add_subcommand("rollback", "return every agent to the previous model");
+  std::string m_reason;
+  m_rollback->add_option("--reason", m_reason, "why (kept in the rollout status)");
+  models->add_subcommand("status", "the current rollout");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -405,6 +587,15 @@ int main(int argc, char** argv) {
   }
   if (feedback->parsed()) {
     return cmd_feedback(*stub, o, alert_id, label, comment);
+  }
+  if (models->parsed()) {
+    auto mstub = vigil::v1::ModelService::NewStub(channel);
+    if (m_evolve->parsed()) return cmd_models_evolve(*mstub, o, m_wait);
+    if (m_import->parsed()) return cmd_models_import(*mstub, o, m_file);
+    if (m_rollout->parsed()) return cmd_models_rollout(*mstub, o, m_version, m_canary, m_soak);
+    if (m_rollback->parsed()) return cmd_models_rollback(*mstub, o, m_reason);
+    if (models->got_subcommand("status")) return cmd_models_status(*mstub, o);
+    return cmd_models_list(*mstub, o);
   }
   return kExitUsage;
 }

@@ -14,8 +14,10 @@
 
 #include "vigil/clock.h"
 #include "vigil/collector/ingest.h"
+#include "vigil/collector/model_service.h"
 #include "vigil/collector/query_service.h"
 #include "vigil/log.h"
+#include "vigil/shipped_model.h"
 
 namespace vigil::collector {
 namespace {
@@ -62,6 +64,20 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.correlation.min_hosts = v.as<std::uint32_t>();
       } else if (key == "stats_interval_s") {
         cfg.stats_interval_s = v.as<std::uint32_t>();
+      } else if (key == "model_signing_key") {
+        cfg.models.signing_key = v.as<std::string>();
+      } else if (key == "evolve_interval_s") {
+        cfg.models.evolve_interval_s = v.as<std::uint64_t>();
+      } else if (key == "evolve_window_s") {
+        cfg.models.evolve_window_s = v.as<std::uint64_t>();
+      } else if (key == "evolve_feedback_trigger") {
+        cfg.models.evolve_feedback_trigger = v.as<std::uint32_t>();
+      } else if (key == "evolve_population") {
+        cfg.models.evolve_population = v.as<std::size_t>();
+      } else if (key == "evolve_generations") {
+        cfg.models.evolve_generations = v.as<std::size_t>();
+      } else if (key == "evolve_workers") {
+        cfg.models.evolve_workers = v.as<std::size_t>();
       } else if (key == "log_level") {
         cfg.log_level = v.as<std::string>();
       } else {
@@ -110,6 +126,12 @@ ParsedArgs parse_args(int argc, char** argv) {
   auto* window = app.add_option("--correlation-window", cfg.correlation.window_s,
                                 "seconds within which events on different hosts correlate");
   auto* level = app.add_option("--log-level", cfg.log_level, "trace|debug|info|warn|error");
+  std::string signing_key;
+  auto* key_opt = app.add_option("--model-signing-key", signing_key,
+                                 "ed25519 key (hex) models are signed with; created if missing "
+                                 "(default DATA_DIR/model-signing.key)");
+  auto* evolve = app.add_option("--evolve-interval", cfg.models.evolve_interval_s,
+                                "seconds between evolution runs on fleet data (0: on demand only)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -141,7 +163,9 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (ret_bytes->count() > 0) cfg.store.retention_bytes = flags.store.retention_bytes;
     if (window->count() > 0) cfg.correlation.window_s = flags.correlation.window_s;
     if (level->count() > 0) cfg.log_level = flags.log_level;
+    if (evolve->count() > 0) cfg.models.evolve_interval_s = flags.models.evolve_interval_s;
   }
+  if (key_opt->count() > 0) cfg.models.signing_key = signing_key;
   return out;
 }
 
@@ -174,6 +198,27 @@ int run(const CollectorConfig& config) {
   AlertHub hub;
   Ingest ingest(**store, correlator, hub);
   QueryServiceImpl query(**store, hub, ingest);
+  ModelConfig model_config = config.models;
+  if (model_config.signing_key.empty()) {
+    model_config.signing_key = config.data_dir / "model-signing.key";
+  }
+  ModelManager models(**store, model_config,
+                      AgentLink{.connected = [&ingest] { return ingest.connected_agents(); },
+                                .send =
+                                    [&ingest](const std::string& id, const v1::ModelUpdate& u) {
+                                      v1::CollectorMessage msg;
+                                      *msg.mutable_model() = u;
+                                      return ingest.send_to_agent(id, msg);
+                                    }});
+  if (auto r = models.init(shipped_model_bytes(), unix_now_ns()); !r) {
+    fmt::print(stderr, "vigil-collector: {}\n", r.error().message);
+    return 1;
+  }
+  ingest.set_hello_hook([&models](const std::string& id, const v1::Hello& hello) {
+    models.on_hello(id, hello.model_version());
+  });
+  query.set_feedback_hook([&models] { models.on_feedback(); });
+  ModelServiceImpl model_service(models);
 
   const bool one_server = config.api_listen.empty() || config.api_listen == config.listen;
   int agent_port = 0;
@@ -184,6 +229,7 @@ int run(const CollectorConfig& config) {
   agents_builder.RegisterService(&ingest);
   if (one_server) {
     agents_builder.RegisterService(&query);
+    agents_builder.RegisterService(&model_service);
   }
   auto agents_server = agents_builder.BuildAndStart();
   if (!agents_server || agent_port == 0) {
@@ -196,7 +242,9 @@ int run(const CollectorConfig& config) {
   } else {
     grpc::ServerBuilder api_builder;
     api_builder.AddListeningPort(config.api_listen, grpc::InsecureServerCredentials(), &api_port);
+    api_builder.SetMaxReceiveMessageSize(32 << 20);  // model imports
     api_builder.RegisterService(&query);
+    api_builder.RegisterService(&model_service);
     api_server = api_builder.BuildAndStart();
     if (!api_server || api_port == 0) {
       fmt::print(stderr, "vigil-collector: cannot listen on {}\n", config.api_listen);
@@ -207,6 +255,7 @@ int run(const CollectorConfig& config) {
              bound(one_server ? config.listen : config.api_listen, api_port));
   std::fflush(stdout);
   VLOG_INFO("vigil-collector {} data in {}", kVersion, config.data_dir.string());
+  VLOG_INFO("model signing public key {} (agents: --model-pubkey)", models.public_key_hex());
 
   // Signals are waited for on a dedicated thread; the main thread runs retention.
   std::thread signal_thread([set] {
@@ -222,11 +271,14 @@ int run(const CollectorConfig& config) {
       std::chrono::steady_clock::now() + std::chrono::seconds(config.stats_interval_s);
   for (;;) {
     std::unique_lock lock(g_stop_mu);
-    if (g_stop_cv.wait_until(lock, std::min(next_retention, next_stats), [] { return g_stop; })) {
+    const auto next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    if (g_stop_cv.wait_until(lock, std::min({next_retention, next_stats, next_tick}),
+                             [] { return g_stop; })) {
       break;
     }
     lock.unlock();
     const auto now = std::chrono::steady_clock::now();
+    models.tick(unix_now_ns());  // canary soak and health gate, scheduled evolution
     if (now >= next_retention) {
       if (auto r = (*store)->enforce_retention(unix_now_ns()); !r) {
         VLOG_WARN("retention: {}", r.error().message);

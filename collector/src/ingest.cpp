@@ -131,6 +131,9 @@ class ConnectReactor final
         v1::CollectorMessage ack;
         ack.mutable_ack()->set_seq(*acked);
         send(ack);
+        if (ingest_.hello_hook_) {
+          ingest_.hello_hook_(agent_id_, msg.hello());  // e.g. bring its model up to date
+        }
         return {};
       }
       case v1::AgentMessage::kBatch: {
@@ -147,6 +150,9 @@ class ConnectReactor final
         v1::CollectorMessage ack;
         ack.mutable_ack()->set_seq(*acked);
         send(ack);
+        if (ingest_.hello_hook_) {
+          ingest_.hello_hook_(agent_id_, msg.hello());  // e.g. bring its model up to date
+        }
         return {};
       }
       case v1::AgentMessage::kHealth:
@@ -195,6 +201,16 @@ void Ingest::detach(const std::string& agent_id, ConnectReactor* reactor) {
   if (it != connected_.end() && it->second == reactor) {
     connected_.erase(it);
   }
+}
+
+std::vector<std::string> Ingest::connected_agents() {
+  std::lock_guard lock(agents_mu_);
+  std::vector<std::string> ids;
+  ids.reserve(connected_.size());
+  for (const auto& [id, reactor] : connected_) {
+    ids.push_back(id);
+  }
+  return ids;
 }
 
 bool Ingest::send_to_agent(const std::string& agent_id, const v1::CollectorMessage& msg) {

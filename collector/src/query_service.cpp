@@ -173,6 +173,9 @@ grpc::ServerUnaryReactor* QueryServiceImpl::SubmitFeedback(grpc::CallbackServerC
     msg.mutable_feedback()->set_label(req->label());
     ingest_.send_to_agent(alert->agent_id(), msg);
   }
+  if (feedback_hook_) {
+    feedback_hook_();
+  }
   hub_.publish(*alert);
   *resp->mutable_alert() = std::move(*alert);
   return finish(ctx, grpc::Status::OK);

@@ -186,6 +186,9 @@ Result<void> Store::update_health(const std::string& agent_id, const v1::Health&
   }
   rec.set_kernel_drops(drops);
   rec.set_decoder_errors(h.decoder_errors());
+  if (!h.model_version().empty()) {
+    rec.set_model_version(h.model_version());  // a rolled-out model shows up here
+  }
   rec.set_spool_events(h.spool_events());
   rec.set_spool_dropped(h.spool_dropped());
   rec.set_lag_ms(h.lag_ms());
@@ -541,6 +544,69 @@ Result<RetentionResult> Store::enforce_retention(std::uint64_t now_ns) {
     db_->CompactRange({}, cfs_[kEvents], &b, &e).PermitUncheckedError();
   }
   return result;
+}
+
+// ------------------------------------------------------------ model registry
+
+namespace {
+// Meta keys are prefixed so they never collide with the alert index ("alert/").
+std::string meta_key(const std::string& key) { return "m/" + key; }
+}  // namespace
+
+Result<void> Store::put_model(const v1::ModelRecord& record) {
+  std::string value;
+  if (!record.SerializeToString(&value)) {
+    return make_error(ErrorCode::kInternal, "model record does not serialise");
+  }
+  rocksdb::WriteBatch wb;
+  wb.Put(cfs_[kModels], record.info().version(), value);
+  return write(wb);
+}
+
+Result<std::optional<v1::ModelRecord>> Store::get_model(const std::string& version) {
+  std::string value;
+  auto s = db_->Get({}, cfs_[kModels], version, &value);
+  if (s.IsNotFound()) {
+    return std::optional<v1::ModelRecord>{};
+  }
+  if (!s.ok()) {
+    return std::unexpected(db_error("get model", s));
+  }
+  v1::ModelRecord rec;
+  if (!rec.ParseFromString(value)) {
+    return make_error(ErrorCode::kCorrupt, "model record " + version + " is corrupt");
+  }
+  return std::optional<v1::ModelRecord>(std::move(rec));
+}
+
+std::vector<v1::ModelRecord> Store::models() {
+  std::vector<v1::ModelRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kModels]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::ModelRecord rec;
+    if (rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      out.push_back(std::move(rec));
+    }
+  }
+  return out;
+}
+
+Result<void> Store::put_meta(const std::string& key, const std::string& value) {
+  rocksdb::WriteBatch wb;
+  wb.Put(cfs_[kMeta], meta_key(key), value);
+  return write(wb);
+}
+
+Result<std::optional<std::string>> Store::get_meta(const std::string& key) {
+  std::string value;
+  auto s = db_->Get({}, cfs_[kMeta], meta_key(key), &value);
+  if (s.IsNotFound()) {
+    return std::optional<std::string>{};
+  }
+  if (!s.ok()) {
+    return std::unexpected(db_error("get meta", s));
+  }
+  return std::optional<std::string>(std::move(value));
 }
 
 }  // namespace vigil::collector

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "vigil/event.h"
 
 namespace vigil::collector {
@@ -40,6 +42,9 @@ namespace {
 
 bool too_long(const std::string& s) { return s.size() > kMaxStringBytes; }
 
+// Any schema's slots fit in a byte; this build trains only on its own schema.
+constexpr std::uint32_t kMaxFeatureSlots = 256;
+
 Result<void> validate_event(const v1::Event& e) {
   if (!event_type_from_string(e.type())) {
     return make_error(ErrorCode::kInvalidArgument, fmt::format("event seq {}: unknown type '{}'",
@@ -57,6 +62,20 @@ Result<void> validate_event(const v1::Event& e) {
       e.indicators_size() > 64 || (e.has_exec() && e.exec().args_size() > 256)) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("event seq {}: a field exceeds its size limit", e.seq()));
+  }
+  if (e.feature_slots_size() != e.feature_values_size() ||
+      e.feature_slots_size() > static_cast<int>(kMaxFeatureSlots)) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("event seq {}: {} feature slots but {} values (limit {})", e.seq(),
+                    e.feature_slots_size(), e.feature_values_size(), kMaxFeatureSlots));
+  }
+  for (int i = 0; i < e.feature_slots_size(); ++i) {
+    if (e.feature_slots(i) >= kMaxFeatureSlots || !std::isfinite(e.feature_values(i))) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("event seq {}: feature slot {} out of range or not finite",
+                                    e.seq(), e.feature_slots(i)));
+    }
   }
   if (!e.alert_id().empty() && !valid_id(e.alert_id())) {
     return make_error(ErrorCode::kInvalidArgument,

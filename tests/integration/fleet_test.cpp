@@ -4,7 +4,9 @@
 //   - one source scanning all three (from a fourth namespace) is one fleet alert;
 //   - the collector down for 30 s while events flow: all delivered exactly once;
 //   - an agent killed mid-stream and restarted: no gap, no duplicate;
-//   - vigil-loadgen's emulated agents are all acked; vigilctl's errors and exit codes.
+//   - vigil-loadgen's emulated agents are all acked; vigilctl's errors and exit codes;
+//   - a model imported with vigilctl is signed, rolled out canary-first to two
+//     agents that verify it, reaches the fleet, and is rolled back.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
@@ -23,6 +25,7 @@
 #include "util/net.h"
 #include "util/proc.h"
 #include "util/test_util.h"
+#include "vigil/v1/model.grpc.pb.h"
 #include "vigil/v1/query.grpc.pb.h"
 
 extern char** environ;
@@ -506,6 +509,97 @@ TEST(Vigilctl, ClearErrorsAndExitCodes) {
   EXPECT_NE(bad_since.err().find("duration"), std::string::npos);
   Proc no_cmd({VIGILCTL_BIN}, dir.path());
   EXPECT_EQ(no_cmd.wait(), 2);
+}
+
+// Runs vigilctl against `collector`; returns its exit code, stdout in `out`.
+int vigilctl(const fs::path& dir, const std::string& collector, std::vector<std::string> args,
+             std::string* out = nullptr) {
+  std::vector<std::string> argv = {VIGILCTL_BIN, "--collector", collector, "--insecure"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Proc p(argv, dir);
+  const int rc = p.wait();
+  if (out != nullptr) *out = p.out();
+  if (rc != 0) std::fprintf(stderr, "vigilctl %s: %s\n", args.front().c_str(), p.err().c_str());
+  return rc;
+}
+
+TEST(ModelRollout, SignedModelGoesCanaryThenFleetAndRollsBack) {
+  vigil::test::TempDir dir;
+  Collector collector(dir.path());
+  ASSERT_TRUE(collector.start());
+  const auto pub_path = dir.path() / "data" / "model-signing.key.pub";
+  ASSERT_TRUE(wait_until([&] { return fs::exists(pub_path); }, 5s));
+  std::string pub = slurp(pub_path);
+  pub.erase(pub.find_last_not_of("\n") + 1);
+  ASSERT_EQ(pub.size(), 64U);
+
+  auto a = start_agent(dir.path(), "roll-a", collector.addr(), {"--model-pubkey", pub});
+  auto b = start_agent(dir.path(), "roll-b", collector.addr(), {"--model-pubkey", pub});
+  Api api(collector.addr());
+  std::string shipped;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto ra = api.agent("roll-a");
+        auto rb = api.agent("roll-b");
+        if (!ra || !rb || !ra->connected() || !rb->connected()) return false;
+        shipped = ra->model_version();
+        return !shipped.empty() && rb->model_version() == shipped;
+      },
+      20s))
+      << "both agents connect running the shipped model";
+
+  // The registry starts with the shipped model, active; make a new version of it.
+  auto models = vigil::v1::ModelService::NewStub(
+      grpc::CreateChannel(collector.addr(), grpc::InsecureChannelCredentials()));
+  vigil::v1::GetModelResponse active;
+  {
+    grpc::ClientContext ctx;
+    vigil::v1::GetModelRequest req;
+    req.set_version(shipped);
+    ASSERT_TRUE(models->GetModel(&ctx, req, &active).ok());
+  }
+  EXPECT_EQ(active.info().state(), "active");
+  vigil::v1::Model next;
+  ASSERT_TRUE(next.ParseFromString(active.model()));
+  next.set_version("it-next");
+  const auto file = dir.path() / "it-next.pb";
+  std::ofstream(file, std::ios::binary) << next.SerializeAsString();
+  ASSERT_EQ(vigilctl(dir.path(), collector.addr(), {"models", "import", file.string()}), 0);
+
+  std::string out;
+  ASSERT_EQ(
+      vigilctl(dir.path(), collector.addr(),
+               {"--json", "models", "rollout", "it-next", "--canary", "0.5", "--soak", "8"}, &out),
+      0);
+  auto st = nlohmann::json::parse(out);
+  EXPECT_EQ(st["phase"], "canary");
+  ASSERT_EQ(st["canary_agents"].size(), 1U);
+  const std::string canary = st["canary_agents"][0];
+  const std::string other = canary == "roll-a" ? "roll-b" : "roll-a";
+  ASSERT_TRUE(wait_until([&] { return api.agent(canary)->model_version() == "it-next"; }, 10s))
+      << "the canary verified the signature and swapped models";
+  EXPECT_EQ(api.agent(other)->model_version(), shipped) << "the rest waits for the soak";
+  ASSERT_TRUE(wait_until([&] { return api.agent(other)->model_version() == "it-next"; }, 25s))
+      << "after a healthy soak the fleet gets it";
+  ASSERT_EQ(vigilctl(dir.path(), collector.addr(), {"--json", "models", "status"}, &out), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["phase"], "fleet");
+
+  ASSERT_EQ(vigilctl(dir.path(), collector.addr(),
+                     {"models", "rollback", "--reason", "integration test"}),
+            0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return api.agent("roll-a")->model_version() == shipped &&
+               api.agent("roll-b")->model_version() == shipped;
+      },
+      20s))
+      << "rollback returns every agent to the previous model";
+  ASSERT_EQ(vigilctl(dir.path(), collector.addr(), {"--json", "models", "list"}, &out), 0);
+  const auto list = nlohmann::json::parse(out);
+  for (const auto& m : list["models"]) {
+    EXPECT_EQ(m["state"], m["version"] == "it-next" ? "rolled_back" : "active") << m.dump();
+  }
+  EXPECT_EQ(list["signing_public_key"], pub);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "vigil/collector/correlator.h"
+#include "vigil/collector/models.h"
 #include "vigil/collector/store.h"
 #include "vigil/result.h"
 
@@ -20,6 +21,7 @@ struct CollectorConfig {
   bool insecure = false;
   StoreOptions store;
   CorrelatorOptions correlation;
+  ModelConfig models;  // signing_key empty = DATA_DIR/model-signing.key
   std::uint32_t retention_interval_s = 300;
   std::uint32_t stats_interval_s = 60;
   std::string log_level = "info";

@@ -8,9 +8,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "vigil/collector/alert_hub.h"
 #include "vigil/collector/correlator.h"
@@ -40,6 +42,11 @@ class Ingest final : public v1::AgentService::CallbackService {
 
   // Queues a message to a connected agent; false when it is not connected.
   bool send_to_agent(const std::string& agent_id, const v1::CollectorMessage& msg);
+  [[nodiscard]] std::vector<std::string> connected_agents();
+  // Called after each hello is registered and acked (set before serving).
+  void set_hello_hook(std::function<void(const std::string&, const v1::Hello&)> hook) {
+    hello_hook_ = std::move(hook);
+  }
   [[nodiscard]] const IngestStats& stats() const { return stats_; }
 
  private:
@@ -57,6 +64,7 @@ class Ingest final : public v1::AgentService::CallbackService {
   std::mutex agents_mu_;
   std::map<std::string, ConnectReactor*> connected_;
   IngestStats stats_;
+  std::function<void(const std::string&, const v1::Hello&)> hello_hook_;
 };
 
 }  // namespace vigil::collector

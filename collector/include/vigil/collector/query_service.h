@@ -3,6 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
+
 #include "vigil/collector/alert_hub.h"
 #include "vigil/collector/ingest.h"
 #include "vigil/collector/store.h"
@@ -14,6 +16,8 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
  public:
   QueryServiceImpl(Store& store, AlertHub& hub, Ingest& ingest)
       : store_(store), hub_(hub), ingest_(ingest) {}
+  // Called after each accepted label (the evolution's feedback trigger).
+  void set_feedback_hook(std::function<void()> hook) { feedback_hook_ = std::move(hook); }
 
   grpc::ServerUnaryReactor* FleetReport(grpc::CallbackServerContext* ctx,
                                         const v1::FleetReportRequest* req,
@@ -37,6 +41,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   Store& store_;
   AlertHub& hub_;
   Ingest& ingest_;
+  std::function<void()> feedback_hook_;
 };
 
 // Maps a vigil error onto a gRPC status with the same message.

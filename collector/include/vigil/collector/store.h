@@ -18,6 +18,7 @@
 
 #include "vigil/result.h"
 #include "vigil/v1/agent.pb.h"
+#include "vigil/v1/model.pb.h"
 #include "vigil/v1/query.pb.h"
 
 namespace vigil::collector {
@@ -83,6 +84,14 @@ class Store {
   void scan_events(std::uint64_t since_ns, std::uint64_t until_ns,
                    const std::function<bool(const v1::StoredEvent&)>& fn);
   void scan_alerts(std::uint64_t since_ns, const std::function<bool(const v1::Alert&)>& fn);
+
+  // Model registry (models column family, key = version).
+  [[nodiscard]] Result<void> put_model(const v1::ModelRecord& record);
+  [[nodiscard]] Result<std::optional<v1::ModelRecord>> get_model(const std::string& version);
+  [[nodiscard]] std::vector<v1::ModelRecord> models();
+  // Small named records in the meta column family (e.g. the rollout state).
+  [[nodiscard]] Result<void> put_meta(const std::string& key, const std::string& value);
+  [[nodiscard]] Result<std::optional<std::string>> get_meta(const std::string& key);
 
   [[nodiscard]] Result<RetentionResult> enforce_retention(std::uint64_t now_ns);
   [[nodiscard]] std::uint64_t approximate_event_bytes();

@@ -1,0 +1,116 @@
+// The collector's side of neural Darwinism (docs/learning.md):
+//  - a model registry in RocksDB (versions, lineage, held-out fitness, state);
+//  - continuous evolution on recent fleet data (on a schedule, after new
+//    analyst feedback, or on request); a candidate is registered only if it
+//    beats the model in service on held-out fleet data;
+//  - signing (ed25519, libsodium) and a canary rollout to agents with a health
+//    gate, automatic rollback when the gate fails, and manual rollback.
+// Agents are reached through two callbacks so the class is testable without
+// gRPC.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vigil/collector/store.h"
+#include "vigil/evolution.h"
+#include "vigil/result.h"
+#include "vigil/v1/agent.pb.h"
+#include "vigil/v1/model.pb.h"
+
+namespace vigil::collector {
+
+struct ModelConfig {
+  std::filesystem::path signing_key;           // hex ed25519 secret key; created (0600) if missing
+  std::uint64_t evolve_interval_s = 6 * 3600;  // scheduled evolution (0: only on demand)
+  std::uint64_t evolve_window_s = 7 * 86400;   // fleet data it learns from
+  std::uint32_t evolve_feedback_trigger = 5;   // new analyst labels that start a run
+  std::size_t evolve_population = 100;
+  std::size_t evolve_generations = 40;
+  std::size_t evolve_workers = 4;
+  std::size_t evolve_max_negatives = 20000;  // ordinary events sampled as negatives
+  std::uint32_t weak_positive_score = 80;    // agent scores at or above: weak positives
+  double min_improvement = 0.001;            // held-out AUC+TPR gain a candidate needs
+};
+
+// How the manager reaches agents.
+struct AgentLink {
+  // Connected agent ids.
+  std::function<std::vector<std::string>()> connected;
+  // Queues a model update to one agent; false if it is not connected.
+  std::function<bool(const std::string& agent_id, const v1::ModelUpdate& update)> send;
+};
+
+class ModelManager {
+ public:
+  ModelManager(Store& store, ModelConfig config, AgentLink link);
+  ~ModelManager();
+  ModelManager(const ModelManager&) = delete;
+  ModelManager& operator=(const ModelManager&) = delete;
+
+  // Loads or creates the signing key; registers the shipped default model as
+  // active when the registry is empty; restores the rollout state.
+  [[nodiscard]] Result<void> init(std::string_view shipped_model, std::uint64_t now_ns);
+  [[nodiscard]] std::string public_key_hex() const;
+
+  [[nodiscard]] v1::ListModelsResponse list();
+  [[nodiscard]] Result<v1::GetModelResponse> get(const std::string& version);
+  // Registers a model made elsewhere (vigil-evolve) as a candidate.
+  [[nodiscard]] Result<v1::ModelInfo> import(std::string_view model_bytes, std::uint64_t now_ns);
+
+  // One evolution run on the stored fleet data, synchronously. Registers the
+  // evolved model as a candidate if it beats the active one on held-out data.
+  [[nodiscard]] Result<v1::EvolutionStatus> evolve_once(std::uint64_t now_ns);
+  // Starts evolve_once on a background thread unless one is running.
+  v1::EvolutionStatus evolve_async(std::uint64_t now_ns);
+  [[nodiscard]] v1::EvolutionStatus evolution_status();
+  // The labelled samples evolve_once would learn from (exposed for tests).
+  [[nodiscard]] evo::Dataset fleet_dataset(std::uint64_t now_ns);
+
+  [[nodiscard]] Result<v1::RolloutStatus> rollout(const std::string& version,
+                                                  double canary_fraction, std::uint64_t soak_s,
+                                                  std::uint64_t now_ns);
+  [[nodiscard]] Result<v1::RolloutStatus> rollback(const std::string& reason, std::uint64_t now_ns);
+  [[nodiscard]] v1::RolloutStatus status();
+
+  // Periodic: advances a canary past its soak (or rolls it back), starts
+  // scheduled or feedback-triggered evolution.
+  void tick(std::uint64_t now_ns);
+  // An agent said hello: bring it to the model it should run.
+  void on_hello(const std::string& agent_id, const std::string& model_version);
+  // An analyst labelled an alert (counts towards the feedback trigger).
+  void on_feedback() { ++new_feedback_; }
+
+ private:
+  [[nodiscard]] Result<v1::ModelRecord> sign(const v1::Model& model, v1::ModelInfo info);
+  [[nodiscard]] Result<void> save_rollout();
+  [[nodiscard]] std::string active_version();
+  bool push(const std::string& agent_id, const std::string& version);
+  void set_state(const std::string& version, const std::string& state);
+  void refresh_counts();
+
+  Store& store_;
+  ModelConfig config_;
+  AgentLink link_;
+  std::string secret_key_;  // raw 64 bytes
+  std::string public_key_;  // raw 32 bytes
+
+  std::mutex mu_;  // rollout_ and registry read-modify-writes
+  v1::RolloutStatus rollout_;
+
+  std::mutex evo_mu_;
+  v1::EvolutionStatus evo_status_;
+  std::atomic<bool> evolving_{false};
+  std::atomic<bool> stopping_{false};  // the destructor cancels a running evolution
+  std::thread evo_thread_;
+  std::atomic<std::uint32_t> new_feedback_{0};
+  std::uint64_t last_scheduled_ns_ = 0;
+};
+
+}  // namespace vigil::collector

@@ -1,0 +1,81 @@
+#include "vigil/collector/model_service.h"
+
+#include "vigil/clock.h"
+#include "vigil/collector/query_service.h"
+
+namespace vigil::collector {
+namespace {
+
+constexpr std::size_t kMaxModelBytes = 16 << 20;
+
+grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+template <typename T, typename Out>
+grpc::ServerUnaryReactor* finish_with(grpc::CallbackServerContext* ctx, Result<T> r, Out* out) {
+  if (!r) {
+    return finish(ctx, to_status(r.error()));
+  }
+  *out = std::move(*r);
+  return finish(ctx, grpc::Status::OK);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(grpc::CallbackServerContext* ctx,
+                                                       const v1::ListModelsRequest* /*req*/,
+                                                       v1::ListModelsResponse* resp) {
+  *resp = models_.list();
+  return finish(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::GetModel(grpc::CallbackServerContext* ctx,
+                                                     const v1::GetModelRequest* req,
+                                                     v1::GetModelResponse* resp) {
+  return finish_with(ctx, models_.get(req->version()), resp);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::ImportModel(grpc::CallbackServerContext* ctx,
+                                                        const v1::ImportModelRequest* req,
+                                                        v1::ModelInfo* resp) {
+  if (req->model().empty() || req->model().size() > kMaxModelBytes) {
+    return finish(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "model must be 1 byte..16 MiB"});
+  }
+  return finish_with(ctx, models_.import(req->model(), unix_now_ns()), resp);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::Evolve(grpc::CallbackServerContext* ctx,
+                                                   const v1::EvolveRequest* /*req*/,
+                                                   v1::EvolutionStatus* resp) {
+  *resp = models_.evolve_async(unix_now_ns());
+  return finish(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::Rollout(grpc::CallbackServerContext* ctx,
+                                                    const v1::RolloutRequest* req,
+                                                    v1::RolloutStatus* resp) {
+  const double fraction = req->canary_fraction() == 0 ? 0.1 : req->canary_fraction();
+  const std::uint64_t soak = req->soak_s() == 0 ? 300 : req->soak_s();
+  return finish_with(ctx, models_.rollout(req->version(), fraction, soak, unix_now_ns()), resp);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::Rollback(grpc::CallbackServerContext* ctx,
+                                                     const v1::RollbackRequest* req,
+                                                     v1::RolloutStatus* resp) {
+  if (req->reason().size() > 1024) {
+    return finish(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "reason longer than 1024 bytes"});
+  }
+  return finish_with(ctx, models_.rollback(req->reason(), unix_now_ns()), resp);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::RolloutStatus(grpc::CallbackServerContext* ctx,
+                                                          const v1::RolloutStatusRequest* /*req*/,
+                                                          v1::RolloutStatus* resp) {
+  *resp = models_.status();
+  return finish(ctx, grpc::Status::OK);
+}
+
+}  // namespace vigil::collector
