@@ -303,6 +303,21 @@ int cmd_feedback(vigil::v1::QueryService::Stub& stub, const Options& o, const st
 
 using ModelStub = vigil::v1::ModelService::Stub;
 
+void print_rollout(const vigil::v1::RolloutStatus& r);
+
+// The answer of Rollout, Rollback and RolloutStatus.
+int show_rollout(const Options& o, const grpc::Status& s, const vigil::v1::RolloutStatus& st) {
+  if (!s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(st);
+  } else {
+    print_rollout(st);
+  }
+  return kExitOk;
+}
+
 void print_rollout(const vigil::v1::RolloutStatus& r) {
   fmt::print("rollout {} phase={} agents={}/{} previous={}\n  {}\n",
              r.version().empty() ? "-" : r.version(), r.phase(), r.agents_updated(),
@@ -410,15 +425,7 @@ int cmd_models_rollout(ModelStub& stub, const Options& o, const std::string& ver
   grpc::ClientContext ctx;
   set_deadline(ctx, o);
   vigil::v1::RolloutStatus st;
-  if (auto s = stub.Rollout(&ctx, req, &st); !s.ok()) {
-    return report_error(o, s);
-  }
-  if (o.json) {
-    print_json(st);
-  } else {
-    print_rollout(st);
-  }
-  return kExitOk;
+  return show_rollout(o, stub.Rollout(&ctx, req, &st), st);
 }
 
 int cmd_models_rollback(ModelStub& stub, const Options& o, const std::string& reason) {
@@ -427,30 +434,14 @@ int cmd_models_rollback(ModelStub& stub, const Options& o, const std::string& re
   grpc::ClientContext ctx;
   set_deadline(ctx, o);
   vigil::v1::RolloutStatus st;
-  if (auto s = stub.Rollback(&ctx, req, &st); !s.ok()) {
-    return report_error(o, s);
-  }
-  if (o.json) {
-    print_json(st);
-  } else {
-    print_rollout(st);
-  }
-  return kExitOk;
+  return show_rollout(o, stub.Rollback(&ctx, req, &st), st);
 }
 
 int cmd_models_status(ModelStub& stub, const Options& o) {
   grpc::ClientContext ctx;
   set_deadline(ctx, o);
   vigil::v1::RolloutStatus st;
-  if (auto s = stub.RolloutStatus(&ctx, {}, &st); !s.ok()) {
-    return report_error(o, s);
-  }
-  if (o.json) {
-    print_json(st);
-  } else {
-    print_rollout(st);
-  }
-  return kExitOk;
+  return show_rollout(o, stub.RolloutStatus(&ctx, {}, &st), st);
 }
 
 }  // namespace

@@ -135,6 +135,19 @@ pid_t run(const std::vector<std::string>& args, std::optional<uid_t> uid = {}) {
   return pid;
 }
 
+// One process trying closed loopback ports [first, last): each connect is refused.
+void refused_connects(int first, int last) {
+  for (int p = first; p < last; ++p) {
+    const int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(p));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    close(s);
+  }
+}
+
 std::unique_ptr<Proc> start_agent(const fs::path& dir, const std::string& threshold,
                                   std::vector<std::string> extra = {}) {
   fs::create_directories(dir / "run");
@@ -297,15 +310,7 @@ TEST_F(Scenarios, ConnectScanFromOneProcess) {
   // One process trying 100 closed loopback ports: each connect is refused.
   const pid_t scanner = fork();
   if (scanner == 0) {
-    for (int p = 40000; p < 40100; ++p) {
-      const int s = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<std::uint16_t>(p));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-      close(s);
-    }
+    refused_connects(40000, 40100);
     _exit(0);
   }
   waitpid(scanner, nullptr, 0);
@@ -428,15 +433,7 @@ TEST_F(Scenarios, ScanThenConnectThenExec) {
   ASSERT_TRUE(open_port.ok());
   const pid_t actor = fork();
   if (actor == 0) {
-    for (int p = 41000; p < 41030; ++p) {
-      const int s = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<std::uint16_t>(p));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-      close(s);
-    }
+    refused_connects(41000, 41030);
     const int c = open_port.connect_client();
     if (c < 0) _exit(1);
     const int null = open("/dev/null", O_RDWR);
