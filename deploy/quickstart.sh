@@ -56,7 +56,11 @@ echo "  /usr/bin/env true                                  (an exec event)"
 echo "  sleep 60 & gdb -p \$! -batch                        (ptrace attach: an alert, if gdb is installed)"
 echo "  ${vigilctl} --collector ${COLLECTOR} --insecure report"
 echo "  ${vigilctl} --collector ${COLLECTOR} --insecure alerts --follow"
+echo "  ${vigilctl} --collector ${COLLECTOR} --insecure models list     (scoring models, evolution)"
 echo "Press Ctrl-C to stop both."
 echo
+# The agent accepts scoring models signed by this collector (vigilctl models ...).
+pubkey=$(cat "${DATA_DIR}/collector/model-signing.key.pub" 2>/dev/null || true)
 "${agent}" --probes "${PROBES}" --events-out - --alerts-out - --format text \
-  --state-dir "${DATA_DIR}/agent" --collector "${COLLECTOR}" --insecure "$@"
+  --state-dir "${DATA_DIR}/agent" --collector "${COLLECTOR}" --insecure \
+  ${pubkey:+--model-pubkey "${pubkey}"} "$@"

@@ -150,9 +150,6 @@ class ConnectReactor final
         v1::CollectorMessage ack;
         ack.mutable_ack()->set_seq(*acked);
         send(ack);
-        if (ingest_.hello_hook_) {
-          ingest_.hello_hook_(agent_id_, msg.hello());  // e.g. bring its model up to date
-        }
         return {};
       }
       case v1::AgentMessage::kHealth:

@@ -547,6 +547,10 @@ TEST(ModelRollout, SignedModelGoesCanaryThenFleetAndRollsBack) {
       },
       20s))
       << "both agents connect running the shipped model";
+  // Agents already on the active model are left alone while they ship events.
+  for (int i = 0; i < 20; ++i) sh("/bin/true");
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(a->err().find(" -> "), std::string::npos) << "no model update before a rollout";
 
   // The registry starts with the shipped model, active; make a new version of it.
   auto models = vigil::v1::ModelService::NewStub(
