@@ -22,7 +22,9 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "dataset files are little-endian");
 
 constexpr char kMagic[6] = {'V', 'G', 'L', 'D', 'S', '\1'};
-constexpr std::size_t kProbe = 64;  // samples whose outputs describe a genome's behaviour
+constexpr std::size_t kProbe = 64;
+constexpr std::uint32_t kCapWithoutIndicators =
+    19;  // samples whose outputs describe a genome's behaviour
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
@@ -672,6 +674,9 @@ v1::Model build_model(const std::array<const Genome*, kPopulations>& champions,
     m.mutable_combiner()->add_weights(combiner.weights[p]);
   }
   m.mutable_combiner()->set_bias(combiner.bias);
+  // The networks rank what the detectors flagged: an event without any
+  // indicator stays Low (< 20) whatever its context.
+  m.set_cap_without_indicators(kCapWithoutIndicators);
   for (const auto& f : floors) {
     auto* fl = m.add_floors();
     fl->set_indicator(std::string(f.indicator));

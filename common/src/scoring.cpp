@@ -66,6 +66,12 @@ Result<std::shared_ptr<const ScoringModel>> ScoringModel::load(const v1::Model& 
   }
   std::ranges::copy(m.combiner().weights(), model->combiner_.begin());
   model->bias_ = m.combiner().bias();
+  if (m.has_cap_without_indicators()) {
+    if (m.cap_without_indicators() > 100) {
+      return bad(fmt::format("cap_without_indicators {} exceeds 100", m.cap_without_indicators()));
+    }
+    model->cap_without_indicators_ = m.cap_without_indicators();
+  }
   for (const auto& f : m.floors()) {
     auto slot = indicator_slot(f.indicator());
     if (!slot) {
@@ -122,10 +128,15 @@ std::uint32_t ScoringModel::score(const FeatureVector& x) const {
     z += combiner_[p] * y[p];
   }
   auto score = static_cast<std::uint32_t>(std::lround(100.0F * sigmoid(z)));
+  bool any_indicator = false;
   for (std::size_t slot = 0; slot < kIndicatorFeatures; ++slot) {
     if (x[slot] != 0.0F) {
+      any_indicator = true;
       score = std::max<std::uint32_t>(score, floors_[slot]);
     }
+  }
+  if (!any_indicator) {
+    score = std::min(score, cap_without_indicators_);
   }
   return std::min<std::uint32_t>(score, 100);
 }

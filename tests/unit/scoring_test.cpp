@@ -256,3 +256,33 @@ TEST(ShippedModel, LoadsForThisFeatureSchemaAndIsTheAgentDefault) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST(Scoring, CapWithoutIndicatorsKeepsContextAloneFromAlerting) {
+  std::vector<IndicatorWeight> w;
+  for (const auto& ind : agent::all_indicators()) w.push_back({ind.id, ind.severity});
+  auto proto = make_baseline_model(w, "capped");
+  // A combiner that scores high whatever fired: context alone would alert.
+  proto.mutable_combiner()->set_bias(3.0F);
+  auto uncapped = ScoringModel::load(proto);
+  ASSERT_OK(uncapped);
+  FeatureVector plain{};
+  compute_features({.type = EventType::kExec, .exe = "/usr/bin/ls"}, plain);
+  EXPECT_GE((*uncapped)->score(plain), 50U) << "the uncapped model alerts on nothing";
+  proto.set_cap_without_indicators(19);
+  auto capped = ScoringModel::load(proto);
+  ASSERT_OK(capped);
+  EXPECT_EQ((*capped)->score(plain), 19U);
+  FeatureVector flagged{};
+  std::vector<std::string_view> ids = {"exec-writable-location"};
+  compute_features({.type = EventType::kExec, .exe = "/tmp/x", .indicators = ids}, flagged);
+  EXPECT_EQ((*capped)->score(flagged), (*uncapped)->score(flagged))
+      << "the cap applies only when no indicator fired";
+  proto.set_cap_without_indicators(101);
+  EXPECT_FALSE(ScoringModel::load(proto));
+}
+
+}  // namespace
+}  // namespace vigil

@@ -56,6 +56,7 @@ class ScoringModel {
   std::array<float, kPopulations> combiner_{};
   float bias_ = 0;
   std::array<std::uint8_t, kIndicatorFeatures> floors_{};
+  std::uint32_t cap_without_indicators_ = 100;
   std::string version_;
   v1::Model proto_;
 };
