@@ -1,7 +1,9 @@
 #include "vigil/collector/collector.h"
 
 #include <fmt/format.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
@@ -220,6 +222,10 @@ int run(const CollectorConfig& config) {
   query.set_feedback_hook([&models] { models.on_feedback(); });
   ModelServiceImpl model_service(models);
 
+  // The standard health service (grpc.health.v1) and server reflection on
+  // both ports, so Kubernetes probes and generic gRPC tools work.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   const bool one_server = config.api_listen.empty() || config.api_listen == config.listen;
   int agent_port = 0;
   int api_port = 0;
@@ -249,6 +255,14 @@ int run(const CollectorConfig& config) {
     if (!api_server || api_port == 0) {
       fmt::print(stderr, "vigil-collector: cannot listen on {}\n", config.api_listen);
       return 1;
+    }
+  }
+  for (auto* server : {agents_server.get(), api_server.get()}) {
+    if (server != nullptr && server->GetHealthCheckService() != nullptr) {
+      for (const char* svc :
+           {"vigil.v1.AgentService", "vigil.v1.QueryService", "vigil.v1.ModelService"}) {
+        server->GetHealthCheckService()->SetServingStatus(svc, true);
+      }
     }
   }
   fmt::print("vigil-collector: listening agents={} api={}\n", bound(config.listen, agent_port),
@@ -297,6 +311,11 @@ int run(const CollectorConfig& config) {
     }
   }
   VLOG_INFO("shutting down");
+  for (auto* server : {agents_server.get(), api_server.get()}) {
+    if (server != nullptr && server->GetHealthCheckService() != nullptr) {
+      server->GetHealthCheckService()->SetServingStatus(false);  // probes see it go
+    }
+  }
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
   agents_server->Shutdown(deadline);
   if (api_server) {

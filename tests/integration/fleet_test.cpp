@@ -9,7 +9,10 @@
 //     agents that verify it, reaches the fleet, and is rolled back.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/impl/codegen/sync_stream.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -604,6 +607,77 @@ TEST(ModelRollout, SignedModelGoesCanaryThenFleetAndRollsBack) {
     EXPECT_EQ(m["state"], m["version"] == "it-next" ? "rolled_back" : "active") << m.dump();
   }
   EXPECT_EQ(list["signing_public_key"], pub);
+}
+
+grpc::ByteBuffer bytes(const std::string& raw) {
+  grpc::Slice slice(raw);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+std::string raw_of(const grpc::ByteBuffer& buf) {
+  std::vector<grpc::Slice> slices;
+  (void)buf.Dump(&slices);
+  std::string out;
+  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+// grpc.health.v1.Health/Check for `service`: the raw response (empty on error).
+std::string health_check(const std::shared_ptr<grpc::Channel>& ch, const std::string& service,
+                         grpc::Status* status) {
+  std::string req;
+  if (!service.empty()) {  // HealthCheckRequest.service = 1 (string)
+    req.push_back(0x0a);
+    req.push_back(static_cast<char>(service.size()));
+    req += service;
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  grpc::ByteBuffer resp;
+  *status = grpc::internal::BlockingUnaryCall(
+      ch.get(),
+      grpc::internal::RpcMethod("/grpc.health.v1.Health/Check",
+                                grpc::internal::RpcMethod::NORMAL_RPC),
+      &ctx, bytes(req), &resp);
+  return status->ok() ? raw_of(resp) : std::string();
+}
+
+TEST(CollectorGrpc, StandardHealthServiceAndServerReflection) {
+  vigil::test::TempDir dir;
+  Collector collector(dir.path());
+  ASSERT_TRUE(collector.start());
+  auto ch = grpc::CreateChannel(collector.addr(), grpc::InsecureChannelCredentials());
+  grpc::Status st;
+  // HealthCheckResponse { status = SERVING (1) } is the two bytes 08 01.
+  EXPECT_EQ(health_check(ch, "", &st), std::string("\x08\x01", 2)) << st.error_message();
+  EXPECT_EQ(health_check(ch, "vigil.v1.QueryService", &st), std::string("\x08\x01", 2))
+      << st.error_message();
+  health_check(ch, "no.such.Service", &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // grpc.reflection.v1alpha.ServerReflection: list_services (field 7) lists ours.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+          ch.get(),
+          grpc::internal::RpcMethod("/grpc.reflection.v1alpha.ServerReflection/"
+                                    "ServerReflectionInfo",
+                                    grpc::internal::RpcMethod::BIDI_STREAMING),
+          &ctx));
+  ASSERT_TRUE(stream->Write(bytes(std::string("\x3a\x00", 2))));
+  stream->WritesDone();
+  grpc::ByteBuffer answer;
+  ASSERT_TRUE(stream->Read(&answer));
+  const auto listed = raw_of(answer);
+  for (const char* svc : {"vigil.v1.AgentService", "vigil.v1.QueryService", "vigil.v1.ModelService",
+                          "grpc.health.v1.Health"}) {
+    EXPECT_NE(listed.find(svc), std::string::npos) << svc << " not listed";
+  }
+  while (stream->Read(&answer)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(collector.stop(), 0);
 }
 
 }  // namespace
