@@ -245,6 +245,21 @@ int Agent::run() {
       stop();
     }
   });
+  if (!config_.metrics_listen.empty()) {
+    metrics_snapshot_ = metrics_text();
+    auto server = MetricsServer::start(config_.metrics_listen, [this] {
+      std::lock_guard lock(metrics_mu_);
+      return metrics_snapshot_;
+    });
+    if (!server) {
+      VLOG_ERROR("{}", server.error().message);
+      return 2;
+    }
+    metrics_ = std::move(*server);
+    VLOG_INFO("metrics on {}:{}/metrics",
+              config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':')),
+              metrics_->port());
+  }
   reader_->start();
   schedule_stats();
   schedule_tick();
@@ -313,6 +328,11 @@ void Agent::schedule_tick() {
     }
     if (shipper_) {
       shipper_->set_health(health());
+    }
+    if (metrics_) {
+      auto text = metrics_text();  // rendered here, on the loop that owns the counters
+      std::lock_guard lock(metrics_mu_);
+      metrics_snapshot_ = std::move(text);
     }
     schedule_tick();
   });
@@ -604,6 +624,61 @@ std::string Agent::stats_json() const {
         sh.connected, sh.connects, sh.connect_failures, sh.batches_sent, sh.events_sent,
         sh.acked_seq, sh.refusals, sh.feedback, sh.spool_errors, sp.events, sp.bytes, sp.dropped,
         sp.next_seq, sh.model_updates, model_updates_refused_);
+  }
+  return out;
+}
+
+std::string Agent::metrics_text() const {
+  std::string out;
+  metric_header(out, "vigil_agent_kernel_events_total", "counter",
+                "Records the probes submitted to their ring buffer, by probe family.");
+  std::vector<std::pair<std::string, std::uint64_t>> drops;
+  for (const auto& p : probes_) {
+    if (auto ks = p->read_stats()) {
+      const auto family = fmt::format("probe=\"{}\"", p->family());
+      metric_sample(out, "vigil_agent_kernel_events_total",
+                    static_cast<double>((*ks)[VIGIL_STAT_EVENTS]), family);
+      drops.emplace_back(family, (*ks)[VIGIL_STAT_RB_DROPS]);
+    }
+  }
+  metric_header(out, "vigil_agent_ringbuf_drops_total", "counter",
+                "Records lost because a ring buffer was full, by probe family.");
+  for (const auto& [family, n] : drops) {
+    metric_sample(out, "vigil_agent_ringbuf_drops_total", static_cast<double>(n), family);
+  }
+  if (pipeline_) {
+    const auto& ps = pipeline_->stats();
+    const auto& d = pipeline_->decode_stats();
+    metric(out, "vigil_agent_decode_errors_total", "counter",
+           "Ring buffer records the decoder rejected.", static_cast<double>(d.errors()));
+    metric(out, "vigil_agent_events_total", "counter", "Events decoded and scored.",
+           static_cast<double>(ps.scored));
+    metric(out, "vigil_agent_indicator_hits_total", "counter", "Indicators that fired.",
+           static_cast<double>(ps.indicator_hits));
+    metric(out, "vigil_agent_alerts_total", "counter", "Alerts raised (after de-duplication).",
+           static_cast<double>(ps.alerts));
+    metric(out, "vigil_agent_awareness_level", "gauge",
+           "Host awareness: 0 calm, 1 attentive, 2 alert, 3 critical.",
+           static_cast<double>(static_cast<int>(pipeline_->level())));
+    metric(out, "vigil_agent_model_info", "gauge", "The scoring model in use (value 1).", 1,
+           fmt::format("version=\"{}\"", label_value(pipeline_->model().version())));
+  }
+  metric(out, "vigil_agent_process_table_size", "gauge", "Processes tracked.",
+         static_cast<double>(table_.size()));
+  if (shipper_ && spool_) {
+    const auto sh = shipper_->stats();
+    const auto sp = spool_->stats();
+    metric(out, "vigil_agent_collector_connected", "gauge", "1 while the stream is up.",
+           sh.connected ? 1 : 0);
+    metric(out, "vigil_agent_events_shipped_total", "counter", "Events sent to the collector.",
+           static_cast<double>(sh.events_sent));
+    metric(out, "vigil_agent_spool_events", "gauge", "Events waiting in the spool for an ack.",
+           static_cast<double>(sp.events));
+    metric(out, "vigil_agent_spool_bytes", "gauge", "Bytes of the spool.",
+           static_cast<double>(sp.bytes));
+    metric(out, "vigil_agent_spool_dropped_total", "counter",
+           "Events dropped because the spool was full (lowest score first).",
+           static_cast<double>(sp.dropped));
   }
   return out;
 }

@@ -96,7 +96,10 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "batch_interval_ms",
                                                  "model_path",
                                                  "baseline_warmup_s",
-                                                 "model_pubkey"};
+                                                 "model_pubkey",
+                                                 "metrics_listen",
+                                                 "record_features",
+                                                 "record_label"};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -156,6 +159,9 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["model_path"]) cfg.model_path = n.as<std::string>();
     if (auto n = root["baseline_warmup_s"]) cfg.baseline_warmup_s = n.as<double>();
     if (auto n = root["model_pubkey"]) cfg.model_pubkey = n.as<std::string>();
+    if (auto n = root["metrics_listen"]) cfg.metrics_listen = n.as<std::string>();
+    if (auto n = root["record_features"]) cfg.record_features = n.as<std::string>();
+    if (auto n = root["record_label"]) cfg.record_label = n.as<std::string>();
   } catch (const YAML::Exception& e) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("config: line {}: {}", e.mark.line + 1, e.msg));
@@ -281,6 +287,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string model_pubkey;
   std::string record_features;
   std::string record_label;
+  std::string metrics_listen;
   double baseline_warmup_s = 0;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t stats_interval = 0;
@@ -315,6 +322,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--model", model_path, "scoring model file (vigil.v1.Model protobuf)");
   app.add_option("--model-pubkey", model_pubkey,
                  "ed25519 public key (hex) that collector model updates must be signed with");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve Prometheus /metrics on HOST:PORT (off by default)");
   app.add_option("--record-features", record_features,
                  "append every scored event's feature vector to this dataset file (offline "
                  "learning; docs/learning.md)");
@@ -381,6 +390,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--baseline-warmup") > 0) cfg.baseline_warmup_s = baseline_warmup_s;
   if (app.count("--model-pubkey") > 0) cfg.model_pubkey = model_pubkey;
   if (app.count("--record-features") > 0) cfg.record_features = record_features;
+  if (app.count("--metrics-listen") > 0) cfg.metrics_listen = metrics_listen;
   if (app.count("--record-label") > 0) cfg.record_label = record_label;
   cfg.check = check;
   if (auto r = validate(cfg); !r) {

@@ -19,6 +19,7 @@
 #include "vigil/collector/model_service.h"
 #include "vigil/collector/query_service.h"
 #include "vigil/log.h"
+#include "vigil/metrics_server.h"
 #include "vigil/shipped_model.h"
 
 namespace vigil::collector {
@@ -80,6 +81,8 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.models.evolve_generations = v.as<std::size_t>();
       } else if (key == "evolve_workers") {
         cfg.models.evolve_workers = v.as<std::size_t>();
+      } else if (key == "metrics_listen") {
+        cfg.metrics_listen = v.as<std::string>();
       } else if (key == "log_level") {
         cfg.log_level = v.as<std::string>();
       } else {
@@ -128,6 +131,8 @@ ParsedArgs parse_args(int argc, char** argv) {
   auto* window = app.add_option("--correlation-window", cfg.correlation.window_s,
                                 "seconds within which events on different hosts correlate");
   auto* level = app.add_option("--log-level", cfg.log_level, "trace|debug|info|warn|error");
+  auto* metrics = app.add_option("--metrics-listen", cfg.metrics_listen,
+                                 "serve Prometheus /metrics on HOST:PORT (off by default)");
   std::string signing_key;
   auto* key_opt = app.add_option("--model-signing-key", signing_key,
                                  "ed25519 key (hex) models are signed with; created if missing "
@@ -166,6 +171,7 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (window->count() > 0) cfg.correlation.window_s = flags.correlation.window_s;
     if (level->count() > 0) cfg.log_level = flags.log_level;
     if (evolve->count() > 0) cfg.models.evolve_interval_s = flags.models.evolve_interval_s;
+    if (metrics->count() > 0) cfg.metrics_listen = flags.metrics_listen;
   }
   if (key_opt->count() > 0) cfg.models.signing_key = signing_key;
   return out;
@@ -265,8 +271,20 @@ int run(const CollectorConfig& config) {
       }
     }
   }
-  fmt::print("vigil-collector: listening agents={} api={}\n", bound(config.listen, agent_port),
-             bound(one_server ? config.listen : config.api_listen, api_port));
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!config.metrics_listen.empty()) {
+    auto started = MetricsServer::start(config.metrics_listen,
+                                        [&] { return render_metrics(ingest, hub, models); });
+    if (!started) {
+      fmt::print(stderr, "vigil-collector: {}\n", started.error().message);
+      return 1;
+    }
+    metrics_server = std::move(*started);
+  }
+  fmt::print("vigil-collector: listening agents={} api={}{}\n", bound(config.listen, agent_port),
+             bound(one_server ? config.listen : config.api_listen, api_port),
+             metrics_server ? " metrics=" + bound(config.metrics_listen, metrics_server->port())
+                            : std::string());
   std::fflush(stdout);
   VLOG_INFO("vigil-collector {} data in {}", kVersion, config.data_dir.string());
   VLOG_INFO("model signing public key {} (agents: --model-pubkey)", models.public_key_hex());
@@ -326,6 +344,58 @@ int run(const CollectorConfig& config) {
   fmt::print(stderr, "vigil-collector: stopped; events={} duplicates={} fleet_alerts={}\n",
              s.events.load(), s.duplicates.load(), s.fleet_alerts.load());
   return 0;
+}
+
+std::string render_metrics(Ingest& ingest, AlertHub& hub, ModelManager& models) {
+  const auto& s = ingest.stats();
+  std::string out;
+  metric(out, "vigil_collector_agents_connected", "gauge", "Agents with an open stream.",
+         static_cast<double>(ingest.connected_agents().size()));
+  metric(out, "vigil_collector_streams_total", "counter", "Agent streams opened.",
+         static_cast<double>(s.streams.load()));
+  metric(out, "vigil_collector_batches_total", "counter", "Event batches stored and acked.",
+         static_cast<double>(s.batches.load()));
+  metric(out, "vigil_collector_events_total", "counter", "Events stored.",
+         static_cast<double>(s.events.load()));
+  metric(out, "vigil_collector_duplicate_events_total", "counter",
+         "Replayed events already stored (dropped by the (agent, seq) dedupe).",
+         static_cast<double>(s.duplicates.load()));
+  metric(out, "vigil_collector_refused_total", "counter",
+         "Streams ended with a refusal (invalid input).", static_cast<double>(s.refused.load()));
+  metric(out, "vigil_collector_store_errors_total", "counter", "Batches the store failed to write.",
+         static_cast<double>(s.store_errors.load()));
+  metric(out, "vigil_collector_fleet_alerts_total", "counter",
+         "Fleet (cross-host) alerts raised or updated.",
+         static_cast<double>(s.fleet_alerts.load()));
+  metric(out, "vigil_collector_alert_watchers", "gauge", "Live WatchAlerts subscribers.",
+         static_cast<double>(hub.watchers()));
+  const auto name = "vigil_collector_ack_latency_seconds";
+  metric_header(out, name, "histogram",
+                "Time from a batch's arrival to its durable write, after which it is acked.");
+  for (std::size_t i = 0; i < IngestStats::kAckBucketsMs.size(); ++i) {
+    metric_sample(out, "vigil_collector_ack_latency_seconds_bucket",
+                  static_cast<double>(s.ack_buckets[i].load()),
+                  fmt::format("le=\"{}\"", IngestStats::kAckBucketsMs[i] / 1000.0));
+  }
+  metric_sample(out, "vigil_collector_ack_latency_seconds_bucket",
+                static_cast<double>(s.ack_count.load()), "le=\"+Inf\"");
+  metric_sample(out, "vigil_collector_ack_latency_seconds_sum",
+                static_cast<double>(s.ack_sum_us.load()) / 1e6);
+  metric_sample(out, "vigil_collector_ack_latency_seconds_count",
+                static_cast<double>(s.ack_count.load()));
+  const auto list = models.list();
+  metric_header(out, "vigil_collector_model_info", "gauge",
+                "Registered scoring models by version and state (value 1).");
+  for (const auto& m : list.models()) {
+    metric_sample(out, "vigil_collector_model_info", 1,
+                  fmt::format("version=\"{}\",state=\"{}\"", label_value(m.version()),
+                              label_value(m.state())));
+  }
+  metric(out, "vigil_collector_evolution_running", "gauge", "1 while an evolution run is going.",
+         list.evolution().running() ? 1 : 0);
+  metric(out, "vigil_collector_evolution_runs_total", "counter", "Evolution runs finished.",
+         static_cast<double>(list.evolution().runs()));
+  return out;
 }
 
 }  // namespace vigil::collector

@@ -222,11 +222,14 @@ bool Ingest::send_to_agent(const std::string& agent_id, const v1::CollectorMessa
 
 Result<std::uint64_t> Ingest::on_batch(const std::string& agent_id, const std::string& host,
                                        const v1::EventBatch& batch) {
+  const auto t0 = std::chrono::steady_clock::now();
   auto result = store_.ingest(agent_id, batch, unix_now_ns());
   if (!result) {
     ++stats_.store_errors;
     return make_error(ErrorCode::kIo, "collector storage unavailable: " + result.error().message);
   }
+  stats_.observe_ack(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   ++stats_.batches;
   stats_.events += result->stored;
   stats_.duplicates += result->duplicates;

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "util/net.h"
 #include "util/proc.h"
@@ -46,14 +47,15 @@ class Collector {
  public:
   explicit Collector(fs::path dir) : dir_(std::move(dir)) {}
   // Starts on `port` (0 = any); returns false if it did not come up.
-  bool start(int port = 0) {
+  bool start(int port = 0, std::vector<std::string> extra = {}) {
     const auto run_dir = dir_ / ("run" + std::to_string(++runs_));
     fs::create_directories(run_dir);
-    proc_ = std::make_unique<Proc>(
-        std::vector<std::string>{VIGIL_COLLECTOR_BIN, "--insecure", "--listen",
-                                 "127.0.0.1:" + std::to_string(port), "--data-dir",
-                                 (dir_ / "data").string(), "--log-level", "warn"},
-        run_dir);
+    std::vector<std::string> args{VIGIL_COLLECTOR_BIN, "--insecure",
+                                  "--listen",          "127.0.0.1:" + std::to_string(port),
+                                  "--data-dir",        (dir_ / "data").string(),
+                                  "--log-level",       "warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    proc_ = std::make_unique<Proc>(args, run_dir);
     std::smatch m;
     const std::regex re("listening agents=127\\.0\\.0\\.1:(\\d+)");
     if (!wait_until(
@@ -77,6 +79,7 @@ class Collector {
   [[nodiscard]] std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] std::string err() const { return proc_->err(); }
+  [[nodiscard]] std::string out() const { return proc_->out(); }
 
  private:
   fs::path dir_;
@@ -678,6 +681,81 @@ TEST(CollectorGrpc, StandardHealthServiceAndServerReflection) {
   }
   EXPECT_TRUE(stream->Finish().ok());
   EXPECT_EQ(collector.stop(), 0);
+}
+
+// GET http://ADDR/metrics through curl (a real HTTP client, as Prometheus is).
+std::string scrape(const fs::path& dir, const std::string& addr) {
+  Proc curl({"/usr/bin/curl", "-sf", "http://" + addr + "/metrics"}, dir);
+  return curl.wait() == 0 ? curl.out() : std::string();
+}
+
+// The value of the first sample line starting with `series` (-1 if absent).
+double sample_of(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+TEST(Metrics, AgentAndCollectorServePrometheusText) {
+  vigil::test::TempDir dir;
+  Collector collector(dir.path());
+  ASSERT_TRUE(collector.start(0, {"--metrics-listen", "127.0.0.1:0"}));
+  std::smatch m;
+  const auto out = collector.out();
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("metrics=(127\\.0\\.0\\.1:\\d+)"))) << out;
+  const std::string collector_metrics = m[1].str();
+
+  auto agent =
+      start_agent(dir.path(), "metrics-h", collector.addr(), {"--metrics-listen", "127.0.0.1:0"});
+  std::string agent_metrics;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::smatch a;
+        const auto err = agent->err();
+        if (!std::regex_search(err, a, std::regex("metrics on (127\\.0\\.0\\.1:\\d+)"))) {
+          return false;
+        }
+        agent_metrics = a[1].str();
+        return true;
+      },
+      20s));
+  std::string text;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        sh("/bin/true");
+        text = scrape(dir.path(), agent_metrics);
+        return sample_of(text, "vigil_agent_kernel_events_total{probe=\"process\"}") > 0 &&
+               sample_of(text, "vigil_agent_collector_connected") == 1;
+      },
+      20s))
+      << text;
+  EXPECT_NE(text.find("# TYPE vigil_agent_ringbuf_drops_total counter"), std::string::npos);
+  EXPECT_GE(sample_of(text, "vigil_agent_events_total"), 1);
+  EXPECT_EQ(sample_of(text, "vigil_agent_awareness_level"), 0);
+  EXPECT_NE(text.find("vigil_agent_model_info{version=\""), std::string::npos);
+
+  ASSERT_TRUE(wait_until(
+      [&] {
+        text = scrape(dir.path(), collector_metrics);
+        return sample_of(text, "vigil_collector_events_total") > 0;
+      },
+      20s))
+      << text;
+  EXPECT_EQ(sample_of(text, "vigil_collector_agents_connected"), 1);
+  EXPECT_NE(text.find("# TYPE vigil_collector_ack_latency_seconds histogram"), std::string::npos);
+  EXPECT_EQ(sample_of(text, "vigil_collector_ack_latency_seconds_bucket{le=\"+Inf\"}"),
+            sample_of(text, "vigil_collector_ack_latency_seconds_count"));
+  EXPECT_GE(sample_of(text, "vigil_collector_ack_latency_seconds_count"),
+            sample_of(text, "vigil_collector_batches_total"));
+  EXPECT_NE(text.find("vigil_collector_model_info{version="), std::string::npos);
+  Proc not_found({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                  "http://" + collector_metrics + "/other"},
+                 dir.path());
+  not_found.wait();
+  EXPECT_EQ(not_found.out(), "404");
 }
 
 }  // namespace

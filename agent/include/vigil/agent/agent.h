@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "vigil/agent/ring_reader.h"
 #include "vigil/agent/shipper.h"
 #include "vigil/agent/spool.h"
+#include "vigil/metrics_server.h"
 
 namespace vigil::agent {
 
@@ -44,6 +46,8 @@ class Agent {
 
   // Counters as one JSON object (kernel per family, decoder, pipeline, table).
   [[nodiscard]] std::string stats_json() const;
+  // The Prometheus exposition of the same counters (docs/operations.md).
+  [[nodiscard]] std::string metrics_text() const;
   [[nodiscard]] const std::string& host() const { return host_; }
 
  private:
@@ -76,6 +80,11 @@ class Agent {
   std::unique_ptr<ScoredEventSink> ship_sink_;
   std::uint64_t last_drops_ = 0;
   std::uint64_t model_updates_refused_ = 0;
+  // --metrics-listen: the exposition is rendered on the agent loop every tick
+  // and served from this snapshot by the metrics thread.
+  std::unique_ptr<MetricsServer> metrics_;
+  mutable std::mutex metrics_mu_;
+  std::string metrics_snapshot_;
   double last_health_cpu_s_ = 0;  // CPU seconds at the previous health snapshot
   std::chrono::steady_clock::time_point last_health_at_{};
 };

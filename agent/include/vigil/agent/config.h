@@ -54,6 +54,7 @@ struct AgentConfig {
   std::string record_label = "benign";
   std::uint32_t alert_threshold = 50;  // 0..100: events scoring this or more become alerts
   std::uint32_t stats_interval_s = 30;
+  std::string metrics_listen;  // Prometheus /metrics on HOST:PORT; empty = off
   std::size_t process_table_capacity = 65536;
   std::string btf_path;  // custom kernel BTF for kernels without /sys/kernel/btf/vmlinux
   std::string log_level = "info";

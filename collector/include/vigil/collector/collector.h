@@ -24,6 +24,7 @@ struct CollectorConfig {
   ModelConfig models;  // signing_key empty = DATA_DIR/model-signing.key
   std::uint32_t retention_interval_s = 300;
   std::uint32_t stats_interval_s = 60;
+  std::string metrics_listen;  // Prometheus /metrics on HOST:PORT; empty = off
   std::string log_level = "info";
 };
 
@@ -41,5 +42,11 @@ struct ParsedArgs {
 //   vigil-collector: listening agents=HOST:PORT api=HOST:PORT
 // (with the real ports when 0 was asked for). Returns the process exit code.
 int run(const CollectorConfig& config);
+
+class Ingest;
+class AlertHub;
+class ModelManager;
+// The collector's Prometheus exposition (docs/operations.md lists every metric).
+[[nodiscard]] std::string render_metrics(Ingest& ingest, AlertHub& hub, ModelManager& models);
 
 }  // namespace vigil::collector

@@ -7,6 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -29,6 +30,19 @@ struct IngestStats {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> store_errors{0};
   std::atomic<std::uint64_t> fleet_alerts{0};
+  // Time from a batch's arrival to its durable write (the ack follows): a
+  // cumulative histogram over kAckBucketsMs, plus sum and count.
+  static constexpr std::array<double, 9> kAckBucketsMs = {1, 2.5, 5, 10, 25, 50, 100, 250, 1000};
+  std::array<std::atomic<std::uint64_t>, kAckBucketsMs.size()> ack_buckets{};
+  std::atomic<std::uint64_t> ack_count{0};
+  std::atomic<std::uint64_t> ack_sum_us{0};
+  void observe_ack(double ms) {
+    for (std::size_t i = 0; i < kAckBucketsMs.size(); ++i) {
+      if (ms <= kAckBucketsMs[i]) ++ack_buckets[i];
+    }
+    ++ack_count;
+    ack_sum_us += static_cast<std::uint64_t>(ms * 1000);
+  }
 };
 
 class ConnectReactor;
