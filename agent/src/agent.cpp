@@ -191,6 +191,7 @@ Result<void> Agent::start() {
       return std::unexpected(sink.error());
     }
     pipeline_->set_alerts(std::move(*sink), config_.format, config_.alert_threshold);
+    pipeline_->set_falco_alerts(config_.falco_alerts);
   }
 
   if (auto r = load_model(); !r) {

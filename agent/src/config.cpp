@@ -98,6 +98,7 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "baseline_warmup_s",
                                                  "model_pubkey",
                                                  "metrics_listen",
+                                                 "alert_format",
                                                  "record_features",
                                                  "record_label"};
   YAML::Node root;
@@ -160,6 +161,14 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["baseline_warmup_s"]) cfg.baseline_warmup_s = n.as<double>();
     if (auto n = root["model_pubkey"]) cfg.model_pubkey = n.as<std::string>();
     if (auto n = root["metrics_listen"]) cfg.metrics_listen = n.as<std::string>();
+    if (auto n = root["alert_format"]) {
+      const auto v = n.as<std::string>();
+      if (v != "falco" && v != "default") {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("alert_format '{}' must be default or falco", v));
+      }
+      cfg.falco_alerts = v == "falco";
+    }
     if (auto n = root["record_features"]) cfg.record_features = n.as<std::string>();
     if (auto n = root["record_label"]) cfg.record_label = n.as<std::string>();
   } catch (const YAML::Exception& e) {
@@ -288,6 +297,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string record_features;
   std::string record_label;
   std::string metrics_listen;
+  std::string alert_format;
   double baseline_warmup_s = 0;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t stats_interval = 0;
@@ -322,6 +332,9 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--model", model_path, "scoring model file (vigil.v1.Model protobuf)");
   app.add_option("--model-pubkey", model_pubkey,
                  "ed25519 public key (hex) that collector model updates must be signed with");
+  app.add_option("--alert-format", alert_format,
+                 "alerts as 'default' (--format) or 'falco' (Falco-compatible JSON)")
+      ->check(CLI::IsMember({"default", "falco"}));
   app.add_option("--metrics-listen", metrics_listen,
                  "serve Prometheus /metrics on HOST:PORT (off by default)");
   app.add_option("--record-features", record_features,
@@ -391,6 +404,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--model-pubkey") > 0) cfg.model_pubkey = model_pubkey;
   if (app.count("--record-features") > 0) cfg.record_features = record_features;
   if (app.count("--metrics-listen") > 0) cfg.metrics_listen = metrics_listen;
+  if (app.count("--alert-format") > 0) cfg.falco_alerts = alert_format == "falco";
   if (app.count("--record-label") > 0) cfg.record_label = record_label;
   cfg.check = check;
   if (auto r = validate(cfg); !r) {

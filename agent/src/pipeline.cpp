@@ -90,6 +90,55 @@ void append_alert_text(const Event& event, const AlertContext& ctx,
   fmt::format_to(it, "] level={} id={}", to_string(ctx.level), ctx.alert_id);
 }
 
+void append_alert_falco(const Event& event, const AlertContext& ctx,
+                        std::span<const Indicator* const> hits, std::string& out) {
+  auto it = std::back_inserter(out);
+  // Falco's priorities, by score: the same bands as the severity words.
+  const std::string_view priority = ctx.score >= 80   ? "Critical"
+                                    : ctx.score >= 50 ? "Warning"
+                                    : ctx.score >= 20 ? "Notice"
+                                                      : "Informational";
+  std::string text;
+  append_alert_text(event, ctx, hits, text);
+  out.append("{\"output\":");
+  append_json_string(text, out);
+  fmt::format_to(it, ",\"priority\":\"{}\",\"rule\":", priority);
+  append_json_string(
+      fmt::format("vigil {}", hits.empty() ? std::string_view("score") : hits.front()->id), out);
+  const std::time_t secs = static_cast<std::time_t>(event.ts_ns / 1000000000ULL);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  fmt::format_to(it, ",\"time\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z\"", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 event.ts_ns % 1000000000ULL);
+  out.append(",\"source\":\"syscall\",\"hostname\":");
+  append_json_string(event.host, out);
+  out.append(",\"tags\":[\"vigil\"");
+  for (const auto* h : hits) {
+    out.push_back(',');
+    append_json_string(h->attack, out);
+  }
+  fmt::format_to(it,
+                 "],\"output_fields\":{{\"evt.type\":\"{}\",\"evt.time\":{},\"proc.pid\":{},"
+                 "\"proc.ppid\":{},\"user.uid\":{},\"proc.name\":",
+                 to_string(event.type), event.ts_ns, event.pid, event.ppid, event.uid);
+  append_json_string(event.comm, out);
+  out.append(",\"proc.exepath\":");
+  append_json_string(event.exe, out);
+  fmt::format_to(it, ",\"vigil.score\":{},\"vigil.alert_id\":", ctx.score);
+  append_json_string(ctx.alert_id, out);
+  out.append(",\"vigil.level\":");
+  append_json_string(to_string(ctx.level), out);
+  std::string ids;
+  for (const auto* h : hits) {
+    if (!ids.empty()) ids.push_back(',');
+    ids.append(h->id);
+  }
+  out.append(",\"vigil.indicators\":");
+  append_json_string(ids, out);
+  out.append("}}");
+}
+
 Pipeline::Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_unix_ns,
                    std::shared_ptr<const ScoringModel> model)
     : host_(std::move(host)),
@@ -404,7 +453,9 @@ Pipeline::Scored Pipeline::score_event() {
     return {score, true};
   }
   alert_buf_.clear();
-  if (alert_format_ == OutputFormat::kJson) {
+  if (falco_alerts_) {
+    append_alert_falco(event_, ctx, hits_, alert_buf_);
+  } else if (alert_format_ == OutputFormat::kJson) {
     lineage_.clear();
     for (auto pid : table_.lineage(event_.pid, kLineageDepth)) {
       lineage_.push_back(table_.find(pid));
@@ -436,7 +487,7 @@ void Pipeline::record_sample() {
 
 void Pipeline::write_level_change(const LevelChange& change, std::uint64_t ts_ns) {
   ++stats_.level_changes;
-  if (!alerts_) {
+  if (!alerts_ || falco_alerts_) {
     return;
   }
   alert_buf_.clear();
@@ -454,7 +505,7 @@ void Pipeline::write_level_change(const LevelChange& change, std::uint64_t ts_ns
 }
 
 void Pipeline::write_incident_update(std::uint64_t id, std::uint64_t count) {
-  if (!alerts_) {
+  if (!alerts_ || falco_alerts_) {
     return;
   }
   alert_buf_.clear();

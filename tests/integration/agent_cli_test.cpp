@@ -274,6 +274,48 @@ TEST(AgentCli, PtraceAttachRaisesAnAlertWithLineage) {
   EXPECT_EQ(agent.wait_for(10s), std::optional<int>(0));
 }
 
+TEST(AgentCli, FalcoCompatibleAlertsCarryFalcosFields) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  const auto alerts = dir.path() / "falco.jsonl";
+  Proc agent({VIGIL_AGENT_BIN, "--alerts-out", alerts.string(), "--alert-format", "falco",
+              "--state-dir", (dir.path() / "s").string()},
+             dir.path());
+  ASSERT_TRUE(
+      wait_until([&] { return agent.err().find("running on host") != std::string::npos; }, 20s));
+  const pid_t target = vigil::test::ptrace_attach_a_child();
+  ASSERT_GT(target, 0);
+  std::optional<nlohmann::json> found;
+  wait_until(
+      [&] {
+        std::ifstream in(alerts);
+        std::string line;
+        while (std::getline(in, line)) {
+          auto j = nlohmann::json::parse(line, nullptr, false);
+          EXPECT_FALSE(j.is_discarded()) << line;
+          if (!j.is_discarded() && j.contains("rule") && j["rule"] == "vigil ptrace-attach") {
+            found = j;
+            return true;
+          }
+        }
+        return false;
+      },
+      3s);
+  ASSERT_TRUE(found) << slurp(alerts);
+  const auto& a = *found;
+  for (const char* key : {"output", "priority", "rule", "time", "output_fields", "tags"}) {
+    EXPECT_TRUE(a.contains(key)) << key << " missing: " << a.dump();
+  }
+  EXPECT_EQ(a["output_fields"]["proc.pid"], getpid());
+  EXPECT_EQ(a["output_fields"]["evt.type"], "ptrace");
+  EXPECT_GE(a["output_fields"]["vigil.score"].get<int>(), 50);
+  EXPECT_NE(std::find(a["tags"].begin(), a["tags"].end(), "T1055.008"), a["tags"].end());
+  EXPECT_EQ(slurp(alerts).find("\"type\":\"level\""), std::string::npos)
+      << "Falco consumers get alerts only";
+  kill(agent.pid(), SIGTERM);
+  EXPECT_EQ(agent.wait_for(10s), std::optional<int>(0));
+}
+
 TEST(AgentCli, FilelessExecRaisesACriticalAlert) {
   REQUIRE_ROOT_OR_SKIP();
   vigil::test::TempDir dir;

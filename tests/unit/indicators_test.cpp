@@ -295,6 +295,22 @@ TEST(Alerts, JsonCarriesScoreIndicatorsLineageAndEvent) {
   EXPECT_EQ(out,
             "High threat ptrace event: pid=10 comm=gdb exe=/usr/bin/gdb threat=55 "
             "[T1055.008 ptrace-attach] level=attentive id=abc-1");
+
+  // Falco-compatible: the fields falcosidekick reads, with vigil's in output_fields.
+  out.clear();
+  e.ts_ns = 1795486530123456789ULL;  // 2026-11-24T...
+  append_alert_falco(e, ctx, hits, out);
+  EXPECT_EQ(out.rfind("{\"output\":\"High threat ptrace event: pid=10", 0), 0U) << out;
+  EXPECT_NE(out.find("\"priority\":\"Warning\",\"rule\":\"vigil ptrace-attach\""),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"time\":\"2026-11-24T"), std::string::npos) << out;
+  EXPECT_NE(out.find(".123456789Z\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"tags\":[\"vigil\",\"T1055.008\"]"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"output_fields\":{\"evt.type\":\"ptrace\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"proc.exepath\":\"/usr/bin/gdb\",\"vigil.score\":55"), std::string::npos)
+      << out;
+  EXPECT_EQ(out.back(), '}');
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ struct AgentConfig {
   std::filesystem::path state_dir = "/var/lib/vigil";
   std::string events_out;  // "" = off, "-" = stdout, else a file (appended)
   std::string alerts_out;  // same conventions
+  bool falco_alerts = false;  // --alert-format falco: Falco-compatible JSON alerts
   OutputFormat format = OutputFormat::kJson;
   std::vector<std::string> probes = {"process"};
   std::vector<std::string> ignore_comms;

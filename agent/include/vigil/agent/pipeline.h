@@ -65,6 +65,11 @@ void append_alert_json(const Event& event, const AlertContext& ctx,
                        std::span<const ProcessInfo* const> lineage, std::string& out);
 void append_alert_text(const Event& event, const AlertContext& ctx,
                        std::span<const Indicator* const> hits, std::string& out);
+// Falco-compatible JSON (`output`, `priority`, `rule`, `time`, `output_fields`,
+// plus `source`, `hostname`, `tags`) so Falco consumers (falcosidekick) take
+// vigil's alerts; the mapping is in docs/detections.md.
+void append_alert_falco(const Event& event, const AlertContext& ctx,
+                        std::span<const Indicator* const> hits, std::string& out);
 
 // Receives every event with its score: the shipper's way in. `hits` and
 // `alert_id` (empty unless an alert was raised) are valid during the call only.
@@ -88,6 +93,10 @@ class Pipeline {
     alert_format_ = format;
     alert_threshold_ = threshold;
   }
+
+  // Alerts as Falco-compatible JSON instead of the alert format (level and
+  // incident lines are then not written: Falco consumers expect alerts only).
+  void set_falco_alerts(bool on) { falco_alerts_ = on; }
 
   // Installs a scoring model; takes effect from the next event (hot swap).
   void set_model(std::shared_ptr<const ScoringModel> model) {
@@ -163,6 +172,7 @@ class Pipeline {
   std::unique_ptr<LineSink> alerts_;
   OutputFormat alert_format_ = OutputFormat::kJson;
   std::uint32_t alert_threshold_ = 50;
+  bool falco_alerts_ = false;
   std::string alert_buf_;
   LevelTracker level_;
   AttentionFocus focus_;
