@@ -8,12 +8,6 @@ namespace {
 
 constexpr std::size_t kMaxModelBytes = 16 << 20;
 
-grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
-}
-
 template <typename T, typename Out>
 grpc::ServerUnaryReactor* finish_with(grpc::CallbackServerContext* ctx, Result<T> r, Out* out) {
   if (!r) {

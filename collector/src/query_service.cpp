@@ -11,12 +11,6 @@
 namespace vigil::collector {
 namespace {
 
-grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
-}
-
 constexpr std::size_t kWatchQueueLimit =
     1024;  // a slow watcher loses the oldest, never blocks ingest
 
@@ -92,6 +86,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Alert> {
 };
 
 }  // namespace
+
+grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
 
 grpc::Status to_status(const Error& error) {
   switch (error.code) {

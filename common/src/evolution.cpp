@@ -109,6 +109,21 @@ std::vector<std::uint32_t> order_by(std::span<const float> scores) {
   return idx;
 }
 
+// A population learns from its own positives (an indicator of its population
+// fired) and every negative; positives without any indicator teach every
+// population.
+bool specialises(const Sample& s, std::size_t p) {
+  if (s.label < 0.5F) {
+    return true;
+  }
+  const auto slots = indicator_slots();
+  std::uint32_t mask = 0;
+  for (std::size_t k = 0; k < slots.size(); ++k) {
+    if (s.x[k] != 0.0F) mask |= 1U << static_cast<unsigned>(slots[k].population);
+  }
+  return mask == 0 || (mask & (1U << p)) != 0;
+}
+
 Genome random_genome(std::uint32_t hidden, Rng& rng) {
   Genome g;
   g.hidden = hidden;
@@ -405,20 +420,9 @@ Evolution::Evolution(EvolutionConfig config, const Dataset& train)
   config_.elites = std::min(config_.elites, config_.population_size - 1);
   config_.max_hidden = std::clamp<std::uint32_t>(config_.max_hidden, 1, 64);
   config_.initial_hidden = std::clamp<std::uint32_t>(config_.initial_hidden, 1, config_.max_hidden);
-  const auto slots = indicator_slots();
   for (std::uint32_t i = 0; i < train_.samples.size(); ++i) {
-    const auto& s = train_.samples[i];
-    // A population learns from its own positives (an indicator of its
-    // population fired) and every negative; positives without any indicator
-    // teach every population.
-    std::uint32_t mask = 0;
-    for (std::size_t k = 0; k < slots.size(); ++k) {
-      if (s.x[k] != 0.0F) mask |= 1U << static_cast<unsigned>(slots[k].population);
-    }
     for (std::size_t p = 0; p < kPopulations; ++p) {
-      if (s.label < 0.5F || mask == 0 || (mask & (1U << p)) != 0) {
-        examples_[p].push_back(i);
-      }
+      if (specialises(train_.samples[i], p)) examples_[p].push_back(i);
     }
   }
   for (std::size_t p = 0; p < kPopulations; ++p) {
@@ -440,13 +444,16 @@ Evolution::Evolution(EvolutionConfig config, const Dataset& train)
 
 Evolution::~Evolution() = default;
 
-void Evolution::seed(std::size_t p, Genome g) {
-  g.hidden = std::min(g.hidden, config_.max_hidden);
-  g.w1.resize(static_cast<std::size_t>(g.hidden) * kFeatureCount);
-  g.b1.resize(g.hidden);
-  g.w2.resize(g.hidden);
-  pops_[p].back() = std::move(g);
-  evaluate_all();
+void Evolution::seed(std::array<Genome, kPopulations> genomes) {
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    auto& g = genomes[p];
+    g.hidden = std::min(g.hidden, config_.max_hidden);
+    g.w1.resize(static_cast<std::size_t>(g.hidden) * kFeatureCount);
+    g.b1.resize(g.hidden);
+    g.w2.resize(g.hidden);
+    pops_[p].back() = std::move(g);
+  }
+  evaluate_all();  // once for all six
 }
 
 Genome genome_of(const ScoringModel& model, std::size_t population) {
@@ -752,14 +759,9 @@ void balance_easy_negatives(Dataset& d) {
 
 // The test samples that specialise population p (its positives, all negatives).
 std::vector<Sample> population_subset(std::span<const Sample> samples, std::size_t p) {
-  const auto slots = indicator_slots();
   std::vector<Sample> out;
   for (const auto& s : samples) {
-    std::uint32_t mask = 0;
-    for (std::size_t k = 0; k < slots.size(); ++k) {
-      if (s.x[k] != 0.0F) mask |= 1U << static_cast<unsigned>(slots[k].population);
-    }
-    if (s.label < 0.5F || mask == 0 || (mask & (1U << p)) != 0) out.push_back(s);
+    if (specialises(s, p)) out.push_back(s);
   }
   return out;
 }
@@ -813,7 +815,9 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
   // The model in service (or the detector-only baseline) joins each population
   // as one genome: evolution starts from what is known, not below it.
   if (const auto* prior = options.current != nullptr ? options.current : options.baseline) {
-    for (std::size_t p = 0; p < kPopulations; ++p) evolution.seed(p, genome_of(*prior, p));
+    std::array<Genome, kPopulations> seeds;
+    for (std::size_t p = 0; p < kPopulations; ++p) seeds[p] = genome_of(*prior, p);
+    evolution.seed(std::move(seeds));
   }
   while (evolution.generation() < options.evolution.generations) {
     if (options.cancel != nullptr && options.cancel->load()) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -234,6 +235,27 @@ TEST(AgentCli, TextFormatIsHumanReadable) {
   EXPECT_EQ(agent.wait_for(10s), std::optional<int>(0));
 }
 
+// The first JSON line of `path` matching `pred`, waited for up to 3 s.
+std::optional<nlohmann::json> wait_for_line(
+    const fs::path& path, const std::function<bool(const nlohmann::json&)>& pred) {
+  std::optional<nlohmann::json> found;
+  wait_until(
+      [&] {
+        std::ifstream in(path);
+        std::string line;
+        while (std::getline(in, line)) {
+          auto j = nlohmann::json::parse(line, nullptr, false);
+          if (!j.is_discarded() && pred(j)) {
+            found = j;
+            return true;
+          }
+        }
+        return false;
+      },
+      3s);
+  return found;
+}
+
 TEST(AgentCli, PtraceAttachRaisesAnAlertWithLineage) {
   REQUIRE_ROOT_OR_SKIP();
   vigil::test::TempDir dir;
@@ -246,22 +268,10 @@ TEST(AgentCli, PtraceAttachRaisesAnAlertWithLineage) {
   const pid_t target = vigil::test::ptrace_attach_a_child();
   ASSERT_GT(target, 0) << "PTRACE_ATTACH failed";
 
-  std::optional<nlohmann::json> found;
-  wait_until(
-      [&] {
-        std::ifstream in(alerts);
-        std::string line;
-        while (std::getline(in, line)) {
-          auto j = nlohmann::json::parse(line, nullptr, false);
-          if (!j.is_discarded() && j["event"]["type"] == "ptrace" &&
-              j["event"]["target_pid"] == target) {
-            found = j;
-            return true;
-          }
-        }
-        return false;
-      },
-      3s);
+  const auto found = wait_for_line(alerts, [&](const nlohmann::json& j) {
+    return j.contains("event") && j["event"]["type"] == "ptrace" &&
+           j["event"].value("target_pid", 0) == target;
+  });
   ASSERT_TRUE(found) << slurp(alerts);
   const auto& a = *found;
   EXPECT_GE(a["score"].get<int>(), 50);
@@ -285,22 +295,16 @@ TEST(AgentCli, FalcoCompatibleAlertsCarryFalcosFields) {
       wait_until([&] { return agent.err().find("running on host") != std::string::npos; }, 20s));
   const pid_t target = vigil::test::ptrace_attach_a_child();
   ASSERT_GT(target, 0);
-  std::optional<nlohmann::json> found;
-  wait_until(
-      [&] {
-        std::ifstream in(alerts);
-        std::string line;
-        while (std::getline(in, line)) {
-          auto j = nlohmann::json::parse(line, nullptr, false);
-          EXPECT_FALSE(j.is_discarded()) << line;
-          if (!j.is_discarded() && j.contains("rule") && j["rule"] == "vigil ptrace-attach") {
-            found = j;
-            return true;
-          }
-        }
-        return false;
-      },
-      3s);
+  const auto found = wait_for_line(alerts, [](const nlohmann::json& j) {
+    return j.contains("rule") && j["rule"] == "vigil ptrace-attach";
+  });
+  {
+    std::ifstream in(alerts);
+    std::string line;
+    while (std::getline(in, line)) {
+      EXPECT_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded()) << line;
+    }
+  }
   ASSERT_TRUE(found) << slurp(alerts);
   const auto& a = *found;
   for (const char* key : {"output", "priority", "rule", "time", "output_fields", "tags"}) {

@@ -134,9 +134,10 @@ class Evolution {
   Evolution(const Evolution&) = delete;
   Evolution& operator=(const Evolution&) = delete;
 
-  // Replaces the last genome of population p with `g` (e.g. a network of the
-  // model in service) and re-evaluates: selection keeps it only if it is good.
-  void seed(std::size_t p, Genome g);
+  // Replaces the last genome of each population with the given one (e.g. the
+  // networks of the model in service) and re-evaluates: selection keeps them
+  // only while they are good.
+  void seed(std::array<Genome, kPopulations> genomes);
   // Runs one generation of all six populations.
   GenerationStats step();
   // Runs the configured number of generations, reporting each.

@@ -46,5 +46,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
 
 // Maps a vigil error onto a gRPC status with the same message.
 [[nodiscard]] grpc::Status to_status(const Error& error);
+// Ends a unary callback RPC with `status` (the services' common last step).
+grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::Status& status);
 
 }  // namespace vigil::collector
