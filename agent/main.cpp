@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   const auto& cfg = parsed.config;
-  vigil::log::init(cfg.log_level);
+  vigil::log::init(cfg.log_level, cfg.log_format);
   try {
     Agent agent(cfg);
     if (auto loaded = agent.load_probes(); !loaded) {

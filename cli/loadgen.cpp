@@ -79,6 +79,7 @@ void fill_event(std::mt19937_64& rng, std::uint64_t seq, vigil::v1::Event& e) {
     ind->set_id("ptrace-attach");
     ind->set_attack("T1055.008");
     ind->set_severity(75);
+    e.set_alert_id(fmt::format("lg-{}", seq));  // an alert, as an agent raises it
   } else {
     e.set_type("net_summary");
     auto* n = e.mutable_net_summary();

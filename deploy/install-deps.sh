@@ -18,6 +18,10 @@ PACKAGES=(
   iproute2 procps util-linux sudo
   # scenario suite (benign workloads): a web server, a client, version control
   python3 curl git make gcc
+  # the Python example client (docs/examples/python) and its test
+  python3-grpcio python3-protobuf
+  # the web view's end-to-end test: headless Chromium renders the page
+  chromium
   # scenario suite (attacks): a real netcat for the reverse shell
   ncat
 )
@@ -25,6 +29,12 @@ PACKAGES=(
 if [[ ${EUID} -ne 0 ]]; then
   echo "install-deps.sh: must run as root (try: sudo $0)" >&2
   exit 1
+fi
+
+# The web view bundles its charting library from npm at build time. Node.js may
+# already come from elsewhere (with its own npm); only then is Debian's skipped.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
 fi
 
 missing=()

@@ -248,7 +248,7 @@ int Agent::run() {
   });
   if (!config_.metrics_listen.empty()) {
     metrics_snapshot_ = metrics_text();
-    auto server = MetricsServer::start(config_.metrics_listen, [this] {
+    auto server = serve_metrics(config_.metrics_listen, [this] {
       std::lock_guard lock(metrics_mu_);
       return metrics_snapshot_;
     });

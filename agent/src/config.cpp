@@ -9,6 +9,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "vigil/log.h"
+
 namespace vigil::agent {
 namespace {
 
@@ -80,6 +82,7 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "process_table_capacity",
                                                  "btf_path",
                                                  "log_level",
+                                                 "log_format",
                                                  "alert_threshold",
                                                  "file_watch_prefixes",
                                                  "file_read_paths",
@@ -143,6 +146,7 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     }
     if (auto n = root["btf_path"]) cfg.btf_path = n.as<std::string>();
     if (auto n = root["log_level"]) cfg.log_level = n.as<std::string>();
+    if (auto n = root["log_format"]) cfg.log_format = n.as<std::string>();
     if (auto n = root["alert_threshold"]) cfg.alert_threshold = n.as<std::uint32_t>();
     if (auto n = root["file_watch_prefixes"]) cfg.file_watch_prefixes = yaml_list(n);
     if (auto n = root["file_read_paths"]) cfg.file_read_paths = yaml_list(n);
@@ -195,6 +199,9 @@ Result<void> apply_yaml_file(const std::filesystem::path& path, AgentConfig& cfg
 Result<void> validate(const AgentConfig& cfg) {
   if (cfg.probes.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "no probe families requested");
+  }
+  if (auto r = log::validate_logging(cfg.log_level, cfg.log_format); !r) {
+    return r;
   }
   for (const auto& p : cfg.probes) {
     const auto& known = known_probe_families();
@@ -283,6 +290,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string probes;
   std::string ignore_comms;
   std::string log_level;
+  std::string log_format;
   std::string btf_path;
   std::string xdp_ifaces;
   std::string xdp_blocklist;
@@ -345,6 +353,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
                  "(events with an indicator of severity >= 40 positive, the rest skipped)");
   app.add_option("--btf", btf_path, "kernel BTF file when /sys/kernel/btf/vmlinux is missing");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
+  app.add_option("--log-format", log_format, "log lines as text (default) or json");
   app.add_flag("--check", check, "load the probes, print each one's status and exit");
   app.add_flag("--version", version, "print the version and exit");
 
@@ -394,6 +403,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--xdp-enforce") > 0) cfg.xdp_enforce = xdp_enforce;
   if (app.count("--xdp-block") > 0) cfg.xdp_blocklist = split_list(xdp_blocklist);
   if (app.count("--log-level") > 0) cfg.log_level = log_level;
+  if (app.count("--log-format") > 0) cfg.log_format = log_format;
   if (app.count("--collector") > 0) cfg.collector = collector;
   if (app.count("--insecure") > 0) cfg.insecure = insecure;
   if (app.count("--agent-id") > 0) cfg.agent_id = agent_id;

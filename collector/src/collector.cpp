@@ -18,6 +18,7 @@
 #include "vigil/collector/ingest.h"
 #include "vigil/collector/model_service.h"
 #include "vigil/collector/query_service.h"
+#include "vigil/collector/web.h"
 #include "vigil/log.h"
 #include "vigil/metrics_server.h"
 #include "vigil/shipped_model.h"
@@ -83,8 +84,14 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.models.evolve_workers = v.as<std::size_t>();
       } else if (key == "metrics_listen") {
         cfg.metrics_listen = v.as<std::string>();
+      } else if (key == "web_listen") {
+        cfg.web_listen = v.as<std::string>();
+      } else if (key == "token_file") {
+        cfg.token_file = v.as<std::string>();
       } else if (key == "log_level") {
         cfg.log_level = v.as<std::string>();
+      } else if (key == "log_format") {
+        cfg.log_format = v.as<std::string>();
       } else {
         return make_error(ErrorCode::kInvalidArgument,
                           fmt::format("config: unknown key '{}'", key));
@@ -131,8 +138,14 @@ ParsedArgs parse_args(int argc, char** argv) {
   auto* window = app.add_option("--correlation-window", cfg.correlation.window_s,
                                 "seconds within which events on different hosts correlate");
   auto* level = app.add_option("--log-level", cfg.log_level, "trace|debug|info|warn|error");
+  auto* log_format =
+      app.add_option("--log-format", cfg.log_format, "log lines as text (default) or json");
   auto* metrics = app.add_option("--metrics-listen", cfg.metrics_listen,
                                  "serve Prometheus /metrics on HOST:PORT (off by default)");
+  auto* web = app.add_option("--web-listen", cfg.web_listen,
+                             "serve the read-only web view on HOST:PORT (needs --token-file)");
+  auto* tokens = app.add_option("--token-file", cfg.token_file,
+                                "API tokens with roles, one per line ('viewer TOKEN')");
   std::string signing_key;
   auto* key_opt = app.add_option("--model-signing-key", signing_key,
                                  "ed25519 key (hex) models are signed with; created if missing "
@@ -170,10 +183,23 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (ret_bytes->count() > 0) cfg.store.retention_bytes = flags.store.retention_bytes;
     if (window->count() > 0) cfg.correlation.window_s = flags.correlation.window_s;
     if (level->count() > 0) cfg.log_level = flags.log_level;
+    if (log_format->count() > 0) cfg.log_format = flags.log_format;
     if (evolve->count() > 0) cfg.models.evolve_interval_s = flags.models.evolve_interval_s;
     if (metrics->count() > 0) cfg.metrics_listen = flags.metrics_listen;
+    if (web->count() > 0) cfg.web_listen = flags.web_listen;
+    if (tokens->count() > 0) cfg.token_file = flags.token_file;
   }
   if (key_opt->count() > 0) cfg.models.signing_key = signing_key;
+  auto r = log::validate_logging(cfg.log_level, cfg.log_format);
+  if (r && !cfg.web_listen.empty() && cfg.token_file.empty()) {
+    r = make_error(ErrorCode::kInvalidArgument,
+                   "web_listen needs token_file: the web view is token-protected");
+  }
+  if (!r) {
+    fmt::print(stderr, "vigil-collector: {}\n", r.error().message);
+    out.exit_now = true;
+    out.exit_code = 2;
+  }
   return out;
 }
 
@@ -193,7 +219,7 @@ int run(const CollectorConfig& config) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  log::init(config.log_level);
+  log::init(config.log_level, config.log_format);
   auto store = Store::open(config.data_dir, config.store);
   if (!store) {
     fmt::print(stderr, "vigil-collector: {}\n", store.error().message);
@@ -271,20 +297,39 @@ int run(const CollectorConfig& config) {
       }
     }
   }
-  std::unique_ptr<MetricsServer> metrics_server;
+  std::unique_ptr<HttpServer> metrics_server;
   if (!config.metrics_listen.empty()) {
-    auto started = MetricsServer::start(config.metrics_listen,
-                                        [&] { return render_metrics(ingest, hub, models); });
+    auto started =
+        serve_metrics(config.metrics_listen, [&] { return render_metrics(ingest, hub, models); });
     if (!started) {
       fmt::print(stderr, "vigil-collector: {}\n", started.error().message);
       return 1;
     }
     metrics_server = std::move(*started);
   }
-  fmt::print("vigil-collector: listening agents={} api={}{}\n", bound(config.listen, agent_port),
+  std::unique_ptr<WebView> web_view;
+  std::unique_ptr<HttpServer> web_server;
+  if (!config.web_listen.empty()) {
+    auto tokens = TokenStore::load(config.token_file);
+    if (!tokens) {
+      fmt::print(stderr, "vigil-collector: {}\n", tokens.error().message);
+      return 1;
+    }
+    web_view = std::make_unique<WebView>(**store, models, std::move(*tokens), unix_now_ns);
+    auto started = HttpServer::start(
+        config.web_listen, [&web_view](const HttpRequest& req) { return web_view->handle(req); },
+        "web view");
+    if (!started) {
+      fmt::print(stderr, "vigil-collector: {}\n", started.error().message);
+      return 1;
+    }
+    web_server = std::move(*started);
+  }
+  fmt::print("vigil-collector: listening agents={} api={}{}{}\n", bound(config.listen, agent_port),
              bound(one_server ? config.listen : config.api_listen, api_port),
              metrics_server ? " metrics=" + bound(config.metrics_listen, metrics_server->port())
-                            : std::string());
+                            : std::string(),
+             web_server ? " web=" + bound(config.web_listen, web_server->port()) : std::string());
   std::fflush(stdout);
   VLOG_INFO("vigil-collector {} data in {}", kVersion, config.data_dir.string());
   VLOG_INFO("model signing public key {} (agents: --model-pubkey)", models.public_key_hex());

@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <thread>
 
 namespace vigil {
@@ -13,55 +14,84 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-struct MetricsServer::Impl {
+namespace beast = boost::beast;
+
+struct HttpServer::Impl {
+  static constexpr auto kDeadline = std::chrono::seconds(10);
   asio::io_context io;
   tcp::acceptor acceptor{io};
-  std::function<std::string()> render;
+  Handler handler;
   std::thread thread;
+
+  // One request/response per connection, under a deadline.
+  struct Session : std::enable_shared_from_this<Session> {
+    // The server outlives its sessions: they live in handlers of its io_context.
+    Session(tcp::socket socket, Impl* owner) : stream(std::move(socket)), server(owner) {}
+    beast::tcp_stream stream;
+    Impl* server;
+    beast::flat_buffer buffer;
+    http::request<http::string_body> req;
+    http::response<http::string_body> res;
+
+    void run() {
+      stream.expires_after(kDeadline);
+      http::async_read(stream, buffer, req,
+                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         if (!ec) self->respond();
+                       });
+    }
+    void respond() {
+      HttpRequest in;
+      in.method = std::string(req.method_string());
+      const std::string_view target(req.target().data(), req.target().size());
+      const auto q = target.find('?');
+      in.path = std::string(target.substr(0, q));
+      in.query = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
+      if (const auto it = req.find(http::field::authorization); it != req.end()) {
+        in.authorization = std::string(it->value());
+      }
+      HttpResponse out;
+      try {
+        out = server->handler(in);
+      } catch (const std::exception& e) {
+        out =
+            HttpResponse{.status = 500, .body = std::string("internal error: ") + e.what() + "\n"};
+      }
+      res.version(req.version());
+      res.keep_alive(false);
+      res.result(out.status);
+      res.set(http::field::content_type, out.content_type);
+      res.set(http::field::cache_control, "no-store");
+      for (const auto& [k, v] : out.headers) {
+        res.set(k, v);
+      }
+      res.body() = std::move(out.body);
+      res.prepare_payload();
+      stream.expires_after(kDeadline);
+      http::async_write(stream, res, [self = shared_from_this()](beast::error_code, std::size_t) {
+        beast::error_code ignored;
+        self->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      });
+    }
+  };
 
   void accept() {
     acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
       if (ec) {
         return;  // closed: shutting down
       }
-      serve(std::move(socket));
+      std::make_shared<Session>(std::move(socket), this)->run();
       accept();
     });
   }
-
-  void serve(tcp::socket socket) {
-    boost::beast::flat_buffer buffer;
-    http::request<http::string_body> req;
-    boost::system::error_code ec;
-    socket.set_option(asio::socket_base::keep_alive(false), ec);
-    http::read(socket, buffer, req, ec);
-    if (ec) {
-      return;  // a client that sent no request gets nothing
-    }
-    http::response<http::string_body> res;
-    res.version(req.version());
-    res.keep_alive(false);
-    if (req.method() == http::verb::get && req.target() == "/metrics") {
-      res.result(http::status::ok);
-      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      res.body() = render();
-    } else {
-      res.result(http::status::not_found);
-      res.set(http::field::content_type, "text/plain");
-      res.body() = "only GET /metrics is served here\n";
-    }
-    res.prepare_payload();
-    http::write(socket, res, ec);
-    socket.shutdown(tcp::socket::shutdown_both, ec);
-  }
 };
 
-MetricsServer::MetricsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-MetricsServer::~MetricsServer() {
-  asio::post(impl_->io, [this] {
+HttpServer::~HttpServer() {
+  asio::post(impl_->io, [impl = impl_.get()] {
     boost::system::error_code ec;
-    impl_->acceptor.close(ec);
+    impl->acceptor.close(ec);
   });
   impl_->io.stop();
   if (impl_->thread.joinable()) {
@@ -69,17 +99,17 @@ MetricsServer::~MetricsServer() {
   }
 }
 
-int MetricsServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+int HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
 
-Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& listen,
-                                                            std::function<std::string()> render) {
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen, Handler handler,
+                                                      std::string_view what) {
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
     return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("metrics listen address '{}' is not HOST:PORT", listen));
+                      fmt::format("{} listen address '{}' is not HOST:PORT", what, listen));
   }
   auto impl = std::make_unique<Impl>();
-  impl->render = std::move(render);
+  impl->handler = std::move(handler);
   boost::system::error_code ec;
   std::string host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
@@ -88,7 +118,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
   const auto addr = asio::ip::make_address(host, ec);
   if (ec) {
     return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("metrics listen address '{}': {}", listen, ec.message()));
+                      fmt::format("{} listen address '{}': {}", what, listen, ec.message()));
   }
   unsigned port = 0;
   try {
@@ -98,21 +128,34 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
   }
   if (port > 65535) {
     return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("metrics listen address '{}': bad port", listen));
+                      fmt::format("{} listen address '{}': bad port", what, listen));
   }
   const tcp::endpoint ep(addr, static_cast<unsigned short>(port));
   impl->acceptor.open(ep.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(ep, ec);
-  if (!ec) impl->acceptor.listen(16, ec);
+  if (!ec) impl->acceptor.listen(64, ec);
   if (ec) {
     return make_error(ErrorCode::kIo,
-                      fmt::format("metrics: cannot listen on {}: {}", listen, ec.message()));
+                      fmt::format("{}: cannot listen on {}: {}", what, listen, ec.message()));
   }
   impl->accept();
-  auto* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->io.run(); });
-  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(impl)));
+  impl->thread = std::thread([raw = impl.get()] { raw->io.run(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+Result<std::unique_ptr<HttpServer>> serve_metrics(const std::string& listen,
+                                                  std::function<std::string()> render) {
+  return HttpServer::start(
+      listen,
+      [render = std::move(render)](const HttpRequest& req) {
+        if (req.method == "GET" && req.path == "/metrics") {
+          return HttpResponse{.content_type = "text/plain; version=0.0.4; charset=utf-8",
+                              .body = render()};
+        }
+        return HttpResponse{.status = 404, .body = "only GET /metrics is served here\n"};
+      },
+      "metrics");
 }
 
 void metric_header(std::string& out, std::string_view name, std::string_view type,

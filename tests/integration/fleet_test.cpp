@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -759,3 +760,158 @@ TEST(Metrics, AgentAndCollectorServePrometheusText) {
 }
 
 }  // namespace
+
+// The Python example client (docs/examples/python) against a real collector:
+// modules generated from proto/ by its own script, run by Debian's python3.
+TEST(PythonClient, PullsTheFleetReportAndFollowsAlerts) {
+  vigil::test::TempDir dir;
+  const std::string example = VIGIL_SOURCE_DIR "/docs/examples/python";
+  const auto gen = dir.path() / "gen";
+  fs::create_directories(dir.path() / "generate");
+  Proc generate({"/bin/bash", example + "/generate.sh", gen.string()}, dir.path() / "generate");
+  ASSERT_EQ(generate.wait(), 0) << generate.err();
+  Collector collector(dir.path() / "collector");
+  ASSERT_TRUE(collector.start()) << collector.err();
+  const std::vector<std::string> env_python = {"/usr/bin/env",
+                                               "VIGIL_PY_GEN=" + gen.string(),
+                                               "/usr/bin/python3",
+                                               example + "/vigil_client.py",
+                                               "--api",
+                                               collector.addr()};
+  // Each process writes its stdout/stderr files in a directory of its own.
+  auto own_dir = [&](const std::string& name) {
+    fs::create_directories(dir.path() / name);
+    return dir.path() / name;
+  };
+  auto client = [&](const std::string& name, std::vector<std::string> args) {
+    auto argv = env_python;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return std::make_unique<Proc>(argv, own_dir(name));
+  };
+  // Follow first, so the alerts the load generator raises next are live ones.
+  auto follow = client("follow", {"follow", "--min-score", "50", "--max", "3"});
+  std::this_thread::sleep_for(1s);  // the stream is open before alerts flow
+  Proc gen_load({VIGIL_LOADGEN_BIN, "--collector", collector.addr(), "--insecure", "--agents", "2",
+                 "--rate", "500", "--duration", "2", "--prefix", "py"},
+                own_dir("loadgen"));
+  ASSERT_EQ(gen_load.wait(), 0) << gen_load.err();
+  ASSERT_EQ(follow->wait(), 0) << follow->err();
+  std::istringstream lines(follow->out());
+  std::string line;
+  int alerts = 0;
+  while (std::getline(lines, line)) {
+    const auto a = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(a.is_discarded()) << line;
+    EXPECT_GE(a.value("score", -1), 50) << line;
+    EXPECT_EQ(a.value("host", std::string()).rfind("py", 0), 0U) << line;
+    EXPECT_EQ(a.value("attack", nlohmann::json()), nlohmann::json::array({"T1055.008"})) << line;
+    ++alerts;
+  }
+  EXPECT_EQ(alerts, 3) << follow->out();
+
+  auto report = client("report", {"report", "--json"});
+  ASSERT_EQ(report->wait(), 0) << report->err();
+  const auto j = nlohmann::json::parse(report->out(), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << report->out();
+  std::set<std::string> hosts;
+  for (const auto& h : j["hosts"]) {
+    hosts.insert(h["host"].get<std::string>());
+    EXPECT_GT(std::stoull(h["events"].get<std::string>()), 0U) << h.dump();  // uint64 as string
+  }
+  EXPECT_EQ(hosts.size(), 2U) << report->out();
+  EXPECT_FALSE(j["top_alerts"].empty());
+
+  auto argv = env_python;
+  argv.back() = "127.0.0.1:1";  // --api: nothing listens there
+  argv.insert(argv.end(), {"--timeout", "2", "report"});
+  auto unreachable = std::make_unique<Proc>(argv, own_dir("unreachable"));
+  EXPECT_EQ(unreachable->wait(), 1);
+  EXPECT_NE(unreachable->err().find("UNAVAILABLE"), std::string::npos) << unreachable->err();
+}
+
+// The collector's web view end to end: real collector with real data, the page
+// rendered by headless Chromium (Debian's), which runs the page's script, fetches
+// /api/overview with the token and draws the hosts and the timeline.
+TEST(WebView, HeadlessChromiumShowsTheFleetAndTakesAScreenshot) {
+  vigil::test::TempDir dir;
+  const std::string token = "web-test-token-0123456789";
+  {
+    std::ofstream out(dir.path() / "tokens");
+    out << "viewer " << token << "\n";
+  }
+  Collector collector(dir.path() / "collector");
+  ASSERT_TRUE(collector.start(0, {"--web-listen", "127.0.0.1:0", "--token-file",
+                                  (dir.path() / "tokens").string()}))
+      << collector.err();
+  std::smatch m;
+  const auto out = collector.out();
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("web=(127\\.0\\.0\\.1:\\d+)"))) << out;
+  const std::string web = "http://" + m[1].str();
+  auto own_dir = [&](const std::string& name) {
+    fs::create_directories(dir.path() / name);
+    return dir.path() / name;
+  };
+  Proc load({VIGIL_LOADGEN_BIN, "--collector", collector.addr(), "--insecure", "--agents", "3",
+             "--rate", "300", "--duration", "2", "--prefix", "web"},
+            own_dir("loadgen"));
+  ASSERT_EQ(load.wait(), 0) << load.err();
+
+  // The data needs the token; the static page does not.
+  auto http_code = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-o", "/dev/null", "-w",
+                                     "%{http_code}"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Proc curl(argv, own_dir(name));
+    curl.wait();
+    return curl.out();
+  };
+  EXPECT_EQ(http_code("c1", {web + "/api/overview"}), "401");
+  EXPECT_EQ(http_code("c2", {"-H", "Authorization: Bearer wrong-token-0123456789",
+                             web + "/api/overview"}),
+            "401");
+  EXPECT_EQ(http_code("c3", {"-H", "Authorization: Bearer " + token, web + "/api/overview"}),
+            "200");
+  EXPECT_EQ(http_code("c4", {"-H", "Authorization: Bearer " + token,
+                             web + "/api/overview?window=0"}),
+            "400");
+  EXPECT_EQ(http_code("c5", {"-X", "POST", web + "/api/overview"}), "405");
+  EXPECT_EQ(http_code("c6", {web + "/"}), "200");
+  EXPECT_EQ(http_code("c7", {web + "/vendor/uPlot.iife.min.js"}), "200");
+
+  // The rendered DOM, after the script has fetched and drawn the overview.
+  const std::vector<std::string> chromium = {
+      "/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+      "--no-first-run",    "--user-data-dir=" + (dir.path() / "chromium").string(),
+      "--window-size=1280,1000", "--virtual-time-budget=10000"};
+  auto dom_args = chromium;
+  dom_args.insert(dom_args.end(), {"--dump-dom", web + "/#token=" + token});
+  Proc dom(dom_args, own_dir("dom"));
+  ASSERT_EQ(dom.wait(), 0) << dom.err();
+  const auto html = dom.out();
+  EXPECT_NE(html.find("data-state=\"ready\""), std::string::npos) << html.substr(0, 2000);
+  for (const char* host : {"web-host-0", "web-host-1", "web-host-2"}) {
+    EXPECT_NE(html.find(std::string("data-host=\"") + host + "\""), std::string::npos) << host;
+  }
+  EXPECT_NE(html.find("class=\"uplot"), std::string::npos) << "no timeline chart";
+  EXPECT_NE(html.find("ptrace-attach"), std::string::npos) << "no top alert";
+  EXPECT_NE(html.find("T1055.008"), std::string::npos);
+
+  // Without a token the page asks for one and shows no data.
+  auto anon_args = chromium;
+  anon_args.insert(anon_args.end(), {"--dump-dom", web + "/"});
+  Proc anon(anon_args, own_dir("anon"));
+  ASSERT_EQ(anon.wait(), 0) << anon.err();
+  EXPECT_NE(anon.out().find("data-state=\"login\""), std::string::npos);
+  EXPECT_EQ(anon.out().find("data-host=\"web-host-0\""), std::string::npos);
+
+  // A screenshot, kept next to the test binary for people to look at.
+  const auto png = fs::current_path() / "web-view.png";
+  fs::remove(png);
+  auto shot_args = chromium;
+  shot_args.insert(shot_args.end(), {"--screenshot=" + png.string(), web + "/#token=" + token});
+  Proc shot(shot_args, own_dir("shot"));
+  ASSERT_EQ(shot.wait(), 0) << shot.err();
+  const auto bytes = slurp(png);
+  ASSERT_GT(bytes.size(), 20000U) << "screenshot too small to show the page";
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+}

@@ -45,5 +45,17 @@ TEST(CollectorConfig, FlagsOverrideTheFile) {
   EXPECT_EQ(parsed.config.data_dir, "/from/file");
 }
 
+TEST(CollectorConfig, LogFormatIsValidated) {
+  CollectorConfig cfg;
+  ASSERT_OK(apply_yaml("log_format: json\nlog_level: debug\n", cfg));
+  EXPECT_EQ(cfg.log_format, "json");
+  std::vector<std::string> args = {"vigil-collector", "--log-format", "xml"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  auto parsed = parse_args(static_cast<int>(argv.size()), argv.data());
+  EXPECT_TRUE(parsed.exit_now);
+  EXPECT_EQ(parsed.exit_code, 2);
+}
+
 }  // namespace
 }  // namespace vigil::collector

@@ -35,6 +35,7 @@ ringbuf_kib: 8192
 stats_interval_s: 5
 process_table_capacity: 1000
 log_level: debug
+log_format: json
 alert_threshold: 70
 )",
                        cfg));
@@ -50,6 +51,7 @@ alert_threshold: 70
   EXPECT_EQ(cfg.stats_interval_s, 5U);
   EXPECT_EQ(cfg.process_table_capacity, 1000U);
   EXPECT_EQ(cfg.log_level, "debug");
+  EXPECT_EQ(cfg.log_format, "json");
   EXPECT_EQ(cfg.alert_threshold, 70U);
 }
 
@@ -93,6 +95,12 @@ TEST(Config, ValidateRejectsNonsense) {
   EXPECT_FALSE(validate(cfg));
   cfg = {};
   cfg.probes.clear();
+  EXPECT_FALSE(validate(cfg));
+  cfg = {};
+  cfg.log_format = "xml";
+  EXPECT_FALSE(validate(cfg));
+  cfg = {};
+  cfg.log_level = "loud";
   EXPECT_FALSE(validate(cfg));
 }
 

@@ -4,13 +4,25 @@
 
 #include <spdlog/spdlog.h>
 
+#include <memory>
 #include <string_view>
+
+#include "vigil/result.h"
 
 namespace vigil::log {
 
 // Sets up the process-wide logger (stderr). Level names: trace, debug, info, warn, error, off.
-void init(std::string_view level);
+// Format: "text" (human-readable lines) or "json" (one JSON object per line:
+// {"ts":"2026-11-24T12:00:00.123Z","level":"info","logger":"vigil","msg":"..."}).
+void init(std::string_view level, std::string_view format = "text");
 bool set_level(std::string_view level);
+bool valid_level(std::string_view level);
+bool valid_format(std::string_view format);
+// Rejects an unknown level or format, naming the config key and what is allowed.
+Result<void> validate_logging(std::string_view level, std::string_view format);
+
+// The JSON line formatter init() installs for format "json"; exposed for tests.
+std::unique_ptr<spdlog::formatter> make_json_formatter();
 
 }  // namespace vigil::log
 

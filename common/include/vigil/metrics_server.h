@@ -1,33 +1,57 @@
-// A small HTTP server for Prometheus scrapes (Boost.Beast): GET /metrics
-// answers `render()` as text exposition format 0.0.4; anything else is 404.
-// One thread, one connection at a time: a scrape every few seconds is its load.
+// A small HTTP/1.1 server (Boost.Beast) for Prometheus scrapes and the
+// collector's web view. One thread; every connection gets a deadline, so an idle
+// or slow client (a browser's speculative connection) cannot stall the others.
+// Each connection serves one request and is closed.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "vigil/result.h"
 
 namespace vigil {
 
-class MetricsServer {
+struct HttpRequest {
+  std::string method;  // "GET", ...
+  std::string path;    // target without the query string
+  std::string query;   // after '?', undecoded
+  std::string authorization;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+class HttpServer {
  public:
-  // `listen` is HOST:PORT (port 0 picks one). `render` runs on the server's
-  // thread and must be thread-safe.
-  [[nodiscard]] static Result<std::unique_ptr<MetricsServer>> start(
-      const std::string& listen, std::function<std::string()> render);
-  ~MetricsServer();
-  MetricsServer(const MetricsServer&) = delete;
-  MetricsServer& operator=(const MetricsServer&) = delete;
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  // `listen` is HOST:PORT (port 0 picks one); `what` names the server in errors.
+  // `handler` runs on the server's thread and must be thread-safe.
+  [[nodiscard]] static Result<std::unique_ptr<HttpServer>> start(const std::string& listen,
+                                                                 Handler handler,
+                                                                 std::string_view what);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
   [[nodiscard]] int port() const;
 
  private:
   struct Impl;
-  explicit MetricsServer(std::unique_ptr<Impl> impl);
+  explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// GET /metrics answers `render()` as text exposition format 0.0.4; anything
+// else is 404.
+[[nodiscard]] Result<std::unique_ptr<HttpServer>> serve_metrics(
+    const std::string& listen, std::function<std::string()> render);
 
 // Exposition helpers. A family is one "# HELP"/"# TYPE" header followed by
 // its samples; metric() is a family of one sample.

@@ -82,7 +82,7 @@ class Agent {
   std::uint64_t model_updates_refused_ = 0;
   // --metrics-listen: the exposition is rendered on the agent loop every tick
   // and served from this snapshot by the metrics thread.
-  std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<HttpServer> metrics_;
   mutable std::mutex metrics_mu_;
   std::string metrics_snapshot_;
   double last_health_cpu_s_ = 0;  // CPU seconds at the previous health snapshot

@@ -59,6 +59,7 @@ struct AgentConfig {
   std::size_t process_table_capacity = 65536;
   std::string btf_path;  // custom kernel BTF for kernels without /sys/kernel/btf/vmlinux
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json
   bool check = false;
 };
 

@@ -25,7 +25,10 @@ struct CollectorConfig {
   std::uint32_t retention_interval_s = 300;
   std::uint32_t stats_interval_s = 60;
   std::string metrics_listen;  // Prometheus /metrics on HOST:PORT; empty = off
+  std::string web_listen;      // the read-only web view on HOST:PORT; empty = off
+  std::filesystem::path token_file;  // API tokens with roles (tokens.h); the web view needs one
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json
 };
 
 [[nodiscard]] Result<void> apply_yaml_file(const std::filesystem::path& path, CollectorConfig& cfg);
