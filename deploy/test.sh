@@ -17,7 +17,9 @@ fi
 
 deploy/install-deps.sh
 
-cmake -S . -B "${BUILD_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_BUILD_TESTS=ON
+# Prefix /usr: the .deb packages tested at the end are made from this very build.
+cmake -S . -B "${BUILD_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_BUILD_TESTS=ON \
+  -DCMAKE_INSTALL_PREFIX=/usr
 cmake --build "${BUILD_DIR}" -j"$(nproc)"
 
 log=$(mktemp)
@@ -32,4 +34,12 @@ if grep -qE '\*\*\*Skipped|Not Run' "${log}"; then
   echo "deploy/test.sh: some tests were skipped or not run while running as root" >&2
   exit 1
 fi
-exit "${rc}"
+if [[ ${rc} -ne 0 ]]; then
+  exit "${rc}"
+fi
+
+# The packages: built from this build with CPack, installed, run from their
+# systemd units' command lines, removed and purged (tests/packaging).
+rm -f "${BUILD_DIR}"/*.deb
+(cd "${BUILD_DIR}" && cpack -G DEB >/dev/null)
+tests/packaging/test-packages.sh "${BUILD_DIR}"

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Installs the .deb packages from deploy/package.sh on this machine, checks what
+# they put where, starts the collector and the agent with the ExecStart lines of
+# their own systemd units (as the unit's User=, within the unit's capability
+# bounding set — systemd need not be PID 1 here), checks that the agent reaches
+# the collector and raises an alert, then purges the packages and checks that
+# nothing is left behind. Root only; exits non-zero on the first failure.
+#
+#   sudo tests/packaging/test-packages.sh [PKG_DIR]     # default build-pkg
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+PKG_DIR=${1:-build-pkg}
+PKGS=(vigil-agent vigil-collector vigilctl)
+
+fail() { echo "test-packages: FAIL: $*" >&2; exit 1; }
+step() { echo "test-packages: $*"; }
+[[ ${EUID} -eq 0 ]] || fail "must run as root"
+shopt -s nullglob
+debs=("${PKG_DIR}"/vigil-agent_*.deb "${PKG_DIR}"/vigil-collector_*.deb "${PKG_DIR}"/vigilctl_*.deb)
+((${#debs[@]} == 3)) || fail "expected three packages in ${PKG_DIR}, found: ${debs[*]:-none}"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  dpkg --purge "${PKGS[@]}" >/dev/null 2>&1 || true
+  rm -rf "${work}"
+}
+trap cleanup EXIT
+
+# A clean start: nothing from an earlier run.
+dpkg --purge "${PKGS[@]}" >/dev/null 2>&1 || true
+
+step "package metadata"
+for d in "${debs[@]}"; do
+  dpkg-deb --info "$d" | grep -q "^ Depends: .*lib" || fail "$d: no shared-library Depends"
+done
+dpkg-deb --info "${PKG_DIR}"/vigil-collector_*.deb | grep -q "adduser" \
+  || fail "vigil-collector does not depend on adduser"
+dpkg-deb --ctrl-tarfile "${PKG_DIR}"/vigil-agent_*.deb | tar -tf - | grep -q conffiles \
+  || fail "vigil-agent has no conffiles"
+
+step "install with apt (dependencies resolved from Debian)"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+  "$(realpath "${debs[0]}")" "$(realpath "${debs[1]}")" "$(realpath "${debs[2]}")" >"${work}/apt.log" 2>&1 \
+  || { cat "${work}/apt.log"; fail "apt-get install"; }
+
+for f in /usr/sbin/vigil-agent /usr/sbin/vigil-collector /usr/bin/vigilctl /usr/bin/vigil-loadgen \
+  /usr/bin/vigil-evolve /etc/vigil/agent.yaml /etc/vigil/collector.yaml \
+  /lib/systemd/system/vigil-agent.service /lib/systemd/system/vigil-collector.service \
+  /usr/share/doc/vigil-agent/operations.md /usr/share/doc/vigilctl/api.md; do
+  [[ -e $f ]] || fail "$f not installed"
+done
+/usr/sbin/vigil-agent --version | grep -q "vigil-agent " || fail "vigil-agent --version"
+/usr/sbin/vigil-collector --version | grep -q "vigil-collector " || fail "vigil-collector --version"
+getent passwd vigil >/dev/null || fail "no vigil user"
+[[ $(stat -c '%U %a' /var/lib/vigil-collector) == "vigil 750" ]] || fail "collector data dir owner/mode"
+[[ $(stat -c '%a' /var/lib/vigil) == 700 ]] || fail "agent state dir mode"
+if command -v systemd-analyze >/dev/null; then
+  systemd-analyze verify /lib/systemd/system/vigil-agent.service \
+    /lib/systemd/system/vigil-collector.service 2>"${work}/verify.log" \
+    || { cat "${work}/verify.log"; fail "systemd-analyze verify"; }
+fi
+
+# The units' own command lines and settings.
+unit_value() { sed -n "s/^$2=//p" "/lib/systemd/system/$1.service" | head -1; }
+collector_cmd=$(unit_value vigil-collector ExecStart)
+collector_user=$(unit_value vigil-collector User)
+agent_cmd=$(unit_value vigil-agent ExecStart)
+agent_caps=$(unit_value vigil-agent CapabilityBoundingSet)
+[[ $collector_cmd == "/usr/sbin/vigil-collector --config /etc/vigil/collector.yaml" ]] \
+  || fail "collector ExecStart: ${collector_cmd}"
+[[ $agent_cmd == "/usr/sbin/vigil-agent --config /etc/vigil/agent.yaml" ]] \
+  || fail "agent ExecStart: ${agent_cmd}"
+
+step "start the collector as ${collector_user}: ${collector_cmd}"
+# shellcheck disable=SC2086
+setpriv --reuid "${collector_user}" --regid "${collector_user}" --init-groups --no-new-privs \
+  --bounding-set=-all ${collector_cmd} >"${work}/collector.out" 2>"${work}/collector.err" &
+pids+=($!)
+for _ in $(seq 1 50); do
+  grep -q "listening agents=" "${work}/collector.out" && break
+  sleep 0.2
+done
+grep -q "listening agents=0.0.0.0:7700 api=127.0.0.1:7701" "${work}/collector.out" \
+  || { cat "${work}/collector.err"; fail "collector did not start from its unit's command"; }
+[[ $(stat -c '%U' /var/lib/vigil-collector/model-signing.key) == vigil ]] \
+  || fail "signing key not owned by vigil"
+[[ $(stat -c '%a' /var/lib/vigil-collector/model-signing.key) == 600 ]] || fail "signing key mode"
+
+step "point the agent at it (as an operator would) and start it: ${agent_cmd}"
+cat >>/etc/vigil/agent.yaml <<'YAML'
+collector: 127.0.0.1:7700
+insecure: true
+host_id: pkg-test-host
+YAML
+bounding=$(echo "${agent_caps}" | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
+# shellcheck disable=SC2086
+setpriv --bounding-set="-all,${bounding}" --inh-caps="-all" ${agent_cmd} \
+  >"${work}/agent.out" 2>"${work}/agent.err" &
+pids+=($!)
+ok=""
+for _ in $(seq 1 100); do
+  if vigilctl --collector 127.0.0.1:7701 --insecure --json agents 2>/dev/null \
+    | grep -q '"connected": *true'; then
+    ok=1
+    break
+  fi
+  sleep 0.2
+done
+[[ -n $ok ]] || { cat "${work}/agent.err"; fail "agent (unit's capabilities only) did not connect"; }
+# A real detection through the installed agent: ptrace attach to a child.
+python3 - <<'PY'
+import ctypes, os, signal, time
+libc = ctypes.CDLL(None, use_errno=True)
+child = os.fork()
+if child == 0:
+    time.sleep(5); os._exit(0)
+time.sleep(0.2)
+libc.ptrace(16, child, None, None)  # PTRACE_ATTACH
+time.sleep(0.2)
+os.kill(child, signal.SIGKILL); os.waitpid(child, 0)
+PY
+ok=""
+for _ in $(seq 1 100); do
+  if vigilctl --collector 127.0.0.1:7701 --insecure --json alerts 2>/dev/null | grep -q "ptrace"; then
+    ok=1
+    break
+  fi
+  sleep 0.2
+done
+[[ -n $ok ]] || { tail -5 "${work}/agent.err"; fail "no ptrace alert from the packaged agent"; }
+grep -q "ptrace" /var/log/vigil/alerts.jsonl || fail "agent alerts_out (/var/log/vigil) not written"
+for p in "${pids[@]}"; do kill -TERM "$p"; done
+for p in "${pids[@]}"; do wait "$p" || fail "a service did not stop cleanly on SIGTERM"; done
+pids=()
+
+step "remove keeps configuration, purge leaves nothing"
+dpkg --remove "${PKGS[@]}" >/dev/null
+[[ -e /etc/vigil/collector.yaml ]] || fail "remove deleted a conffile"
+[[ ! -e /usr/sbin/vigil-agent && ! -e /lib/systemd/system/vigil-agent.service ]] \
+  || fail "remove left binaries or units"
+dpkg --purge "${PKGS[@]}" >/dev/null
+for f in /etc/vigil /var/lib/vigil /var/lib/vigil-collector /var/log/vigil /usr/sbin/vigil-agent \
+  /usr/sbin/vigil-collector /usr/bin/vigilctl /lib/systemd/system/vigil-agent.service \
+  /lib/systemd/system/vigil-collector.service /usr/share/doc/vigil-agent; do
+  [[ ! -e $f ]] || fail "$f left after purge"
+done
+! getent passwd vigil >/dev/null || fail "vigil user left after purge"
+! getent group vigil >/dev/null || fail "vigil group left after purge"
+[[ -z $(bpftool link show 2>/dev/null | grep -i vigil || true) ]] || fail "BPF links left behind"
+step "PASS"
