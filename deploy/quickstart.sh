@@ -28,7 +28,14 @@ collector="${BUILD_DIR}/collector/vigil-collector"
 vigilctl="$(cd "${BUILD_DIR}/cli" && pwd)/vigilctl"
 mkdir -p "${DATA_DIR}"
 
+# The web view on loopback, with a fresh viewer token kept beside the data (0600).
+WEB=${WEB:-127.0.0.1:7780}
+if [[ ! -s "${DATA_DIR}/tokens" ]]; then
+  (umask 077 && printf 'viewer %s\n' "$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >"${DATA_DIR}/tokens")
+fi
+web_token=$(awk '{print $2}' "${DATA_DIR}/tokens")
 "${collector}" --insecure --listen "${COLLECTOR}" --data-dir "${DATA_DIR}/collector" \
+  --web-listen "${WEB}" --token-file "${DATA_DIR}/tokens" \
   >"${DATA_DIR}/collector.out" 2>"${DATA_DIR}/collector.log" &
 collector_pid=$!
 trap 'kill ${collector_pid} 2>/dev/null; wait ${collector_pid} 2>/dev/null || true' EXIT
@@ -57,6 +64,7 @@ echo "  sleep 60 & gdb -p \$! -batch                        (ptrace attach: an a
 echo "  ${vigilctl} --collector ${COLLECTOR} --insecure report"
 echo "  ${vigilctl} --collector ${COLLECTOR} --insecure alerts --follow"
 echo "  ${vigilctl} --collector ${COLLECTOR} --insecure models list     (scoring models, evolution)"
+echo "  web view: http://${WEB}/#token=${web_token}"
 echo "Press Ctrl-C to stop both."
 echo
 # The agent accepts scoring models signed by this collector (vigilctl models ...).
