@@ -190,7 +190,9 @@ int main(int argc, char** argv) {
   std::string prefix = "loadgen";
   bool insecure = false;
   app.add_option("--collector", collector, "collector HOST:PORT");
-  app.add_flag("--insecure", insecure, "plaintext gRPC (the only transport until mTLS lands)");
+  app.add_flag("--insecure", insecure,
+               "plaintext gRPC: the load generator only speaks plaintext, to a collector "
+               "started with --insecure");
   app.add_option("--agents", agents, "emulated agents")->check(CLI::Range(1, 10000));
   app.add_option("--rate", rate, "events per second per agent")->check(CLI::Range(1.0, 1e7));
   app.add_option("--batch", batch, "events per batch")->check(CLI::Range(1, 10000));

@@ -13,11 +13,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "vigil/cli/format.h"
 #include "vigil/clock.h"
+#include "vigil/pem.h"
 #include "vigil/v1/model.grpc.pb.h"
 #include "vigil/v1/query.grpc.pb.h"
 
@@ -37,6 +39,9 @@ constexpr int kExitUnreachable = 3;
 struct Options {
   std::string collector = "127.0.0.1:7700";
   bool insecure = false;
+  std::string ca_file;     // CA of the collector's certificate (TLS); empty: system roots
+  std::string token_file;  // bearer token for the API (first token in the file)
+  std::string token;
   bool json = false;
   std::uint32_t timeout_s = 10;
 };
@@ -59,8 +64,26 @@ void print_json(const google::protobuf::Message& m) {
   std::cout << out << '\n';
 }
 
-void set_deadline(grpc::ClientContext& ctx, const Options& o) {
+// Every call: the deadline and, with a token file, the bearer token.
+void prepare_call(grpc::ClientContext& ctx, const Options& o) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.timeout_s));
+  if (!o.token.empty()) {
+    ctx.AddMetadata("authorization", "Bearer " + o.token);
+  }
+}
+
+// The token of a token file: the first non-comment line, "ROLE TOKEN" or "TOKEN".
+std::optional<std::string> read_token(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream words(line);
+    std::vector<std::string> w;
+    for (std::string s; words >> s;) w.push_back(s);
+    if (!w.empty()) return w.back();
+  }
+  return std::nullopt;
 }
 
 std::string hosts_of(const vigil::v1::Alert& a) {
@@ -93,7 +116,7 @@ Table alert_table() {
 int cmd_report(vigil::v1::QueryService::Stub& stub, const Options& o, std::uint64_t window_s,
                std::uint32_t top) {
   grpc::ClientContext ctx;
-  set_deadline(ctx, o);
+  prepare_call(ctx, o);
   vigil::v1::FleetReportRequest req;
   req.set_window_s(window_s);
   req.set_top(top);
@@ -152,7 +175,7 @@ int cmd_report(vigil::v1::QueryService::Stub& stub, const Options& o, std::uint6
 
 int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o) {
   grpc::ClientContext ctx;
-  set_deadline(ctx, o);
+  prepare_call(ctx, o);
   vigil::v1::ListAgentsResponse resp;
   if (auto s = stub.ListAgents(&ctx, {}, &resp); !s.ok()) {
     return report_error(o, s);
@@ -163,7 +186,7 @@ int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o) {
   }
   const auto now = unix_now_ns();
   Table t({"AGENT", "HOST", "CONNECTED", "LAST SEEN", "LEVEL", "ACKED SEQ", "STORED", "DUPLICATES",
-           "DROPS", "SPOOL", "LAG", "CPU", "RSS", "VERSION", "PROBES"});
+           "DROPS", "SPOOL", "LAG", "CPU", "RSS", "VERSION", "MODEL", "PROBES"});
   for (const auto& a : resp.agents()) {
     std::string probes;
     for (const auto& p : a.probes()) {
@@ -175,6 +198,9 @@ int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o) {
            std::to_string(a.duplicates()), std::to_string(a.kernel_drops()),
            std::to_string(a.spool_events()), fmt::format("{}ms", a.lag_ms()),
            fmt::format("{:.1f}%", a.cpu_percent()), format_bytes(a.rss_bytes()), a.version(),
+           a.model_refusals() == 0 ? a.model_version()
+                                   : fmt::format("{} (refused {}: {})", a.model_version(),
+                                                 a.model_refusals(), a.model_refusal()),
            probes});
   }
   fmt::print("{}", t.render());
@@ -187,7 +213,10 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
                std::uint32_t min_score, std::uint64_t since_s, std::uint32_t limit, bool fleet,
                bool follow) {
   if (follow) {
-    grpc::ClientContext ctx;
+    grpc::ClientContext ctx;  // no deadline: follows until Ctrl-C
+    if (!o.token.empty()) {
+      ctx.AddMetadata("authorization", "Bearer " + o.token);
+    }
     vigil::v1::WatchAlertsRequest req;
     req.set_host(host);
     req.set_min_score(min_score);
@@ -218,7 +247,7 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
     return kExitOk;
   }
   grpc::ClientContext ctx;
-  set_deadline(ctx, o);
+  prepare_call(ctx, o);
   vigil::v1::QueryAlertsRequest req;
   req.set_host(host);
   req.set_min_score(min_score);
@@ -250,7 +279,7 @@ int cmd_events(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
                const std::string& type, std::uint32_t min_score, std::uint64_t since_s,
                std::uint32_t limit, const std::string& page) {
   grpc::ClientContext ctx;
-  set_deadline(ctx, o);
+  prepare_call(ctx, o);
   vigil::v1::QueryEventsRequest req;
   req.set_host(host);
   req.set_type(type);
@@ -282,7 +311,7 @@ int cmd_events(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
 int cmd_feedback(vigil::v1::QueryService::Stub& stub, const Options& o, const std::string& id,
                  const std::string& label, const std::string& comment) {
   grpc::ClientContext ctx;
-  set_deadline(ctx, o);
+  prepare_call(ctx, o);
   vigil::v1::SubmitFeedbackRequest req;
   req.set_alert_id(id);
   req.set_label(label);
@@ -327,7 +356,7 @@ void print_rollout(const vigil::v1::RolloutStatus& r) {
 
 int cmd_models_list(ModelStub& stub, const Options& o) {
   grpc::ClientContext ctx;
-  set_deadline(ctx, o);
+  prepare_call(ctx, o);
   vigil::v1::ListModelsResponse resp;
   if (auto s = stub.ListModels(&ctx, {}, &resp); !s.ok()) {
     return report_error(o, s);
@@ -357,11 +386,47 @@ int cmd_models_list(ModelStub& stub, const Options& o) {
   return kExitOk;
 }
 
+int cmd_models_show(ModelStub& stub, const Options& o, const std::string& version) {
+  grpc::ClientContext ctx;
+  prepare_call(ctx, o);
+  vigil::v1::GetModelRequest req;
+  req.set_version(version);
+  vigil::v1::GetModelResponse resp;
+  if (auto s = stub.GetModel(&ctx, req, &resp); !s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    resp.clear_model();  // the bytes: `models import` takes files, not JSON
+    print_json(resp);
+    return kExitOk;
+  }
+  const auto& m = resp.info();
+  vigil::v1::Model model;
+  const bool parsed = model.ParseFromString(resp.model());
+  fmt::print("version:        {}\nstate:          {}\ncreated:        {} by {}\n", m.version(),
+             m.state(), format_time(m.created_ns()), m.created_by().empty() ? "-" : m.created_by());
+  fmt::print("parent:         {}\nfeature schema: {}\n",
+             m.parent_version().empty() ? "-" : m.parent_version(), m.feature_schema_version());
+  if (m.samples() > 0) {
+    fmt::print("data:           {} .. {}, {} samples ({} positive)\n",
+               format_time(m.data_from_ns()), format_time(m.data_to_ns()), m.samples(),
+               m.positives());
+    fmt::print("held-out:       AUC {:.4f}, TPR@1% {:.4f} (parent: {:.4f}, {:.4f})\n",
+               m.heldout_auc(), m.heldout_tpr(), m.parent_auc(), m.parent_tpr());
+  }
+  fmt::print("model:          {} bytes, {} population networks{}\nsignature:      {}\n",
+             resp.model().size(), parsed ? model.networks_size() : 0,
+             parsed ? "" : " (unparsable!)",
+             resp.signature().empty() ? "none"
+                                      : fmt::format("ed25519, {} bytes", resp.signature().size()));
+  return kExitOk;
+}
+
 int cmd_models_evolve(ModelStub& stub, const Options& o, bool wait) {
   vigil::v1::EvolutionStatus st;
   {
     grpc::ClientContext ctx;
-    set_deadline(ctx, o);
+    prepare_call(ctx, o);
     if (auto s = stub.Evolve(&ctx, {}, &st); !s.ok()) {
       return report_error(o, s);
     }
@@ -375,7 +440,7 @@ int cmd_models_evolve(ModelStub& stub, const Options& o, bool wait) {
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
     grpc::ClientContext ctx;
-    set_deadline(ctx, o);
+    prepare_call(ctx, o);
     vigil::v1::ListModelsResponse resp;
     if (auto s = stub.ListModels(&ctx, {}, &resp); !s.ok()) {
       return report_error(o, s);
@@ -402,7 +467,7 @@ int cmd_models_import(ModelStub& stub, const Options& o, const std::string& path
   vigil::v1::ImportModelRequest req;
   req.set_model(ss.str());
   grpc::ClientContext ctx;
-  set_deadline(ctx, o);
+  prepare_call(ctx, o);
   vigil::v1::ModelInfo info;
   if (auto s = stub.ImportModel(&ctx, req, &info); !s.ok()) {
     return report_error(o, s);
@@ -423,7 +488,7 @@ int cmd_models_rollout(ModelStub& stub, const Options& o, const std::string& ver
   req.set_canary_fraction(canary);
   req.set_soak_s(soak_s);
   grpc::ClientContext ctx;
-  set_deadline(ctx, o);
+  prepare_call(ctx, o);
   vigil::v1::RolloutStatus st;
   return show_rollout(o, stub.Rollout(&ctx, req, &st), st);
 }
@@ -432,14 +497,14 @@ int cmd_models_rollback(ModelStub& stub, const Options& o, const std::string& re
   vigil::v1::RollbackRequest req;
   req.set_reason(reason);
   grpc::ClientContext ctx;
-  set_deadline(ctx, o);
+  prepare_call(ctx, o);
   vigil::v1::RolloutStatus st;
   return show_rollout(o, stub.Rollback(&ctx, req, &st), st);
 }
 
 int cmd_models_status(ModelStub& stub, const Options& o) {
   grpc::ClientContext ctx;
-  set_deadline(ctx, o);
+  prepare_call(ctx, o);
   vigil::v1::RolloutStatus st;
   return show_rollout(o, stub.RolloutStatus(&ctx, {}, &st), st);
 }
@@ -455,7 +520,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.add_option("--collector", o.collector,
                  "collector API address HOST:PORT (env VIGIL_COLLECTOR)");
-  app.add_flag("--insecure", o.insecure, "plaintext gRPC (the only transport until mTLS lands)");
+  if (const char* env = std::getenv("VIGIL_TOKEN_FILE")) {
+    o.token_file = env;
+  }
+  if (const char* env = std::getenv("VIGIL_CA")) {
+    o.ca_file = env;
+  }
+  app.add_flag("--insecure", o.insecure, "plaintext gRPC (a collector started with --insecure)");
+  app.add_option("--ca", o.ca_file, "CA (PEM) of the collector's TLS certificate (env VIGIL_CA)");
+  app.add_option("--token-file", o.token_file,
+                 "API token file, 'ROLE TOKEN' per line; the first is used (env VIGIL_TOKEN_FILE)");
   app.add_flag("--json", o.json, "machine-readable JSON output");
   app.add_option("--timeout", o.timeout_s, "seconds to wait for an answer")
       ->check(CLI::Range(1, 3600));
@@ -512,6 +586,9 @@ int main(int argc, char** argv) {
   auto* models = app.add_subcommand("models", "scoring models: registry, evolution, rollout");
   models->require_subcommand(1);
   models->add_subcommand("list", "registered models, evolution progress, the signing key");
+  auto* m_show = models->add_subcommand("show", "one model: lineage, data, held-out fitness");
+  std::string m_show_version;
+  m_show->add_option("version", m_show_version, "model version")->required();
   auto* m_evolve = models->add_subcommand("evolve", "start an evolution run on fleet data");
   bool m_wait = false;
   m_evolve->add_flag("--wait", m_wait, "follow the run's progress until it ends");
@@ -556,9 +633,30 @@ int main(int argc, char** argv) {
     return d;
   };
 
+  if (!o.token_file.empty()) {
+    auto token = read_token(o.token_file);
+    if (!token) {
+      fmt::print(stderr, "vigilctl: no token in {}\n", o.token_file);
+      return kExitUsage;
+    }
+    o.token = *token;
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!o.insecure) {
+    grpc::SslCredentialsOptions tls;
+    if (!o.ca_file.empty()) {
+      auto ca = vigil::read_pem(o.ca_file, "--ca");
+      if (!ca) {
+        fmt::print(stderr, "vigilctl: {}\n", ca.error().message);
+        return kExitUsage;
+      }
+      tls.pem_root_certs = *ca;
+    }
+    credentials = grpc::SslCredentials(tls);
+  }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
-  auto channel = grpc::CreateCustomChannel(o.collector, grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(o.collector, credentials, args);
   auto stub = vigil::v1::QueryService::NewStub(channel);
 
   if (report->parsed()) {
@@ -581,6 +679,7 @@ int main(int argc, char** argv) {
   }
   if (models->parsed()) {
     auto mstub = vigil::v1::ModelService::NewStub(channel);
+    if (m_show->parsed()) return cmd_models_show(*mstub, o, m_show_version);
     if (m_evolve->parsed()) return cmd_models_evolve(*mstub, o, m_wait);
     if (m_import->parsed()) return cmd_models_import(*mstub, o, m_file);
     if (m_rollout->parsed()) return cmd_models_rollout(*mstub, o, m_version, m_canary, m_soak);

@@ -16,6 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tooling: namespaces, traffic generators
   iproute2 procps util-linux sudo
+  # TLS material (deploy/make-certs.sh)
+  openssl
   # scenario suite (benign workloads): a web server, a client, version control
   python3 curl git make gcc
   # the Python example client (docs/examples/python) and its test

@@ -25,6 +25,7 @@
 #include "vigil/agent/process_probe.h"
 #include "vigil/agent/wire.h"
 #include "vigil/log.h"
+#include "vigil/pem.h"
 
 namespace vigil::agent {
 namespace {
@@ -402,8 +403,21 @@ Result<void> Agent::start_shipping() {
     return std::unexpected(spool.error());
   }
   spool_ = std::move(*spool);
-  if (!config_.insecure) {
-    VLOG_WARN("TLS to the collector is not built yet (issue 7): plaintext gRPC; pass --insecure");
+  ShipperOptions opts;
+  if (config_.insecure) {
+    VLOG_WARN("INSECURE: plaintext gRPC to the collector (--insecure is for local trials only)");
+  } else {
+    auto ca = read_pem(config_.tls_ca, "tls_ca");
+    auto cert = read_pem(config_.tls_cert, "tls_cert");
+    auto key = read_pem(config_.tls_key, "tls_key");
+    for (const auto* r : {&ca, &cert, &key}) {
+      if (!*r) {
+        return std::unexpected(r->error());
+      }
+    }
+    opts.tls_ca_pem = std::move(*ca);
+    opts.tls_cert_pem = std::move(*cert);
+    opts.tls_key_pem = std::move(*key);
   }
   v1::Hello hello;
   hello.set_agent_id(config_.agent_id.empty() ? host_ : config_.agent_id);
@@ -431,7 +445,6 @@ Result<void> Agent::start_shipping() {
        config_.host_addresses.empty() ? interface_addresses() : config_.host_addresses) {
     hello.add_addresses(a);
   }
-  ShipperOptions opts;
   opts.collector = config_.collector;
   opts.insecure = config_.insecure;
   opts.batch_max = config_.batch_max;
@@ -498,6 +511,7 @@ void Agent::apply_model_update(const v1::ModelUpdate& update) {
   auto model = verify_model_update(update, config_.model_pubkey);
   if (!model) {
     ++model_updates_refused_;
+    last_model_refusal_ = fmt::format("{}: {}", update.version(), model.error().message);
     VLOG_WARN("{}", model.error().message);
     return;
   }
@@ -544,6 +558,8 @@ v1::Health Agent::health() {
     h.set_decoder_errors(faults);
     h.set_level(std::string(to_string(pipeline_->level())));
     h.set_model_version(pipeline_->model().version());
+    h.set_model_refusals(model_updates_refused_);
+    h.set_model_refusal(last_model_refusal_);
     h.set_events_total(pipeline_->stats().records);
     h.set_alerts_total(pipeline_->stats().alerts);
   }

@@ -92,6 +92,9 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "xdp_blocklist",
                                                  "collector",
                                                  "insecure",
+                                                 "tls_ca",
+                                                 "tls_cert",
+                                                 "tls_key",
                                                  "agent_id",
                                                  "host_addresses",
                                                  "spool_max_mb",
@@ -156,6 +159,9 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["xdp_blocklist"]) cfg.xdp_blocklist = yaml_list(n);
     if (auto n = root["collector"]) cfg.collector = n.as<std::string>();
     if (auto n = root["insecure"]) cfg.insecure = n.as<bool>();
+    if (auto n = root["tls_ca"]) cfg.tls_ca = n.as<std::string>();
+    if (auto n = root["tls_cert"]) cfg.tls_cert = n.as<std::string>();
+    if (auto n = root["tls_key"]) cfg.tls_key = n.as<std::string>();
     if (auto n = root["agent_id"]) cfg.agent_id = n.as<std::string>();
     if (auto n = root["host_addresses"]) cfg.host_addresses = yaml_list(n);
     if (auto n = root["spool_max_mb"]) cfg.spool_max_mb = n.as<std::uint64_t>();
@@ -202,6 +208,12 @@ Result<void> validate(const AgentConfig& cfg) {
   }
   if (auto r = log::validate_logging(cfg.log_level, cfg.log_format); !r) {
     return r;
+  }
+  if (!cfg.collector.empty() && !cfg.insecure &&
+      (cfg.tls_ca.empty() || cfg.tls_cert.empty() || cfg.tls_key.empty())) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "collector needs tls_ca, tls_cert and tls_key (mTLS; deploy/make-certs.sh "
+                      "makes them); for a local trial only, insecure: true / --insecure");
   }
   for (const auto& p : cfg.probes) {
     const auto& known = known_probe_families();
@@ -297,6 +309,9 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   bool xdp_enforce = false;
   std::string collector;
   bool insecure = false;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   std::string agent_id;
   std::string host_addresses;
   std::uint64_t spool_max_mb = 0;
@@ -330,7 +345,10 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_flag("--xdp-enforce", xdp_enforce, "drop packets from blocklisted sources in XDP");
   app.add_option("--xdp-block", xdp_blocklist, "comma list of ADDR or ADDR/TTL_S to block");
   app.add_option("--collector", collector, "ship scored events to vigil-collector at HOST:PORT");
-  app.add_flag("--insecure", insecure, "plaintext gRPC to the collector (loopback trials)");
+  app.add_flag("--insecure", insecure, "plaintext gRPC to the collector (local trials only)");
+  app.add_option("--tls-ca", tls_ca, "CA (PEM) that signed the collector's certificate");
+  app.add_option("--tls-cert", tls_cert, "this agent's client certificate (PEM; CN = agent id)");
+  app.add_option("--tls-key", tls_key, "this agent's private key (PEM)");
   app.add_option("--agent-id", agent_id, "identity towards the collector (default: host id)");
   app.add_option("--host-addresses", host_addresses,
                  "addresses reported to the collector (default: the interfaces')");
@@ -406,6 +424,9 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--log-format") > 0) cfg.log_format = log_format;
   if (app.count("--collector") > 0) cfg.collector = collector;
   if (app.count("--insecure") > 0) cfg.insecure = insecure;
+  if (app.count("--tls-ca") > 0) cfg.tls_ca = tls_ca;
+  if (app.count("--tls-cert") > 0) cfg.tls_cert = tls_cert;
+  if (app.count("--tls-key") > 0) cfg.tls_key = tls_key;
   if (app.count("--agent-id") > 0) cfg.agent_id = agent_id;
   if (app.count("--host-addresses") > 0) cfg.host_addresses = split_list(host_addresses);
   if (app.count("--spool-max-mb") > 0) cfg.spool_max_mb = spool_max_mb;

@@ -11,20 +11,41 @@
 #include <condition_variable>
 #include <csignal>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "vigil/clock.h"
+#include "vigil/collector/authz.h"
 #include "vigil/collector/ingest.h"
 #include "vigil/collector/model_service.h"
 #include "vigil/collector/query_service.h"
 #include "vigil/collector/web.h"
 #include "vigil/log.h"
 #include "vigil/metrics_server.h"
+#include "vigil/pem.h"
 #include "vigil/shipped_model.h"
 
 namespace vigil::collector {
 namespace {
+
+// TLS on both ports: a client certificate is requested and, when given,
+// verified against tls_ca. AgentService then insists on one (Ingest); operators
+// (vigilctl, the Python client) connect with server-side TLS and a token.
+Result<std::shared_ptr<grpc::ServerCredentials>> server_credentials(const CollectorConfig& c) {
+  auto cert = read_pem(c.tls_cert, "tls_cert");
+  auto key = read_pem(c.tls_key, "tls_key");
+  auto ca = read_pem(c.tls_ca, "tls_ca");
+  for (const auto* r : {&cert, &key, &ca}) {
+    if (!*r) {
+      return std::unexpected(r->error());
+    }
+  }
+  grpc::SslServerCredentialsOptions opts(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  opts.pem_root_certs = *ca;
+  opts.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(opts);
+}
 
 // "host:port" with the port grpc actually bound.
 std::string bound(const std::string& addr, int port) {
@@ -54,6 +75,12 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.data_dir = v.as<std::string>();
       } else if (key == "insecure") {
         cfg.insecure = v.as<bool>();
+      } else if (key == "tls_cert") {
+        cfg.tls_cert = v.as<std::string>();
+      } else if (key == "tls_key") {
+        cfg.tls_key = v.as<std::string>();
+      } else if (key == "tls_ca") {
+        cfg.tls_ca = v.as<std::string>();
       } else if (key == "retention_age_s") {
         cfg.store.retention_age_s = v.as<std::uint64_t>();
       } else if (key == "retention_bytes") {
@@ -130,7 +157,12 @@ ParsedArgs parse_args(int argc, char** argv) {
   auto* api = app.add_option("--api-listen", cfg.api_listen,
                              "operator API address (QueryService); default: same as --listen");
   auto* data = app.add_option("--data-dir", cfg.data_dir, "RocksDB data directory");
-  auto* insecure = app.add_flag("--insecure", cfg.insecure, "plaintext gRPC (loopback trials)");
+  auto* insecure = app.add_flag("--insecure", cfg.insecure,
+                                "plaintext gRPC, unauthenticated agents (local trials only)");
+  auto* tls_cert = app.add_option("--tls-cert", cfg.tls_cert, "server certificate (PEM)");
+  auto* tls_key = app.add_option("--tls-key", cfg.tls_key, "server private key (PEM)");
+  auto* tls_ca =
+      app.add_option("--tls-ca", cfg.tls_ca, "CA (PEM) that signs agents' client certificates");
   auto* ret_age = app.add_option("--retention-age", cfg.store.retention_age_s,
                                  "seconds events are kept (default 7 days)");
   auto* ret_bytes = app.add_option("--retention-bytes", cfg.store.retention_bytes,
@@ -179,6 +211,9 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (api->count() > 0) cfg.api_listen = flags.api_listen;
     if (data->count() > 0) cfg.data_dir = flags.data_dir;
     if (insecure->count() > 0) cfg.insecure = true;
+    if (tls_cert->count() > 0) cfg.tls_cert = flags.tls_cert;
+    if (tls_key->count() > 0) cfg.tls_key = flags.tls_key;
+    if (tls_ca->count() > 0) cfg.tls_ca = flags.tls_ca;
     if (ret_age->count() > 0) cfg.store.retention_age_s = flags.store.retention_age_s;
     if (ret_bytes->count() > 0) cfg.store.retention_bytes = flags.store.retention_bytes;
     if (window->count() > 0) cfg.correlation.window_s = flags.correlation.window_s;
@@ -194,6 +229,11 @@ ParsedArgs parse_args(int argc, char** argv) {
   if (r && !cfg.web_listen.empty() && cfg.token_file.empty()) {
     r = make_error(ErrorCode::kInvalidArgument,
                    "web_listen needs token_file: the web view is token-protected");
+  }
+  if (r && !cfg.insecure && (cfg.tls_cert.empty() || cfg.tls_key.empty() || cfg.tls_ca.empty())) {
+    r = make_error(ErrorCode::kInvalidArgument,
+                   "TLS needs tls_cert, tls_key and tls_ca (deploy/make-certs.sh makes them); "
+                   "for a local trial only, --insecure serves plaintext");
   }
   if (!r) {
     fmt::print(stderr, "vigil-collector: {}\n", r.error().message);
@@ -225,13 +265,39 @@ int run(const CollectorConfig& config) {
     fmt::print(stderr, "vigil-collector: {}\n", store.error().message);
     return 1;
   }
-  if (!config.insecure) {
-    VLOG_WARN("TLS is not built yet (issue 7): serving plaintext gRPC; pass --insecure to say so");
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (config.insecure) {
+    VLOG_WARN(
+        "INSECURE: plaintext gRPC, agents are not authenticated (--insecure is for local "
+        "trials only)");
+    credentials = grpc::InsecureServerCredentials();
+  } else {
+    auto tls = server_credentials(config);
+    if (!tls) {
+      fmt::print(stderr, "vigil-collector: {}\n", tls.error().message);
+      return 1;
+    }
+    credentials = *tls;
   }
+  std::optional<TokenStore> tokens;
+  if (!config.token_file.empty()) {
+    auto loaded = TokenStore::load(config.token_file);
+    if (!loaded) {
+      fmt::print(stderr, "vigil-collector: {}\n", loaded.error().message);
+      return 1;
+    }
+    tokens = std::move(*loaded);
+  } else {
+    VLOG_WARN(
+        "no token_file: the operator API (reports, feedback, rollout) is open to anyone "
+        "who reaches it");
+  }
+  const Authorizer auth(tokens ? &*tokens : nullptr);
   Correlator correlator(config.correlation);
   AlertHub hub;
   Ingest ingest(**store, correlator, hub);
-  QueryServiceImpl query(**store, hub, ingest);
+  ingest.require_client_identity(!config.insecure);
+  QueryServiceImpl query(**store, hub, ingest, auth);
   ModelConfig model_config = config.models;
   if (model_config.signing_key.empty()) {
     model_config.signing_key = config.data_dir / "model-signing.key";
@@ -252,7 +318,7 @@ int run(const CollectorConfig& config) {
     models.on_hello(id, hello.model_version());
   });
   query.set_feedback_hook([&models] { models.on_feedback(); });
-  ModelServiceImpl model_service(models);
+  ModelServiceImpl model_service(models, auth);
 
   // The standard health service (grpc.health.v1) and server reflection on
   // both ports, so Kubernetes probes and generic gRPC tools work.
@@ -263,7 +329,7 @@ int run(const CollectorConfig& config) {
   int api_port = 0;
   grpc::ServerBuilder agents_builder;
   agents_builder.SetMaxReceiveMessageSize(64 << 20);
-  agents_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &agent_port);
+  agents_builder.AddListeningPort(config.listen, credentials, &agent_port);
   agents_builder.RegisterService(&ingest);
   if (one_server) {
     agents_builder.RegisterService(&query);
@@ -279,7 +345,7 @@ int run(const CollectorConfig& config) {
     api_port = agent_port;
   } else {
     grpc::ServerBuilder api_builder;
-    api_builder.AddListeningPort(config.api_listen, grpc::InsecureServerCredentials(), &api_port);
+    api_builder.AddListeningPort(config.api_listen, credentials, &api_port);
     api_builder.SetMaxReceiveMessageSize(32 << 20);  // model imports
     api_builder.RegisterService(&query);
     api_builder.RegisterService(&model_service);
@@ -310,12 +376,11 @@ int run(const CollectorConfig& config) {
   std::unique_ptr<WebView> web_view;
   std::unique_ptr<HttpServer> web_server;
   if (!config.web_listen.empty()) {
-    auto tokens = TokenStore::load(config.token_file);
     if (!tokens) {
-      fmt::print(stderr, "vigil-collector: {}\n", tokens.error().message);
+      fmt::print(stderr, "vigil-collector: web_listen needs token_file\n");
       return 1;
     }
-    web_view = std::make_unique<WebView>(**store, models, std::move(*tokens), unix_now_ns);
+    web_view = std::make_unique<WebView>(**store, models, *tokens, unix_now_ns);
     auto started = HttpServer::start(
         config.web_listen, [&web_view](const HttpRequest& req) { return web_view->handle(req); },
         "web view");

@@ -1,5 +1,7 @@
 #include "vigil/collector/ingest.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <deque>
 
@@ -13,7 +15,8 @@ namespace {}  // namespace
 class ConnectReactor final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
  public:
-  explicit ConnectReactor(Ingest& ingest) : ingest_(ingest) {
+  ConnectReactor(Ingest& ingest, std::string identity, bool require_identity)
+      : ingest_(ingest), identity_(std::move(identity)), require_identity_(require_identity) {
     ++ingest_.stats_.streams;
     StartRead(&in_);
   }
@@ -41,7 +44,9 @@ class ConnectReactor final
       ++ingest_.stats_.refused;
       VLOG_WARN("agent '{}' refused: {}", agent_id_.empty() ? "?" : agent_id_, r.error().message);
       refusal_code_ = r.error().code == ErrorCode::kIo ? grpc::StatusCode::UNAVAILABLE
-                                                       : grpc::StatusCode::INVALID_ARGUMENT;
+                      : r.error().code == ErrorCode::kPermission
+                          ? grpc::StatusCode::PERMISSION_DENIED
+                          : grpc::StatusCode::INVALID_ARGUMENT;
       v1::CollectorMessage msg;
       msg.mutable_refusal()->set_reason(r.error().message);
       send(msg, /*then_finish=*/true);
@@ -112,6 +117,11 @@ class ConnectReactor final
         if (auto r = validate_hello(msg.hello()); !r) {
           return r;
         }
+        if (require_identity_) {
+          if (auto r = Ingest::check_identity(identity_, msg.hello()); !r) {
+            return r;
+          }
+        }
         auto acked = ingest_.store_.register_agent(msg.hello(), unix_now_ns());
         if (!acked) {
           ++ingest_.stats_.store_errors;
@@ -168,6 +178,8 @@ class ConnectReactor final
   }
 
   Ingest& ingest_;
+  const std::string identity_;  // the client certificate's CN; empty without mTLS
+  const bool require_identity_;
   v1::AgentMessage in_;
   std::string agent_id_;
   std::string host_;
@@ -183,8 +195,30 @@ Ingest::Ingest(Store& store, Correlator& correlator, AlertHub& hub)
     : store_(store), correlator_(correlator), hub_(hub) {}
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* Ingest::Connect(
-    grpc::CallbackServerContext* /*ctx*/) {
-  return new ConnectReactor(*this);
+    grpc::CallbackServerContext* ctx) {
+  std::string identity;
+  if (const auto auth = ctx->auth_context(); auth && auth->IsPeerAuthenticated()) {
+    const auto cn = auth->FindPropertyValues("x509_common_name");
+    if (!cn.empty()) {
+      identity.assign(cn.front().data(), cn.front().size());
+    }
+  }
+  return new ConnectReactor(*this, std::move(identity), require_identity_);
+}
+
+Result<void> Ingest::check_identity(std::string_view identity, const v1::Hello& hello) {
+  if (identity.empty()) {
+    return make_error(ErrorCode::kPermission,
+                      "no verified client certificate: agents must use mTLS (tls_cert, tls_key, "
+                      "tls_ca) or both sides --insecure");
+  }
+  if (hello.agent_id() != identity || hello.host_id() != identity) {
+    return make_error(ErrorCode::kPermission,
+                      fmt::format("certificate identity '{}' may not speak for agent '{}' on "
+                                  "host '{}'",
+                                  identity, hello.agent_id(), hello.host_id()));
+  }
+  return {};
 }
 
 void Ingest::attach(const std::string& agent_id, ConnectReactor* reactor) {

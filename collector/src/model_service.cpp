@@ -22,6 +22,9 @@ grpc::ServerUnaryReactor* finish_with(grpc::CallbackServerContext* ctx, Result<T
 grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(grpc::CallbackServerContext* ctx,
                                                        const v1::ListModelsRequest* /*req*/,
                                                        v1::ListModelsResponse* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   *resp = models_.list();
   return finish(ctx, grpc::Status::OK);
 }
@@ -29,12 +32,18 @@ grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ModelServiceImpl::GetModel(grpc::CallbackServerContext* ctx,
                                                      const v1::GetModelRequest* req,
                                                      v1::GetModelResponse* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   return finish_with(ctx, models_.get(req->version()), resp);
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::ImportModel(grpc::CallbackServerContext* ctx,
                                                         const v1::ImportModelRequest* req,
                                                         v1::ModelInfo* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kOperator); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   if (req->model().empty() || req->model().size() > kMaxModelBytes) {
     return finish(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "model must be 1 byte..16 MiB"});
   }
@@ -44,6 +53,9 @@ grpc::ServerUnaryReactor* ModelServiceImpl::ImportModel(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* ModelServiceImpl::Evolve(grpc::CallbackServerContext* ctx,
                                                    const v1::EvolveRequest* /*req*/,
                                                    v1::EvolutionStatus* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kOperator); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   *resp = models_.evolve_async(unix_now_ns());
   return finish(ctx, grpc::Status::OK);
 }
@@ -51,6 +63,9 @@ grpc::ServerUnaryReactor* ModelServiceImpl::Evolve(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* ModelServiceImpl::Rollout(grpc::CallbackServerContext* ctx,
                                                     const v1::RolloutRequest* req,
                                                     v1::RolloutStatus* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kOperator); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   const double fraction = req->canary_fraction() == 0 ? 0.1 : req->canary_fraction();
   const std::uint64_t soak = req->soak_s() == 0 ? 300 : req->soak_s();
   return finish_with(ctx, models_.rollout(req->version(), fraction, soak, unix_now_ns()), resp);
@@ -59,6 +74,9 @@ grpc::ServerUnaryReactor* ModelServiceImpl::Rollout(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* ModelServiceImpl::Rollback(grpc::CallbackServerContext* ctx,
                                                      const v1::RollbackRequest* req,
                                                      v1::RolloutStatus* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kOperator); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   if (req->reason().size() > 1024) {
     return finish(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "reason longer than 1024 bytes"});
   }
@@ -68,6 +86,9 @@ grpc::ServerUnaryReactor* ModelServiceImpl::Rollback(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* ModelServiceImpl::RolloutStatus(grpc::CallbackServerContext* ctx,
                                                           const v1::RolloutStatusRequest* /*req*/,
                                                           v1::RolloutStatus* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   *resp = models_.status();
   return finish(ctx, grpc::Status::OK);
 }

@@ -85,6 +85,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Alert> {
   bool finished_ = false;
 };
 
+// A watch refused before it starts (no or wrong token).
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::Alert> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
@@ -111,6 +118,9 @@ grpc::Status to_status(const Error& error) {
 grpc::ServerUnaryReactor* QueryServiceImpl::FleetReport(grpc::CallbackServerContext* ctx,
                                                         const v1::FleetReportRequest* req,
                                                         v1::FleetReport* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   *resp = build_fleet_report(store_, *req, unix_now_ns());
   return finish(ctx, grpc::Status::OK);
 }
@@ -118,6 +128,9 @@ grpc::ServerUnaryReactor* QueryServiceImpl::FleetReport(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* QueryServiceImpl::ListAgents(grpc::CallbackServerContext* ctx,
                                                        const v1::ListAgentsRequest* /*req*/,
                                                        v1::ListAgentsResponse* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   for (auto& a : store_.agents()) {
     *resp->add_agents() = std::move(a);
   }
@@ -127,6 +140,9 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListAgents(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* QueryServiceImpl::QueryEvents(grpc::CallbackServerContext* ctx,
                                                         const v1::QueryEventsRequest* req,
                                                         v1::QueryEventsResponse* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   auto r = store_.query_events(*req, unix_now_ns());
   if (!r) {
     return finish(ctx, to_status(r.error()));
@@ -138,6 +154,9 @@ grpc::ServerUnaryReactor* QueryServiceImpl::QueryEvents(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* QueryServiceImpl::QueryAlerts(grpc::CallbackServerContext* ctx,
                                                         const v1::QueryAlertsRequest* req,
                                                         v1::QueryAlertsResponse* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   auto r = store_.query_alerts(*req, unix_now_ns());
   if (!r) {
     return finish(ctx, to_status(r.error()));
@@ -147,13 +166,19 @@ grpc::ServerUnaryReactor* QueryServiceImpl::QueryAlerts(grpc::CallbackServerCont
 }
 
 grpc::ServerWriteReactor<v1::Alert>* QueryServiceImpl::WatchAlerts(
-    grpc::CallbackServerContext* /*ctx*/, const v1::WatchAlertsRequest* req) {
+    grpc::CallbackServerContext* ctx, const v1::WatchAlertsRequest* req) {
+  if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
+    return new RefusedWatch(allowed);
+  }
   return new WatchReactor(hub_, *req);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::SubmitFeedback(grpc::CallbackServerContext* ctx,
                                                            const v1::SubmitFeedbackRequest* req,
                                                            v1::SubmitFeedbackResponse* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kOperator); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
   if (!valid_label(req->label())) {
     return finish(ctx, {grpc::StatusCode::INVALID_ARGUMENT,
                         "label must be 'malicious' or 'benign', got '" + req->label() + "'"});

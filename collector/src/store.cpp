@@ -195,6 +195,8 @@ Result<void> Store::update_health(const std::string& agent_id, const v1::Health&
   rec.set_cpu_percent(h.cpu_percent());
   rec.set_rss_bytes(h.rss_bytes());
   rec.set_level(h.level());
+  rec.set_model_refusals(h.model_refusals());
+  rec.set_model_refusal(h.model_refusal());
   rec.set_last_seen_ns(now_ns);
   rocksdb::WriteBatch wb;
   wb.Put(cfs_[kAgents], agent_id, rec.SerializeAsString());

@@ -30,6 +30,7 @@
 #include "util/net.h"
 #include "util/proc.h"
 #include "util/test_util.h"
+#include "vigil/v1/agent.grpc.pb.h"
 #include "vigil/v1/model.grpc.pb.h"
 #include "vigil/v1/query.grpc.pb.h"
 
@@ -51,10 +52,16 @@ class Collector {
   bool start(int port = 0, std::vector<std::string> extra = {}) {
     const auto run_dir = dir_ / ("run" + std::to_string(++runs_));
     fs::create_directories(run_dir);
-    std::vector<std::string> args{VIGIL_COLLECTOR_BIN, "--insecure",
-                                  "--listen",          "127.0.0.1:" + std::to_string(port),
-                                  "--data-dir",        (dir_ / "data").string(),
-                                  "--log-level",       "warn"};
+    std::vector<std::string> args{VIGIL_COLLECTOR_BIN,
+                                  "--listen",
+                                  "127.0.0.1:" + std::to_string(port),
+                                  "--data-dir",
+                                  (dir_ / "data").string(),
+                                  "--log-level",
+                                  "warn"};
+    if (std::find(extra.begin(), extra.end(), "--tls-cert") == extra.end()) {
+      args.emplace_back("--insecure");  // plaintext unless the test brings TLS material
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     proc_ = std::make_unique<Proc>(args, run_dir);
     std::smatch m;
@@ -95,10 +102,12 @@ std::unique_ptr<Proc> start_agent(const fs::path& dir, const std::string& host,
   static int n = 0;
   const auto run_dir = dir / (host + "-run" + std::to_string(++n));
   fs::create_directories(run_dir);
-  std::vector<std::string> args = {
-      VIGIL_AGENT_BIN,    "--host-id",  host,          "--collector",
-      collector,          "--insecure", "--state-dir", (dir / host).string(),
-      "--stats-interval", "0"};
+  std::vector<std::string> args = {VIGIL_AGENT_BIN,       "--host-id",        host,
+                                   "--collector",         collector,          "--state-dir",
+                                   (dir / host).string(), "--stats-interval", "0"};
+  if (std::find(extra.begin(), extra.end(), "--tls-cert") == extra.end()) {
+    args.emplace_back("--insecure");  // plaintext unless the test brings TLS material
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   return std::make_unique<Proc>(args, run_dir);
 }
@@ -578,6 +587,11 @@ TEST(ModelRollout, SignedModelGoesCanaryThenFleetAndRollsBack) {
   ASSERT_EQ(vigilctl(dir.path(), collector.addr(), {"models", "import", file.string()}), 0);
 
   std::string out;
+  ASSERT_EQ(vigilctl(dir.path(), collector.addr(), {"models", "show", "it-next"}, &out), 0);
+  EXPECT_NE(out.find("state:          candidate"), std::string::npos) << out;
+  EXPECT_NE(out.find("6 population networks"), std::string::npos) << out;
+  EXPECT_NE(out.find("signature:      ed25519, 64 bytes"), std::string::npos) << out;
+  EXPECT_EQ(vigilctl(dir.path(), collector.addr(), {"models", "show", "no-such-model"}), 1);
   ASSERT_EQ(
       vigilctl(dir.path(), collector.addr(),
                {"--json", "models", "rollout", "it-next", "--canary", "0.5", "--soak", "8"}, &out),
@@ -594,6 +608,23 @@ TEST(ModelRollout, SignedModelGoesCanaryThenFleetAndRollsBack) {
       << "after a healthy soak the fleet gets it";
   ASSERT_EQ(vigilctl(dir.path(), collector.addr(), {"--json", "models", "status"}, &out), 0);
   EXPECT_EQ(nlohmann::json::parse(out)["phase"], "fleet");
+
+  // An agent that trusts another key refuses the fleet's model (as it would a
+  // tampered one), keeps its own, and the refusal shows in `vigilctl agents`.
+  auto c =
+      start_agent(dir.path(), "roll-c", collector.addr(), {"--model-pubkey", std::string(64, 'a')});
+  ASSERT_TRUE(wait_until(
+      [&] {
+        out.clear();
+        return vigilctl(dir.path(), collector.addr(), {"--json", "agents"}, &out) == 0 &&
+               out.find("\"model_refusal\":\"it-next: ") != std::string::npos;
+      },
+      30s))
+      << out << c->err();
+  EXPECT_EQ(api.agent("roll-c")->model_version(), shipped);
+  EXPECT_EQ(api.agent("roll-c")->model_refusals(), 1U);
+  ASSERT_EQ(vigilctl(dir.path(), collector.addr(), {"agents"}, &out), 0);
+  EXPECT_NE(out.find(shipped + " (refused 1: it-next: "), std::string::npos) << out;
 
   ASSERT_EQ(vigilctl(dir.path(), collector.addr(),
                      {"models", "rollback", "--reason", "integration test"}),
@@ -772,11 +803,9 @@ TEST(PythonClient, PullsTheFleetReportAndFollowsAlerts) {
   ASSERT_EQ(generate.wait(), 0) << generate.err();
   Collector collector(dir.path() / "collector");
   ASSERT_TRUE(collector.start()) << collector.err();
-  const std::vector<std::string> env_python = {"/usr/bin/env",
-                                               "VIGIL_PY_GEN=" + gen.string(),
-                                               "/usr/bin/python3",
-                                               example + "/vigil_client.py",
-                                               "--api",
+  const std::vector<std::string> env_python = {"/usr/bin/env",     "VIGIL_PY_GEN=" + gen.string(),
+                                               "/usr/bin/python3", example + "/vigil_client.py",
+                                               "--insecure",       "--api",
                                                collector.addr()};
   // Each process writes its stdout/stderr files in a directory of its own.
   auto own_dir = [&](const std::string& name) {
@@ -840,8 +869,8 @@ TEST(WebView, HeadlessChromiumShowsTheFleetAndTakesAScreenshot) {
     out << "viewer " << token << "\n";
   }
   Collector collector(dir.path() / "collector");
-  ASSERT_TRUE(collector.start(0, {"--web-listen", "127.0.0.1:0", "--token-file",
-                                  (dir.path() / "tokens").string()}))
+  ASSERT_TRUE(collector.start(
+      0, {"--web-listen", "127.0.0.1:0", "--token-file", (dir.path() / "tokens").string()}))
       << collector.err();
   std::smatch m;
   const auto out = collector.out();
@@ -858,8 +887,8 @@ TEST(WebView, HeadlessChromiumShowsTheFleetAndTakesAScreenshot) {
 
   // The data needs the token; the static page does not.
   auto http_code = [&](const std::string& name, std::vector<std::string> extra) {
-    std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-o", "/dev/null", "-w",
-                                     "%{http_code}"};
+    std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-o",
+                                     "/dev/null",     "-w", "%{http_code}"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     Proc curl(argv, own_dir(name));
     curl.wait();
@@ -871,18 +900,23 @@ TEST(WebView, HeadlessChromiumShowsTheFleetAndTakesAScreenshot) {
             "401");
   EXPECT_EQ(http_code("c3", {"-H", "Authorization: Bearer " + token, web + "/api/overview"}),
             "200");
-  EXPECT_EQ(http_code("c4", {"-H", "Authorization: Bearer " + token,
-                             web + "/api/overview?window=0"}),
-            "400");
+  EXPECT_EQ(
+      http_code("c4", {"-H", "Authorization: Bearer " + token, web + "/api/overview?window=0"}),
+      "400");
   EXPECT_EQ(http_code("c5", {"-X", "POST", web + "/api/overview"}), "405");
   EXPECT_EQ(http_code("c6", {web + "/"}), "200");
   EXPECT_EQ(http_code("c7", {web + "/vendor/uPlot.iife.min.js"}), "200");
 
   // The rendered DOM, after the script has fetched and drawn the overview.
   const std::vector<std::string> chromium = {
-      "/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
-      "--no-first-run",    "--user-data-dir=" + (dir.path() / "chromium").string(),
-      "--window-size=1280,1000", "--virtual-time-budget=10000"};
+      "/usr/bin/chromium",
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--user-data-dir=" + (dir.path() / "chromium").string(),
+      "--window-size=1280,1000",
+      "--virtual-time-budget=10000"};
   auto dom_args = chromium;
   dom_args.insert(dom_args.end(), {"--dump-dom", web + "/#token=" + token});
   Proc dom(dom_args, own_dir("dom"));
@@ -914,4 +948,140 @@ TEST(WebView, HeadlessChromiumShowsTheFleetAndTakesAScreenshot) {
   const auto bytes = slurp(png);
   ASSERT_GT(bytes.size(), 20000U) << "screenshot too small to show the page";
   EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+}
+
+// mTLS and API tokens end to end (issue 7): certificates from deploy/make-certs.sh,
+// a collector with TLS on its port and a token file, real agents and vigilctl.
+TEST(Security, MutualTlsBindsAgentIdentityAndTokensGateTheApi) {
+  vigil::test::TempDir dir;
+  auto own_dir = [&](const std::string& name) {
+    fs::create_directories(dir.path() / name);
+    return dir.path() / name;
+  };
+  const auto certs = dir.path() / "tls";
+  Proc make({"/bin/bash", VIGIL_SOURCE_DIR "/deploy/make-certs.sh", certs.string(), "--agent",
+             "tls-a", "--agent", "tls-b"},
+            own_dir("make-certs"));
+  ASSERT_EQ(make.wait(), 0) << make.err();
+  const auto pem = [&](const std::string& f) { return (certs / f).string(); };
+  {
+    std::ofstream out(dir.path() / "tokens");
+    out << "viewer   viewer-token-0123456789\noperator operator-token-0123456789\n";
+    std::ofstream(dir.path() / "viewer.token") << "viewer viewer-token-0123456789\n";
+    std::ofstream(dir.path() / "operator.token") << "operator-token-0123456789\n";
+  }
+  Collector collector(dir.path() / "collector");
+  ASSERT_TRUE(collector.start(
+      0, {"--tls-cert", pem("collector.crt"), "--tls-key", pem("collector.key"), "--tls-ca",
+          pem("ca.crt"), "--token-file", (dir.path() / "tokens").string()}))
+      << collector.err();
+
+  // vigilctl over TLS; returns the exit code, stdout and stderr.
+  auto ctl = [&](const std::string& name, std::vector<std::string> args, std::string* out,
+                 std::string* err = nullptr) {
+    std::vector<std::string> argv = {
+        VIGILCTL_BIN, "--collector", collector.addr(), "--ca", pem("ca.crt"), "--timeout", "5"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Proc p(argv, own_dir(name));
+    const int rc = p.wait();
+    if (out != nullptr) *out = p.out();
+    if (err != nullptr) *err = p.err();
+    return rc;
+  };
+  const std::string viewer = "--token-file=" + (dir.path() / "viewer.token").string();
+  const std::string op = "--token-file=" + (dir.path() / "operator.token").string();
+
+  // A certified agent connects under its own identity.
+  auto good = start_agent(dir.path(), "tls-a", collector.addr(),
+                          {"--tls-ca", pem("ca.crt"), "--tls-cert", pem("agent-tls-a.crt"),
+                           "--tls-key", pem("agent-tls-a.key")});
+  // tls-b's certificate, but claiming to be host tls-c: refused.
+  auto impostor = start_agent(dir.path(), "tls-c", collector.addr(),
+                              {"--tls-ca", pem("ca.crt"), "--tls-cert", pem("agent-tls-b.crt"),
+                               "--tls-key", pem("agent-tls-b.key")});
+  // Plaintext against the TLS port: never connects.
+  auto plain = start_agent(dir.path(), "tls-plain", collector.addr());  // start_agent: --insecure
+  std::string out;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return ctl("agents", {viewer, "--json", "agents"}, &out) == 0 &&
+               out.find("\"agent_id\":\"tls-a\"") != std::string::npos &&
+               out.find("\"connected\":true") != std::string::npos;
+      },
+      30s))
+      << out << good->err();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return impostor->err().find(
+                   "collector refused: certificate identity 'tls-b' may not "
+                   "speak for agent 'tls-c' on host 'tls-c'") != std::string::npos;
+      },
+      30s))
+      << impostor->err();
+  std::this_thread::sleep_for(2s);  // the plaintext agent has had time to try
+  ASSERT_EQ(ctl("agents2", {viewer, "--json", "agents"}, &out), 0);
+  EXPECT_EQ(out.find("tls-c"), std::string::npos) << out;
+  EXPECT_EQ(out.find("tls-plain"), std::string::npos) << out;
+
+  // A gRPC client with the CA but no client certificate: AgentService refuses it.
+  {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = slurp(certs / "ca.crt");
+    auto stub = vigil::v1::AgentService::NewStub(
+        grpc::CreateChannel(collector.addr(), grpc::SslCredentials(tls)));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    auto stream = stub->Connect(&ctx);
+    vigil::v1::AgentMessage hello;
+    hello.mutable_hello()->set_agent_id("tls-a");
+    hello.mutable_hello()->set_host_id("tls-a");
+    hello.mutable_hello()->set_version("test");
+    ASSERT_TRUE(stream->Write(hello));
+    vigil::v1::CollectorMessage reply;
+    ASSERT_TRUE(stream->Read(&reply));
+    ASSERT_TRUE(reply.has_refusal());
+    EXPECT_NE(reply.refusal().reason().find("no verified client certificate"), std::string::npos)
+        << reply.refusal().reason();
+    stream->WritesDone();
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  // Tokens and roles on the operator API.
+  std::string err;
+  EXPECT_EQ(ctl("no-token", {"report"}, &out, &err), 1);
+  EXPECT_NE(err.find("needs a bearer token"), std::string::npos) << err;
+  { std::ofstream(dir.path() / "wrong.token") << "viewer not-a-token-0123456789\n"; }
+  EXPECT_EQ(ctl("wrong-token", {"--token-file=" + (dir.path() / "wrong.token").string(), "report"},
+                &out, &err),
+            1);
+  EXPECT_NE(err.find("unknown bearer token"), std::string::npos) << err;
+  EXPECT_EQ(ctl("viewer-report", {viewer, "report"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("tls-a"), std::string::npos) << out;
+  EXPECT_EQ(
+      ctl("viewer-feedback", {viewer, "feedback", "tls-a:x", "--label", "benign"}, &out, &err), 1);
+  EXPECT_NE(err.find("needs an operator token"), std::string::npos) << err;
+  EXPECT_EQ(ctl("viewer-rollback", {viewer, "models", "rollback"}, &out, &err), 1);
+  EXPECT_NE(err.find("needs an operator token"), std::string::npos) << err;
+  // The operator passes authorisation; the unknown alert is the only complaint.
+  EXPECT_EQ(ctl("operator-feedback", {op, "feedback", "tls-a:x", "--label", "benign"}, &out, &err),
+            1);
+  EXPECT_EQ(err.find("token"), std::string::npos) << err;
+  EXPECT_NE(err.find("tls-a:x"), std::string::npos) << err;
+  // Plaintext vigilctl against the TLS port: unreachable (exit 3), nothing served.
+  Proc plain_ctl({VIGILCTL_BIN, "--collector", collector.addr(), "--insecure", "--timeout", "3",
+                  viewer, "report"},
+                 own_dir("plain-ctl"));
+  EXPECT_EQ(plain_ctl.wait(), 3) << plain_ctl.err();
+
+  // The Python client over TLS with a viewer token.
+  const std::string example = VIGIL_SOURCE_DIR "/docs/examples/python";
+  const auto gen = dir.path() / "gen";
+  Proc generate({"/bin/bash", example + "/generate.sh", gen.string()}, own_dir("generate"));
+  ASSERT_EQ(generate.wait(), 0) << generate.err();
+  Proc py({"/usr/bin/env", "VIGIL_PY_GEN=" + gen.string(), "/usr/bin/python3",
+           example + "/vigil_client.py", "--api", collector.addr(), "--ca", pem("ca.crt"),
+           "--token-file", (dir.path() / "viewer.token").string(), "report", "--json"},
+          own_dir("python"));
+  ASSERT_EQ(py.wait(), 0) << py.err();
+  EXPECT_NE(py.out().find("\"host\": \"tls-a\""), std::string::npos) << py.out();
 }

@@ -25,12 +25,14 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   dpkg --purge "${PKGS[@]}" >/dev/null 2>&1 || true
-  rm -rf "${work}"
+  rm -rf "${work}" /etc/vigil/tls /etc/vigil/tokens
+  rmdir /etc/vigil 2>/dev/null || true
 }
 trap cleanup EXIT
 
 # A clean start: nothing from an earlier run.
 dpkg --purge "${PKGS[@]}" >/dev/null 2>&1 || true
+rm -rf /etc/vigil/tls /etc/vigil/tokens
 
 step "package metadata"
 for d in "${debs[@]}"; do
@@ -74,6 +76,17 @@ agent_caps=$(unit_value vigil-agent CapabilityBoundingSet)
 [[ $agent_cmd == "/usr/sbin/vigil-agent --config /etc/vigil/agent.yaml" ]] \
   || fail "agent ExecStart: ${agent_cmd}"
 
+step "TLS material and tokens, as docs/security.md tells an operator to make them"
+deploy/make-certs.sh /etc/vigil/tls --agent pkg-test-host >/dev/null
+chgrp vigil /etc/vigil/tls /etc/vigil/tls/collector.key
+chmod g+rx /etc/vigil/tls
+chmod 0640 /etc/vigil/tls/collector.key
+(umask 027 && printf 'viewer pkg-viewer-token-0123456789\noperator pkg-operator-token-0123456789\n' \
+  >/etc/vigil/tokens)
+chgrp vigil /etc/vigil/tokens
+printf 'viewer pkg-viewer-token-0123456789\n' >"${work}/viewer.token"
+ctl() { vigilctl --collector 127.0.0.1:7701 --ca /etc/vigil/tls/ca.crt --token-file "${work}/viewer.token" "$@"; }
+
 step "start the collector as ${collector_user}: ${collector_cmd}"
 # shellcheck disable=SC2086
 setpriv --reuid "${collector_user}" --regid "${collector_user}" --init-groups --no-new-privs \
@@ -92,8 +105,10 @@ grep -q "listening agents=0.0.0.0:7700 api=127.0.0.1:7701" "${work}/collector.ou
 step "point the agent at it (as an operator would) and start it: ${agent_cmd}"
 cat >>/etc/vigil/agent.yaml <<'YAML'
 collector: 127.0.0.1:7700
-insecure: true
 host_id: pkg-test-host
+tls_ca: /etc/vigil/tls/ca.crt
+tls_cert: /etc/vigil/tls/agent-pkg-test-host.crt
+tls_key: /etc/vigil/tls/agent-pkg-test-host.key
 YAML
 bounding=$(echo "${agent_caps}" | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 # shellcheck disable=SC2086
@@ -102,8 +117,7 @@ setpriv --bounding-set="-all,${bounding}" --inh-caps="-all" ${agent_cmd} \
 pids+=($!)
 ok=""
 for _ in $(seq 1 100); do
-  if vigilctl --collector 127.0.0.1:7701 --insecure --json agents 2>/dev/null \
-    | grep -q '"connected": *true'; then
+  if ctl --json agents 2>/dev/null | grep -q '"connected": *true'; then
     ok=1
     break
   fi
@@ -124,7 +138,7 @@ os.kill(child, signal.SIGKILL); os.waitpid(child, 0)
 PY
 ok=""
 for _ in $(seq 1 100); do
-  if vigilctl --collector 127.0.0.1:7701 --insecure --json alerts 2>/dev/null | grep -q "ptrace"; then
+  if ctl --json alerts 2>/dev/null | grep -q "ptrace"; then
     ok=1
     break
   fi
@@ -136,12 +150,17 @@ for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || fail "a service did not stop cleanly on SIGTERM"; done
 pids=()
 
+printf 'viewer wrong-token-0123456789\n' >"${work}/wrong.token"
+vigilctl --collector 127.0.0.1:7701 --ca /etc/vigil/tls/ca.crt --token-file "${work}/wrong.token" \
+  report >/dev/null 2>&1 && fail "the API answered a wrong token"
+
 step "remove keeps configuration, purge leaves nothing"
 dpkg --remove "${PKGS[@]}" >/dev/null
 [[ -e /etc/vigil/collector.yaml ]] || fail "remove deleted a conffile"
 [[ ! -e /usr/sbin/vigil-agent && ! -e /lib/systemd/system/vigil-agent.service ]] \
   || fail "remove left binaries or units"
-dpkg --purge "${PKGS[@]}" >/dev/null
+rm -rf /etc/vigil/tls /etc/vigil/tokens  # the operator's own files, made above
+dpkg --purge "${PKGS[@]}" >/dev/null 2>&1
 for f in /etc/vigil /var/lib/vigil /var/lib/vigil-collector /var/log/vigil /usr/sbin/vigil-agent \
   /usr/sbin/vigil-collector /usr/bin/vigilctl /lib/systemd/system/vigil-agent.service \
   /lib/systemd/system/vigil-collector.service /usr/share/doc/vigil-agent; do

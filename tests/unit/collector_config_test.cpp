@@ -35,8 +35,8 @@ TEST(CollectorConfig, FlagsOverrideTheFile) {
     std::ofstream out(path);
     out << "listen: 127.0.0.1:1000\ndata_dir: /from/file\n";
   }
-  std::vector<std::string> args = {"vigil-collector", "--config", path.string(), "--listen",
-                                   "127.0.0.1:2000"};
+  std::vector<std::string> args = {"vigil-collector", "--config",       path.string(),
+                                   "--listen",        "127.0.0.1:2000", "--insecure"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   auto parsed = parse_args(static_cast<int>(argv.size()), argv.data());

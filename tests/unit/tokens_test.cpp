@@ -1,9 +1,11 @@
+#include "vigil/collector/tokens.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "util/test_util.h"
-#include "vigil/collector/tokens.h"
+#include "vigil/collector/ingest.h"
 
 namespace vigil::collector {
 namespace {
@@ -48,6 +50,27 @@ TEST(Tokens, BadFilesAreClearErrors) {
   auto loaded = TokenStore::load(dir.path() / "tokens");
   ASSERT_OK(loaded);
   EXPECT_EQ(loaded->check("0123456789abcdef0123"), Role::kOperator);
+}
+
+v1::Hello hello(const std::string& agent, const std::string& host) {
+  v1::Hello h;
+  h.set_agent_id(agent);
+  h.set_host_id(host);
+  return h;
+}
+
+TEST(Identity, TheCertificateNameIsTheAgentAndTheHost) {
+  EXPECT_TRUE(Ingest::check_identity("web-1", hello("web-1", "web-1")));
+  auto other_host = Ingest::check_identity("web-1", hello("web-1", "db-1"));
+  ASSERT_FALSE(other_host);
+  EXPECT_EQ(other_host.error().code, ErrorCode::kPermission);
+  EXPECT_NE(other_host.error().message.find("may not speak for agent 'web-1' on host 'db-1'"),
+            std::string::npos);
+  EXPECT_FALSE(Ingest::check_identity("web-1", hello("db-1", "web-1")));
+  EXPECT_FALSE(Ingest::check_identity("web-1", hello("web-10", "web-10")));
+  auto anonymous = Ingest::check_identity("", hello("web-1", "web-1"));
+  ASSERT_FALSE(anonymous);
+  EXPECT_NE(anonymous.error().message.find("no verified client certificate"), std::string::npos);
 }
 
 }  // namespace

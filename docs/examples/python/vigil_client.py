@@ -4,8 +4,9 @@
 Uses Debian's python3-grpcio and modules generated from proto/ by generate.sh:
 
     docs/examples/python/generate.sh            # once, writes gen/
-    docs/examples/python/vigil_client.py --api 127.0.0.1:7701 report
-    docs/examples/python/vigil_client.py --api 127.0.0.1:7701 follow --min-score 50
+    docs/examples/python/vigil_client.py --api 127.0.0.1:7701 --ca ca.crt \
+        --token-file tokens report
+    docs/examples/python/vigil_client.py --api 127.0.0.1:7701 --insecure follow --min-score 50
 
 Run it with Debian's /usr/bin/python3 (where python3-grpcio lives). Output is
 JSON (one object per line for `follow`), so it pipes into jq or a SIEM shipper.
@@ -36,10 +37,20 @@ def to_dict(msg):
     return json_format.MessageToDict(msg, preserving_proto_field_name=True)
 
 
+def read_token(path):
+    """The first token of a token file ('ROLE TOKEN' or 'TOKEN' per line)."""
+    with open(path) as f:
+        for line in f:
+            words = line.split("#", 1)[0].split()
+            if words:
+                return words[-1]
+    raise SystemExit(f"vigil_client: no token in {path}")
+
+
 def cmd_report(stub, args):
     report = stub.FleetReport(
         query_pb2.FleetReportRequest(window_s=args.window, top=args.top),
-        timeout=args.timeout)
+        timeout=args.timeout, metadata=args.metadata)
     if args.json:
         print(json.dumps(to_dict(report), indent=2))
         return 0
@@ -56,7 +67,7 @@ def cmd_report(stub, args):
 
 def cmd_follow(stub, args):
     request = query_pb2.WatchAlertsRequest(host=args.host, min_score=args.min_score)
-    stream = stub.WatchAlerts(request)
+    stream = stub.WatchAlerts(request, metadata=args.metadata)
     seen = 0
     try:
         for alert in stream:
@@ -78,6 +89,12 @@ def main(argv=None):
     p.add_argument("--api", default=os.environ.get("VIGIL_API", "127.0.0.1:7701"),
                    help="collector API address HOST:PORT (env VIGIL_API)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per unary call")
+    p.add_argument("--insecure", action="store_true",
+                   help="plaintext (a collector started with --insecure)")
+    p.add_argument("--ca", default=os.environ.get("VIGIL_CA"),
+                   help="CA (PEM) of the collector's certificate (env VIGIL_CA)")
+    p.add_argument("--token-file", default=os.environ.get("VIGIL_TOKEN_FILE"),
+                   help="API token file, 'ROLE TOKEN' per line (env VIGIL_TOKEN_FILE)")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("report", help="fleet report")
     r.add_argument("--window", type=int, default=3600, help="seconds (default 3600)")
@@ -89,9 +106,16 @@ def main(argv=None):
     f.add_argument("--max", type=int, default=0, help="stop after N alerts (0: never)")
     args = p.parse_args(argv)
 
-    # Plaintext until the API port has TLS (docs/security.md); loopback use only.
-    channel = grpc.insecure_channel(args.api)
+    if args.insecure:
+        channel = grpc.insecure_channel(args.api)
+    else:
+        root = open(args.ca, "rb").read() if args.ca else None
+        channel = grpc.secure_channel(args.api, grpc.ssl_channel_credentials(root_certificates=root))
+    metadata = []
+    if args.token_file:
+        metadata.append(("authorization", "Bearer " + read_token(args.token_file)))
     stub = query_pb2_grpc.QueryServiceStub(channel)
+    args.metadata = metadata
     try:
         return cmd_report(stub, args) if args.cmd == "report" else cmd_follow(stub, args)
     except grpc.RpcError as e:

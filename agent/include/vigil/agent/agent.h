@@ -80,6 +80,7 @@ class Agent {
   std::unique_ptr<ScoredEventSink> ship_sink_;
   std::uint64_t last_drops_ = 0;
   std::uint64_t model_updates_refused_ = 0;
+  std::string last_model_refusal_;  // "VERSION: reason", reported in health
   // --metrics-listen: the exposition is rendered on the agent loop every tick
   // and served from this snapshot by the metrics thread.
   std::unique_ptr<HttpServer> metrics_;

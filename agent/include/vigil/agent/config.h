@@ -18,8 +18,8 @@ enum class OutputFormat : std::uint8_t { kJson, kText };
 struct AgentConfig {
   std::string host_id;  // empty = hostname
   std::filesystem::path state_dir = "/var/lib/vigil";
-  std::string events_out;  // "" = off, "-" = stdout, else a file (appended)
-  std::string alerts_out;  // same conventions
+  std::string events_out;     // "" = off, "-" = stdout, else a file (appended)
+  std::string alerts_out;     // same conventions
   bool falco_alerts = false;  // --alert-format falco: Falco-compatible JSON alerts
   OutputFormat format = OutputFormat::kJson;
   std::vector<std::string> probes = {"process"};
@@ -36,8 +36,13 @@ struct AgentConfig {
   std::vector<std::string> xdp_blocklist;
   std::uint32_t ringbuf_kib = 4096;  // per probe family; power of two, >= 4
   // Shipping (off unless `collector` is set): see docs/operations.md.
-  std::string collector;                    // host:port of vigil-collector
-  bool insecure = false;                    // plaintext gRPC (the only transport until mTLS lands)
+  std::string collector;  // host:port of vigil-collector
+  bool insecure = false;  // plaintext gRPC to the collector (local trials only)
+  // mTLS to the collector (PEM): the CA that signed the collector's certificate,
+  // and this agent's certificate (CN = its agent id = its host id) and key.
+  std::filesystem::path tls_ca;
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
   std::string agent_id;                     // empty = host id
   std::vector<std::string> host_addresses;  // reported to the collector; empty = interfaces
   std::uint64_t spool_max_mb = 256;

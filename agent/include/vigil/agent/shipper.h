@@ -25,6 +25,10 @@ namespace vigil::agent {
 struct ShipperOptions {
   std::string collector;  // host:port
   bool insecure = true;
+  // PEM text for mTLS when !insecure.
+  std::string tls_ca_pem;
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
   std::size_t batch_max = 1000;
   std::chrono::milliseconds batch_interval{20};
   std::size_t max_in_flight = 20000;  // events sent but not yet acked

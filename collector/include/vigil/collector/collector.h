@@ -18,14 +18,19 @@ struct CollectorConfig {
   std::string listen = "127.0.0.1:7700";  // AgentService
   std::string api_listen;                 // QueryService; empty = same server as listen
   std::filesystem::path data_dir = "/var/lib/vigil-collector";
-  bool insecure = false;
+  bool insecure = false;  // plaintext gRPC, for local trials only
+  // TLS on both gRPC ports (PEM files). tls_ca verifies agents' client
+  // certificates (mTLS; the certificate's CN is the agent's identity).
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
+  std::filesystem::path tls_ca;
   StoreOptions store;
   CorrelatorOptions correlation;
   ModelConfig models;  // signing_key empty = DATA_DIR/model-signing.key
   std::uint32_t retention_interval_s = 300;
   std::uint32_t stats_interval_s = 60;
-  std::string metrics_listen;  // Prometheus /metrics on HOST:PORT; empty = off
-  std::string web_listen;      // the read-only web view on HOST:PORT; empty = off
+  std::string metrics_listen;        // Prometheus /metrics on HOST:PORT; empty = off
+  std::string web_listen;            // the read-only web view on HOST:PORT; empty = off
   std::filesystem::path token_file;  // API tokens with roles (tokens.h); the web view needs one
   std::string log_level = "info";
   std::string log_format = "text";  // text | json

@@ -62,6 +62,13 @@ class Ingest final : public v1::AgentService::CallbackService {
     hello_hook_ = std::move(hook);
   }
   [[nodiscard]] const IngestStats& stats() const { return stats_; }
+  // mTLS: every stream must present a verified client certificate, and its
+  // common name is the agent's identity: the hello's agent_id and host_id must
+  // both equal it, so no agent can send events as another (set before serving).
+  void require_client_identity(bool on) { require_identity_ = on; }
+  // The rule itself: OK, or why `hello` may not speak under `identity`.
+  [[nodiscard]] static Result<void> check_identity(std::string_view identity,
+                                                   const v1::Hello& hello);
 
  private:
   friend class ConnectReactor;
@@ -79,6 +86,7 @@ class Ingest final : public v1::AgentService::CallbackService {
   std::map<std::string, ConnectReactor*> connected_;
   IngestStats stats_;
   std::function<void(const std::string&, const v1::Hello&)> hello_hook_;
+  bool require_identity_ = false;
 };
 
 }  // namespace vigil::collector

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "vigil/collector/authz.h"
 #include "vigil/collector/models.h"
 #include "vigil/v1/model.grpc.pb.h"
 
@@ -11,7 +12,7 @@ namespace vigil::collector {
 
 class ModelServiceImpl final : public v1::ModelService::CallbackService {
  public:
-  explicit ModelServiceImpl(ModelManager& models) : models_(models) {}
+  ModelServiceImpl(ModelManager& models, Authorizer auth = {}) : models_(models), auth_(auth) {}
 
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx,
                                        const v1::ListModelsRequest* req,
@@ -35,6 +36,7 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
 
  private:
   ModelManager& models_;
+  Authorizer auth_;
 };
 
 }  // namespace vigil::collector

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "vigil/collector/alert_hub.h"
+#include "vigil/collector/authz.h"
 #include "vigil/collector/ingest.h"
 #include "vigil/collector/store.h"
 #include "vigil/v1/query.grpc.pb.h"
@@ -14,8 +15,8 @@ namespace vigil::collector {
 
 class QueryServiceImpl final : public v1::QueryService::CallbackService {
  public:
-  QueryServiceImpl(Store& store, AlertHub& hub, Ingest& ingest)
-      : store_(store), hub_(hub), ingest_(ingest) {}
+  QueryServiceImpl(Store& store, AlertHub& hub, Ingest& ingest, Authorizer auth = {})
+      : store_(store), hub_(hub), ingest_(ingest), auth_(auth) {}
   // Called after each accepted label (the evolution's feedback trigger).
   void set_feedback_hook(std::function<void()> hook) { feedback_hook_ = std::move(hook); }
 
@@ -41,6 +42,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   Store& store_;
   AlertHub& hub_;
   Ingest& ingest_;
+  Authorizer auth_;
   std::function<void()> feedback_hook_;
 };
 
