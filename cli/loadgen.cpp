@@ -25,6 +25,7 @@ struct Totals {
   std::atomic<std::uint64_t> sent{0};
   std::atomic<std::uint64_t> acked{0};
   std::atomic<std::uint64_t> failures{0};
+  std::atomic<std::uint64_t> refused{0};  // streams the collector refused (limits, validation)
   std::mutex mu;
   std::vector<double> ack_latency_ms;
 };
@@ -115,6 +116,10 @@ void run_agent(const std::string& target, int index, double rate, std::size_t ba
     vigil::v1::CollectorMessage in;
     std::uint64_t prev = 0;
     while (stream->Read(&in)) {
+      if (in.has_refusal()) {
+        ++totals.refused;
+        continue;
+      }
       if (!in.has_ack()) {
         continue;
       }
@@ -222,8 +227,8 @@ int main(int argc, char** argv) {
   };
   fmt::print(
       "{{\"agents\":{},\"seconds\":{:.2f},\"sent\":{},\"acked\":{},\"failures\":{},"
-      "\"acked_per_s\":{:.0f},\"ack_ms_p50\":{:.2f},\"ack_ms_p99\":{:.2f}}}\n",
+      "\"refused\":{},\"acked_per_s\":{:.0f},\"ack_ms_p50\":{:.2f},\"ack_ms_p99\":{:.2f}}}\n",
       agents, secs, totals.sent.load(), totals.acked.load(), totals.failures.load(),
-      static_cast<double>(totals.acked.load()) / secs, pct(0.5), pct(0.99));
+      totals.refused.load(), static_cast<double>(totals.acked.load()) / secs, pct(0.5), pct(0.99));
   return totals.failures.load() == 0 && totals.acked.load() == totals.sent.load() ? 0 : 1;
 }

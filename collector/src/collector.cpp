@@ -109,6 +109,10 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.models.evolve_generations = v.as<std::size_t>();
       } else if (key == "evolve_workers") {
         cfg.models.evolve_workers = v.as<std::size_t>();
+      } else if (key == "max_agents") {
+        cfg.max_agents = v.as<std::uint32_t>();
+      } else if (key == "max_events_per_s") {
+        cfg.max_events_per_s = v.as<std::uint32_t>();
       } else if (key == "metrics_listen") {
         cfg.metrics_listen = v.as<std::string>();
       } else if (key == "web_listen") {
@@ -172,6 +176,10 @@ ParsedArgs parse_args(int argc, char** argv) {
   auto* level = app.add_option("--log-level", cfg.log_level, "trace|debug|info|warn|error");
   auto* log_format =
       app.add_option("--log-format", cfg.log_format, "log lines as text (default) or json");
+  auto* max_agents = app.add_option("--max-agents", cfg.max_agents,
+                                    "concurrent agent streams (0: no limit; default 10000)");
+  auto* max_rate = app.add_option("--max-events-per-s", cfg.max_events_per_s,
+                                  "events per second per agent (0: no limit, the default)");
   auto* metrics = app.add_option("--metrics-listen", cfg.metrics_listen,
                                  "serve Prometheus /metrics on HOST:PORT (off by default)");
   auto* web = app.add_option("--web-listen", cfg.web_listen,
@@ -221,6 +229,8 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (log_format->count() > 0) cfg.log_format = flags.log_format;
     if (evolve->count() > 0) cfg.models.evolve_interval_s = flags.models.evolve_interval_s;
     if (metrics->count() > 0) cfg.metrics_listen = flags.metrics_listen;
+    if (max_agents->count() > 0) cfg.max_agents = flags.max_agents;
+    if (max_rate->count() > 0) cfg.max_events_per_s = flags.max_events_per_s;
     if (web->count() > 0) cfg.web_listen = flags.web_listen;
     if (tokens->count() > 0) cfg.token_file = flags.token_file;
   }
@@ -297,6 +307,7 @@ int run(const CollectorConfig& config) {
   AlertHub hub;
   Ingest ingest(**store, correlator, hub);
   ingest.require_client_identity(!config.insecure);
+  ingest.set_limits(config.max_agents, config.max_events_per_s);
   QueryServiceImpl query(**store, hub, ingest, auth);
   ModelConfig model_config = config.models;
   if (model_config.signing_key.empty()) {
@@ -471,7 +482,14 @@ std::string render_metrics(Ingest& ingest, AlertHub& hub, ModelManager& models) 
          "Replayed events already stored (dropped by the (agent, seq) dedupe).",
          static_cast<double>(s.duplicates.load()));
   metric(out, "vigil_collector_refused_total", "counter",
-         "Streams ended with a refusal (invalid input).", static_cast<double>(s.refused.load()));
+         "Streams ended with a refusal (invalid input, identity, limits).",
+         static_cast<double>(s.refused.load()));
+  metric(out, "vigil_collector_rate_limited_total", "counter",
+         "Streams ended because an agent exceeded max_events_per_s.",
+         static_cast<double>(s.rate_limited.load()));
+  metric(out, "vigil_collector_over_max_agents_total", "counter",
+         "Hellos refused because max_agents streams were connected.",
+         static_cast<double>(s.over_max_agents.load()));
   metric(out, "vigil_collector_store_errors_total", "counter", "Batches the store failed to write.",
          static_cast<double>(s.store_errors.load()));
   metric(out, "vigil_collector_fleet_alerts_total", "counter",

@@ -43,10 +43,19 @@ class ConnectReactor final
     if (auto r = handle(in_); !r) {
       ++ingest_.stats_.refused;
       VLOG_WARN("agent '{}' refused: {}", agent_id_.empty() ? "?" : agent_id_, r.error().message);
-      refusal_code_ = r.error().code == ErrorCode::kIo ? grpc::StatusCode::UNAVAILABLE
-                      : r.error().code == ErrorCode::kPermission
-                          ? grpc::StatusCode::PERMISSION_DENIED
-                          : grpc::StatusCode::INVALID_ARGUMENT;
+      switch (r.error().code) {
+        case ErrorCode::kIo:
+          refusal_code_ = grpc::StatusCode::UNAVAILABLE;
+          break;
+        case ErrorCode::kPermission:
+          refusal_code_ = grpc::StatusCode::PERMISSION_DENIED;
+          break;
+        case ErrorCode::kExhausted:
+          refusal_code_ = grpc::StatusCode::RESOURCE_EXHAUSTED;
+          break;
+        default:
+          refusal_code_ = grpc::StatusCode::INVALID_ARGUMENT;
+      }
       v1::CollectorMessage msg;
       msg.mutable_refusal()->set_reason(r.error().message);
       send(msg, /*then_finish=*/true);
@@ -122,20 +131,27 @@ class ConnectReactor final
             return r;
           }
         }
+        // Take the agent's slot first: the max_agents check and the slot are one step.
+        if (!ingest_.try_attach(msg.hello().agent_id(), this)) {
+          ++ingest_.stats_.over_max_agents;
+          return make_error(ErrorCode::kExhausted,
+                            fmt::format("{} agents connected, the collector's max_agents; retry "
+                                        "later",
+                                        ingest_.max_agents_));
+        }
+        agent_id_ = msg.hello().agent_id();  // from here OnDone releases the slot
+        host_ = msg.hello().host_id();
         auto acked = ingest_.store_.register_agent(msg.hello(), unix_now_ns());
         if (!acked) {
           ++ingest_.stats_.store_errors;
           return make_error(ErrorCode::kIo,
                             "collector storage unavailable: " + acked.error().message);
         }
-        agent_id_ = msg.hello().agent_id();
-        host_ = msg.hello().host_id();
         {
           std::lock_guard lock(ingest_.correlator_mu_);
           ingest_.correlator_.set_host_addresses(
               host_, {msg.hello().addresses().begin(), msg.hello().addresses().end()});
         }
-        ingest_.attach(agent_id_, this);
         VLOG_INFO("agent '{}' (host '{}', {}) connected, durable up to seq {}", agent_id_, host_,
                   msg.hello().version(), *acked);
         v1::CollectorMessage ack;
@@ -151,6 +167,10 @@ class ConnectReactor final
           return make_error(ErrorCode::kInvalidArgument, "batch before hello");
         }
         if (auto r = validate_batch(msg.batch()); !r) {
+          return r;
+        }
+        if (auto r = ingest_.take_tokens(agent_id_, msg.batch().events_size()); !r) {
+          ++ingest_.stats_.rate_limited;
           return r;
         }
         auto acked = ingest_.on_batch(agent_id_, host_, msg.batch());
@@ -221,9 +241,39 @@ Result<void> Ingest::check_identity(std::string_view identity, const v1::Hello& 
   return {};
 }
 
-void Ingest::attach(const std::string& agent_id, ConnectReactor* reactor) {
+Result<void> Ingest::take_tokens(const std::string& agent_id, int events) {
+  const auto rate = static_cast<double>(max_events_per_s_);
+  if (rate <= 0) {
+    return {};
+  }
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(buckets_mu_);
+  auto [it, fresh] = buckets_.try_emplace(agent_id, Bucket{2 * rate, now});
+  auto& b = it->second;
+  if (!fresh) {
+    b.tokens = std::min(2 * rate,
+                        b.tokens + rate * std::chrono::duration<double>(now - b.refilled).count());
+    b.refilled = now;
+  }
+  // A batch larger than the whole burst passes only on a full bucket (and
+  // leaves a debt), so an agent configured with big batches still progresses.
+  if (static_cast<double>(events) > b.tokens && b.tokens < 2 * rate) {
+    return make_error(ErrorCode::kExhausted,
+                      fmt::format("rate limit: more than {} events/s from this agent (the "
+                                  "collector's max_events_per_s); retry later",
+                                  max_events_per_s_));
+  }
+  b.tokens -= events;
+  return {};
+}
+
+bool Ingest::try_attach(const std::string& agent_id, ConnectReactor* reactor) {
   std::lock_guard lock(agents_mu_);
+  if (max_agents_ > 0 && connected_.size() >= max_agents_ && !connected_.contains(agent_id)) {
+    return false;
+  }
   connected_[agent_id] = reactor;  // a reconnect replaces a half-dead stream
+  return true;
 }
 
 void Ingest::detach(const std::string& agent_id, ConnectReactor* reactor) {

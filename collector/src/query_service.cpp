@@ -110,6 +110,8 @@ grpc::Status to_status(const Error& error) {
       return {grpc::StatusCode::PERMISSION_DENIED, error.message};
     case ErrorCode::kUnsupported:
       return {grpc::StatusCode::UNIMPLEMENTED, error.message};
+    case ErrorCode::kExhausted:
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED, error.message};
     default:
       return {grpc::StatusCode::INTERNAL, error.message};
   }

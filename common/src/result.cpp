@@ -18,6 +18,8 @@ const char* to_string(ErrorCode code) {
       return "kernel error";
     case ErrorCode::kCorrupt:
       return "corrupt data";
+    case ErrorCode::kExhausted:
+      return "limit reached";
     case ErrorCode::kInternal:
       return "internal error";
   }

@@ -1144,3 +1144,54 @@ TEST(Security, MutualTlsBindsAgentIdentityAndTokensGateTheApi) {
   ASSERT_EQ(py.wait(), 0) << py.err();
   EXPECT_NE(py.out().find("\"host\": \"tls-a\""), std::string::npos) << py.out();
 }
+
+// Limits on what one agent may cost the collector: a noisy agent over
+// max_events_per_s is slowed (refused, it retries) while a quiet one is
+// unaffected, agents beyond max_agents are refused, and the collector stays up.
+TEST(Limits, ANoisyAgentIsSlowedOthersAreUnaffectedAndAgentCountIsCapped) {
+  vigil::test::TempDir dir;
+  Collector collector(dir.path() / "collector");
+  ASSERT_TRUE(collector.start(
+      0, {"--max-events-per-s", "1000", "--max-agents", "3", "--metrics-listen", "127.0.0.1:0"}))
+      << collector.err();
+  auto own_dir = [&](const std::string& name) {
+    fs::create_directories(dir.path() / name);
+    return dir.path() / name;
+  };
+  auto loadgen = [&](const std::string& prefix, const std::string& agents, const std::string& rate,
+                     const std::string& seconds) {
+    return std::make_unique<Proc>(
+        std::vector<std::string>{VIGIL_LOADGEN_BIN, "--collector", collector.addr(), "--insecure",
+                                 "--agents", agents, "--rate", rate, "--duration", seconds,
+                                 "--batch", "100", "--prefix", prefix},
+        own_dir(prefix));
+  };
+  auto noisy = loadgen("noisy", "1", "20000", "3");
+  auto quiet = loadgen("quiet", "1", "200", "3");
+  noisy->wait();
+  ASSERT_EQ(quiet->wait(), 0) << quiet->out() << quiet->err();
+  const auto n = nlohmann::json::parse(noisy->out(), nullptr, false);
+  const auto q = nlohmann::json::parse(quiet->out(), nullptr, false);
+  ASSERT_FALSE(n.is_discarded() || q.is_discarded()) << noisy->out() << quiet->out();
+  EXPECT_GE(n["refused"].get<int>(), 1) << n.dump();
+  EXPECT_LT(n["acked"].get<std::uint64_t>(), n["sent"].get<std::uint64_t>()) << n.dump();
+  // About 2 s of burst plus 1000/s, far below the 60 000 offered.
+  EXPECT_LE(n["acked"].get<std::uint64_t>(), 6000U) << n.dump();
+  EXPECT_EQ(q["refused"], 0) << q.dump();
+  EXPECT_EQ(q["acked"], q["sent"]) << q.dump();
+
+  auto many = loadgen("many", "5", "50", "2");
+  many->wait();
+  const auto m = nlohmann::json::parse(many->out(), nullptr, false);
+  ASSERT_FALSE(m.is_discarded()) << many->out();
+  EXPECT_EQ(m["refused"], 2) << m.dump();
+
+  // Still serving, and the refusals are counted where operators look.
+  std::smatch sm;
+  const auto out = collector.out();
+  ASSERT_TRUE(std::regex_search(out, sm, std::regex("metrics=(127\\.0\\.0\\.1:\\d+)"))) << out;
+  const auto text = scrape(own_dir("scrape"), sm[1].str());
+  EXPECT_GE(sample_of(text, "vigil_collector_rate_limited_total"), 1) << text;
+  EXPECT_EQ(sample_of(text, "vigil_collector_over_max_agents_total"), 2) << text;
+  EXPECT_EQ(collector.stop(), 0);
+}

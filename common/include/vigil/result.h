@@ -13,8 +13,9 @@ enum class ErrorCode {
   kPermission,   // not root / missing capability
   kUnsupported,  // the kernel or machine lacks a feature
   kIo,
-  kKernel,   // a bpf() / libbpf call failed
-  kCorrupt,  // malformed bytes
+  kKernel,     // a bpf() / libbpf call failed
+  kCorrupt,    // malformed bytes
+  kExhausted,  // a limit was reached (rate, connections); retry later
   kInternal,
 };
 

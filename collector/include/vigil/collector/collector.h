@@ -29,9 +29,11 @@ struct CollectorConfig {
   ModelConfig models;  // signing_key empty = DATA_DIR/model-signing.key
   std::uint32_t retention_interval_s = 300;
   std::uint32_t stats_interval_s = 60;
-  std::string metrics_listen;        // Prometheus /metrics on HOST:PORT; empty = off
-  std::string web_listen;            // the read-only web view on HOST:PORT; empty = off
-  std::filesystem::path token_file;  // API tokens with roles (tokens.h); the web view needs one
+  std::uint32_t max_agents = 10000;    // concurrent agent streams (0: no limit)
+  std::uint32_t max_events_per_s = 0;  // per agent stream (0: no limit)
+  std::string metrics_listen;          // Prometheus /metrics on HOST:PORT; empty = off
+  std::string web_listen;              // the read-only web view on HOST:PORT; empty = off
+  std::filesystem::path token_file;    // API tokens with roles (tokens.h); the web view needs one
   std::string log_level = "info";
   std::string log_format = "text";  // text | json
 };

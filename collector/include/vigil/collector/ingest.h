@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -28,6 +29,8 @@ struct IngestStats {
   std::atomic<std::uint64_t> events{0};
   std::atomic<std::uint64_t> duplicates{0};
   std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> rate_limited{0};     // streams ended over max_events_per_s
+  std::atomic<std::uint64_t> over_max_agents{0};  // hellos refused over max_agents
   std::atomic<std::uint64_t> store_errors{0};
   std::atomic<std::uint64_t> fleet_alerts{0};
   // Time from a batch's arrival to its durable write (the ack follows): a
@@ -66,13 +69,23 @@ class Ingest final : public v1::AgentService::CallbackService {
   // common name is the agent's identity: the hello's agent_id and host_id must
   // both equal it, so no agent can send events as another (set before serving).
   void require_client_identity(bool on) { require_identity_ = on; }
+  // Limits (0 = none), set before serving: concurrent agent streams, and events
+  // per second per agent (a token bucket with a 2 s burst). A hello over the
+  // first or a batch over the second is refused with RESOURCE_EXHAUSTED and the
+  // stream ends: the agent keeps the events in its spool and retries after its
+  // backoff, so a noisy agent slows down and loses nothing, and others are unaffected.
+  void set_limits(std::uint32_t max_agents, std::uint32_t max_events_per_s) {
+    max_agents_ = max_agents;
+    max_events_per_s_ = max_events_per_s;
+  }
   // The rule itself: OK, or why `hello` may not speak under `identity`.
   [[nodiscard]] static Result<void> check_identity(std::string_view identity,
                                                    const v1::Hello& hello);
 
  private:
   friend class ConnectReactor;
-  void attach(const std::string& agent_id, ConnectReactor* reactor);
+  // Registers the stream; false when max_agents streams are connected already.
+  bool try_attach(const std::string& agent_id, ConnectReactor* reactor);
   void detach(const std::string& agent_id, ConnectReactor* reactor);
   // Store + correlate + publish; returns the ack or an error for a refusal.
   Result<std::uint64_t> on_batch(const std::string& agent_id, const std::string& host,
@@ -87,6 +100,17 @@ class Ingest final : public v1::AgentService::CallbackService {
   IngestStats stats_;
   std::function<void(const std::string&, const v1::Hello&)> hello_hook_;
   bool require_identity_ = false;
+  std::uint32_t max_agents_ = 0;
+  std::uint32_t max_events_per_s_ = 0;
+  // max_events_per_s: a token bucket per agent (kept across reconnects, so
+  // reconnecting buys no fresh burst), 2 s of budget as burst.
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point refilled;
+  };
+  Result<void> take_tokens(const std::string& agent_id, int events);
+  std::mutex buckets_mu_;
+  std::map<std::string, Bucket> buckets_;
 };
 
 }  // namespace vigil::collector
