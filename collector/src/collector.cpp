@@ -109,6 +109,8 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.models.evolve_generations = v.as<std::size_t>();
       } else if (key == "evolve_workers") {
         cfg.models.evolve_workers = v.as<std::size_t>();
+      } else if (key == "min_free_mb") {
+        cfg.store.min_free_bytes = v.as<std::uint64_t>() << 20;
       } else if (key == "max_agents") {
         cfg.max_agents = v.as<std::uint32_t>();
       } else if (key == "max_events_per_s") {
@@ -176,6 +178,9 @@ ParsedArgs parse_args(int argc, char** argv) {
   auto* level = app.add_option("--log-level", cfg.log_level, "trace|debug|info|warn|error");
   auto* log_format =
       app.add_option("--log-format", cfg.log_format, "log lines as text (default) or json");
+  std::uint64_t min_free_mb = 0;
+  auto* min_free = app.add_option("--min-free-mb", min_free_mb,
+                                  "refuse events while the data dir has less free space (default 64)");
   auto* max_agents = app.add_option("--max-agents", cfg.max_agents,
                                     "concurrent agent streams (0: no limit; default 10000)");
   auto* max_rate = app.add_option("--max-events-per-s", cfg.max_events_per_s,
@@ -235,6 +240,7 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (tokens->count() > 0) cfg.token_file = flags.token_file;
   }
   if (key_opt->count() > 0) cfg.models.signing_key = signing_key;
+  if (min_free->count() > 0) cfg.store.min_free_bytes = min_free_mb << 20;
   auto r = log::validate_logging(cfg.log_level, cfg.log_format);
   if (r && !cfg.web_listen.empty() && cfg.token_file.empty()) {
     r = make_error(ErrorCode::kInvalidArgument,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <array>
@@ -91,6 +92,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
   }
   std::unique_ptr<Store> store(
       new Store(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options));
+  store->dir_ = dir;
   if (auto r = store->load_agents(); !r) {
     return std::unexpected(r.error());
   }
@@ -234,9 +236,33 @@ Result<void> Store::put_alert_locked(rocksdb::WriteBatch& wb, const v1::Alert& a
   return {};
 }
 
+Result<void> Store::check_space() {
+  if (options_.min_free_bytes == 0) {
+    return {};
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - space_checked_ > std::chrono::milliseconds(200)) {
+    struct statvfs st {};
+    if (statvfs(dir_.c_str(), &st) == 0) {
+      free_bytes_ = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+    }
+    space_checked_ = now;
+  }
+  if (free_bytes_ < options_.min_free_bytes) {
+    return make_error(ErrorCode::kIo,
+                      fmt::format("disk full: {} MiB free for {}, below min_free_mb {}; events "
+                                  "wait in the agents' spools until there is space",
+                                  free_bytes_ >> 20, dir_.string(), options_.min_free_bytes >> 20));
+  }
+  return {};
+}
+
 Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventBatch& batch,
                                    std::uint64_t now_ns) {
   std::lock_guard lock(mu_);
+  if (auto r = check_space(); !r) {
+    return std::unexpected(r.error());
+  }
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) {
     return make_error(ErrorCode::kNotFound, "batch before hello from " + agent_id);

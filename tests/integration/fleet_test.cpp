@@ -19,6 +19,7 @@
 #include <spawn.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 
 #include <atomic>
 #include <fstream>
@@ -514,6 +515,63 @@ TEST_F(DeliveryTest, CollectorKilledRepeatedlyKeepsEveryAckedEventExactlyOnce) {
               static_cast<unsigned long long>(n),
               static_cast<unsigned long long>(rec->duplicates()));
   RecordProperty("replayed_duplicates", static_cast<int>(rec->duplicates()));
+}
+
+// The collector's data dir on a small file system that fills up: ingestion
+// stops acking with a clear "disk full" status before RocksDB ever sees ENOSPC,
+// the agent keeps its events in its spool, and when space returns everything is
+// delivered exactly once without a restart.
+TEST_F(DeliveryTest, DiskFullStopsAckingLosesNothingAndRecovers) {
+  const auto mnt = dir_.path() / "small";
+  fs::create_directories(mnt);
+  ASSERT_TRUE(sh("mount -t tmpfs -o size=64m vigil-test " + mnt.string()));
+  struct Unmount {
+    fs::path p;
+    ~Unmount() { sh("umount -l " + p.string()); }
+  } unmount{mnt};
+  Collector collector(mnt);  // data in mnt/data
+  ASSERT_TRUE(collector.start(0, {"--min-free-mb", "16"})) << collector.err();
+  Api api(collector.addr());
+  auto agent = start_agent(dir_.path(), "full-h", collector.addr());
+  ExecLoop load(10ms);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto a = api.agent("full-h");
+        return a && a->acked_seq() > 20;
+      },
+      20s))
+      << agent->err();
+
+  // Fill the file system to 8 MiB free: below the collector's 16 MiB floor.
+  struct statvfs st {};
+  ASSERT_EQ(statvfs(mnt.c_str(), &st), 0);
+  const auto free_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+  ASSERT_GT(free_bytes, 9ULL << 20);
+  ASSERT_TRUE(sh("fallocate -l " + std::to_string(free_bytes - (8ULL << 20)) + " " +
+                 (mnt / "filler").string()));
+  ASSERT_TRUE(wait_until([&] { return agent->err().find("disk full:") != std::string::npos; }, 20s))
+      << agent->err();
+  const auto stalled = api.agent("full-h")->acked_seq();
+  std::this_thread::sleep_for(3s);  // events keep coming; none is acked
+  EXPECT_EQ(api.agent("full-h")->acked_seq(), stalled) << "nothing acked while the disk is full";
+  EXPECT_NE(collector.err().find("disk full:"), std::string::npos) << "the collector says why";
+
+  fs::remove(mnt / "filler");  // space returns: no restart needed
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto a = api.agent("full-h");
+        return a && a->connected() && a->acked_seq() > stalled + 300;
+      },
+      40s))
+      << agent->err();
+  load.stop();
+  ASSERT_EQ(stop_agent(*agent), 0) << agent->err();
+  const auto stats = agent_stats(dir_.path() / "full-h");
+  ASSERT_FALSE(stats.is_discarded());
+  const auto n = stats["shipper"]["next_seq"].get<std::uint64_t>() - 1;
+  EXPECT_EQ(stats["shipper"]["spool_events"], 0) << stats.dump();
+  expect_exactly_once(api.seqs("full-h"), n);
+  EXPECT_EQ(collector.stop(), 0);
 }
 
 TEST_F(DeliveryTest, AgentKilledMidStreamAndRestartedLeavesNoGapAndNoDuplicate) {

@@ -7,6 +7,7 @@
 
 #include <rocksdb/db.h>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -29,6 +30,10 @@ struct StoreOptions {
   std::uint64_t retention_bytes =
       8ULL << 30;  // events beyond this (approximate) are deleted, oldest first
   std::uint64_t alert_retention_age_s = 90 * 86400;
+  // Events are refused (never half-written) while the data dir's file system
+  // has less free space than this: RocksDB must never hit ENOSPC, after which
+  // it stops writing until restarted. 0 = no check.
+  std::uint64_t min_free_bytes = 64ULL << 20;
 };
 
 struct IngestResult {
@@ -109,6 +114,11 @@ class Store {
   StoreOptions options_;
   mutable std::mutex mu_;  // agents_ and read-modify-write of alerts
   std::map<std::string, v1::AgentRecord> agents_;
+  // The free-space guard (under mu_): statvfs at most every 200 ms.
+  [[nodiscard]] Result<void> check_space();
+  std::filesystem::path dir_;
+  std::chrono::steady_clock::time_point space_checked_{};
+  std::uint64_t free_bytes_ = 0;
 };
 
 // Column families, in the order Store opens them.
