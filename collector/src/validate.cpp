@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "vigil/clock.h"
 #include "vigil/event.h"
 
 namespace vigil::collector {
@@ -44,6 +45,7 @@ bool too_long(const std::string& s) { return s.size() > kMaxStringBytes; }
 
 // Any schema's slots fit in a byte; this build trains only on its own schema.
 constexpr std::uint32_t kMaxFeatureSlots = 256;
+constexpr std::uint64_t kMaxClockSkewNs = 86'400ULL * 1'000'000'000ULL;
 
 Result<void> validate_event(const v1::Event& e) {
   if (!event_type_from_string(e.type())) {
@@ -57,6 +59,13 @@ Result<void> validate_event(const v1::Event& e) {
   if (e.ts_ns() == 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("event seq {}: no timestamp", e.seq()));
+  }
+  // A day of clock skew is tolerated; later than that is a broken or hostile
+  // clock, and would sort the event after everything real (and outlive retention).
+  if (e.ts_ns() > unix_now_ns() + kMaxClockSkewNs) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("event seq {}: timestamp {} is more than a day in the future",
+                                  e.seq(), e.ts_ns()));
   }
   if (too_long(e.comm()) || too_long(e.exe()) || too_long(e.summary()) || too_long(e.alert_id()) ||
       e.indicators_size() > 64 || (e.has_exec() && e.exec().args_size() > 256)) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "util/test_util.h"
+#include "vigil/clock.h"
 #include "vigil/collector/keys.h"
 #include "vigil/collector/store.h"
 #include "vigil/collector/validate.h"
@@ -241,6 +242,13 @@ TEST(CollectorValidate, RejectsMalformedMessagesWithReasons) {
   auto no_ts = batch(1, 1);
   no_ts.mutable_events(0)->set_ts_ns(0);
   EXPECT_FALSE(validate_batch(no_ts));
+  auto future = batch(1, 1);
+  future.mutable_events(0)->set_ts_ns(unix_now_ns() + 2 * 86'400ULL * 1'000'000'000ULL);
+  EXPECT_NE(validate_batch(future).error().message.find("more than a day in the future"),
+            std::string::npos);
+  auto skewed = batch(1, 1);  // an hour ahead: clock skew, accepted
+  skewed.mutable_events(0)->set_ts_ns(unix_now_ns() + 3600ULL * 1'000'000'000ULL);
+  EXPECT_OK(validate_batch(skewed));
   auto huge = batch(1, 1);
   huge.mutable_events(0)->set_summary(std::string(kMaxStringBytes + 1, 'x'));
   EXPECT_FALSE(validate_batch(huge));
