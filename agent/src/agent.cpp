@@ -262,6 +262,14 @@ int Agent::run() {
               config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':')),
               metrics_->port());
   }
+  // Everything that needed privileges is done: probes loaded and attached, the
+  // spool, outputs and the metrics port open. Keep only what reading /proc needs.
+  if (auto kept = drop_capabilities_after_load(); kept) {
+    VLOG_INFO("capabilities dropped after loading the probes; kept {}", *kept);
+  } else {
+    VLOG_WARN("capabilities not dropped ({}); running with what it started with",
+              kept.error().message);
+  }
   reader_->start();
   schedule_stats();
   schedule_tick();

@@ -2,13 +2,17 @@
 
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -49,6 +53,42 @@ bool fs_has_magic(const char* path, long magic) {
 }  // namespace
 
 void route_libbpf_logs() { libbpf_set_print(libbpf_print); }
+
+Result<std::string> drop_capabilities_after_load() {
+  constexpr int kCapDacReadSearch = 2;
+  constexpr int kCapSetpcap = 8;
+  constexpr int kCapSysPtrace = 19;
+  const std::uint64_t keep = (1ULL << kCapDacReadSearch) | (1ULL << kCapSysPtrace);
+  // The bounding set first: dropping from it needs CAP_SETPCAP, which goes next.
+  for (int cap = 0; cap <= 63; ++cap) {
+    if ((keep >> cap) & 1U) {
+      continue;
+    }
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) <= 0) {
+      continue;  // not in the set, or beyond what this kernel knows
+    }
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && cap != kCapSetpcap) {
+      return make_error(ErrorCode::kPermission,
+                        fmt::format("cannot drop capability {} from the bounding set: {}", cap,
+                                    std::strerror(errno)));
+    }
+  }
+  (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  __user_cap_header_struct hdr{};
+  hdr.version = _LINUX_CAPABILITY_VERSION_3;
+  hdr.pid = 0;
+  __user_cap_data_struct data[2]{};
+  for (int i = 0; i < 2; ++i) {
+    const auto bits = static_cast<std::uint32_t>(keep >> (32 * i));
+    data[i].effective = bits;
+    data[i].permitted = bits;
+    data[i].inheritable = 0;
+  }
+  if (syscall(SYS_capset, &hdr, data) != 0) {
+    return make_error(ErrorCode::kPermission, fmt::format("capset: {}", std::strerror(errno)));
+  }
+  return std::string("CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE");
+}
 
 bool has_bpf_privileges() {
   std::ifstream status("/proc/self/status");

@@ -265,6 +265,16 @@ TEST(AgentCli, PtraceAttachRaisesAnAlertWithLineage) {
              dir.path());
   ASSERT_TRUE(
       wait_until([&] { return agent.err().find("running on host") != std::string::npos; }, 20s));
+  // Once running, the agent holds only CAP_DAC_READ_SEARCH (2) and CAP_SYS_PTRACE
+  // (19), in every set, bounding included: the detection below works with just those.
+  const auto status = slurp("/proc/" + std::to_string(agent.pid()) + "/status");
+  for (const char* set : {"CapEff:\t", "CapPrm:\t", "CapBnd:\t"}) {
+    EXPECT_NE(status.find(std::string(set) + "0000000000080004"), std::string::npos)
+        << set << " in\n"
+        << status;
+  }
+  EXPECT_NE(status.find("CapInh:\t0000000000000000"), std::string::npos) << status;
+  EXPECT_NE(status.find("CapAmb:\t0000000000000000"), std::string::npos) << status;
   const pid_t target = vigil::test::ptrace_attach_a_child();
   ASSERT_GT(target, 0) << "PTRACE_ATTACH failed";
 

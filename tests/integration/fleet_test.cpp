@@ -1253,3 +1253,135 @@ TEST(Limits, ANoisyAgentIsSlowedOthersAreUnaffectedAndAgentCountIsCapped) {
   EXPECT_EQ(sample_of(text, "vigil_collector_over_max_agents_total"), 2) << text;
   EXPECT_EQ(collector.stop(), 0);
 }
+
+// Resident memory of a process, from /proc (0 if gone).
+std::uint64_t rss_bytes(pid_t pid) {
+  std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+// A long outage against a small spool: the agent's memory stays flat while
+// events pile up (they go to the bounded on-disk spool, not to RAM), the
+// overflow is dropped and counted, and the count reaches the collector's agent
+// record and the fleet report once the collector is back.
+TEST_F(DeliveryTest, BoundedSpoolAndFlatMemoryDuringAnOutageDropsAreReported) {
+  Collector collector(dir_.path() / "collector");
+  ASSERT_TRUE(collector.start()) << collector.err();
+  auto agent = start_agent(dir_.path(), "spool-h", collector.addr(),
+                           {"--spool-max-mb", "1", "--metrics-listen", "127.0.0.1:0"});
+  std::string metrics;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::smatch m;
+        const auto err = agent->err();
+        if (!std::regex_search(err, m, std::regex("metrics on (127\\.0\\.0\\.1:\\d+)"))) {
+          return false;
+        }
+        metrics = m[1].str();
+        return true;
+      },
+      20s));
+  ExecLoop load(2ms);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto a = Api(collector.addr()).agent("spool-h");
+        return a && a->acked_seq() > 100;
+      },
+      20s))
+      << agent->err();
+  ASSERT_EQ(collector.stop(), 0);
+  const auto rss_before = rss_bytes(agent->pid());
+  ASSERT_GT(rss_before, 0U);
+  std::uint64_t rss_peak = rss_before;
+  std::string text;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        rss_peak = std::max(rss_peak, rss_bytes(agent->pid()));
+        text = scrape(dir_.path(), metrics);
+        return sample_of(text, "vigil_agent_spool_dropped_total") > 1000;
+      },
+      60s))
+      << text;
+  std::this_thread::sleep_for(5s);  // keep overflowing a while longer
+  rss_peak = std::max(rss_peak, rss_bytes(agent->pid()));
+  text = scrape(dir_.path(), metrics);
+  const auto dropped = sample_of(text, "vigil_agent_spool_dropped_total");
+  EXPECT_LE(sample_of(text, "vigil_agent_spool_bytes"), 2.0 * (1 << 20)) << text;
+  // Thousands of events later the agent's memory has not followed them.
+  EXPECT_LT(rss_peak, rss_before + (32ULL << 20))
+      << "RSS " << rss_before << " -> " << rss_peak << " with " << dropped << " dropped";
+
+  ASSERT_TRUE(collector.start(collector.port())) << collector.err();
+  Api api(collector.addr());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto a = api.agent("spool-h");
+        return a && a->connected() && a->spool_dropped() > 1000;
+      },
+      40s))
+      << agent->err();
+  std::string out;
+  ASSERT_EQ(vigilctl(dir_.path(), collector.addr(), {"--json", "report"}, &out), 0);
+  const auto report = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << out;
+  bool seen = false;
+  for (const auto& h : report["hosts"]) {
+    if (h["host"] == "spool-h") {
+      seen = true;
+      EXPECT_GT(std::stoull(h["agent"]["spool_dropped"].get<std::string>()), 1000U) << h.dump();
+    }
+  }
+  EXPECT_TRUE(seen) << out;
+  load.stop();
+  EXPECT_EQ(stop_agent(*agent), 0) << agent->err();
+}
+
+// Kernel ring buffer overflow (a 4 KiB buffer and bursts of 400 parallel
+// execs): the records the kernel could not queue are counted per probe family,
+// and the count travels from the kernel counter through the agent's health to
+// the collector's agent record and the fleet report.
+TEST_F(DeliveryTest, RingBufferOverflowIsCountedFromKernelToFleetReport) {
+  Collector collector(dir_.path() / "collector");
+  ASSERT_TRUE(collector.start()) << collector.err();
+  auto agent = start_agent(dir_.path(), "drops-h", collector.addr(),
+                           {"--ringbuf-kib", "4", "--probes", "process"});
+  Api api(collector.addr());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto a = api.agent("drops-h");
+        return a && a->connected();
+      },
+      20s))
+      << agent->err();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        sh("for i in $(seq 400); do /bin/true & done; wait");
+        auto a = api.agent("drops-h");
+        return a && a->kernel_drops() > 0;
+      },
+      60s))
+      << agent->err();
+  const auto drops = api.agent("drops-h")->kernel_drops();
+  std::string out;
+  ASSERT_EQ(vigilctl(dir_.path(), collector.addr(), {"--json", "report"}, &out), 0);
+  const auto report = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << out;
+  bool seen = false;
+  for (const auto& h : report["hosts"]) {
+    if (h["host"] == "drops-h") {
+      seen = true;
+      EXPECT_GE(std::stoull(h["agent"]["kernel_drops"].get<std::string>()), drops) << h.dump();
+    }
+  }
+  EXPECT_TRUE(seen) << out;
+  EXPECT_EQ(stop_agent(*agent), 0) << agent->err();
+  // The agent's own final counters agree that the kernel dropped records.
+  const auto stats = agent_stats(dir_.path() / "drops-h");
+  ASSERT_FALSE(stats.is_discarded());
+  EXPECT_GE(stats["kernel"]["process"]["ringbuf_drops"].get<std::uint64_t>(), drops)
+      << stats.dump();
+}

@@ -31,4 +31,13 @@ void route_libbpf_logs();
 // True if the effective capability set allows loading tracing BPF programs.
 [[nodiscard]] bool has_bpf_privileges();
 
+// Once probes are loaded and attached, their maps, ring buffers and links are
+// file descriptors the agent already holds: nothing more needs CAP_BPF,
+// CAP_PERFMON, CAP_SYS_ADMIN or CAP_NET_ADMIN. What stays is reading other
+// users' /proc/PID/{exe,cwd,fd} (CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH). Drops
+// every other capability from the effective, permitted, inheritable, ambient
+// and bounding sets (so nothing can regain them, not even through execve).
+// Returns the capabilities kept (names), or why dropping failed.
+[[nodiscard]] Result<std::string> drop_capabilities_after_load();
+
 }  // namespace vigil::agent
