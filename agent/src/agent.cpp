@@ -415,17 +415,13 @@ Result<void> Agent::start_shipping() {
   if (config_.insecure) {
     VLOG_WARN("INSECURE: plaintext gRPC to the collector (--insecure is for local trials only)");
   } else {
-    auto ca = read_pem(config_.tls_ca, "tls_ca");
-    auto cert = read_pem(config_.tls_cert, "tls_cert");
-    auto key = read_pem(config_.tls_key, "tls_key");
-    for (const auto* r : {&ca, &cert, &key}) {
-      if (!*r) {
-        return std::unexpected(r->error());
-      }
+    auto tls = read_tls_files(config_.tls_ca, config_.tls_cert, config_.tls_key);
+    if (!tls) {
+      return std::unexpected(tls.error());
     }
-    opts.tls_ca_pem = std::move(*ca);
-    opts.tls_cert_pem = std::move(*cert);
-    opts.tls_key_pem = std::move(*key);
+    opts.tls_ca_pem = std::move(tls->ca);
+    opts.tls_cert_pem = std::move(tls->cert);
+    opts.tls_key_pem = std::move(tls->key);
   }
   v1::Hello hello;
   hello.set_agent_id(config_.agent_id.empty() ? host_ : config_.agent_id);

@@ -33,17 +33,13 @@ namespace {
 // verified against tls_ca. AgentService then insists on one (Ingest); operators
 // (vigilctl, the Python client) connect with server-side TLS and a token.
 Result<std::shared_ptr<grpc::ServerCredentials>> server_credentials(const CollectorConfig& c) {
-  auto cert = read_pem(c.tls_cert, "tls_cert");
-  auto key = read_pem(c.tls_key, "tls_key");
-  auto ca = read_pem(c.tls_ca, "tls_ca");
-  for (const auto* r : {&cert, &key, &ca}) {
-    if (!*r) {
-      return std::unexpected(r->error());
-    }
+  auto tls = read_tls_files(c.tls_ca, c.tls_cert, c.tls_key);
+  if (!tls) {
+    return std::unexpected(tls.error());
   }
   grpc::SslServerCredentialsOptions opts(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
-  opts.pem_root_certs = *ca;
-  opts.pem_key_cert_pairs.push_back({*key, *cert});
+  opts.pem_root_certs = tls->ca;
+  opts.pem_key_cert_pairs.push_back({tls->key, tls->cert});
   return grpc::SslServerCredentials(opts);
 }
 
@@ -179,8 +175,9 @@ ParsedArgs parse_args(int argc, char** argv) {
   auto* log_format =
       app.add_option("--log-format", cfg.log_format, "log lines as text (default) or json");
   std::uint64_t min_free_mb = 0;
-  auto* min_free = app.add_option("--min-free-mb", min_free_mb,
-                                  "refuse events while the data dir has less free space (default 64)");
+  auto* min_free =
+      app.add_option("--min-free-mb", min_free_mb,
+                     "refuse events while the data dir has less free space (default 64)");
   auto* max_agents = app.add_option("--max-agents", cfg.max_agents,
                                     "concurrent agent streams (0: no limit; default 10000)");
   auto* max_rate = app.add_option("--max-events-per-s", cfg.max_events_per_s,

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace vigil {
 
@@ -16,6 +17,21 @@ Result<std::string> read_pem(const std::filesystem::path& path, std::string_view
                       fmt::format("{} {}: not a readable PEM file", what, path.string()));
   }
   return ss.str();
+}
+
+Result<TlsFiles> read_tls_files(const std::filesystem::path& ca, const std::filesystem::path& cert,
+                                const std::filesystem::path& key) {
+  TlsFiles out;
+  for (auto [path, what, dest] :
+       {std::tuple{&ca, "tls_ca", &out.ca}, std::tuple{&cert, "tls_cert", &out.cert},
+        std::tuple{&key, "tls_key", &out.key}}) {
+    auto pem = read_pem(*path, what);
+    if (!pem) {
+      return std::unexpected(pem.error());
+    }
+    *dest = std::move(*pem);
+  }
+  return out;
 }
 
 }  // namespace vigil

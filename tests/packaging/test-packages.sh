@@ -13,6 +13,16 @@ PKG_DIR=${1:-build-pkg}
 PKGS=(vigil-agent vigil-collector vigilctl)
 
 fail() { echo "test-packages: FAIL: $*" >&2; exit 1; }
+# eventually PATTERN CMD...: true once CMD's output matches PATTERN (within 20 s).
+eventually() {
+  local pattern=$1
+  shift
+  for _ in $(seq 1 100); do
+    "$@" 2>/dev/null | grep -q "${pattern}" && return 0
+    sleep 0.2
+  done
+  return 1
+}
 step() { echo "test-packages: $*"; }
 [[ ${EUID} -eq 0 ]] || fail "must run as root"
 shopt -s nullglob
@@ -115,15 +125,8 @@ bounding=$(echo "${agent_caps}" | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 setpriv --bounding-set="-all,${bounding}" --inh-caps="-all" ${agent_cmd} \
   >"${work}/agent.out" 2>"${work}/agent.err" &
 pids+=($!)
-ok=""
-for _ in $(seq 1 100); do
-  if ctl --json agents 2>/dev/null | grep -q '"connected": *true'; then
-    ok=1
-    break
-  fi
-  sleep 0.2
-done
-[[ -n $ok ]] || { cat "${work}/agent.err"; fail "agent (unit's capabilities only) did not connect"; }
+eventually '"connected": *true' ctl --json agents \
+  || { cat "${work}/agent.err"; fail "agent (unit's capabilities only) did not connect"; }
 # A real detection through the installed agent: ptrace attach to a child.
 python3 - <<'PY'
 import ctypes, os, signal, time
@@ -136,15 +139,8 @@ libc.ptrace(16, child, None, None)  # PTRACE_ATTACH
 time.sleep(0.2)
 os.kill(child, signal.SIGKILL); os.waitpid(child, 0)
 PY
-ok=""
-for _ in $(seq 1 100); do
-  if ctl --json alerts 2>/dev/null | grep -q "ptrace"; then
-    ok=1
-    break
-  fi
-  sleep 0.2
-done
-[[ -n $ok ]] || { tail -5 "${work}/agent.err"; fail "no ptrace alert from the packaged agent"; }
+eventually "ptrace" ctl --json alerts \
+  || { tail -5 "${work}/agent.err"; fail "no ptrace alert from the packaged agent"; }
 grep -q "ptrace" /var/log/vigil/alerts.jsonl || fail "agent alerts_out (/var/log/vigil) not written"
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || fail "a service did not stop cleanly on SIGTERM"; done

@@ -14,4 +14,14 @@ namespace vigil {
 [[nodiscard]] Result<std::string> read_pem(const std::filesystem::path& path,
                                            std::string_view what);
 
+// The three PEM files of one side of (m)TLS, read together.
+struct TlsFiles {
+  std::string ca;
+  std::string cert;
+  std::string key;
+};
+[[nodiscard]] Result<TlsFiles> read_tls_files(const std::filesystem::path& ca,
+                                              const std::filesystem::path& cert,
+                                              const std::filesystem::path& key);
+
 }  // namespace vigil
