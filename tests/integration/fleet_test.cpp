@@ -846,6 +846,14 @@ TEST(CollectorGrpc, StandardHealthServiceAndServerReflection) {
   EXPECT_EQ(collector.stop(), 0);
 }
 
+// The loopback address a process printed after `key` ("metrics=", "web=",
+// "metrics on "); empty if it has not (yet).
+std::string printed_addr(const std::string& text, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(key + "(127\\.0\\.0\\.1:\\d+)"))) return {};
+  return m[1].str();
+}
+
 // GET http://ADDR/metrics through curl (a real HTTP client, as Prometheus is).
 std::string scrape(const fs::path& dir, const std::string& addr) {
   Proc curl({"/usr/bin/curl", "-sf", "http://" + addr + "/metrics"}, dir);
@@ -866,23 +874,16 @@ TEST(Metrics, AgentAndCollectorServePrometheusText) {
   vigil::test::TempDir dir;
   Collector collector(dir.path());
   ASSERT_TRUE(collector.start(0, {"--metrics-listen", "127.0.0.1:0"}));
-  std::smatch m;
-  const auto out = collector.out();
-  ASSERT_TRUE(std::regex_search(out, m, std::regex("metrics=(127\\.0\\.0\\.1:\\d+)"))) << out;
-  const std::string collector_metrics = m[1].str();
+  const auto collector_metrics = printed_addr(collector.out(), "metrics=");
+  ASSERT_FALSE(collector_metrics.empty()) << collector.out();
 
   auto agent =
       start_agent(dir.path(), "metrics-h", collector.addr(), {"--metrics-listen", "127.0.0.1:0"});
   std::string agent_metrics;
   ASSERT_TRUE(wait_until(
       [&] {
-        std::smatch a;
-        const auto err = agent->err();
-        if (!std::regex_search(err, a, std::regex("metrics on (127\\.0\\.0\\.1:\\d+)"))) {
-          return false;
-        }
-        agent_metrics = a[1].str();
-        return true;
+        agent_metrics = printed_addr(agent->err(), "metrics on ");
+        return !agent_metrics.empty();
       },
       20s));
   std::string text;
@@ -1003,10 +1004,9 @@ TEST(WebView, HeadlessChromiumShowsTheFleetAndTakesAScreenshot) {
   ASSERT_TRUE(collector.start(
       0, {"--web-listen", "127.0.0.1:0", "--token-file", (dir.path() / "tokens").string()}))
       << collector.err();
-  std::smatch m;
-  const auto out = collector.out();
-  ASSERT_TRUE(std::regex_search(out, m, std::regex("web=(127\\.0\\.0\\.1:\\d+)"))) << out;
-  const std::string web = "http://" + m[1].str();
+  const auto web_addr = printed_addr(collector.out(), "web=");
+  ASSERT_FALSE(web_addr.empty()) << collector.out();
+  const std::string web = "http://" + web_addr;
   auto own_dir = [&](const std::string& name) {
     fs::create_directories(dir.path() / name);
     return dir.path() / name;
@@ -1277,10 +1277,9 @@ TEST(Limits, ANoisyAgentIsSlowedOthersAreUnaffectedAndAgentCountIsCapped) {
   EXPECT_EQ(m["refused"], 2) << m.dump();
 
   // Still serving, and the refusals are counted where operators look.
-  std::smatch sm;
-  const auto out = collector.out();
-  ASSERT_TRUE(std::regex_search(out, sm, std::regex("metrics=(127\\.0\\.0\\.1:\\d+)"))) << out;
-  const auto text = scrape(own_dir("scrape"), sm[1].str());
+  const auto metrics = printed_addr(collector.out(), "metrics=");
+  ASSERT_FALSE(metrics.empty()) << collector.out();
+  const auto text = scrape(own_dir("scrape"), metrics);
   EXPECT_GE(sample_of(text, "vigil_collector_rate_limited_total"), 1) << text;
   EXPECT_EQ(sample_of(text, "vigil_collector_over_max_agents_total"), 2) << text;
   EXPECT_EQ(collector.stop(), 0);
@@ -1308,13 +1307,8 @@ TEST_F(DeliveryTest, BoundedSpoolAndFlatMemoryDuringAnOutageDropsAreReported) {
   std::string metrics;
   ASSERT_TRUE(wait_until(
       [&] {
-        std::smatch m;
-        const auto err = agent->err();
-        if (!std::regex_search(err, m, std::regex("metrics on (127\\.0\\.0\\.1:\\d+)"))) {
-          return false;
-        }
-        metrics = m[1].str();
-        return true;
+        metrics = printed_addr(agent->err(), "metrics on ");
+        return !metrics.empty();
       },
       20s));
   ExecLoop load(2ms);
