@@ -224,6 +224,14 @@ void expect_exactly_once(std::vector<std::uint64_t> seqs, std::uint64_t n) {
   }
 }
 
+// True once the collector's record of `agent_id` has acked beyond `seq` (and,
+// if asked, shows the agent connected).
+bool acked_beyond(Api& api, const std::string& agent_id, std::uint64_t seq,
+                  bool connected = false) {
+  const auto a = api.agent(agent_id);
+  return a && (!connected || a->connected()) && a->acked_seq() > seq;
+}
+
 // BPF links in the kernel right now (bpftool; -1 if it cannot tell).
 long bpf_link_count() {
   vigil::test::TempDir dir;
@@ -447,13 +455,7 @@ TEST_F(DeliveryTest, CollectorDownFor30sLosesNothingAndDuplicatesNothing) {
   Api api(collector.addr());
   auto agent = start_agent(dir_.path(), "outage-h", collector.addr());
   ExecLoop load(20ms);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto a = api.agent("outage-h");
-        return a && a->acked_seq() > 20;
-      },
-      20s))
-      << agent->err();
+  ASSERT_TRUE(wait_until([&] { return acked_beyond(api, "outage-h", 20); }, 20s)) << agent->err();
 
   // Nothing is lost when the collector dies right after acking: read the mark first.
   const auto before = api.agent("outage-h");
@@ -470,10 +472,7 @@ TEST_F(DeliveryTest, CollectorDownFor30sLosesNothingAndDuplicatesNothing) {
   const auto acked_at_restart = before->acked_seq();
   // The agent reconnects on its own and replays the spool: 30 s of events.
   ASSERT_TRUE(wait_until(
-      [&] {
-        auto a = api2.agent("outage-h");
-        return a && a->connected() && a->acked_seq() > acked_at_restart + 1000;
-      },
+      [&] { return acked_beyond(api2, "outage-h", acked_at_restart + 1000, /*connected=*/true); },
       60s))
       << "acked before the outage " << acked_at_restart << ", now "
       << (api2.agent("outage-h") ? api2.agent("outage-h")->acked_seq() : 0) << ", spawned "
@@ -498,13 +497,13 @@ TEST_F(DeliveryTest, CollectorKilledRepeatedlyKeepsEveryAckedEventExactlyOnce) {
   ASSERT_TRUE(collector.start()) << collector.err();
   auto agent = start_agent(dir_.path(), "crash-h", collector.addr());
   ExecLoop load(10ms);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto a = Api(collector.addr()).agent("crash-h");
-        return a && a->acked_seq() > 20;
-      },
-      20s))
-      << agent->err();
+  {
+    // Its own channel, closed before the crashes: a channel left in reconnect
+    // backoff would make the next ones to this address fail fast.
+    Api first(collector.addr());
+    ASSERT_TRUE(wait_until([&] { return acked_beyond(first, "crash-h", 20); }, 20s))
+        << agent->err();
+  }
   for (int i = 0; i < loops; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(700 + 300 * (i % 3)));
     const auto before = Api(collector.addr()).agent("crash-h");
@@ -516,11 +515,7 @@ TEST_F(DeliveryTest, CollectorKilledRepeatedlyKeepsEveryAckedEventExactlyOnce) {
     ASSERT_TRUE(after);
     EXPECT_GE(after->acked_seq(), before->acked_seq()) << "an acked event was lost in crash " << i;
     ASSERT_TRUE(wait_until(
-        [&] {
-          auto a = api.agent("crash-h");
-          return a && a->connected() && a->acked_seq() > after->acked_seq();
-        },
-        30s))
+        [&] { return acked_beyond(api, "crash-h", after->acked_seq(), /*connected=*/true); }, 30s))
         << "the agent reconnects and delivers after crash " << i << "\n"
         << agent->err();
   }
@@ -552,13 +547,7 @@ TEST_F(DeliveryTest, DiskFullStopsAckingLosesNothingAndRecovers) {
   Api api(collector.addr());
   auto agent = start_agent(dir_.path(), "full-h", collector.addr());
   ExecLoop load(10ms);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto a = api.agent("full-h");
-        return a && a->acked_seq() > 20;
-      },
-      20s))
-      << agent->err();
+  ASSERT_TRUE(wait_until([&] { return acked_beyond(api, "full-h", 20); }, 20s)) << agent->err();
 
   // Fill the file system to 8 MiB free: below the collector's 16 MiB floor.
   struct statvfs st {};
@@ -576,11 +565,7 @@ TEST_F(DeliveryTest, DiskFullStopsAckingLosesNothingAndRecovers) {
 
   fs::remove(mnt / "filler");  // space returns: no restart needed
   ASSERT_TRUE(wait_until(
-      [&] {
-        auto a = api.agent("full-h");
-        return a && a->connected() && a->acked_seq() > stalled + 300;
-      },
-      40s))
+      [&] { return acked_beyond(api, "full-h", stalled + 300, /*connected=*/true); }, 40s))
       << agent->err();
   load.stop();
   stop_and_expect_delivered(*agent, dir_.path() / "full-h", api, "full-h");
@@ -595,13 +580,7 @@ TEST_F(DeliveryTest, AgentKilledMidStreamAndRestartedLeavesNoGapAndNoDuplicate) 
   Api api(collector.addr());
   ExecLoop load(10ms);
   auto agent = start_agent(dir_.path(), "restart-h", collector.addr());
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto a = api.agent("restart-h");
-        return a && a->acked_seq() > 50;
-      },
-      20s))
-      << agent->err();
+  ASSERT_TRUE(wait_until([&] { return acked_beyond(api, "restart-h", 50); }, 20s)) << agent->err();
   kill(agent->pid(), SIGKILL);  // no goodbye: the spool is all there is
   agent->wait();
   // Nothing of the dead agent stays in the kernel: its links went with its
@@ -614,10 +593,7 @@ TEST_F(DeliveryTest, AgentKilledMidStreamAndRestartedLeavesNoGapAndNoDuplicate) 
   ASSERT_TRUE(at_restart);
   const auto acked_at_restart = at_restart->acked_seq();
   ASSERT_TRUE(wait_until(
-      [&] {
-        auto a = api.agent("restart-h");
-        return a && a->connected() && a->acked_seq() > acked_at_restart + 50;
-      },
+      [&] { return acked_beyond(api, "restart-h", acked_at_restart + 50, /*connected=*/true); },
       30s))
       << agent->err();
   load.stop();
@@ -1312,13 +1288,13 @@ TEST_F(DeliveryTest, BoundedSpoolAndFlatMemoryDuringAnOutageDropsAreReported) {
       },
       20s));
   ExecLoop load(2ms);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto a = Api(collector.addr()).agent("spool-h");
-        return a && a->acked_seq() > 100;
-      },
-      20s))
-      << agent->err();
+  {
+    // Its own channel, closed before the crashes: a channel left in reconnect
+    // backoff would make the next ones to this address fail fast.
+    Api first(collector.addr());
+    ASSERT_TRUE(wait_until([&] { return acked_beyond(first, "spool-h", 100); }, 20s))
+        << agent->err();
+  }
   ASSERT_EQ(collector.stop(), 0);
   const auto rss_before = rss_bytes(agent->pid());
   ASSERT_GT(rss_before, 0U);
