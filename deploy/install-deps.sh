@@ -26,6 +26,8 @@ PACKAGES=(
   chromium
   # scenario suite (attacks): a real netcat for the reverse shell
   ncat
+  # benchmarks (deploy/bench.sh): bpftrace is the comparison tracer
+  bpftrace
 )
 
 if [[ ${EUID} -ne 0 ]]; then
@@ -41,7 +43,7 @@ fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) != "install ok installed" ]]; then
     missing+=("$p")
   fi
 done

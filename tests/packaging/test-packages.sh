@@ -15,10 +15,11 @@ PKGS=(vigil-agent vigil-collector vigilctl)
 fail() { echo "test-packages: FAIL: $*" >&2; exit 1; }
 # eventually PATTERN CMD...: true once CMD's output matches PATTERN (within 20 s).
 eventually() {
-  local pattern=$1
+  local pattern=$1 out
   shift
   for _ in $(seq 1 100); do
-    "$@" 2>/dev/null | grep -q "${pattern}" && return 0
+    out=$("$@" 2>/dev/null || true)
+    grep -q "${pattern}" <<<"${out}" && return 0
     sleep 0.2
   done
   return 1
@@ -45,13 +46,16 @@ dpkg --purge "${PKGS[@]}" >/dev/null 2>&1 || true
 rm -rf /etc/vigil/tls /etc/vigil/tokens
 
 step "package metadata"
+# Each output is captured before it is matched: with pipefail, `cmd | grep -q`
+# fails whenever grep exits at its first match and cmd then dies of SIGPIPE.
 for d in "${debs[@]}"; do
-  dpkg-deb --info "$d" | grep -q "^ Depends: .*lib" || fail "$d: no shared-library Depends"
+  info=$(dpkg-deb --field "$d" Depends)
+  [[ ${info} == *lib* ]] || fail "$d: no shared-library Depends (Depends: ${info:-none})"
 done
-dpkg-deb --info "${PKG_DIR}"/vigil-collector_*.deb | grep -q "adduser" \
+[[ $(dpkg-deb --field "${PKG_DIR}"/vigil-collector_*.deb Depends) == *adduser* ]] \
   || fail "vigil-collector does not depend on adduser"
-dpkg-deb --ctrl-tarfile "${PKG_DIR}"/vigil-agent_*.deb | tar -tf - | grep -q conffiles \
-  || fail "vigil-agent has no conffiles"
+ctrl=$(dpkg-deb --ctrl-tarfile "${PKG_DIR}"/vigil-agent_*.deb | tar -tf -)
+[[ ${ctrl} == *conffiles* ]] || fail "vigil-agent has no conffiles"
 
 step "install with apt (dependencies resolved from Debian)"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
@@ -64,8 +68,8 @@ for f in /usr/sbin/vigil-agent /usr/sbin/vigil-collector /usr/bin/vigilctl /usr/
   /usr/share/doc/vigil-agent/operations.md /usr/share/doc/vigilctl/api.md; do
   [[ -e $f ]] || fail "$f not installed"
 done
-/usr/sbin/vigil-agent --version | grep -q "vigil-agent " || fail "vigil-agent --version"
-/usr/sbin/vigil-collector --version | grep -q "vigil-collector " || fail "vigil-collector --version"
+[[ $(/usr/sbin/vigil-agent --version) == "vigil-agent "* ]] || fail "vigil-agent --version"
+[[ $(/usr/sbin/vigil-collector --version) == "vigil-collector "* ]] || fail "vigil-collector --version"
 getent passwd vigil >/dev/null || fail "no vigil user"
 [[ $(stat -c '%U %a' /var/lib/vigil-collector) == "vigil 750" ]] || fail "collector data dir owner/mode"
 [[ $(stat -c '%a' /var/lib/vigil) == 700 ]] || fail "agent state dir mode"
