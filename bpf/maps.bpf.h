@@ -27,6 +27,10 @@ struct {
 /* The agent's own thread group: its activity is never reported (no feedback loop). */
 const volatile __u32 agent_tgid = 0;
 
+/* --raw-events: every kernel event goes to user space (no in-kernel
+ * de-duplication or rate limits; scope filters still apply). */
+const volatile __u8 raw_events = 0;
+
 static __always_inline void stats__inc(__u32 slot)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &slot);
@@ -45,9 +49,31 @@ static __always_inline void *ringbuf__reserve(void *rb, __u64 size)
 	return e;
 }
 
+/* Wakeup batching: the reader is woken at most once per wakeup_min_ns; a record
+ * submitted sooner is read at that next wakeup, or by the agent's backstop poll
+ * (it polls while records keep coming). 0 = libbpf's default, a wakeup for
+ * every record that finds the reader waiting. In a storm this turns one wakeup
+ * (an irq_work on this CPU and a context switch of the agent) per record into
+ * one per window. */
+const volatile __u64 wakeup_min_ns = 0;
+/* When the reader was last woken, by any CPU: a racy heuristic is enough. */
+__u64 wakeup_last_ns = 0;
+
 static __always_inline void ringbuf__submit(void *e)
 {
-	bpf_ringbuf_submit(e, 0);
+	__u64 flags = 0;
+
+	if (wakeup_min_ns) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (now - wakeup_last_ns >= wakeup_min_ns) {
+			wakeup_last_ns = now;
+			flags = BPF_RB_FORCE_WAKEUP;
+		} else {
+			flags = BPF_RB_NO_WAKEUP;
+		}
+	}
+	bpf_ringbuf_submit(e, flags);
 	stats__inc(VIGIL_STAT_EVENTS);
 }
 

@@ -54,6 +54,8 @@ struct mmap_stash {
 	__u64 vm_flags;
 	__u32 anon;
 	__u32 syscall;
+	__u32 suppressed; /* events of this process rate-limited before this one */
+	__u32 _pad;
 	char file[32];
 };
 
@@ -136,14 +138,17 @@ struct {
 static __always_inline bool rate__allow(__u32 tgid, __u32 *suppressed)
 {
 	struct rate_state fresh = {}, *st;
-	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 now;
 
+	*suppressed = 0;
+	if (raw_events)
+		return true;
+	now = bpf_ktime_get_boot_ns();
 	st = bpf_map_lookup_elem(&prot_rate, &tgid);
 	if (!st) {
 		fresh.window_start = now;
 		fresh.sent = 1;
 		bpf_map_update_elem(&prot_rate, &tgid, &fresh, BPF_ANY);
-		*suppressed = 0;
 		return true;
 	}
 	if (now - st->window_start >= NSEC_PER_SEC) {
@@ -185,25 +190,36 @@ static long vma__inspect(struct task_struct *task, struct vm_area_struct *vma, v
 static __always_inline int prot__enter(__u32 syscall, __u64 addr, __u64 len, __u32 prot,
 				       __u32 flags, __u64 fd)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
 	struct mmap_stash s = {
 	    .addr = addr, .len = len, .prot = prot, .flags = flags, .syscall = syscall};
+	struct vma_info info = {.anon = VIGIL_MAP_UNKNOWN};
+	bool inspected = false;
 
 	if (!(prot & PROT_EXEC))
 		return 0;
-	if (syscall == VIGIL_MEM_MMAP) {
-		/* W+X at creation is the only interesting mmap. */
-		if (!(prot & PROT_WRITE))
+	/* W+X at creation is the only interesting mmap. */
+	if (syscall == VIGIL_MEM_MMAP && !(prot & PROT_WRITE))
+		return 0;
+	if (syscall == VIGIL_MEM_MPROTECT && !(prot & PROT_WRITE)) {
+		/* Execute added: interesting only to a mapping that was writable (RW->RX staging). */
+		bpf_find_vma(bpf_get_current_task_btf(), addr, vma__inspect, &info, 0);
+		if (info.found && (!(info.vm_flags & VM_WRITE) || (info.vm_flags & VM_EXEC)))
 			return 0;
+		inspected = true;
+	}
+	/* Reported unless filtered or over the rate limit: both decided here, so a
+	 * suppressed call costs no mapping walk and leaves its exit nothing to do. */
+	if (filter__skip_current())
+		return 0;
+	if (!rate__allow(pid_tgid >> 32, &s.suppressed))
+		return 0;
+	if (syscall == VIGIL_MEM_MMAP) {
 		s.anon = (flags & MAP_ANONYMOUS) ? VIGIL_MAP_ANON : VIGIL_MAP_FILE;
 	} else {
-		struct vma_info info = {.anon = VIGIL_MAP_UNKNOWN};
-
-		bpf_find_vma(bpf_get_current_task_btf(), addr, vma__inspect, &info, 0);
-		/* Execute added to a mapping that was writable: RW->RX staging. */
-		if (!(prot & PROT_WRITE) && info.found &&
-		    (!(info.vm_flags & VM_WRITE) || (info.vm_flags & VM_EXEC)))
-			return 0;
+		if (!inspected)
+			bpf_find_vma(bpf_get_current_task_btf(), addr, vma__inspect, &info, 0);
 		s.vm_flags = info.vm_flags;
 		s.anon = info.anon;
 		__builtin_memcpy(s.file, info.file, sizeof(s.file));
@@ -218,15 +234,10 @@ static __always_inline int prot__exit(long ret)
 	__u32 tid = (__u32)pid_tgid;
 	struct mmap_stash *s;
 	struct vigil_mem_prot *e;
-	__u32 suppressed = 0;
 
 	s = bpf_map_lookup_elem(&prot_stash, &tid);
 	if (!s)
 		return 0;
-	if (filter__skip_current())
-		goto out;
-	if (!rate__allow(pid_tgid >> 32, &suppressed))
-		goto out;
 	e = ringbuf__reserve(&memory_events, sizeof(*e));
 	if (!e)
 		goto out;
@@ -246,7 +257,7 @@ static __always_inline int prot__exit(long ret)
 	e->flags = s->flags;
 	e->vm_flags = s->vm_flags;
 	e->anon = s->anon;
-	e->suppressed = suppressed;
+	e->suppressed = s->suppressed;
 	__builtin_memcpy(e->file, s->file, sizeof(e->file));
 	ringbuf__submit(e);
 out:

@@ -572,7 +572,7 @@ int sendto_enter(struct trace_event_raw_sys_enter *ctx)
 	key.family = probe.family;
 	key.port = probe.rport;
 	__builtin_memcpy(key.addr, probe.raddr, sizeof(key.addr));
-	if (bpf_map_lookup_elem(&udp_seen, &key)) {
+	if (!raw_events && bpf_map_lookup_elem(&udp_seen, &key)) {
 		stats__inc(VIGIL_STAT_NET_UDP_DEDUP);
 		return 0;
 	}

@@ -115,6 +115,11 @@ Result<void> Agent::load_probes() {
   options.file_watch_names = config_.file_watch_names;
   options.xdp_ifaces = config_.xdp_ifaces;
   options.xdp_enforce = config_.xdp_enforce;
+  options.raw_events = config_.raw_events;
+  options.wakeup_min_us = config_.ringbuf_wakeup_us;
+  if (options.raw_events) {
+    VLOG_INFO("raw events: in-kernel de-duplication and rate limits are off");
+  }
   options.xdp_blocklist = config_.xdp_blocklist;
 
   for (const auto& family : config_.probes) {
@@ -365,6 +370,16 @@ class ShipSink final : public ScoredEventSink {
  private:
   Shipper& shipper_;
 };
+
+// {"count":N,"p50_us":..,"p99_us":..,"p999_us":..,"max_us":..}
+std::string latency_json(const LatencyHistogram& h) {
+  return fmt::format(
+      "{{\"count\":{},\"p50_us\":{:.1f},\"p99_us\":{:.1f},\"p999_us\":{:.1f},"
+      "\"max_us\":{:.1f}}}",
+      h.count(), static_cast<double>(h.quantile_ns(0.5)) / 1e3,
+      static_cast<double>(h.quantile_ns(0.99)) / 1e3,
+      static_cast<double>(h.quantile_ns(0.999)) / 1e3, static_cast<double>(h.max_ns()) / 1e3);
+}
 
 std::string kernel_release() {
   utsname u{};
@@ -626,6 +641,19 @@ std::string Agent::stats_json() const {
         ps.records, ps.events_out, ps.indicator_hits, ps.alerts, ps.alerts_suppressed,
         ps.level_changes, ps.scored, ps.model_swaps, ps.suppressed_hits,
         to_string(pipeline_->level()), pipeline_->baseline().size());
+    out += ",\"by_type\":{";
+    bool first_type = true;
+    for (std::size_t i = 0; i < ps.by_type.size(); ++i) {
+      if (ps.by_type[i] != 0) {
+        out += fmt::format("{}\"{}\":{}", first_type ? "" : ",",
+                           to_string(static_cast<EventType>(i)), ps.by_type[i]);
+        first_type = false;
+      }
+    }
+    out += "}";
+    out += fmt::format(",\"latency\":{{\"event\":{},\"alert\":{}}}",
+                       latency_json(pipeline_->event_latency()),
+                       latency_json(pipeline_->alert_latency()));
   }
   const auto& t = table_.stats();
   out += fmt::format(
@@ -674,6 +702,14 @@ std::string Agent::metrics_text() const {
            "Ring buffer records the decoder rejected.", static_cast<double>(d.errors()));
     metric(out, "vigil_agent_events_total", "counter", "Events decoded and scored.",
            static_cast<double>(ps.scored));
+    metric_header(out, "vigil_agent_events_by_type_total", "counter",
+                  "Events processed, by event type.");
+    for (std::size_t i = 0; i < ps.by_type.size(); ++i) {
+      if (ps.by_type[i] != 0) {
+        metric_sample(out, "vigil_agent_events_by_type_total", static_cast<double>(ps.by_type[i]),
+                      fmt::format("type=\"{}\"", to_string(static_cast<EventType>(i))));
+      }
+    }
     metric(out, "vigil_agent_indicator_hits_total", "counter", "Indicators that fired.",
            static_cast<double>(ps.indicator_hits));
     metric(out, "vigil_agent_alerts_total", "counter", "Alerts raised (after de-duplication).",
@@ -683,6 +719,10 @@ std::string Agent::metrics_text() const {
            static_cast<double>(static_cast<int>(pipeline_->level())));
     metric(out, "vigil_agent_model_info", "gauge", "The scoring model in use (value 1).", 1,
            fmt::format("version=\"{}\"", label_value(pipeline_->model().version())));
+    metric_summary(out, "vigil_agent_event_latency_seconds",
+                   "Kernel timestamp to event scored and written out.", pipeline_->event_latency());
+    metric_summary(out, "vigil_agent_alert_latency_seconds",
+                   "Kernel timestamp to alert written out.", pipeline_->alert_latency());
   }
   metric(out, "vigil_agent_process_table_size", "gauge", "Processes tracked.",
          static_cast<double>(table_.size()));

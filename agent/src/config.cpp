@@ -89,6 +89,8 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "file_watch_names",
                                                  "xdp_ifaces",
                                                  "xdp_enforce",
+                                                 "raw_events",
+                                                 "ringbuf_wakeup_us",
                                                  "xdp_blocklist",
                                                  "collector",
                                                  "insecure",
@@ -156,6 +158,8 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["file_watch_names"]) cfg.file_watch_names = yaml_list(n);
     if (auto n = root["xdp_ifaces"]) cfg.xdp_ifaces = yaml_list(n);
     if (auto n = root["xdp_enforce"]) cfg.xdp_enforce = n.as<bool>();
+    if (auto n = root["raw_events"]) cfg.raw_events = n.as<bool>();
+    if (auto n = root["ringbuf_wakeup_us"]) cfg.ringbuf_wakeup_us = n.as<std::uint32_t>();
     if (auto n = root["xdp_blocklist"]) cfg.xdp_blocklist = yaml_list(n);
     if (auto n = root["collector"]) cfg.collector = n.as<std::string>();
     if (auto n = root["insecure"]) cfg.insecure = n.as<bool>();
@@ -307,6 +311,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string xdp_ifaces;
   std::string xdp_blocklist;
   bool xdp_enforce = false;
+  bool raw_events = false;
   std::string collector;
   bool insecure = false;
   std::string tls_ca;
@@ -323,6 +328,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string alert_format;
   double baseline_warmup_s = 0;
   std::uint32_t ringbuf_kib = 0;
+  std::uint32_t ringbuf_wakeup_us = 0;
   std::uint32_t stats_interval = 0;
   std::uint32_t alert_threshold = 0;
   bool check = false;
@@ -339,10 +345,15 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--alert-threshold", alert_threshold,
                  "score 0..100 at which an event is an alert");
   app.add_option("--ringbuf-kib", ringbuf_kib, "ring buffer size per probe family, KiB");
+  app.add_option("--ringbuf-wakeup-us", ringbuf_wakeup_us,
+                 "wake the reader at most once per this many us (0: every record)")
+      ->check(CLI::Range(0, 100000));
   app.add_option("--stats-interval", stats_interval, "seconds between counter reports (0: off)");
   app.add_option("--xdp-iface", xdp_ifaces,
                  "interfaces for XDP network summaries (comma list, or 'all')");
   app.add_flag("--xdp-enforce", xdp_enforce, "drop packets from blocklisted sources in XDP");
+  app.add_flag("--raw-events", raw_events,
+               "every kernel event to user space: no in-kernel de-duplication or rate limits");
   app.add_option("--xdp-block", xdp_blocklist, "comma list of ADDR or ADDR/TTL_S to block");
   app.add_option("--collector", collector, "ship scored events to vigil-collector at HOST:PORT");
   app.add_flag("--insecure", insecure, "plaintext gRPC to the collector (local trials only)");
@@ -414,11 +425,13 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--probes") > 0) cfg.probes = split_list(probes);
   if (app.count("--ignore-comms") > 0) cfg.ignore_comms = split_list(ignore_comms);
   if (app.count("--ringbuf-kib") > 0) cfg.ringbuf_kib = ringbuf_kib;
+  if (app.count("--ringbuf-wakeup-us") > 0) cfg.ringbuf_wakeup_us = ringbuf_wakeup_us;
   if (app.count("--stats-interval") > 0) cfg.stats_interval_s = stats_interval;
   if (app.count("--alert-threshold") > 0) cfg.alert_threshold = alert_threshold;
   if (app.count("--btf") > 0) cfg.btf_path = btf_path;
   if (app.count("--xdp-iface") > 0) cfg.xdp_ifaces = split_list(xdp_ifaces);
   if (app.count("--xdp-enforce") > 0) cfg.xdp_enforce = xdp_enforce;
+  if (app.count("--raw-events") > 0) cfg.raw_events = raw_events;
   if (app.count("--xdp-block") > 0) cfg.xdp_blocklist = split_list(xdp_blocklist);
   if (app.count("--log-level") > 0) cfg.log_level = log_level;
   if (app.count("--log-format") > 0) cfg.log_format = log_format;

@@ -95,17 +95,17 @@ void resolve_file_paths(std::uint32_t base, std::span<const std::string_view> co
   }
 }
 
-void split_args(std::span<const char> blob, std::vector<std::string>& out) {
+void split_args(std::span<const char> blob, ArgList& out) {
   out.clear();
   std::size_t start = 0;
   for (std::size_t i = 0; i < blob.size(); ++i) {
     if (blob[i] == '\0') {
-      out.emplace_back(blob.data() + start, i - start);
+      out.push_back(std::string_view(blob.data() + start, i - start));
       start = i + 1;
     }
   }
   if (start < blob.size()) {
-    out.emplace_back(blob.data() + start, blob.size() - start);
+    out.push_back(std::string_view(blob.data() + start, blob.size() - start));
   }
 }
 
@@ -204,6 +204,7 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
   out.comm.assign(bounded(hdr.comm));
   out.exe.clear();
   out.args.clear();
+  spares_.harvest(out.data);
 
   switch (hdr.type) {
     case VIGIL_EV_EXEC: {
@@ -212,7 +213,7 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
         return fail(DecodeFault::kBadLength,
                     fmt::format("exec args_len {} exceeds {}", r.args_len, sizeof(r.args)));
       }
-      ExecData d;
+      auto d = spares_.take<ExecData>(&ExecData::filename);
       d.filename.assign(bounded(r.filename));
       d.args_truncated = (r.flags & VIGIL_EXEC_ARGS_TRUNC) != 0;
       d.setuid = (r.flags & VIGIL_EXEC_SETUID) != 0;
@@ -281,7 +282,7 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
     case VIGIL_EV_MEM_WX:
     case VIGIL_EV_MEM_EXEC_ADDED: {
       const auto r = load<vigil_mem_prot>(record);
-      MemProtData d;
+      auto d = spares_.take<MemProtData>(&MemProtData::file);
       d.addr = r.addr;
       d.len = r.len;
       d.prot = r.prot;
@@ -302,7 +303,8 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
     }
     case VIGIL_EV_FILELESS_EXEC: {
       const auto r = load<vigil_fileless_exec>(record);
-      FilelessExecData d;
+      auto d =
+          spares_.take<FilelessExecData>(&FilelessExecData::filename, &FilelessExecData::dname);
       d.nlink = r.nlink;
       d.memfd = r.memfd != 0;
       d.filename.assign(bounded(r.filename));
@@ -377,7 +379,7 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
         return fail(DecodeFault::kBadLength,
                     fmt::format("file record ncomps {} base {}", r.ncomps, r.base));
       }
-      FileData d;
+      auto d = spares_.take<FileData>(&FileData::path, &FileData::new_path, &FileData::arg_path);
       d.op = r.op;
       d.ret = r.ret;
       d.flags = r.flags;

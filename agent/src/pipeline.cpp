@@ -148,6 +148,8 @@ Pipeline::Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_u
       run_id_(fmt::format("{:x}", static_cast<std::uint64_t>(std::time(nullptr)))) {
   model_ = model ? std::move(model) : default_model();
   hit_ids_.reserve(16);
+  batch_ts_.reserve(kMaxPending);
+  alert_ts_.reserve(kMaxPending);
 }
 
 std::shared_ptr<const ScoringModel> baseline_model() {
@@ -205,17 +207,24 @@ void Pipeline::process_pending() {
   // it led to, whichever buffer was read first.
   order_.resize(n_pending_);
   for (std::uint32_t i = 0; i < n_pending_; ++i) order_[i] = i;
-  std::ranges::stable_sort(order_, [&](std::uint32_t a, std::uint32_t b) {
-    return pending_[a].boot_ns < pending_[b].boot_ns;
+  // Stable by arrival for equal timestamps, without stable_sort's temporary
+  // buffer (an allocation per drain).
+  std::ranges::sort(order_, [&](std::uint32_t a, std::uint32_t b) {
+    return pending_[a].boot_ns != pending_[b].boot_ns ? pending_[a].boot_ns < pending_[b].boot_ns
+                                                      : a < b;
   });
   for (const auto i : order_) {
     std::swap(event_, pending_[i]);  // both keep their strings' capacity
     process_event();
   }
   n_pending_ = 0;
+  if (batch_ts_.size() >= kMaxPending) {
+    record_latencies();  // a long drain: keep the buffers bounded
+  }
 }
 
 void Pipeline::process_event() {
+  ++stats_.by_type[static_cast<std::size_t>(event_.type) % stats_.by_type.size()];
   event_.host = host_;
   table_.apply(event_);
   if (events_) {
@@ -223,6 +232,10 @@ void Pipeline::process_event() {
     ++stats_.events_out;
   }
   const Scored scored = score_event();
+  batch_ts_.push_back(static_cast<std::int64_t>(event_.boot_ns));
+  if (scored.alerted) {
+    alert_ts_.push_back(static_cast<std::int64_t>(event_.boot_ns));
+  }
   if (scored_ != nullptr) {
     scored_->on_scored(event_, scored.score, features_, hits_,
                        scored.alerted ? std::string_view(alert_id_) : std::string_view{});
@@ -618,6 +631,20 @@ void Pipeline::on_batch_end() {
   if (alerts_) {
     alerts_->flush();
   }
+  record_latencies();
+}
+
+void Pipeline::record_latencies() {
+  // Kernel timestamp -> scored and written out (lines flushed): one clock read
+  // per drain, not per event.
+  if (batch_ts_.empty()) {
+    return;
+  }
+  const std::int64_t now = boot_now_ns();
+  for (const auto ts : batch_ts_) event_latency_.record_ns(now - ts);
+  for (const auto ts : alert_ts_) alert_latency_.record_ns(now - ts);
+  batch_ts_.clear();
+  alert_ts_.clear();
 }
 
 }  // namespace vigil::agent

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -34,8 +36,14 @@ Result<std::string> read_small_file(const std::filesystem::path& p, std::size_t 
 
 }  // namespace
 
+constexpr std::size_t kMaxSpare = 1024;
+
 ProcessTable::ProcessTable(std::size_t capacity, std::filesystem::path proc_root)
-    : capacity_(capacity == 0 ? 1 : capacity), proc_root_(std::move(proc_root)) {}
+    : capacity_(capacity == 0 ? 1 : capacity), proc_root_(std::move(proc_root)) {
+  // No rehash (so no allocation) as processes come and go, up to a bound.
+  map_.reserve(std::min<std::size_t>(capacity_, 1U << 17));
+  spare_.reserve(std::min(capacity_, kMaxSpare));
+}
 
 Result<ProcessInfo> ProcessTable::read_proc(std::uint32_t pid) const {
   const auto dir = proc_root_ / std::to_string(pid);
@@ -122,15 +130,46 @@ ProcessInfo& ProcessTable::upsert(std::uint32_t pid) {
     return it->second.info;
   }
   if (map_.size() >= capacity_) {
-    map_.erase(lru_.back());
-    lru_.pop_back();
+    release(map_.find(lru_.back()));
     ++stats_.evictions;
   }
-  lru_.push_front(pid);
-  auto& slot = map_[pid];
-  slot.lru = lru_.begin();
-  slot.info.pid = pid;
-  return slot.info;
+  if (spare_lru_.empty()) {
+    lru_.push_front(pid);
+  } else {
+    lru_.splice(lru_.begin(), spare_lru_, spare_lru_.begin());
+    lru_.front() = pid;
+  }
+  Slot* slot = nullptr;
+  if (spare_.empty()) {
+    slot = &map_[pid];
+  } else {
+    auto node = std::move(spare_.back());
+    spare_.pop_back();
+    node.key() = pid;
+    auto& info = node.mapped().info;
+    info.ppid = info.uid = info.euid = 0;
+    info.comm.clear();
+    info.exe.clear();
+    info.cwd.clear();
+    info.start_boot_ns = 0;
+    info.listens = false;
+    slot = &map_.insert(std::move(node)).position->second;
+  }
+  slot->lru = lru_.begin();
+  slot->info.pid = pid;
+  return slot->info;
+}
+
+void ProcessTable::release(Map::iterator it) {
+  spare_lru_.splice(spare_lru_.begin(), lru_, it->second.lru);
+  if (spare_.size() < kMaxSpare) {
+    spare_.push_back(map_.extract(it));
+  } else {
+    map_.erase(it);
+  }
+  if (spare_lru_.size() > kMaxSpare) {
+    spare_lru_.pop_back();
+  }
 }
 
 void ProcessTable::erase(std::uint32_t pid) {
@@ -138,8 +177,7 @@ void ProcessTable::erase(std::uint32_t pid) {
   if (it == map_.end()) {
     return;
   }
-  lru_.erase(it->second.lru);
-  map_.erase(it);
+  release(it);
 }
 
 const ProcessInfo* ProcessTable::find(std::uint32_t pid) const {
@@ -228,20 +266,22 @@ void ProcessTable::apply(Event& e) {
       p.listens = false;  // a new program: its sockets are its own business again
       p.cwd.clear();
       if (!proc_root_.empty()) {
-        const auto dir = proc_root_ / std::to_string(e.pid);
+        char path[512];
         char buf[4096];
-        // One readlink per exec: cheap next to the exec itself.
-        const ssize_t n = readlink((dir / "cwd").c_str(), buf, sizeof(buf));
+        // One readlink per exec: cheap next to the exec itself (and a stack
+        // buffer for its path, so exec does not allocate).
+        std::snprintf(path, sizeof(path), "%s/%u/cwd", proc_root_.c_str(), e.pid);
+        const ssize_t n = readlink(path, buf, sizeof(buf));
         if (n > 0) {
           p.cwd.assign(buf, static_cast<std::size_t>(n));
         }
         if (!p.exe.empty() && p.exe.front() != '/') {
           // A relative path (./x, execveat with a dirfd): the kernel's own link
           // is authoritative while the process lives.
-          std::error_code ec;
-          auto link = std::filesystem::read_symlink(dir / "exe", ec);
-          if (!ec) {
-            p.exe = link.string();
+          std::snprintf(path, sizeof(path), "%s/%u/exe", proc_root_.c_str(), e.pid);
+          const ssize_t m = readlink(path, buf, sizeof(buf));
+          if (m > 0) {
+            p.exe.assign(buf, static_cast<std::size_t>(m));
           }
         }
       }
@@ -250,20 +290,43 @@ void ProcessTable::apply(Event& e) {
     }
     case EventType::kFork: {
       const auto& f = std::get<ForkData>(e.data);
-      ProcessInfo child;
-      if (const auto* parent = find_or_load(e.pid)) {
-        child = *parent;
+      const ProcessInfo* parent = find_or_load(e.pid);
+      if (parent != nullptr) {
         e.exe = parent->exe;
         e.args = parent->args;
-      } else {
-        child.comm = e.comm;
-        child.uid = e.uid;
-        child.euid = e.euid;
       }
-      child.pid = f.child_pid;
-      child.ppid = e.pid;
-      child.start_boot_ns = e.boot_ns;
-      upsert(f.child_pid) = std::move(child);
+      if (parent != nullptr && (capacity_ < 2 || f.child_pid == e.pid)) {
+        // The child's entry could evict or be the parent's: copy first.
+        ProcessInfo child = *parent;
+        child.pid = f.child_pid;
+        child.ppid = e.pid;
+        child.start_boot_ns = e.boot_ns;
+        upsert(f.child_pid) = std::move(child);
+        return;
+      }
+      // The parent was just touched (front of the LRU), so making the child's
+      // entry cannot evict it; fields are copied into the (maybe recycled)
+      // entry's existing buffers.
+      auto& c = upsert(f.child_pid);
+      if (parent != nullptr) {
+        c.uid = parent->uid;
+        c.euid = parent->euid;
+        c.comm = parent->comm;
+        c.exe = parent->exe;
+        c.args = parent->args;
+        c.cwd = parent->cwd;
+        c.listens = parent->listens;
+      } else {
+        c.comm = e.comm;
+        c.uid = e.uid;
+        c.euid = e.euid;
+        c.exe.clear();
+        c.args.clear();
+        c.cwd.clear();
+        c.listens = false;
+      }
+      c.ppid = e.pid;
+      c.start_boot_ns = e.boot_ns;
       return;
     }
     case EventType::kExit: {

@@ -12,7 +12,10 @@
 namespace vigil::agent {
 
 RingReader::RingReader(boost::asio::io_context& io, RecordFn on_record, BatchFn on_batch_end)
-    : epoll_(io), on_record_(std::move(on_record)), on_batch_end_(std::move(on_batch_end)) {}
+    : epoll_(io),
+      backstop_(io),
+      on_record_(std::move(on_record)),
+      on_batch_end_(std::move(on_batch_end)) {}
 
 RingReader::~RingReader() {
   stop();
@@ -75,6 +78,7 @@ void RingReader::stop() {
   running_ = false;
   boost::system::error_code ec;
   epoll_.cancel(ec);
+  backstop_.cancel();
 }
 
 void RingReader::arm() {
@@ -83,9 +87,24 @@ void RingReader::arm() {
                       if (ec || !running_) {
                         return;
                       }
-                      drain();
+                      backstop_after(drain());
                       arm();
                     });
+}
+
+void RingReader::backstop_after(std::size_t n) {
+  if (n == 0 || backstop_armed_ || !running_) {
+    return;  // quiet: the next record's wakeup brings the reader back
+  }
+  backstop_armed_ = true;
+  backstop_.expires_after(kBackstop);
+  backstop_.async_wait([this](const boost::system::error_code& ec) {
+    backstop_armed_ = false;
+    if (ec || !running_) {
+      return;
+    }
+    backstop_after(drain());
+  });
 }
 
 }  // namespace vigil::agent

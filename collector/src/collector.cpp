@@ -514,6 +514,9 @@ std::string render_metrics(Ingest& ingest, AlertHub& hub, ModelManager& models) 
                 static_cast<double>(s.ack_sum_us.load()) / 1e6);
   metric_sample(out, "vigil_collector_ack_latency_seconds_count",
                 static_cast<double>(s.ack_count.load()));
+  metric_summary(out, "vigil_collector_event_durable_latency_seconds",
+                 "Event timestamp (kernel) to durable in the collector, per stored event.",
+                 s.durable_latency_snapshot());
   const auto list = models.list();
   metric_header(out, "vigil_collector_model_info", "gauge",
                 "Registered scoring models by version and state (value 1).");

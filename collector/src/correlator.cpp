@@ -17,11 +17,6 @@ constexpr std::uint32_t kFloodScore = 80;
 constexpr std::uint32_t kNovelExeScore = 75;
 constexpr std::uint32_t kLateralScore = 90;
 
-std::string_view basename(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
 }  // namespace
 
 bool in_writable_location(const std::string& path) {

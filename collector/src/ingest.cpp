@@ -314,6 +314,7 @@ Result<std::uint64_t> Ingest::on_batch(const std::string& agent_id, const std::s
   }
   stats_.observe_ack(
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  stats_.observe_durable(batch, result->previous_acked_seq, unix_now_ns());
   ++stats_.batches;
   stats_.events += result->stored;
   stats_.duplicates += result->duplicates;

@@ -256,7 +256,7 @@ void append_type_json(JsonObject& o, const NetSummaryData& d) {
   o.num("window_ms", d.window_ms);
 }
 
-void append_quoted_args(const std::vector<std::string>& args, std::string& out) {
+void append_quoted_args(const ArgList& args, std::string& out) {
   out.push_back('"');
   bool first = true;
   for (const auto& a : args) {

@@ -177,6 +177,18 @@ void metric(std::string& out, std::string_view name, std::string_view type, std:
   metric_sample(out, name, value, labels);
 }
 
+void metric_summary(std::string& out, std::string_view name, std::string_view help,
+                    const LatencyHistogram& h) {
+  metric_header(out, name, "summary", help);
+  for (const auto& [q, label] : {std::pair{0.5, "0.5"}, {0.99, "0.99"}, {0.999, "0.999"}}) {
+    metric_sample(out, name, static_cast<double>(h.quantile_ns(q)) / 1e9,
+                  fmt::format("quantile=\"{}\"", label));
+  }
+  metric_sample(out, fmt::format("{}_sum", name),
+                h.mean_ns() * static_cast<double>(h.count()) / 1e9);
+  metric_sample(out, fmt::format("{}_count", name), static_cast<double>(h.count()));
+}
+
 std::string label_value(std::string_view v) {
   std::string out;
   for (char c : v) {

@@ -335,6 +335,36 @@ TEST_F(MemoryProbeTest, JitLikeBurstIsRateLimitedNotIgnored) {
   EXPECT_GE((*st)[VIGIL_STAT_MEM_SUPPRESSED], static_cast<std::uint64_t>(kToggles) - delivered);
 }
 
+TEST_F(MemoryProbeTest, RawEventsDeliverEveryToggle) {
+  ProbeOptions options;
+  options.raw_events = true;  // --raw-events: no in-kernel rate limit
+  start(options);
+  constexpr int kToggles = 3000;  // ~0.5 MiB of records: fits the 4 MiB ring buffer unread
+  auto [child, unused] = in_child([](std::uint64_t&) {
+    void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (int i = 0; i < kToggles; ++i) {
+      if (mprotect(m, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return 1;
+      if (mprotect(m, 4096, PROT_READ | PROT_WRITE) != 0) return 2;
+    }
+    return 0;
+  });
+  ASSERT_EQ(WEXITSTATUS(wait_child(child)), 0);
+  std::size_t delivered = 0;
+  const auto count = [&] {
+    delivered = 0;
+    for (const auto& ev : events_) {
+      delivered += ev.pid == static_cast<std::uint32_t>(child) && ev.type == EventType::kWxMemory;
+    }
+    return delivered;
+  };
+  for (int i = 0; i < 50 && count() < kToggles; ++i) {
+    ring_buffer__poll(rb_, 20);
+  }
+  EXPECT_EQ(delivered, static_cast<std::size_t>(kToggles)) << "every W+X toggle reaches user space";
+  EXPECT_EQ(kernel_stat(VIGIL_STAT_MEM_SUPPRESSED), 0U);
+  EXPECT_EQ(kernel_stat(VIGIL_STAT_RB_DROPS), 0U);
+}
+
 TEST_F(MemoryProbeTest, LargeAnonymousAllocationsAreSummarised) {
   start();
   auto [child, unused] = in_child([](std::uint64_t&) {

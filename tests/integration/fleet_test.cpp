@@ -876,6 +876,10 @@ TEST(Metrics, AgentAndCollectorServePrometheusText) {
   EXPECT_GE(sample_of(text, "vigil_agent_events_total"), 1);
   EXPECT_EQ(sample_of(text, "vigil_agent_awareness_level"), 0);
   EXPECT_NE(text.find("vigil_agent_model_info{version=\""), std::string::npos);
+  EXPECT_NE(text.find("# TYPE vigil_agent_event_latency_seconds summary"), std::string::npos);
+  EXPECT_GE(sample_of(text, "vigil_agent_event_latency_seconds_count"), 1);
+  EXPECT_GT(sample_of(text, "vigil_agent_event_latency_seconds{quantile=\"0.99\"}"), 0);
+  EXPECT_GE(sample_of(text, "vigil_agent_events_by_type_total{type=\"exec\"}"), 1);
 
   ASSERT_TRUE(wait_until(
       [&] {
@@ -891,6 +895,10 @@ TEST(Metrics, AgentAndCollectorServePrometheusText) {
   EXPECT_GE(sample_of(text, "vigil_collector_ack_latency_seconds_count"),
             sample_of(text, "vigil_collector_batches_total"));
   EXPECT_NE(text.find("vigil_collector_model_info{version="), std::string::npos);
+  // Every stored event is timed from its kernel timestamp to durable here.
+  EXPECT_GE(sample_of(text, "vigil_collector_event_durable_latency_seconds_count"),
+            sample_of(text, "vigil_collector_events_total"));
+  EXPECT_GT(sample_of(text, "vigil_collector_event_durable_latency_seconds{quantile=\"0.5\"}"), 0);
   Proc not_found({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                   "http://" + collector_metrics + "/other"},
                  dir.path());

@@ -171,6 +171,15 @@ TEST(Config, NetworkFlags) {
   EXPECT_TRUE(parse({}).config.xdp_ifaces.empty()) << "no XDP unless asked for";
 }
 
+TEST(Config, RawEventsFlagAndKey) {
+  EXPECT_FALSE(parse({}).config.raw_events) << "in-kernel de-duplication is the default";
+  EXPECT_TRUE(parse({"--raw-events"}).config.raw_events);
+  AgentConfig cfg;
+  ASSERT_OK(apply_yaml("raw_events: true\n", cfg));
+  EXPECT_TRUE(cfg.raw_events);
+  EXPECT_FALSE(apply_yaml("raw_events: sometimes\n", cfg)) << "not a boolean";
+}
+
 TEST(SplitList, TrimsAndDropsEmpty) {
   EXPECT_EQ(split_list(" a, b,,c "), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(split_list("").empty());

@@ -317,12 +317,31 @@ TEST(Decoder, NetSummaryEstimatesDistinctPorts) {
 }
 
 TEST(SplitArgs, HandlesEmptyAndConsecutiveNuls) {
-  std::vector<std::string> out;
+  ArgList out;
   split_args({}, out);
   EXPECT_TRUE(out.empty());
   const char blob[] = {'a', '\0', '\0', 'b', '\0'};
   split_args(std::span<const char>(blob, sizeof(blob)), out);
   EXPECT_EQ(out, (std::vector<std::string>{"a", "", "b"}));
+}
+
+TEST(ArgList, ShrinkingKeepsElementsForTheNextRefill) {
+  ArgList a = {"/usr/local/bin/a-long-program-name", "--a-long-option=value"};
+  const auto* buffer = a[0].data();
+  a.clear();
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.begin(), a.end());
+  a.push_back("/usr/local/bin/another-long-name");
+  EXPECT_EQ(a[0].data(), buffer) << "the element's buffer is reused";
+  EXPECT_EQ(a, (std::vector<std::string>{"/usr/local/bin/another-long-name"}));
+  ArgList b;
+  b = a;
+  EXPECT_EQ(b, a);
+  b = {"x", "y", "z"};
+  EXPECT_EQ(b.size(), 3U);
+  EXPECT_FALSE(b == a);
+  const std::span<const std::string> s = b;
+  EXPECT_EQ(s.back(), "z");
 }
 
 }  // namespace

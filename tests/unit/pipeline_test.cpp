@@ -72,6 +72,27 @@ TEST(Pipeline, OneDrainIsProcessedInKernelTimeOrderAcrossRingBuffers) {
       << "the exit is enriched by the exec it followed: " << lines[1];
 }
 
+TEST(Pipeline, CountsEventsByTypeAndMeasuresKernelToOutputLatency) {
+  ProcessTable table(100, "");
+  Pipeline p("h", table, 0);
+  // Stamped 2 ms before now on the kernel's clock, as a record read late would be.
+  auto exec = test::make_exec(70, "/usr/bin/true", {"true"});
+  exec.hdr.ts_ns = static_cast<std::uint64_t>(boot_now_ns() - 2'000'000);
+  auto exit = test::make_exit(70, 0);
+  exit.hdr.ts_ns = exec.hdr.ts_ns + 1;
+  p.on_record(test::bytes_of(exec));
+  p.on_record(test::bytes_of(exit));
+  EXPECT_EQ(p.event_latency().count(), 0U) << "measured when the drain's output is flushed";
+  p.on_batch_end();
+  EXPECT_EQ(p.stats().by_type[static_cast<std::size_t>(EventType::kExec)], 1U);
+  EXPECT_EQ(p.stats().by_type[static_cast<std::size_t>(EventType::kExit)], 1U);
+  EXPECT_EQ(p.stats().by_type[static_cast<std::size_t>(EventType::kFork)], 0U);
+  ASSERT_EQ(p.event_latency().count(), 2U);
+  EXPECT_GE(p.event_latency().quantile_ns(0.5), 2'000'000U);
+  EXPECT_LT(p.event_latency().max_ns(), 2'000'000'000U) << "seconds would mean a wrong clock";
+  EXPECT_EQ(p.alert_latency().count(), 0U) << "no alert was raised";
+}
+
 TEST(LineSink, UnwritableTargetIsAClearError) {
   auto sink = LineSink::open("/nonexistent-dir/x.jsonl");
   ASSERT_FALSE(sink);

@@ -67,4 +67,16 @@ inline vigil_exit make_exit(std::uint32_t pid, int code) {
   return x;
 }
 
+// A W+X mprotect of one anonymous page (prot = PROT_READ | PROT_WRITE | PROT_EXEC = 7).
+inline vigil_mem_prot make_mem_prot(std::uint32_t pid, std::uint32_t prot) {
+  vigil_mem_prot m{};
+  fill_hdr(m.hdr, VIGIL_EV_MEM_WX, sizeof(m), pid, "jit");
+  m.addr = 0x7f0000000000ULL;
+  m.len = 4096;
+  m.prot = prot;
+  m.syscall = VIGIL_MEM_MPROTECT;
+  m.anon = VIGIL_MAP_ANON;
+  return m;
+}
+
 }  // namespace vigil::test

@@ -3,15 +3,81 @@
 // docs/events.md.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
 namespace vigil {
+
+// Command-line arguments. Like a vector of strings, except that shrinking it
+// keeps the elements (and their buffers) for the next refill: every exec
+// rewrites the arguments of a reused event or process entry, and this way it
+// does not allocate once the buffers have grown to size.
+class ArgList {
+ public:
+  using value_type = std::string;
+  using const_iterator = std::vector<std::string>::const_iterator;
+  using iterator = const_iterator;
+
+  ArgList() = default;
+  ArgList(std::initializer_list<std::string_view> args) { assign(args); }
+  ArgList(const ArgList& other) { *this = other; }
+  ArgList(ArgList&&) noexcept = default;
+  ArgList& operator=(ArgList&&) noexcept = default;
+  ArgList& operator=(const ArgList& other) {
+    if (this != &other) {
+      assign(other);
+    }
+    return *this;
+  }
+  ArgList& operator=(std::initializer_list<std::string_view> args) {
+    assign(args);
+    return *this;
+  }
+  ~ArgList() = default;
+
+  template <typename Range>
+  void assign(const Range& args) {
+    n_ = 0;
+    for (const auto& a : args) push_back(a);
+  }
+  void push_back(std::string_view arg) {
+    if (n_ < store_.size()) {
+      store_[n_].assign(arg);
+    } else {
+      store_.emplace_back(arg);
+    }
+    ++n_;
+  }
+  void clear() { n_ = 0; }
+
+  [[nodiscard]] std::size_t size() const { return n_; }
+  [[nodiscard]] bool empty() const { return n_ == 0; }
+  [[nodiscard]] const std::string& operator[](std::size_t i) const { return store_[i]; }
+  [[nodiscard]] const std::string& front() const { return store_.front(); }
+  [[nodiscard]] const_iterator begin() const { return store_.begin(); }
+  [[nodiscard]] const_iterator end() const {
+    return store_.begin() + static_cast<std::ptrdiff_t>(n_);
+  }
+  // NOLINTNEXTLINE(google-explicit-constructor): used where a span of strings is taken
+  operator std::span<const std::string>() const { return {store_.data(), n_}; }
+
+  friend bool operator==(const ArgList& a, const ArgList& b) { return std::ranges::equal(a, b); }
+  friend bool operator==(const ArgList& a, const std::vector<std::string>& b) {
+    return std::ranges::equal(a, b);
+  }
+
+ private:
+  std::vector<std::string> store_;
+  std::size_t n_ = 0;
+};
 
 enum class EventType : std::uint16_t {
   kExec = 1,
@@ -208,7 +274,7 @@ struct Event {
   std::string comm;
   // Enrichment: from the event itself for exec, from the process table otherwise.
   std::string exe;
-  std::vector<std::string> args;
+  ArgList args;
   std::string host;
   EventData data;
 };

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "vigil/latency.h"
 #include "vigil/result.h"
 
 namespace vigil {
@@ -61,6 +62,10 @@ void metric_sample(std::string& out, std::string_view name, double value,
                    std::string_view labels = {});
 void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
             double value, std::string_view labels = {});
+// A latency histogram as a Prometheus summary in seconds: quantiles 0.5,
+// 0.99 and 0.999 (each within 12.5 %, see latency.h), _sum and _count.
+void metric_summary(std::string& out, std::string_view name, std::string_view help,
+                    const LatencyHistogram& h);
 // A label value escaped for the exposition format (\\, \", \n).
 [[nodiscard]] std::string label_value(std::string_view v);
 

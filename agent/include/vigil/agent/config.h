@@ -35,6 +35,13 @@ struct AgentConfig {
   bool xdp_enforce = false;
   std::vector<std::string> xdp_blocklist;
   std::uint32_t ringbuf_kib = 4096;  // per probe family; power of two, >= 4
+  // Every kernel event to user space: no in-kernel de-duplication or rate
+  // limits (benchmarks, forensics); scope filters still apply.
+  bool raw_events = false;
+  // Ring buffer wakeups at most once per this many microseconds (records in
+  // between are read at the next wakeup or by a 1 ms backstop poll while they
+  // keep coming); 0 = a wakeup for every record.
+  std::uint32_t ringbuf_wakeup_us = 200;
   // Shipping (off unless `collector` is set): see docs/operations.md.
   std::string collector;  // host:port of vigil-collector
   bool insecure = false;  // plaintext gRPC to the collector (local trials only)

@@ -7,6 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <tuple>
+#include <variant>
+#include <vector>
 
 #include "vigil/event.h"
 #include "vigil/result.h"
@@ -44,8 +47,49 @@ class Decoder {
  private:
   Result<void> fail(DecodeFault fault, std::string message);
 
+  // Payloads of re-decoded events, kept (at most kMax of each type) so that a
+  // record of one type decoded into an event that held another does not lose
+  // and re-allocate string buffers: harvest() what the event held, take() what
+  // the record needs.
+  template <typename Variant>
+  class Spares;
+  template <typename... Ts>
+  class Spares<std::variant<Ts...>> {
+   public:
+    static constexpr std::size_t kMax = 64;
+    Spares() { (std::get<std::vector<Ts>>(stacks_).reserve(kMax), ...); }
+    void harvest(std::variant<Ts...>& v) {
+      std::visit(
+          [this](auto& held) {
+            auto& stack = std::get<std::vector<std::decay_t<decltype(held)>>>(stacks_);
+            if (stack.size() < kMax) {
+              stack.push_back(std::move(held));
+            }
+          },
+          v);
+    }
+    // A T whose string members keep a spare's buffers; every other member is
+    // value-initialised. `strings` names T's string members.
+    template <typename T, typename... Members>
+    T take(Members... strings) {
+      auto& stack = std::get<std::vector<T>>(stacks_);
+      if (stack.empty()) {
+        return T{};
+      }
+      T spare = std::move(stack.back());
+      stack.pop_back();
+      T fresh{};
+      ((fresh.*strings = std::move(spare.*strings), (fresh.*strings).clear()), ...);
+      return fresh;
+    }
+
+   private:
+    std::tuple<std::vector<Ts>...> stacks_;
+  };
+
   std::int64_t boot_to_unix_ns_;
   DecodeStats stats_;
+  Spares<EventData> spares_;
 };
 
 // CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns.
@@ -57,6 +101,6 @@ void resolve_file_paths(std::uint32_t base, std::span<const std::string_view> co
                         FileData& d);
 
 // Splits a NUL-separated argv blob into arguments (a trailing partial one kept).
-void split_args(std::span<const char> blob, std::vector<std::string>& out);
+void split_args(std::span<const char> blob, ArgList& out);
 
 }  // namespace vigil::agent

@@ -2,6 +2,7 @@
 // so tests feed it synthetic records.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <deque>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "vigil/agent/process_table.h"
 #include "vigil/evolution.h"
 #include "vigil/features.h"
+#include "vigil/latency.h"
 #include "vigil/scoring.h"
 
 namespace vigil::agent {
@@ -39,6 +41,8 @@ struct PipelineStats {
   std::uint64_t model_swaps = 0;      // models installed after the first
   std::uint64_t suppressed_hits = 0;  // indicator hits dropped by analyst feedback
   std::uint64_t recorded = 0;         // samples written by --record-features
+  // Events processed, by EventType value (every type is below 64).
+  std::array<std::uint64_t, 64> by_type{};
 };
 
 // How --record-features labels what it writes.
@@ -149,11 +153,16 @@ class Pipeline {
   [[nodiscard]] const DecodeStats& decode_stats() const { return decoder_.stats(); }
   [[nodiscard]] const PipelineStats& stats() const { return stats_; }
   [[nodiscard]] const Event& last_event() const { return event_; }
+  // Kernel timestamp -> event scored and its lines flushed (every event), and
+  // -> alert written (alerts raised). Recorded once per drain.
+  [[nodiscard]] const LatencyHistogram& event_latency() const { return event_latency_; }
+  [[nodiscard]] const LatencyHistogram& alert_latency() const { return alert_latency_; }
 
  private:
   static constexpr std::size_t kMaxPending = 4096;
   void process_pending();
   void process_event();
+  void record_latencies();
 
   std::string host_;
   ProcessTable& table_;
@@ -162,6 +171,10 @@ class Pipeline {
   std::vector<Event> pending_;  // decoded records of this drain (reused)
   std::size_t n_pending_ = 0;
   std::vector<std::uint32_t> order_;
+  std::vector<std::int64_t> batch_ts_;  // kernel timestamps of this drain's events
+  std::vector<std::int64_t> alert_ts_;  // ... of its alerts
+  LatencyHistogram event_latency_;
+  LatencyHistogram alert_latency_;
   std::unique_ptr<EventWriter> events_;
   IndicatorEngine indicators_;
   std::vector<const Indicator*> hits_;

@@ -15,7 +15,9 @@ namespace vigil::agent {
 
 struct ProbeOptions {
   std::uint32_t ringbuf_bytes = 4U << 20;
-  std::uint32_t agent_tgid = 0;  // never report this process
+  std::uint32_t agent_tgid = 0;     // never report this process
+  bool raw_events = false;          // no in-kernel de-duplication or rate limits
+  std::uint32_t wakeup_min_us = 0;  // ring buffer wakeups at most this often; 0 = every record
   std::vector<std::string> ignore_comms;
   std::vector<std::string> ignore_exec_prefixes;
   std::string btf_path;                     // empty: the running kernel's

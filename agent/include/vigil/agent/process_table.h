@@ -23,7 +23,7 @@ struct ProcessInfo {
   std::uint32_t euid = 0;
   std::string comm;
   std::string exe;
-  std::vector<std::string> args;
+  ArgList args;
   std::string cwd;  // at exec (or at seeding); empty if unreadable
   std::uint64_t start_boot_ns = 0;
   // Has listened on or accepted from a socket since its exec (a network-facing
@@ -75,8 +75,14 @@ class ProcessTable {
     ProcessInfo info;
     std::list<std::uint32_t>::iterator lru;
   };
+  using Map = std::unordered_map<std::uint32_t, Slot>;
 
+  // The entry for pid, created if new. A new entry may be a recycled one: its
+  // scalars and strings are reset, but `args` keeps stale elements (so their
+  // buffers are reused) and every caller assigns it.
   ProcessInfo& upsert(std::uint32_t pid);
+  // Removes an entry, keeping its map and list nodes for the next upsert.
+  void release(Map::iterator it);
   // The target of proc_root/PID/fd/FD starts with `prefix`.
   [[nodiscard]] bool fd_is(std::uint32_t pid, const char* fd, std::string_view prefix) const;
   ProcessInfo* find_or_load(std::uint32_t pid);
@@ -85,7 +91,11 @@ class ProcessTable {
   std::size_t capacity_;
   std::filesystem::path proc_root_;
   std::list<std::uint32_t> lru_;  // front = most recently touched
-  std::unordered_map<std::uint32_t, Slot> map_;
+  Map map_;
+  // Entries of exited processes, kept (bounded) with their strings' capacity so
+  // process churn does not allocate on the hot path.
+  std::vector<Map::node_type> spare_;
+  std::list<std::uint32_t> spare_lru_;
   ProcessTableStats stats_;
 };
 

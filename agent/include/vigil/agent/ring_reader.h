@@ -1,9 +1,14 @@
 // Reads the probes' BPF ring buffers from a Boost.Asio loop: waits on libbpf's
-// epoll fd, then drains every ready record in one batch.
+// epoll fd, then drains every ready record in one batch. The probes batch their
+// wakeups (at most one per ringbuf_wakeup_us), so while records keep coming a
+// backstop timer also drains every millisecond: a record submitted without a
+// wakeup waits at most that long.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -40,9 +45,15 @@ class RingReader {
   RingReader(boost::asio::io_context& io, RecordFn on_record, BatchFn on_batch_end);
   static int on_sample(void* ctx, void* data, std::size_t size);
   void arm();
+  // After a drain that found `n` records: keep polling while records come.
+  void backstop_after(std::size_t n);
+
+  static constexpr std::chrono::milliseconds kBackstop{1};
 
   ring_buffer* rb_ = nullptr;
   boost::asio::posix::stream_descriptor epoll_;
+  boost::asio::steady_timer backstop_;
+  bool backstop_armed_ = false;
   RecordFn on_record_;
   BatchFn on_batch_end_;
   bool running_ = false;

@@ -19,6 +19,7 @@
 #include "vigil/collector/alert_hub.h"
 #include "vigil/collector/correlator.h"
 #include "vigil/collector/store.h"
+#include "vigil/latency.h"
 #include "vigil/v1/agent.grpc.pb.h"
 
 namespace vigil::collector {
@@ -46,6 +47,25 @@ struct IngestStats {
     ++ack_count;
     ack_sum_us += static_cast<std::uint64_t>(ms * 1000);
   }
+  // Event timestamp (the kernel's, as unix time) -> durable here, for each
+  // newly stored event. Meaningful where agent and collector clocks agree.
+  void observe_durable(const v1::EventBatch& batch, std::uint64_t above_seq,
+                       std::uint64_t now_unix_ns) {
+    std::lock_guard lock(latency_mu);
+    for (const auto& e : batch.events()) {
+      if (e.seq() > above_seq) {
+        durable_latency.record_ns(static_cast<std::int64_t>(now_unix_ns - e.ts_ns()));
+      }
+    }
+  }
+  [[nodiscard]] LatencyHistogram durable_latency_snapshot() const {
+    std::lock_guard lock(latency_mu);
+    return durable_latency;
+  }
+
+ private:
+  mutable std::mutex latency_mu;
+  LatencyHistogram durable_latency;
 };
 
 class ConnectReactor;
