@@ -2,6 +2,7 @@
 //   build/tests/bench/vigil_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include "bench_allocs.h"
 #include "util/records.h"
 #include "vigil/agent/pipeline.h"
 #include "vigil/event_format.h"
@@ -20,6 +21,7 @@ const std::vector<std::byte>& exec_record() {
 void BM_Decode(benchmark::State& state) {
   Decoder d;
   Event e;
+  const test::AllocsPerIteration allocs(state);
   for (auto _ : state) {
     auto r = d.decode(exec_record(), e);
     benchmark::DoNotOptimize(r);
@@ -32,6 +34,7 @@ void BM_DecodeEnrich(benchmark::State& state) {
   Decoder d;
   Event e;
   ProcessTable table(65536, "");
+  const test::AllocsPerIteration allocs(state);
   for (auto _ : state) {
     (void)d.decode(exec_record(), e);
     table.apply(e);
@@ -45,6 +48,7 @@ void BM_Json(benchmark::State& state) {
   Event e;
   (void)d.decode(exec_record(), e);
   std::string out;
+  const test::AllocsPerIteration allocs(state);
   for (auto _ : state) {
     out.clear();
     append_json(e, out);
@@ -61,6 +65,7 @@ void BM_Indicators(benchmark::State& state) {
   ProcessTable table(16, "");
   IndicatorEngine engine;
   std::vector<const Indicator*> hits;
+  const test::AllocsPerIteration allocs(state);
   for (auto _ : state) {
     engine.evaluate(e, table, hits);
     benchmark::DoNotOptimize(hits.data());
@@ -80,6 +85,7 @@ void BM_PipelineToDevNull(benchmark::State& state) {
   }
   p.set_events(std::make_unique<EventWriter>(std::move(*sink), OutputFormat::kJson));
   std::int64_t n = 0;
+  const test::AllocsPerIteration allocs(state);
   for (auto _ : state) {
     p.on_record(exec_record());
     if (++n % 256 == 0) {
@@ -89,6 +95,23 @@ void BM_PipelineToDevNull(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_PipelineToDevNull);
+
+// What every event costs before any output: decode, enrich, indicators,
+// features and the model (issue 8: <= 1 us, no allocation).
+void BM_PipelineScoreOnly(benchmark::State& state) {
+  ProcessTable table(65536, "");
+  Pipeline p("bench-host", table, 0);
+  std::int64_t n = 0;
+  const test::AllocsPerIteration allocs(state);
+  for (auto _ : state) {
+    p.on_record(exec_record());
+    if (++n % 256 == 0) {
+      p.on_batch_end();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_PipelineScoreOnly);
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "bench_allocs.h"
 #include "vigil/agent/indicators.h"
 #include "vigil/features.h"
 #include "vigil/scoring.h"
@@ -43,6 +44,7 @@ void run(benchmark::State& state, const vigil::v1::Model& proto) {
   }
   std::vector<std::string_view> ids = {"ptrace-attach"};
   vigil::FeatureVector x{};
+  const vigil::test::AllocsPerIteration allocs(state);
   for (auto _ : state) {
     vigil::compute_features({.type = vigil::EventType::kPtrace,
                              .uid = 1000,
