@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang llvm
+  # coverage-guided fuzzing (tests/fuzz): clang 19 for C++23 and its libFuzzer runtime
+  clang-19 libclang-rt-19-dev
   # kernel side
   bpftool libbpf-dev libelf-dev zlib1g-dev
   # RPC, storage, libraries
