@@ -1,21 +1,30 @@
-// Runs a libFuzzer target without libFuzzer (g++ builds, CI): every seed the
-// target provides (fuzz_seeds()), then deterministic mutations of them — bit
-// flips, truncations, junk appended, random byte runs, splices of two seeds,
-// pure noise. Coverage-guided fuzzing uses the same target with clang's
-// -fsanitize=fuzzer (docs/testing.md).
+// Runs a libFuzzer target without libFuzzer, for builds without clang++-19
+// (the fallback of fuzz.wire): every seed the target provides (fuzz_seeds())
+// and every file of the corpus directories given (the committed seeds and crash
+// regressions), then deterministic mutations of them — bit flips, truncations,
+// junk appended, random byte runs, splices of two seeds, pure noise. With
+// clang++-19 fuzz.wire is a coverage-guided libFuzzer run instead (docs/testing.md).
+//
+//   vigil_wire_fuzz [iterations] [corpus-dir...]
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <vector>
 
+#include "seeds.h"
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
-std::vector<std::vector<std::uint8_t>> fuzz_seeds();
 
 int main(int argc, char** argv) {
   const long iterations = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 100000;
   std::mt19937_64 rng(0x5eed);
-  const auto corpus = fuzz_seeds();
+  auto corpus = fuzz_seeds();
+  for (int i = 2; i < argc; ++i) {
+    for (auto& input : read_corpus(argv[i])) {
+      corpus.push_back(std::move(input));
+    }
+  }
   for (const auto& s : corpus) {
     LLVMFuzzerTestOneInput(s.data(), s.size());
   }
