@@ -232,9 +232,9 @@ void Pipeline::process_event() {
     ++stats_.events_out;
   }
   const Scored scored = score_event();
-  batch_ts_.push_back(static_cast<std::int64_t>(event_.boot_ns));
+  batch_ts_.push_back(event_.boot_ns);
   if (scored.alerted) {
-    alert_ts_.push_back(static_cast<std::int64_t>(event_.boot_ns));
+    alert_ts_.push_back(event_.boot_ns);
   }
   if (scored_ != nullptr) {
     scored_->on_scored(event_, scored.score, features_, hits_,
@@ -640,9 +640,9 @@ void Pipeline::record_latencies() {
   if (batch_ts_.empty()) {
     return;
   }
-  const std::int64_t now = boot_now_ns();
-  for (const auto ts : batch_ts_) event_latency_.record_ns(now - ts);
-  for (const auto ts : alert_ts_) alert_latency_.record_ns(now - ts);
+  const auto now = static_cast<std::uint64_t>(boot_now_ns());
+  for (const auto ts : batch_ts_) event_latency_.record_between(ts, now);
+  for (const auto ts : alert_ts_) alert_latency_.record_between(ts, now);
   batch_ts_.clear();
   alert_ts_.clear();
 }

@@ -48,6 +48,17 @@ TEST(LatencyHistogram, QuantilesAreWithinTheBucketPrecision) {
   EXPECT_EQ(h.max_ns(), values.back());
 }
 
+TEST(LatencyHistogram, TimestampsFromOutsideNeverOverflow) {
+  LatencyHistogram h;
+  h.record_between(1000, 500);  // after now: a clock step or a hostile record
+  h.record_between(0, ~std::uint64_t{0});
+  h.record_between(~std::uint64_t{0} - 5, 10);  // found by fuzz.decoder (signed overflow)
+  h.record_between(400, 1000);
+  EXPECT_EQ(h.count(), 4U);
+  EXPECT_EQ(h.quantile_ns(0.0), 0U);
+  EXPECT_EQ(h.max_ns(), std::uint64_t{1} << 62) << "clamped";
+}
+
 TEST(LatencyHistogram, NegativeIsZeroAndMergeAdds) {
   LatencyHistogram a;
   LatencyHistogram b;

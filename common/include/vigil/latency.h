@@ -4,6 +4,7 @@
 // kernel -> durable-at-collector latencies (docs/PERFORMANCE.md).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -17,6 +18,14 @@ class LatencyHistogram {
   static constexpr unsigned kSub = 1U << kSubBits;
   static constexpr unsigned kMaxPow = 40;  // 2^40 ns ~ 18 min; larger values clamp
   static constexpr unsigned kBuckets = (kMaxPow - kSubBits + 2) * kSub;
+
+  // now - then, for timestamps from outside (a record's, an agent's): a
+  // `then` after `now` (clock step, hostile input) counts as zero.
+  void record_between(std::uint64_t then_ns, std::uint64_t now_ns) {
+    record_ns(then_ns >= now_ns ? 0
+                                : static_cast<std::int64_t>(std::min<std::uint64_t>(
+                                      now_ns - then_ns, std::uint64_t{1} << 62)));
+  }
 
   void record_ns(std::int64_t ns) {
     const auto v = ns <= 0 ? std::uint64_t{0} : static_cast<std::uint64_t>(ns);

@@ -171,8 +171,8 @@ class Pipeline {
   std::vector<Event> pending_;  // decoded records of this drain (reused)
   std::size_t n_pending_ = 0;
   std::vector<std::uint32_t> order_;
-  std::vector<std::int64_t> batch_ts_;  // kernel timestamps of this drain's events
-  std::vector<std::int64_t> alert_ts_;  // ... of its alerts
+  std::vector<std::uint64_t> batch_ts_;  // kernel timestamps of this drain's events
+  std::vector<std::uint64_t> alert_ts_;  // ... of its alerts
   LatencyHistogram event_latency_;
   LatencyHistogram alert_latency_;
   std::unique_ptr<EventWriter> events_;

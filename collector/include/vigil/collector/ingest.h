@@ -54,7 +54,7 @@ struct IngestStats {
     std::lock_guard lock(latency_mu);
     for (const auto& e : batch.events()) {
       if (e.seq() > above_seq) {
-        durable_latency.record_ns(static_cast<std::int64_t>(now_unix_ns - e.ts_ns()));
+        durable_latency.record_between(e.ts_ns(), now_unix_ns);
       }
     }
   }
