@@ -22,9 +22,7 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "dataset files are little-endian");
 
 constexpr char kMagic[6] = {'V', 'G', 'L', 'D', 'S', '\1'};
-constexpr std::size_t kProbe = 64;
-constexpr std::uint32_t kCapWithoutIndicators =
-    19;  // samples whose outputs describe a genome's behaviour
+constexpr std::size_t kProbe = 64;  // samples whose outputs describe a genome's behaviour
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
@@ -143,6 +141,18 @@ void copy_unit(const Genome& from, std::size_t u, Genome& to) {
   to.b1.push_back(from.b1[u]);
   to.w2.push_back(from.w2[u]);
   ++to.hidden;
+}
+
+// Self-adaptive Gaussian mutation: the step size evolves with the weights.
+// Non-zero input weights always mutate, zero ones rarely (sparse stays sparse).
+void mutate(Genome& g, Rng& rng) {
+  g.sigma = std::clamp(g.sigma * std::exp(0.2F * rng.normal()), 0.005F, 1.0F);
+  for (auto& w : g.w1) {
+    if (w != 0.0F || rng.uniform() < 0.2) w += g.sigma * rng.normal();
+  }
+  for (auto& w : g.b1) w += g.sigma * rng.normal();
+  for (auto& w : g.w2) w += g.sigma * rng.normal();
+  g.b2 += g.sigma * rng.normal();
 }
 
 double mean_abs_weight(const Genome& g) {
@@ -445,12 +455,21 @@ Evolution::Evolution(EvolutionConfig config, const Dataset& train)
 Evolution::~Evolution() = default;
 
 void Evolution::seed(std::array<Genome, kPopulations> genomes) {
+  const std::size_t n = config_.population_size;
+  const std::size_t copies = std::clamp<std::size_t>(config_.prior_copies, 1, n);
   for (std::size_t p = 0; p < kPopulations; ++p) {
     auto& g = genomes[p];
     g.hidden = std::min(g.hidden, config_.max_hidden);
     g.w1.resize(static_cast<std::size_t>(g.hidden) * kFeatureCount);
     g.b1.resize(g.hidden);
     g.w2.resize(g.hidden);
+    g.sigma = std::clamp(config_.prior_sigma, 0.005F, 1.0F);
+    for (std::size_t c = 1; c < copies; ++c) {
+      Genome m = g;
+      Rng rng(seed_for(config_.seed, 0, p, n + c));  // indices >= n: not used by generation 0
+      mutate(m, rng);
+      pops_[p][n - 1 - c] = std::move(m);
+    }
     pops_[p].back() = std::move(g);
   }
   evaluate_all();  // once for all six
@@ -545,14 +564,7 @@ void Evolution::breed() {
     } else {
       child = a;
     }
-    // Self-adaptive step: the step size evolves with the weights.
-    child.sigma = std::clamp(child.sigma * std::exp(0.2F * rng.normal()), 0.005F, 1.0F);
-    for (auto& w : child.w1) {
-      if (w != 0.0F || rng.uniform() < 0.2) w += child.sigma * rng.normal();
-    }
-    for (auto& w : child.b1) w += child.sigma * rng.normal();
-    for (auto& w : child.w2) w += child.sigma * rng.normal();
-    child.b2 += child.sigma * rng.normal();
+    mutate(child, rng);
     const double s = rng.uniform();
     if (s < config_.structural_rate && child.hidden < config_.max_hidden) {
       // A new unit starts silent (output weight 0): behaviour is unchanged
@@ -772,7 +784,117 @@ double genome_auc(const Genome& g, std::span<const Sample> samples) {
   return auc(out, samples);
 }
 
+// Fold `fold` of `folds` of `data` (stratified by label, by a hash of each
+// sample's position and `seed`) goes to `val`, the rest to `fit`.
+void fold_split(const Dataset& data, std::size_t fold, std::size_t folds, std::uint64_t seed,
+                Dataset& fit, Dataset& val) {
+  fit.samples.clear();
+  val.samples.clear();
+  for (const bool positive : {false, true}) {
+    std::vector<std::pair<std::uint64_t, std::size_t>> keyed;
+    for (std::size_t i = 0; i < data.samples.size(); ++i) {
+      if ((data.samples[i].label >= 0.5F) == positive) {
+        keyed.emplace_back(splitmix(seed ^ splitmix(i ^ 0xf01dULL << 32)), i);
+      }
+    }
+    std::sort(keyed.begin(), keyed.end());
+    for (std::size_t k = 0; k < keyed.size(); ++k) {
+      (k % folds == fold ? val : fit).samples.push_back(data.samples[keyed[k].second]);
+    }
+  }
+}
+
+// Floors of the model: the given ones, and options.indicator_floor for every
+// other indicator.
+std::vector<FloorSpec> model_floors(const TrainOptions& options) {
+  std::vector<FloorSpec> floors = options.floors;
+  if (options.indicator_floor > 0) {
+    for (const auto& slot : indicator_slots()) {
+      auto it = std::ranges::find(floors, slot.id, &FloorSpec::indicator);
+      if (it == floors.end()) {
+        floors.push_back({slot.id, options.indicator_floor});
+      } else {
+        it->score = std::max(it->score, options.indicator_floor);
+      }
+    }
+  }
+  return floors;
+}
+
+// The model selection score: AUC + TPR with an indicator plus AUC + TPR on all events.
+double selection_score(const ModelEval& e) {
+  return e.auc_indicators + e.tpr_indicators + e.auc + e.tpr;
+}
+
+// Champions + fitted combiner + floors, scored on `val`.
+ModelEval evaluate_champions(const Evolution& ev, std::span<const Sample> fit,
+                             std::span<const Sample> val, std::span<const FloorSpec> floors,
+                             double fpr) {
+  std::array<const Genome*, kPopulations> champs{};
+  for (std::size_t p = 0; p < kPopulations; ++p) champs[p] = &ev.champion(p);
+  auto m =
+      ScoringModel::load(build_model(champs, fit_combiner(champs, fit), floors, "inner", "", ""));
+  return m ? evaluate_model(**m, val, fpr) : ModelEval{};
+}
+
+// Inner k-fold validation on the training part: the mean selection score of
+// generations 0..max (generation 0 = after seeding with the prior).
+Result<std::vector<double>> inner_validation(const Dataset& train_part, const TrainOptions& options,
+                                             std::span<const FloorSpec> floors) {
+  const std::size_t folds = options.inner_folds;
+  const std::size_t gens = options.evolution.generations;
+  std::vector<double> curve(gens + 1, 0.0);
+  for (std::size_t f = 0; f < folds; ++f) {
+    Dataset fit;
+    Dataset val;
+    fold_split(train_part, f, folds, options.evolution.seed, fit, val);
+    if (fit.positives() == 0 || val.positives() == 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("inner fold {} of {} lacks positives ({} training, {} "
+                                    "validation)",
+                                    f, folds, fit.positives(), val.positives()));
+    }
+    fit = merge_duplicates(fit);
+    balance_easy_negatives(fit);
+    val = merge_duplicates(val);  // weighted metrics are unchanged
+    EvolutionConfig cfg = options.evolution;
+    cfg.seed = splitmix(options.evolution.seed ^ (0xc0ffeeULL + f));
+    Evolution ev(cfg, fit);
+    if (const auto* prior = options.current != nullptr ? options.current : options.baseline) {
+      std::array<Genome, kPopulations> seeds;
+      for (std::size_t p = 0; p < kPopulations; ++p) seeds[p] = genome_of(*prior, p);
+      ev.seed(std::move(seeds));
+    }
+    const double fpr = options.evolution.target_fpr;
+    for (std::size_t g = 0; g <= gens; ++g) {
+      if (g > 0) {
+        if (options.cancel != nullptr && options.cancel->load()) {
+          return make_error(ErrorCode::kInternal, fmt::format("cancelled in inner fold {}", f));
+        }
+        (void)ev.step();
+      }
+      curve[g] += selection_score(evaluate_champions(ev, fit.samples, val.samples, floors, fpr)) /
+                  static_cast<double>(folds);
+    }
+  }
+  return curve;
+}
+
 }  // namespace
+
+Verdict accepts(const ModelEval& c, const ModelEval& i, const AcceptanceRule& rule) {
+  const double ci = c.auc_indicators + c.tpr_indicators;
+  const double ii = i.auc_indicators + i.tpr_indicators;
+  const double ca = c.auc + c.tpr;
+  const double ia = i.auc + i.tpr;
+  Verdict v;
+  v.accepted = ci >= ii + rule.min_gain && ca >= ia - rule.all_events_tolerance;
+  v.reason = fmt::format(
+      "AUC+TPR with an indicator {:.4f} vs {:.4f} (needs +{}), on all events {:.4f} vs {:.4f} "
+      "(may lose {})",
+      ci, ii, rule.min_gain, ca, ia, rule.all_events_tolerance);
+  return v;
+}
 
 Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
                           const std::function<void(const GenerationStats&)>& progress) {
@@ -789,6 +911,19 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
   auto& rep = result.report;
   rep.train_samples = train_set.samples.size();
   rep.train_positives = train_set.positives();
+  const auto floors = model_floors(options);
+  std::size_t generations = options.evolution.generations;
+  if (options.inner_folds >= 2) {
+    auto curve = inner_validation(train_set, options, floors);
+    if (!curve) {
+      return std::unexpected(curve.error());
+    }
+    rep.inner_validation = std::move(*curve);
+    // The best mean score; the earliest generation on ties (less fitted).
+    generations = static_cast<std::size_t>(std::ranges::max_element(rep.inner_validation) -
+                                           rep.inner_validation.begin());
+  }
+  rep.generations_run = generations;
   // Identical samples (most routine events look alike) become one with their
   // weights summed: every weighted metric is unchanged, evaluation is cheaper.
   train_set = merge_duplicates(train_set);
@@ -811,7 +946,7 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
     champs[p] = &initial[p];
   }
   const auto initial_model =
-      build_model(champs, fit_combiner(champs, train_set.samples), {}, "initial", "", "");
+      build_model(champs, fit_combiner(champs, train_set.samples), floors, "initial", "", "");
   // The model in service (or the detector-only baseline) joins each population
   // as one genome: evolution starts from what is known, not below it.
   if (const auto* prior = options.current != nullptr ? options.current : options.baseline) {
@@ -819,7 +954,7 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
     for (std::size_t p = 0; p < kPopulations; ++p) seeds[p] = genome_of(*prior, p);
     evolution.seed(std::move(seeds));
   }
-  while (evolution.generation() < options.evolution.generations) {
+  while (evolution.generation() < generations) {
     if (options.cancel != nullptr && options.cancel->load()) {
       return make_error(ErrorCode::kInternal,
                         fmt::format("cancelled at generation {}", evolution.generation()));
@@ -830,11 +965,14 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
   }
   for (std::size_t p = 0; p < kPopulations; ++p) champs[p] = &evolution.champion(p);
   result.model = build_model(
-      champs, fit_combiner(champs, train_set.samples), options.floors, options.version,
-      options.created_by,
-      fmt::format("evolved: {} populations x {} genomes, {} generations, "
+      champs, fit_combiner(champs, train_set.samples), floors, options.version, options.created_by,
+      fmt::format("evolved: {} populations x {} genomes, {} generations{}, "
                   "seed {}; {} training samples ({} positive)",
-                  kPopulations, options.evolution.population_size, options.evolution.generations,
+                  kPopulations, options.evolution.population_size, generations,
+                  options.inner_folds >= 2
+                      ? fmt::format(" (chosen by {}-fold inner validation of 0..{})",
+                                    options.inner_folds, options.evolution.generations)
+                      : "",
                   options.evolution.seed, rep.train_samples, rep.train_positives));
   auto evolved = ScoringModel::load(result.model);
   auto initial_loaded = ScoringModel::load(initial_model);
@@ -875,7 +1013,27 @@ std::string report_markdown(const TrainReport& r, const TrainOptions& o, std::st
                  "{:.1f} s.\n\n",
                  r.train_samples, r.train_positives, r.test_samples, r.test_positives,
                  100 * o.holdout, o.evolution.seed, kPopulations, o.evolution.population_size,
-                 o.evolution.generations, o.evolution.seed, o.evolution.workers, r.seconds);
+                 r.generations_run, o.evolution.seed, o.evolution.workers, r.seconds);
+  if (!r.inner_validation.empty()) {
+    fmt::format_to(out,
+                   "Model selection: {}-fold inner validation on the training part (the "
+                   "held-out part is not used) scored generations 0..{}; generation {} scored "
+                   "best (mean inner score {:.4f}; generation 0 = the seeded prior {:.4f}, "
+                   "generation {} {:.4f}), so the final run evolved {} generations on the whole "
+                   "training part. Inner score: AUC + TPR with an indicator plus AUC + TPR on "
+                   "all events (4 is perfect).\n\n",
+                   o.inner_folds, o.evolution.generations, r.generations_run,
+                   r.inner_validation[r.generations_run], r.inner_validation.front(),
+                   o.evolution.generations, r.inner_validation.back(), r.generations_run);
+    md += "| generation | mean inner-validation score |\n|---|---|\n";
+    const std::size_t every = std::max<std::size_t>(1, (r.inner_validation.size() - 1) / 8);
+    for (std::size_t g = 0; g < r.inner_validation.size(); ++g) {
+      if (g % every != 0 && g != r.generations_run && g + 1 != r.inner_validation.size()) continue;
+      fmt::format_to(out, "| {}{} | {:.4f} |\n", g, g == r.generations_run ? " (chosen)" : "",
+                     r.inner_validation[g]);
+    }
+    md += "\n";
+  }
   fmt::format_to(out,
                  "Held-out samples with at least one indicator: {} ({} of them benign).\n\n"
                  "| model (held-out data) | AUC, all | TPR at {:.0f} % FPR, all | AUC, with an "

@@ -170,5 +170,51 @@ TEST(Evolution, LearnsWhatTheDetectorsAloneCannotAndIsDeterministic) {
   }
 }
 
+TEST(Acceptance, DecidesOnTheEventsWithAnIndicatorAndGuardsAllEvents) {
+  const ModelEval incumbent{0.9997, 1.0, 0.96, 0.80};
+  ModelEval c = incumbent;
+  EXPECT_FALSE(accepts(c, incumbent).accepted) << "equal is not better";
+  c.auc_indicators = 0.98;  // +0.02 where alerts are decided
+  EXPECT_TRUE(accepts(c, incumbent).accepted) << accepts(c, incumbent).reason;
+  c.auc = 0.9990;  // -0.0007 on all events: within the tolerance
+  EXPECT_TRUE(accepts(c, incumbent).accepted);
+  c.tpr = 0.99;  // -0.0107 on all events: a material loss
+  EXPECT_FALSE(accepts(c, incumbent).accepted);
+  c = incumbent;
+  c.auc = 1.0;  // better on all events only: no gain where it matters
+  EXPECT_FALSE(accepts(c, incumbent).accepted);
+  EXPECT_TRUE(accepts(c, incumbent, {.min_gain = -0.1, .all_events_tolerance = 0}).accepted);
+  EXPECT_NE(accepts(c, incumbent).reason.find("with an indicator 1.7600 vs 1.7600"),
+            std::string::npos)
+      << accepts(c, incumbent).reason;
+}
+
+TEST(Evolution, InnerValidationChoosesTheGenerationCountDeterministically) {
+  const Dataset data = synthetic(3, 500);
+  TrainOptions opt;
+  opt.evolution.population_size = 20;
+  opt.evolution.generations = 12;
+  opt.evolution.workers = 1;
+  opt.evolution.seed = 5;
+  opt.inner_folds = 3;
+  opt.version = "inner-test";
+  auto one = train(data, opt);
+  ASSERT_OK(one);
+  EXPECT_EQ(one->report.inner_validation.size(), 13U) << "generations 0..12 scored";
+  EXPECT_LE(one->report.generations_run, 12U);
+  EXPECT_EQ(one->report.history.size(), one->report.generations_run);
+  const auto best = std::ranges::max(one->report.inner_validation);
+  EXPECT_EQ(one->report.inner_validation[one->report.generations_run], best);
+  EXPECT_GT(one->report.evolved.auc_indicators, 0.9);
+  opt.evolution.workers = 4;
+  auto four = train(data, opt);
+  ASSERT_OK(four);
+  EXPECT_EQ(four->model.SerializeAsString(), one->model.SerializeAsString())
+      << "bit-for-bit the same model with 1 or 4 workers";
+  // Every indicator floors above the cap of events without one.
+  for (const auto& f : one->model.floors()) EXPECT_GE(f.score(), kCapWithoutIndicators + 1);
+  EXPECT_EQ(one->model.floors_size(), static_cast<int>(kIndicatorFeatures));
+}
+
 }  // namespace
 }  // namespace vigil::evo

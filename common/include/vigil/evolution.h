@@ -101,6 +101,11 @@ struct EvolutionConfig {
   double weight_penalty = 0.00005;     // fitness per unit of mean |weight|
   double share_radius = 0.02;          // behaviour distance of one niche
   double target_fpr = 0.01;
+  // Genomes seeded from a prior model (seed()): the prior itself plus
+  // prior_copies - 1 mutated copies, all with mutation step prior_sigma, so the
+  // prior's descendants explore near it.
+  std::size_t prior_copies = 1;
+  float prior_sigma = 0.3F;
 };
 
 struct Genome {
@@ -135,8 +140,9 @@ class Evolution {
   Evolution& operator=(const Evolution&) = delete;
 
   // Replaces the last genome of each population with the given one (e.g. the
-  // networks of the model in service) and re-evaluates: selection keeps them
-  // only while they are good.
+  // networks of the model in service), and the prior_copies - 1 before it with
+  // mutated copies of it, and re-evaluates: selection keeps them only while
+  // they are good.
   void seed(std::array<Genome, kPopulations> genomes);
   // Runs one generation of all six populations.
   GenerationStats step();
@@ -173,6 +179,10 @@ struct Combiner {
 [[nodiscard]] Combiner fit_combiner(const std::array<const Genome*, kPopulations>& champions,
                                     std::span<const Sample> samples);
 
+// Evolved models cap the score of events without any indicator here: the
+// networks rank what the detectors flagged, context alone cannot alert.
+inline constexpr std::uint32_t kCapWithoutIndicators = 19;
+
 struct FloorSpec {
   std::string_view indicator;
   std::uint32_t score;
@@ -199,12 +209,42 @@ struct ModelEval {
   double tpr_indicators = 0;
 };
 
+// How a candidate must compare with an incumbent on the same held-out data to
+// replace it (vigil-evolve --keep-best and the collector apply the same rule).
+// The decision is made on the events where an indicator fired (they decide
+// alerts; on all events every model is near perfect, so there is no headroom
+// there): AUC + TPR there must gain at least min_gain, while AUC + TPR on all
+// events must not lose more than all_events_tolerance.
+struct AcceptanceRule {
+  double min_gain = 0.001;
+  double all_events_tolerance = 0.002;
+};
+struct Verdict {
+  bool accepted = false;
+  std::string reason;  // the numbers, for logs and reports
+};
+[[nodiscard]] Verdict accepts(const ModelEval& candidate, const ModelEval& incumbent,
+                              const AcceptanceRule& rule = {});
+
 struct TrainOptions {
   EvolutionConfig evolution;
   double holdout = 0.3;  // share of each class kept out of training
+  // Model selection (early stopping): with inner_folds >= 2 the number of
+  // generations is chosen by an inner k-fold validation on the training part
+  // only (the held-out part is never looked at): each fold evolves on the
+  // other folds for up to evolution.generations generations, the champions +
+  // fitted combiner of every generation are scored on the fold, and the
+  // generation count with the best mean score (AUC + TPR with an indicator
+  // plus AUC + TPR on all events) is then run on the whole training part.
+  // 0 or 1: run evolution.generations and keep the last generation.
+  std::size_t inner_folds = 0;
   std::string version;
   std::string created_by;
   std::vector<FloorSpec> floors;
+  // Every indicator without a higher floor in `floors` gets this one: one
+  // above the score cap of events without any indicator, so an event on which
+  // a detector fired never ranks below one on which none did (0: no such floor).
+  std::uint32_t indicator_floor = kCapWithoutIndicators + 1;
   const ScoringModel* baseline = nullptr;     // compared against, if given
   const ScoringModel* current = nullptr;      // the model in service, if any
   const std::atomic<bool>* cancel = nullptr;  // set: stop after the current generation
@@ -226,6 +266,10 @@ struct TrainReport {
   // First generation whose champion fitness came within 0.005 of the final one.
   std::array<std::size_t, kPopulations> converged_at{};
   std::vector<GenerationStats> history;
+  // Model selection (TrainOptions::inner_folds >= 2): the mean inner-validation
+  // score of generations 0..evolution.generations, and the count chosen.
+  std::vector<double> inner_validation;
+  std::size_t generations_run = 0;
   double seconds = 0;
 };
 
