@@ -73,6 +73,26 @@ int main(int argc, char** argv) {
                       "beat it on held-out data");
   train_cmd->add_option("--hidden", opt.evolution.initial_hidden,
                         "hidden units per network at the start (default 4)");
+  opt.inner_folds = 3;
+  train_cmd->add_option("--inner-folds", opt.inner_folds,
+                        "choose the generation count (0..--generations) by this many folds of "
+                        "inner validation on the training part (default 3; 0: keep the last "
+                        "generation)");
+  train_cmd->add_option("--prior-copies", opt.evolution.prior_copies,
+                        "genomes per population seeded from the baseline: itself and mutated "
+                        "copies (default 1)");
+  train_cmd->add_option("--prior-sigma", opt.evolution.prior_sigma,
+                        "mutation step the seeded baseline genomes start with (default 0.3)");
+  std::uint32_t min_floor_severity = 80;
+  train_cmd->add_option("--min-floor-severity", min_floor_severity,
+                        "indicators of at least this severity keep it as a floor (default 80)");
+  train_cmd->add_option("--weight-penalty", opt.evolution.weight_penalty,
+                        "fitness per unit of mean |weight| (default 0.00005)");
+  train_cmd->add_option("--complexity-penalty", opt.evolution.complexity_penalty,
+                        "fitness per hidden unit (default 0.0005)");
+  train_cmd->add_option("--indicator-floor", opt.indicator_floor,
+                        "floor of every indicator without a higher one (default 20, one above "
+                        "the cap of events without indicators; 0: none)");
 
   try {
     app.parse(argc, argv);
@@ -88,17 +108,19 @@ int main(int argc, char** argv) {
     std::cerr << "vigil-evolve: " << data.error().message << '\n';
     return 1;
   }
-  // Floors only for the indicators that are almost never benign (severity >= 80):
-  // everything else is the networks' call.
+  // Floors at their severity only for the indicators that are almost never
+  // benign (severity >= 80): everything else is the networks' call (above
+  // --indicator-floor). --min-floor-severity 0 keeps every severity as a floor,
+  // as the detector-only baseline does.
   for (const auto& ind : agent::all_indicators()) {
-    if (ind.severity >= 80) opt.floors.push_back({ind.id, ind.severity});
+    if (ind.severity >= min_floor_severity) opt.floors.push_back({ind.id, ind.severity});
   }
   const auto baseline = agent::baseline_model();
   opt.baseline = baseline.get();
   opt.version = version;
-  opt.created_by =
-      fmt::format("vigil-evolve seed={} generations={} population={}", opt.evolution.seed,
-                  opt.evolution.generations, opt.evolution.population_size);
+  opt.created_by = fmt::format("vigil-evolve seed={} generations={} population={} inner-folds={}",
+                               opt.evolution.seed, opt.evolution.generations,
+                               opt.evolution.population_size, opt.inner_folds);
   auto result = evo::train(*data, opt, [](const evo::GenerationStats& st) {
     std::string line = fmt::format("generation {:3}", st.generation);
     for (std::size_t p = 0; p < kPopulations; ++p) {
@@ -115,18 +137,19 @@ int main(int argc, char** argv) {
   // --keep-best: the output is the evolved model only if it beats the
   // detector-only baseline on held-out data (AUC + TPR), as the collector
   // requires of a candidate against the model in service.
-  const double evolved_fit = r.evolved.auc + r.evolved.tpr;
-  const double baseline_fit = r.baseline.auc + r.baseline.tpr;
-  const bool ship_evolved = !keep_best || evolved_fit > baseline_fit + 0.001;
+  const auto vs_baseline = evo::accepts(r.evolved, r.baseline);
+  const bool ship_evolved = !keep_best || vs_baseline.accepted;
   const auto& chosen = ship_evolved ? result->model : baseline->proto();
   const std::string verdict =
-      ship_evolved ? fmt::format("written: the evolved model {} (held-out AUC+TPR {:.4f}{})",
-                                 version, evolved_fit,
-                                 keep_best ? fmt::format(" > baseline {:.4f}", baseline_fit) : "")
-                   : fmt::format(
-                         "written: the detector-only baseline {} — the evolved model does not beat "
-                         "it on held-out data (AUC+TPR {:.4f} vs {:.4f})",
-                         baseline->version(), evolved_fit, baseline_fit);
+      ship_evolved
+          ? fmt::format("written: the evolved model {}{}", version,
+                        keep_best ? " — it beats the detector-only baseline on held-out data (" +
+                                        vs_baseline.reason + ")"
+                                  : std::string())
+          : fmt::format(
+                "written: the detector-only baseline {} — the evolved model does not beat it on "
+                "held-out data ({})",
+                baseline->version(), vs_baseline.reason);
   std::string bytes;
   if (!chosen.SerializeToString(&bytes)) {
     std::cerr << "vigil-evolve: cannot serialise the model\n";
@@ -135,9 +158,13 @@ int main(int argc, char** argv) {
   std::ofstream(out, std::ios::binary | std::ios::trunc) << bytes;
   std::cout << fmt::format(
       "{}: {} bytes; held-out AUC initial {:.4f} baseline {:.4f} evolved {:.4f}; TPR@1%FPR "
-      "initial {:.4f} baseline {:.4f} evolved {:.4f}\n",
+      "initial {:.4f} baseline {:.4f} evolved {:.4f}; with an indicator: AUC initial {:.4f} "
+      "baseline {:.4f} evolved {:.4f}, TPR@1%FPR initial {:.4f} baseline {:.4f} evolved {:.4f}; "
+      "{} generations\n",
       out, bytes.size(), r.initial.auc, r.baseline.auc, r.evolved.auc, r.initial.tpr,
-      r.baseline.tpr, r.evolved.tpr);
+      r.baseline.tpr, r.evolved.tpr, r.initial.auc_indicators, r.baseline.auc_indicators,
+      r.evolved.auc_indicators, r.initial.tpr_indicators, r.baseline.tpr_indicators,
+      r.evolved.tpr_indicators, r.generations_run);
   std::cout << out << ": " << verdict << '\n';
   if (!report.empty()) {
     std::string command = "vigil-evolve";
