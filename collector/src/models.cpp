@@ -353,6 +353,7 @@ Result<v1::EvolutionStatus> ModelManager::evolve_once(std::uint64_t now_ns) {
   opt.evolution.generations = config_.evolve_generations;
   opt.evolution.workers = config_.evolve_workers;
   opt.evolution.seed = now_ns / kNs;
+  opt.inner_folds = config_.evolve_inner_folds;
   opt.version = fmt::format("evo-{}", now_ns / kNs);
   opt.created_by =
       fmt::format("vigil-collector evolution seed={} generations={} population={}",
@@ -385,12 +386,20 @@ Result<v1::EvolutionStatus> ModelManager::evolve_once(std::uint64_t now_ns) {
     return finish("evolution failed: " + result.error().message);
   }
   const auto& rep = result->report;
-  const double candidate = rep.evolved.auc + rep.evolved.tpr;
-  const double incumbent = current ? rep.current.auc + rep.current.tpr : 0;
-  if (current && candidate < incumbent + config_.min_improvement) {
+  {
+    // With inner validation, the run kept the generation count it chose.
+    std::lock_guard lock(evo_mu_);
+    evo_status_.set_generations(static_cast<std::uint32_t>(rep.generations_run));
+    evo_status_.set_generation(static_cast<std::uint32_t>(rep.generations_run));
+  }
+  // The same rule as vigil-evolve --keep-best (evo::accepts).
+  const auto verdict = evo::accepts(rep.evolved, rep.current,
+                                    {config_.min_improvement, config_.all_events_tolerance});
+  if (current && !verdict.accepted) {
     return finish(fmt::format(
-        "candidate {} not kept: held-out AUC {:.4f} TPR {:.4f} vs {} AUC {:.4f} TPR {:.4f}",
-        opt.version, rep.evolved.auc, rep.evolved.tpr, parent, rep.current.auc, rep.current.tpr));
+        "candidate {} not kept: held-out AUC {:.4f} TPR {:.4f} vs {} AUC {:.4f} TPR {:.4f}; {}",
+        opt.version, rep.evolved.auc, rep.evolved.tpr, parent, rep.current.auc, rep.current.tpr,
+        verdict.reason));
   }
   result->model.set_created_ns(now_ns);
   v1::ModelInfo info;
@@ -416,9 +425,10 @@ Result<v1::EvolutionStatus> ModelManager::evolve_once(std::uint64_t now_ns) {
   }
   return finish(fmt::format(
       "registered candidate {}: held-out AUC {:.4f} TPR {:.4f} (parent {} AUC {:.4f} TPR {:.4f}); "
-      "{} samples, {} positive",
+      "{} samples, {} positive; {} of {} generations",
       opt.version, rep.evolved.auc, rep.evolved.tpr, parent.empty() ? "none" : parent,
-      rep.current.auc, rep.current.tpr, data.samples.size(), positives));
+      rep.current.auc, rep.current.tpr, data.samples.size(), positives, rep.generations_run,
+      opt.evolution.generations));
 }
 
 v1::EvolutionStatus ModelManager::evolve_async(std::uint64_t now_ns) {

@@ -220,7 +220,9 @@ TEST_F(Models, EvolutionOnFleetDataRegistersABetterCandidateWithLineage) {
   ASSERT_OK(st);
   EXPECT_NE(st->last_result().find("registered candidate"), std::string::npos) << st->last_result();
   EXPECT_EQ(st->runs(), 2U);
-  EXPECT_EQ(st->generation(), 8U);
+  // Inner validation chose how many of the 8 generations to keep.
+  EXPECT_LE(st->generation(), 8U);
+  EXPECT_EQ(st->generation(), st->generations());
   const auto list = m.list();
   ASSERT_EQ(list.models_size(), 2);
   const auto& cand = list.models(0);  // newest first

@@ -36,7 +36,14 @@ struct ModelConfig {
   std::size_t evolve_workers = 4;
   std::size_t evolve_max_negatives = 20000;  // ordinary events sampled as negatives
   std::uint32_t weak_positive_score = 80;    // agent scores at or above: weak positives
-  double min_improvement = 0.001;            // held-out AUC+TPR gain a candidate needs
+  // Acceptance (evo::accepts, the rule vigil-evolve --keep-best applies): held-out
+  // AUC+TPR gain on the events with an indicator a candidate needs, and the
+  // AUC+TPR on all events it may lose.
+  double min_improvement = 0.001;
+  double all_events_tolerance = 0.002;
+  // Folds of inner validation on the training part that choose the generation
+  // count (0..evolve_generations); 0 or 1: run them all, keep the last.
+  std::size_t evolve_inner_folds = 3;
 };
 
 // How the manager reaches agents.
