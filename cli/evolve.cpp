@@ -73,11 +73,12 @@ int main(int argc, char** argv) {
                       "beat it on held-out data");
   train_cmd->add_option("--hidden", opt.evolution.initial_hidden,
                         "hidden units per network at the start (default 4)");
-  opt.inner_folds = 3;
   train_cmd->add_option("--inner-folds", opt.inner_folds,
                         "choose the generation count (0..--generations) by this many folds of "
-                        "inner validation on the training part (default 3; 0: keep the last "
+                        "inner validation on the training part (default 0: keep the last "
                         "generation)");
+  train_cmd->add_option("--ensemble", opt.ensemble,
+                        "independent evolutions whose champions each network joins (default 1)");
   train_cmd->add_option("--prior-copies", opt.evolution.prior_copies,
                         "genomes per population seeded from the baseline: itself and mutated "
                         "copies (default 1)");
@@ -118,9 +119,10 @@ int main(int argc, char** argv) {
   const auto baseline = agent::baseline_model();
   opt.baseline = baseline.get();
   opt.version = version;
-  opt.created_by = fmt::format("vigil-evolve seed={} generations={} population={} inner-folds={}",
-                               opt.evolution.seed, opt.evolution.generations,
-                               opt.evolution.population_size, opt.inner_folds);
+  opt.created_by =
+      fmt::format("vigil-evolve seed={} generations={} population={} ensemble={} inner-folds={}",
+                  opt.evolution.seed, opt.evolution.generations, opt.evolution.population_size,
+                  opt.ensemble, opt.inner_folds);
   auto result = evo::train(*data, opt, [](const evo::GenerationStats& st) {
     std::string line = fmt::format("generation {:3}", st.generation);
     for (std::size_t p = 0; p < kPopulations; ++p) {

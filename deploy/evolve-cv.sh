@@ -2,9 +2,10 @@
 # How the evolved model compares with the detector-only baseline and the
 # initial random repertoire across several held-out splits of the shipped
 # dataset (docs/learning.md, "Across splits"). Prints a Markdown table: one row
-# per setting, fixed generation counts and the shipped one (generation count
-# chosen by inner validation on the training part). Each split seed s is also
-# the evolution seed.
+# per setting: single evolutions of 20 and 80 generations, 80 with the count
+# chosen by inner validation on the training part, and ensembles of 4
+# evolutions (the last row: the shipped settings of
+# deploy/evolve-default-model.sh). Each split seed s is also the evolution seed.
 #   deploy/evolve-cv.sh [SPLITS] [EXTRA vigil-evolve train OPTIONS...]
 #   deploy/evolve-cv.sh 8                      # default: 8 splits (seeds 1..8)
 # A "win" is what vigil-evolve --keep-best and the collector accept
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 SPLITS=${1:-8}
 shift || true
-SETTINGS=${SETTINGS:-"--generations 10 --inner-folds 0|--generations 20 --inner-folds 0|--generations 40 --inner-folds 0|--generations 80 --inner-folds 0|--generations 80 --inner-folds 3"}
+SETTINGS=${SETTINGS:-"--generations 20|--generations 80|--generations 80 --inner-folds 3|--generations 40 --ensemble 4|--generations 80 --ensemble 4"}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "| setting | baseline AUC+TPR, with an indicator (mean; min..max) | initial repertoire (mean) | evolved (mean; min..max) | evolved beats baseline | evolved beats initial | baseline AUC+TPR, all | evolved, all (min) |"

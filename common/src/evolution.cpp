@@ -784,6 +784,66 @@ double genome_auc(const Genome& g, std::span<const Sample> samples) {
   return auc(out, samples);
 }
 
+// One network from several: every unit of each, output weights divided by
+// their number, output bias their mean: tanh of the mean pre-activation.
+Genome join(std::span<const Genome* const> parts) {
+  if (parts.size() == 1) {
+    return *parts[0];
+  }
+  Genome g;
+  const float scale = 1.0F / static_cast<float>(parts.size());
+  double b2 = 0;
+  for (const auto* part : parts) {
+    for (std::size_t u = 0; u < part->hidden; ++u) {
+      copy_unit(*part, u, g);
+      g.w2.back() *= scale;
+    }
+    b2 += part->b2;
+  }
+  g.b2 = static_cast<float>(b2 / static_cast<double>(parts.size()));
+  return g;
+}
+
+// TrainOptions::ensemble evolutions side by side.
+class Ensemble {
+ public:
+  Ensemble(const EvolutionConfig& cfg, const Dataset& fit, std::size_t runs) {
+    for (std::size_t r = 0; r < std::max<std::size_t>(1, runs); ++r) {
+      EvolutionConfig c = cfg;
+      if (r > 0) c.seed = splitmix(cfg.seed ^ (0xe75e0000ULL + r));
+      runs_.push_back(std::make_unique<Evolution>(c, fit));
+    }
+  }
+  void seed(const ScoringModel& prior) {
+    for (auto& run : runs_) {
+      std::array<Genome, kPopulations> seeds;
+      for (std::size_t p = 0; p < kPopulations; ++p) seeds[p] = genome_of(prior, p);
+      run->seed(std::move(seeds));
+    }
+  }
+  GenerationStats step() {
+    GenerationStats first;
+    for (std::size_t r = 0; r < runs_.size(); ++r) {
+      auto st = runs_[r]->step();
+      if (r == 0) first = st;
+    }
+    return first;  // the first run's statistics stand for all
+  }
+  [[nodiscard]] std::array<Genome, kPopulations> champions() const {
+    std::array<Genome, kPopulations> out;
+    for (std::size_t p = 0; p < kPopulations; ++p) {
+      std::vector<const Genome*> parts;
+      for (const auto& run : runs_) parts.push_back(&run->champion(p));
+      out[p] = join(parts);
+    }
+    return out;
+  }
+  [[nodiscard]] std::size_t generation() const { return runs_.front()->generation(); }
+
+ private:
+  std::vector<std::unique_ptr<Evolution>> runs_;
+};
+
 // Fold `fold` of `folds` of `data` (stratified by label, by a hash of each
 // sample's position and `seed`) goes to `val`, the rest to `fit`.
 void fold_split(const Dataset& data, std::size_t fold, std::size_t folds, std::uint64_t seed,
@@ -827,11 +887,12 @@ double selection_score(const ModelEval& e) {
 }
 
 // Champions + fitted combiner + floors, scored on `val`.
-ModelEval evaluate_champions(const Evolution& ev, std::span<const Sample> fit,
+ModelEval evaluate_champions(const Ensemble& ev, std::span<const Sample> fit,
                              std::span<const Sample> val, std::span<const FloorSpec> floors,
                              double fpr) {
+  const auto joined = ev.champions();
   std::array<const Genome*, kPopulations> champs{};
-  for (std::size_t p = 0; p < kPopulations; ++p) champs[p] = &ev.champion(p);
+  for (std::size_t p = 0; p < kPopulations; ++p) champs[p] = &joined[p];
   auto m =
       ScoringModel::load(build_model(champs, fit_combiner(champs, fit), floors, "inner", "", ""));
   return m ? evaluate_model(**m, val, fpr) : ModelEval{};
@@ -859,11 +920,9 @@ Result<std::vector<double>> inner_validation(const Dataset& train_part, const Tr
     val = merge_duplicates(val);  // weighted metrics are unchanged
     EvolutionConfig cfg = options.evolution;
     cfg.seed = splitmix(options.evolution.seed ^ (0xc0ffeeULL + f));
-    Evolution ev(cfg, fit);
+    Ensemble ev(cfg, fit, options.ensemble);
     if (const auto* prior = options.current != nullptr ? options.current : options.baseline) {
-      std::array<Genome, kPopulations> seeds;
-      for (std::size_t p = 0; p < kPopulations; ++p) seeds[p] = genome_of(*prior, p);
-      ev.seed(std::move(seeds));
+      ev.seed(*prior);
     }
     const double fpr = options.evolution.target_fpr;
     for (std::size_t g = 0; g <= gens; ++g) {
@@ -907,6 +966,12 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
                       fmt::format("training data needs both classes ({} samples, {} positive)",
                                   train_set.samples.size(), train_set.positives()));
   }
+  if (options.ensemble < 1 || options.ensemble * options.evolution.max_hidden > kMaxHiddenUnits) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("ensemble of {} networks of up to {} hidden units exceeds the "
+                                  "model's {} per network",
+                                  options.ensemble, options.evolution.max_hidden, kMaxHiddenUnits));
+  }
   TrainResult result;
   auto& rep = result.report;
   rep.train_samples = train_set.samples.size();
@@ -938,21 +1003,16 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
   rep.test_positives = test_set.positives();
   const double fpr = options.evolution.target_fpr;
 
-  Evolution evolution(options.evolution, train_set);
-  std::array<Genome, kPopulations> initial;
+  Ensemble evolution(options.evolution, train_set, options.ensemble);
+  const std::array<Genome, kPopulations> initial = evolution.champions();
   std::array<const Genome*, kPopulations> champs{};
-  for (std::size_t p = 0; p < kPopulations; ++p) {
-    initial[p] = evolution.champion(p);
-    champs[p] = &initial[p];
-  }
+  for (std::size_t p = 0; p < kPopulations; ++p) champs[p] = &initial[p];
   const auto initial_model =
       build_model(champs, fit_combiner(champs, train_set.samples), floors, "initial", "", "");
   // The model in service (or the detector-only baseline) joins each population
   // as one genome: evolution starts from what is known, not below it.
   if (const auto* prior = options.current != nullptr ? options.current : options.baseline) {
-    std::array<Genome, kPopulations> seeds;
-    for (std::size_t p = 0; p < kPopulations; ++p) seeds[p] = genome_of(*prior, p);
-    evolution.seed(std::move(seeds));
+    evolution.seed(*prior);
   }
   while (evolution.generation() < generations) {
     if (options.cancel != nullptr && options.cancel->load()) {
@@ -963,11 +1023,13 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
     rep.history.push_back(st);
     if (progress) progress(st);
   }
-  for (std::size_t p = 0; p < kPopulations; ++p) champs[p] = &evolution.champion(p);
+  const std::array<Genome, kPopulations> final_champions = evolution.champions();
+  for (std::size_t p = 0; p < kPopulations; ++p) champs[p] = &final_champions[p];
   result.model = build_model(
       champs, fit_combiner(champs, train_set.samples), floors, options.version, options.created_by,
-      fmt::format("evolved: {} populations x {} genomes, {} generations{}, "
+      fmt::format("evolved: {}{} populations x {} genomes, {} generations{}, "
                   "seed {}; {} training samples ({} positive)",
+                  options.ensemble > 1 ? fmt::format("{} evolutions x ", options.ensemble) : "",
                   kPopulations, options.evolution.population_size, generations,
                   options.inner_folds >= 2
                       ? fmt::format(" (chosen by {}-fold inner validation of 0..{})",
@@ -1009,11 +1071,16 @@ std::string report_markdown(const TrainReport& r, const TrainOptions& o, std::st
   fmt::format_to(out,
                  "Data: {} training samples ({} positive), {} held-out samples ({} positive); "
                  "held-out share {:.0f} % of each class, split with seed {}.\n"
-                 "Evolution: {} populations x {} genomes, {} generations, seed {}, {} workers, "
+                 "Evolution: {}{} populations x {} genomes, {} generations, seed {}, {} workers, "
                  "{:.1f} s.\n\n",
                  r.train_samples, r.train_positives, r.test_samples, r.test_positives,
-                 100 * o.holdout, o.evolution.seed, kPopulations, o.evolution.population_size,
-                 r.generations_run, o.evolution.seed, o.evolution.workers, r.seconds);
+                 100 * o.holdout, o.evolution.seed,
+                 o.ensemble > 1 ? fmt::format("an ensemble of {} independent evolutions (each "
+                                              "network joins their champions) of ",
+                                              o.ensemble)
+                                : "",
+                 kPopulations, o.evolution.population_size, r.generations_run, o.evolution.seed,
+                 o.evolution.workers, r.seconds);
   if (!r.inner_validation.empty()) {
     fmt::format_to(out,
                    "Model selection: {}-fold inner validation on the training part (the "

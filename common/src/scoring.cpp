@@ -8,7 +8,7 @@
 namespace vigil {
 namespace {
 
-constexpr std::uint32_t kMaxHidden = 64;
+constexpr std::uint32_t kMaxHidden = kMaxHiddenUnits;
 
 float sigmoid(float z) { return 1.0F / (1.0F + std::exp(-z)); }
 

@@ -216,5 +216,31 @@ TEST(Evolution, InnerValidationChoosesTheGenerationCountDeterministically) {
   EXPECT_EQ(one->model.floors_size(), static_cast<int>(kIndicatorFeatures));
 }
 
+TEST(Evolution, AnEnsembleJoinsItsRunsIntoOneNetworkPerPopulation) {
+  const Dataset data = synthetic(4, 400);
+  TrainOptions opt;
+  opt.evolution.population_size = 16;
+  opt.evolution.generations = 6;
+  opt.evolution.workers = 1;
+  opt.version = "ensemble-test";
+  auto single = train(data, opt);
+  ASSERT_OK(single);
+  opt.ensemble = 3;
+  auto three = train(data, opt);
+  ASSERT_OK(three);
+  for (int p = 0; p < static_cast<int>(kPopulations); ++p) {
+    // The first run is the single evolution; the other two add their units.
+    EXPECT_GT(three->model.networks(p).hidden(), single->model.networks(p).hidden());
+    EXPECT_GE(three->model.networks(p).hidden(), 3U);
+  }
+  EXPECT_GT(three->report.evolved.auc_indicators, 0.9);
+  opt.evolution.workers = 4;
+  auto again = train(data, opt);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->model.SerializeAsString(), three->model.SerializeAsString());
+  opt.ensemble = 5;  // 5 x 16 hidden units > the model's 64
+  EXPECT_FALSE(train(data, opt));
+}
+
 }  // namespace
 }  // namespace vigil::evo

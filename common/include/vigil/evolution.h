@@ -238,6 +238,11 @@ struct TrainOptions {
   // plus AUC + TPR on all events) is then run on the whole training part.
   // 0 or 1: run evolution.generations and keep the last generation.
   std::size_t inner_folds = 0;
+  // Independent evolutions (different seeds) run side by side; each
+  // population's network in the model joins their champions unit by unit, its
+  // output the tanh of the mean of their pre-activations (an ensemble the
+  // model format holds exactly). 1: a single evolution.
+  std::size_t ensemble = 1;
   std::string version;
   std::string created_by;
   std::vector<FloorSpec> floors;

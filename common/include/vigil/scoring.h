@@ -29,6 +29,9 @@ inline float model_tanh(float x) {
   return num / den;
 }
 
+// Hidden units a model's network may have (ScoringModel::load checks).
+inline constexpr std::uint32_t kMaxHiddenUnits = 64;
+
 class ScoringModel {
  public:
   // Checks shapes, schema version, population order and finite weights.
