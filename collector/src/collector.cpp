@@ -107,6 +107,8 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.models.evolve_workers = v.as<std::size_t>();
       } else if (key == "evolve_inner_folds") {
         cfg.models.evolve_inner_folds = v.as<std::size_t>();
+      } else if (key == "evolve_ensemble") {
+        cfg.models.evolve_ensemble = v.as<std::size_t>();
       } else if (key == "min_free_mb") {
         cfg.store.min_free_bytes = v.as<std::uint64_t>() << 20;
       } else if (key == "max_agents") {

@@ -354,6 +354,7 @@ Result<v1::EvolutionStatus> ModelManager::evolve_once(std::uint64_t now_ns) {
   opt.evolution.workers = config_.evolve_workers;
   opt.evolution.seed = now_ns / kNs;
   opt.inner_folds = config_.evolve_inner_folds;
+  opt.ensemble = config_.evolve_ensemble;
   opt.version = fmt::format("evo-{}", now_ns / kNs);
   opt.created_by =
       fmt::format("vigil-collector evolution seed={} generations={} population={}",

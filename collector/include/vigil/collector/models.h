@@ -32,7 +32,7 @@ struct ModelConfig {
   std::uint64_t evolve_window_s = 7 * 86400;   // fleet data it learns from
   std::uint32_t evolve_feedback_trigger = 5;   // new analyst labels that start a run
   std::size_t evolve_population = 100;
-  std::size_t evolve_generations = 40;
+  std::size_t evolve_generations = 80;
   std::size_t evolve_workers = 4;
   std::size_t evolve_max_negatives = 20000;  // ordinary events sampled as negatives
   std::uint32_t weak_positive_score = 80;    // agent scores at or above: weak positives
@@ -41,9 +41,12 @@ struct ModelConfig {
   // AUC+TPR on all events it may lose.
   double min_improvement = 0.001;
   double all_events_tolerance = 0.002;
+  // Independent evolutions joined into each network (evo::TrainOptions::ensemble);
+  // at most 4 with networks of up to 16 hidden units.
+  std::size_t evolve_ensemble = 4;
   // Folds of inner validation on the training part that choose the generation
   // count (0..evolve_generations); 0 or 1: run them all, keep the last.
-  std::size_t evolve_inner_folds = 3;
+  std::size_t evolve_inner_folds = 0;
 };
 
 // How the manager reaches agents.
