@@ -748,6 +748,21 @@ ModelEval evaluate_model(const ScoringModel& m, std::span<const Sample> samples,
   }
   e.auc_indicators = auc(hard_scores, hard);
   e.tpr_indicators = tpr_at_fpr(hard_scores, hard, fpr);
+  double pos = 0;
+  double neg = 0;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const auto& s = samples[i];
+    const bool alert = scores[i] >= static_cast<float>(kAlertScore);
+    if (s.label >= 0.5F) {
+      pos += s.weight;
+      e.missed += alert ? 0 : s.weight;
+    } else {
+      neg += s.weight;
+      e.false_alerts += alert ? s.weight : 0;
+    }
+  }
+  e.missed = pos > 0 ? e.missed / pos : 0;
+  e.false_alerts = neg > 0 ? e.false_alerts / neg : 0;
   return e;
 }
 
@@ -947,11 +962,15 @@ Verdict accepts(const ModelEval& c, const ModelEval& i, const AcceptanceRule& ru
   const double ca = c.auc + c.tpr;
   const double ia = i.auc + i.tpr;
   Verdict v;
-  v.accepted = ci >= ii + rule.min_gain && ca >= ia - rule.all_events_tolerance;
+  constexpr double kSame = 1e-12;
+  v.accepted = ci >= ii + rule.min_gain && ca >= ia - rule.all_events_tolerance &&
+               c.false_alerts <= i.false_alerts + kSame && c.missed <= i.missed + kSame;
   v.reason = fmt::format(
       "AUC+TPR with an indicator {:.4f} vs {:.4f} (needs +{}), on all events {:.4f} vs {:.4f} "
-      "(may lose {})",
-      ci, ii, rule.min_gain, ca, ia, rule.all_events_tolerance);
+      "(may lose {}); at score {}: false alerts {:.5f} vs {:.5f}, missed attacks {:.4f} vs "
+      "{:.4f} (may not rise)",
+      ci, ii, rule.min_gain, ca, ia, rule.all_events_tolerance, kAlertScore, c.false_alerts,
+      i.false_alerts, c.missed, i.missed);
   return v;
 }
 
@@ -1101,16 +1120,21 @@ std::string report_markdown(const TrainReport& r, const TrainOptions& o, std::st
     }
     md += "\n";
   }
-  fmt::format_to(out,
-                 "Held-out samples with at least one indicator: {} ({} of them benign).\n\n"
-                 "| model (held-out data) | AUC, all | TPR at {:.0f} % FPR, all | AUC, with an "
-                 "indicator | TPR at {:.0f} % FPR, with an indicator |\n|---|---|---|---|---|\n",
-                 r.test_with_indicators, r.test_negatives_with_indicators,
-                 100 * o.evolution.target_fpr, 100 * o.evolution.target_fpr);
+  fmt::format_to(
+      out,
+      "Held-out samples with at least one indicator: {} ({} of them benign).\n\n"
+      "| model (held-out data) | AUC, all | TPR at {:.0f} % FPR, all | AUC, with an "
+      "indicator | TPR at {:.0f} % FPR, with an indicator | benign events alerting (score >= "
+      "{}) | attacks not alerting |\n|---|---|---|---|---|---|---|\n",
+      r.test_with_indicators, r.test_negatives_with_indicators, 100 * o.evolution.target_fpr,
+      100 * o.evolution.target_fpr, kAlertScore);
   auto row = [&](std::string_view name, const ModelEval& e, bool bold) {
     const std::string_view b = bold ? "**" : "";
-    fmt::format_to(out, "| {} | {b}{:.4f}{b} | {b}{:.4f}{b} | {b}{:.4f}{b} | {b}{:.4f}{b} |\n",
-                   name, e.auc, e.tpr, e.auc_indicators, e.tpr_indicators, fmt::arg("b", b));
+    fmt::format_to(out,
+                   "| {} | {b}{:.4f}{b} | {b}{:.4f}{b} | {b}{:.4f}{b} | {b}{:.4f}{b} | "
+                   "{b}{:.5f}{b} | {b}{:.4f}{b} |\n",
+                   name, e.auc, e.tpr, e.auc_indicators, e.tpr_indicators, e.false_alerts, e.missed,
+                   fmt::arg("b", b));
   };
   row("initial random repertoire (generation 0 champions + fitted combiner)", r.initial, false);
   if (o.baseline != nullptr) row("detector-only baseline", r.baseline, false);

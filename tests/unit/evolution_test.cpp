@@ -184,9 +184,19 @@ TEST(Acceptance, DecidesOnTheEventsWithAnIndicatorAndGuardsAllEvents) {
   c.auc = 1.0;  // better on all events only: no gain where it matters
   EXPECT_FALSE(accepts(c, incumbent).accepted);
   EXPECT_TRUE(accepts(c, incumbent, {.min_gain = -0.1, .all_events_tolerance = 0}).accepted);
-  EXPECT_NE(accepts(c, incumbent).reason.find("with an indicator 1.7600 vs 1.7600"),
+  // Better rankings but more benign events at or above the alert score: refused.
+  c = incumbent;
+  c.auc_indicators = 0.99;
+  c.false_alerts = 0.002;
+  EXPECT_FALSE(accepts(c, incumbent).accepted);
+  c.false_alerts = 0;
+  c.missed = 0.01;  // an attack the incumbent alerts on no longer does
+  EXPECT_FALSE(accepts(c, incumbent).accepted);
+  c.missed = 0;
+  EXPECT_TRUE(accepts(c, incumbent).accepted);
+  EXPECT_NE(accepts(incumbent, incumbent).reason.find("with an indicator 1.7600 vs 1.7600"),
             std::string::npos)
-      << accepts(c, incumbent).reason;
+      << accepts(incumbent, incumbent).reason;
 }
 
 TEST(Evolution, InnerValidationChoosesTheGenerationCountDeterministically) {

@@ -182,6 +182,8 @@ struct Combiner {
 // Evolved models cap the score of events without any indicator here: the
 // networks rank what the detectors flagged, context alone cannot alert.
 inline constexpr std::uint32_t kCapWithoutIndicators = 19;
+// The score at which the agent raises an alert.
+inline constexpr std::uint32_t kAlertScore = 50;
 
 struct FloorSpec {
   std::string_view indicator;
@@ -207,6 +209,10 @@ struct ModelEval {
   // decide alerts (routine events without indicators are easy for every model).
   double auc_indicators = 0.5;
   double tpr_indicators = 0;
+  // At the alert threshold (score >= kAlertScore): the weighted share of the
+  // benign events that would alert and of the malicious ones that would not.
+  double false_alerts = 0;
+  double missed = 0;
 };
 
 // How a candidate must compare with an incumbent on the same held-out data to
@@ -214,7 +220,8 @@ struct ModelEval {
 // The decision is made on the events where an indicator fired (they decide
 // alerts; on all events every model is near perfect, so there is no headroom
 // there): AUC + TPR there must gain at least min_gain, while AUC + TPR on all
-// events must not lose more than all_events_tolerance.
+// events must not lose more than all_events_tolerance; and at the alert
+// threshold neither the false alerts nor the missed attacks may rise.
 struct AcceptanceRule {
   double min_gain = 0.001;
   double all_events_tolerance = 0.002;
