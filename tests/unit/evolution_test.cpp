@@ -5,6 +5,9 @@
 #include <fstream>
 
 #include "util/test_util.h"
+#include "vigil/agent/indicators.h"
+#include "vigil/agent/pipeline.h"
+#include "vigil/shipped_model.h"
 
 namespace vigil::evo {
 namespace {
@@ -250,6 +253,54 @@ TEST(Evolution, AnEnsembleJoinsItsRunsIntoOneNetworkPerPopulation) {
   EXPECT_EQ(again->model.SerializeAsString(), three->model.SerializeAsString());
   opt.ensemble = 5;  // 5 x 16 hidden units > the model's 64
   EXPECT_FALSE(train(data, opt));
+}
+
+// The shipped dataset's held-out split (seed 1) with the shipped settings
+// (deploy/evolve-default-model.sh: an ensemble of 4 evolutions, 80
+// generations): the margins measured there, minus noise, and the shipped
+// default is the model the acceptance rule picks (today the baseline: more
+// false alerts at score 50).
+TEST(ShippedDataset, EvolvedModelOnTheHeldOutSplitAndTheShippedDefault) {
+  auto data = Dataset::load(VIGIL_SOURCE_DIR "/models/dataset.vds");
+  ASSERT_OK(data);
+  TrainOptions opt;
+  opt.evolution.seed = 1;
+  opt.evolution.generations = 80;
+  opt.evolution.population_size = 100;
+  opt.evolution.workers = 2;
+  opt.ensemble = 4;
+  opt.version = "default-s1";
+  for (const auto& ind : agent::all_indicators()) {
+    if (ind.severity >= 80) opt.floors.push_back({ind.id, ind.severity});
+  }
+  const auto baseline = agent::baseline_model();
+  opt.baseline = baseline.get();
+  auto r = train(*data, opt);
+  ASSERT_OK(r);
+  const auto& rep = r->report;
+  const auto ind = [](const ModelEval& e) { return e.auc_indicators + e.tpr_indicators; };
+  const auto all = [](const ModelEval& e) { return e.auc + e.tpr; };
+  // Measured (docs/learning.md): with an indicator evolved 1.9029 (AUC 0.9891,
+  // TPR 0.9143), initial repertoire 1.8017, baseline 1.8244 (0.9673, 0.8571);
+  // on all events 1.9999, 1.9997, 1.9997. Asserted with room for noise (e.g.
+  // another libm): one held-out positive is 0.029 of the TPR.
+  EXPECT_GT(ind(rep.evolved), ind(rep.initial) + 0.06) << "selection improved on its start";
+  EXPECT_GT(ind(rep.evolved), ind(rep.baseline) + 0.05) << "evolution beat the detectors alone";
+  EXPECT_GT(rep.evolved.auc_indicators, rep.baseline.auc_indicators + 0.01);
+  EXPECT_GE(rep.evolved.tpr_indicators, rep.baseline.tpr_indicators + 0.028);
+  EXPECT_GE(all(rep.evolved), all(rep.baseline) - 0.0005) << "no loss on all events";
+  // At the alert score 50 it trades: no missed attack (baseline 0.0857), but
+  // 0.00162 of the benign events alert (baseline 0.00090). The acceptance
+  // rule refuses more false alerts, so the baseline stays the default.
+  EXPECT_LT(rep.evolved.missed, rep.baseline.missed);
+  EXPECT_GT(rep.evolved.false_alerts, rep.baseline.false_alerts);
+  const auto verdict = accepts(rep.evolved, rep.baseline);
+  // The shipped default is what --keep-best writes: the evolved model if it
+  // beats the baseline, the baseline otherwise.
+  const auto shipped = ScoringModel::load_bytes(shipped_model_bytes());
+  ASSERT_OK(shipped);
+  EXPECT_EQ((*shipped)->version(), verdict.accepted ? "default-s1" : baseline->version())
+      << verdict.reason;
 }
 
 }  // namespace
