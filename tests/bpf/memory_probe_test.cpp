@@ -46,6 +46,21 @@ class MemoryProbeTest : public ProbeFixture<&make_memory_probe> {
     return {child, value};
   }
 
+  // A child that toggles one anonymous page RW -> RWX -> RW `toggles` times
+  // (what a JIT does); returns its pid once it has exited with 0.
+  pid_t wx_toggling_child(int toggles) {
+    auto [child, unused] = in_child([toggles](std::uint64_t&) {
+      void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      for (int i = 0; i < toggles; ++i) {
+        if (mprotect(m, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return 1;
+        if (mprotect(m, 4096, PROT_READ | PROT_WRITE) != 0) return 2;
+      }
+      return 0;
+    });
+    EXPECT_EQ(WEXITSTATUS(wait_child(child)), 0);
+    return child;
+  }
+
   // A child that maps a buffer, reports its address and waits to be written to.
   static pid_t paused_child_with_buffer(std::uint64_t& addr) {
     int p[2];
@@ -314,15 +329,7 @@ TEST_F(MemoryProbeTest, SegfaultStormIsSummarisedPerExecutable) {
 TEST_F(MemoryProbeTest, JitLikeBurstIsRateLimitedNotIgnored) {
   start();
   constexpr int kToggles = 10000;
-  auto [child, unused] = in_child([](std::uint64_t&) {
-    void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    for (int i = 0; i < kToggles; ++i) {
-      if (mprotect(m, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return 1;
-      if (mprotect(m, 4096, PROT_READ | PROT_WRITE) != 0) return 2;
-    }
-    return 0;
-  });
-  ASSERT_EQ(WEXITSTATUS(wait_child(child)), 0);
+  const pid_t child = wx_toggling_child(kToggles);
   ASSERT_TRUE(wait_type(EventType::kWxMemory, child)) << "rate-limited, not ignored";
   std::size_t delivered = 0;
   seen_any([](const Event&) { return false; });  // drain
@@ -340,15 +347,7 @@ TEST_F(MemoryProbeTest, RawEventsDeliverEveryToggle) {
   options.raw_events = true;  // --raw-events: no in-kernel rate limit
   start(options);
   constexpr int kToggles = 3000;  // ~0.5 MiB of records: fits the 4 MiB ring buffer unread
-  auto [child, unused] = in_child([](std::uint64_t&) {
-    void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    for (int i = 0; i < kToggles; ++i) {
-      if (mprotect(m, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return 1;
-      if (mprotect(m, 4096, PROT_READ | PROT_WRITE) != 0) return 2;
-    }
-    return 0;
-  });
-  ASSERT_EQ(WEXITSTATUS(wait_child(child)), 0);
+  const pid_t child = wx_toggling_child(kToggles);
   std::size_t delivered = 0;
   const auto count = [&] {
     delivered = 0;
