@@ -237,7 +237,7 @@ Result<void> Agent::start() {
 
   auto reader = RingReader::create(
       io_, fds, [this](std::span<const std::byte> r) { pipeline_->on_record(r); },
-      [this] { pipeline_->on_batch_end(); });
+      [this] { pipeline_->on_batch_end(); }, config_.ringbuf_wakeup_us > 0);
   if (!reader) {
     return std::unexpected(reader.error());
   }

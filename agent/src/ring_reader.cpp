@@ -13,7 +13,7 @@ namespace vigil::agent {
 
 RingReader::RingReader(boost::asio::io_context& io, RecordFn on_record, BatchFn on_batch_end)
     : epoll_(io),
-      backstop_(io),
+      backstop_timer_(io),
       on_record_(std::move(on_record)),
       on_batch_end_(std::move(on_batch_end)) {}
 
@@ -26,11 +26,13 @@ RingReader::~RingReader() {
 
 Result<std::unique_ptr<RingReader>> RingReader::create(boost::asio::io_context& io,
                                                        const std::vector<int>& map_fds,
-                                                       RecordFn on_record, BatchFn on_batch_end) {
+                                                       RecordFn on_record, BatchFn on_batch_end,
+                                                       bool backstop) {
   if (map_fds.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "no ring buffers to read");
   }
   std::unique_ptr<RingReader> r(new RingReader(io, std::move(on_record), std::move(on_batch_end)));
+  r->backstop_ = backstop;
   for (int fd : map_fds) {
     if (r->rb_ == nullptr) {
       r->rb_ = ring_buffer__new(fd, &RingReader::on_sample, r.get(), nullptr);
@@ -78,7 +80,7 @@ void RingReader::stop() {
   running_ = false;
   boost::system::error_code ec;
   epoll_.cancel(ec);
-  backstop_.cancel();
+  backstop_timer_.cancel();
 }
 
 void RingReader::arm() {
@@ -93,12 +95,12 @@ void RingReader::arm() {
 }
 
 void RingReader::backstop_after(std::size_t n) {
-  if (n == 0 || backstop_armed_ || !running_) {
+  if (!backstop_ || n == 0 || backstop_armed_ || !running_) {
     return;  // quiet: the next record's wakeup brings the reader back
   }
   backstop_armed_ = true;
-  backstop_.expires_after(kBackstop);
-  backstop_.async_wait([this](const boost::system::error_code& ec) {
+  backstop_timer_.expires_after(kBackstop);
+  backstop_timer_.async_wait([this](const boost::system::error_code& ec) {
     backstop_armed_ = false;
     if (ec || !running_) {
       return;

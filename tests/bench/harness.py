@@ -150,7 +150,7 @@ class Bench:
         return p
 
     def agent(self, name, collector, raw=False, probes="memory,process", extra=(),
-              stats_interval=1):
+              stats_interval=1, big_rings=None):
         d = self.workdir(name)
         state = os.path.join(d, "state")
         argv = [self.bin["agent"], "--probes", probes, "--state-dir", state, "--host-id",
@@ -159,10 +159,12 @@ class Bench:
         if collector is not None:
             argv += ["--collector", collector.addr, "--insecure"]
         if raw:
+            argv.append("--raw-events")
+        if big_rings if big_rings is not None else raw:
             # Every event of a flat-out storm must fit while the agent (sharing
             # its core with the collector) catches up: 64 MiB rings.
-            argv += ["--raw-events", "--ringbuf-kib", "65536"]
-        argv += list(extra)
+            argv += ["--ringbuf-kib", "65536"]
+        argv += list(extra) + self.args.agent_args.split()
         p = Proc("agent", argv, d)
         p.wait_for(r"running on host", timeout=30)
         p.state = state
@@ -386,7 +388,8 @@ tracepoint:sched:sched_process_exec { @n[comm] = count(); }
             for name, rate in plan:
                 # The default stats interval (30 s): the footprint of a deployed agent.
                 agent = self.agent(f"footprint-{name}", collector, raw=True,
-                                   probes="process,memory,file,network", stats_interval=30)
+                                   probes="process,memory,file,network", stats_interval=30,
+                                   big_rings=False)
                 time.sleep(1.0)  # past start-up
                 t0, c0 = time.monotonic(), agent.cpu_ticks()
                 if rate:
@@ -534,6 +537,8 @@ def main():
                     help="capture: tracers to compare (also vigil-wake0, vigil-raw-wake0: "
                          "wakeup batching off)")
     ap.add_argument("--workloads", default="wx,exec", help="capture: wx, exec or both")
+    ap.add_argument("--agent-args", default="",
+                    help="extra vigil-agent flags for every run, e.g. '--ringbuf-wakeup-us 200'")
     ap.add_argument("--latency-s", type=float, default=5.0, help="latency: seconds per rate")
     ap.add_argument("--footprint-s", type=float, default=10.0, help="footprint: window, s")
     ap.add_argument("--ingest-s", type=int, default=10, help="ingest: seconds per run")

@@ -40,8 +40,9 @@ struct AgentConfig {
   bool raw_events = false;
   // Ring buffer wakeups at most once per this many microseconds (records in
   // between are read at the next wakeup or by a 1 ms backstop poll while they
-  // keep coming); 0 = a wakeup for every record.
-  std::uint32_t ringbuf_wakeup_us = 200;
+  // keep coming); 0 = libbpf's adaptive wakeup. Off by default: measured, it
+  // cost a W+X storm more than it saved (docs/PERFORMANCE.md).
+  std::uint32_t ringbuf_wakeup_us = 0;
   // Shipping (off unless `collector` is set): see docs/operations.md.
   std::string collector;  // host:port of vigil-collector
   bool insecure = false;  // plaintext gRPC to the collector (local trials only)

@@ -1,8 +1,8 @@
 // Reads the probes' BPF ring buffers from a Boost.Asio loop: waits on libbpf's
-// epoll fd, then drains every ready record in one batch. The probes batch their
-// wakeups (at most one per ringbuf_wakeup_us), so while records keep coming a
-// backstop timer also drains every millisecond: a record submitted without a
-// wakeup waits at most that long.
+// epoll fd, then drains every ready record in one batch. When the probes batch
+// their wakeups (ringbuf_wakeup_us > 0), a backstop timer also drains every
+// millisecond while records keep coming: a record submitted without a wakeup
+// waits at most that long.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -30,7 +30,8 @@ class RingReader {
   [[nodiscard]] static Result<std::unique_ptr<RingReader>> create(boost::asio::io_context& io,
                                                                   const std::vector<int>& map_fds,
                                                                   RecordFn on_record,
-                                                                  BatchFn on_batch_end);
+                                                                  BatchFn on_batch_end,
+                                                                  bool backstop = false);
   ~RingReader();
   RingReader(const RingReader&) = delete;
   RingReader& operator=(const RingReader&) = delete;
@@ -52,7 +53,8 @@ class RingReader {
 
   ring_buffer* rb_ = nullptr;
   boost::asio::posix::stream_descriptor epoll_;
-  boost::asio::steady_timer backstop_;
+  boost::asio::steady_timer backstop_timer_;
+  bool backstop_ = false;  // the probes batch wakeups: poll while records come
   bool backstop_armed_ = false;
   RecordFn on_record_;
   BatchFn on_batch_end_;
