@@ -61,7 +61,6 @@ class ArgList {
   [[nodiscard]] std::size_t size() const { return n_; }
   [[nodiscard]] bool empty() const { return n_ == 0; }
   [[nodiscard]] const std::string& operator[](std::size_t i) const { return store_[i]; }
-  [[nodiscard]] const std::string& front() const { return store_.front(); }
   [[nodiscard]] const_iterator begin() const { return store_.begin(); }
   [[nodiscard]] const_iterator end() const {
     return store_.begin() + static_cast<std::ptrdiff_t>(n_);

@@ -60,7 +60,6 @@ class LatencyHistogram {
   [[nodiscard]] double mean_ns() const {
     return count_ == 0 ? 0.0 : static_cast<double>(sum_ns_) / static_cast<double>(count_);
   }
-  [[nodiscard]] std::uint64_t bucket_count(unsigned i) const { return counts_[i]; }
 
   void merge(const LatencyHistogram& other) {
     for (unsigned i = 0; i < kBuckets; ++i) counts_[i] += other.counts_[i];
@@ -70,7 +69,6 @@ class LatencyHistogram {
       max_ns_ = other.max_ns_;
     }
   }
-  void reset() { *this = LatencyHistogram{}; }
 
   // Bucket of value v: below 8 ns one bucket per ns; above, the power of two
   // and the next three bits.
