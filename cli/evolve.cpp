@@ -1,15 +1,20 @@
 // vigil-evolve: the offline side of neural Darwinism (docs/learning.md).
 //   vigil-evolve merge --out ALL.vds A.vds B.vds ...   concatenate datasets
 //   vigil-evolve train --dataset ALL.vds --out model.pb [--report learning.md]
+//   vigil-evolve inspect --dataset ALL.vds [--model model.pb] [--all]
 // `train` evolves six populations on the training part of the dataset, fits
 // the combiner, compares initial repertoire / detector-only baseline / evolved
 // model on the held-out part and writes the evolved model. The same dataset,
 // seed and options give the same model bytes, whatever --workers says.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <sstream>
 
 #include "vigil/agent/indicators.h"
 #include "vigil/agent/pipeline.h"
@@ -38,6 +43,86 @@ int merge(const std::string& out, const std::vector<std::string>& inputs) {
   return 0;
 }
 
+// One line per distinct (label, feature vector) of the dataset, split as
+// `train` splits it: how many samples, in which part, which indicators and
+// context, and the score the baseline and `model` give it. Answers "which
+// events would this model alert on, and why".
+int inspect(const std::string& dataset, const std::string& model_path, bool everything,
+            bool outputs, double holdout, std::uint64_t seed) {
+  auto data = evo::Dataset::load(dataset);
+  if (!data) {
+    std::cerr << "vigil-evolve: " << data.error().message << '\n';
+    return 1;
+  }
+  const auto baseline = agent::baseline_model();
+  std::shared_ptr<const ScoringModel> model;
+  if (!model_path.empty()) {
+    std::ifstream in(model_path, std::ios::binary);
+    if (!in) {
+      std::cerr << "vigil-evolve: cannot read " << model_path << '\n';
+      return 1;
+    }
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    auto m = ScoringModel::load_bytes(bytes.str());
+    if (!m) {
+      std::cerr << "vigil-evolve: " << m.error().message << '\n';
+      return 1;
+    }
+    model = *m;
+  }
+  evo::Dataset train_set;
+  evo::Dataset test_set;
+  data->split(holdout, seed, train_set, test_set);
+  struct Row {
+    std::size_t train = 0;
+    std::size_t test = 0;
+  };
+  std::map<std::pair<bool, FeatureVector>, Row> rows;
+  for (const auto* part : {&train_set, &test_set}) {
+    for (const auto& s : part->samples) {
+      const bool any = std::any_of(s.x.begin(), s.x.begin() + kIndicatorFeatures,
+                                   [](float v) { return v != 0.0F; });
+      if (!any && !everything) continue;
+      auto& r = rows[{s.label >= 0.5F, s.x}];
+      (part == &train_set ? r.train : r.test) += 1;
+    }
+  }
+  std::cout << "label\ttrain\ttest\tbaseline\tmodel\tindicators\tcontext"
+            << (outputs && model ? "\tnetworks (process network memory privilege persistence "
+                                   "lateral)"
+                                 : "")
+            << '\n';
+  static constexpr std::array<std::string_view, kFeatureCount - kIndicatorFeatures> kContext = {
+      "process",   "network",      "memory", "file",  "lineage", "root",
+      "uid!=euid", "writable-exe", "level",  "focus", "count"};
+  for (const auto& [key, r] : rows) {
+    const auto& x = key.second;
+    std::string ind;
+    for (std::size_t i = 0; i < kIndicatorFeatures; ++i) {
+      if (x[i] != 0.0F) ind += (ind.empty() ? "" : ",") + std::string(indicator_slots()[i].id);
+    }
+    std::string ctx;
+    for (std::size_t i = kIndicatorFeatures; i < kFeatureCount; ++i) {
+      if (x[i] != 0.0F) {
+        ctx += fmt::format("{}{}={:.2g}", ctx.empty() ? "" : " ", kContext[i - kIndicatorFeatures],
+                           x[i]);
+      }
+    }
+    std::cout << fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}", key.first ? "attack" : "benign", r.train,
+                             r.test, baseline->score(x),
+                             model ? std::to_string(model->score(x)) : "-", ind.empty() ? "-" : ind,
+                             ctx);
+    if (outputs && model) {
+      std::array<float, kPopulations> y{};
+      model->population_outputs(x, y);
+      std::cout << fmt::format("\t{:+.2f}", fmt::join(y, " "));
+    }
+    std::cout << '\n';
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,6 +134,21 @@ int main(int argc, char** argv) {
   std::vector<std::string> merge_in;
   merge_cmd->add_option("--out", merge_out, "output dataset")->required();
   merge_cmd->add_option("inputs", merge_in, "dataset files")->required();
+
+  auto* inspect_cmd = app.add_subcommand(
+      "inspect", "list the dataset's distinct labelled events and what each model scores them");
+  std::string inspect_dataset;
+  std::string inspect_model;
+  bool inspect_all = false;
+  double inspect_holdout = 0.3;
+  std::uint64_t inspect_seed = 1;
+  inspect_cmd->add_option("--dataset", inspect_dataset, "labelled dataset")->required();
+  inspect_cmd->add_option("--model", inspect_model, "a model to score them with (vigil.v1.Model)");
+  inspect_cmd->add_flag("--all", inspect_all, "also the events without any indicator");
+  bool inspect_outputs = false;
+  inspect_cmd->add_flag("--outputs", inspect_outputs, "also the model's six network outputs");
+  inspect_cmd->add_option("--holdout", inspect_holdout, "held-out share, as for train (0.3)");
+  inspect_cmd->add_option("--seed", inspect_seed, "split seed, as for train (1)");
 
   auto* train_cmd = app.add_subcommand("train", "evolve a model and report how it compares");
   std::string dataset;
@@ -102,6 +202,10 @@ int main(int argc, char** argv) {
   }
   if (merge_cmd->parsed()) {
     return merge(merge_out, merge_in);
+  }
+  if (inspect_cmd->parsed()) {
+    return inspect(inspect_dataset, inspect_model, inspect_all, inspect_outputs, inspect_holdout,
+                   inspect_seed);
   }
 
   auto data = evo::Dataset::load(dataset);
