@@ -21,10 +21,6 @@ namespace vigil::agent {
 namespace {
 
 constexpr std::size_t kLineageDepth = 8;
-// Events touching an entity under attention are judged with this much more
-// suspicion: the same indicator scores higher in an unfolding incident.
-constexpr std::uint32_t kFocusBonus = 15;
-
 std::string_view severity_word(std::uint32_t score) {
   if (score >= 80) {
     return "Critical";
@@ -428,13 +424,13 @@ Pipeline::Scored Pipeline::score_event() {
     return {};
   }
   stats_.indicator_hits += hits_.size();
-  if (in_focus && score > 0) {
-    score = std::min<std::uint32_t>(100, score + kFocusBonus);
-  }
   if (auto change = level_.observe(now, score)) {
     write_level_change(*change, event_.ts_ns);
   }
-  if (score < alert_threshold_) {
+  // An alert names what fired: an event without an indicator is never one,
+  // whatever the threshold (an evolved model scores such events up to its
+  // cap_without_indicators, so a threshold at or below that could reach one).
+  if (score < alert_threshold_ || hits_.empty()) {
     return {score, false};
   }
   // Attention follows what scored high: the process and its parent.

@@ -93,6 +93,33 @@ TEST(Pipeline, CountsEventsByTypeAndMeasuresKernelToOutputLatency) {
   EXPECT_EQ(p.alert_latency().count(), 0U) << "no alert was raised";
 }
 
+// A model may score events without any indicator above 0 (evolved models cap
+// them at 19); with a threshold below that, such an event is still no alert:
+// an alert names what fired.
+TEST(Pipeline, AnEventWithoutAnIndicatorIsNeverAnAlert) {
+  test::TempDir dir;
+  const auto out = dir.path() / "alerts.jsonl";
+  ProcessTable table(100, "");
+  Pipeline p("h", table, 0);
+  auto sink = LineSink::open(out.string());
+  ASSERT_OK(sink);
+  p.set_alerts(std::move(*sink), OutputFormat::kJson, 0);
+  auto m = baseline_model()->proto();
+  m.mutable_combiner()->set_bias(10);  // everything scores 100 ...
+  m.set_cap_without_indicators(30);    // ... but 30 without an indicator
+  auto model = ScoringModel::load(m);
+  ASSERT_OK(model);
+  p.set_model(*model);
+  p.on_record(test::bytes_of(test::make_exec(80, "/usr/bin/true", {"true"})));
+  p.on_batch_end();
+  EXPECT_EQ(p.stats().alerts, 0U);
+  EXPECT_TRUE(read_lines(out).empty());
+  // The same model alerts on an event with one.
+  p.on_record(test::bytes_of(test::make_exec(81, "/tmp/dropped", {"dropped"})));
+  p.on_batch_end();
+  EXPECT_EQ(p.stats().alerts, 1U);
+}
+
 TEST(LineSink, UnwritableTargetIsAClearError) {
   auto sink = LineSink::open("/nonexistent-dir/x.jsonl");
   ASSERT_FALSE(sink);
