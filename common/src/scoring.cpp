@@ -72,6 +72,12 @@ Result<std::shared_ptr<const ScoringModel>> ScoringModel::load(const v1::Model& 
     }
     model->cap_without_indicators_ = m.cap_without_indicators();
   }
+  if (m.has_focus_bonus()) {
+    if (m.focus_bonus() > 100) {
+      return bad(fmt::format("focus_bonus {} exceeds 100", m.focus_bonus()));
+    }
+    model->focus_bonus_ = m.focus_bonus();
+  }
   for (const auto& f : m.floors()) {
     auto slot = indicator_slot(f.indicator());
     if (!slot) {
@@ -138,6 +144,9 @@ std::uint32_t ScoringModel::score(const FeatureVector& x) const {
   if (!any_indicator) {
     score = std::min(score, cap_without_indicators_);
   }
+  if (x[kInFocus] != 0.0F && score > 0) {
+    score += focus_bonus_;
+  }
   return std::min<std::uint32_t>(score, 100);
 }
 
@@ -175,6 +184,7 @@ v1::Model make_baseline_model(std::span<const IndicatorWeight> indicators, std::
     m.mutable_combiner()->add_weights(2.0F);
   }
   m.mutable_combiner()->set_bias(-6.0F);
+  m.set_focus_bonus(kDefaultFocusBonus);
   for (const auto& ind : indicators) {
     auto* f = m.add_floors();
     f->set_indicator(std::string(ind.id));

@@ -32,6 +32,9 @@ inline float model_tanh(float x) {
 // Hidden units a model's network may have (ScoringModel::load checks).
 inline constexpr std::uint32_t kMaxHiddenUnits = 64;
 
+// The attention-focus bonus of a model that does not set one (v1::Model.focus_bonus).
+inline constexpr std::uint32_t kDefaultFocusBonus = 15;
+
 class ScoringModel {
  public:
   // Checks shapes, schema version, population order and finite weights.
@@ -39,7 +42,9 @@ class ScoringModel {
   [[nodiscard]] static Result<std::shared_ptr<const ScoringModel>> load_bytes(
       std::string_view bytes);
 
-  // 0..100; floors apply to the indicator slots set in `x`.
+  // 0..100, what the agent alerts on: the combiner's score, raised to the
+  // floors of the indicators set in `x`, capped without any, plus the focus
+  // bonus when `x` is in the attention focus.
   [[nodiscard]] std::uint32_t score(const FeatureVector& x) const;
   // The population outputs in (-1, 1), for explanations and tests.
   void population_outputs(const FeatureVector& x, std::array<float, kPopulations>& y) const;
@@ -60,6 +65,7 @@ class ScoringModel {
   float bias_ = 0;
   std::array<std::uint8_t, kIndicatorFeatures> floors_{};
   std::uint32_t cap_without_indicators_ = 100;
+  std::uint32_t focus_bonus_ = kDefaultFocusBonus;
   std::string version_;
   v1::Model proto_;
 };
