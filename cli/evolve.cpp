@@ -48,7 +48,7 @@ int merge(const std::string& out, const std::vector<std::string>& inputs) {
 // context, and the score the baseline and `model` give it. Answers "which
 // events would this model alert on, and why".
 int inspect(const std::string& dataset, const std::string& model_path, bool everything,
-            bool outputs, double holdout, std::uint64_t seed) {
+            bool outputs, bool calm, double holdout, std::uint64_t seed) {
   auto data = evo::Dataset::load(dataset);
   if (!data) {
     std::cerr << "vigil-evolve: " << data.error().message << '\n';
@@ -74,6 +74,10 @@ int inspect(const std::string& dataset, const std::string& model_path, bool ever
   evo::Dataset train_set;
   evo::Dataset test_set;
   data->split(holdout, seed, train_set, test_set);
+  if (calm) {  // as train does (TrainOptions::calm_copies)
+    (void)evo::add_calm_copies(train_set);
+    (void)evo::add_calm_copies(test_set);
+  }
   struct Row {
     std::size_t train = 0;
     std::size_t test = 0;
@@ -145,6 +149,9 @@ int main(int argc, char** argv) {
   inspect_cmd->add_option("--dataset", inspect_dataset, "labelled dataset")->required();
   inspect_cmd->add_option("--model", inspect_model, "a model to score them with (vigil.v1.Model)");
   inspect_cmd->add_flag("--all", inspect_all, "also the events without any indicator");
+  bool inspect_no_calm = false;
+  inspect_cmd->add_flag("--no-calm-copies", inspect_no_calm,
+                        "without the calm copies of attacks train adds");
   bool inspect_outputs = false;
   inspect_cmd->add_flag("--outputs", inspect_outputs, "also the model's six network outputs");
   inspect_cmd->add_option("--holdout", inspect_holdout, "held-out share, as for train (0.3)");
@@ -189,11 +196,22 @@ int main(int argc, char** argv) {
                         "indicators of at least this severity keep it as a floor (default 80)");
   train_cmd->add_option("--weight-penalty", opt.evolution.weight_penalty,
                         "fitness per unit of mean |weight| (default 0.00005)");
+  train_cmd->add_option("--reentry", opt.evolution.reentry,
+                        "weight of the reentry term: how well a genome ranks the events with an "
+                        "indicator together with the other populations' champions");
   train_cmd->add_option("--complexity-penalty", opt.evolution.complexity_penalty,
                         "fitness per hidden unit (default 0.0005)");
   train_cmd->add_option("--indicator-floor", opt.indicator_floor,
                         "floor of every indicator without a higher one (default 20, one above "
                         "the cap of events without indicators; 0: none)");
+
+  bool no_calm_copies = false;
+  train_cmd->add_flag("--no-calm-copies", no_calm_copies,
+                      "do not also count attacks recorded on an aroused host as on a calm one");
+  bool trust_unproven = false;
+  train_cmd->add_flag("--trust-unproven", trust_unproven,
+                      "let the networks score indicators that fired on no training positive "
+                      "below their severity (default: those keep it as a floor)");
 
   try {
     app.parse(argc, argv);
@@ -204,8 +222,8 @@ int main(int argc, char** argv) {
     return merge(merge_out, merge_in);
   }
   if (inspect_cmd->parsed()) {
-    return inspect(inspect_dataset, inspect_model, inspect_all, inspect_outputs, inspect_holdout,
-                   inspect_seed);
+    return inspect(inspect_dataset, inspect_model, inspect_all, inspect_outputs, !inspect_no_calm,
+                   inspect_holdout, inspect_seed);
   }
 
   auto data = evo::Dataset::load(dataset);
@@ -219,14 +237,17 @@ int main(int argc, char** argv) {
   // as the detector-only baseline does.
   for (const auto& ind : agent::all_indicators()) {
     if (ind.severity >= min_floor_severity) opt.floors.push_back({ind.id, ind.severity});
+    if (!trust_unproven) opt.severities.push_back({ind.id, ind.severity});
   }
+  opt.calm_copies = !no_calm_copies;
   const auto baseline = agent::baseline_model();
   opt.baseline = baseline.get();
   opt.version = version;
-  opt.created_by =
-      fmt::format("vigil-evolve seed={} generations={} population={} ensemble={} inner-folds={}",
-                  opt.evolution.seed, opt.evolution.generations, opt.evolution.population_size,
-                  opt.ensemble, opt.inner_folds);
+  opt.created_by = fmt::format(
+      "vigil-evolve seed={} generations={} population={} ensemble={} inner-folds={} "
+      "reentry={}",
+      opt.evolution.seed, opt.evolution.generations, opt.evolution.population_size, opt.ensemble,
+      opt.inner_folds, opt.evolution.reentry);
   auto result = evo::train(*data, opt, [](const evo::GenerationStats& st) {
     std::string line = fmt::format("generation {:3}", st.generation);
     for (std::size_t p = 0; p < kPopulations; ++p) {

@@ -8,6 +8,8 @@
 # deploy/evolve-default-model.sh). Each split seed s is also the evolution seed.
 #   deploy/evolve-cv.sh [SPLITS] [EXTRA vigil-evolve train OPTIONS...]
 #   deploy/evolve-cv.sh 8                      # default: 8 splits (seeds 1..8)
+#   FIRST=2 deploy/evolve-cv.sh 8              # seeds 2..9: leaves the shipped split (1) out
+#   PER_SPLIT=1 ...                            # and a row per split after the summary
 # "Accepted" is what vigil-evolve --keep-best and the collector accept
 # (evo::accepts): AUC+TPR with an indicator at least 0.001 higher, AUC+TPR on
 # all events at most 0.002 lower, and at the alert score 50 neither more benign
@@ -25,14 +27,19 @@ echo "| setting | baseline AUC+TPR, with an indicator (mean; min..max) | initial
 echo "|---|---|---|---|---|---|---|---|---|---|"
 IFS='|' read -ra settings <<<"$SETTINGS"
 for setting in "${settings[@]}"; do
-  for s in $(seq 1 "$SPLITS"); do
+  for s in $(seq "${FIRST:-1}" $((${FIRST:-1} + SPLITS - 1))); do
     # shellcheck disable=SC2086
     "$BUILD/cli/vigil-evolve" train --dataset models/dataset.vds --out "$tmp/m.pb" \
       --seed "$s" --workers "${WORKERS:-2}" $setting "$@" --report "$tmp/r.md" >/dev/null 2>&1
     # per model: all-events AUC+TPR, with-indicator AUC+TPR, false alerts, missed
     row() { grep "^| $1" "$tmp/r.md" | tr -d '*' | awk -F'|' '{print $3+$4, $5+$6, $7, $8}'; }
-    echo "$(row 'detector-only baseline') $(row '\*\*evolved\*\*') $(row 'initial random')"
-  done | awk -v g="$setting $*" '
+    echo "$s $(row 'detector-only baseline') $(row '\*\*evolved\*\*') $(row 'initial random')"
+  done >"$tmp/rows"
+  if [[ -n ${PER_SPLIT:-} ]]; then
+    awk '{ printf "| %d | %.4f | %.4f | %.4f | %.4f [%.4f] | %.5f [%.5f] | %.4f [%.4f] |\n",
+           $1, $3, $11, $7, $6, $2, $8, $4, $9, $5 }' "$tmp/rows" >>"$tmp/splits"
+  fi
+  cut -d' ' -f2- "$tmp/rows" | awk -v g="$setting $*" '
     { ba += $1; bi += $2; ea += $5; ei += $6; ii += $10; n++;
       efa += $7; bfa += $3; emi += $8; bmi += $4;
       rank = ($6 >= $2 + 0.001 && $5 >= $1 - 0.002); r += rank;
@@ -44,3 +51,9 @@ for setting in "${settings[@]}"; do
     END { printf "| %s | %.3f; %.3f..%.3f | %.3f | %.3f; %.3f..%.3f | %.4f; %.4f [%.4f] | %d of %d | %.5f [%.5f] | %.4f [%.4f] | %d of %d | %d of %d |\n",
           g, bi/n, bmin, bmax, ii/n, ei/n, emin, emax, ea/n, amin, ba/n, r, n, efa/n, bfa/n, emi/n, bmi/n, w, n, wi, n }'
 done
+if [[ -n ${PER_SPLIT:-} ]]; then
+  echo
+  echo "| split seed | baseline AUC+TPR, with an indicator | initial repertoire | evolved | evolved, all events [baseline] | benign events alerting at 50, evolved [baseline] | attacks not alerting, evolved [baseline] |"
+  echo "|---|---|---|---|---|---|---|"
+  cat "$tmp/splits"
+fi

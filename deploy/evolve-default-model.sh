@@ -6,7 +6,7 @@
 # and options give the same models/default-model.pb, byte for byte, whatever
 # the number of workers. Needs a build (cmake + ninja, or deploy/test.sh).
 #   deploy/evolve-default-model.sh    # seed 1, an ensemble of 4 evolutions of 6 x 100 genomes,
-#                                     # 80 generations
+#                                     # 80 generations, reentry 2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -14,7 +14,7 @@ SEED=${SEED:-1}
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 "$BUILD/cli/vigil-evolve" train --dataset models/dataset.vds --out models/default-model.pb \
-  --version "default-s${SEED}" --seed "$SEED" --generations 80 --ensemble 4 --population 100 \
+  --version "default-s${SEED}" --seed "$SEED" --generations 80 --ensemble 4 --reentry 2 --population 100 \
   --workers "${WORKERS:-4}" --keep-best --report "$report"
 # Splice the report between the markers of docs/learning.md.
 python3 - "$report" <<'PY'

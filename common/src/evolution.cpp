@@ -1,6 +1,7 @@
 #include "vigil/evolution.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <Eigen/Dense>
 #include <algorithm>
@@ -105,6 +106,11 @@ std::vector<std::uint32_t> order_by(std::span<const float> scores) {
   std::stable_sort(idx.begin(), idx.end(),
                    [&](std::uint32_t a, std::uint32_t b) { return scores[a] < scores[b]; });
   return idx;
+}
+
+bool has_indicator(const Sample& s) {
+  return std::any_of(s.x.begin(), s.x.begin() + kIndicatorFeatures,
+                     [](float v) { return v != 0.0F; });
 }
 
 // A population learns from its own positives (an indicator of its population
@@ -417,7 +423,14 @@ void evaluate(const Genome& g, std::span<const Sample> samples, std::span<float>
 // ---------------------------------------------------------------- evolution
 
 struct Evolution::Impl {
-  std::array<RowMatrix, kPopulations> x;                       // each population's examples
+  std::array<RowMatrix, kPopulations> x;  // each population's examples
+  // Reentry: the training events with an indicator, every genome's outputs on
+  // them, and per population the outputs of its champion of the last
+  // evaluation (the context the other populations are scored in).
+  std::vector<Sample> hard;
+  RowMatrix hard_x;
+  std::array<std::vector<std::vector<float>>, kPopulations> hard_out;
+  std::array<std::vector<float>, kPopulations> context;
   std::array<std::vector<std::uint32_t>, kPopulations> probe;  // behaviour sample rows
   // Behaviour of every genome on its probe rows, per population.
   std::array<std::vector<std::vector<float>>, kPopulations> behaviour;
@@ -441,6 +454,12 @@ Evolution::Evolution(EvolutionConfig config, const Dataset& train)
     const std::size_t n = subsets_[p].size();
     for (std::size_t k = 0; k < std::min(n, kProbe); ++k) {
       impl_->probe[p].push_back(static_cast<std::uint32_t>(k * n / std::min(n, kProbe)));
+    }
+    if (p == 0 && config_.reentry > 0) {
+      for (const auto& s : train_.samples) {
+        if (has_indicator(s)) impl_->hard.push_back(s);
+      }
+      impl_->hard_x = matrix_of(impl_->hard);
     }
     pops_[p].resize(config_.population_size);
     for (std::size_t i = 0; i < config_.population_size; ++i) {
@@ -491,6 +510,7 @@ void Evolution::evaluate_all() {
   for (std::size_t p = 0; p < kPopulations; ++p) {
     impl_->behaviour[p].assign(n, {});
     impl_->shared[p].assign(n, 0);
+    impl_->hard_out[p].resize(n);
   }
   parallel_for(kPopulations * n, config_.workers, [&](std::size_t t) {
     const std::size_t p = t / n;
@@ -505,7 +525,40 @@ void Evolution::evaluate_all() {
                 config_.weight_penalty * mean_abs_weight(g);
     auto& b = impl_->behaviour[p][i];
     for (auto row : impl_->probe[p]) b.push_back(out[row]);
+    if (!impl_->hard.empty()) {
+      auto& h = impl_->hard_out[p][i];
+      h.resize(impl_->hard.size());
+      evaluate_matrix(g, impl_->hard_x, h);
+    }
   });
+  if (!impl_->hard.empty()) {
+    // The first evaluation has no champions yet: those of specialisation alone.
+    for (std::size_t p = 0; p < kPopulations; ++p) {
+      if (impl_->context[p].empty()) {
+        impl_->context[p] = impl_->hard_out[p][static_cast<std::size_t>(
+            std::ranges::max_element(pops_[p], {}, &Genome::fitness) - pops_[p].begin())];
+      }
+    }
+    parallel_for(kPopulations * n, config_.workers, [&](std::size_t t) {
+      const std::size_t p = t / n;
+      const std::size_t i = t % n;
+      std::vector<float> score(impl_->hard.size());
+      for (std::size_t k = 0; k < score.size(); ++k) {
+        float z = impl_->hard_out[p][i][k];
+        for (std::size_t q = 0; q < kPopulations; ++q) {
+          if (q != p) z += impl_->context[q][k];
+        }
+        score[k] = z;
+      }
+      pops_[p][i].fitness +=
+          config_.reentry * (0.5 * auc(score, impl_->hard) +
+                             0.5 * tpr_at_fpr(score, impl_->hard, config_.target_fpr));
+    });
+    for (std::size_t p = 0; p < kPopulations; ++p) {
+      impl_->context[p] =
+          impl_->hard_out[p][static_cast<std::size_t>(&champion(p) - pops_[p].data())];
+    }
+  }
   // Fitness sharing: genomes that behave alike split their fitness, so one
   // solution does not take over the whole population.
   parallel_for(kPopulations * n, config_.workers, [&](std::size_t t) {
@@ -696,6 +749,7 @@ v1::Model build_model(const std::array<const Genome*, kPopulations>& champions,
   // The networks rank what the detectors flagged: an event without any
   // indicator stays Low (< 20) whatever its context.
   m.set_cap_without_indicators(kCapWithoutIndicators);
+  m.set_focus_bonus(0);  // in_focus is an input: the networks weigh it
   for (const auto& f : floors) {
     auto* fl = m.add_floors();
     fl->set_indicator(std::string(f.indicator));
@@ -728,11 +782,6 @@ Dataset merge_duplicates(const Dataset& in) {
     }
   }
   return out;
-}
-
-bool has_indicator(const Sample& s) {
-  return std::any_of(s.x.begin(), s.x.begin() + kIndicatorFeatures,
-                     [](float v) { return v != 0.0F; });
 }
 
 ModelEval evaluate_model(const ScoringModel& m, std::span<const Sample> samples, double fpr) {
@@ -823,6 +872,9 @@ Genome join(std::span<const Genome* const> parts) {
 class Ensemble {
  public:
   Ensemble(const EvolutionConfig& cfg, const Dataset& fit, std::size_t runs) {
+    for (const auto& s : fit.samples) {
+      for (std::size_t f = 0; f < kFeatureCount; ++f) exercised_[f] = exercised_[f] || s.x[f] != 0;
+    }
     for (std::size_t r = 0; r < std::max<std::size_t>(1, runs); ++r) {
       EvolutionConfig c = cfg;
       if (r > 0) c.seed = splitmix(cfg.seed ^ (0xe75e0000ULL + r));
@@ -850,6 +902,14 @@ class Ensemble {
       std::vector<const Genome*> parts;
       for (const auto& run : runs_) parts.push_back(&run->champion(p));
       out[p] = join(parts);
+      // Weights on inputs that are zero in every training sample were never
+      // selected for, only drifted: they go to zero, so an indicator the data
+      // never showed adds nothing of chance. Outputs on the data are unchanged.
+      for (std::size_t u = 0; u < out[p].hidden; ++u) {
+        for (std::size_t f = 0; f < kFeatureCount; ++f) {
+          if (!exercised_[f]) out[p].w1[u * kFeatureCount + f] = 0;
+        }
+      }
     }
     return out;
   }
@@ -857,6 +917,7 @@ class Ensemble {
 
  private:
   std::vector<std::unique_ptr<Evolution>> runs_;
+  std::array<bool, kFeatureCount> exercised_{};
 };
 
 // Fold `fold` of `folds` of `data` (stratified by label, by a hash of each
@@ -881,16 +942,53 @@ void fold_split(const Dataset& data, std::size_t fold, std::size_t folds, std::u
 
 // Floors of the model: the given ones, and options.indicator_floor for every
 // other indicator.
-std::vector<FloorSpec> model_floors(const TrainOptions& options) {
+}  // namespace
+
+std::size_t add_calm_copies(Dataset& d) {
+  const std::size_t n = d.samples.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const Sample s = d.samples[i];
+    if (s.label < 0.5F || (s.x[kAwarenessLevel] == 0.0F && s.x[kInFocus] == 0.0F)) continue;
+    Sample calm = s;
+    calm.x[kAwarenessLevel] = 0;
+    calm.x[kInFocus] = 0;
+    d.samples.push_back(calm);
+  }
+  return d.samples.size() - n;
+}
+
+namespace {
+
+// Raises (or adds) the floor of `id` to `score`.
+void raise_floor(std::vector<FloorSpec>& floors, std::string_view id, std::uint32_t score) {
+  auto it = std::ranges::find(floors, id, &FloorSpec::indicator);
+  if (it == floors.end()) {
+    floors.push_back({id, score});
+  } else {
+    it->score = std::max(it->score, score);
+  }
+}
+
+// The given floors, the indicator floor for every indicator, and the
+// severity of every indicator that fired on no positive of `train`.
+std::vector<FloorSpec> model_floors(const TrainOptions& options, const Dataset& train,
+                                    std::vector<std::string>& unproven) {
   std::vector<FloorSpec> floors = options.floors;
   if (options.indicator_floor > 0) {
-    for (const auto& slot : indicator_slots()) {
-      auto it = std::ranges::find(floors, slot.id, &FloorSpec::indicator);
-      if (it == floors.end()) {
-        floors.push_back({slot.id, options.indicator_floor});
-      } else {
-        it->score = std::max(it->score, options.indicator_floor);
-      }
+    for (const auto& slot : indicator_slots())
+      raise_floor(floors, slot.id, options.indicator_floor);
+  }
+  std::array<bool, kIndicatorFeatures> proven{};
+  for (const auto& s : train.samples) {
+    if (s.label < 0.5F) continue;
+    for (std::size_t k = 0; k < kIndicatorFeatures; ++k) proven[k] = proven[k] || s.x[k] != 0.0F;
+  }
+  unproven.clear();
+  for (const auto& sev : options.severities) {
+    const auto slot = indicator_slot(sev.indicator);
+    if (slot && !proven[*slot]) {
+      raise_floor(floors, indicator_slots()[*slot].id, sev.score);
+      unproven.emplace_back(sev.indicator);
     }
   }
   return floors;
@@ -993,9 +1091,13 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
   }
   TrainResult result;
   auto& rep = result.report;
+  if (options.calm_copies) {
+    rep.calm_copies_train = add_calm_copies(train_set);
+    rep.calm_copies_test = add_calm_copies(test_set);
+  }
   rep.train_samples = train_set.samples.size();
   rep.train_positives = train_set.positives();
-  const auto floors = model_floors(options);
+  const auto floors = model_floors(options, train_set, rep.unproven);
   std::size_t generations = options.evolution.generations;
   if (options.inner_folds >= 2) {
     auto curve = inner_validation(train_set, options, floors);
@@ -1090,16 +1192,28 @@ std::string report_markdown(const TrainReport& r, const TrainOptions& o, std::st
   fmt::format_to(out,
                  "Data: {} training samples ({} positive), {} held-out samples ({} positive); "
                  "held-out share {:.0f} % of each class, split with seed {}.\n"
-                 "Evolution: {}{} populations x {} genomes, {} generations, seed {}, {} workers, "
-                 "{:.1f} s.\n\n",
+                 "Evolution: {}{} populations x {} genomes, {} generations, reentry {}, seed {}, "
+                 "{} workers, {:.1f} s.\n\n",
                  r.train_samples, r.train_positives, r.test_samples, r.test_positives,
                  100 * o.holdout, o.evolution.seed,
                  o.ensemble > 1 ? fmt::format("an ensemble of {} independent evolutions (each "
                                               "network joins their champions) of ",
                                               o.ensemble)
                                 : "",
-                 kPopulations, o.evolution.population_size, r.generations_run, o.evolution.seed,
-                 o.evolution.workers, r.seconds);
+                 kPopulations, o.evolution.population_size, r.generations_run, o.evolution.reentry,
+                 o.evolution.seed, o.evolution.workers, r.seconds);
+  if (r.calm_copies_train + r.calm_copies_test > 0) {
+    fmt::format_to(out,
+                   "Calm copies: {} training and {} held-out attacks recorded on an aroused host "
+                   "also count as on a calm one (included in the counts above).\n\n",
+                   r.calm_copies_train, r.calm_copies_test);
+  }
+  if (!r.unproven.empty()) {
+    fmt::format_to(out,
+                   "Indicators that fired on no training attack keep their detector severity as "
+                   "a floor: {}.\n\n",
+                   fmt::join(r.unproven, ", "));
+  }
   if (!r.inner_validation.empty()) {
     fmt::format_to(out,
                    "Model selection: {}-fold inner validation on the training part (the "

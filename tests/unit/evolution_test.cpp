@@ -257,9 +257,10 @@ TEST(Evolution, AnEnsembleJoinsItsRunsIntoOneNetworkPerPopulation) {
 
 // The shipped dataset's held-out split (seed 1) with the shipped settings
 // (deploy/evolve-default-model.sh: an ensemble of 4 evolutions, 80
-// generations): the margins measured there, minus noise, and the shipped
-// default is the model the acceptance rule picks (today the baseline: more
-// false alerts at score 50).
+// generations, reentry 2, unproven indicators at their severity, calm
+// copies): the margins
+// measured there, minus noise, and the shipped default is the model the
+// acceptance rule picks (the evolved one).
 TEST(ShippedDataset, EvolvedModelOnTheHeldOutSplitAndTheShippedDefault) {
   auto data = Dataset::load(VIGIL_SOURCE_DIR "/models/dataset.vds");
   ASSERT_OK(data);
@@ -268,10 +269,12 @@ TEST(ShippedDataset, EvolvedModelOnTheHeldOutSplitAndTheShippedDefault) {
   opt.evolution.generations = 80;
   opt.evolution.population_size = 100;
   opt.evolution.workers = 2;
+  opt.evolution.reentry = 2;
   opt.ensemble = 4;
   opt.version = "default-s1";
   for (const auto& ind : agent::all_indicators()) {
     if (ind.severity >= 80) opt.floors.push_back({ind.id, ind.severity});
+    opt.severities.push_back({ind.id, ind.severity});
   }
   const auto baseline = agent::baseline_model();
   opt.baseline = baseline.get();
@@ -280,27 +283,40 @@ TEST(ShippedDataset, EvolvedModelOnTheHeldOutSplitAndTheShippedDefault) {
   const auto& rep = r->report;
   const auto ind = [](const ModelEval& e) { return e.auc_indicators + e.tpr_indicators; };
   const auto all = [](const ModelEval& e) { return e.auc + e.tpr; };
-  // Measured (docs/learning.md): with an indicator evolved 1.9029 (AUC 0.9891,
-  // TPR 0.9143), initial repertoire 1.8017, baseline 1.8244 (0.9673, 0.8571);
-  // on all events 1.9999, 1.9997, 1.9997. Asserted with room for noise (e.g.
-  // another libm): one held-out positive is 0.029 of the TPR.
-  EXPECT_GT(ind(rep.evolved), ind(rep.initial) + 0.06) << "selection improved on its start";
-  EXPECT_GT(ind(rep.evolved), ind(rep.baseline) + 0.05) << "evolution beat the detectors alone";
-  EXPECT_GT(rep.evolved.auc_indicators, rep.baseline.auc_indicators + 0.01);
-  EXPECT_GE(rep.evolved.tpr_indicators, rep.baseline.tpr_indicators + 0.028);
+  // Measured (docs/learning.md; scores as the agent alerts on them, focus
+  // bonus included; calm copies of the held-out attacks included): with an
+  // indicator evolved 1.9845 (AUC 0.9988, TPR 0.9857), initial repertoire
+  // 1.6772, baseline 1.3043 (0.8757, 0.4286); on all events 2.0000, 1.9994,
+  // 1.9988. Asserted with room for noise (e.g. another libm): one held-out
+  // positive is 0.014 of the TPR.
+  EXPECT_GT(ind(rep.evolved), ind(rep.initial) + 0.2) << "selection improved on its start";
+  EXPECT_GT(ind(rep.evolved), ind(rep.baseline) + 0.5) << "evolution beat the detectors alone";
+  EXPECT_GT(rep.evolved.auc_indicators, rep.baseline.auc_indicators + 0.1);
+  EXPECT_GE(rep.evolved.tpr_indicators, rep.baseline.tpr_indicators + 0.5);
   EXPECT_GE(all(rep.evolved), all(rep.baseline) - 0.0005) << "no loss on all events";
-  // At the alert score 50 it trades: no missed attack (baseline 0.0857), but
-  // 0.00162 of the benign events alert (baseline 0.00090). The acceptance
-  // rule refuses more false alerts, so the baseline stays the default.
+  // At the alert score 50: no missed attack (baseline 0.0429) and fewer
+  // benign events alerting (0.00081 against 0.00594).
   EXPECT_LT(rep.evolved.missed, rep.baseline.missed);
-  EXPECT_GT(rep.evolved.false_alerts, rep.baseline.false_alerts);
+  EXPECT_LT(rep.evolved.false_alerts, rep.baseline.false_alerts);
+  EXPECT_EQ(rep.calm_copies_test, 35U);
+  // Indicators no training attack showed keep their severity.
+  EXPECT_NE(std::ranges::find(rep.unproven, "systemd-unit-write"), rep.unproven.end());
   const auto verdict = accepts(rep.evolved, rep.baseline);
+  EXPECT_TRUE(verdict.accepted) << verdict.reason;
   // The shipped default is what --keep-best writes: the evolved model if it
-  // beats the baseline, the baseline otherwise.
+  // beats the baseline, the baseline otherwise; and it is these bytes.
   const auto shipped = ScoringModel::load_bytes(shipped_model_bytes());
   ASSERT_OK(shipped);
   EXPECT_EQ((*shipped)->version(), verdict.accepted ? "default-s1" : baseline->version())
       << verdict.reason;
+  if (verdict.accepted) {
+    auto a = (*shipped)->proto();
+    auto b = r->model;
+    a.clear_created_by();  // vigil-evolve names its command line there
+    b.clear_created_by();
+    EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString())
+        << "models/default-model.pb is not what deploy/evolve-default-model.sh writes";
+  }
 }
 
 }  // namespace

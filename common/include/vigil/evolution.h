@@ -101,6 +101,15 @@ struct EvolutionConfig {
   double weight_penalty = 0.00005;     // fitness per unit of mean |weight|
   double share_radius = 0.02;          // behaviour distance of one niche
   double target_fpr = 0.01;
+  // Reentry (cooperative coevolution): each genome's fitness also counts how
+  // well the model's score ranks the training events with an indicator when
+  // this genome joins the other populations' current champions (their outputs
+  // summed), weighted by this. A population's own examples say nothing about
+  // its outputs on other populations' attacks, and the model adds all six:
+  // without this term champions that are perfect on their own examples can
+  // still add up to a benign event above an attack. 0: specialisation alone.
+  // docs/learning.md has the measurements behind the default.
+  double reentry = 2.0;
   // Genomes seeded from a prior model (seed()): the prior itself plus
   // prior_copies - 1 mutated copies, all with mutation step prior_sigma, so the
   // prior's descendants explore near it.
@@ -257,10 +266,27 @@ struct TrainOptions {
   // above the score cap of events without any indicator, so an event on which
   // a detector fired never ranks below one on which none did (0: no such floor).
   std::uint32_t indicator_floor = kCapWithoutIndicators + 1;
+  // The detectors' severity per indicator (agent::all_indicators()). An
+  // indicator that fired on no training positive keeps its severity as a
+  // floor: the data holds no attack of that kind, at most benign ones, so the
+  // model must not rank it below what the detector alone says. Empty: no such
+  // floors.
+  std::vector<FloorSpec> severities;
+  // Every positive recorded while the host was aroused (awareness level above
+  // calm, or the process in the attention focus) also counts as it would on
+  // a calm host, in training and on the held-out part: the recorded attacks
+  // come in bursts, so after the first one the host is alert and the attacker
+  // in focus, but the first attack on a real host meets a calm one. Without
+  // this a model learns "attacks happen on alert hosts" from the recording.
+  bool calm_copies = true;
   const ScoringModel* baseline = nullptr;     // compared against, if given
   const ScoringModel* current = nullptr;      // the model in service, if any
   const std::atomic<bool>* cancel = nullptr;  // set: stop after the current generation
 };
+
+// TrainOptions::calm_copies: appends a calm copy (awareness level 0, not in
+// focus) of every positive recorded on an aroused host; returns how many.
+std::size_t add_calm_copies(Dataset& d);
 
 struct TrainReport {
   std::size_t train_samples = 0;
@@ -269,6 +295,11 @@ struct TrainReport {
   std::size_t test_positives = 0;
   std::size_t test_with_indicators = 0;  // held-out samples with an indicator
   std::size_t test_negatives_with_indicators = 0;
+  // Indicators that fired on no training positive (kept at their severity,
+  // TrainOptions::severities).
+  std::vector<std::string> unproven;
+  std::size_t calm_copies_train = 0;  // TrainOptions::calm_copies added
+  std::size_t calm_copies_test = 0;
   ModelEval initial;   // generation-0 champions + fitted combiner
   ModelEval baseline;  // the detector-only baseline
   ModelEval current;   // the model in service
