@@ -904,7 +904,7 @@ class Ensemble {
       out[p] = join(parts);
       // Weights on inputs that are zero in every training sample were never
       // selected for, only drifted: they go to zero, so an indicator the data
-      // never showed adds nothing of chance. Outputs on the data are unchanged.
+      // never showed adds nothing by chance. Outputs on the data are unchanged.
       for (std::size_t u = 0; u < out[p].hidden; ++u) {
         for (std::size_t f = 0; f < kFeatureCount; ++f) {
           if (!exercised_[f]) out[p].w1[u * kFeatureCount + f] = 0;
