@@ -284,5 +284,33 @@ TEST(Scoring, CapWithoutIndicatorsKeepsContextAloneFromAlerting) {
   EXPECT_FALSE(ScoringModel::load(proto));
 }
 
+// The attention-focus bonus is the model's: the baseline adds 15 to a scored
+// event in focus (as agents did before models carried it, also when unset),
+// an evolved model 0; an event that scored 0 gets none.
+TEST(Scoring, TheFocusBonusIsTheModels) {
+  auto proto = make_baseline_model(weights(), "focus");
+  EXPECT_EQ(proto.focus_bonus(), kDefaultFocusBonus);
+  std::vector<std::string_view> ids = {"cron-write"};
+  FeatureVector in_focus{};
+  compute_features({.indicators = ids, .in_focus = true}, in_focus);
+  FeatureVector quiet{};
+  compute_features({.in_focus = true}, quiet);
+  const auto severity = agent::find_indicator("cron-write")->severity;
+  auto with = ScoringModel::load(proto);
+  ASSERT_OK(with);
+  EXPECT_EQ((*with)->score(in_focus), severity + 15);
+  EXPECT_EQ((*with)->score(quiet), 0U);
+  proto.clear_focus_bonus();  // a model from before the field
+  auto unset = ScoringModel::load(proto);
+  ASSERT_OK(unset);
+  EXPECT_EQ((*unset)->score(in_focus), severity + 15);
+  proto.set_focus_bonus(0);
+  auto none = ScoringModel::load(proto);
+  ASSERT_OK(none);
+  EXPECT_EQ((*none)->score(in_focus), severity);
+  proto.set_focus_bonus(101);
+  EXPECT_FALSE(ScoringModel::load(proto));
+}
+
 }  // namespace
 }  // namespace vigil
