@@ -319,5 +319,47 @@ TEST(ShippedDataset, EvolvedModelOnTheHeldOutSplitAndTheShippedDefault) {
   }
 }
 
+// A positive recorded on an aroused host gets one calm copy; calm positives
+// and negatives get none.
+TEST(Evolution, CalmCopiesOfAttacksRecordedOnAnArousedHost) {
+  Dataset d;
+  Sample aroused;
+  aroused.label = 1;
+  aroused.x[0] = 1;
+  aroused.x[kAwarenessLevel] = 2.0F / 3;
+  aroused.x[kInFocus] = 1;
+  Sample calm = aroused;
+  calm.x[kAwarenessLevel] = 0;
+  calm.x[kInFocus] = 0;
+  Sample benign = aroused;
+  benign.label = 0;
+  d.samples = {aroused, calm, benign};
+  EXPECT_EQ(add_calm_copies(d), 1U);
+  ASSERT_EQ(d.samples.size(), 4U);
+  EXPECT_EQ(d.samples[3].x, calm.x);
+  EXPECT_EQ(d.samples[3].label, 1.0F);
+  EXPECT_EQ(d.samples[3].weight, aroused.weight);
+}
+
+// The shipped model keeps the severity of an indicator its training data has
+// no attack for, and carries no focus bonus (in_focus is one of its inputs).
+TEST(ShippedDataset, TheShippedModelKeepsUnprovenSeveritiesAndNoFocusBonus) {
+  const auto shipped = ScoringModel::load_bytes(shipped_model_bytes());
+  ASSERT_OK(shipped);
+  const auto& m = (*shipped)->proto();
+  ASSERT_EQ(m.version(), "default-s1") << "the shipped default is the evolved model";
+  EXPECT_EQ(m.focus_bonus(), 0U);
+  const auto* unit = agent::find_indicator("systemd-unit-write");
+  ASSERT_NE(unit, nullptr);
+  bool found = false;
+  for (const auto& f : m.floors()) {
+    if (f.indicator() == "systemd-unit-write") {
+      found = true;
+      EXPECT_EQ(f.score(), unit->severity);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 }  // namespace
 }  // namespace vigil::evo
