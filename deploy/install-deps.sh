@@ -14,6 +14,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libboost-dev libspdlog-dev libfmt-dev libcli11-dev
   libyaml-cpp-dev nlohmann-json3-dev libsodium-dev libeigen3-dev
+  # Sigma rule engine: linear-time regexes for untrusted rule files
+  libre2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tooling: namespaces, traffic generators
