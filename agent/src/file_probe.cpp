@@ -134,7 +134,12 @@ std::uint32_t kernel_dev(std::uint64_t st_dev) {
 const std::vector<std::string>& default_file_watch_prefixes() {
   static const std::vector<std::string> kPrefixes = {
       "/etc",  "/root", "/var/spool/cron", "/usr/bin", "/usr/sbin",      "/bin",
-      "/sbin", "/lib",  "/usr/lib",        "/boot",    "/usr/local/bin", "/usr/local/sbin"};
+      "/sbin", "/lib",  "/usr/lib",        "/boot",    "/usr/local/bin", "/usr/local/sbin",
+      // ATT&CK locations outside the above (rules/vigil): at spools (Red Hat),
+      // units, generators, PAM modules and .pth files under /usr/local/lib,
+      // trusted CA stores, runtime units.
+      "/var/spool/at", "/usr/local/lib", "/usr/local/share/ca-certificates",
+      "/usr/share/ca-certificates", "/run/systemd/system"};
   return kPrefixes;
 }
 
@@ -155,7 +160,17 @@ const std::vector<std::string>& default_file_watch_names() {
   static const std::vector<std::string> kNames = {
       "authorized_keys", "authorized_keys2", ".bashrc",       ".bash_profile", ".profile",
       ".bash_logout",    ".zshrc",           ".bash_history", ".zsh_history",  "id_rsa",
-      "id_dsa",          "id_ecdsa",         "id_ed25519"};
+      "id_dsa",          "id_ecdsa",         "id_ed25519",
+      // Files whose writes matter in any home directory (rules/vigil): other
+      // shells' start-up files, login environments, Python start-up hooks,
+      // git hooks, more key types. Directory-named locations (~/.ssh/rc,
+      // ~/.config/autostart/, ~/.config/systemd/user/) cannot be matched by
+      // basename: docs/detections.md lists them.
+      ".bash_login", ".zprofile", ".zlogin", ".zlogout", ".zshenv", ".kshrc", ".cshrc",
+      ".tcshrc", ".login", ".logout", ".shrc", "config.fish", ".pam_environment", "environment",
+      ".sh_history", "usercustomize.py", "sitecustomize.py", "id_ecdsa_sk", "id_ed25519_sk",
+      "pre-commit", "post-checkout", "post-merge", "pre-push", "post-commit", "pre-receive",
+      "post-receive", "post-update"};
   return kNames;
 }
 
