@@ -89,6 +89,19 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.correlation.window_s = v.as<std::uint64_t>();
       } else if (key == "correlation_min_hosts") {
         cfg.correlation.min_hosts = v.as<std::uint32_t>();
+      } else if (key == "correlation_rules") {
+        cfg.correlation.rule_dirs.clear();
+        if (v.IsSequence()) {
+          for (const auto& d : v) cfg.correlation.rule_dirs.emplace_back(d.as<std::string>());
+        } else if (!v.IsNull()) {
+          cfg.correlation.rule_dirs.emplace_back(v.as<std::string>());
+        }
+      } else if (key == "correlation_shipped_rules") {
+        cfg.correlation.shipped_rules = v.as<bool>();
+      } else if (key == "correlation_max_groups") {
+        cfg.correlation.max_groups = v.as<std::size_t>();
+      } else if (key == "correlation_max_entries") {
+        cfg.correlation.max_entries = v.as<std::size_t>();
       } else if (key == "stats_interval_s") {
         cfg.stats_interval_s = v.as<std::uint32_t>();
       } else if (key == "model_signing_key") {
@@ -136,6 +149,10 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
   if (cfg.correlation.min_hosts < 2) {
     return make_error(ErrorCode::kInvalidArgument, "config: correlation_min_hosts must be >= 2");
   }
+  if (cfg.correlation.max_groups == 0 || cfg.correlation.max_entries == 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "config: correlation_max_groups and correlation_max_entries must be >= 1");
+  }
   return {};
 }
 
@@ -174,7 +191,11 @@ ParsedArgs parse_args(int argc, char** argv) {
   auto* ret_bytes = app.add_option("--retention-bytes", cfg.store.retention_bytes,
                                    "approximate bytes of events kept (default 8 GiB)");
   auto* window = app.add_option("--correlation-window", cfg.correlation.window_s,
-                                "seconds within which events on different hosts correlate");
+                                "seconds within which executions of one new executable on "
+                                "different hosts correlate (fleet-novel-exe)");
+  auto* corr_rules = app.add_option("--correlation-rules", cfg.correlation.rule_dirs,
+                                    "directory of Sigma correlation rules (*.yml), in addition "
+                                    "to the shipped fleet pack; repeatable");
   auto* level = app.add_option("--log-level", cfg.log_level, "trace|debug|info|warn|error");
   auto* log_format =
       app.add_option("--log-format", cfg.log_format, "log lines as text (default) or json");
@@ -231,6 +252,7 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (ret_age->count() > 0) cfg.store.retention_age_s = flags.store.retention_age_s;
     if (ret_bytes->count() > 0) cfg.store.retention_bytes = flags.store.retention_bytes;
     if (window->count() > 0) cfg.correlation.window_s = flags.correlation.window_s;
+    if (corr_rules->count() > 0) cfg.correlation.rule_dirs = flags.correlation.rule_dirs;
     if (level->count() > 0) cfg.log_level = flags.log_level;
     if (log_format->count() > 0) cfg.log_format = flags.log_format;
     if (evolve->count() > 0) cfg.models.evolve_interval_s = flags.models.evolve_interval_s;
@@ -310,7 +332,21 @@ int run(const CollectorConfig& config) {
         "who reaches it");
   }
   const Authorizer auth(tokens ? &*tokens : nullptr);
-  Correlator correlator(config.correlation);
+  std::vector<std::string> rule_notes;
+  auto rules = load_correlation_rules(config.correlation, &rule_notes);
+  if (!rules) {
+    fmt::print(stderr, "vigil-collector: correlation rules: {}\n", rules.error().message);
+    return 1;
+  }
+  for (const auto& note : rule_notes) {
+    VLOG_INFO("correlation rules: {}", note);
+  }
+  VLOG_INFO("{} Sigma correlation rules loaded ({}shipped pack{})", rules->size(),
+            config.correlation.shipped_rules ? "" : "no ",
+            config.correlation.rule_dirs.empty()
+                ? std::string()
+                : fmt::format(", {} operator directories", config.correlation.rule_dirs.size()));
+  Correlator correlator(config.correlation, std::move(*rules));
   AlertHub hub;
   Ingest ingest(**store, correlator, hub);
   ingest.require_client_identity(!config.insecure);
@@ -448,11 +484,13 @@ int run(const CollectorConfig& config) {
     }
     if (now >= next_stats) {
       const auto& s = ingest.stats();
+      const auto c = ingest.correlation_stats();
       VLOG_INFO(
           "stats streams={} batches={} events={} duplicates={} refused={} store_errors={} "
-          "fleet_alerts={} watchers={}",
+          "fleet_alerts={} watchers={} correlation_groups={} correlation_evictions={}",
           s.streams.load(), s.batches.load(), s.events.load(), s.duplicates.load(),
-          s.refused.load(), s.store_errors.load(), s.fleet_alerts.load(), hub.watchers());
+          s.refused.load(), s.store_errors.load(), s.fleet_alerts.load(), hub.watchers(),
+          c.sigma.groups, c.sigma.evictions);
       next_stats = now + std::chrono::seconds(std::max<std::uint32_t>(1, config.stats_interval_s));
     }
   }
@@ -504,6 +542,33 @@ std::string render_metrics(Ingest& ingest, AlertHub& hub, ModelManager& models) 
          static_cast<double>(s.fleet_alerts.load()));
   metric(out, "vigil_collector_alert_watchers", "gauge", "Live WatchAlerts subscribers.",
          static_cast<double>(hub.watchers()));
+  const auto corr = ingest.correlation_stats();
+  metric(out, "vigil_collector_correlation_rules", "gauge", "Sigma correlation rules loaded.",
+         static_cast<double>(corr.sigma.rules.size()));
+  metric(out, "vigil_collector_correlation_evictions_total", "counter",
+         "Correlation groups dropped for correlation_max_groups/max_entries before their window "
+         "closed (all rules).",
+         static_cast<double>(corr.sigma.evictions));
+  metric(out, "vigil_collector_correlation_groups", "gauge", "Open correlation groups (all rules).",
+         static_cast<double>(corr.sigma.groups));
+  const auto per_rule = [&](const char* name, const char* type, const char* help, auto value) {
+    metric_header(out, name, type, help);
+    for (const auto& r : corr.sigma.rules) {
+      metric_sample(out, name, static_cast<double>(value(r)),
+                    fmt::format("rule=\"{}\"", label_value(r.kind)));
+    }
+  };
+  per_rule("vigil_collector_correlation_rule_alerts_total", "counter",
+           "Fleet alerts a correlation rule opened.",
+           [](const sigma::RuleStats& r) { return r.alerts_created; });
+  per_rule("vigil_collector_correlation_rule_evictions_total", "counter",
+           "Groups a correlation rule dropped for its limits before their window closed.",
+           [](const sigma::RuleStats& r) { return r.evictions; });
+  per_rule("vigil_collector_correlation_rule_ungrouped_total", "counter",
+           "Hits a correlation rule skipped for want of a group-by or counted field.",
+           [](const sigma::RuleStats& r) { return r.ungrouped; });
+  per_rule("vigil_collector_correlation_rule_groups", "gauge", "Open groups of a correlation rule.",
+           [](const sigma::RuleStats& r) { return r.groups; });
   const auto name = "vigil_collector_ack_latency_seconds";
   metric_header(out, name, "histogram",
                 "Time from a batch's arrival to its durable write, after which it is acked.");

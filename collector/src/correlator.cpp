@@ -5,17 +5,19 @@
 
 #include <algorithm>
 #include <array>
-#include <string_view>
 
 #include "vigil/features.h"
 
 namespace vigil::collector {
 namespace {
 
-constexpr std::uint32_t kScanScore = 70;
-constexpr std::uint32_t kFloodScore = 80;
 constexpr std::uint32_t kNovelExeScore = 75;
-constexpr std::uint32_t kLateralScore = 90;
+constexpr std::uint64_t kSec = 1'000'000'000ULL;
+// fleet-novel-exe alerts once per executable per run; this bounds that memory
+// (the oldest executable is forgotten first, and may alert again).
+constexpr std::size_t kMaxKnownExes = 65'536;
+// Sweeps rules no event touched at most this often (collector time).
+constexpr std::uint64_t kSweepNs = kSec;
 
 }  // namespace
 
@@ -25,8 +27,29 @@ bool in_writable_location(const std::string& path) {
   return writable_location(path) || path.starts_with("/home/") || path.starts_with("/root/");
 }
 
+Result<std::vector<sigma::CorrelationRule>> load_correlation_rules(
+    const CorrelatorOptions& options, std::vector<std::string>* notes) {
+  return sigma::load_rule_set(
+      {.shipped = options.shipped_rules,
+       .dirs = options.rule_dirs,
+       .limits = {.max_groups = options.max_groups, .max_entries = options.max_entries}},
+      notes);
+}
+
+Correlator::Correlator(CorrelatorOptions options, std::vector<sigma::CorrelationRule> rules)
+    : options_(std::move(options)),
+      engine_(std::move(rules),
+              {.max_groups = options_.max_groups, .max_entries = options_.max_entries}) {}
+
 void Correlator::set_host_addresses(const std::string& host,
                                     const std::vector<std::string>& addresses) {
+  auto& mine = host_addrs_[host];
+  for (const auto& a : mine) {
+    if (auto it = addr_owner_.find(a); it != addr_owner_.end() && it->second == host) {
+      addr_owner_.erase(it);
+    }
+  }
+  mine = addresses;
   for (const auto& a : addresses) {
     addr_owner_[a] = host;
   }
@@ -35,105 +58,119 @@ void Correlator::set_host_addresses(const std::string& host,
 CorrelatorStats Correlator::stats() const {
   auto s = stats_;
   s.open_episodes = episodes_.size();
+  s.sigma = engine_.stats();
+  s.alerts_created += s.sigma.alerts_created;
+  s.alerts_updated += s.sigma.alerts_updated;
   return s;
 }
 
 void Correlator::expire(std::uint64_t now_ns) {
-  const std::uint64_t window_ns = options_.window_s * 1'000'000'000ULL;
-  if (now_ns < last_expire_ns_ + window_ns / 4) {
+  if (now_ns < last_expire_ns_ + kSweepNs) {
     return;
   }
   last_expire_ns_ = now_ns;
+  engine_.expire(now_ns);
+  const std::uint64_t window_ns = options_.window_s * kSec;
   std::erase_if(episodes_, [&](const auto& kv) { return kv.second.last_ns + window_ns < now_ns; });
-  for (auto& [host, peers] : inbound_) {
-    std::erase_if(peers, [&](const auto& kv) { return kv.second + window_ns < now_ns; });
+}
+
+void Correlator::remember_exe(const std::string& exe) {
+  if (!known_exes_.insert(exe).second) {
+    return;
+  }
+  known_order_.push_back(exe);
+  if (known_order_.size() > kMaxKnownExes) {
+    known_exes_.erase(known_order_.front());
+    known_order_.pop_front();
+    ++stats_.known_exes_evicted;
   }
 }
 
-void Correlator::join(const std::string& key, const std::string& kind, std::uint32_t score,
-                      const std::vector<std::string>& hosts, std::uint64_t ts_ns,
-                      const std::string& what, const v1::Event& event,
-                      std::vector<v1::Alert>& out) {
-  auto& ep = episodes_[key];
-  if (ep.alert.id().empty()) {
-    ep.alert.set_id(fmt::format("fleet-{:x}-{}", ts_ns, ++next_id_));
-    ep.alert.set_ts_ns(ts_ns);
-    ep.alert.set_fleet(true);
-    ep.alert.set_kind(kind);
-    ep.alert.set_score(score);
-    *ep.alert.mutable_event() = event;
+void Correlator::observe(const EventOrigin& from, const v1::Event& e, std::uint64_t now_ns,
+                         std::vector<v1::Alert>& out) {
+  ++stats_.events;
+  now_ns_ = std::max(now_ns_, now_ns);  // a clock stepping back holds at its last value
+  expire(now_ns_);
+
+  // What only the collector knows: which fleet host owns the remote address.
+  std::string_view remote;
+  if (e.has_socket()) {
+    remote = e.socket().raddr();
+  } else if (e.has_net_summary()) {
+    remote = e.net_summary().src();
   }
-  ep.last_ns = std::max(ep.last_ns, ts_ns);
+  std::string_view peer;
+  if (!remote.empty()) {
+    if (auto it = addr_owner_.find(std::string(remote));
+        it != addr_owner_.end() && it->second != from.host) {
+      peer = it->second;
+    }
+  }
+  std::array<std::string_view, 2> derived{};
+  std::size_t n_derived = 0;
+  if (e.type() == "accept" && !peer.empty()) {
+    derived[n_derived++] = kFleetPeerAccept;
+  }
+  const std::string& exe = e.exe().empty() && e.has_exec() ? e.exec().filename() : e.exe();
+  const bool exec = e.type() == "exec";
+  if (exec && is_shell_or_interpreter(exe)) {
+    derived[n_derived++] = kShellExec;
+  }
+  engine_.observe({.agent = from.agent_id,
+                   .host = from.host,
+                   .peer = peer,
+                   .extra_indicators = std::span(derived.data(), n_derived),
+                   .event = e},
+                  now_ns_, out);
+  if (exec) {
+    observe_novel_exe(from.host, e, now_ns_, out);
+  }
+}
+
+void Correlator::observe_novel_exe(std::string_view host, const v1::Event& e, std::uint64_t now,
+                                   std::vector<v1::Alert>& out) {
+  const std::string& exe = e.exe().empty() && e.has_exec() ? e.exec().filename() : e.exe();
+  if (exe.empty() || !(in_writable_location(exe) || e.score() > 0)) {
+    return;
+  }
+  auto it = episodes_.find(exe);
+  if (it == episodes_.end()) {
+    if (known_exes_.contains(exe)) {
+      return;  // one fleet alert per executable; its episode is over
+    }
+    it = episodes_.emplace(exe, Episode{}).first;
+  }
+  auto& ep = it->second;
+  if (ep.alert.id().empty()) {
+    ep.alert.set_id(fmt::format("fleet-{:x}-{}", now, ++next_id_));
+    ep.alert.set_ts_ns(now);
+    ep.alert.set_fleet(true);
+    ep.alert.set_kind("fleet-novel-exe");
+    ep.alert.set_score(kNovelExeScore);
+    auto* ind = ep.alert.add_indicators();
+    ind->set_id("fleet-novel-exe");
+    ind->set_attack("T1570");
+    ind->set_severity(kNovelExeScore);
+    *ep.alert.mutable_event() = e;
+  }
+  ep.last_ns = now;
   ep.alert.set_count(ep.alert.count() + 1);
   const auto before = ep.hosts.size();
-  ep.hosts.insert(hosts.begin(), hosts.end());
+  ep.hosts.emplace(host);
   if (ep.hosts.size() < options_.min_hosts || (ep.raised && ep.hosts.size() == before)) {
     return;  // not yet fleet-wide, or nothing new to say
   }
-  ep.alert.set_updated_ns(ts_ns);
+  ep.alert.set_updated_ns(now);
   ep.alert.clear_hosts();
   for (const auto& h : ep.hosts) {
     ep.alert.add_hosts(h);
   }
-  ep.alert.set_summary(
-      fmt::format("{} on {} hosts: {}", what, ep.hosts.size(), fmt::join(ep.hosts, ", ")));
+  ep.alert.set_summary(fmt::format("new executable {} on {} hosts: {}", exe, ep.hosts.size(),
+                                   fmt::join(ep.hosts, ", ")));
   ep.raised ? ++stats_.alerts_updated : ++stats_.alerts_created;
   ep.raised = true;
+  remember_exe(exe);
   out.push_back(ep.alert);
-}
-
-void Correlator::observe(const std::string& host, const v1::Event& e, std::vector<v1::Alert>& out) {
-  ++stats_.events;
-  expire(e.ts_ns());
-  const std::uint64_t window_ns = options_.window_s * 1'000'000'000ULL;
-
-  if (e.has_net_summary()) {
-    const auto& ns = e.net_summary();
-    const bool scan = std::ranges::find(ns.reasons(), "scan") != ns.reasons().end();
-    const bool flood = std::ranges::any_of(
-        ns.reasons(), [](const std::string& r) { return r.ends_with("_flood"); });
-    if (scan || flood) {
-      const std::string kind = scan ? "fleet-scan" : "fleet-flood";
-      join(kind + "|" + ns.src(), kind, scan ? kScanScore : kFloodScore, {host}, e.ts_ns(),
-           fmt::format("{} {}", ns.src(), scan ? "scanning" : "flooding"), e, out);
-    }
-    return;
-  }
-
-  if (e.type() == "accept" && e.has_socket()) {
-    auto owner = addr_owner_.find(e.socket().raddr());
-    if (owner != addr_owner_.end() && owner->second != host) {
-      inbound_[host][owner->second] = e.ts_ns();
-    }
-    return;
-  }
-
-  if (e.type() != "exec") {
-    return;
-  }
-  const std::string& exe = e.exe().empty() && e.has_exec() ? e.exec().filename() : e.exe();
-  if (is_shell_or_interpreter(exe)) {
-    auto in = inbound_.find(host);
-    if (in != inbound_.end()) {
-      for (const auto& [peer, ts] : in->second) {
-        if (e.ts_ns() >= ts && e.ts_ns() - ts <= window_ns) {
-          join("lateral|" + peer + ">" + host, "fleet-lateral-movement", kLateralScore,
-               {peer, host}, e.ts_ns(),
-               fmt::format("connection from {} then shell {} on {}", peer, exe, host), e, out);
-        }
-      }
-    }
-  }
-  const auto key = "exe|" + exe;
-  if (!exe.empty() && (in_writable_location(exe) || e.score() > 0) &&
-      (!known_exes_.contains(exe) || episodes_.contains(key))) {
-    join(key, "fleet-novel-exe", kNovelExeScore, {host}, e.ts_ns(),
-         fmt::format("new executable {}", exe), e, out);
-    auto it = episodes_.find(key);
-    if (it != episodes_.end() && it->second.raised) {
-      known_exes_.insert(exe);  // one fleet alert per executable; later hosts update it
-    }
-  }
 }
 
 }  // namespace vigil::collector

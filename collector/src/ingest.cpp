@@ -284,6 +284,11 @@ void Ingest::detach(const std::string& agent_id, ConnectReactor* reactor) {
   }
 }
 
+CorrelatorStats Ingest::correlation_stats() {
+  std::lock_guard lock(correlator_mu_);
+  return correlator_.stats();
+}
+
 std::vector<std::string> Ingest::connected_agents() {
   std::lock_guard lock(agents_mu_);
   std::vector<std::string> ids;
@@ -323,10 +328,12 @@ Result<std::uint64_t> Ingest::on_batch(const std::string& agent_id, const std::s
   }
   std::vector<v1::Alert> fleet;
   {
+    // Correlation windows run on the collector's clock: the batch's arrival.
+    const auto arrived = unix_now_ns();
     std::lock_guard lock(correlator_mu_);
     for (const auto& e : batch.events()) {
       if (e.seq() > result->previous_acked_seq) {
-        correlator_.observe(host, e, fleet);
+        correlator_.observe({.agent_id = agent_id, .host = host}, e, arrived, fleet);
       }
     }
   }

@@ -1,4 +1,6 @@
-// Cross-host correlation on synthetic events: windows, host sets, one alert per episode.
+// Cross-host correlation on synthetic events through the Correlator, as ingest
+// drives it: the shipped Sigma pack (fleet-scan, fleet-flood,
+// fleet-lateral-movement) and the C++ fleet-novel-exe, on the collector's clock.
 #include "vigil/collector/correlator.h"
 
 #include <gtest/gtest.h>
@@ -9,119 +11,192 @@ namespace {
 constexpr std::uint64_t kSec = 1'000'000'000ULL;
 constexpr std::uint64_t kT0 = 1'790'000'000ULL * kSec;
 
-v1::Event scan_from(const std::string& src, std::uint64_t ts, const char* reason = "scan") {
+Correlator shipped(CorrelatorOptions options = {}) {
+  auto rules = load_correlation_rules(options, nullptr);
+  EXPECT_TRUE(rules.has_value()) << (rules ? "" : rules.error().message);
+  return Correlator(options, rules ? std::move(*rules) : std::vector<sigma::CorrelationRule>{});
+}
+
+// An XDP summary as agents ship it: the reason and the indicator it raised.
+v1::Event scan_from(const std::string& src, const char* reason = "scan") {
   v1::Event e;
   e.set_type("net_summary");
-  e.set_ts_ns(ts);
+  e.set_ts_ns(kT0);
   e.mutable_net_summary()->set_src(src);
   e.mutable_net_summary()->add_reasons(reason);
+  const std::string r = reason;
+  const char* id = r == "scan"             ? "port-scan"
+                   : r == "syn_flood"      ? "syn-flood"
+                   : r.ends_with("_flood") ? "packet-flood"
+                                           : nullptr;
+  if (id != nullptr) e.add_indicators()->set_id(id);
   return e;
 }
 
-v1::Event exec_of(const std::string& exe, std::uint64_t ts) {
+v1::Event exec_of(const std::string& exe) {
   v1::Event e;
   e.set_type("exec");
-  e.set_ts_ns(ts);
+  e.set_ts_ns(kT0);
   e.set_exe(exe);
   e.mutable_exec()->set_filename(exe);
   return e;
 }
 
-TEST(Correlator, OneSourceScanningThreeHostsIsOneFleetAlertNamingAll) {
-  Correlator c({.window_s = 60, .min_hosts = 2});
+struct Feed {
+  Correlator& c;
   std::vector<v1::Alert> out;
-  c.observe("h1", scan_from("10.9.9.9", kT0), out);
-  EXPECT_TRUE(out.empty());  // one host is not a fleet pattern
-  c.observe("h1", scan_from("10.9.9.9", kT0 + kSec), out);
-  EXPECT_TRUE(out.empty());
-  c.observe("h2", scan_from("10.9.9.9", kT0 + 2 * kSec), out);
-  ASSERT_EQ(out.size(), 1U);
-  const auto id = out[0].id();
-  EXPECT_TRUE(out[0].fleet());
-  EXPECT_EQ(out[0].kind(), "fleet-scan");
-  c.observe("h3", scan_from("10.9.9.9", kT0 + 3 * kSec), out);
-  ASSERT_EQ(out.size(), 2U);
-  EXPECT_EQ(out[1].id(), id);  // the same alert, grown
-  EXPECT_EQ(std::vector<std::string>(out[1].hosts().begin(), out[1].hosts().end()),
-            (std::vector<std::string>{"h1", "h2", "h3"}));
+  void operator()(const std::string& host, const v1::Event& e, std::uint64_t now) {
+    c.observe({.agent_id = host, .host = host}, e, now, out);
+  }
+};
+
+std::vector<std::string> hosts_of(const v1::Alert& a) {
+  return {a.hosts().begin(), a.hosts().end()};
+}
+
+TEST(Correlator, OneSourceScanningThreeHostsIsOneFleetAlertNamingAll) {
+  auto c = shipped();
+  Feed feed{c};
+  feed("h1", scan_from("10.9.9.9"), kT0);
+  EXPECT_TRUE(feed.out.empty());  // one host is not a fleet pattern
+  feed("h1", scan_from("10.9.9.9"), kT0 + kSec);
+  EXPECT_TRUE(feed.out.empty());
+  feed("h2", scan_from("10.9.9.9"), kT0 + 2 * kSec);
+  ASSERT_EQ(feed.out.size(), 1U);
+  const auto id = feed.out[0].id();
+  EXPECT_TRUE(feed.out[0].fleet());
+  EXPECT_EQ(feed.out[0].kind(), "fleet-scan");
+  EXPECT_EQ(feed.out[0].score(), 70U);
+  EXPECT_EQ(feed.out[0].indicators(0).attack(), "T1046");
+  EXPECT_EQ(feed.out[0].rule().source(), "(shipped) fleet/fleet_scan.yml");
+  EXPECT_NE(feed.out[0].summary().find("10.9.9.9"), std::string::npos) << feed.out[0].summary();
+  feed("h3", scan_from("10.9.9.9"), kT0 + 3 * kSec);
+  ASSERT_EQ(feed.out.size(), 2U);
+  EXPECT_EQ(feed.out[1].id(), id);  // the same alert, grown
+  EXPECT_EQ(hosts_of(feed.out[1]), (std::vector<std::string>{"h1", "h2", "h3"}));
   // A repeat from a host already named says nothing new.
-  c.observe("h2", scan_from("10.9.9.9", kT0 + 4 * kSec), out);
-  EXPECT_EQ(out.size(), 2U);
+  feed("h2", scan_from("10.9.9.9"), kT0 + 4 * kSec);
+  EXPECT_EQ(feed.out.size(), 2U);
   // Periodic summaries are not scans; other sources are separate episodes.
-  c.observe("h1", scan_from("10.1.1.1", kT0 + 5 * kSec, "periodic"), out);
-  c.observe("h2", scan_from("10.1.1.1", kT0 + 5 * kSec, "periodic"), out);
-  EXPECT_EQ(out.size(), 2U);
+  feed("h1", scan_from("10.1.1.1", "periodic"), kT0 + 5 * kSec);
+  feed("h2", scan_from("10.1.1.1", "periodic"), kT0 + 5 * kSec);
+  EXPECT_EQ(feed.out.size(), 2U);
   EXPECT_EQ(c.stats().alerts_created, 1U);
   EXPECT_EQ(c.stats().alerts_updated, 1U);
 }
 
 TEST(Correlator, EventsOutsideTheWindowDoNotCorrelate) {
-  Correlator c({.window_s = 60, .min_hosts = 2});
-  std::vector<v1::Alert> out;
-  c.observe("h1", scan_from("10.9.9.9", kT0), out);
-  c.observe("h2", scan_from("10.9.9.9", kT0 + 200 * kSec), out);
-  EXPECT_TRUE(out.empty());
+  auto c = shipped();  // the shipped rules' timespan: 5 minutes of collector time
+  Feed feed{c};
+  feed("h1", scan_from("10.9.9.9"), kT0);
+  feed("h2", scan_from("10.9.9.9"), kT0 + 400 * kSec);
+  EXPECT_TRUE(feed.out.empty());
   // A flood is its own rule: h2's scan does not count towards it.
-  c.observe("h3", scan_from("10.9.9.9", kT0 + 210 * kSec, "syn_flood"), out);
-  EXPECT_TRUE(out.empty());
-  c.observe("h4", scan_from("10.9.9.9", kT0 + 211 * kSec, "syn_flood"), out);
-  ASSERT_EQ(out.size(), 1U);
-  EXPECT_EQ(out[0].kind(), "fleet-flood");
-  EXPECT_EQ(std::vector<std::string>(out[0].hosts().begin(), out[0].hosts().end()),
-            (std::vector<std::string>{"h3", "h4"}));
+  feed("h3", scan_from("10.9.9.9", "syn_flood"), kT0 + 410 * kSec);
+  EXPECT_TRUE(feed.out.empty());
+  feed("h4", scan_from("10.9.9.9", "udp_flood"), kT0 + 411 * kSec);
+  ASSERT_EQ(feed.out.size(), 1U);
+  EXPECT_EQ(feed.out[0].kind(), "fleet-flood");
+  EXPECT_EQ(hosts_of(feed.out[0]), (std::vector<std::string>{"h3", "h4"}));
+}
+
+TEST(Correlator, AgentTimestampsDoNotMoveTheWindows) {
+  // The old correlator expired on event time: one agent 23 h ahead froze
+  // expiry for everyone. Only arrival time counts now.
+  auto c = shipped();
+  Feed feed{c};
+  auto skewed = scan_from("10.9.9.9");
+  skewed.set_ts_ns(kT0 + 23ULL * 3600 * kSec);
+  feed("h1", skewed, kT0);
+  feed("h2", scan_from("10.9.9.9"), kT0 + kSec);
+  ASSERT_EQ(feed.out.size(), 1U);
+  EXPECT_EQ(feed.out[0].ts_ns(), kT0 + kSec);
+  feed("h3", scan_from("10.9.9.9"), kT0 + 600 * kSec);
+  feed("h1", skewed, kT0 + 601 * kSec);
+  ASSERT_EQ(feed.out.size(), 2U);
+  EXPECT_NE(feed.out[1].id(), feed.out[0].id()) << "the first episode closed on time";
+  EXPECT_EQ(hosts_of(feed.out[1]), (std::vector<std::string>{"h1", "h3"}));
 }
 
 TEST(Correlator, SameDroppedExecutableOnTwoHosts) {
-  Correlator c({.window_s = 300, .min_hosts = 2});
-  std::vector<v1::Alert> out;
-  c.observe("h1", exec_of("/usr/bin/ls", kT0), out);
-  c.observe("h2", exec_of("/usr/bin/ls", kT0 + kSec), out);
-  EXPECT_TRUE(out.empty());  // system binaries everywhere are normal
-  c.observe("h1", exec_of("/tmp/.x/miner", kT0 + 2 * kSec), out);
-  c.observe("h2", exec_of("/tmp/.x/miner", kT0 + 3 * kSec), out);
-  ASSERT_EQ(out.size(), 1U);
-  EXPECT_EQ(out[0].kind(), "fleet-novel-exe");
-  c.observe("h3", exec_of("/tmp/.x/miner", kT0 + 4 * kSec), out);
-  ASSERT_EQ(out.size(), 2U);
-  EXPECT_EQ(out[1].hosts_size(), 3);
+  auto c = shipped({.window_s = 300, .min_hosts = 2});
+  Feed feed{c};
+  feed("h1", exec_of("/usr/bin/ls"), kT0);
+  feed("h2", exec_of("/usr/bin/ls"), kT0 + kSec);
+  EXPECT_TRUE(feed.out.empty());  // system binaries everywhere are normal
+  feed("h1", exec_of("/tmp/.x/miner"), kT0 + 2 * kSec);
+  feed("h2", exec_of("/tmp/.x/miner"), kT0 + 3 * kSec);
+  ASSERT_EQ(feed.out.size(), 1U);
+  EXPECT_EQ(feed.out[0].kind(), "fleet-novel-exe");
+  feed("h3", exec_of("/tmp/.x/miner"), kT0 + 4 * kSec);
+  ASSERT_EQ(feed.out.size(), 2U);
+  EXPECT_EQ(feed.out[1].hosts_size(), 3);
   // Once raised and expired, the same executable does not alert again.
-  c.observe("h4", exec_of("/tmp/.x/miner", kT0 + 1000 * kSec), out);
-  c.observe("h5", exec_of("/tmp/.x/miner", kT0 + 1001 * kSec), out);
-  EXPECT_EQ(out.size(), 2U);
+  feed("h4", exec_of("/tmp/.x/miner"), kT0 + 1000 * kSec);
+  feed("h5", exec_of("/tmp/.x/miner"), kT0 + 1001 * kSec);
+  EXPECT_EQ(feed.out.size(), 2U);
 }
 
 TEST(Correlator, ConnectionFromAFleetHostThenShellIsLateralMovement) {
-  Correlator c({.window_s = 120, .min_hosts = 2});
+  auto c = shipped();
   c.set_host_addresses("web", {"10.0.0.1"});
   c.set_host_addresses("db", {"10.0.0.2"});
-  std::vector<v1::Alert> out;
+  Feed feed{c};
   v1::Event accept;
   accept.set_type("accept");
   accept.set_ts_ns(kT0);
   accept.mutable_socket()->set_raddr("10.0.0.1");
   accept.mutable_socket()->set_lport(22);
-  c.observe("db", accept, out);
-  c.observe("db", exec_of("/usr/bin/ls", kT0 + kSec), out);
-  EXPECT_TRUE(out.empty());
-  c.observe("db", exec_of("/bin/bash", kT0 + 2 * kSec), out);
-  ASSERT_EQ(out.size(), 1U);
-  EXPECT_EQ(out[0].kind(), "fleet-lateral-movement");
-  EXPECT_EQ(std::vector<std::string>(out[0].hosts().begin(), out[0].hosts().end()),
-            (std::vector<std::string>{"db", "web"}));
+  // The shell first, then the connection: the wrong order.
+  feed("db", exec_of("/bin/bash"), kT0);
+  feed("db", accept, kT0 + kSec);
+  feed("db", exec_of("/usr/bin/ls"), kT0 + 2 * kSec);
+  EXPECT_TRUE(feed.out.empty());
+  feed("db", exec_of("/bin/bash"), kT0 + 3 * kSec);
+  ASSERT_EQ(feed.out.size(), 1U);
+  EXPECT_EQ(feed.out[0].kind(), "fleet-lateral-movement");
+  EXPECT_EQ(feed.out[0].score(), 90U);
+  EXPECT_EQ(hosts_of(feed.out[0]), (std::vector<std::string>{"db", "web"}));
+  ASSERT_EQ(feed.out[0].group_size(), 1);
+  EXPECT_EQ(feed.out[0].group(0).value(), "db");
+
   // A shell long after the connection is not linked to it.
-  Correlator late({.window_s = 120, .min_hosts = 2});
+  auto late = shipped();
   late.set_host_addresses("web", {"10.0.0.1"});
-  std::vector<v1::Alert> none;
-  late.observe("db", accept, none);
-  late.observe("db", exec_of("/bin/bash", kT0 + 500 * kSec), none);
-  EXPECT_TRUE(none.empty());
-  // A connection from an address outside the fleet is not lateral movement.
-  Correlator outside({.window_s = 120, .min_hosts = 2});
+  Feed none{late};
+  none("db", accept, kT0);
+  none("db", exec_of("/bin/bash"), kT0 + 500 * kSec);
+  EXPECT_TRUE(none.out.empty());
+  // A connection from an address outside the fleet is not lateral movement,
+  // nor is one from an address the host reported again without it.
+  auto outside = shipped();
   outside.set_host_addresses("web", {"10.0.0.1"});
+  outside.set_host_addresses("web", {"10.0.0.9"});
+  Feed out{outside};
+  out("db", accept, kT0);
+  out("db", exec_of("/bin/bash"), kT0 + kSec);
   accept.mutable_socket()->set_raddr("203.0.113.5");
-  outside.observe("db", accept, none);
-  outside.observe("db", exec_of("/bin/bash", kT0 + kSec), none);
-  EXPECT_TRUE(none.empty());
+  out("db", accept, kT0 + 2 * kSec);
+  out("db", exec_of("/bin/bash"), kT0 + 3 * kSec);
+  EXPECT_TRUE(out.out.empty());
+}
+
+TEST(Correlator, SameSeriousIndicatorOnThreeHosts) {
+  auto c = shipped();
+  Feed feed{c};
+  for (const char* h : {"a", "b"}) {
+    auto e = exec_of("/bin/sh");
+    e.add_indicators()->set_id("reverse-shell");
+    feed(h, e, kT0);
+  }
+  EXPECT_TRUE(feed.out.empty());
+  auto e = exec_of("/usr/bin/python3");
+  e.add_indicators()->set_id("reverse-shell");
+  feed("c", e, kT0 + kSec);
+  ASSERT_EQ(feed.out.size(), 1U);
+  EXPECT_EQ(feed.out[0].kind(), "fleet-indicator-spread");
+  EXPECT_EQ(feed.out[0].group(0).field(), "indicator");
+  EXPECT_EQ(feed.out[0].group(0).value(), "reverse-shell");
 }
 
 }  // namespace

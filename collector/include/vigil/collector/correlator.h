@@ -1,49 +1,86 @@
-// Cross-host correlation in time windows (docs/detections.md, "Fleet rules"):
-//   fleet-scan / fleet-flood  one source summarised as scanning or flooding by the
-//                             XDP probes of several hosts;
-//   fleet-novel-exe           the same executable in a user-writable location
-//                             (or one the agents scored) running on several hosts;
-//   fleet-lateral-movement    a host accepted a connection from another fleet host
-//                             and then spawned a shell.
-// Time is the events' own timestamps, so replays and tests are deterministic.
-// Kernel-, network- and disk-free: fed StoredEvents, returns fleet alerts.
+// Cross-host correlation (docs/detections.md, "Fleet rules" and "Fleet
+// correlations (Sigma)"): the Sigma correlation engine running the shipped pack
+// (rules/fleet: fleet-scan, fleet-flood, fleet-lateral-movement,
+// fleet-indicator-spread) and the operator's rules, plus the one fleet rule
+// that stays in C++:
+//   fleet-novel-exe  the same executable in a user-writable location (or one
+//                    the agents scored) running on several hosts, once per
+//                    executable per collector run. Its predicate is the agents'
+//                    score and its memory outlives any window: neither is a
+//                    Sigma correlation.
+// The correlator derives the collector-side indicators only it can know:
+//   fleet-peer-accept  an accept from an address another fleet host reported;
+//   shell-exec         an exec of a shell or interpreter,
+// and it names the event's fleet peer (the host owning its remote address).
+// Time is the collector's clock (the arrival time passed in), never the
+// agents' timestamps. Kernel-, network- and disk-free.
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "vigil/collector/sigma_correlation.h"
+#include "vigil/result.h"
 #include "vigil/v1/event.pb.h"
 
 namespace vigil::collector {
 
+inline constexpr std::string_view kFleetPeerAccept = "fleet-peer-accept";
+inline constexpr std::string_view kShellExec = "shell-exec";
+
 struct CorrelatorOptions {
-  std::uint64_t window_s = 300;  // events further apart than this do not correlate
-  std::uint32_t min_hosts = 2;   // hosts that must take part before a fleet alert
+  std::uint64_t window_s = 300;  // fleet-novel-exe: events further apart do not correlate
+  std::uint32_t min_hosts = 2;   // fleet-novel-exe: hosts that must take part
+  std::vector<std::filesystem::path> rule_dirs;  // the operator's correlation rules
+  bool shipped_rules = true;                     // load rules/fleet (compiled in)
+  std::size_t max_groups = 10'000;               // per correlation rule
+  std::size_t max_entries = 100'000;             // per correlation rule, across its groups
 };
 
 struct CorrelatorStats {
   std::uint64_t events = 0;
-  std::uint64_t alerts_created = 0;
+  std::uint64_t alerts_created = 0;  // every fleet rule
   std::uint64_t alerts_updated = 0;
-  std::uint64_t open_episodes = 0;
+  std::uint64_t open_episodes = 0;       // fleet-novel-exe
+  std::uint64_t known_exes_evicted = 0;  // fleet-novel-exe's once-per-executable memory
+  sigma::EngineStats sigma;
+};
+
+// The shipped pack and the operator's directories, checked as one set. An
+// error names the file, the rule and the reason; `notes` collects what start-up
+// should log (bundled detection rules skipped, shipped rules replaced).
+[[nodiscard]] Result<std::vector<sigma::CorrelationRule>> load_correlation_rules(
+    const CorrelatorOptions& options, std::vector<std::string>* notes);
+
+// Where an event came from.
+struct EventOrigin {
+  std::string_view agent_id;
+  std::string_view host;
 };
 
 class Correlator {
  public:
-  explicit Correlator(CorrelatorOptions options = {}) : options_(options) {}
+  Correlator(CorrelatorOptions options, std::vector<sigma::CorrelationRule> rules);
 
-  // The addresses a host reported in its hello: connections from them are
-  // connections from that fleet host.
+  // The addresses a host reported in its hello (replacing its earlier ones):
+  // connections from them are connections from that fleet host.
   void set_host_addresses(const std::string& host, const std::vector<std::string>& addresses);
 
-  // Feeds one event from `host`; appends fleet alerts it created or grew.
-  void observe(const std::string& host, const v1::Event& event, std::vector<v1::Alert>& out);
+  // Feeds one event that arrived at `now_ns` (collector clock, unix ns);
+  // appends the fleet alerts it created or grew.
+  void observe(const EventOrigin& from, const v1::Event& event, std::uint64_t now_ns,
+               std::vector<v1::Alert>& out);
 
   [[nodiscard]] CorrelatorStats stats() const;
+  [[nodiscard]] std::size_t rule_count() const { return engine_.size(); }
 
  private:
   struct Episode {
@@ -53,17 +90,19 @@ class Correlator {
     bool raised = false;
   };
 
-  void join(const std::string& key, const std::string& kind, std::uint32_t score,
-            const std::vector<std::string>& hosts, std::uint64_t ts_ns, const std::string& what,
-            const v1::Event& event, std::vector<v1::Alert>& out);
+  void observe_novel_exe(std::string_view host, const v1::Event& event, std::uint64_t now,
+                         std::vector<v1::Alert>& out);
   void expire(std::uint64_t now_ns);
+  void remember_exe(const std::string& exe);
 
   CorrelatorOptions options_;
-  std::map<std::string, Episode> episodes_;
+  sigma::CorrelationEngine engine_;
+  std::map<std::string, Episode> episodes_;                  // fleet-novel-exe, by executable
   std::unordered_map<std::string, std::string> addr_owner_;  // address -> host
-  // host -> (peer host -> last accept from it)
-  std::unordered_map<std::string, std::map<std::string, std::uint64_t>> inbound_;
-  std::set<std::string> known_exes_;  // executables that already raised a fleet alert
+  std::unordered_map<std::string, std::vector<std::string>> host_addrs_;
+  std::unordered_set<std::string> known_exes_;  // executables that raised a fleet alert
+  std::deque<std::string> known_order_;         // ... oldest first, for the bound
+  std::uint64_t now_ns_ = 0;
   std::uint64_t next_id_ = 0;
   std::uint64_t last_expire_ns_ = 0;
   CorrelatorStats stats_;

@@ -85,6 +85,7 @@ class Ingest final : public v1::AgentService::CallbackService {
     hello_hook_ = std::move(hook);
   }
   [[nodiscard]] const IngestStats& stats() const { return stats_; }
+  [[nodiscard]] CorrelatorStats correlation_stats();
   // mTLS: every stream must present a verified client certificate, and its
   // common name is the agent's identity: the hello's agent_id and host_id must
   // both equal it, so no agent can send events as another (set before serving).
