@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -63,7 +64,135 @@ std::optional<std::string> unescape(std::string_view s) {
   return out;
 }
 
+// One 64-bit key per (unit, value[, address]); collisions are as unlikely as
+// in any 64-bit hash and cost at most a merged count.
+std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t x = a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
+  x ^= x >> 31;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  return x ^ (x >> 29);
+}
+
+struct UnitKey {
+  Spread unit;
+  std::uint64_t key;
+};
+
+// The units of `a`: the process, then (each with `salt`, e.g. an address) its
+// tree, executable and user. Returns how many were filled.
+std::size_t unit_keys(const Actor& a, std::uint64_t salt, bool with_exe,
+                      std::array<UnitKey, 4>& out) {
+  std::size_t n = 0;
+  out[n++] = {Spread::kProcess, mix(1, a.pid)};
+  if (a.tree > 1) {
+    out[n++] = {Spread::kTree, mix(mix(2, a.tree), salt)};
+  }
+  if (with_exe && !a.exe.empty()) {
+    out[n++] = {Spread::kExecutable, mix(mix(3, std::hash<std::string_view>{}(a.exe)), salt)};
+  }
+  out[n++] = {Spread::kUser, mix(mix(4, a.uid), salt)};
+  return n;
+}
+
+// Makes room for `incoming` new keys: expired entries go first, then everything.
+template <typename Map>
+void make_room(Map& m, std::size_t incoming, std::size_t capacity, double now, double window_s) {
+  if (m.size() + incoming <= capacity) {
+    return;
+  }
+  std::erase_if(m, [&](const auto& kv) { return now - kv.second.start > window_s; });
+  if (m.size() + incoming > capacity) {
+    m.clear();  // a storm of distinct units: start over rather than grow
+  }
+}
+
 }  // namespace
+
+std::string_view to_string(Spread spread) {
+  switch (spread) {
+    case Spread::kNone:
+      return "none";
+    case Spread::kProcess:
+      return "process";
+    case Spread::kTree:
+      return "tree";
+    case Spread::kExecutable:
+      return "executable";
+    case Spread::kUser:
+      return "user";
+  }
+  return "?";
+}
+
+bool is_crash_signal(std::uint32_t sig) {
+  return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGABRT;
+}
+
+std::optional<ShellWiring> wire_shell(std::uint32_t pid, std::uint32_t ppid, std::uint32_t tree,
+                                      const StdioWiring& w) {
+  const auto relayable = [](const FdEnd& e) {
+    return e.kind == FdKind::kPipe || e.kind == FdKind::kPty;
+  };
+  if (!relayable(w.own.fd[0]) || !relayable(w.own.fd[1])) {
+    return std::nullopt;
+  }
+  ShellWiring s;
+  s.pid = pid;
+  s.tree = tree;
+  // Output on a pty goes to whoever holds its master side; on a pipe, to the
+  // pipe's reader (the parent, for ncat -e and socat exec:).
+  const bool pty = w.own.fd[1].kind == FdKind::kPty;
+  const Stdio& out = pty ? w.holder_io : w.own;
+  s.relay = pty ? w.holder : ppid;
+  s.relay_on_socket =
+      pty && w.holder != 0 &&
+      (w.holder_io.fd[0].kind == FdKind::kSocket || w.holder_io.fd[1].kind == FdKind::kSocket);
+  for (std::size_t fd = 1; fd < out.fd.size(); ++fd) {
+    const auto id = out.fd[fd].id;
+    const auto used = std::span(s.out).first(s.n_out);
+    if (out.fd[fd].kind == FdKind::kPipe && std::ranges::find(used, id) == used.end()) {
+      s.out[s.n_out++] = id;
+    }
+  }
+  return s;
+}
+
+bool reads_commands_from_stdin(std::span<const std::string> args) {
+  bool options = true;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    if (a == "-") {
+      return true;  // `python3 -`: the program is stdin
+    }
+    if (!options) {
+      return false;  // an operand after `--`: a script file
+    }
+    if (a == "--") {
+      options = false;
+      continue;
+    }
+    if (a.starts_with("--")) {
+      if (a == "--rcfile" || a == "--init-file") {
+        ++i;  // takes a file, which is no script
+      }
+      continue;  // --login, --norc, --noprofile, ...
+    }
+    if ((a.starts_with('-') || a.starts_with('+')) && a.size() > 1) {
+      if (a.find_first_of("cem") != std::string_view::npos) {
+        return false;  // -c, -lc, perl -e, python -m: the program is an argument
+      }
+      if (a.find('s') != std::string_view::npos) {
+        return true;  // -s: commands from stdin, operands are parameters
+      }
+      if (a.back() == 'o' || a.back() == 'O' || a.back() == 'W' || a.back() == 'X') {
+        ++i;  // -o vi, -O extglob, python -W/-X: a value, not a script
+      }
+      continue;
+    }
+    return false;  // an operand: a script file
+  }
+  return true;
+}
 
 std::string_view to_string(Level level) {
   switch (level) {
@@ -163,25 +292,80 @@ void Baseline::insert(std::string_view key, double when) {
   index_.emplace(lru_.front(), Slot{when, lru_.begin()});
 }
 
-bool ConnectScanTracker::observe(std::uint32_t pid, std::uint16_t port, double now) {
-  if (entries_.size() >= capacity_ && !entries_.contains(pid)) {
-    entries_.clear();
+Spread ConnectScanTracker::observe(const Actor& actor, std::string_view raddr, std::uint16_t port,
+                                   double now) {
+  std::array<UnitKey, 4> keys{};
+  const std::size_t n = unit_keys(actor, std::hash<std::string_view>{}(raddr), true, keys);
+  make_room(entries_, n, capacity_, now, window_s_);
+  std::array<Entry*, 4> slots{};
+  Spread fired = Spread::kNone;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& e = entries_[keys[i].key];  // node-based: the pointer stays valid
+    slots[i] = &e;
+    if (e.ports.empty() || now - e.start > window_s_) {
+      e.start = now;
+      e.ports.clear();
+      e.reported = false;
+    }
+    if (e.reported || std::ranges::find(e.ports, port) != e.ports.end()) {
+      continue;
+    }
+    e.ports.push_back(port);
+    if (e.ports.size() >= min_ports_ && fired == Spread::kNone) {
+      fired = keys[i].unit;
+    }
   }
-  auto& e = entries_[pid];
-  if (e.ports.empty() || now - e.start > window_s_) {
-    e.start = now;
-    e.ports.clear();
-    e.reported = false;
+  if (fired != Spread::kNone) {
+    for (std::size_t i = 0; i < n; ++i) {
+      slots[i]->reported = true;
+    }
   }
-  if (e.reported || std::ranges::find(e.ports, port) != e.ports.end()) {
-    return false;
+  return fired;
+}
+
+CrashSpreadTracker::Entry& CrashSpreadTracker::slot(std::uint64_t key, double now) {
+  auto& e = entries_[key];
+  if (e.count == 0 || now - e.start > window_s_) {
+    e = Entry{now, 0, false};
   }
-  e.ports.push_back(port);
-  if (e.ports.size() >= min_ports_) {
+  return e;
+}
+
+Spread CrashSpreadTracker::observe(const Actor& actor, double now) {
+  std::array<UnitKey, 4> keys{};
+  const std::size_t n = unit_keys(actor, 0, false, keys);
+  make_room(entries_, n, capacity_, now, window_s_);
+  Spread fired = Spread::kNone;
+  // The process itself dies once: only its tree and user add up.
+  for (std::size_t i = 1; i < n; ++i) {
+    auto& e = slot(keys[i].key, now);
+    ++e.count;
+    if (!e.reported && e.count >= min_crashes_) {
+      e.reported = true;
+      if (fired == Spread::kNone) {
+        fired = keys[i].unit;
+      }
+    }
+  }
+  if (fired != Spread::kNone) {
+    for (std::size_t i = 1; i < n; ++i) {
+      entries_[keys[i].key].reported = true;
+    }
+  }
+  return fired;
+}
+
+void CrashSpreadTracker::reported(const Actor& actor, double now) {
+  std::array<UnitKey, 4> keys{};
+  const std::size_t n = unit_keys(actor, 0, false, keys);
+  make_room(entries_, n, capacity_, now, window_s_);
+  for (std::size_t i = 1; i < n; ++i) {
+    auto& e = slot(keys[i].key, now);
+    if (e.count == 0) {
+      e.count = 1;  // opens the window the silence lasts for
+    }
     e.reported = true;
-    return true;
   }
-  return false;
 }
 
 double RhythmTracker::observe(std::string_view key, double now) {
@@ -333,9 +517,12 @@ AlertDeduper::Decision AlertDeduper::observe(std::uint32_t entity, std::string_v
 }
 
 bool SequenceTracker::tree_matches(const Stage& s, std::span<const std::uint32_t> lineage,
-                                   double now) const {
+                                   std::uint32_t tree, double now) const {
   if (now - s.at > window_s_) {
     return false;
+  }
+  if (s.tree > 1 && s.tree == tree) {
+    return true;  // one session, whoever in it is still alive
   }
   return std::ranges::any_of(lineage, [&](std::uint32_t p) {
     // pid 1 is everyone's ancestor: a stage recorded against it proves nothing.
@@ -349,10 +536,10 @@ void SequenceTracker::trim(std::deque<Stage>& q, double now) const {
   }
 }
 
-void SequenceTracker::made_executable(std::string_view path, std::uint32_t pid, std::uint32_t ppid,
-                                      double now) {
+void SequenceTracker::made_executable(std::string_view path, const Actor& actor, double now) {
   std::string key(path);
-  if (dropped_.insert_or_assign(key, Stage{pid, ppid, now}).second) {
+  const Stage stage{actor.pid, actor.ppid, actor.tree, actor.uid, now};
+  if (dropped_.insert_or_assign(key, stage).second) {
     dropped_order_.push_back(std::move(key));
   }
   while (dropped_order_.size() > capacity_) {
@@ -362,50 +549,110 @@ void SequenceTracker::made_executable(std::string_view path, std::uint32_t pid, 
 }
 
 bool SequenceTracker::exec_of_dropped(std::string_view exe, std::span<const std::uint32_t> lineage,
-                                      double now) {
+                                      const Actor& actor, double now) {
   if (dropped_.empty()) {
     return false;  // the common case: no lookup, no allocation
   }
   auto it = dropped_.find(std::string(exe));
-  return it != dropped_.end() && tree_matches(it->second, lineage, now);
+  if (it == dropped_.end()) {
+    return false;
+  }
+  const Stage& s = it->second;
+  // One user dropping and running a file from three unrelated processes is
+  // still one dropper; the same user is the widest unit that makes sense here.
+  return tree_matches(s, lineage, actor.tree, now) ||
+         (now - s.at <= window_s_ && s.uid == actor.uid);
 }
 
-void SequenceTracker::connected_out(std::uint32_t pid, double now) {
+void SequenceTracker::connected_out(std::uint32_t pid, std::uint32_t tree, double now) {
   if (outbound_.size() >= capacity_ && !outbound_.contains(pid)) {
-    std::erase_if(outbound_, [&](const auto& kv) { return now - kv.second > window_s_; });
+    std::erase_if(outbound_, [&](const auto& kv) { return now - kv.second.at > kRelayWindowS; });
     if (outbound_.size() >= capacity_) {
       outbound_.clear();  // a connect storm: start over rather than grow
     }
   }
-  outbound_[pid] = now;
+  outbound_[pid] = Outbound{now, tree};
 }
 
 bool SequenceTracker::recently_connected(std::uint32_t pid, double now, double within_s) const {
   auto it = outbound_.find(pid);
-  return it != outbound_.end() && now - it->second <= within_s;
+  return it != outbound_.end() && now - it->second.at <= within_s;
 }
 
-void SequenceTracker::scanned(std::uint32_t pid, std::uint32_t ppid, double now) {
-  scans_.push_back({pid, ppid, now});
+std::size_t SequenceTracker::recent_connects_in(std::uint32_t tree, double now,
+                                                std::span<std::uint32_t> out) const {
+  std::size_t n = 0;
+  if (tree <= 1) {
+    return 0;
+  }
+  for (const auto& [pid, o] : outbound_) {
+    if (n == out.size()) {
+      break;
+    }
+    if (o.tree == tree && now - o.at <= kRelayWindowS) {
+      out[n++] = pid;
+    }
+  }
+  return n;
+}
+
+void SequenceTracker::shell_waiting(const ShellWiring& shell, double now) {
+  while (!waiting_.empty() &&
+         (now - waiting_.front().at > kRelayWindowS || waiting_.size() >= capacity_)) {
+    waiting_.pop_front();
+  }
+  waiting_.push_back({shell, now});
+}
+
+bool SequenceTracker::shells_waiting(std::uint32_t tree, double now) const {
+  return std::ranges::any_of(waiting_, [&](const Waiting& w) {
+    return now - w.at <= kRelayWindowS && w.shell.tree == tree;
+  });
+}
+
+bool SequenceTracker::relay_connected(std::uint32_t pid, std::uint32_t tree,
+                                      std::uint64_t stdin_pipe, double now) {
+  auto it = std::ranges::find_if(waiting_, [&](const Waiting& w) {
+    if (now - w.at > kRelayWindowS) {
+      return false;
+    }
+    if (w.shell.relay != 0 && w.shell.relay == pid) {
+      return true;
+    }
+    const auto out = std::span(w.shell.out).first(w.shell.n_out);
+    return stdin_pipe != 0 && w.shell.tree == tree &&
+           std::ranges::find(out, stdin_pipe) != out.end();
+  });
+  if (it == waiting_.end()) {
+    return false;
+  }
+  waiting_.erase(it);  // one finding per shell
+  return true;
+}
+
+void SequenceTracker::scanned(const Actor& actor, double now) {
+  scans_.push_back({actor.pid, actor.ppid, actor.tree, actor.uid, now});
   trim(scans_, now);
 }
 
-void SequenceTracker::connected(std::span<const std::uint32_t> lineage, double now) {
+void SequenceTracker::connected(std::span<const std::uint32_t> lineage, const Actor& actor,
+                                double now) {
   trim(scans_, now);
   for (const auto& s : scans_) {
-    if (tree_matches(s, lineage, now)) {
-      // The connection carries the tree forward: its process and parent.
-      connects_.push_back({lineage.front(), lineage.size() > 1 ? lineage[1] : 0, now});
+    if (tree_matches(s, lineage, actor.tree, now)) {
+      // The connection carries the tree forward: its process, parent and tree.
+      connects_.push_back({actor.pid, actor.ppid, actor.tree, actor.uid, now});
       trim(connects_, now);
       return;
     }
   }
 }
 
-bool SequenceTracker::exec_after_scan_connect(std::span<const std::uint32_t> lineage, double now) {
+bool SequenceTracker::exec_after_scan_connect(std::span<const std::uint32_t> lineage,
+                                              const Actor& actor, double now) {
   trim(connects_, now);
-  auto it = std::ranges::find_if(connects_,
-                                 [&](const Stage& c) { return tree_matches(c, lineage, now); });
+  auto it = std::ranges::find_if(
+      connects_, [&](const Stage& c) { return tree_matches(c, lineage, actor.tree, now); });
   if (it == connects_.end()) {
     return false;
   }

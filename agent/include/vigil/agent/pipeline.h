@@ -192,6 +192,7 @@ class Pipeline {
   Baseline baseline_;
   RhythmTracker rhythm_;
   ConnectScanTracker connect_scans_;
+  CrashSpreadTracker crash_spread_;
   SequenceTracker sequences_;
   AlertDeduper dedupe_;
   std::int64_t boot_to_unix_ns_;

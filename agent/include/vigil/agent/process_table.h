@@ -3,11 +3,13 @@
 // recently seen process is evicted (and counted).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <list>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -29,6 +31,37 @@ struct ProcessInfo {
   // Has listened on or accepted from a socket since its exec (a network-facing
   // service); inherited by forked workers.
   bool listens = false;
+  // Its children start trees of their own: init, kthreadd, and login services
+  // and container shims run from a system directory (is_tree_anchor).
+  bool anchor = false;
+  // The root of its process tree: the topmost ancestor below an anchor, fixed
+  // at fork and kept through exec, setsid and the death of its parents, so work
+  // spread over many short-lived processes of one session adds up. 0: unknown.
+  std::uint32_t tree = 0;
+};
+
+// True for programs whose children are new sessions (sshd, login, systemd, cron,
+// getty, tmux, screen, container shims) when run from a system directory: a
+// copy named "sshd" in /tmp starts no tree.
+[[nodiscard]] bool is_tree_anchor(std::string_view exe);
+
+// What one of fds 0-2 of a process is, from stat() of /proc/PID/fd/N (which
+// follows the link to the object itself).
+enum class FdKind : std::uint8_t { kNone, kPipe, kPty, kSocket, kOther };
+struct FdEnd {
+  FdKind kind = FdKind::kNone;
+  std::uint64_t id = 0;  // pipe/FIFO: device and inode; pty: its device number; socket: inode
+};
+struct Stdio {
+  std::array<FdEnd, 3> fd{};  // stdin, stdout, stderr
+};
+// A process's stdio and, when its stdout is a pty, the process on the other
+// side: the nearest ancestor not on that pty (sshd, tmux, script, socat,
+// python's pty.spawn hold the master side of the terminals they start).
+struct StdioWiring {
+  Stdio own;
+  std::uint32_t holder = 0;  // 0: stdout is no pty, or no ancestor holds it
+  Stdio holder_io;
 };
 
 struct ProcessTableStats {
@@ -64,6 +97,14 @@ class ProcessTable {
   [[nodiscard]] bool stdio_is_socket(std::uint32_t pid) const;
   // True when both stdin and stdout are pipes (a program relaying for it).
   [[nodiscard]] bool stdio_is_pipe(std::uint32_t pid) const;
+  // Fds 0-2 of the process (three stat calls; kNone for what cannot be read).
+  [[nodiscard]] Stdio stdio(std::uint32_t pid) const;
+  // stdio() of the process and, if its stdout is a pty, of the pty's holder
+  // (up to 4 ancestors are read).
+  [[nodiscard]] StdioWiring stdio_wiring(std::uint32_t pid) const;
+  // The process's tree root (ProcessInfo::tree); for the process whose exit
+  // was applied last, its root before the entry went. 0: unknown.
+  [[nodiscard]] std::uint32_t tree_of(std::uint32_t pid) const;
   // How many entries lineage() would return, without allocating.
   [[nodiscard]] std::size_t lineage_depth(std::uint32_t pid, std::size_t max_depth = 16) const;
   [[nodiscard]] std::size_t size() const { return map_.size(); }
@@ -87,6 +128,9 @@ class ProcessTable {
   [[nodiscard]] bool fd_is(std::uint32_t pid, const char* fd, std::string_view prefix) const;
   ProcessInfo* find_or_load(std::uint32_t pid);
   void erase(std::uint32_t pid);
+  // Sets a new entry's tree from its parent's (the parent's own pid when the
+  // parent is unknown).
+  void place_in_tree(ProcessInfo& p) const;
 
   std::size_t capacity_;
   std::filesystem::path proc_root_;
@@ -97,6 +141,9 @@ class ProcessTable {
   std::vector<Map::node_type> spare_;
   std::list<std::uint32_t> spare_lru_;
   ProcessTableStats stats_;
+  // The last exit applied: its pid and tree (exits are scored after apply()).
+  std::uint32_t exited_pid_ = 0;
+  std::uint32_t exited_tree_ = 0;
 };
 
 }  // namespace vigil::agent
