@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "vigil/agent/agent.h"
+#include "vigil/agent/rules.h"
 #include "vigil/log.h"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,21 @@ int main(int argc, char** argv) {
   }
   const auto& cfg = parsed.config;
   vigil::log::init(cfg.log_level, cfg.log_format);
+  if (cfg.check_rules) {
+    // No kernel, no root: a rule author's check.
+    RulePackOptions options;
+    options.builtin = cfg.builtin_rules;
+    options.dirs.assign(cfg.rules.begin(), cfg.rules.end());
+    options.disabled = cfg.disabled_rules;
+    vigil::agent::sigma::LoadReport report;
+    const auto pack = RulePack::load(options, report);
+    std::fputs(format_load_report(report).c_str(), stdout);
+    const bool ok = report.files_failed == 0 && report.rules_failed == 0;
+    std::fputs(ok ? "result: every rule file parsed and every rule loaded\n"
+                  : "result: FAILED (see the lines marked FAILED)\n",
+               stdout);
+    return ok ? kExitOk : kExitFailure;
+  }
   try {
     Agent agent(cfg);
     if (auto loaded = agent.load_probes(); !loaded) {

@@ -87,6 +87,7 @@ Agent::Agent(AgentConfig config)
     : config_(std::move(config)),
       host_(config_.host_id.empty() ? default_host_id() : config_.host_id),
       signals_(io_, SIGINT, SIGTERM),
+      hup_(io_, SIGHUP),
       stats_timer_(io_),
       tick_timer_(io_),
       flush_timer_(io_),
@@ -200,6 +201,8 @@ Result<void> Agent::start() {
     pipeline_->set_falco_alerts(config_.falco_alerts);
   }
 
+  rule_packs_.restore(config_.state_dir / "rules-pack", config_.model_pubkey, config_.rules);
+  load_rules(false);
   if (auto r = load_model(); !r) {
     return r;
   }
@@ -245,7 +248,61 @@ Result<void> Agent::start() {
   return {};
 }
 
+namespace {
+RulePackOptions rule_options(const AgentConfig& config) {
+  RulePackOptions o;
+  o.builtin = config.builtin_rules;
+  o.dirs.assign(config.rules.begin(), config.rules.end());
+  o.disabled = config.disabled_rules;
+  return o;
+}
+}  // namespace
+
+void Agent::load_rules(bool reload) {
+  if (!reload && config_.builtin_rules && config_.rules.empty() && config_.disabled_rules.empty()) {
+    if (!reload) {
+      VLOG_INFO("rules: vigil's built-in pack, {} rules", pipeline_->rules()->size());
+    }
+    return;  // the pipeline starts with the built-in pack
+  }
+  sigma::LoadReport report;
+  auto pack = RulePack::load(rule_options(config_), report);
+  const bool clean = report.files_failed == 0 && report.rules_failed == 0;
+  if (!clean) {
+    for (const auto& e : report.entries) {
+      if (!e.loaded && !e.skipped) {
+        VLOG_WARN("rules: {} {}: {}", e.file, e.rule, e.reason);
+      }
+    }
+  }
+  if (reload && report.files_failed != 0) {
+    // A file that no longer parses is an editing accident: keep what runs.
+    ++rule_reloads_failed_;
+    VLOG_WARN("rules: reload refused ({} files did not parse); {} rules stay in force",
+              report.files_failed, pipeline_->rules() ? pipeline_->rules()->size() : 0);
+    return;
+  }
+  VLOG_INFO("rules: {} {} rules ({} failed, {} skipped) from the {}and {} directories",
+            reload ? "reloaded" : "loaded", report.rules_loaded, report.rules_failed,
+            report.rules_skipped, config_.builtin_rules ? "built-in pack " : "",
+            config_.rules.size());
+  pipeline_->set_rules(std::move(pack));
+}
+
+void Agent::wait_for_hup() {
+  hup_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) {
+      return;
+    }
+    // On the agent loop, between drains: the next event sees the new rules,
+    // and no event is dropped or evaluated twice.
+    load_rules(true);
+    wait_for_hup();
+  });
+}
+
 int Agent::run() {
+  wait_for_hup();
   signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (!ec) {
       VLOG_INFO("signal {} received, shutting down", sig);
@@ -306,6 +363,7 @@ void Agent::stop() {
   }
   boost::system::error_code ec;
   signals_.cancel(ec);
+  hup_.cancel(ec);
   stats_timer_.cancel();
   tick_timer_.cancel();
   flush_timer_.cancel();
@@ -444,6 +502,7 @@ Result<void> Agent::start_shipping() {
   hello.set_version(std::string(kVersion));
   hello.set_kernel(kernel_release());
   hello.set_model_version(pipeline_->model().version());
+  hello.set_rule_pack_version(rule_packs_.version());
   hello.set_feature_schema_version(kFeatureSchemaVersion);
   for (const auto& p : probes_) {
     auto* ps = hello.add_probes();
@@ -475,6 +534,17 @@ Result<void> Agent::start_shipping() {
   // Model updates arrive on the shipper's thread; they are applied on the agent loop.
   shipper_->set_model_handler([this](const v1::ModelUpdate& update) {
     boost::asio::post(io_, [this, update] { apply_model_update(update); });
+  });
+  // Rule packs too: verified and written, then the rules reload between events.
+  shipper_->set_rule_pack_handler([this](const v1::RulePackUpdate& update) {
+    boost::asio::post(io_, [this, update] {
+      if (rule_packs_.stage(update, config_.rules)) {
+        const auto before = pipeline_->rules();
+        load_rules(true);
+        rule_packs_.commit(pipeline_->rules() != before, config_.rules);
+        shipper_->set_rule_pack_version(rule_packs_.version());
+      }
+    });
   });
   ship_sink_ = std::make_unique<ShipSink>(*shipper_);
   pipeline_->set_scored_sink(ship_sink_.get());
@@ -579,6 +649,7 @@ v1::Health Agent::health() {
     h.set_model_version(pipeline_->model().version());
     h.set_model_refusals(model_updates_refused_);
     h.set_model_refusal(last_model_refusal_);
+    rule_packs_.report(h);
     h.set_events_total(pipeline_->stats().records);
     h.set_alerts_total(pipeline_->stats().alerts);
   }
@@ -719,6 +790,40 @@ std::string Agent::metrics_text() const {
            static_cast<double>(static_cast<int>(pipeline_->level())));
     metric(out, "vigil_agent_model_info", "gauge", "The scoring model in use (value 1).", 1,
            fmt::format("version=\"{}\"", label_value(pipeline_->model().version())));
+    metric(out, "vigil_agent_rule_hits_total", "counter", "Indicators raised by Sigma rules.",
+           static_cast<double>(ps.rule_hits));
+    metric(out, "vigil_agent_rule_reloads_total", "counter", "Rule packs reloaded (SIGHUP).",
+           static_cast<double>(ps.rule_swaps));
+    metric(out, "vigil_agent_rule_reloads_failed_total", "counter",
+           "Reloads refused because a rule file did not parse (the old rules stay).",
+           static_cast<double>(rule_reloads_failed_));
+    if (const auto& pack = pipeline_->rules()) {
+      metric_header(out, "vigil_agent_rule_evaluations_total", "counter",
+                    "Full evaluations of a Sigma rule (after the index and literal prefilter).");
+      const auto rules = pack->rules().rules();
+      auto labels = [](const sigma::RuleInfo& r) {
+        return fmt::format("rule=\"{}\",title=\"{}\"", label_value(r.indicator_id()),
+                           label_value(r.title));
+      };
+      for (const auto& [info, c] : rules) {
+        metric_sample(out, "vigil_agent_rule_evaluations_total",
+                      static_cast<double>(c->evaluations.load(std::memory_order_relaxed)),
+                      labels(*info));
+      }
+      metric_header(out, "vigil_agent_rule_matches_total", "counter", "Matches of a Sigma rule.");
+      for (const auto& [info, c] : rules) {
+        metric_sample(out, "vigil_agent_rule_matches_total",
+                      static_cast<double>(c->matches.load(std::memory_order_relaxed)),
+                      labels(*info));
+      }
+      metric_header(out, "vigil_agent_rule_seconds_total", "counter",
+                    "Time spent evaluating a Sigma rule (sampled, scaled to all evaluations).");
+      for (const auto& [info, c] : rules) {
+        metric_sample(out, "vigil_agent_rule_seconds_total",
+                      static_cast<double>(c->nanoseconds.load(std::memory_order_relaxed)) / 1e9,
+                      labels(*info));
+      }
+    }
     metric_summary(out, "vigil_agent_event_latency_seconds",
                    "Kernel timestamp to event scored and written out.", pipeline_->event_latency());
     metric_summary(out, "vigil_agent_alert_latency_seconds",

@@ -108,7 +108,10 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "metrics_listen",
                                                  "alert_format",
                                                  "record_features",
-                                                 "record_label"};
+                                                 "record_label",
+                                                 "rules",
+                                                 "builtin_rules",
+                                                 "disabled_rules"};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -185,6 +188,9 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     }
     if (auto n = root["record_features"]) cfg.record_features = n.as<std::string>();
     if (auto n = root["record_label"]) cfg.record_label = n.as<std::string>();
+    if (auto n = root["rules"]) cfg.rules = yaml_list(n);
+    if (auto n = root["builtin_rules"]) cfg.builtin_rules = n.as<bool>();
+    if (auto n = root["disabled_rules"]) cfg.disabled_rules = yaml_list(n);
   } catch (const YAML::Exception& e) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("config: line {}: {}", e.mark.line + 1, e.msg));
@@ -333,6 +339,10 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::uint32_t alert_threshold = 0;
   bool check = false;
   bool version = false;
+  std::vector<std::string> rules;
+  bool no_builtin_rules = false;
+  std::string disabled_rules;
+  bool check_rules = false;
 
   app.add_option("--config", config_path, "YAML config file");
   app.add_option("--host-id", host_id, "host identity (default: hostname)");
@@ -384,6 +394,15 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
   app.add_option("--log-format", log_format, "log lines as text (default) or json");
   app.add_flag("--check", check, "load the probes, print each one's status and exit");
+  app.add_option("--rules", rules,
+                 "Sigma rule directory (repeatable; *.yml/*.yaml below it, recursively)");
+  app.add_flag("--no-builtin-rules", no_builtin_rules,
+               "do not load vigil's own rule pack (compiled in; docs/detections.md)");
+  app.add_option("--disable-rules", disabled_rules,
+                 "comma list of rule ids or names switched off (noisy rules)");
+  app.add_flag("--check-rules", check_rules,
+               "load the rules, list what loaded and what did not (with the reason) and exit: "
+               "0 only if every rule file parsed");
   app.add_flag("--version", version, "print the version and exit");
 
   try {
@@ -451,6 +470,10 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--alert-format") > 0) cfg.falco_alerts = alert_format == "falco";
   if (app.count("--record-label") > 0) cfg.record_label = record_label;
   cfg.check = check;
+  if (app.count("--rules") > 0) cfg.rules = rules;
+  if (app.count("--no-builtin-rules") > 0) cfg.builtin_rules = false;
+  if (app.count("--disable-rules") > 0) cfg.disabled_rules = split_list(disabled_rules);
+  cfg.check_rules = check_rules;
   if (auto r = validate(cfg); !r) {
     return fail(r.error().message);
   }

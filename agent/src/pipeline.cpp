@@ -36,6 +36,29 @@ std::string_view severity_word(std::uint32_t score) {
 
 double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
 
+// A Sigma rule's provenance, as the Detection Rule License asks: id, title,
+// author and reference travel with every match.
+void append_rule_json(const sigma::RuleInfo& rule, std::string& out) {
+  out.append(",\"rule\":{\"id\":");
+  append_json_string(rule.id, out);
+  out.append(",\"title\":");
+  append_json_string(rule.title, out);
+  out.append(",\"author\":");
+  append_json_string(rule.author, out);
+  out.append(",\"reference\":");
+  append_json_string(rule.reference, out);
+  out.append(",\"level\":");
+  append_json_string(sigma::to_string(rule.level), out);
+  out.append(",\"file\":");
+  append_json_string(rule.file, out);
+  out.append(",\"attack\":[");
+  for (std::size_t i = 0; i < rule.attack.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    append_json_string(rule.attack[i], out);
+  }
+  out.append("]}");
+}
+
 }  // namespace
 
 void append_alert_json(const Event& event, const AlertContext& ctx,
@@ -59,6 +82,9 @@ void append_alert_json(const Event& event, const AlertContext& ctx,
     append_json_string(hits[i]->attack, out);
     fmt::format_to(it, ",\"severity\":{},\"summary\":", hits[i]->severity);
     append_json_string(hits[i]->summary, out);
+    if (hits[i]->rule != nullptr) {
+      append_rule_json(*hits[i]->rule, out);
+    }
     out.push_back('}');
   }
   out.append("],\"lineage\":[");
@@ -82,6 +108,11 @@ void append_alert_text(const Event& event, const AlertContext& ctx,
                  event.exe.empty() ? "?" : event.exe, ctx.score);
   for (std::size_t i = 0; i < hits.size(); ++i) {
     fmt::format_to(it, "{}{} {}", i == 0 ? "" : ", ", hits[i]->attack, hits[i]->id);
+    if (hits[i]->rule != nullptr && hits[i]->rule->title != hits[i]->id) {
+      // Attribution (Detection Rule License): the title and author of the rule.
+      fmt::format_to(it, " \"{}\" by {}", hits[i]->rule->title,
+                     hits[i]->rule->author.empty() ? "unknown" : hits[i]->rule->author);
+    }
   }
   fmt::format_to(it, "] level={} id={}", to_string(ctx.level), ctx.alert_id);
 }
@@ -143,6 +174,7 @@ Pipeline::Pipeline(std::string host, ProcessTable& table, std::int64_t boot_to_u
       boot_to_unix_ns_(boot_to_unix_ns),
       run_id_(fmt::format("{:x}", static_cast<std::uint64_t>(std::time(nullptr)))) {
   model_ = model ? std::move(model) : default_model();
+  rules_ = default_rule_pack();
   hit_ids_.reserve(16);
   batch_ts_.reserve(kMaxPending);
   alert_ts_.reserve(kMaxPending);
@@ -164,6 +196,20 @@ std::shared_ptr<const ScoringModel> baseline_model() {
     return *loaded;
   }();
   return model;
+}
+
+std::shared_ptr<const RulePack> default_rule_pack() {
+  static const auto pack = [] {
+    sigma::LoadReport report;
+    auto loaded = RulePack::load(RulePackOptions{}, report);
+    // The pack is this build's own: a rule that does not load is a bug the
+    // unit tests catch; say so rather than run without it silently.
+    if (report.rules_failed != 0 || report.files_failed != 0) {
+      std::fprintf(stderr, "vigil: built-in rule pack: %s", format_load_report(report).c_str());
+    }
+    return loaded;
+  }();
+  return pack;
 }
 
 std::shared_ptr<const ScoringModel> default_model() {
@@ -433,7 +479,10 @@ void Pipeline::stateful_indicators(double now) {
       if (event_.type == EventType::kAccept) {
         return;
       }
-      if (event_.type != EventType::kUdpSend && sock.ret < 0 && sock.ret != -EINPROGRESS) {
+      // Refused or timed out: synchronously (connect's return) or later (a
+      // non-blocking connect's SYN_SENT -> CLOSE, reported with ret 0).
+      if (event_.type == EventType::kConnectFailed ||
+          (event_.type == EventType::kConnect && sock.ret < 0 && sock.ret != -EINPROGRESS)) {
         const auto a = actor();
         if (connect_scans_.observe(a, sock.raddr, sock.rport, now) != Spread::kNone) {
           hits_.push_back(find_indicator("connect-scan"));
@@ -497,6 +546,11 @@ void Pipeline::stateful_indicators(double now) {
 
 Pipeline::Scored Pipeline::score_event() {
   indicators_.evaluate(event_, table_, hits_);
+  if (rules_) {
+    const auto before = hits_.size();
+    rules_->evaluate(event_, table_, hits_);
+    stats_.rule_hits += hits_.size() - before;
+  }
   const double now = seconds(event_.boot_ns);
   stateful_indicators(now);
   if (!suppressed_.empty() && !hits_.empty()) {
@@ -527,6 +581,13 @@ Pipeline::Scored Pipeline::score_event() {
       .in_focus = in_focus};
   compute_features(input, features_);
   std::uint32_t score = model_->score(features_);
+  for (const auto* h : hits_) {
+    // A Sigma rule's level is a floor no model lowers: a high or critical
+    // match alerts on its own, on a calm host as on an aroused one.
+    if (h->rule != nullptr) {
+      score = std::max<std::uint32_t>(score, h->severity);
+    }
+  }
   ++stats_.scored;
   if (recorder_) {
     record_sample();

@@ -17,6 +17,7 @@
 #include "vigil/agent/probe.h"
 #include "vigil/agent/process_table.h"
 #include "vigil/agent/ring_reader.h"
+#include "vigil/agent/rule_update.h"
 #include "vigil/agent/shipper.h"
 #include "vigil/agent/spool.h"
 #include "vigil/metrics_server.h"
@@ -57,6 +58,10 @@ class Agent {
   void save_baseline();
   [[nodiscard]] Result<void> start_shipping();
   [[nodiscard]] Result<void> load_model();
+  // Sigma rules from the configuration; on SIGHUP again (a failed reload keeps
+  // the rules in force).
+  void load_rules(bool reload);
+  void wait_for_hup();
   void apply_model_update(const v1::ModelUpdate& update);
   void apply_feedback(const std::string& alert_id, const std::string& label);
   void schedule_flush();
@@ -67,6 +72,8 @@ class Agent {
   BpfEnvironment env_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
+  boost::asio::signal_set hup_;
+  std::uint64_t rule_reloads_failed_ = 0;
   boost::asio::steady_timer stats_timer_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer flush_timer_;
@@ -81,6 +88,7 @@ class Agent {
   std::uint64_t last_drops_ = 0;
   std::uint64_t model_updates_refused_ = 0;
   std::string last_model_refusal_;  // "VERSION: reason", reported in health
+  RulePackUpdates rule_packs_;       // the collector's signed rule packs
   // --metrics-listen: the exposition is rendered on the agent loop every tick
   // and served from this snapshot by the metrics thread.
   std::unique_ptr<HttpServer> metrics_;

@@ -74,6 +74,12 @@ struct AgentConfig {
   std::string log_level = "info";
   std::string log_format = "text";  // text | json
   bool check = false;
+  // Sigma rules (docs/detections.md): operator rule directories, vigil's own
+  // pack (compiled in) on or off, and rules switched off by id or name.
+  std::vector<std::string> rules;
+  bool builtin_rules = true;
+  std::vector<std::string> disabled_rules;
+  bool check_rules = false;  // --check-rules: list what loaded and exit
 };
 
 // Known probe family names, in load order.

@@ -15,11 +15,18 @@
 
 namespace vigil::agent {
 
+namespace sigma {
+struct RuleInfo;
+}
+
 struct Indicator {
-  std::string_view id;       // stable, kebab-case
+  std::string_view id;       // stable, kebab-case (a Sigma rule: its name, else its id)
   std::string_view attack;   // MITRE ATT&CK technique id
   std::uint8_t severity;     // 0..100
   std::string_view summary;  // one line, for humans
+  // The Sigma rule behind this indicator (title, author, reference, all its
+  // ATT&CK ids); nullptr for vigil's C++ detectors.
+  const sigma::RuleInfo* rule = nullptr;
 };
 
 // Every indicator this build knows, for docs and tests.

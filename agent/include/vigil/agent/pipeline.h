@@ -16,6 +16,7 @@
 #include "vigil/agent/indicators.h"
 #include "vigil/agent/output.h"
 #include "vigil/agent/process_table.h"
+#include "vigil/agent/rules.h"
 #include "vigil/evolution.h"
 #include "vigil/features.h"
 #include "vigil/latency.h"
@@ -25,6 +26,8 @@ namespace vigil::agent {
 
 // The detector-only baseline built from this build's indicator table.
 [[nodiscard]] std::shared_ptr<const ScoringModel> baseline_model();
+// vigil's own Sigma rule pack (rules/vigil, compiled in), loaded once.
+[[nodiscard]] std::shared_ptr<const RulePack> default_rule_pack();
 // The agent's default: the evolved model shipped in models/default-model.pb
 // (built into the binary), or the baseline if this build ships none that
 // matches its feature schema.
@@ -41,6 +44,8 @@ struct PipelineStats {
   std::uint64_t model_swaps = 0;      // models installed after the first
   std::uint64_t suppressed_hits = 0;  // indicator hits dropped by analyst feedback
   std::uint64_t recorded = 0;         // samples written by --record-features
+  std::uint64_t rule_hits = 0;        // indicators raised by Sigma rules
+  std::uint64_t rule_swaps = 0;       // rule packs installed after the first (reloads)
   // Events processed, by EventType value (every type is below 64).
   std::array<std::uint64_t, 64> by_type{};
 };
@@ -111,6 +116,16 @@ class Pipeline {
   }
   [[nodiscard]] const ScoringModel& model() const { return *model_; }
 
+  // Installs a Sigma rule pack (null: none); takes effect from the next event,
+  // so a reload drops nothing.
+  void set_rules(std::shared_ptr<const RulePack> rules) {
+    if (rules_) {
+      ++stats_.rule_swaps;
+    }
+    rules_ = std::move(rules);
+  }
+  [[nodiscard]] const std::shared_ptr<const RulePack>& rules() const { return rules_; }
+
   // Feature recording for the evolution dataset.
   void set_recorder(std::unique_ptr<evo::DatasetWriter> writer, RecordLabel label) {
     recorder_ = std::move(writer);
@@ -177,6 +192,7 @@ class Pipeline {
   LatencyHistogram alert_latency_;
   std::unique_ptr<EventWriter> events_;
   IndicatorEngine indicators_;
+  std::shared_ptr<const RulePack> rules_;
   std::vector<const Indicator*> hits_;
   std::vector<std::string_view> hit_ids_;
   FeatureVector features_{};

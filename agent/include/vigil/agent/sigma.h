@@ -110,6 +110,22 @@ struct RuleEvent {
 // informational 10, low 30, medium 45, high 70, critical 90.
 enum class Level : std::uint8_t { kInformational, kLow, kMedium, kHigh, kCritical };
 [[nodiscard]] std::uint8_t severity(Level level);
+// The Sigma `level` word.
+[[nodiscard]] inline std::string_view to_string(Level level) {
+  switch (level) {
+    case Level::kInformational:
+      return "informational";
+    case Level::kLow:
+      return "low";
+    case Level::kMedium:
+      return "medium";
+    case Level::kHigh:
+      return "high";
+    case Level::kCritical:
+      return "critical";
+  }
+  return "medium";
+}
 
 // A compiled rule's provenance and what a match means.
 struct RuleInfo {
@@ -143,6 +159,7 @@ struct LoadReport {
     std::string file;
     std::string rule;    // id or title; empty for a file-level problem
     bool loaded = false;
+    bool skipped = false;  // well-formed, but for a logsource vigil does not produce
     std::string reason;  // why not (exact: the YAML error, the unknown field or modifier)
   };
   std::vector<Entry> entries;
@@ -171,6 +188,8 @@ class RuleSet {
   void add_directory(const std::filesystem::path& dir, LoadReport& report);
   // Rules by id are switched off (the operator's noisy-rule switch).
   void disable(std::string_view rule_id);
+  // Per-rule counters (on by default) cost two atomic adds per evaluation.
+  void set_counters_enabled(bool enabled);
 
   // The rules that match `event`, in load order, appended to `out` (cleared first).
   void match(const RuleEvent& event, std::vector<const RuleInfo*>& out) const;

@@ -1,0 +1,241 @@
+// Sigma rules in the agent: the field map, rule matches as indicators with
+// their provenance, and the level floor that makes high rules alert alone.
+#include "vigil/agent/rules.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "util/records.h"
+#include "util/test_util.h"
+#include "vigil/abi.h"
+#include "vigil/agent/pipeline.h"
+
+namespace vigil::agent {
+namespace {
+
+using sigma::Field;
+
+Event exec_event(std::uint32_t pid, std::uint32_t ppid, std::string exe,
+                 std::initializer_list<std::string_view> args) {
+  Event e;
+  e.type = EventType::kExec;
+  e.pid = pid;
+  e.ppid = ppid;
+  e.uid = 0;
+  e.comm = "x";
+  e.exe = std::move(exe);
+  e.args = args;
+  e.data = ExecData{.filename = e.exe};
+  return e;
+}
+
+std::string_view field(const sigma::RuleEvent& r, Field f) {
+  return r.present[static_cast<std::size_t>(f)] ? r.value[static_cast<std::size_t>(f)]
+                                                : std::string_view("<absent>");
+}
+
+TEST(RuleEvent, ExecMapsProcessAndParentFields) {
+  ProcessTable table(100, "");
+  auto parent = exec_event(10, 1, "/usr/sbin/nginx", {"nginx", "-g", "daemon off;"});
+  table.apply(parent);
+  auto child = exec_event(11, 10, "/usr/bin/bash", {"bash", "-c", "id"});
+  table.apply(child);
+  RuleEventBuilder b;
+  sigma::RuleEvent r;
+  ASSERT_TRUE(b.build(child, table, r));
+  EXPECT_EQ(r.category, sigma::Category::kProcessCreation);
+  EXPECT_EQ(field(r, Field::kImage), "/usr/bin/bash");
+  EXPECT_EQ(field(r, Field::kCommandLine), "bash -c id");
+  EXPECT_EQ(field(r, Field::kParentImage), "/usr/sbin/nginx");
+  EXPECT_EQ(field(r, Field::kParentCommandLine), "nginx -g daemon off;");
+  EXPECT_EQ(field(r, Field::kProcessId), "11");
+  EXPECT_EQ(field(r, Field::kParentProcessId), "10");
+  EXPECT_EQ(field(r, Field::kUser), "root");
+  EXPECT_EQ(field(r, Field::kOriginalFileName), "<absent>");
+  EXPECT_EQ(field(r, Field::kDestinationHostname), "<absent>");
+}
+
+TEST(RuleEvent, FileOpsMapToSigmaCategories) {
+  ProcessTable table(100, "");
+  RuleEventBuilder b;
+  sigma::RuleEvent r;
+  Event e;
+  e.type = EventType::kFile;
+  e.pid = 5;
+  e.exe = "/usr/bin/mv";
+  e.data = FileData{.op = VIGIL_FILE_RENAME, .path = "/tmp/x", .new_path = "/etc/cron.d/x"};
+  ASSERT_TRUE(b.build(e, table, r));
+  EXPECT_EQ(r.category, sigma::Category::kFileRename);
+  EXPECT_EQ(r.also, sigma::Category::kFileEvent);
+  EXPECT_EQ(field(r, Field::kTargetFilename), "/etc/cron.d/x");
+  EXPECT_EQ(field(r, Field::kSourceFilename), "/tmp/x");
+  EXPECT_EQ(field(r, Field::kRequest), "rename");
+
+  e.data = FileData{.op = VIGIL_FILE_CHMOD, .mode = 0104755, .path = "/tmp/sh"};
+  ASSERT_TRUE(b.build(e, table, r));
+  EXPECT_EQ(r.category, sigma::Category::kFileChange);
+  EXPECT_EQ(field(r, Field::kFileMode), "4755");
+
+  e.data = FileData{.op = VIGIL_FILE_UNLINK, .path = "/root/.bash_history"};
+  ASSERT_TRUE(b.build(e, table, r));
+  EXPECT_EQ(r.category, sigma::Category::kFileDelete);
+
+  e.data = FileData{.op = VIGIL_FILE_READ_SENSITIVE, .path = "/etc/shadow"};
+  ASSERT_TRUE(b.build(e, table, r));
+  EXPECT_EQ(r.category, sigma::Category::kFileAccess);
+
+  // A refused syscall changed nothing: rules never see it.
+  e.data = FileData{.op = VIGIL_FILE_WRITE, .ret = -13, .path = "/etc/passwd"};
+  EXPECT_FALSE(b.build(e, table, r));
+}
+
+TEST(RuleEvent, ConnectAndListenMapNetworkFields) {
+  ProcessTable table(100, "");
+  RuleEventBuilder b;
+  sigma::RuleEvent r;
+  Event e;
+  e.type = EventType::kConnect;
+  e.pid = 7;
+  e.exe = "/usr/bin/curl";
+  e.data = SockData{.ret = 0,
+                    .family = 2,
+                    .proto = 6,
+                    .laddr = "10.0.0.2",
+                    .lport = 40000,
+                    .raddr = "10.0.0.9",
+                    .rport = 4444};
+  ASSERT_TRUE(b.build(e, table, r));
+  EXPECT_EQ(r.category, sigma::Category::kNetworkConnection);
+  EXPECT_EQ(field(r, Field::kInitiated), "true");
+  EXPECT_EQ(field(r, Field::kDestinationIp), "10.0.0.9");
+  EXPECT_EQ(field(r, Field::kDestinationPort), "4444");
+  EXPECT_EQ(field(r, Field::kSourcePort), "40000");
+  EXPECT_EQ(field(r, Field::kProtocol), "tcp");
+  e.type = EventType::kListen;
+  ASSERT_TRUE(b.build(e, table, r));
+  EXPECT_EQ(field(r, Field::kInitiated), "false");
+  EXPECT_EQ(field(r, Field::kDestinationPort), "<absent>");
+}
+
+constexpr std::string_view kMarkerRule = R"(
+title: Test marker in a command line
+id: 5b0f6a4e-1111-4c3a-9d55-000000000001
+status: test
+description: a test rule
+references:
+  - https://example.org/marker
+author: Test Author
+tags:
+  - attack.execution
+  - attack.t1059.004
+logsource:
+  product: linux
+  category: process_creation
+detection:
+  selection:
+    CommandLine|contains: 'vigil-test-marker'
+  condition: selection
+level: high
+)";
+
+std::vector<std::string> read_lines(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+TEST(RulePack, AMatchIsAnIndicatorWithTheRulesProvenance) {
+  sigma::LoadReport report;
+  auto pack = RulePack::from_yaml(kMarkerRule, report);
+  ASSERT_EQ(report.rules_loaded, 1U) << format_load_report(report);
+  ProcessTable table(100, "");
+  auto e = exec_event(20, 1, "/usr/bin/echo", {"echo", "vigil-test-marker"});
+  std::vector<const Indicator*> hits;
+  pack->evaluate(e, table, hits);
+  ASSERT_EQ(hits.size(), 1U);
+  EXPECT_EQ(hits[0]->id, "5b0f6a4e-1111-4c3a-9d55-000000000001");
+  EXPECT_EQ(hits[0]->attack, "T1059.004");
+  EXPECT_EQ(hits[0]->severity, 70);
+  ASSERT_NE(hits[0]->rule, nullptr);
+  EXPECT_EQ(hits[0]->rule->author, "Test Author");
+  EXPECT_EQ(hits[0]->rule->reference, "https://example.org/marker");
+  hits.clear();
+  auto other = exec_event(21, 1, "/usr/bin/echo", {"echo", "hello"});
+  pack->evaluate(other, table, hits);
+  EXPECT_TRUE(hits.empty());
+}
+
+// A high rule alerts on its own (score >= 50), on a calm host as on one that
+// benign noise has aroused: awareness may raise a score, never lower it.
+TEST(RulePack, AHighRuleAlertsOnItsOwnAtEveryLevel) {
+  test::TempDir dir;
+  const auto out = dir.path() / "alerts.jsonl";
+  ProcessTable table(100, "");
+  Pipeline p("h", table, 0);
+  sigma::LoadReport report;
+  p.set_rules(RulePack::from_yaml(kMarkerRule, report));
+  auto sink = LineSink::open(out.string());
+  ASSERT_OK(sink);
+  p.set_alerts(std::move(*sink), OutputFormat::kJson, 50);
+  ASSERT_EQ(p.level(), Level::kCalm);
+  p.on_record(test::bytes_of(test::make_exec(30, "/usr/bin/echo", {"echo", "vigil-test-marker"})));
+  p.on_batch_end();
+  ASSERT_EQ(p.stats().alerts, 1U);
+  const auto lines = read_lines(out);
+  ASSERT_FALSE(lines.empty());
+  const auto& alert = lines.back();
+  EXPECT_NE(alert.find("\"title\":\"Test marker in a command line\""), std::string::npos) << alert;
+  EXPECT_NE(alert.find("\"author\":\"Test Author\""), std::string::npos) << alert;
+  EXPECT_NE(alert.find("\"reference\":\"https://example.org/marker\""), std::string::npos);
+  // Arouse the host with many high-scoring events, then the rule again.
+  for (std::uint32_t i = 0; i < 60; ++i) {
+    p.on_record(test::bytes_of(test::make_exec(100 + i, "/tmp/dropped", {"dropped"})));
+  }
+  p.on_batch_end();
+  EXPECT_GE(static_cast<int>(p.level()), static_cast<int>(Level::kAlert));
+  const auto before = p.stats().alerts;
+  p.on_record(test::bytes_of(test::make_exec(500, "/usr/bin/echo", {"echo", "vigil-test-marker"})));
+  p.on_batch_end();
+  EXPECT_EQ(p.stats().alerts, before + 1);
+}
+
+TEST(RulePack, RulesAreSwitchedOffByIdOrName) {
+  test::TempDir dir;
+  std::ofstream(dir.path() / "marker.yml") << kMarkerRule;
+  sigma::LoadReport report;
+  RulePackOptions options{.builtin = false,
+                          .dirs = {dir.path()},
+                          .disabled = {"5b0f6a4e-1111-4c3a-9d55-000000000001", "no-such-rule"}};
+  auto pack = RulePack::load(options, report);
+  ProcessTable table(100, "");
+  auto e = exec_event(20, 1, "/usr/bin/echo", {"echo", "vigil-test-marker"});
+  std::vector<const Indicator*> hits;
+  pack->evaluate(e, table, hits);
+  EXPECT_TRUE(hits.empty());
+  // An unknown id is reported, not silently ignored.
+  EXPECT_NE(format_load_report(report).find("no-such-rule"), std::string::npos);
+}
+
+TEST(RulePack, TheBuiltInPackLoadsCleanly) {
+  sigma::LoadReport report;
+  auto pack = RulePack::load(RulePackOptions{}, report);
+  EXPECT_EQ(report.files_failed, 0U) << format_load_report(report);
+  EXPECT_EQ(report.rules_failed, 0U) << format_load_report(report);
+  EXPECT_EQ(report.rules_skipped, 0U) << format_load_report(report);
+  EXPECT_EQ(pack->size(), embedded_rule_pack().size());
+  // Every rule of vigil's pack that re-states a C++ detector keeps its
+  // indicator id, so it keeps its feature slot in the scoring model.
+  for (const auto& [info, counters] : pack->rules().rules()) {
+    EXPECT_FALSE(info->name.empty()) << info->file << ": vigil's rules are named";
+    EXPECT_FALSE(info->attack.empty()) << info->file << ": no ATT&CK tag";
+    EXPECT_FALSE(info->reference.empty()) << info->file << ": no reference";
+  }
+}
+
+}  // namespace
+}  // namespace vigil::agent
