@@ -1,6 +1,7 @@
 // vigilctl: the operator's client for vigil-collector's QueryService.
 //   vigilctl --collector ADDR report | agents | alerts [--follow] | events | feedback ID --label L
 //   vigilctl models list | evolve | import FILE | rollout VERSION | rollback | status
+//   vigilctl rules list | push DIR | rollout VERSION | rollback | status
 // Tables by default, --json for machines. Exit codes: 0 ok, 1 the request
 // failed, 2 bad arguments, 3 collector unreachable.
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -22,6 +24,7 @@
 #include "vigil/pem.h"
 #include "vigil/v1/model.grpc.pb.h"
 #include "vigil/v1/query.grpc.pb.h"
+#include "vigil/v1/rules.grpc.pb.h"
 
 namespace {
 
@@ -509,6 +512,147 @@ int cmd_models_status(ModelStub& stub, const Options& o) {
   return show_rollout(o, stub.RolloutStatus(&ctx, {}, &st), st);
 }
 
+// ------------------------------------------------------------------- rules
+
+using RuleStub = vigil::v1::RuleService::Stub;
+
+int cmd_rules_list(RuleStub& stub, const Options& o) {
+  grpc::ClientContext ctx;
+  prepare_call(ctx, o);
+  vigil::v1::ListRulePacksResponse resp;
+  if (auto s = stub.ListRulePacks(&ctx, {}, &resp); !s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(resp);
+    return kExitOk;
+  }
+  Table t(
+      {"VERSION", "STATE", "CREATED (UTC)", "FILES", "RULES", "BYTES", "DIGEST", "DESCRIPTION"});
+  for (const auto& p : resp.packs()) {
+    t.add({p.version(), p.state(), format_time(p.created_ns()), std::to_string(p.files()),
+           std::to_string(p.rules()), format_bytes(p.bytes()), p.digest().substr(0, 16),
+           p.description().empty() ? "-" : p.description()});
+  }
+  std::cout << t.render();
+  fmt::print("\nsigning key (agents' --model-pubkey): {}\n", resp.signing_public_key());
+  return kExitOk;
+}
+
+// Every *.yml / *.yaml below `dir` (hidden files and directories skipped),
+// named by its path relative to `dir`, in name order.
+std::optional<std::vector<vigil::v1::RulePackFile>> read_rule_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    fmt::print(stderr, "vigilctl: {} is not a directory\n", dir);
+    return std::nullopt;
+  }
+  std::vector<vigil::v1::RulePackFile> files;
+  fs::recursive_directory_iterator it(dir, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name.starts_with(".")) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    const auto ext = it->path().extension();
+    if (!it->is_regular_file() || (ext != ".yml" && ext != ".yaml")) {
+      continue;
+    }
+    std::ifstream in(it->path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!in) {
+      fmt::print(stderr, "vigilctl: cannot read {}\n", it->path().string());
+      return std::nullopt;
+    }
+    vigil::v1::RulePackFile f;
+    f.set_name(fs::relative(it->path(), dir).generic_string());
+    f.set_yaml(ss.str());
+    files.push_back(std::move(f));
+  }
+  if (ec) {
+    fmt::print(stderr, "vigilctl: {}: {}\n", dir, ec.message());
+    return std::nullopt;
+  }
+  if (files.empty()) {
+    fmt::print(stderr, "vigilctl: no *.yml or *.yaml files in {}\n", dir);
+    return std::nullopt;
+  }
+  std::ranges::sort(files, [](const auto& a, const auto& b) { return a.name() < b.name(); });
+  return files;
+}
+
+int cmd_rules_push(RuleStub& stub, const Options& o, const std::string& dir,
+                   const std::string& version, const std::string& description) {
+  auto files = read_rule_dir(dir);
+  if (!files) {
+    return kExitUsage;
+  }
+  vigil::v1::PushRulePackRequest req;
+  req.set_version(version);
+  req.set_description(description);
+  for (auto& f : *files) {
+    *req.add_files() = std::move(f);
+  }
+  grpc::ClientContext ctx;
+  prepare_call(ctx, o);
+  vigil::v1::RulePackInfo info;
+  if (auto s = stub.PushRulePack(&ctx, req, &info); !s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(info);
+  } else {
+    fmt::print("rule pack {} registered as {}: {} files, {} rules, digest {}\n", info.version(),
+               info.state(), info.files(), info.rules(), info.digest());
+  }
+  return kExitOk;
+}
+
+int cmd_rules_rollout(RuleStub& stub, const Options& o, const std::string& version, double canary,
+                      std::uint64_t soak_s) {
+  vigil::v1::RolloutRequest req;
+  req.set_version(version);
+  req.set_canary_fraction(canary);
+  req.set_soak_s(soak_s);
+  grpc::ClientContext ctx;
+  prepare_call(ctx, o);
+  vigil::v1::RolloutStatus st;
+  return show_rollout(o, stub.RuleRollout(&ctx, req, &st), st);
+}
+
+int cmd_rules_rollback(RuleStub& stub, const Options& o, const std::string& reason) {
+  vigil::v1::RollbackRequest req;
+  req.set_reason(reason);
+  grpc::ClientContext ctx;
+  prepare_call(ctx, o);
+  vigil::v1::RolloutStatus st;
+  return show_rollout(o, stub.RuleRollback(&ctx, req, &st), st);
+}
+
+int cmd_rules_status(RuleStub& stub, const Options& o) {
+  grpc::ClientContext ctx;
+  prepare_call(ctx, o);
+  vigil::v1::RuleStatusResponse resp;
+  if (auto s = stub.RuleStatus(&ctx, {}, &resp); !s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(resp);
+    return kExitOk;
+  }
+  print_rollout(resp.rollout());
+  Table t({"AGENT", "CONNECTED", "RULE PACK", "REFUSED"});
+  for (const auto& a : resp.agents()) {
+    t.add({a.agent_id(), a.connected() ? "yes" : "no", a.version().empty() ? "-" : a.version(),
+           a.refusals() == 0 ? "-" : fmt::format("{} (last: {})", a.refusals(), a.refusal())});
+  }
+  fmt::print("\n{}", t.render(120));
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -609,6 +753,32 @@ int main(int argc, char** argv) {
   m_rollback->add_option("--reason", m_reason, "why (kept in the rollout status)");
   models->add_subcommand("status", "the current rollout");
 
+  auto* rules = app.add_subcommand("rules", "Sigma rule packs: push, rollout, status, rollback");
+  rules->require_subcommand(1);
+  rules->add_subcommand("list", "registered rule packs and the signing key");
+  auto* r_push = rules->add_subcommand("push", "validate, sign and register a directory of rules");
+  std::string r_dir;
+  std::string r_push_version;
+  std::string r_description;
+  r_push->add_option("DIR", r_dir, "directory of Sigma rules (*.yml, *.yaml; recursive)")
+      ->required();
+  r_push->add_option("--version", r_push_version, "version name (default: rp-N)");
+  r_push->add_option("--description", r_description, "what the pack is (kept with it)");
+  auto* r_rollout = rules->add_subcommand("rollout", "roll a pack out: canary, then the fleet");
+  std::string r_version;
+  double r_canary = 0.1;
+  std::uint64_t r_soak = 300;
+  r_rollout->add_option("VERSION", r_version, "rule pack version")->required();
+  r_rollout->add_option("--canary", r_canary, "share of agents in the canary (default 0.1)")
+      ->check(CLI::Range(0.0001, 1.0));
+  r_rollout->add_option("--soak", r_soak, "seconds the canary runs before the fleet (300)")
+      ->check(CLI::Range(1, 7 * 86400));
+  auto* r_rollback =
+      rules->add_subcommand("rollback", "return every agent to the previous pack (or none)");
+  std::string r_reason;
+  r_rollback->add_option("--reason", r_reason, "why (kept in the rollout status)");
+  rules->add_subcommand("status", "the rollout and the pack each agent runs");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -686,6 +856,14 @@ int main(int argc, char** argv) {
     if (m_rollback->parsed()) return cmd_models_rollback(*mstub, o, m_reason);
     if (models->got_subcommand("status")) return cmd_models_status(*mstub, o);
     return cmd_models_list(*mstub, o);
+  }
+  if (rules->parsed()) {
+    auto rstub = vigil::v1::RuleService::NewStub(channel);
+    if (r_push->parsed()) return cmd_rules_push(*rstub, o, r_dir, r_push_version, r_description);
+    if (r_rollout->parsed()) return cmd_rules_rollout(*rstub, o, r_version, r_canary, r_soak);
+    if (r_rollback->parsed()) return cmd_rules_rollback(*rstub, o, r_reason);
+    if (rules->got_subcommand("status")) return cmd_rules_status(*rstub, o);
+    return cmd_rules_list(*rstub, o);
   }
   return kExitUsage;
 }

@@ -171,6 +171,16 @@ void Shipper::session() {
         if (handler) {
           handler(msg.model());
         }
+      } else if (msg.has_rule_pack()) {
+        std::function<void(const v1::RulePackUpdate&)> handler;
+        {
+          std::lock_guard lock(mu_);
+          ++stats_.rule_pack_updates;
+          handler = on_rule_pack_;
+        }
+        if (handler) {
+          handler(msg.rule_pack());
+        }
       } else if (msg.has_feedback()) {
         std::function<void(const v1::Feedback&)> handler;
         {

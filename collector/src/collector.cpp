@@ -20,6 +20,7 @@
 #include "vigil/collector/ingest.h"
 #include "vigil/collector/model_service.h"
 #include "vigil/collector/query_service.h"
+#include "vigil/collector/rule_service.h"
 #include "vigil/collector/web.h"
 #include "vigil/log.h"
 #include "vigil/metrics_server.h"
@@ -368,11 +369,26 @@ int run(const CollectorConfig& config) {
     fmt::print(stderr, "vigil-collector: {}\n", r.error().message);
     return 1;
   }
-  ingest.set_hello_hook([&models](const std::string& id, const v1::Hello& hello) {
+  // Rule packs are signed with the models' key: agents trust one key.
+  RulePackLink pack_link{.connected = [&ingest] { return ingest.connected_agents(); },
+                         .send =
+                             [&ingest](const std::string& id, const v1::RulePackUpdate& u) {
+                               v1::CollectorMessage msg;
+                               *msg.mutable_rule_pack() = u;
+                               return ingest.send_to_agent(id, msg);
+                             }};
+  RulePackManager rule_packs(**store, models.signing_key(), std::move(pack_link));
+  if (auto r = rule_packs.init(); !r) {
+    fmt::print(stderr, "vigil-collector: {}\n", r.error().message);
+    return 1;
+  }
+  ingest.set_hello_hook([&models, &rule_packs](const std::string& id, const v1::Hello& hello) {
     models.on_hello(id, hello.model_version());
+    rule_packs.on_hello(id, hello.rule_pack_version());
   });
   query.set_feedback_hook([&models] { models.on_feedback(); });
   ModelServiceImpl model_service(models, auth);
+  RuleServiceImpl rule_service(rule_packs, auth);
 
   // The standard health service (grpc.health.v1) and server reflection on
   // both ports, so Kubernetes probes and generic gRPC tools work.
@@ -388,6 +404,7 @@ int run(const CollectorConfig& config) {
   if (one_server) {
     agents_builder.RegisterService(&query);
     agents_builder.RegisterService(&model_service);
+    agents_builder.RegisterService(&rule_service);
   }
   auto agents_server = agents_builder.BuildAndStart();
   if (!agents_server || agent_port == 0) {
@@ -403,6 +420,7 @@ int run(const CollectorConfig& config) {
     api_builder.SetMaxReceiveMessageSize(32 << 20);  // model imports
     api_builder.RegisterService(&query);
     api_builder.RegisterService(&model_service);
+    api_builder.RegisterService(&rule_service);
     api_server = api_builder.BuildAndStart();
     if (!api_server || api_port == 0) {
       fmt::print(stderr, "vigil-collector: cannot listen on {}\n", config.api_listen);
@@ -412,7 +430,8 @@ int run(const CollectorConfig& config) {
   for (auto* server : {agents_server.get(), api_server.get()}) {
     if (server != nullptr && server->GetHealthCheckService() != nullptr) {
       for (const char* svc :
-           {"vigil.v1.AgentService", "vigil.v1.QueryService", "vigil.v1.ModelService"}) {
+           {"vigil.v1.AgentService", "vigil.v1.QueryService", "vigil.v1.ModelService",
+            "vigil.v1.RuleService"}) {
         server->GetHealthCheckService()->SetServingStatus(svc, true);
       }
     }
@@ -475,6 +494,7 @@ int run(const CollectorConfig& config) {
     lock.unlock();
     const auto now = std::chrono::steady_clock::now();
     models.tick(unix_now_ns());  // canary soak and health gate, scheduled evolution
+    rule_packs.tick(unix_now_ns());
     if (now >= next_retention) {
       if (auto r = (*store)->enforce_retention(unix_now_ns()); !r) {
         VLOG_WARN("retention: {}", r.error().message);

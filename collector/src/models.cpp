@@ -1,13 +1,7 @@
 #include "vigil/collector/models.h"
 
-#include <fcntl.h>
-#include <sodium.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "vigil/log.h"
 #include "vigil/scoring.h"
@@ -17,14 +11,6 @@ namespace {
 
 constexpr std::uint64_t kNs = 1'000'000'000ULL;
 constexpr const char* kRolloutKey = "rollout";
-
-std::string to_hex(std::string_view raw) {
-  std::string hex(raw.size() * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                 raw.size());
-  hex.pop_back();
-  return hex;
-}
 
 // The sample an agent's stored event describes, if it carries this build's features.
 bool features_of(const v1::Event& e, FeatureVector& x) {
@@ -44,9 +30,24 @@ bool features_of(const v1::Event& e, FeatureVector& x) {
 }  // namespace
 
 ModelManager::ModelManager(Store& store, ModelConfig config, AgentLink link)
-    : store_(store), config_(std::move(config)), link_(std::move(link)) {
-  rollout_.set_phase("idle");
-}
+    : store_(store),
+      config_(std::move(config)),
+      link_(std::move(link)),
+      rollout_(store, {.noun = "model", .state_key = kRolloutKey},
+               {.connected = [this] { return link_.connected(); },
+                .push = [this](const std::string& id,
+                               const std::string& version) { return push(id, version); },
+                .running = [](const v1::AgentRecord& a) { return a.model_version(); },
+                .exists = [this](const std::string& version) -> Result<bool> {
+                  auto rec = store_.get_model(version);
+                  if (!rec) {
+                    return std::unexpected(rec.error());
+                  }
+                  return rec->has_value();
+                },
+                .active_version = [this] { return active_version(); },
+                .set_state = [this](const std::string& version,
+                                    const std::string& state) { set_state(version, state); }}) {}
 
 ModelManager::~ModelManager() {
   stopping_ = true;
@@ -56,44 +57,14 @@ ModelManager::~ModelManager() {
 }
 
 Result<void> ModelManager::init(std::string_view shipped_model, std::uint64_t now_ns) {
-  if (sodium_init() < 0) {
-    return make_error(ErrorCode::kInternal, "libsodium failed to initialise");
-  }
   last_scheduled_ns_ = now_ns;
   // The signing key: created once, kept with mode 0600.
-  std::ifstream in(config_.signing_key);
-  if (in) {
-    std::string hex;
-    in >> hex;
-    std::string sk(crypto_sign_SECRETKEYBYTES, '\0');
-    std::size_t len = 0;
-    if (sodium_hex2bin(reinterpret_cast<unsigned char*>(sk.data()), sk.size(), hex.data(),
-                       hex.size(), nullptr, &len, nullptr) != 0 ||
-        len != crypto_sign_SECRETKEYBYTES) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("{}: not a hex ed25519 secret key ({} hex characters)",
-                                    config_.signing_key.string(), 2 * crypto_sign_SECRETKEYBYTES));
-    }
-    secret_key_ = std::move(sk);
-    public_key_.assign(crypto_sign_PUBLICKEYBYTES, '\0');
-    crypto_sign_ed25519_sk_to_pk(reinterpret_cast<unsigned char*>(public_key_.data()),
-                                 reinterpret_cast<const unsigned char*>(secret_key_.data()));
-  } else {
-    secret_key_.assign(crypto_sign_SECRETKEYBYTES, '\0');
-    public_key_.assign(crypto_sign_PUBLICKEYBYTES, '\0');
-    crypto_sign_keypair(reinterpret_cast<unsigned char*>(public_key_.data()),
-                        reinterpret_cast<unsigned char*>(secret_key_.data()));
-    const int fd =
-        ::open(config_.signing_key.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    const std::string hex = to_hex(secret_key_) + "\n";
-    if (fd < 0 || ::write(fd, hex.data(), hex.size()) != static_cast<ssize_t>(hex.size())) {
-      if (fd >= 0) ::close(fd);
-      return make_error(ErrorCode::kIo,
-                        fmt::format("cannot create signing key {}: {}",
-                                    config_.signing_key.string(), std::strerror(errno)));
-    }
-    ::close(fd);
-    std::ofstream(config_.signing_key.string() + ".pub") << public_key_hex() << '\n';
+  auto key = SigningKey::load_or_create(config_.signing_key);
+  if (!key) {
+    return std::unexpected(key.error());
+  }
+  key_ = std::move(*key);
+  if (key_.created()) {
     VLOG_INFO("created model signing key {} (public key {})", config_.signing_key.string(),
               public_key_hex());
   }
@@ -114,17 +85,10 @@ Result<void> ModelManager::init(std::string_view shipped_model, std::uint64_t no
       return r;
     }
   }
-  auto saved = store_.get_meta(kRolloutKey);
-  if (!saved) {
-    return std::unexpected(saved.error());
-  }
-  if (saved->has_value() && !rollout_.ParseFromString(**saved)) {
-    return make_error(ErrorCode::kCorrupt, "stored rollout state is corrupt");
-  }
-  return {};
+  return rollout_.restore();
 }
 
-std::string ModelManager::public_key_hex() const { return to_hex(public_key_); }
+std::string ModelManager::public_key_hex() const { return key_.public_key_hex(); }
 
 Result<v1::ModelRecord> ModelManager::sign(const v1::Model& model, v1::ModelInfo info) {
   if (auto loaded = ScoringModel::load(model); !loaded) {
@@ -134,12 +98,7 @@ Result<v1::ModelRecord> ModelManager::sign(const v1::Model& model, v1::ModelInfo
   if (!model.SerializeToString(rec.mutable_model())) {
     return make_error(ErrorCode::kInternal, "model does not serialise");
   }
-  std::string sig(crypto_sign_BYTES, '\0');
-  crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
-                       reinterpret_cast<const unsigned char*>(rec.model().data()),
-                       rec.model().size(),
-                       reinterpret_cast<const unsigned char*>(secret_key_.data()));
-  rec.set_signature(sig);
+  rec.set_signature(key_.sign(rec.model()));
   info.set_version(model.version());
   info.set_feature_schema_version(model.feature_schema_version());
   if (info.fitness() == 0) {
@@ -178,10 +137,6 @@ bool ModelManager::push(const std::string& agent_id, const std::string& version)
   update.set_model((*rec)->model());
   update.set_signature((*rec)->signature());
   return link_.send(agent_id, update);
-}
-
-Result<void> ModelManager::save_rollout() {
-  return store_.put_meta(kRolloutKey, rollout_.SerializeAsString());
 }
 
 v1::ListModelsResponse ModelManager::list() {
@@ -449,145 +404,19 @@ v1::EvolutionStatus ModelManager::evolve_async(std::uint64_t now_ns) {
 
 // ------------------------------------------------------------------ rollout
 
-void ModelManager::refresh_counts() {
-  const auto connected = link_.connected();
-  std::uint32_t updated = 0;
-  for (const auto& id : connected) {
-    if (auto rec = store_.agent(id); rec && rec->model_version() == rollout_.version()) {
-      ++updated;
-    }
-  }
-  rollout_.set_agents_total(static_cast<std::uint32_t>(connected.size()));
-  rollout_.set_agents_updated(updated);
-}
-
-v1::RolloutStatus ModelManager::status() {
-  std::lock_guard lock(mu_);
-  refresh_counts();
-  return rollout_;
-}
+v1::RolloutStatus ModelManager::status() { return rollout_.status(); }
 
 Result<v1::RolloutStatus> ModelManager::rollout(const std::string& version, double canary_fraction,
                                                 std::uint64_t soak_s, std::uint64_t now_ns) {
-  if (!std::isfinite(canary_fraction) || canary_fraction <= 0 || canary_fraction > 1) {
-    return make_error(ErrorCode::kInvalidArgument, "canary_fraction must be in (0, 1]");
-  }
-  std::lock_guard lock(mu_);
-  if (rollout_.phase() == "canary") {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("rollout of {} is in its canary phase: wait or roll back", rollout_.version()));
-  }
-  auto rec = store_.get_model(version);
-  if (!rec) {
-    return std::unexpected(rec.error());
-  }
-  if (!rec->has_value()) {
-    return make_error(ErrorCode::kNotFound, "no model " + version);
-  }
-  const std::string previous = active_version();
-  if (previous == version) {
-    return make_error(ErrorCode::kInvalidArgument, fmt::format("{} is already active", version));
-  }
-  auto agents = link_.connected();
-  if (agents.empty()) {
-    return make_error(ErrorCode::kInvalidArgument, "no agents connected to roll out to");
-  }
-  std::ranges::sort(agents);
-  const auto n = std::max<std::size_t>(
-      1, static_cast<std::size_t>(std::ceil(canary_fraction * static_cast<double>(agents.size()))));
-  rollout_.Clear();
-  rollout_.set_version(version);
-  rollout_.set_phase("canary");
-  rollout_.set_previous_version(previous);
-  rollout_.set_started_ns(now_ns);
-  rollout_.set_soak_s(soak_s);
-  for (std::size_t i = 0; i < n && i < agents.size(); ++i) {
-    rollout_.add_canary_agents(agents[i]);
-    push(agents[i], version);
-  }
-  rollout_.set_reason(fmt::format("canary: {} of {} agents for {} s", n, agents.size(), soak_s));
-  set_state(version, "canary");
-  if (auto r = save_rollout(); !r) {
-    return std::unexpected(r.error());
-  }
-  VLOG_INFO("model rollout {}: {}", version, rollout_.reason());
-  refresh_counts();
-  return rollout_;
+  return rollout_.start(version, canary_fraction, soak_s, now_ns);
 }
 
 Result<v1::RolloutStatus> ModelManager::rollback(const std::string& reason, std::uint64_t now_ns) {
-  std::lock_guard lock(mu_);
-  const auto phase = rollout_.phase();
-  if ((phase != "canary" && phase != "fleet") || rollout_.previous_version().empty()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("nothing to roll back (rollout phase {})", phase));
-  }
-  const std::string bad = rollout_.version();
-  const std::string good = rollout_.previous_version();
-  for (const auto& id : link_.connected()) {
-    push(id, good);
-  }
-  set_state(bad, "rolled_back");
-  set_state(good, "active");
-  rollout_.set_phase("rolled_back");
-  rollout_.set_reason(reason.empty() ? "rolled back by an operator" : reason);
-  rollout_.set_started_ns(now_ns);
-  if (auto r = save_rollout(); !r) {
-    return std::unexpected(r.error());
-  }
-  VLOG_WARN("model rollout {} rolled back to {}: {}", bad, good, rollout_.reason());
-  refresh_counts();
-  return rollout_;
+  return rollout_.rollback(reason, now_ns);
 }
 
 void ModelManager::tick(std::uint64_t now_ns) {
-  {
-    std::lock_guard lock(mu_);
-    if (rollout_.phase() == "canary" && now_ns >= rollout_.started_ns() + rollout_.soak_s() * kNs) {
-      // The health gate: every canary agent is connected and runs the version.
-      std::string failure;
-      for (const auto& id : rollout_.canary_agents()) {
-        auto rec = store_.agent(id);
-        if (!rec || !rec->connected()) {
-          failure = fmt::format("canary agent {} is not connected", id);
-        } else if (rec->model_version() != rollout_.version()) {
-          failure = fmt::format("canary agent {} runs {} (refused or failed to load {})", id,
-                                rec->model_version(), rollout_.version());
-        }
-        if (!failure.empty()) break;
-      }
-      if (failure.empty()) {
-        const std::string version = rollout_.version();
-        set_state(rollout_.previous_version(), "retired");
-        set_state(version, "active");
-        for (const auto& id : link_.connected()) {
-          if (auto rec = store_.agent(id); !rec || rec->model_version() != version) {
-            push(id, version);
-          }
-        }
-        rollout_.set_phase("fleet");
-        rollout_.set_reason(
-            fmt::format("canary healthy after {} s: rolled out to the fleet", rollout_.soak_s()));
-        VLOG_INFO("model rollout {}: {}", version, rollout_.reason());
-        if (auto r = save_rollout(); !r) {
-          VLOG_WARN("rollout state not saved: {}", r.error().message);
-        }
-      } else {
-        // Automatic rollback: the canary agents go back to the previous model.
-        for (const auto& id : rollout_.canary_agents()) {
-          push(id, rollout_.previous_version());
-        }
-        set_state(rollout_.version(), "rolled_back");
-        rollout_.set_phase("rolled_back");
-        rollout_.set_reason("canary gate failed: " + failure);
-        VLOG_WARN("model rollout {}: {}", rollout_.version(), rollout_.reason());
-        if (auto r = save_rollout(); !r) {
-          VLOG_WARN("rollout state not saved: {}", r.error().message);
-        }
-      }
-    }
-  }
+  rollout_.tick(now_ns);
   const bool scheduled = config_.evolve_interval_s > 0 &&
                          now_ns >= last_scheduled_ns_ + config_.evolve_interval_s * kNs;
   const bool feedback =
@@ -600,19 +429,7 @@ void ModelManager::tick(std::uint64_t now_ns) {
 }
 
 void ModelManager::on_hello(const std::string& agent_id, const std::string& model_version) {
-  std::string desired;
-  {
-    std::lock_guard lock(mu_);
-    if (rollout_.phase() == "canary" &&
-        std::ranges::find(rollout_.canary_agents(), agent_id) != rollout_.canary_agents().end()) {
-      desired = rollout_.version();
-    } else {
-      desired = active_version();
-    }
-  }
-  if (!desired.empty() && desired != model_version) {
-    push(agent_id, desired);
-  }
+  rollout_.on_hello(agent_id, model_version);
 }
 
 }  // namespace vigil::collector

@@ -13,8 +13,8 @@
 namespace vigil::collector {
 namespace {
 
-constexpr std::array<const char*, kCfCount> kCfNames = {"default", "events",   "alerts", "agents",
-                                                        "models",  "feedback", "meta"};
+constexpr std::array<const char*, kCfCount> kCfNames = {
+    "default", "events", "alerts", "agents", "models", "feedback", "meta", "rule_packs"};
 
 constexpr std::uint32_t kDefaultLimit = 100;
 constexpr std::uint32_t kMaxLimit = 10000;
@@ -141,6 +141,7 @@ Result<std::uint64_t> Store::register_agent(const v1::Hello& hello, std::uint64_
   rec.set_version(hello.version());
   rec.set_kernel(hello.kernel());
   rec.set_model_version(hello.model_version());
+  rec.set_rule_pack_version(hello.rule_pack_version());
   rec.set_last_seen_ns(now_ns);
   rec.set_connected(true);
   rec.clear_addresses();
@@ -199,6 +200,9 @@ Result<void> Store::update_health(const std::string& agent_id, const v1::Health&
   rec.set_level(h.level());
   rec.set_model_refusals(h.model_refusals());
   rec.set_model_refusal(h.model_refusal());
+  rec.set_rule_pack_version(h.rule_pack_version());  // "" is a version here: no pack
+  rec.set_rule_pack_refusals(h.rule_pack_refusals());
+  rec.set_rule_pack_refusal(h.rule_pack_refusal());
   rec.set_last_seen_ns(now_ns);
   rocksdb::WriteBatch wb;
   wb.Put(cfs_[kAgents], agent_id, rec.SerializeAsString());
@@ -612,6 +616,44 @@ std::vector<v1::ModelRecord> Store::models() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kModels]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     v1::ModelRecord rec;
+    if (rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      out.push_back(std::move(rec));
+    }
+  }
+  return out;
+}
+
+Result<void> Store::put_rule_pack(const v1::RulePackRecord& record) {
+  std::string value;
+  if (!record.SerializeToString(&value)) {
+    return make_error(ErrorCode::kInternal, "rule pack record does not serialise");
+  }
+  rocksdb::WriteBatch wb;
+  wb.Put(cfs_[kRulePacks], record.info().version(), value);
+  return write(wb);
+}
+
+Result<std::optional<v1::RulePackRecord>> Store::get_rule_pack(const std::string& version) {
+  std::string value;
+  auto s = db_->Get({}, cfs_[kRulePacks], version, &value);
+  if (s.IsNotFound()) {
+    return std::optional<v1::RulePackRecord>{};
+  }
+  if (!s.ok()) {
+    return std::unexpected(db_error("get rule pack", s));
+  }
+  v1::RulePackRecord rec;
+  if (!rec.ParseFromString(value)) {
+    return make_error(ErrorCode::kCorrupt, "rule pack record " + version + " is corrupt");
+  }
+  return std::optional<v1::RulePackRecord>(std::move(rec));
+}
+
+std::vector<v1::RulePackRecord> Store::rule_packs() {
+  std::vector<v1::RulePackRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kRulePacks]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::RulePackRecord rec;
     if (rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       out.push_back(std::move(rec));
     }

@@ -47,6 +47,7 @@ struct ShipperStats {
   std::uint64_t refusals = 0;
   std::uint64_t feedback = 0;
   std::uint64_t model_updates = 0;
+  std::uint64_t rule_pack_updates = 0;
   std::uint64_t spool_errors = 0;
   std::string last_error;
 };
@@ -81,6 +82,16 @@ class Shipper {
     std::lock_guard lock(mu_);
     hello_.set_model_version(version);
   }
+  // Called on the reader thread for every signed rule pack received.
+  void set_rule_pack_handler(std::function<void(const v1::RulePackUpdate&)> handler) {
+    std::lock_guard lock(mu_);
+    on_rule_pack_ = std::move(handler);
+  }
+  // Reported in the next hello.
+  void set_rule_pack_version(const std::string& version) {
+    std::lock_guard lock(mu_);
+    hello_.set_rule_pack_version(version);
+  }
 
   void start();
   // Flushes, waits up to `drain` for the collector to ack everything, then stops.
@@ -104,6 +115,7 @@ class Shipper {
   bool stopping_ = false;
   v1::Health health_;
   std::function<void(const v1::ModelUpdate&)> on_model_;
+  std::function<void(const v1::RulePackUpdate&)> on_rule_pack_;
   std::function<void(const v1::Feedback&)> on_feedback_;
   grpc::ClientContext* live_ctx_ = nullptr;  // to cancel a session on stop
   ShipperStats stats_;

@@ -4,7 +4,8 @@
 //    analyst feedback, or on request); a candidate is registered only if it
 //    beats the model in service on held-out fleet data;
 //  - signing (ed25519, libsodium) and a canary rollout to agents with a health
-//    gate, automatic rollback when the gate fails, and manual rollback.
+//    gate, automatic rollback when the gate fails, and manual rollback (the
+//    rollout is an ArtefactRollout, shared with rule packs).
 // Agents are reached through two callbacks so the class is testable without
 // gRPC.
 #pragma once
@@ -18,9 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "vigil/collector/rollout.h"
 #include "vigil/collector/store.h"
 #include "vigil/evolution.h"
 #include "vigil/result.h"
+#include "vigil/signing.h"
 #include "vigil/v1/agent.pb.h"
 #include "vigil/v1/model.pb.h"
 
@@ -68,6 +71,8 @@ class ModelManager {
   // active when the registry is empty; restores the rollout state.
   [[nodiscard]] Result<void> init(std::string_view shipped_model, std::uint64_t now_ns);
   [[nodiscard]] std::string public_key_hex() const;
+  // The collector's ed25519 key (valid after init): rule packs are signed with it too.
+  [[nodiscard]] const SigningKey& signing_key() const { return key_; }
 
   [[nodiscard]] v1::ListModelsResponse list();
   [[nodiscard]] Result<v1::GetModelResponse> get(const std::string& version);
@@ -99,20 +104,17 @@ class ModelManager {
 
  private:
   [[nodiscard]] Result<v1::ModelRecord> sign(const v1::Model& model, v1::ModelInfo info);
-  [[nodiscard]] Result<void> save_rollout();
   [[nodiscard]] std::string active_version();
   bool push(const std::string& agent_id, const std::string& version);
   void set_state(const std::string& version, const std::string& state);
-  void refresh_counts();
 
   Store& store_;
   ModelConfig config_;
   AgentLink link_;
-  std::string secret_key_;  // raw 64 bytes
-  std::string public_key_;  // raw 32 bytes
+  SigningKey key_;
 
-  std::mutex mu_;  // rollout_ and registry read-modify-writes
-  v1::RolloutStatus rollout_;
+  std::mutex mu_;  // registry read-modify-writes (import)
+  ArtefactRollout rollout_;
 
   std::mutex evo_mu_;
   v1::EvolutionStatus evo_status_;

@@ -1,5 +1,5 @@
 // The collector's storage: one RocksDB with a column family per record kind
-// (events, alerts, agents, models, feedback, meta). Keys: vigil/collector/keys.h.
+// (events, alerts, agents, models, feedback, meta, rule_packs). Keys: vigil/collector/keys.h.
 // Each ingested batch is one synchronous WriteBatch (WAL fsync) holding its events,
 // its alerts and the agent's new high-water mark, so an ack is sent only for
 // durable data and a replay is recognised as such after any crash.
@@ -21,6 +21,7 @@
 #include "vigil/v1/agent.pb.h"
 #include "vigil/v1/model.pb.h"
 #include "vigil/v1/query.pb.h"
+#include "vigil/v1/rules.pb.h"
 
 namespace vigil::collector {
 
@@ -94,6 +95,10 @@ class Store {
   [[nodiscard]] Result<void> put_model(const v1::ModelRecord& record);
   [[nodiscard]] Result<std::optional<v1::ModelRecord>> get_model(const std::string& version);
   [[nodiscard]] std::vector<v1::ModelRecord> models();
+  // Rule pack registry (rule_packs column family, key = version).
+  [[nodiscard]] Result<void> put_rule_pack(const v1::RulePackRecord& record);
+  [[nodiscard]] Result<std::optional<v1::RulePackRecord>> get_rule_pack(const std::string& version);
+  [[nodiscard]] std::vector<v1::RulePackRecord> rule_packs();
   // Small named records in the meta column family (e.g. the rollout state).
   [[nodiscard]] Result<void> put_meta(const std::string& key, const std::string& value);
   [[nodiscard]] Result<std::optional<std::string>> get_meta(const std::string& key);
@@ -122,6 +127,16 @@ class Store {
 };
 
 // Column families, in the order Store opens them.
-enum Cf : std::size_t { kDefault, kEvents, kAlerts, kAgents, kModels, kFeedback, kMeta, kCfCount };
+enum Cf : std::size_t {
+  kDefault,
+  kEvents,
+  kAlerts,
+  kAgents,
+  kModels,
+  kFeedback,
+  kMeta,
+  kRulePacks,
+  kCfCount
+};
 
 }  // namespace vigil::collector

@@ -1,0 +1,214 @@
+#include "vigil/collector/rollout.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "vigil/log.h"
+
+namespace vigil::collector {
+namespace {
+
+constexpr std::uint64_t kNs = 1'000'000'000ULL;
+
+std::string shown(const std::string& version) { return version.empty() ? "(none)" : version; }
+
+}  // namespace
+
+ArtefactRollout::ArtefactRollout(Store& store, ArtefactKind kind, ArtefactOps ops)
+    : store_(store), kind_(std::move(kind)), ops_(std::move(ops)) {
+  state_.set_phase("idle");
+}
+
+Result<void> ArtefactRollout::restore() {
+  auto saved = store_.get_meta(kind_.state_key);
+  if (!saved) {
+    return std::unexpected(saved.error());
+  }
+  std::lock_guard lock(mu_);
+  if (saved->has_value() && !state_.ParseFromString(**saved)) {
+    return make_error(ErrorCode::kCorrupt,
+                      fmt::format("stored {} rollout state is corrupt", kind_.noun));
+  }
+  return {};
+}
+
+Result<void> ArtefactRollout::save() {
+  return store_.put_meta(kind_.state_key, state_.SerializeAsString());
+}
+
+void ArtefactRollout::push(const std::string& agent_id, const std::string& version) {
+  if (version.empty() && !kind_.empty_is_a_version) {
+    return;
+  }
+  if (!ops_.push(agent_id, version)) {
+    VLOG_DEBUG("{} {} not sent to {} (not connected)", kind_.noun, shown(version), agent_id);
+  }
+}
+
+void ArtefactRollout::set_state(const std::string& version, const std::string& state) {
+  if (!version.empty()) {
+    ops_.set_state(version, state);
+  }
+}
+
+void ArtefactRollout::refresh_counts() {
+  const auto connected = ops_.connected();
+  std::uint32_t updated = 0;
+  for (const auto& id : connected) {
+    if (auto rec = store_.agent(id); rec && ops_.running(*rec) == state_.version()) {
+      ++updated;
+    }
+  }
+  state_.set_agents_total(static_cast<std::uint32_t>(connected.size()));
+  state_.set_agents_updated(updated);
+}
+
+v1::RolloutStatus ArtefactRollout::status() {
+  std::lock_guard lock(mu_);
+  refresh_counts();
+  return state_;
+}
+
+Result<v1::RolloutStatus> ArtefactRollout::start(const std::string& version, double canary_fraction,
+                                                 std::uint64_t soak_s, std::uint64_t now_ns) {
+  if (!std::isfinite(canary_fraction) || canary_fraction <= 0 || canary_fraction > 1) {
+    return make_error(ErrorCode::kInvalidArgument, "canary_fraction must be in (0, 1]");
+  }
+  std::lock_guard lock(mu_);
+  if (state_.phase() == "canary") {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("rollout of {} is in its canary phase: wait or roll back", state_.version()));
+  }
+  auto exists = ops_.exists(version);
+  if (!exists) {
+    return std::unexpected(exists.error());
+  }
+  if (!*exists) {
+    return make_error(ErrorCode::kNotFound, fmt::format("no {} {}", kind_.noun, version));
+  }
+  const std::string previous = ops_.active_version();
+  if (previous == version) {
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("{} is already active", version));
+  }
+  auto agents = ops_.connected();
+  if (agents.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "no agents connected to roll out to");
+  }
+  std::ranges::sort(agents);
+  const auto n = std::max<std::size_t>(
+      1, static_cast<std::size_t>(std::ceil(canary_fraction * static_cast<double>(agents.size()))));
+  state_.Clear();
+  state_.set_version(version);
+  state_.set_phase("canary");
+  state_.set_previous_version(previous);
+  state_.set_started_ns(now_ns);
+  state_.set_soak_s(soak_s);
+  for (std::size_t i = 0; i < n && i < agents.size(); ++i) {
+    state_.add_canary_agents(agents[i]);
+    push(agents[i], version);
+  }
+  state_.set_reason(fmt::format("canary: {} of {} agents for {} s", n, agents.size(), soak_s));
+  set_state(version, "canary");
+  if (auto r = save(); !r) {
+    return std::unexpected(r.error());
+  }
+  VLOG_INFO("{} rollout {}: {}", kind_.noun, version, state_.reason());
+  refresh_counts();
+  return state_;
+}
+
+Result<v1::RolloutStatus> ArtefactRollout::rollback(const std::string& reason,
+                                                    std::uint64_t now_ns) {
+  std::lock_guard lock(mu_);
+  const auto phase = state_.phase();
+  if ((phase != "canary" && phase != "fleet") ||
+      (state_.previous_version().empty() && !kind_.empty_is_a_version)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("nothing to roll back (rollout phase {})", phase));
+  }
+  const std::string bad = state_.version();
+  const std::string good = state_.previous_version();
+  for (const auto& id : ops_.connected()) {
+    push(id, good);
+  }
+  set_state(bad, "rolled_back");
+  set_state(good, "active");
+  state_.set_phase("rolled_back");
+  state_.set_reason(reason.empty() ? "rolled back by an operator" : reason);
+  state_.set_started_ns(now_ns);
+  if (auto r = save(); !r) {
+    return std::unexpected(r.error());
+  }
+  VLOG_WARN("{} rollout {} rolled back to {}: {}", kind_.noun, bad, shown(good), state_.reason());
+  refresh_counts();
+  return state_;
+}
+
+void ArtefactRollout::tick(std::uint64_t now_ns) {
+  std::lock_guard lock(mu_);
+  if (state_.phase() != "canary" || now_ns < state_.started_ns() + state_.soak_s() * kNs) {
+    return;
+  }
+  // The health gate: every canary agent is connected and runs the version.
+  std::string failure;
+  for (const auto& id : state_.canary_agents()) {
+    auto rec = store_.agent(id);
+    if (!rec || !rec->connected()) {
+      failure = fmt::format("canary agent {} is not connected", id);
+    } else if (ops_.running(*rec) != state_.version()) {
+      failure = fmt::format("canary agent {} runs {} (refused or failed to load {})", id,
+                            shown(ops_.running(*rec)), state_.version());
+    }
+    if (!failure.empty()) break;
+  }
+  if (failure.empty()) {
+    const std::string version = state_.version();
+    set_state(state_.previous_version(), "retired");
+    set_state(version, "active");
+    for (const auto& id : ops_.connected()) {
+      if (auto rec = store_.agent(id); !rec || ops_.running(*rec) != version) {
+        push(id, version);
+      }
+    }
+    state_.set_phase("fleet");
+    state_.set_reason(
+        fmt::format("canary healthy after {} s: rolled out to the fleet", state_.soak_s()));
+    VLOG_INFO("{} rollout {}: {}", kind_.noun, version, state_.reason());
+  } else {
+    // Automatic rollback: the canary agents go back to the previous version.
+    for (const auto& id : state_.canary_agents()) {
+      push(id, state_.previous_version());
+    }
+    set_state(state_.version(), "rolled_back");
+    state_.set_phase("rolled_back");
+    state_.set_reason("canary gate failed: " + failure);
+    VLOG_WARN("{} rollout {}: {}", kind_.noun, state_.version(), state_.reason());
+  }
+  if (auto r = save(); !r) {
+    VLOG_WARN("{} rollout state not saved: {}", kind_.noun, r.error().message);
+  }
+}
+
+void ArtefactRollout::on_hello(const std::string& agent_id, const std::string& running) {
+  std::string desired;
+  {
+    std::lock_guard lock(mu_);
+    if (state_.phase() == "idle" && kind_.empty_is_a_version) {
+      return;  // nothing was ever rolled out: the agent's own configuration rules
+    }
+    if (state_.phase() == "canary" &&
+        std::ranges::find(state_.canary_agents(), agent_id) != state_.canary_agents().end()) {
+      desired = state_.version();
+    } else {
+      desired = ops_.active_version();
+    }
+  }
+  if ((!desired.empty() || kind_.empty_is_a_version) && desired != running) {
+    push(agent_id, desired);
+  }
+}
+
+}  // namespace vigil::collector
