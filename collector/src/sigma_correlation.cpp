@@ -113,11 +113,13 @@ std::uint64_t count_value(const YAML::Node& node, std::string_view op) {
   return n;
 }
 
+// The agents' level -> severity table (docs/detections.md), so one level means
+// one score on a host and across the fleet.
 std::uint32_t score_of_level(std::string_view level) {
-  if (level == "informational") return 20;
-  if (level == "low") return 40;
-  if (level == "medium") return 60;
-  if (level == "high") return 75;
+  if (level == "informational") return 10;
+  if (level == "low") return 30;
+  if (level == "medium") return 45;
+  if (level == "high") return 70;
   return 90;  // critical
 }
 

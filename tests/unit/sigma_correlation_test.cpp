@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "util/test_util.h"
+#include "vigil/collector/collector.h"
 #include "vigil/collector/correlator.h"
 
 namespace vigil::collector::sigma {
@@ -107,7 +108,7 @@ TEST(SigmaCorrelation, ValueCountOverHostsRaisesOneAlertThatGrowsAndCarriesTheRu
   const auto a = feed.out[0];
   EXPECT_TRUE(a.fleet());
   EXPECT_EQ(a.kind(), "tool-spread");
-  EXPECT_EQ(a.score(), 75U);  // level high
+  EXPECT_EQ(a.score(), 70U);  // level high
   EXPECT_EQ(a.ts_ns(), kT0 + 3 * kSec);
   EXPECT_EQ(hosts_of(a), (std::vector<std::string>{"h1", "h2"}));
   EXPECT_EQ(a.rule().title(), "One tool on several hosts");
@@ -165,7 +166,7 @@ correlation:
   EXPECT_EQ(feed.out[0].group(0).field(), "User");
   EXPECT_EQ(feed.out[0].group(0).value(), "1000");
   EXPECT_EQ(hosts_of(feed.out[0]), (std::vector<std::string>{"h1", "h2"}));
-  EXPECT_EQ(feed.out[0].score(), 60U);  // no level: medium
+  EXPECT_EQ(feed.out[0].score(), 45U);  // no level: medium
   // From the same hosts, the count has to double before the alert is re-sent.
   for (int i = 0; i < 2; ++i) feed("h1", e, kT0 + (5 + i) * kSec);
   EXPECT_EQ(feed.out.size(), 1U);
@@ -636,6 +637,26 @@ TEST(SigmaCorrelation, ShippedPackLoadsAndOperatorRulesAddOrReplace) {
   auto missing = load_rule_set({.dirs = {dir.path() / "nope"}}, nullptr);
   ASSERT_FALSE(missing.has_value());
   EXPECT_NE(missing.error().message.find("nope"), std::string::npos);
+}
+
+TEST(SigmaCorrelation, CollectorConfigKeys) {
+  CollectorConfig cfg;
+  EXPECT_TRUE(cfg.correlation.shipped_rules);
+  EXPECT_TRUE(cfg.correlation.rule_dirs.empty());
+  ASSERT_OK(apply_yaml(
+      "correlation_rules: [/etc/vigil/corr, /srv/corr]\ncorrelation_shipped_rules: false\n"
+      "correlation_max_groups: 50\ncorrelation_max_entries: 500\n",
+      cfg));
+  EXPECT_EQ(cfg.correlation.rule_dirs,
+            (std::vector<std::filesystem::path>{"/etc/vigil/corr", "/srv/corr"}));
+  EXPECT_FALSE(cfg.correlation.shipped_rules);
+  EXPECT_EQ(cfg.correlation.max_groups, 50U);
+  EXPECT_EQ(cfg.correlation.max_entries, 500U);
+  CollectorConfig one;
+  ASSERT_OK(apply_yaml("correlation_rules: /etc/vigil/corr\n", one));
+  EXPECT_EQ(one.correlation.rule_dirs, (std::vector<std::filesystem::path>{"/etc/vigil/corr"}));
+  CollectorConfig zero;
+  EXPECT_FALSE(apply_yaml("correlation_max_groups: 0\n", zero));
 }
 
 }  // namespace
