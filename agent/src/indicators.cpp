@@ -9,14 +9,6 @@
 namespace vigil::agent {
 namespace {
 
-constexpr std::int64_t kPtraceAttach = 16;
-constexpr std::int64_t kPtraceSeize = 0x4206;
-constexpr std::int64_t kPtracePokeText = 4;
-constexpr std::int64_t kPtracePokeData = 5;
-constexpr std::int64_t kPtracePokeUser = 6;
-constexpr std::int64_t kPtraceSetRegs = 13;
-constexpr std::int64_t kPtraceSetRegSet = 0x4205;
-
 enum Id : std::size_t {
   kSetuidExec,
   kSetuidExecWritable,
@@ -124,15 +116,6 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
      "a program listened on a port never listened on by it on this host (after warm-up)"},
 }};
 
-bool under(std::string_view path, std::initializer_list<std::string_view> prefixes) {
-  for (auto p : prefixes) {
-    if (path.starts_with(p)) {
-      return true;
-    }
-  }
-  return false;
-}
-
 std::string_view basename(std::string_view path) {
   const auto slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -204,72 +187,12 @@ bool is_toolchain(std::string_view exe) {
 
 bool is_writable_location(std::string_view path) { return writable_location(path); }
 
-namespace {
-
-void add_file_hit(std::vector<const Indicator*>& hits, std::size_t id) {
-  hits.push_back(&kIndicators[id]);
-}
-
-}  // namespace
-
-void IndicatorEngine::evaluate_file(const Event& e, std::vector<const Indicator*>& hits) const {
-  const auto& f = std::get<FileData>(e.data);
-  if (f.ret != 0) {
-    return;  // refused: nothing changed, nothing read
-  }
-  const std::string_view name = basename(f.path);
-  const bool changes = f.op != VIGIL_FILE_READ_SENSITIVE;
-  if (f.op == VIGIL_FILE_READ_SENSITIVE) {
-    // Programs whose job is to read credential stores.
-    if (!in_list(basename(e.exe), {"login", "sshd", "sudo", "su", "passwd", "chpasswd", "cron",
-                                   "unix_chkpwd", "systemd", "useradd", "usermod", "chage", "vipw",
-                                   "newgrp", "polkitd", "sshd-session", "dpkg"})) {
-      add_file_hit(hits, kCredentialRead);
-    }
-    return;
-  }
-  if ((f.op == VIGIL_FILE_UNLINK || f.op == VIGIL_FILE_TRUNCATE) &&
-      (name == ".bash_history" || name == ".zsh_history")) {
-    add_file_hit(hits, kHistoryTamper);
-  }
-  if (f.op == VIGIL_FILE_CHMOD) {
-    if ((f.mode & 06000U) != 0) {
-      add_file_hit(hits, kSetuidBitSet);
-    }
-    return;
-  }
-  if (!changes || f.op == VIGIL_FILE_UNLINK) {
-    return;
-  }
-  for (const auto* p : {&f.path, &f.new_path}) {
-    const std::string_view path = *p;
-    if (path.empty()) {
-      continue;
-    }
-    if (under(path, {"/etc/cron", "/var/spool/cron/"})) {
-      add_file_hit(hits, kCronWrite);
-    } else if (under(path, {"/etc/systemd/", "/lib/systemd/system/", "/usr/lib/systemd/system/",
-                            "/run/systemd/system/"})) {
-      add_file_hit(hits, kSystemdWrite);
-    } else if (path == "/etc/ld.so.preload") {
-      add_file_hit(hits, kLdPreload);
-    } else if (basename(path).starts_with("authorized_keys")) {
-      add_file_hit(hits, kAuthorizedKeys);
-    } else if (under(path, {"/etc/profile", "/etc/bash.bashrc", "/etc/zsh/"}) ||
-               in_list(basename(path), {".bashrc", ".bash_profile", ".profile", ".zshrc"})) {
-      add_file_hit(hits, kShellRc);
-    } else if (under(path, {"/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/local/bin/",
-                            "/usr/local/sbin/"}) &&
-               !in_list(basename(e.exe), {"dpkg", "apt", "apt-get", "rpm", "dnf", "yum",
-                                          "unattended-upgr", "install", "pip", "pip3"})) {
-      add_file_hit(hits, kSystemBinaryChanged);
-    } else {
-      continue;
-    }
-    return;  // one persistence indicator per event
-  }
-}
-
+// The detections that are plain predicates over one event (sensitive file
+// writes and reads, writable-location exec, offensive tools, ptrace and
+// injection requests, W+X and fileless exec) are Sigma rules in rules/vigil,
+// named after the indicators below, so they keep their feature slots: see
+// RulePack. What stays here needs context beyond the event (the parent's
+// image or sockets, the uid before the exec) or is a kernel summary.
 void IndicatorEngine::evaluate(const Event& e, const ProcessTable& table,
                                std::vector<const Indicator*>& hits) const {
   hits.clear();
@@ -288,12 +211,7 @@ void IndicatorEngine::evaluate(const Event& e, const ProcessTable& table,
       if (x.euid_changed && e.euid == 0 && e.uid != 0) {
         hits.push_back(&kIndicators[writable ? kSetuidExecWritable : kSetuidExec]);
       }
-      if (writable) {
-        hits.push_back(&kIndicators[kExecWritable]);
-      }
-      if (looks_offensive(e.exe, e.args)) {
-        hits.push_back(&kIndicators[kOffensiveTool]);
-      }
+      // exec-writable-location and offensive-tool are rules (rules/vigil).
       return;
     }
     case EventType::kSetuid: {
@@ -303,51 +221,11 @@ void IndicatorEngine::evaluate(const Event& e, const ProcessTable& table,
       }
       return;
     }
-    case EventType::kPtrace: {
-      const auto& p = std::get<PtraceData>(e.data);
-      if (p.ret != 0 || p.target_pid == e.pid) {
-        return;
-      }
-      if (p.request == kPtraceAttach || p.request == kPtraceSeize) {
-        hits.push_back(&kIndicators[kPtraceAttachOther]);
-      } else if (p.request == kPtracePokeText || p.request == kPtracePokeData ||
-                 p.request == kPtracePokeUser || p.request == kPtraceSetRegs ||
-                 p.request == kPtraceSetRegSet) {
-        hits.push_back(&kIndicators[kPtraceWrite]);
-      }
-      return;
-    }
     case EventType::kKill:
       hits.push_back(&kIndicators[kKillCrossUser]);
       return;
-    case EventType::kWxMemory:
-      if (std::get<MemProtData>(e.data).ret == 0) {
-        hits.push_back(&kIndicators[kWxMemory]);
-      }
-      return;
-    case EventType::kExecAdded: {
-      const auto& m = std::get<MemProtData>(e.data);
-      if (m.ret == 0 && m.anon == VIGIL_MAP_ANON) {
-        hits.push_back(&kIndicators[kExecAddedAnon]);
-      }
-      return;
-    }
-    case EventType::kFilelessExec:
-      hits.push_back(&kIndicators[kFilelessExec]);
-      return;
-    case EventType::kInject: {
-      const auto& i = std::get<InjectData>(e.data);
-      if (i.ret == 0) {
-        hits.push_back(
-            &kIndicators[i.method == VIGIL_INJECT_VM_WRITEV ? kInjectVmWritev : kInjectProcMem]);
-      }
-      return;
-    }
     case EventType::kCrashStorm:
       hits.push_back(&kIndicators[kCrashStorm]);
-      return;
-    case EventType::kFile:
-      evaluate_file(e, hits);
       return;
     case EventType::kNetSummary: {
       const auto& n = std::get<NetSummaryData>(e.data);

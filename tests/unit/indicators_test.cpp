@@ -10,6 +10,19 @@
 namespace vigil::agent {
 namespace {
 
+// What the agent evaluates on one event: the C++ detectors, then vigil's rule
+// pack (the plain predicates, named after the indicators they replaced).
+class Detectors {
+ public:
+  void evaluate(const Event& e, const ProcessTable& t, std::vector<const Indicator*>& hits) const {
+    engine_.evaluate(e, t, hits);
+    default_rule_pack()->evaluate(e, t, hits);
+  }
+
+ private:
+  IndicatorEngine engine_;
+};
+
 std::vector<std::string_view> ids(const std::vector<const Indicator*>& hits) {
   std::vector<std::string_view> out;
   for (const auto* h : hits) out.push_back(h->id);
@@ -39,7 +52,7 @@ TEST(Indicators, CatalogueIsWellFormed) {
 
 TEST(Indicators, SetuidExecAndWritableLocations) {
   ProcessTable t(10, "");
-  IndicatorEngine engine;
+  Detectors engine;
   std::vector<const Indicator*> hits;
 
   engine.evaluate(exec("/usr/bin/sudo", 1000, 0, true), t, hits);
@@ -68,7 +81,7 @@ TEST(Indicators, WritableLocationPaths) {
 
 TEST(Indicators, PtraceAttachAndWriteOnlyOnSuccessAgainstOthers) {
   ProcessTable t(10, "");
-  IndicatorEngine engine;
+  Detectors engine;
   std::vector<const Indicator*> hits;
   Event e;
   e.type = EventType::kPtrace;
@@ -92,7 +105,7 @@ TEST(Indicators, PtraceAttachAndWriteOnlyOnSuccessAgainstOthers) {
 
 TEST(Indicators, SetuidToRootNeedsSuccessFromNonRoot) {
   ProcessTable t(10, "");
-  IndicatorEngine engine;
+  Detectors engine;
   std::vector<const Indicator*> hits;
   Event e;
   e.type = EventType::kSetuid;
@@ -115,7 +128,7 @@ TEST(Indicators, ShellFromServiceUsesTheParentsImage) {
   Event parent_exec = exec("/usr/sbin/nginx", 33, 33, false);
   parent_exec.pid = 5;
   t.apply(parent_exec);
-  IndicatorEngine engine;
+  Detectors engine;
   std::vector<const Indicator*> hits;
   Event shell = exec("/usr/bin/dash", 33, 33, false);
   shell.pid = 6;
@@ -141,7 +154,7 @@ TEST(Indicators, ShellFromServiceUsesTheParentsImage) {
 
 TEST(Indicators, ShellFromAListeningProcessThatIsNotALoginService) {
   ProcessTable t(10, "");
-  IndicatorEngine engine;
+  Detectors engine;
   std::vector<const Indicator*> hits;
   for (const auto& [exe, expected] :
        std::vector<std::pair<std::string, std::vector<std::string_view>>>{
@@ -172,7 +185,7 @@ TEST(Indicators, ShellFromAListeningProcessThatIsNotALoginService) {
 
 TEST(Indicators, MemoryFamily) {
   ProcessTable t(10, "");
-  IndicatorEngine engine;
+  Detectors engine;
   std::vector<const Indicator*> hits;
   Event e;
   e.type = EventType::kWxMemory;
@@ -216,7 +229,7 @@ Event file_event(std::uint32_t op, std::string path, std::string exe = "/usr/bin
 
 TEST(Indicators, FileFamilyPersistenceAndCredentialAccess) {
   ProcessTable t(10, "");
-  IndicatorEngine engine;
+  Detectors engine;
   std::vector<const Indicator*> hits;
   auto check = [&](const Event& e) {
     engine.evaluate(e, t, hits);
@@ -254,7 +267,7 @@ TEST(Indicators, FileFamilyPersistenceAndCredentialAccess) {
 
 TEST(Indicators, NetworkSummaries) {
   ProcessTable t(10, "");
-  IndicatorEngine engine;
+  Detectors engine;
   std::vector<const Indicator*> hits;
   Event e;
   e.type = EventType::kNetSummary;

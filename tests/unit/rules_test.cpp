@@ -192,16 +192,22 @@ TEST(RulePack, AHighRuleAlertsOnItsOwnAtEveryLevel) {
   EXPECT_NE(alert.find("\"title\":\"Test marker in a command line\""), std::string::npos) << alert;
   EXPECT_NE(alert.find("\"author\":\"Test Author\""), std::string::npos) << alert;
   EXPECT_NE(alert.find("\"reference\":\"https://example.org/marker\""), std::string::npos);
-  // Arouse the host with many high-scoring events, then the rule again.
-  for (std::uint32_t i = 0; i < 60; ++i) {
-    p.on_record(test::bytes_of(test::make_exec(100 + i, "/tmp/dropped", {"dropped"})));
+  // Arouse the host with a burst of alerting events, then the rule again.
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    p.on_record(
+        test::bytes_of(test::make_exec(100 + i, "/usr/bin/echo", {"echo", "vigil-test-marker"})));
   }
   p.on_batch_end();
-  EXPECT_GE(static_cast<int>(p.level()), static_cast<int>(Level::kAlert));
+  ASSERT_GE(static_cast<int>(p.level()), static_cast<int>(Level::kAlert));
   const auto before = p.stats().alerts;
   p.on_record(test::bytes_of(test::make_exec(500, "/usr/bin/echo", {"echo", "vigil-test-marker"})));
   p.on_batch_end();
   EXPECT_EQ(p.stats().alerts, before + 1);
+  const auto last = read_lines(out).back();
+  EXPECT_NE(last.find("\"pid\":500"), std::string::npos) << last;
+  const auto at = last.find("\"score\":");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GE(std::stoi(last.substr(at + 8)), 70) << "the rule's floor holds at any level";
 }
 
 TEST(RulePack, RulesAreSwitchedOffByIdOrName) {

@@ -1,4 +1,7 @@
 // Deterministic indicators: named, ATT&CK-mapped facts about one enriched event.
+// The catalogue below names every indicator with a feature slot; those that
+// are plain predicates over one event are evaluated as Sigma rules (rules.h,
+// rules/vigil), the rest here and in the pipeline's stateful detectors.
 // They are inputs to scoring (issue #4 combines them with a model); until the
 // model lands, an event's score is its strongest indicator's severity.
 #pragma once
@@ -57,9 +60,6 @@ class IndicatorEngine {
   // gives the process context (lineage) the event itself lacks.
   void evaluate(const Event& event, const ProcessTable& table,
                 std::vector<const Indicator*>& hits) const;
-
- private:
-  void evaluate_file(const Event& event, std::vector<const Indicator*>& hits) const;
 };
 
 }  // namespace vigil::agent
