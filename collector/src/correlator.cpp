@@ -101,8 +101,7 @@ void Correlator::observe(const EventOrigin& from, const v1::Event& e, std::uint6
   }
   std::string_view peer;
   if (!remote.empty()) {
-    if (auto it = addr_owner_.find(std::string(remote));
-        it != addr_owner_.end() && it->second != from.host) {
+    if (auto it = addr_owner_.find(remote); it != addr_owner_.end() && it->second != from.host) {
       peer = it->second;
     }
   }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -97,8 +98,13 @@ class Correlator {
 
   CorrelatorOptions options_;
   sigma::CorrelationEngine engine_;
-  std::map<std::string, Episode> episodes_;                  // fleet-novel-exe, by executable
-  std::unordered_map<std::string, std::string> addr_owner_;  // address -> host
+  std::map<std::string, Episode> episodes_;  // fleet-novel-exe, by executable
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // address -> host; looked up by view for every socket event, so no copy
+  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> addr_owner_;
   std::unordered_map<std::string, std::vector<std::string>> host_addrs_;
   std::unordered_set<std::string> known_exes_;  // executables that raised a fleet alert
   std::deque<std::string> known_order_;         // ... oldest first, for the bound
