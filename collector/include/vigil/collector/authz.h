@@ -1,8 +1,9 @@
-// Who may call what on the operator API (QueryService, ModelService). With a
-// token file every call needs "authorization: Bearer TOKEN" metadata: viewer
-// tokens may read (reports, agents, events, alerts, models, rollout status),
-// operator tokens may also act (feedback, model import, evolve, rollout,
-// rollback). Without a token file the API is open (the collector warns at start).
+// Who may call what on the operator API (QueryService, ModelService,
+// RuleService). With a token file every call needs "authorization: Bearer
+// TOKEN" metadata: viewer tokens may read (reports, agents, events, alerts,
+// models, rule packs, rollout status), operator tokens may also act (feedback,
+// model import, evolve, rollout, rollback; rule pack push, rollout, rollback).
+// Without a token file the API is open (the collector warns at start).
 // Agents never use tokens: they authenticate with client certificates (mTLS).
 #pragma once
 
