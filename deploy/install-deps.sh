@@ -28,8 +28,9 @@ PACKAGES=(
   python3-grpcio python3-protobuf
   # the web view's end-to-end test: headless Chromium renders the page
   chromium
-  # scenario suite (attacks): a real netcat for the reverse shell
-  ncat
+  # scenario suite (attacks): a real netcat for the reverse shell; socat and
+  # script (util-linux) for the relayed-shell variants (tests/integration/variants_test.cpp)
+  ncat socat
   # benchmarks (deploy/bench.sh): bpftrace is the comparison tracer
   bpftrace
 )

@@ -921,3 +921,23 @@ TEST_F(RelayPipeline, ShellOnAPtyHeldByAConnectedProcess) {
 
 }  // namespace
 }  // namespace vigil::agent
+
+namespace vigil::agent {
+namespace {
+
+TEST_F(SpreadPipeline, AsynchronousConnectFailuresCountTowardsAScan) {
+  // Non-blocking connects (nc -z, nmap -sT): connect says EINPROGRESS, the
+  // refusal comes later as connect_failed with no error code of its own.
+  for (std::uint32_t i = 0; i < 25; ++i) {
+    const std::uint64_t t = 100 * kSec + i * 10'000'000ULL;
+    feed(make_sock(4000, VIGIL_SOCK_CONNECT, -EINPROGRESS, 3, static_cast<std::uint16_t>(7000 + i),
+                   0),
+         t);
+    feed(make_sock(4000, VIGIL_SOCK_CONNECT_FAILED, 0, 3, static_cast<std::uint16_t>(7000 + i), 0),
+         t + 1000);
+  }
+  EXPECT_EQ(alerts("connect-scan").size(), 1U);
+}
+
+}  // namespace
+}  // namespace vigil::agent
