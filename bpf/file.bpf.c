@@ -8,11 +8,15 @@
  *    walked upward (bounded) and each ancestor's inode is looked up in
  *    `watched` (filled by the agent by stat()ing the configured locations).
  *    This is immune to relative paths, dirfds and symlinks.
- *  - path-based calls (rename, unlink, chmod, truncate): absolute paths are
- *    matched against `watch_prefix` (LPM trie on path bytes); relative ones by
- *    walking the base directory (cwd or dirfd) against `watched`.
+ *  - path-based calls (rename, link, symlink, unlink, chmod, truncate):
+ *    absolute paths are matched against `watch_prefix` (LPM trie on path
+ *    bytes); relative ones by walking the base directory (cwd or dirfd)
+ *    against `watched`. Each side of a rename/link has its own base. A path
+ *    the string match cannot decide ("..", "//", "/./", or a relative path
+ *    descending from an ancestor of a watched place) is reported unfiltered.
  * Sensitive basenames (authorized_keys, shell rc files, private keys) are
- * matched wherever they live, for opens.
+ * matched wherever they live, for opens; watched files also by directory
+ * inode + name (`watch_child`), so a file replaced by rename stays watched.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -27,10 +31,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define O_ACCMODE 03
 #define O_CREAT 0100
 #define O_TRUNC 01000
+#define O_PATH 010000000
 #define S_ISUID 04000
 #define S_ISGID 02000
 #define MAX_DEPTH 16
 #define NAME_KEY_LEN 32
+#define AT_EMPTY_PATH 0x1000
 
 /* File records for user space; size set by the agent before load. */
 struct {
@@ -63,6 +69,22 @@ struct {
 	__type(value, __u32);
 } watch_name SEC(".maps");
 
+/* Watched files by directory inode + name (struct vigil_child_key): VIGIL_WATCH_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct vigil_child_key);
+	__type(value, __u32);
+} watch_child SEC(".maps");
+
+/* One whole user path per CPU, for scanning it (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[VIGIL_PATH_LEN]);
+} path_scratch SEC(".maps");
+
 struct file_stash {
 	__u32 op;
 	__u32 flags;
@@ -73,6 +95,9 @@ struct file_stash {
 	__u64 path;    /* user pointers */
 	__u64 new_path;
 	__u64 base_dentry; /* relative path-based calls: the directory */
+	__u64 new_base_dentry;
+	__u32 new_base;
+	__u32 fflags; /* VIGIL_FILE_F_* */
 };
 
 /* Syscall arguments between sys_enter and sys_exit, by thread id. */
@@ -113,7 +138,8 @@ static __always_inline struct dentry *dentry__base(int dirfd)
 	return f ? BPF_CORE_READ(f, f_path.dentry) : NULL;
 }
 
-/* OR of the watch flags of `d` and its ancestors (bounded walk). */
+/* OR of the watch flags of `d` and its ancestors (bounded walk).
+ * VIGIL_WATCH_ANCESTOR counts only on `d` itself. */
 static __always_inline __u32 dentry__watch_flags(struct dentry *d, bool leaf_only)
 {
 	struct vigil_inode_key key = {};
@@ -130,7 +156,7 @@ static __always_inline __u32 dentry__watch_flags(struct dentry *d, bool leaf_onl
 		key.dev = BPF_CORE_READ(d, d_sb, s_dev);
 		v = bpf_map_lookup_elem(&watched, &key);
 		if (v)
-			flags |= *v;
+			flags |= i == 0 ? *v : (*v & ~VIGIL_WATCH_ANCESTOR);
 		if (leaf_only)
 			break;
 		parent = BPF_CORE_READ(d, d_parent);
@@ -143,62 +169,162 @@ static __always_inline __u32 dentry__watch_flags(struct dentry *d, bool leaf_onl
 	return flags;
 }
 
-static __always_inline __u32 name__watch_flags(struct dentry *d)
+/*
+ * The opened file's own flags: by inode (hard links to it included), by name
+ * anywhere (watch_name), and by directory + name (watch_child). The last one
+ * survives `mv new /etc/shadow`, which gives the name a new inode: that inode
+ * is then added to `watched` (re-armed), so its hard links are covered too.
+ */
+static __always_inline __u32 leaf__watch_flags(struct dentry *d, __u32 *fflags)
 {
-	char name[NAME_KEY_LEN] = {};
-	__u32 *v;
+	struct vigil_child_key ck = {};
+	struct vigil_inode_key ik = {};
+	__u32 flags = 0, inode_flags = 0, *v;
 
-	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(d, d_name.name));
-	v = bpf_map_lookup_elem(&watch_name, name);
-	return v ? *v : 0;
+	ik.ino = BPF_CORE_READ(d, d_inode, i_ino);
+	ik.dev = BPF_CORE_READ(d, d_sb, s_dev);
+	v = bpf_map_lookup_elem(&watched, &ik);
+	if (v)
+		inode_flags = *v & ~VIGIL_WATCH_ANCESTOR;
+	bpf_probe_read_kernel_str(ck.name, sizeof(ck.name), BPF_CORE_READ(d, d_name.name));
+	v = bpf_map_lookup_elem(&watch_name, ck.name);
+	if (v)
+		flags |= *v;
+	ck.parent_ino = BPF_CORE_READ(d, d_parent, d_inode, i_ino);
+	ck.dev = ik.dev;
+	v = bpf_map_lookup_elem(&watch_child, &ck);
+	if (v) {
+		__u32 child = *v;
+
+		if (child & ~inode_flags) {
+			__u32 rearmed = child | inode_flags;
+
+			bpf_map_update_elem(&watched, &ik, &rearmed, BPF_ANY);
+			*fflags |= VIGIL_FILE_F_REARMED;
+		}
+		flags |= child;
+	}
+	return flags | inode_flags;
 }
 
-/* Records the names of `d` and its ancestors into e->comps, leaf first. */
-static __always_inline void dentry__capture(struct dentry *d, struct vigil_file *e)
+/* Records the names of `d` and its ancestors into comps, leaf first; returns
+ * how many (VIGIL_FILE_COMPS + 1 when deeper than we keep). */
+static __always_inline __u32 dentry__capture(struct dentry *d,
+					     char comps[VIGIL_FILE_COMPS][VIGIL_FILE_COMP_LEN])
 {
+	__u32 n = 0;
 	int i;
 
-	e->ncomps = 0;
 	for (i = 0; i < VIGIL_FILE_COMPS; i++) {
 		struct dentry *parent;
 
 		if (!d)
-			return;
+			return n;
 		parent = BPF_CORE_READ(d, d_parent);
 		if (parent == d)
-			return; /* the root itself adds no component */
-		bpf_probe_read_kernel_str(e->comps[i], VIGIL_FILE_COMP_LEN,
+			return n; /* the root itself adds no component */
+		bpf_probe_read_kernel_str(comps[i], VIGIL_FILE_COMP_LEN,
 					  BPF_CORE_READ(d, d_name.name));
-		e->ncomps = i + 1;
+		n = i + 1;
 		d = parent;
 	}
 	if (d && BPF_CORE_READ(d, d_parent) != d)
-		e->ncomps = VIGIL_FILE_COMPS + 1; /* deeper than we keep */
+		n = VIGIL_FILE_COMPS + 1; /* deeper than we keep */
+	return n;
 }
 
-/* Path-based calls: is this user path (relative to dirfd) watched? */
-static __always_inline __u32 path__watch_flags(const char *upath, int dirfd, struct file_stash *s)
+#define PATH_DOTDOT 1U /* a ".." component */
+#define PATH_ODD 2U    /* a "." component or an empty one ("//") */
+#define PATH_SLASH 4U  /* more than one component */
+
+struct shape_scan {
+	const char *buf;
+	__u32 shape;
+	__u32 len;  /* of the current component */
+	__u32 dots; /* '.' in the current component */
+};
+
+static long path__shape_step(__u32 i, struct shape_scan *sc)
+{
+	char c;
+
+	if (i >= VIGIL_PATH_LEN)
+		return 1;
+	c = sc->buf[i];
+	if (c == '/' || c == 0) {
+		if (sc->len == 2 && sc->dots == 2)
+			sc->shape |= PATH_DOTDOT;
+		else if ((sc->len == 1 && sc->dots == 1) || (c == '/' && i > 0 && sc->len == 0))
+			sc->shape |= PATH_ODD;
+		if (c == 0)
+			return 1;
+		if (i > 0)
+			sc->shape |= PATH_SLASH;
+		sc->len = 0;
+		sc->dots = 0;
+		return 0;
+	}
+	sc->len++;
+	if (c == '.')
+		sc->dots++;
+	return 0;
+}
+
+/* The shape of a whole user path. bpf_loop (5.17, commit e6f2dd0f8067 "bpf:
+ * Add bpf_loop helper"): the verifier checks the step once, where an unrolled
+ * or bounded loop over 256 bytes multiplies its states past its limit. */
+static __always_inline __u32 path__shape(const char *buf)
+{
+	struct shape_scan sc = {.buf = buf};
+
+	bpf_loop(VIGIL_PATH_LEN, path__shape_step, &sc, 0);
+	return sc.shape;
+}
+
+/*
+ * Path-based calls: is this user path (relative to dirfd) watched? Sets the
+ * base the path is to be resolved against. A path whose string cannot decide
+ * it (see the file comment) gets VIGIL_WATCH_WRITE and VIGIL_FILE_F_NONCANONICAL.
+ */
+static __always_inline __u32 path__watch_flags(const char *upath, int dirfd, __u32 *base,
+					       __u64 *base_dentry, __u32 *fflags)
 {
 	struct vigil_path_key key = {.prefixlen = VIGIL_PREFIX_LEN * 8};
-	struct dentry *base;
-	__u32 *v;
+	const __u32 unsure = VIGIL_WATCH_WRITE | VIGIL_WATCH_EXEC_BIT;
+	struct dentry *base_d;
+	__u32 zero = 0, shape, flags, *v;
+	char *buf;
 
-	if (bpf_probe_read_user(key.path, sizeof(key.path), upath) < 0) {
-		/* Shorter than the key near the end of a mapping: read as a string. */
-		if (bpf_probe_read_user_str(key.path, sizeof(key.path), upath) < 0)
-			return 0;
-	}
-	if (key.path[0] == '/') {
-		s->base = VIGIL_BASE_ABSOLUTE;
+	buf = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!buf)
+		return 0;
+	if (bpf_probe_read_user_str(buf, VIGIL_PATH_LEN, upath) < 0)
+		return 0;
+	shape = path__shape(buf);
+	if (buf[0] == '/') {
+		*base = VIGIL_BASE_ABSOLUTE;
+		if (shape & (PATH_DOTDOT | PATH_ODD)) {
+			*fflags |= VIGIL_FILE_F_NONCANONICAL;
+			return unsure;
+		}
+		__builtin_memcpy(key.path, buf, sizeof(key.path));
 		v = bpf_map_lookup_elem(&watch_prefix, &key);
 		return v ? *v : 0;
 	}
-	base = dentry__base(dirfd);
-	if (!base)
+	base_d = dentry__base(dirfd);
+	if (!base_d)
 		return 0;
-	s->base = VIGIL_BASE_DIR;
-	s->base_dentry = (__u64)base;
-	return dentry__watch_flags(base, false);
+	*base = VIGIL_BASE_DIR;
+	*base_dentry = (__u64)base_d;
+	flags = dentry__watch_flags(base_d, false);
+	if (flags & VIGIL_WATCH_WRITE)
+		return flags;
+	/* "../etc/x", or "etc/x" from "/": the base's own ancestors say nothing. */
+	if ((shape & PATH_DOTDOT) || ((shape & PATH_SLASH) && (flags & VIGIL_WATCH_ANCESTOR))) {
+		*fflags |= VIGIL_FILE_F_NONCANONICAL;
+		return flags | unsure;
+	}
+	return flags;
 }
 
 static __always_inline struct vigil_file *event__start(struct file_stash *s, long ret)
@@ -217,6 +343,10 @@ static __always_inline struct vigil_file *event__start(struct file_stash *s, lon
 	e->mode = s->mode;
 	e->base = s->base;
 	e->ncomps = 0;
+	e->new_base = s->new_base;
+	e->new_ncomps = 0;
+	e->fflags = s->fflags;
+	e->_pad0 = 0;
 	e->path[0] = 0;
 	e->new_path[0] = 0;
 	if (s->path)
@@ -261,24 +391,27 @@ static __always_inline int open__exit(long ret)
 		return 0;
 	if (ret < 0)
 		goto out; /* failed opens change nothing and read nothing */
+	if (s->op == VIGIL_FILE_READ_SENSITIVE && (s->flags & O_PATH))
+		goto out; /* an O_PATH descriptor cannot read */
 	f = file__from_fd(ret);
 	if (!f)
 		goto out;
 	d = BPF_CORE_READ(f, f_path.dentry);
+	/* Read-only opens are the bulk of all opens: the file's own keys, no walk. */
+	flags = leaf__watch_flags(d, &s->fflags);
 	if (s->op == VIGIL_FILE_READ_SENSITIVE) {
-		/* Read-only opens are the bulk of all opens: one lookup, no walk. */
-		flags = dentry__watch_flags(d, true) | name__watch_flags(d);
 		if (!(flags & VIGIL_WATCH_READ))
 			goto out;
 	} else {
-		flags = dentry__watch_flags(d, false) | name__watch_flags(d);
+		if (!(flags & VIGIL_WATCH_WRITE))
+			flags |= dentry__watch_flags(BPF_CORE_READ(d, d_parent), false);
 		if (!(flags & VIGIL_WATCH_WRITE))
 			goto out;
 	}
 	e = event__start(s, ret);
 	if (!e)
 		goto out;
-	dentry__capture(d, e);
+	e->ncomps = dentry__capture(d, e->comps);
 	ringbuf__submit(e);
 out:
 	bpf_map_delete_elem(&fstash, &tid);
@@ -364,7 +497,8 @@ static __always_inline int fdop__exit(long ret)
 	if (!f)
 		goto out;
 	d = BPF_CORE_READ(f, f_path.dentry);
-	flags = dentry__watch_flags(d, false);
+	flags = leaf__watch_flags(d, &s->fflags) |
+		dentry__watch_flags(BPF_CORE_READ(d, d_parent), false);
 	/* Set-uid/set-gid bits are worth a record anywhere; execute bits in
 	 * writable drop zones (write -> chmod +x -> exec). */
 	if (!(flags & VIGIL_WATCH_WRITE) &&
@@ -374,7 +508,7 @@ static __always_inline int fdop__exit(long ret)
 	e = event__start(s, ret);
 	if (!e)
 		goto out;
-	dentry__capture(d, e);
+	e->ncomps = dentry__capture(d, e->comps);
 	ringbuf__submit(e);
 out:
 	bpf_map_delete_elem(&fstash, &tid);
@@ -408,18 +542,43 @@ int ftruncate_exit(struct trace_event_raw_sys_exit *ctx)
 
 /* ---------------------------------------------------- path-based calls */
 
+/* `new_path` is the second path of rename/link/symlink, relative to new_dirfd.
+ * A symlink's target (`path`) is a string, not a location: kept verbatim. */
 static __always_inline int pathop__enter(__u32 op, int dirfd, __u64 path, int new_dirfd,
 					 __u64 new_path, __u32 flags, __u32 mode)
 {
 	struct file_stash s = {
 	    .op = op, .path = path, .new_path = new_path, .flags = flags, .mode = mode};
-	struct file_stash other = {};
-	__u32 watch;
+	__u32 watch = 0;
 
-	watch = path__watch_flags((const char *)path, dirfd, &s);
-	if (new_path && !(watch & VIGIL_WATCH_WRITE))
-		/* A rename into a watched place counts too. */
-		watch |= path__watch_flags((const char *)new_path, new_dirfd, &other);
+	if (op == VIGIL_FILE_SYMLINK)
+		s.base = VIGIL_BASE_VERBATIM;
+	else if (op == VIGIL_FILE_LINK && (flags & AT_EMPTY_PATH) && path) {
+		/* linkat(fd, "", ...): the file is the fd (e.g. an O_TMPFILE). */
+		char c = 0;
+
+		bpf_probe_read_user(&c, 1, (void *)path);
+		if (!c) {
+			struct file *f = file__from_fd(dirfd);
+			struct dentry *d = f ? BPF_CORE_READ(f, f_path.dentry) : NULL;
+
+			s.base = VIGIL_BASE_FILE;
+			s.path = 0;
+			s.base_dentry = (__u64)d;
+			if (d)
+				watch = leaf__watch_flags(d, &s.fflags) |
+					dentry__watch_flags(BPF_CORE_READ(d, d_parent), false);
+		} else {
+			watch = path__watch_flags((const char *)path, dirfd, &s.base,
+						  &s.base_dentry, &s.fflags);
+		}
+	} else
+		watch = path__watch_flags((const char *)path, dirfd, &s.base, &s.base_dentry,
+					  &s.fflags);
+	/* A rename or link into a watched place counts too. */
+	if (new_path)
+		watch |= path__watch_flags((const char *)new_path, new_dirfd, &s.new_base,
+					   &s.new_base_dentry, &s.fflags);
 	if (op == VIGIL_FILE_CHMOD && (mode & (S_ISUID | S_ISGID)))
 		watch |= VIGIL_WATCH_WRITE;
 	if (op == VIGIL_FILE_CHMOD && (mode & 0111) && (watch & VIGIL_WATCH_EXEC_BIT))
@@ -444,8 +603,10 @@ static __always_inline int pathop__exit(long ret)
 	e = event__start(s, ret);
 	if (!e)
 		goto out;
-	if (s->base == VIGIL_BASE_DIR)
-		dentry__capture((struct dentry *)s->base_dentry, e);
+	if (s->base == VIGIL_BASE_DIR || (s->base == VIGIL_BASE_FILE && s->base_dentry))
+		e->ncomps = dentry__capture((struct dentry *)s->base_dentry, e->comps);
+	if (s->new_base == VIGIL_BASE_DIR)
+		e->new_ncomps = dentry__capture((struct dentry *)s->new_base_dentry, e->new_comps);
 	ringbuf__submit(e);
 out:
 	bpf_map_delete_elem(&fstash, &tid);
@@ -523,3 +684,36 @@ int truncate_enter(struct trace_event_raw_sys_enter *ctx)
 			     0);
 }
 PATHOP_EXIT(truncate)
+
+SEC("tracepoint/syscalls/sys_enter_linkat")
+int linkat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_LINK, BPF_CORE_READ(ctx, args[0]),
+			     BPF_CORE_READ(ctx, args[1]), BPF_CORE_READ(ctx, args[2]),
+			     BPF_CORE_READ(ctx, args[3]), BPF_CORE_READ(ctx, args[4]), 0);
+}
+PATHOP_EXIT(linkat)
+
+SEC("tracepoint/syscalls/sys_enter_link")
+int link_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_LINK, AT_FDCWD, BPF_CORE_READ(ctx, args[0]), AT_FDCWD,
+			     BPF_CORE_READ(ctx, args[1]), 0, 0);
+}
+PATHOP_EXIT(link)
+
+SEC("tracepoint/syscalls/sys_enter_symlinkat")
+int symlinkat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_SYMLINK, AT_FDCWD, BPF_CORE_READ(ctx, args[0]),
+			     BPF_CORE_READ(ctx, args[1]), BPF_CORE_READ(ctx, args[2]), 0, 0);
+}
+PATHOP_EXIT(symlinkat)
+
+SEC("tracepoint/syscalls/sys_enter_symlink")
+int symlink_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return pathop__enter(VIGIL_FILE_SYMLINK, AT_FDCWD, BPF_CORE_READ(ctx, args[0]), AT_FDCWD,
+			     BPF_CORE_READ(ctx, args[1]), 0, 0);
+}
+PATHOP_EXIT(symlink)

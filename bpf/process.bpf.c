@@ -115,23 +115,34 @@ static __always_inline int exec__emit(const char *filename, __u32 old_tid, __u32
 
 	e->flags = 0;
 	e->argc = argc;
-	e->_pad0 = 0;
+	e->args_tail = 0;
 	e->start_ns = core__task_start_boottime(task);
 
-	/* The new image's argv lives at mm->arg_start: copy a bounded prefix. */
+	/* The new image's argv lives at mm->arg_start..arg_end. All of it when it
+	 * fits; else its head and its tail, so that padding argv (many dummy
+	 * arguments, or one huge one first) cannot push the last arguments out. */
 	arg_start = BPF_CORE_READ(task, mm, arg_start);
 	arg_end = BPF_CORE_READ(task, mm, arg_end);
 	len = arg_end > arg_start ? arg_end - arg_start : 0;
-	if (len > VIGIL_ARGS_LEN - 1) {
-		len = VIGIL_ARGS_LEN - 1;
-		e->flags |= VIGIL_EXEC_ARGS_TRUNC;
-	}
 	e->args[0] = 0;
-	if (bpf_probe_read_user(e->args, len & (VIGIL_ARGS_LEN - 1), (void *)arg_start) < 0) {
+	if (len <= VIGIL_ARGS_LEN - 1) {
+		n = bpf_probe_read_user(e->args, len & (VIGIL_ARGS_LEN - 1), (void *)arg_start);
+	} else {
+		e->flags |= VIGIL_EXEC_ARGS_TRUNC;
+		len = VIGIL_ARGS_LEN;
+		e->args_tail = VIGIL_ARGS_HEAD;
+		n = bpf_probe_read_user(e->args, VIGIL_ARGS_HEAD, (void *)arg_start);
+		if (n == 0)
+			n = bpf_probe_read_user(e->args + VIGIL_ARGS_HEAD, VIGIL_ARGS_TAIL,
+						(void *)(arg_end - VIGIL_ARGS_TAIL));
+	}
+	if (n < 0) {
 		len = 0;
+		e->args_tail = 0;
 		stats__inc(VIGIL_STAT_READ_ERRORS);
 	}
-	e->args[len & (VIGIL_ARGS_LEN - 1)] = 0;
+	if (len < VIGIL_ARGS_LEN)
+		e->args[len & (VIGIL_ARGS_LEN - 1)] = 0;
 	e->args_len = len;
 
 	if (e->hdr.euid != e->hdr.uid)

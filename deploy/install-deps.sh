@@ -31,6 +31,9 @@ PACKAGES=(
   # scenario suite (attacks): a real netcat for the reverse shell; socat and
   # script (util-linux) for the relayed-shell variants (tests/integration/variants_test.cpp)
   ncat socat
+  # ATT&CK suite (tests/scenarios/attack_suite_test.cpp): at and crontab
+  # (scheduled jobs), insmod/lsmod, iptables (run in a throwaway netns), tcpdump
+  at cron kmod iptables tcpdump
   # benchmarks (deploy/bench.sh): bpftrace is the comparison tracer
   bpftrace
 )

@@ -605,6 +605,11 @@ void SequenceTracker::shell_waiting(const ShellWiring& shell, double now) {
 }
 
 bool SequenceTracker::shells_waiting(std::uint32_t tree, double now) const {
+  // Entries are in arrival order: if the newest has expired, all have (the
+  // common case on a host with no shell waiting costs one comparison).
+  if (waiting_.empty() || now - waiting_.back().at > kRelayWindowS) {
+    return false;
+  }
   return std::ranges::any_of(waiting_, [&](const Waiting& w) {
     return now - w.at <= kRelayWindowS && w.shell.tree == tree;
   });

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #include "vigil/abi.h"
 
@@ -23,7 +25,194 @@ Rec load(std::span<const std::byte> record) {
   return r;
 }
 
+// Length of the valid UTF-8 sequence at s[i] (shortest form, no surrogates, at
+// most U+10FFFF: what protobuf accepts), or 0 if the byte there starts none.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = 0;
+  std::uint32_t min = 0;
+  if (c < 0x80) {
+    return 1;
+  }
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) {
+    return 0;
+  }
+  std::uint32_t cp = c & (0x7FU >> len);
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80) {
+      return 0;
+    }
+    cp = (cp << 6) | (cc & 0x3FU);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    return 0;
+  }
+  return len;
+}
+
+// Assigns `raw` to `dst` in the escaped form (see escape_name), reusing dst's buffer.
+void assign_name(std::string& dst, std::string_view raw) {
+  if (!needs_escape(raw)) {
+    dst.assign(raw);
+    return;
+  }
+  dst.clear();
+  append_escaped(raw, dst);
+}
+
+// Escapes `s` in place when it needs it (strings built from several raw parts).
+void escape_in_place(std::string& s, std::string& scratch) {
+  if (!needs_escape(s)) {
+    return;
+  }
+  scratch.clear();
+  append_escaped(s, scratch);
+  s.swap(scratch);
+}
+
+// Lexical normalisation of an absolute path: "//" and "/./" collapse, "/.."
+// drops the previous component (at "/" it stays at "/"). Symlinks are not
+// followed: this is what the string says, as the kernel would walk it without
+// links. A canonical path is returned unchanged without copying.
+void normalize_path(std::string& p, std::string& scratch) {
+  if (p.empty() || p.front() != '/') {
+    return;
+  }
+  const bool canonical = p.find("//") == std::string::npos && p.find("/./") == std::string::npos &&
+                         p.find("/../") == std::string::npos && !p.ends_with("/.") &&
+                         !p.ends_with("/..");
+  if (canonical) {
+    return;
+  }
+  scratch.clear();
+  std::size_t i = 0;
+  while (i < p.size()) {
+    while (i < p.size() && p[i] == '/') {
+      ++i;
+    }
+    std::size_t end = p.find('/', i);
+    if (end == std::string::npos) {
+      end = p.size();
+    }
+    const std::string_view comp(p.data() + i, end - i);
+    if (comp == "..") {
+      const auto slash = scratch.rfind('/');
+      scratch.resize(slash == std::string::npos ? 0 : slash);
+    } else if (!comp.empty() && comp != ".") {
+      scratch.push_back('/');
+      scratch.append(comp);
+    }
+    i = end;
+  }
+  if (scratch.empty()) {
+    scratch.push_back('/');
+  }
+  p.swap(scratch);
+}
+
 }  // namespace
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_length(s, i);
+    if (n == 0) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+bool needs_escape(std::string_view raw) {
+  for (std::size_t i = 0; i < raw.size();) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if (c < 0x80) {
+      if (c == '\\' && i + 1 < raw.size() && raw[i + 1] == 'x') {
+        return true;
+      }
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_length(raw, i);
+    if (n == 0) {
+      return true;
+    }
+    i += n;
+  }
+  return false;
+}
+
+void append_escaped(std::string_view raw, std::string& out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (std::size_t i = 0; i < raw.size();) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    const std::size_t n = utf8_length(raw, i);
+    if (n == 0) {
+      out.append("\\x");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+      ++i;
+    } else if (c == '\\') {
+      out.append("\\\\");
+      ++i;
+    } else {
+      out.append(raw.substr(i, n));
+      i += n;
+    }
+  }
+}
+
+std::string escape_name(std::string_view raw) {
+  std::string out;
+  assign_name(out, raw);
+  return out;
+}
+
+std::optional<std::string> unescape_name(std::string_view name) {
+  if (name.find("\\x") == std::string_view::npos) {
+    return std::string(name);
+  }
+  auto hex = [](char h) -> int {
+    if (h >= '0' && h <= '9') return h - '0';
+    if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] != '\\') {
+      out.push_back(name[i]);
+      continue;
+    }
+    if (i + 1 < name.size() && name[i + 1] == '\\') {
+      out.push_back('\\');
+      ++i;
+    } else if (i + 3 < name.size() && name[i + 1] == 'x' && hex(name[i + 2]) >= 0 &&
+               hex(name[i + 3]) >= 0) {
+      out.push_back(static_cast<char>(hex(name[i + 2]) * 16 + hex(name[i + 3])));
+      i += 3;
+    } else {
+      return std::nullopt;  // not an escaped form
+    }
+  }
+  return out;
+}
 
 std::uint64_t DecodeStats::errors() const {
   std::uint64_t n = 0;
@@ -60,52 +249,118 @@ std::int64_t boot_to_unix_offset_ns() {
          (real.tv_nsec - boot.tv_nsec);
 }
 
-void resolve_file_paths(std::uint32_t base, std::span<const std::string_view> comps, bool truncated,
-                        FileData& d) {
-  // comps are dentry names from the leaf (or base directory) upward.
-  std::string joined = truncated ? "/..." : "";
-  for (auto it = comps.rbegin(); it != comps.rend(); ++it) {
-    joined.push_back('/');
-    joined.append(*it);
+namespace {
+
+// A dentry name read into VIGIL_FILE_COMP_LEN bytes may have been cut.
+bool is_cut(std::string_view comp) { return comp.size() >= VIGIL_FILE_COMP_LEN - 1; }
+
+// `joined` with its cut names completed from the caller's path where that path
+// agrees: each of the kernel's names must be a prefix of the caller's name at
+// the same place, counted from the leaf (so a relative path completes the
+// names it has).
+std::string uncut(const PathBase& b, std::string_view as_passed, std::string joined) {
+  std::vector<std::string_view> passed;
+  for (std::size_t i = 0; i < as_passed.size();) {
+    const std::size_t end = std::min(as_passed.find('/', i), as_passed.size());
+    if (end > i) {
+      passed.emplace_back(as_passed.substr(i, end - i));
+    }
+    i = end + 1;
   }
-  auto relative_to = [&joined](const std::string& p) {
-    if (p.empty() || p.front() == '/') {
-      return p;
+  if (passed.empty() || std::ranges::any_of(passed, [](auto c) { return c == "." || c == ".."; })) {
+    return joined;
+  }
+  std::string out = b.truncated ? "/..." : "";
+  for (std::size_t k = b.comps.size(); k-- > 0;) {
+    std::string_view name = b.comps[k];
+    if (k < passed.size()) {
+      const auto candidate = passed[passed.size() - 1 - k];
+      if (is_cut(name) && candidate.starts_with(name)) {
+        name = candidate;
+      } else if (candidate != name) {
+        return joined;  // the caller's path disagrees (a symlink, a rename): keep the kernel's
+      }
     }
-    std::string_view rel = p;
-    while (rel.starts_with("./")) {
-      rel.remove_prefix(2);
+    out.push_back('/');
+    out.append(name);
+  }
+  return out;
+}
+
+}  // namespace
+
+void resolve_file_paths(const PathBase& path, const PathBase& new_path, FileData& d) {
+  // comps are dentry names from the leaf (or base directory) upward.
+  auto join = [](const PathBase& b) {
+    std::string joined = b.truncated ? "/..." : "";
+    for (auto it = b.comps.rbegin(); it != b.comps.rend(); ++it) {
+      joined.push_back('/');
+      joined.append(*it);
     }
-    return joined + "/" + std::string(rel);
+    return joined;
   };
-  switch (base) {
-    case VIGIL_BASE_FILE:
-      // The kernel's own names: authoritative unless cut short and we have an
-      // absolute path from the caller.
-      d.path =
-          (truncated && d.arg_path.starts_with('/')) ? d.arg_path : (joined.empty() ? "/" : joined);
-      break;
-    case VIGIL_BASE_DIR:
-      d.path = relative_to(d.arg_path);
-      d.new_path = relative_to(d.new_path);
-      break;
-    default:
-      d.path = d.arg_path;
-      break;
+  auto resolve = [&join](const PathBase& b, const std::string& as_passed) -> std::string {
+    switch (b.base) {
+      case VIGIL_BASE_FILE: {
+        // The kernel's own names: authoritative unless cut short (too deep,
+        // or a name of VIGIL_FILE_COMP_LEN - 1 bytes or more) and the caller's
+        // path says the same thing in full.
+        if (b.truncated && as_passed.starts_with('/')) {
+          return as_passed;
+        }
+        if (std::ranges::none_of(b.comps, is_cut)) {
+          std::string joined = join(b);
+          return joined.empty() ? "/" : joined;
+        }
+        return uncut(b, as_passed, join(b));
+      }
+      case VIGIL_BASE_DIR: {
+        if (as_passed.empty() || as_passed.front() == '/') {
+          return as_passed;
+        }
+        std::string_view rel = as_passed;
+        while (rel.starts_with("./")) {
+          rel.remove_prefix(2);
+        }
+        return join(b) + "/" + std::string(rel);
+      }
+      default:
+        return as_passed;
+    }
+  };
+  std::string scratch;
+  d.path = resolve(path, d.arg_path);
+  if (path.base != VIGIL_BASE_VERBATIM) {
+    normalize_path(d.path, scratch);
+  }
+  if (!d.new_path.empty()) {
+    d.new_path = resolve(new_path, d.new_path);
+    normalize_path(d.new_path, scratch);
   }
 }
 
-void split_args(std::span<const char> blob, ArgList& out) {
-  out.clear();
+void split_args(std::span<const char> blob, ArgList& out, bool append) {
+  if (!append) {
+    out.clear();
+  }
+  std::string escaped;
+  auto push = [&](std::string_view arg) {
+    if (needs_escape(arg)) {
+      escaped.clear();
+      append_escaped(arg, escaped);
+      arg = escaped;
+    }
+    out.push_back(arg);
+  };
   std::size_t start = 0;
   for (std::size_t i = 0; i < blob.size(); ++i) {
     if (blob[i] == '\0') {
-      out.push_back(std::string_view(blob.data() + start, i - start));
+      push(std::string_view(blob.data() + start, i - start));
       start = i + 1;
     }
   }
   if (start < blob.size()) {
-    out.push_back(std::string_view(blob.data() + start, blob.size() - start));
+    push(std::string_view(blob.data() + start, blob.size() - start));
   }
 }
 
@@ -201,7 +456,7 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
   out.gid = hdr.gid;
   out.egid = hdr.egid;
   out.cgroup_id = hdr.cgroup_id;
-  out.comm.assign(bounded(hdr.comm));
+  assign_name(out.comm, bounded(hdr.comm));
   out.exe.clear();
   out.args.clear();
   spares_.harvest(out.data);
@@ -209,12 +464,12 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
   switch (hdr.type) {
     case VIGIL_EV_EXEC: {
       const auto r = load<vigil_exec>(record);
-      if (r.args_len > sizeof(r.args)) {
-        return fail(DecodeFault::kBadLength,
-                    fmt::format("exec args_len {} exceeds {}", r.args_len, sizeof(r.args)));
+      if (r.args_len > sizeof(r.args) || r.args_tail > r.args_len) {
+        return fail(DecodeFault::kBadLength, fmt::format("exec args_len {} args_tail {} exceed {}",
+                                                         r.args_len, r.args_tail, sizeof(r.args)));
       }
       auto d = spares_.take<ExecData>(&ExecData::filename);
-      d.filename.assign(bounded(r.filename));
+      assign_name(d.filename, bounded(r.filename));
       d.args_truncated = (r.flags & VIGIL_EXEC_ARGS_TRUNC) != 0;
       d.setuid = (r.flags & VIGIL_EXEC_SETUID) != 0;
       d.setgid = (r.flags & VIGIL_EXEC_SETGID) != 0;
@@ -222,7 +477,14 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
       d.prev_known = (r.flags & VIGIL_EXEC_PREV_UNKNOWN) == 0;
       d.prev_uid = r.prev_uid;
       d.prev_euid = r.prev_euid;
-      split_args(std::span<const char>(r.args, r.args_len), out.args);
+      if (r.args_tail == 0) {
+        split_args(std::span<const char>(r.args, r.args_len), out.args);
+      } else {
+        // argv's head, then its tail: the arguments between are not here.
+        split_args(std::span<const char>(r.args, r.args_tail), out.args);
+        split_args(std::span<const char>(r.args + r.args_tail, r.args_len - r.args_tail), out.args,
+                   /*append=*/true);
+      }
       d.argc = r.argc != 0 ? r.argc : static_cast<std::uint32_t>(out.args.size());
       out.exe = d.filename;
       out.data = std::move(d);
@@ -275,7 +537,7 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
       d.signal = r.signal;
       d.si_code = r.si_code;
       d.result = r.result;
-      d.target_comm.assign(bounded(r.target_comm));
+      assign_name(d.target_comm, bounded(r.target_comm));
       out.data = std::move(d);
       break;
     }
@@ -292,13 +554,13 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
       d.vm_flags = r.vm_flags;
       d.anon = r.anon;
       d.suppressed = r.suppressed;
-      d.file.assign(bounded(r.file));
+      assign_name(d.file, bounded(r.file));
       out.data = std::move(d);
       break;
     }
     case VIGIL_EV_MEMFD: {
       const auto r = load<vigil_memfd>(record);
-      out.data = MemfdData{.flags = r.flags, .ret = r.ret, .name = std::string(bounded(r.name))};
+      out.data = MemfdData{.flags = r.flags, .ret = r.ret, .name = escape_name(bounded(r.name))};
       break;
     }
     case VIGIL_EV_FILELESS_EXEC: {
@@ -307,8 +569,8 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
           spares_.take<FilelessExecData>(&FilelessExecData::filename, &FilelessExecData::dname);
       d.nlink = r.nlink;
       d.memfd = r.memfd != 0;
-      d.filename.assign(bounded(r.filename));
-      d.dname.assign(bounded(r.dname));
+      assign_name(d.filename, bounded(r.filename));
+      assign_name(d.dname, bounded(r.dname));
       out.exe = d.filename;
       out.data = std::move(d);
       break;
@@ -320,7 +582,7 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
                             .bytes = r.bytes,
                             .method = r.method,
                             .flags = r.flags,
-                            .path = std::string(bounded(r.path))};
+                            .path = escape_name(bounded(r.path))};
       break;
     }
     case VIGIL_EV_CRASH_STORM: {
@@ -330,7 +592,7 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
                                 .count = r.count,
                                 .signal = r.signal,
                                 .window_ms = r.window_ms,
-                                .exe = std::string(bounded(r.exe))};
+                                .exe = escape_name(bounded(r.exe))};
       break;
     }
     case VIGIL_EV_SOCK: {
@@ -375,9 +637,11 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
     }
     case VIGIL_EV_FILE: {
       const auto r = load<vigil_file>(record);
-      if (r.ncomps > VIGIL_FILE_COMPS + 1 || r.base > VIGIL_BASE_FILE) {
+      if (r.ncomps > VIGIL_FILE_COMPS + 1 || r.base > VIGIL_BASE_VERBATIM ||
+          r.new_ncomps > VIGIL_FILE_COMPS + 1 || r.new_base > VIGIL_BASE_VERBATIM) {
         return fail(DecodeFault::kBadLength,
-                    fmt::format("file record ncomps {} base {}", r.ncomps, r.base));
+                    fmt::format("file record ncomps {} base {} new_ncomps {} new_base {}", r.ncomps,
+                                r.base, r.new_ncomps, r.new_base));
       }
       auto d = spares_.take<FileData>(&FileData::path, &FileData::new_path, &FileData::arg_path);
       d.op = r.op;
@@ -386,13 +650,24 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
       d.mode = r.mode;
       d.arg_path.assign(bounded(r.path));
       d.new_path.assign(bounded(r.new_path));
+      auto comps_of = [](const char(&names)[VIGIL_FILE_COMPS][VIGIL_FILE_COMP_LEN],
+                         std::uint32_t ncomps,
+                         std::array<std::string_view, VIGIL_FILE_COMPS>& out) {
+        const std::size_t n = std::min<std::size_t>(ncomps, VIGIL_FILE_COMPS);
+        for (std::size_t i = 0; i < n; ++i) {
+          out[i] = {names[i], strnlen(names[i], VIGIL_FILE_COMP_LEN)};
+        }
+        return std::span<const std::string_view>(out.data(), n);
+      };
       std::array<std::string_view, VIGIL_FILE_COMPS> comps{};
-      const std::size_t n = std::min<std::size_t>(r.ncomps, VIGIL_FILE_COMPS);
-      for (std::size_t i = 0; i < n; ++i) {
-        comps[i] = {r.comps[i], strnlen(r.comps[i], VIGIL_FILE_COMP_LEN)};
-      }
-      const bool truncated = r.ncomps > VIGIL_FILE_COMPS;
-      resolve_file_paths(r.base, std::span(comps.data(), n), truncated, d);
+      std::array<std::string_view, VIGIL_FILE_COMPS> new_comps{};
+      const PathBase path{r.base, comps_of(r.comps, r.ncomps, comps), r.ncomps > VIGIL_FILE_COMPS};
+      const PathBase new_path{r.new_base, comps_of(r.new_comps, r.new_ncomps, new_comps),
+                              r.new_ncomps > VIGIL_FILE_COMPS};
+      resolve_file_paths(path, new_path, d);
+      escape_in_place(d.path, scratch_);
+      escape_in_place(d.new_path, scratch_);
+      escape_in_place(d.arg_path, scratch_);
       out.data = std::move(d);
       break;
     }

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "file.skel.h"
@@ -28,8 +29,11 @@ const std::vector<std::string>& exec_bit_prefixes() {
   return kPrefixes;
 }
 
-// stat()s every configured location into the watched-inode map, and puts the
-// absolute prefixes into the LPM trie used for path-based calls.
+// stat()s every configured location into the watched-inode map (and each
+// location's ancestors, flagged VIGIL_WATCH_ANCESTOR: a relative path from
+// there may descend into it), every watched file into the directory + name
+// map, and puts the absolute prefixes into the LPM trie used for path-based
+// calls.
 Result<void> fill_watch_maps(file_bpf* s, const ProbeOptions& o) {
   std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint32_t> inodes;
   auto watch_inode = [&](const std::string& path, std::uint32_t flag) {
@@ -39,8 +43,47 @@ Result<void> fill_watch_maps(file_bpf* s, const ProbeOptions& o) {
     }
     inodes[{st.st_ino, kernel_dev(st.st_dev)}] |= flag;
   };
+  // A file is also watched where it is: `mv new /etc/shadow` replaces the
+  // inode but not the directory entry.
+  auto watch_child = [&](const std::string& path, std::uint32_t flag) -> Result<void> {
+    const std::filesystem::path p(path);
+    struct stat st {};
+    struct stat dir {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      return {};  // directories are watched by their inode and the walk
+    }
+    const std::string name = p.filename().string();
+    if (name.empty() || name.size() >= VIGIL_FILE_COMP_LEN ||
+        ::stat(p.parent_path().c_str(), &dir) != 0) {
+      return {};
+    }
+    vigil_child_key key{};
+    key.parent_ino = dir.st_ino;
+    key.dev = kernel_dev(dir.st_dev);
+    std::memcpy(key.name, name.data(), name.size());
+    std::uint32_t value = flag;
+    std::uint32_t held = 0;
+    if (bpf_map__lookup_elem(s->maps.watch_child, &key, sizeof(key), &held, sizeof(held), 0) == 0) {
+      value |= held;
+    }
+    if (bpf_map__update_elem(s->maps.watch_child, &key, sizeof(key), &value, sizeof(value),
+                             BPF_ANY) != 0) {
+      return make_error(ErrorCode::kKernel,
+                        fmt::format("watched file '{}': {}", path, std::strerror(errno)));
+    }
+    return {};
+  };
   auto add_prefix = [&](const std::string& p, std::uint32_t flag) -> Result<void> {
     watch_inode(p, flag);
+    if (auto r = watch_child(p, flag); !r) {
+      return r;
+    }
+    for (auto up = std::filesystem::path(p).parent_path(); !up.empty(); up = up.parent_path()) {
+      watch_inode(up.string(), VIGIL_WATCH_ANCESTOR);
+      if (up == up.root_path()) {
+        break;
+      }
+    }
     vigil_path_key key{};
     std::string prefix = p;
     struct stat st {};
@@ -72,6 +115,9 @@ Result<void> fill_watch_maps(file_bpf* s, const ProbeOptions& o) {
   }
   for (const auto& p : o.file_read_paths.empty() ? default_file_read_paths() : o.file_read_paths) {
     watch_inode(p, VIGIL_WATCH_READ);
+    if (auto r = watch_child(p, VIGIL_WATCH_READ); !r) {
+      return r;
+    }
   }
   for (const auto& [key, flags] : inodes) {
     vigil_inode_key k{};
@@ -133,8 +179,8 @@ std::uint32_t kernel_dev(std::uint64_t st_dev) {
 
 const std::vector<std::string>& default_file_watch_prefixes() {
   static const std::vector<std::string> kPrefixes = {
-      "/etc",  "/root", "/var/spool/cron", "/usr/bin", "/usr/sbin",      "/bin",
-      "/sbin", "/lib",  "/usr/lib",        "/boot",    "/usr/local/bin", "/usr/local/sbin",
+      "/etc", "/root", "/var/spool/cron", "/usr/bin", "/usr/sbin", "/bin", "/sbin", "/lib",
+      "/usr/lib", "/boot", "/usr/local/bin", "/usr/local/sbin",
       // ATT&CK locations outside the above (rules/vigil): at spools (Red Hat),
       // units, generators, PAM modules and .pth files under /usr/local/lib,
       // trusted CA stores, runtime units.
@@ -158,19 +204,18 @@ const std::vector<std::string>& default_file_read_paths() {
 
 const std::vector<std::string>& default_file_watch_names() {
   static const std::vector<std::string> kNames = {
-      "authorized_keys", "authorized_keys2", ".bashrc",       ".bash_profile", ".profile",
-      ".bash_logout",    ".zshrc",           ".bash_history", ".zsh_history",  "id_rsa",
-      "id_dsa",          "id_ecdsa",         "id_ed25519",
+      "authorized_keys", "authorized_keys2", ".bashrc", ".bash_profile", ".profile", ".bash_logout",
+      ".zshrc", ".bash_history", ".zsh_history", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519",
       // Files whose writes matter in any home directory (rules/vigil): other
       // shells' start-up files, login environments, Python start-up hooks,
       // git hooks, more key types. Directory-named locations (~/.ssh/rc,
       // ~/.config/autostart/, ~/.config/systemd/user/) cannot be matched by
       // basename: docs/detections.md lists them.
-      ".bash_login", ".zprofile", ".zlogin", ".zlogout", ".zshenv", ".kshrc", ".cshrc",
-      ".tcshrc", ".login", ".logout", ".shrc", "config.fish", ".pam_environment", "environment",
-      ".sh_history", "usercustomize.py", "sitecustomize.py", "id_ecdsa_sk", "id_ed25519_sk",
-      "pre-commit", "post-checkout", "post-merge", "pre-push", "post-commit", "pre-receive",
-      "post-receive", "post-update"};
+      ".bash_login", ".zprofile", ".zlogin", ".zlogout", ".zshenv", ".kshrc", ".cshrc", ".tcshrc",
+      ".login", ".logout", ".shrc", "config.fish", ".pam_environment", "environment", ".sh_history",
+      "usercustomize.py", "sitecustomize.py", "id_ecdsa_sk", "id_ed25519_sk", "pre-commit",
+      "post-checkout", "post-merge", "pre-push", "post-commit", "pre-receive", "post-receive",
+      "post-update"};
   return kNames;
 }
 
@@ -182,6 +227,7 @@ const std::vector<HookSpec>& file_hooks() {
       pair("unlink", {"unlinkat", "unlink"}),
       pair("chmod", {"fchmodat", "chmod"}),
       pair("truncate", {"truncate"}),
+      pair("link", {"linkat", "link", "symlinkat", "symlink"}),
   };
   return kHooks;
 }

@@ -459,11 +459,11 @@ void Pipeline::stateful_indicators(double now) {
     case EventType::kConnectFailed:
     case EventType::kUdpSend: {
       const auto& sock = std::get<SockData>(event_.data);
+      const Actor a = actor();
       const bool linked =
           sock.proto == kProtoTcp &&
           (event_.type == EventType::kAccept ? sock.ret >= 0 : connect_succeeded(event_));
       if (linked) {
-        const auto a = actor();
         if (event_.type == EventType::kConnect) {
           sequences_.connected_out(a.pid, a.tree, now);
         }
@@ -483,7 +483,6 @@ void Pipeline::stateful_indicators(double now) {
       // non-blocking connect's SYN_SENT -> CLOSE, reported with ret 0).
       if (event_.type == EventType::kConnectFailed ||
           (event_.type == EventType::kConnect && sock.ret < 0 && sock.ret != -EINPROGRESS)) {
-        const auto a = actor();
         if (connect_scans_.observe(a, sock.raddr, sock.rport, now) != Spread::kNone) {
           hits_.push_back(find_indicator("connect-scan"));
           sequences_.scanned(a, now);
@@ -491,7 +490,7 @@ void Pipeline::stateful_indicators(double now) {
       }
       if (connect_succeeded(event_)) {
         if (sequences_.watching_scans()) {
-          sequences_.connected(lineage(), actor(), now);  // scan -> connect
+          sequences_.connected(lineage(), a, now);  // scan -> connect
         }
         // Host memory: which programs talk to which remote ports.
         key_buf_.assign("port>");
@@ -506,7 +505,6 @@ void Pipeline::stateful_indicators(double now) {
       // Each unit's rhythm is kept on every contact; a beacon is reported once
       // per (unit, destination) new for this host: periodic services seen
       // during warm-up are learned.
-      const auto a = actor();
       const auto ts = seconds(event_.ts_ns);
       bool beacon = false;
       key_buf_.assign("beacon>");

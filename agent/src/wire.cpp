@@ -3,17 +3,25 @@
 #include <sys/socket.h>
 
 #include "vigil/abi.h"
+#include "vigil/agent/decoder.h"
+#include "vigil/agent/sigma.h"
 #include "vigil/event_format.h"
 
 namespace vigil::agent {
 namespace {
+
+// proto3 refuses a string field that is not UTF-8 when the collector parses
+// it, which would lose the whole batch. The decoder already escapes what the
+// kernel reports; this catches what came from elsewhere (e.g. /proc at start)
+// without escaping anything twice: a valid string passes unchanged.
+std::string utf8(std::string_view s) { return valid_utf8(s) ? std::string(s) : escape_name(s); }
 
 struct DetailVisitor {
   v1::Event& out;
 
   void operator()(const ExecData& d) const {
     auto* x = out.mutable_exec();
-    x->set_filename(d.filename);
+    x->set_filename(utf8(d.filename));
     x->set_setuid(d.setuid);
     x->set_setgid(d.setgid);
     x->set_euid_changed(d.euid_changed);
@@ -50,7 +58,7 @@ struct DetailVisitor {
     x->set_target_uid(d.target_uid);
     x->set_signal(std::string(signal_name(d.signal)));
     x->set_result(d.result);
-    x->set_target_comm(d.target_comm);
+    x->set_target_comm(utf8(d.target_comm));
   }
   void operator()(const MemProtData& d) const {
     auto* x = out.mutable_memory();
@@ -59,18 +67,18 @@ struct DetailVisitor {
     x->set_prot(prot_string(d.prot));
     x->set_flags(d.flags);
     x->set_anonymous(d.anon == VIGIL_MAP_ANON);
-    x->set_file(d.file);
+    x->set_file(utf8(d.file));
     x->set_ret(d.ret);
   }
   void operator()(const MemfdData& d) const {
     auto* x = out.mutable_memory();
-    x->set_file(d.name);
+    x->set_file(utf8(d.name));
     x->set_flags(d.flags);
     x->set_ret(d.ret);
   }
   void operator()(const FilelessExecData& d) const {
     auto* x = out.mutable_memory();
-    x->set_file(d.filename);
+    x->set_file(utf8(d.filename));
     x->set_anonymous(d.memfd);
   }
   void operator()(const InjectData& d) const {
@@ -78,12 +86,12 @@ struct DetailVisitor {
     x->set_target_pid(d.target_pid);
     x->set_bytes(d.bytes);
     x->set_method(d.method == VIGIL_INJECT_VM_WRITEV ? "process_vm_writev" : "proc_mem");
-    x->set_file(d.path);
+    x->set_file(utf8(d.path));
     x->set_ret(d.ret);
   }
   void operator()(const CrashStormData& d) const {
     auto* x = out.mutable_memory();
-    x->set_file(d.exe);
+    x->set_file(utf8(d.exe));
     x->set_count(d.count);
     x->set_window_ms(d.window_ms);
   }
@@ -96,8 +104,8 @@ struct DetailVisitor {
   void operator()(const FileData& d) const {
     auto* x = out.mutable_file();
     x->set_op(std::string(file_op_name(d.op)));
-    x->set_path(d.path);
-    x->set_new_path(d.new_path);
+    x->set_path(utf8(d.path));
+    x->set_new_path(utf8(d.new_path));
     x->set_ret(d.ret);
     x->set_flags(d.flags);
     x->set_mode(d.mode);
@@ -156,23 +164,40 @@ void to_proto(const Event& event, std::uint32_t score, std::span<const Indicator
   out.set_uid(event.uid);
   out.set_euid(event.euid);
   out.set_cgroup_id(event.cgroup_id);
-  out.set_comm(event.comm);
-  out.set_exe(event.exe);
+  out.set_comm(utf8(event.comm));
+  out.set_exe(utf8(event.exe));
   out.set_score(score);
   for (const auto* h : hits) {
     auto* hit = out.add_indicators();
     hit->set_id(std::string(h->id));
     hit->set_attack(std::string(h->attack));
     hit->set_severity(h->severity);
+    if (h->rule != nullptr && !alert_id.empty()) {
+      // Provenance rides with alerts only: events stay small.
+      const auto& r = *h->rule;
+      auto* ref = hit->mutable_rule();
+      ref->set_id(r.id);
+      ref->set_name(r.name);
+      ref->set_title(r.title);
+      ref->set_author(r.author);
+      if (!r.reference.empty()) {
+        ref->add_references(r.reference);
+      }
+      ref->set_level(std::string(sigma::to_string(r.level)));
+      for (const auto& a : r.attack) {
+        ref->add_tags(a);
+      }
+      ref->set_source(r.file);
+    }
   }
   out.set_alert_id(std::string(alert_id));
   std::string summary;
   append_text(event, summary);
-  out.set_summary(std::move(summary));
+  out.set_summary(utf8(summary));
   std::visit(DetailVisitor{out}, event.data);
   if (event.type == EventType::kExec) {
     for (const auto& a : event.args) {
-      out.mutable_exec()->add_args(a);
+      out.mutable_exec()->add_args(utf8(a));
     }
   }
 }

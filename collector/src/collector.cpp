@@ -549,6 +549,10 @@ std::string render_metrics(Ingest& ingest, AlertHub& hub, ModelManager& models) 
   metric(out, "vigil_collector_refused_total", "counter",
          "Streams ended with a refusal (invalid input, identity, limits).",
          static_cast<double>(s.refused.load()));
+  metric(out, "vigil_collector_undecodable_total", "counter",
+         "Agent messages that failed to parse (e.g. a string that is not UTF-8); each ends "
+         "its stream with a refusal.",
+         static_cast<double>(s.undecodable.load()));
   metric(out, "vigil_collector_rate_limited_total", "counter",
          "Streams ended because an agent exceeded max_events_per_s.",
          static_cast<double>(s.rate_limited.load()));

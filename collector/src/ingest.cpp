@@ -37,31 +37,49 @@ class ConnectReactor final
 
   void OnReadDone(bool ok) override {
     if (!ok) {
+      // A failed read is the agent's half-close, or a message that arrived
+      // but did not parse (proto3 rejects a string that is not UTF-8). The
+      // second leaves the oneof it started set (in_ is cleared before each
+      // read); ending that stream with OK would hide the loss, so it is
+      // counted and refused.
+      if (in_.msg_case() != v1::AgentMessage::MSG_NOT_SET) {
+        ++ingest_.stats_.undecodable;
+        refuse(make_error(ErrorCode::kInvalidArgument,
+                          "a message did not parse (a string field that is not UTF-8?)")
+                   .error());
+        return;
+      }
       finish(grpc::Status::OK);
       return;
     }
     if (auto r = handle(in_); !r) {
-      ++ingest_.stats_.refused;
-      VLOG_WARN("agent '{}' refused: {}", agent_id_.empty() ? "?" : agent_id_, r.error().message);
-      switch (r.error().code) {
-        case ErrorCode::kIo:
-          refusal_code_ = grpc::StatusCode::UNAVAILABLE;
-          break;
-        case ErrorCode::kPermission:
-          refusal_code_ = grpc::StatusCode::PERMISSION_DENIED;
-          break;
-        case ErrorCode::kExhausted:
-          refusal_code_ = grpc::StatusCode::RESOURCE_EXHAUSTED;
-          break;
-        default:
-          refusal_code_ = grpc::StatusCode::INVALID_ARGUMENT;
-      }
-      v1::CollectorMessage msg;
-      msg.mutable_refusal()->set_reason(r.error().message);
-      send(msg, /*then_finish=*/true);
+      refuse(r.error());
       return;
     }
+    in_.Clear();
     StartRead(&in_);
+  }
+
+  // Ends the stream: a Refusal message saying why, then a non-OK status.
+  void refuse(const Error& error) {
+    ++ingest_.stats_.refused;
+    VLOG_WARN("agent '{}' refused: {}", agent_id_.empty() ? "?" : agent_id_, error.message);
+    switch (error.code) {
+      case ErrorCode::kIo:
+        refusal_code_ = grpc::StatusCode::UNAVAILABLE;
+        break;
+      case ErrorCode::kPermission:
+        refusal_code_ = grpc::StatusCode::PERMISSION_DENIED;
+        break;
+      case ErrorCode::kExhausted:
+        refusal_code_ = grpc::StatusCode::RESOURCE_EXHAUSTED;
+        break;
+      default:
+        refusal_code_ = grpc::StatusCode::INVALID_ARGUMENT;
+    }
+    v1::CollectorMessage msg;
+    msg.mutable_refusal()->set_reason(error.message);
+    send(msg, /*then_finish=*/true);
   }
 
   void OnWriteDone(bool ok) override {

@@ -15,7 +15,9 @@ static_assert(offsetof(vigil_hdr, pid) == 16);
 static_assert(offsetof(vigil_hdr, cgroup_id) == 48);
 static_assert(offsetof(vigil_hdr, comm) == 56);
 
-static_assert(sizeof(vigil_exec) == 616);
+static_assert(sizeof(vigil_exec) == 104 + VIGIL_PATH_LEN + VIGIL_ARGS_LEN);
+static_assert(offsetof(vigil_exec, args_tail) == 92);
+static_assert(VIGIL_ARGS_HEAD < VIGIL_ARGS_LEN && (VIGIL_ARGS_LEN & (VIGIL_ARGS_LEN - 1)) == 0);
 static_assert(offsetof(vigil_exec, flags) == 72);
 static_assert(offsetof(vigil_exec, start_ns) == 96);
 static_assert(offsetof(vigil_exec, filename) == 104);
@@ -39,8 +41,12 @@ static_assert(sizeof(vigil_inject) == 128);
 static_assert(sizeof(vigil_crash_storm) == 112);
 static_assert(sizeof(vigil_alloc_rate) == 88);
 static_assert(sizeof(vigil_file) ==
-              72 + 24 + 2 * VIGIL_PATH_LEN + VIGIL_FILE_COMPS * VIGIL_FILE_COMP_LEN);
-static_assert(offsetof(vigil_file, path) == 96);
+              72 + 40 + 2 * VIGIL_PATH_LEN + 2 * VIGIL_FILE_COMPS * VIGIL_FILE_COMP_LEN);
+static_assert(offsetof(vigil_file, new_base) == 96);
+static_assert(offsetof(vigil_file, path) == 112);
+static_assert(offsetof(vigil_file, new_comps) ==
+              112 + 2 * VIGIL_PATH_LEN + VIGIL_FILE_COMPS * VIGIL_FILE_COMP_LEN);
+static_assert(sizeof(vigil_child_key) == 16 + VIGIL_FILE_COMP_LEN);
 static_assert(sizeof(vigil_inode_key) == 16);
 static_assert(sizeof(vigil_sock) == 136);
 static_assert(offsetof(vigil_sock, laddr) == 88);

@@ -88,6 +88,10 @@ std::string_view file_op_name(std::uint32_t op) {
       return "truncate";
     case VIGIL_FILE_READ_SENSITIVE:
       return "read_sensitive";
+    case VIGIL_FILE_LINK:
+      return "link";
+    case VIGIL_FILE_SYMLINK:
+      return "symlink";
     default:
       return "unknown";
   }

@@ -219,7 +219,7 @@ void append_type_json(JsonObject& o, const AllocRateData& d) {
 void append_type_json(JsonObject& o, const FileData& d) {
   o.str("op", file_op_name(d.op));
   o.str("path", d.path);
-  if (d.op == VIGIL_FILE_RENAME) {
+  if (d.op == VIGIL_FILE_RENAME || !d.new_path.empty()) {  // rename, link, symlink
     o.str("new_path", d.new_path);
   }
   o.num("flags", d.flags);

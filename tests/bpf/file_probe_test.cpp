@@ -3,7 +3,9 @@
 #include "vigil/agent/file_probe.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <filesystem>
 #include <fstream>
@@ -181,6 +183,258 @@ TEST_F(FileProbeTest, ThousandsOfUnwatchedOpensAreSilent) {
   auto st = probe_->read_stats();
   ASSERT_OK(st);
   EXPECT_EQ((*st)[VIGIL_STAT_RB_DROPS], 0U);
+}
+
+// ---------------------------------------------------------------------------
+// Variants: every way to open, create, replace or link a file in a watched
+// place is seen, with the path resolved to an absolute one.
+
+class FileVariantTest : public FileProbeTest {
+ protected:
+  void TearDown() override {
+    for (const auto& p : cleanup_) {
+      std::error_code ec;
+      fs::remove(p, ec);
+    }
+    FileProbeTest::TearDown();
+  }
+  std::string etc_path(const std::string& stem) {
+    cleanup_.push_back("/etc/" + unique_name(stem));
+    return cleanup_.back();
+  }
+  std::optional<Event> wait_op(std::uint32_t op, pid_t pid) {
+    return wait_for([&](const Event& ev) {
+      return ev.type == EventType::kFile && ev.pid == static_cast<std::uint32_t>(pid) &&
+             std::get<FileData>(ev.data).op == op;
+    });
+  }
+  std::vector<std::string> cleanup_;
+};
+
+TEST_F(FileVariantTest, EveryOpenSyscallIsSeenWithAnAbsolutePath) {
+  start();
+  const std::string a = etc_path("vigil-open");
+  const std::string b = etc_path("vigil-openat-dirfd");
+  const std::string c = etc_path("vigil-openat2");
+  const std::string d = etc_path("vigil-creat");
+  const pid_t child = run_child([&] {
+    // open(2) itself (glibc's open() is openat).
+    const long fa = syscall(SYS_open, a.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    // openat relative to a directory fd, not the cwd.
+    const int etc = open("/etc", O_RDONLY | O_DIRECTORY);
+    const int fb = openat(etc, fs::path(b).filename().c_str(), O_WRONLY | O_CREAT, 0640);
+    // openat2: flags and mode live in struct open_how, not in registers.
+    open_how how{};
+    how.flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+    how.mode = 0604;
+    how.resolve = RESOLVE_BENEATH;
+    const long fc = syscall(SYS_openat2, etc, fs::path(c).filename().c_str(), &how, sizeof(how));
+    const long fd = syscall(SYS_creat, d.c_str(), 0644);
+    return fa >= 0 && etc >= 0 && fb >= 0 && fc >= 0 && fd >= 0 ? 0 : 1;
+  });
+  auto ea = wait_file(VIGIL_FILE_CREATE, a);
+  ASSERT_TRUE(ea) << "open(2)";
+  EXPECT_EQ(ea->pid, static_cast<std::uint32_t>(child));
+  EXPECT_EQ(std::get<FileData>(ea->data).mode, 0600U);
+  auto eb = wait_file(VIGIL_FILE_CREATE, b);
+  ASSERT_TRUE(eb) << "openat(dirfd, relative)";
+  EXPECT_EQ(std::get<FileData>(eb->data).arg_path, fs::path(b).filename().string());
+  EXPECT_EQ(std::get<FileData>(eb->data).mode, 0640U);
+  auto ec = wait_file(VIGIL_FILE_CREATE, c);
+  ASSERT_TRUE(ec) << "openat2";
+  EXPECT_EQ(std::get<FileData>(ec->data).flags & (O_CREAT | O_CLOEXEC),
+            static_cast<std::uint32_t>(O_CREAT | O_CLOEXEC));
+  EXPECT_EQ(std::get<FileData>(ec->data).mode, 0604U);
+  auto ed = wait_file(VIGIL_FILE_CREATE, d);
+  ASSERT_TRUE(ed) << "creat(2)";
+  EXPECT_EQ(std::get<FileData>(ed->data).flags & O_TRUNC, static_cast<std::uint32_t>(O_TRUNC));
+}
+
+TEST_F(FileVariantTest, AnonymousTmpfileLinkedIntoEtcIsSeen) {
+  start();
+  const std::string name = etc_path("vigil-tmpfile");
+  const pid_t child = run_child([&] {
+    // No name while it is written; linkat gives it one in /etc.
+    const int fd = open("/etc", O_TMPFILE | O_WRONLY, 0600);
+    if (fd < 0 || write(fd, "x", 1) != 1) return 1;
+    return linkat(fd, "", AT_FDCWD, name.c_str(), AT_EMPTY_PATH) == 0 ? 0 : 2;
+  });
+  auto w = wait_op(VIGIL_FILE_WRITE, child);
+  ASSERT_TRUE(w) << "the O_TMPFILE open in /etc";
+  EXPECT_TRUE(std::get<FileData>(w->data).path.starts_with("/etc/#"))
+      << std::get<FileData>(w->data).path;
+  auto l = wait_op(VIGIL_FILE_LINK, child);
+  ASSERT_TRUE(l) << "no link event for linkat(fd, \"\", ..., AT_EMPTY_PATH)";
+  const auto& d = std::get<FileData>(l->data);
+  EXPECT_EQ(d.new_path, name);
+  EXPECT_EQ(d.path, std::get<FileData>(w->data).path) << "the linked file is the tmpfile";
+  EXPECT_EQ(d.flags, static_cast<std::uint32_t>(AT_EMPTY_PATH));
+  EXPECT_EQ(d.ret, 0);
+}
+
+TEST_F(FileVariantTest, LinksAndSymlinksIntoAndOutOfWatchedPlaces) {
+  start();
+  test::TempDir tmp;
+  const std::string hard = etc_path("vigil-hardlink");
+  const std::string soft = etc_path("vigil-symlink");
+  const auto payload = tmp.path() / "payload";
+  std::ofstream(payload) << "x";
+  const auto stolen = tmp.path() / "hostname-copy";
+  const pid_t child = run_child([&] {
+    return link(payload.c_str(), hard.c_str()) == 0 &&
+                   symlink("../tmp/payload", soft.c_str()) == 0 &&
+                   // Out of a watched place: a hard link to a file in /etc.
+                   link("/etc/hostname", stolen.c_str()) == 0
+               ? 0
+               : 1;
+  });
+  auto h = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFile && std::get<FileData>(ev.data).op == VIGIL_FILE_LINK &&
+           std::get<FileData>(ev.data).new_path == hard;
+  });
+  ASSERT_TRUE(h) << "link(2) into /etc";
+  EXPECT_EQ(h->pid, static_cast<std::uint32_t>(child));
+  EXPECT_EQ(std::get<FileData>(h->data).path, payload.string());
+  auto s = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFile && std::get<FileData>(ev.data).op == VIGIL_FILE_SYMLINK &&
+           std::get<FileData>(ev.data).new_path == soft;
+  });
+  ASSERT_TRUE(s) << "symlink(2) in /etc";
+  EXPECT_EQ(std::get<FileData>(s->data).path, "../tmp/payload") << "the target, as passed";
+  auto o = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFile && std::get<FileData>(ev.data).op == VIGIL_FILE_LINK &&
+           std::get<FileData>(ev.data).path == "/etc/hostname";
+  });
+  ASSERT_TRUE(o) << "a hard link out of /etc";
+  EXPECT_EQ(std::get<FileData>(o->data).new_path, stolen.string());
+}
+
+TEST_F(FileVariantTest, RenameTargetsResolveAgainstTheirOwnDirectory) {
+  start();
+  test::TempDir tmp;
+  const std::string t1 = etc_path("vigil-mv-cwd");
+  const std::string t2 = etc_path("vigil-mv-dirfd");
+  const auto s1 = tmp.path() / "s1";
+  const auto s2 = tmp.path() / "s2";
+  std::ofstream(s1) << "x";
+  std::ofstream(s2) << "x";
+  const pid_t child = run_child([&] {
+    // `cd /etc; mv /tmp/.../s1 name`: an absolute source, a target relative to the cwd.
+    if (chdir("/etc") != 0) return 1;
+    if (rename(s1.c_str(), fs::path(t1).filename().c_str()) != 0) return 2;
+    // renameat2 from a temp dir fd to an /etc dir fd, both relative.
+    const int from = open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY);
+    const int to = open("/etc", O_RDONLY | O_DIRECTORY);
+    return syscall(SYS_renameat2, from, "s2", to, fs::path(t2).filename().c_str(), 0) == 0 ? 0 : 3;
+  });
+  auto r1 = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFile && std::get<FileData>(ev.data).op == VIGIL_FILE_RENAME &&
+           std::get<FileData>(ev.data).path == s1.string();
+  });
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->pid, static_cast<std::uint32_t>(child));
+  EXPECT_EQ(std::get<FileData>(r1->data).new_path, t1);
+  auto r2 = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFile && std::get<FileData>(ev.data).op == VIGIL_FILE_RENAME &&
+           std::get<FileData>(ev.data).path == s2.string();
+  });
+  ASSERT_TRUE(r2) << "renameat2 between two dirfds";
+  EXPECT_EQ(std::get<FileData>(r2->data).new_path, t2);
+}
+
+TEST_F(FileVariantTest, PathsThatDodgeAPrefixMatchAreStillSeen) {
+  start();
+  test::TempDir tmp;
+  const std::string t1 = etc_path("vigil-dslash");
+  const std::string t2 = etc_path("vigil-dotdot");
+  const std::string t3 = etc_path("vigil-from-root");
+  for (const char* n : {"a", "b", "c"}) std::ofstream(tmp.path() / n) << "x";
+  const auto name = [](const std::string& p) { return fs::path(p).filename().string(); };
+  const pid_t child = run_child([&] {
+    // "//etc/..." and "/tmp/../etc/..." are /etc to the kernel, not to a prefix match.
+    if (rename((tmp.path() / "a").c_str(), ("//etc/" + name(t1)).c_str()) != 0) return 1;
+    if (rename((tmp.path() / "b").c_str(), ("/tmp/../etc/./" + name(t2)).c_str()) != 0) return 2;
+    // From "/", "etc/x" is relative and its base ("/") is not watched itself.
+    if (chdir("/") != 0) return 3;
+    return rename((tmp.path() / "c").c_str(), ("etc/" + name(t3)).c_str()) == 0 ? 0 : 4;
+  });
+  for (const auto& target : {t1, t2, t3}) {
+    auto e = wait_for([&](const Event& ev) {
+      return ev.type == EventType::kFile && ev.pid == static_cast<std::uint32_t>(child) &&
+             std::get<FileData>(ev.data).new_path == target;
+    });
+    EXPECT_TRUE(e) << "no rename event with new_path " << target;
+  }
+}
+
+TEST_F(FileVariantTest, TruncateAndFtruncateBelowEtc) {
+  const std::string path = etc_path("vigil-trunc");
+  std::ofstream(path) << "contents";
+  start();
+  const pid_t child = run_child([&] {
+    if (truncate(path.c_str(), 1) != 0) return 1;
+    const int fd = open(path.c_str(), O_WRONLY);
+    return fd >= 0 && ftruncate(fd, 0) == 0 ? 0 : 2;
+  });
+  auto t = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFile && ev.pid == static_cast<std::uint32_t>(child) &&
+           std::get<FileData>(ev.data).op == VIGIL_FILE_TRUNCATE &&
+           std::get<FileData>(ev.data).arg_path == path;
+  });
+  ASSERT_TRUE(t) << "truncate(2)";
+  EXPECT_EQ(std::get<FileData>(t->data).path, path);
+  auto f = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFile && ev.pid == static_cast<std::uint32_t>(child) &&
+           std::get<FileData>(ev.data).op == VIGIL_FILE_TRUNCATE &&
+           std::get<FileData>(ev.data).arg_path.empty();
+  });
+  ASSERT_TRUE(f) << "ftruncate(2)";
+  EXPECT_EQ(std::get<FileData>(f->data).path, path);
+  EXPECT_EQ(std::get<FileData>(f->data).ret, 0);
+}
+
+// A credential store replaced by rename (`cp /etc/shadow /tmp/x; ...; mv
+// /tmp/x /etc/shadow`) is a new inode under the old name: reads of it, and of
+// hard links to it, are still credential reads.
+TEST_F(FileVariantTest, ACredentialFileReplacedByRenameIsStillWatched) {
+  const std::string secret = etc_path("vigil-cred");
+  const std::string staged = "/tmp/" + unique_name("vigil-cred-new");
+  const std::string alias = "/tmp/" + unique_name("vigil-cred-alias");
+  cleanup_.push_back(staged);
+  cleanup_.push_back(alias);
+  std::ofstream(secret) << "root:$6$old:19000::::::\n";
+  ProbeOptions options;
+  options.file_read_paths = {secret};
+  start(options);
+
+  std::ofstream(staged) << "root:$6$attacker:19000::::::\n";
+  const pid_t replacer = run_child([&] { return rename(staged.c_str(), secret.c_str()); });
+  auto mv = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFile && ev.pid == static_cast<std::uint32_t>(replacer) &&
+           std::get<FileData>(ev.data).op == VIGIL_FILE_RENAME;
+  });
+  ASSERT_TRUE(mv) << "the replacement itself";
+  EXPECT_EQ(std::get<FileData>(mv->data).new_path, secret);
+
+  const pid_t reader = run_child([&] {
+    const int fd = open(secret.c_str(), O_RDONLY);
+    char buf[8];
+    return fd >= 0 && read(fd, buf, sizeof(buf)) > 0 ? 0 : 1;
+  });
+  auto r = wait_file(VIGIL_FILE_READ_SENSITIVE, secret);
+  ASSERT_TRUE(r) << "read of the replaced file not seen";
+  EXPECT_EQ(r->pid, static_cast<std::uint32_t>(reader));
+  EXPECT_EQ(std::get<FileData>(r->data).ret, 0);
+
+  // Re-armed by inode: a hard link made after the replacement is covered too.
+  ASSERT_EQ(link(secret.c_str(), alias.c_str()), 0);
+  const pid_t via_alias = run_child([&] {
+    const int fd = open(alias.c_str(), O_RDONLY);
+    return fd >= 0 ? 0 : 1;
+  });
+  auto a = wait_file(VIGIL_FILE_READ_SENSITIVE, alias);
+  ASSERT_TRUE(a) << "read through a hard link to the replaced file";
+  EXPECT_EQ(a->pid, static_cast<std::uint32_t>(via_alias));
 }
 
 }  // namespace

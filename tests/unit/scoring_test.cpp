@@ -116,10 +116,16 @@ TEST(Scoring, InvalidModelsAreRejectedWithReasons) {
 class CaptureScores : public agent::ScoredEventSink {
  public:
   void on_scored(const Event& /*e*/, std::uint32_t score, const FeatureVector& /*x*/,
-                 std::span<const agent::Indicator* const>, std::string_view) override {
+                 std::span<const agent::Indicator* const> hits, std::string_view) override {
     scores.push_back(score);
+    std::string ids;
+    for (const auto* h : hits) {
+      ids += std::string(h->id) + " ";
+    }
+    indicators.push_back(ids);
   }
   std::vector<std::uint32_t> scores;
+  std::vector<std::string> indicators;
 };
 
 TEST(Scoring, PipelineSwapsModelsBetweenEvents) {
@@ -128,7 +134,7 @@ TEST(Scoring, PipelineSwapsModelsBetweenEvents) {
   CaptureScores sink;
   p.set_scored_sink(&sink);
   EXPECT_EQ(p.model().version(), std::string("baseline-") + std::string(agent::kVersion));
-  // A dropped binary run from /tmp: exec-writable-location (35).
+  // A dropped binary run from /tmp: exec-writable-location, a medium rule (45).
   p.on_record(test::bytes_of(test::make_exec(70, "/tmp/dropper", {"dropper"})));
   p.on_batch_end();
   auto tuned = make_baseline_model(weights(), "tuned-1");
@@ -141,8 +147,8 @@ TEST(Scoring, PipelineSwapsModelsBetweenEvents) {
   p.on_record(test::bytes_of(test::make_exec(71, "/tmp/dropper", {"dropper"})));
   p.on_batch_end();
   ASSERT_EQ(sink.scores.size(), 2U);
-  EXPECT_EQ(sink.scores[0], 35U);
-  EXPECT_EQ(sink.scores[1], 90U);
+  EXPECT_EQ(sink.scores[0], 45U) << sink.indicators[0];
+  EXPECT_EQ(sink.scores[1], 90U) << sink.indicators[1];
   EXPECT_EQ(p.stats().model_swaps, 1U);
   EXPECT_EQ(p.model().version(), "tuned-1");
 }
@@ -225,9 +231,9 @@ TEST(Feedback, BenignSuppressesTheIndicatorForThatExecutableAndPersists) {
   p.on_record(test::bytes_of(test::make_exec(82, "/tmp/other", {"other"})));
   p.on_batch_end();
   ASSERT_EQ(sink.scores.size(), 3U);
-  EXPECT_EQ(sink.scores[0], 35U);
+  EXPECT_EQ(sink.scores[0], 45U);  // exec-writable-location: a medium rule
   EXPECT_EQ(sink.scores[1], 0U);   // suppressed for /tmp/tool
-  EXPECT_GE(sink.scores[2], 35U);  // not for another executable (+15: its parent is in focus)
+  EXPECT_GE(sink.scores[2], 45U);  // not for another executable (+15: its parent is in focus)
   EXPECT_EQ(p.stats().suppressed_hits, 1U);
 
   ASSERT_OK(p.save_suppressions(dir.path() / "suppressions.txt"));

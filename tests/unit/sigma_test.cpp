@@ -225,6 +225,19 @@ TEST(SigmaValues, PlainNumbersCompareAsDecimalText) {
   EXPECT_FALSE(r(net("10.0.0.1", "44444")));
 }
 
+TEST(SigmaValues, QuotedNumbersStayText) {
+  Rule r(R"(
+    sel:
+        CommandLine:
+            - '0x1F90'
+            - '007'
+    condition: sel)");
+  EXPECT_TRUE(r(proc("0x1f90")));
+  EXPECT_FALSE(r(proc("8080")));
+  EXPECT_TRUE(r(proc("007")));
+  EXPECT_FALSE(r(proc("7")));
+}
+
 TEST(SigmaValues, PlainBooleanComparesAsText) {
   Rule r(R"(
     sel:

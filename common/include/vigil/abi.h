@@ -15,11 +15,16 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 1
+#define VIGIL_ABI_VERSION 2
 
 #define VIGIL_COMM_LEN 16
 #define VIGIL_PATH_LEN 256
-#define VIGIL_ARGS_LEN 256
+/* argv capture: the whole argv when it fits in VIGIL_ARGS_LEN - 1 bytes, else
+ * the first VIGIL_ARGS_HEAD bytes and the last VIGIL_ARGS_LEN - VIGIL_ARGS_HEAD
+ * (padding the middle of argv cannot push the last arguments out of view). */
+#define VIGIL_ARGS_LEN 512
+#define VIGIL_ARGS_HEAD 256
+#define VIGIL_ARGS_TAIL (VIGIL_ARGS_LEN - VIGIL_ARGS_HEAD)
 
 /*
  * Record types (vigil_hdr.type). Each probe family owns a range so families
@@ -112,12 +117,12 @@ struct vigil_exec {
   __u32 flags;     /* VIGIL_EXEC_* */
   __u32 prev_euid; /* euid before the exec */
   __u32 prev_uid;
-  __u32 args_len; /* bytes used in args, NUL separators included */
-  __u32 argc;     /* total argument count (may exceed what fits) */
-  __u32 _pad0;
-  __u64 start_ns; /* task start, CLOCK_BOOTTIME */
+  __u32 args_len;  /* bytes used in args, NUL separators included */
+  __u32 argc;      /* total argument count (may exceed what fits) */
+  __u32 args_tail; /* 0: args is argv's start; else args[args_tail..args_len) is argv's end */
+  __u64 start_ns;  /* task start, CLOCK_BOOTTIME */
   char filename[VIGIL_PATH_LEN];
-  char args[VIGIL_ARGS_LEN]; /* argv prefix, NUL-separated */
+  char args[VIGIL_ARGS_LEN]; /* NUL-separated argv, or its head and (at args_tail) its tail */
 };
 
 struct vigil_fork {
@@ -301,16 +306,24 @@ struct vigil_addr_key {
 #define VIGIL_FILE_CHMOD 5
 #define VIGIL_FILE_TRUNCATE 6
 #define VIGIL_FILE_READ_SENSITIVE 7
+#define VIGIL_FILE_LINK 8    /* hard link: path = existing file, new_path = the new name */
+#define VIGIL_FILE_SYMLINK 9 /* symlink: path = its target as passed, new_path = the link */
 
 /* vigil_file.base: how to turn path + comps into an absolute path. */
 #define VIGIL_BASE_ABSOLUTE 0 /* path is absolute */
 #define VIGIL_BASE_DIR 1      /* comps name the directory `path` is relative to */
 #define VIGIL_BASE_FILE 2     /* comps name the file itself (fd-based and open ops) */
+#define VIGIL_BASE_VERBATIM 3 /* path is kept as passed (a symlink's target) */
 
 /* watched inode flags (file family) */
-#define VIGIL_WATCH_WRITE 1U /* changes below this directory/file are reported */
-#define VIGIL_WATCH_READ 2U  /* reads of this file are reported (credential stores) */
+#define VIGIL_WATCH_WRITE 1U    /* changes below this directory/file are reported */
+#define VIGIL_WATCH_READ 2U     /* reads of this file are reported (credential stores) */
 #define VIGIL_WATCH_EXEC_BIT 4U /* chmod setting an execute bit below here is reported */
+#define VIGIL_WATCH_ANCESTOR 8U /* a directory above a watched place (e.g. "/", "/usr") */
+
+/* vigil_file.fflags */
+#define VIGIL_FILE_F_NONCANONICAL 1U /* a path had "..", "//" or "/./": reported unfiltered */
+#define VIGIL_FILE_F_REARMED 2U      /* matched by directory + name: a replaced file, re-watched */
 
 #define VIGIL_FILE_COMPS 8
 #define VIGIL_FILE_COMP_LEN 32
@@ -319,13 +332,27 @@ struct vigil_file {
   struct vigil_hdr hdr;
   __u32 op; /* VIGIL_FILE_* */
   __s32 ret;
-  __u32 flags;               /* open/rename/unlink flags as passed */
-  __u32 mode;                /* chmod mode, or open mode */
-  __u32 base;                /* VIGIL_BASE_* */
-  __u32 ncomps;              /* used entries of comps, leaf first; VIGIL_FILE_COMPS+1 = truncated */
-  char path[VIGIL_PATH_LEN]; /* as passed to the syscall (empty for fd ops) */
-  char new_path[VIGIL_PATH_LEN];                     /* rename target as passed */
-  char comps[VIGIL_FILE_COMPS][VIGIL_FILE_COMP_LEN]; /* dentry names, leaf first */
+  __u32 flags;      /* open/rename/unlink flags as passed */
+  __u32 mode;       /* chmod mode, or open mode */
+  __u32 base;       /* VIGIL_BASE_* */
+  __u32 ncomps;     /* used entries of comps, leaf first; VIGIL_FILE_COMPS+1 = truncated */
+  __u32 new_base;   /* VIGIL_BASE_* of new_path (its own dirfd) */
+  __u32 new_ncomps; /* as ncomps, for new_comps */
+  __u32 fflags;     /* VIGIL_FILE_F_* */
+  __u32 _pad0;
+  char path[VIGIL_PATH_LEN];     /* as passed to the syscall (empty for fd ops) */
+  char new_path[VIGIL_PATH_LEN]; /* rename/link target as passed */
+  char comps[VIGIL_FILE_COMPS][VIGIL_FILE_COMP_LEN];     /* dentry names, leaf first */
+  char new_comps[VIGIL_FILE_COMPS][VIGIL_FILE_COMP_LEN]; /* new_path's base directory */
+};
+
+/* Key of the file family's directory + name map (a watched file by where it is,
+ * so that a file replaced by rename is still watched). */
+struct vigil_child_key {
+  __u64 parent_ino;
+  __u32 dev;
+  __u32 _pad;
+  char name[VIGIL_FILE_COMP_LEN];
 };
 
 /* Key of the file family's watched-inode map. */

@@ -97,7 +97,9 @@ class AttentionFocus {
 // period with +-20 % uniform jitter has a CV of ~0.12, irregular (Poisson)
 // traffic ~1. Bounded: the least recently seen keys are evicted.
 struct RhythmConfig {
-  std::size_t capacity = 4096;
+  // Keys: (program, destination), (process tree, destination) and (user,
+  // destination) for every contact, so three times what one unit would need.
+  std::size_t capacity = 3 * 4096;
   std::size_t min_intervals = 5;
   double min_period_s = 0.5;
   double max_period_s = 3600;

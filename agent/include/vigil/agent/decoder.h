@@ -6,7 +6,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <tuple>
 #include <variant>
 #include <vector>
@@ -89,18 +92,42 @@ class Decoder {
 
   std::int64_t boot_to_unix_ns_;
   DecodeStats stats_;
+  std::string scratch_;  // escaping of strings joined from several parts
   Spares<EventData> spares_;
 };
 
 // CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns.
 [[nodiscard]] std::int64_t boot_to_unix_offset_ns();
 
-// Builds absolute paths for a file event from the kernel's dentry names
-// (`comps`, leaf first) and the path as passed (d.arg_path, d.new_path).
-void resolve_file_paths(std::uint32_t base, std::span<const std::string_view> comps, bool truncated,
-                        FileData& d);
+// Names from the kernel (paths, argv, comm) are bytes, and JSON, Sigma and
+// protobuf want valid UTF-8. The decoder turns every such string, once, into a
+// lossless UTF-8 form (docs/events.md, "Names that are not UTF-8"): a string
+// that is valid UTF-8 and does not contain "\x" is kept as is; any other has
+// each byte that is not part of valid UTF-8 written as \xHH (upper-case hex)
+// and each backslash doubled. The two forms cannot be confused: only the second
+// contains "\x".
+[[nodiscard]] bool needs_escape(std::string_view raw);
+[[nodiscard]] bool valid_utf8(std::string_view s);
+void append_escaped(std::string_view raw, std::string& out);
+[[nodiscard]] std::string escape_name(std::string_view raw);
+// The raw bytes back; nullopt if `name` is not a form escape_name produces.
+[[nodiscard]] std::optional<std::string> unescape_name(std::string_view name);
 
-// Splits a NUL-separated argv blob into arguments (a trailing partial one kept).
-void split_args(std::span<const char> blob, ArgList& out);
+// One side of a file event's path: how to resolve it (VIGIL_BASE_*) and the
+// kernel's dentry names (leaf or base directory first).
+struct PathBase {
+  std::uint32_t base = 0;
+  std::span<const std::string_view> comps;
+  bool truncated = false;  // deeper than the comps kept
+};
+
+// Builds absolute paths for a file event from the kernel's dentry names and
+// the paths as passed (d.arg_path, d.new_path): each side relative to its own
+// base, then normalised lexically ("//", "/./", "/../").
+void resolve_file_paths(const PathBase& path, const PathBase& new_path, FileData& d);
+
+// Splits a NUL-separated argv blob into arguments (a trailing partial one
+// kept), each escaped like escape_name; `append` adds to what `out` holds.
+void split_args(std::span<const char> blob, ArgList& out, bool append = false);
 
 }  // namespace vigil::agent

@@ -32,6 +32,7 @@ struct IngestStats {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> rate_limited{0};     // streams ended over max_events_per_s
   std::atomic<std::uint64_t> over_max_agents{0};  // hellos refused over max_agents
+  std::atomic<std::uint64_t> undecodable{0};      // messages that failed to parse (e.g. non-UTF-8)
   std::atomic<std::uint64_t> store_errors{0};
   std::atomic<std::uint64_t> fleet_alerts{0};
   // Time from a batch's arrival to its durable write (the ack follows): a
