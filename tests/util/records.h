@@ -1,7 +1,9 @@
 // Synthetic kernel records for decoder and pipeline tests.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -77,6 +79,33 @@ inline vigil_mem_prot make_mem_prot(std::uint32_t pid, std::uint32_t prot) {
   m.syscall = VIGIL_MEM_MPROTECT;
   m.anon = VIGIL_MAP_ANON;
   return m;
+}
+
+// A file record whose kernel names (leaf first) resolve to `path` (absolute).
+inline vigil_file make_file(std::uint32_t pid, std::uint32_t op, const std::string& path,
+                            const char* comm = "bash") {
+  vigil_file f{};
+  fill_hdr(f.hdr, VIGIL_EV_FILE, sizeof(f), pid, comm);
+  f.op = op;
+  f.base = VIGIL_BASE_ABSOLUTE;
+  std::strncpy(f.path, path.c_str(), sizeof(f.path) - 1);
+  return f;
+}
+
+// A successful IPv4 TCP connect to a.b.c.d:port.
+inline vigil_sock make_connect(std::uint32_t pid, std::array<std::uint8_t, 4> addr,
+                               std::uint16_t port, const char* comm = "curl") {
+  vigil_sock s{};
+  fill_hdr(s.hdr, VIGIL_EV_SOCK, sizeof(s), pid, comm);
+  s.op = VIGIL_SOCK_CONNECT;
+  s.family = 2;  // AF_INET
+  s.proto = 6;   // IPPROTO_TCP
+  s.lport = 40000;
+  s.rport = port;
+  s.laddr[0] = 10;
+  s.laddr[3] = 1;
+  std::memcpy(s.raddr, addr.data(), 4);
+  return s;
 }
 
 }  // namespace vigil::test

@@ -326,23 +326,27 @@ class Compiler {
         Requirement best;
         std::vector<Atom> any;
         for (std::uint32_t i = it.first; i < it.first + it.count; ++i) {
-          std::string lit = p_.matchers[i].required_literal();
-          if (lit.size() > kMaxAtomLength) {
-            lit.resize(kMaxAtomLength);
-          }
-          if (lit.empty()) {
+          auto lits = p_.matchers[i].required_literals();
+          if (lits.empty()) {
             if (!it.all) {
               return std::nullopt;
             }
             continue;
           }
-          std::vector<Atom> one{Atom{it.field, std::move(lit)}};
+          std::vector<Atom> one;  // any of them
+          for (auto& lit : lits) {
+            if (lit.size() > kMaxAtomLength) {
+              lit.resize(kMaxAtomLength);
+            }
+            one.push_back(Atom{it.field, std::move(lit)});
+          }
           if (it.all) {
             if (!best || expected_hits(one) < expected_hits(*best)) {
               best = std::move(one);
             }
           } else {
-            any.push_back(std::move(one.front()));
+            any.insert(any.end(), std::make_move_iterator(one.begin()),
+                       std::make_move_iterator(one.end()));
           }
         }
         return it.all ? best : Requirement(std::move(any));

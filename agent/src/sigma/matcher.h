@@ -66,8 +66,15 @@ struct Matcher {
   [[nodiscard]] bool match(const RuleEvent& e, bool present, std::string_view value) const;
   // A rough relative cost, to try cheap tests first.
   [[nodiscard]] int cost() const;
-  // A folded literal every matching value contains; empty if there is none.
-  [[nodiscard]] std::string required_literal() const;
+  // Folded literals of which every matching value contains at least one;
+  // empty if there is no such set.
+  [[nodiscard]] std::vector<std::string> required_literals() const;
 };
+
+// For a regex: folded literals (each at least 2 bytes) of which every match
+// contains at least one, or empty when that cannot be shown. Conservative: it
+// reads literal bytes outside classes and not made optional by a quantifier,
+// alternatives (top level or in a required group) give one literal each.
+[[nodiscard]] std::vector<std::string> regex_required_literals(std::string_view pattern);
 
 }  // namespace vigil::agent::sigma::detail
