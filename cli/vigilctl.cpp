@@ -1,7 +1,7 @@
 // vigilctl: the operator's client for vigil-collector's QueryService.
 //   vigilctl --collector ADDR report | agents | alerts [--follow] | events | feedback ID --label L
 //   vigilctl models list | evolve | import FILE | rollout VERSION | rollback | status
-//   vigilctl rules list | push DIR | rollout VERSION | rollback | status
+//   vigilctl rules list | push [DIR] [--disable ID,...] | rollout VERSION | rollback | status
 // Tables by default, --json for machines. Exit codes: 0 ok, 1 the request
 // failed, 2 bad arguments, 3 collector unreachable.
 #include <fmt/format.h>
@@ -516,6 +516,15 @@ int cmd_models_status(ModelStub& stub, const Options& o) {
 
 using RuleStub = vigil::v1::RuleService::Stub;
 
+// "a,b,c", or "-" for none.
+std::string joined(const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) {
+    out += (out.empty() ? "" : ",") + id;
+  }
+  return out.empty() ? "-" : out;
+}
+
 int cmd_rules_list(RuleStub& stub, const Options& o) {
   grpc::ClientContext ctx;
   prepare_call(ctx, o);
@@ -527,12 +536,12 @@ int cmd_rules_list(RuleStub& stub, const Options& o) {
     print_json(resp);
     return kExitOk;
   }
-  Table t(
-      {"VERSION", "STATE", "CREATED (UTC)", "FILES", "RULES", "BYTES", "DIGEST", "DESCRIPTION"});
+  Table t({"VERSION", "STATE", "CREATED (UTC)", "FILES", "RULES", "BYTES", "DIGEST", "DISABLED",
+           "DESCRIPTION"});
   for (const auto& p : resp.packs()) {
     t.add({p.version(), p.state(), format_time(p.created_ns()), std::to_string(p.files()),
            std::to_string(p.rules()), format_bytes(p.bytes()), p.digest().substr(0, 16),
-           p.description().empty() ? "-" : p.description()});
+           joined(p.disabled()), p.description().empty() ? "-" : p.description()});
   }
   std::cout << t.render();
   fmt::print("\nsigning key (agents' --model-pubkey): {}\n", resp.signing_public_key());
@@ -584,17 +593,44 @@ std::optional<std::vector<vigil::v1::RulePackFile>> read_rule_dir(const std::str
   return files;
 }
 
+// --disable values: each may be a comma list; items trimmed, empty ones dropped.
+std::vector<std::string> split_ids(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const auto& v : values) {
+    std::istringstream items(v);
+    for (std::string item; std::getline(items, item, ',');) {
+      const auto first = item.find_first_not_of(" \t");
+      if (first == std::string::npos) continue;
+      out.push_back(item.substr(first, item.find_last_not_of(" \t") - first + 1));
+    }
+  }
+  return out;
+}
+
 int cmd_rules_push(RuleStub& stub, const Options& o, const std::string& dir,
-                   const std::string& version, const std::string& description) {
-  auto files = read_rule_dir(dir);
-  if (!files) {
+                   const std::vector<std::string>& disable, const std::string& version,
+                   const std::string& description) {
+  const auto disabled = split_ids(disable);
+  if (dir.empty() && disabled.empty()) {
+    fmt::print(stderr,
+               "vigilctl: rules push needs a directory of rules (DIR), rules to switch off "
+               "(--disable ID[,ID...]), or both\n");
     return kExitUsage;
   }
   vigil::v1::PushRulePackRequest req;
   req.set_version(version);
   req.set_description(description);
-  for (auto& f : *files) {
-    *req.add_files() = std::move(f);
+  if (!dir.empty()) {
+    auto files = read_rule_dir(dir);
+    if (!files) {
+      return kExitUsage;
+    }
+    for (auto& f : *files) {
+      *req.add_files() = std::move(f);
+    }
+  }
+  for (const auto& id : disabled) {
+    req.add_disabled(id);
   }
   grpc::ClientContext ctx;
   prepare_call(ctx, o);
@@ -605,8 +641,10 @@ int cmd_rules_push(RuleStub& stub, const Options& o, const std::string& dir,
   if (o.json) {
     print_json(info);
   } else {
-    fmt::print("rule pack {} registered as {}: {} files, {} rules, digest {}\n", info.version(),
-               info.state(), info.files(), info.rules(), info.digest());
+    fmt::print("rule pack {} registered as {}: {} files, {} rules{}, digest {}\n", info.version(),
+               info.state(), info.files(), info.rules(),
+               info.disabled().empty() ? "" : ", disables " + joined(info.disabled()),
+               info.digest());
   }
   return kExitOk;
 }
@@ -756,12 +794,20 @@ int main(int argc, char** argv) {
   auto* rules = app.add_subcommand("rules", "Sigma rule packs: push, rollout, status, rollback");
   rules->require_subcommand(1);
   rules->add_subcommand("list", "registered rule packs and the signing key");
-  auto* r_push = rules->add_subcommand("push", "validate, sign and register a directory of rules");
+  auto* r_push = rules->add_subcommand(
+      "push", "validate, sign and register a directory of rules and/or rules to switch off");
   std::string r_dir;
+  std::vector<std::string> r_disable;
   std::string r_push_version;
   std::string r_description;
-  r_push->add_option("DIR", r_dir, "directory of Sigma rules (*.yml, *.yaml; recursive)")
-      ->required();
+  r_push->add_option("DIR", r_dir, "directory of Sigma rules (*.yml, *.yaml; recursive)");
+  r_push
+      ->add_option("--disable", r_disable,
+                   "rule id or name to switch off on every agent running the pack, whatever "
+                   "the rule's source (repeatable; ID,ID,... too)")
+      ->expected(1)
+      ->allow_extra_args(false)  // one value per --disable: `--disable X DIR` keeps DIR
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   r_push->add_option("--version", r_push_version, "version name (default: rp-N)");
   r_push->add_option("--description", r_description, "what the pack is (kept with it)");
   auto* r_rollout = rules->add_subcommand("rollout", "roll a pack out: canary, then the fleet");
@@ -859,7 +905,9 @@ int main(int argc, char** argv) {
   }
   if (rules->parsed()) {
     auto rstub = vigil::v1::RuleService::NewStub(channel);
-    if (r_push->parsed()) return cmd_rules_push(*rstub, o, r_dir, r_push_version, r_description);
+    if (r_push->parsed()) {
+      return cmd_rules_push(*rstub, o, r_dir, r_disable, r_push_version, r_description);
+    }
     if (r_rollout->parsed()) return cmd_rules_rollout(*rstub, o, r_version, r_canary, r_soak);
     if (r_rollback->parsed()) return cmd_rules_rollback(*rstub, o, r_reason);
     if (rules->got_subcommand("status")) return cmd_rules_status(*rstub, o);

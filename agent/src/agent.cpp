@@ -249,30 +249,33 @@ Result<void> Agent::start() {
 }
 
 namespace {
-RulePackOptions rule_options(const AgentConfig& config) {
+// The configured rules, plus what the collector's rule pack adds (its
+// directory is in config.rules) and switches off.
+RulePackOptions rule_options(const AgentConfig& config, const RulePackUpdates& packs) {
   RulePackOptions o;
   o.builtin = config.builtin_rules;
   o.dirs.assign(config.rules.begin(), config.rules.end());
   o.disabled = config.disabled_rules;
+  packs.apply(o);
   return o;
 }
 }  // namespace
 
 void Agent::load_rules(bool reload) {
-  if (!reload && config_.builtin_rules && config_.rules.empty() && config_.disabled_rules.empty()) {
+  if (!reload && config_.builtin_rules && config_.rules.empty() && config_.disabled_rules.empty() &&
+      rule_packs_.disabled().empty()) {
     if (!reload) {
       VLOG_INFO("rules: vigil's built-in pack, {} rules", pipeline_->rules()->size());
     }
     return;  // the pipeline starts with the built-in pack
   }
   sigma::LoadReport report;
-  auto pack = RulePack::load(rule_options(config_), report);
-  const bool clean = report.files_failed == 0 && report.rules_failed == 0;
-  if (!clean) {
-    for (const auto& e : report.entries) {
-      if (!e.loaded && !e.skipped) {
-        VLOG_WARN("rules: {} {}: {}", e.file, e.rule, e.reason);
-      }
+  const auto options = rule_options(config_, rule_packs_);
+  auto pack = RulePack::load(options, report);
+  // Every problem, a disabled id that matches no loaded rule included.
+  for (const auto& e : report.entries) {
+    if (!e.loaded && !e.skipped) {
+      VLOG_WARN("rules: {} {}: {}", e.file, e.rule, e.reason);
     }
   }
   if (reload && report.files_failed != 0) {
@@ -286,6 +289,18 @@ void Agent::load_rules(bool reload) {
             reload ? "reloaded" : "loaded", report.rules_loaded, report.rules_failed,
             report.rules_skipped, config_.builtin_rules ? "built-in pack " : "",
             config_.rules.size());
+  if (!options.pack_disabled.empty()) {
+    std::string ids;
+    for (const auto& id : options.pack_disabled) {
+      if (ids.size() > 400) {
+        ids += ", ...";
+        break;
+      }
+      ids += (ids.empty() ? "" : ", ") + id;
+    }
+    VLOG_INFO("rules: rule pack {} disables {} ids or names: {}", options.pack_version,
+              options.pack_disabled.size(), ids);
+  }
   pipeline_->set_rules(std::move(pack));
 }
 
@@ -528,6 +543,9 @@ Result<void> Agent::start_shipping() {
   opts.batch_max = config_.batch_max;
   opts.batch_interval = std::chrono::milliseconds(config_.batch_interval_ms);
   shipper_ = std::make_unique<Shipper>(opts, *spool_, std::move(hello));
+  // The shipper sends health as soon as it connects: from the start, not an
+  // empty one until the first tick (the collector would record no rule pack).
+  shipper_->set_health(health());
   shipper_->set_feedback_handler([this](const v1::Feedback& fb) {
     boost::asio::post(io_, [this, fb] { apply_feedback(fb.alert_id(), fb.label()); });
   });

@@ -79,18 +79,37 @@ Result<v1::RulePack> verify_rule_pack_update(const v1::RulePackUpdate& update,
         fmt::format("refused: the signed pack is version '{}'", pack.version().substr(0, 128)));
   }
   if (pack.version().empty()) {
-    if (pack.files_size() != 0) {
-      return make_error(ErrorCode::kInvalidArgument, "refused: a pack without a version has files");
+    if (pack.files_size() != 0 || pack.disabled_size() != 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "refused: a pack without a version has files or disabled rules");
     }
     return pack;  // the signed "no pack"
   }
   if (auto r = check_rule_pack_version(pack.version()); !r) {
     return make_error(r.error().code, "refused: " + r.error().message);
   }
-  if (pack.files_size() == 0 || static_cast<std::size_t>(pack.files_size()) > kRulePackMaxFiles) {
+  if (static_cast<std::size_t>(pack.files_size()) > kRulePackMaxFiles) {
     return make_error(
         ErrorCode::kInvalidArgument,
-        fmt::format("refused: {} files (1..{})", pack.files_size(), kRulePackMaxFiles));
+        fmt::format("refused: {} files (at most {})", pack.files_size(), kRulePackMaxFiles));
+  }
+  if (static_cast<std::size_t>(pack.disabled_size()) > kRulePackMaxDisabled) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("refused: {} disabled rules (at most {})", pack.disabled_size(),
+                                  kRulePackMaxDisabled));
+  }
+  if (pack.files_size() == 0 && pack.disabled_size() == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "refused: no files and no disabled rule");
+  }
+  std::set<std::string_view> disabled;
+  for (const auto& id : pack.disabled()) {
+    if (auto r = check_rule_pack_disabled_id(id); !r) {
+      return make_error(r.error().code, "refused: " + r.error().message);
+    }
+    if (!disabled.insert(id).second) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("refused: disabled rule '{}' named twice", id));
+    }
   }
   std::set<std::string_view> names;
   std::size_t bytes = 0;
@@ -169,6 +188,20 @@ Result<fs::path> write_rule_pack(const fs::path& root, const v1::RulePack& pack)
       return std::unexpected(r.error());
     }
   }
+  if (pack.disabled_size() > 0) {
+    std::string lines;
+    for (const auto& id : pack.disabled()) {
+      if (auto r = check_rule_pack_disabled_id(id); !r) {  // one per line: no line breaks
+        cleanup();
+        return std::unexpected(r.error());
+      }
+      lines += id + "\n";
+    }
+    if (auto r = write_file(tmp / kRulePackDisabledFile, lines); !r) {
+      cleanup();
+      return std::unexpected(r.error());
+    }
+  }
   sync_dir(tmp);
   // Into place in one step. A directory of that name (a pack the agent held
   // before, or one a wiped collector reissued under the same version) is
@@ -217,7 +250,15 @@ void RulePackUpdates::restore(fs::path root, std::string pubkey_hex,
   }
   version_ = version;
   rule_dirs.push_back(dir_of(version_));
-  VLOG_INFO("rule pack {} from {}", version_, dir_of(version_));
+  // Written by write_rule_pack from a verified pack; absent when it disables nothing.
+  std::ifstream ids(root_ / version_ / kRulePackDisabledFile);
+  for (std::string id; std::getline(ids, id);) {
+    if (check_rule_pack_disabled_id(id) && disabled_.size() < kRulePackMaxDisabled) {
+      disabled_.push_back(std::move(id));
+    }
+  }
+  VLOG_INFO("rule pack {} from {}{}", version_, dir_of(version_),
+            disabled_.empty() ? "" : fmt::format(", disabling {} rules", disabled_.size()));
 }
 
 bool RulePackUpdates::stage(const v1::RulePackUpdate& update, std::vector<std::string>& rule_dirs) {
@@ -247,6 +288,7 @@ bool RulePackUpdates::stage(const v1::RulePackUpdate& update, std::vector<std::s
   }
   staged_ = pack->version();
   staged_digest_ = digest;
+  staged_disabled_.assign(pack->disabled().begin(), pack->disabled().end());
   staging_ = true;
   return true;
 }
@@ -273,6 +315,8 @@ void RulePackUpdates::commit(bool loaded, std::vector<std::string>& rule_dirs) {
   VLOG_INFO("rule pack {} -> {}", shown(version_), shown(staged_));
   version_ = staged_;
   digest_ = staged_digest_;
+  disabled_ = std::move(staged_disabled_);
+  staged_disabled_.clear();
   std::error_code ec;
   if (version_.empty()) {
     fs::remove(root_ / kCurrent, ec);
@@ -298,6 +342,11 @@ void RulePackUpdates::commit(bool loaded, std::vector<std::string>& rule_dirs) {
   for (const auto& p : old) {
     fs::remove_all(p, ec);
   }
+}
+
+void RulePackUpdates::apply(RulePackOptions& options) const {
+  options.pack_disabled = disabled();
+  options.pack_version = shown(staging_ ? staged_ : version_);
 }
 
 void RulePackUpdates::report(v1::Health& health) const {

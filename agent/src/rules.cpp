@@ -18,21 +18,25 @@ std::shared_ptr<const RulePack> RulePack::load(const RulePackOptions& options,
   for (const auto& dir : options.dirs) {
     pack->set_->add_directory(dir, report);
   }
-  for (const auto& off : options.disabled) {
-    bool found = false;
-    for (const auto& [info, counters] : pack->set_->rules()) {
-      if (info->id == off || info->name == off) {
-        pack->set_->disable(info->id);
-        found = true;
+  auto switch_off = [&](const std::vector<std::string>& ids, const std::string& source) {
+    for (const auto& off : ids) {
+      bool found = false;
+      for (const auto& [info, counters] : pack->set_->rules()) {
+        if (info->id == off || info->name == off) {
+          pack->set_->disable(info->id);
+          found = true;
+        }
+      }
+      if (!found) {
+        report.entries.push_back({.file = source,
+                                  .rule = off,
+                                  .loaded = false,
+                                  .reason = "no loaded rule has this id or name"});
       }
     }
-    if (!found) {
-      report.entries.push_back({.file = "(disabled_rules)",
-                                .rule = off,
-                                .loaded = false,
-                                .reason = "no loaded rule has this id or name"});
-    }
-  }
+  };
+  switch_off(options.disabled, "(disabled_rules)");
+  switch_off(options.pack_disabled, fmt::format("(rule pack {} disabled)", options.pack_version));
   pack->index();
   return pack;
 }

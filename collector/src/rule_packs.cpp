@@ -23,8 +23,8 @@ constexpr std::size_t kMaxDescription = 1024;
 RulePackCheck check_rule_pack(const v1::RulePack& pack) {
   RulePackCheck check;
   auto& problems = check.problems;
-  if (pack.files_size() == 0) {
-    problems.emplace_back("the pack has no files");
+  if (pack.files_size() == 0 && pack.disabled_size() == 0) {
+    problems.emplace_back("the pack has no files and disables no rule");
     return check;
   }
   if (static_cast<std::size_t>(pack.files_size()) > kRulePackMaxFiles) {
@@ -34,6 +34,19 @@ RulePackCheck check_rule_pack(const v1::RulePack& pack) {
   }
   if (pack.description().size() > kMaxDescription) {
     problems.push_back(fmt::format("description longer than {} bytes", kMaxDescription));
+  }
+  if (static_cast<std::size_t>(pack.disabled_size()) > kRulePackMaxDisabled) {
+    problems.push_back(fmt::format("{} disabled rules: at most {} in a pack", pack.disabled_size(),
+                                   kRulePackMaxDisabled));
+  } else {
+    std::set<std::string_view> disabled;
+    for (const auto& id : pack.disabled()) {
+      if (auto r = check_rule_pack_disabled_id(id); !r) {
+        problems.push_back(r.error().message);
+      } else if (!disabled.insert(id).second) {
+        problems.push_back(fmt::format("disabled rule '{}': named twice", id));
+      }
+    }
   }
   std::set<std::string> names;
   for (const auto& f : pack.files()) {
@@ -72,7 +85,7 @@ RulePackCheck check_rule_pack(const v1::RulePack& pack) {
     problems.push_back(fmt::format("{} files did not parse as YAML", report.files_failed));
   }
   check.rules = static_cast<std::uint32_t>(report.rules_loaded);
-  if (problems.empty() && check.rules == 0) {
+  if (problems.empty() && check.rules == 0 && pack.disabled_size() == 0) {
     problems.emplace_back("no rule in the pack");
   }
   return check;
@@ -193,6 +206,7 @@ Result<v1::RulePackInfo> RulePackManager::push_pack(const v1::PushRulePackReques
   pack.set_created_ns(now_ns);
   pack.set_description(request.description());
   *pack.mutable_files() = request.files();
+  *pack.mutable_disabled() = request.disabled();  // as given: that order is shown
   // Files in name order: the same directory pushed twice is the same pack.
   std::ranges::sort(*pack.mutable_files(),
                     [](const auto& a, const auto& b) { return a.name() < b.name(); });
@@ -248,10 +262,12 @@ Result<v1::RulePackInfo> RulePackManager::push_pack(const v1::PushRulePackReques
   info->set_digest(digest_hex(rec.pack()));
   info->set_description(pack.description());
   info->set_seq(seq);
+  *info->mutable_disabled() = pack.disabled();
   if (auto r = store_.put_rule_pack(rec); !r) {
     return std::unexpected(r.error());
   }
-  VLOG_INFO("rule pack {} registered: {} files, {} rules", version, info->files(), info->rules());
+  VLOG_INFO("rule pack {} registered: {} files, {} rules, {} disabled", version, info->files(),
+            info->rules(), info->disabled_size());
   return rec.info();
 }
 

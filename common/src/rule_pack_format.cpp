@@ -59,4 +59,20 @@ Result<void> check_rule_pack_file_name(std::string_view name) {
   return {};
 }
 
+Result<void> check_rule_pack_disabled_id(std::string_view id) {
+  const bool printable = std::ranges::all_of(id, [](char c) { return c >= ' ' && c <= '~'; });
+  if (!id.empty() && id.size() <= kRulePackMaxDisabledBytes && printable) {
+    return {};
+  }
+  std::string shown(id.substr(0, 64));
+  std::ranges::replace_if(
+      shown, [](char c) { return c < ' ' || c > '~'; }, '?');
+  return make_error(ErrorCode::kInvalidArgument,
+                    fmt::format("disabled rule '{}{}': {}", shown, id.size() > 64 ? "..." : "",
+                                id.empty()   ? "empty"
+                                : !printable ? "not printable ASCII"
+                                             : fmt::format("{} bytes, at most {}", id.size(),
+                                                           kRulePackMaxDisabledBytes)));
+}
+
 }  // namespace vigil

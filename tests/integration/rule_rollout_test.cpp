@@ -3,7 +3,10 @@
 // rule for a harmless marker command; a bad pack is refused with the reason;
 // the pack goes canary-first to one agent, then the fleet; the marker then
 // alerts on both hosts and `vigilctl rules status` shows both on the pack;
-// after `vigilctl rules rollback` the same marker no longer matches.
+// after `vigilctl rules rollback` the same marker no longer matches. A pack
+// that only disables a rule (`vigilctl rules push --disable ID`) silences one of
+// vigil's built-in rules on both hosts, across an agent restart, until rolled
+// back.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -321,6 +324,184 @@ TEST(RuleRollout, SignedPackGoesCanaryThenFleetAlertsAndRollsBack) {
     EXPECT_EQ(q.alerts_with(host, rule, t2), 0) << host;
   }
   EXPECT_EQ(a->err().find("rule pack " + version + ": refused"), std::string::npos) << a->err();
+
+  kill(a->pid(), SIGTERM);
+  kill(b->pid(), SIGTERM);
+  EXPECT_EQ(a->wait_for(15s), std::optional<int>(0));
+  EXPECT_EQ(b->wait_for(15s), std::optional<int>(0));
+  kill(collector->pid(), SIGTERM);
+  EXPECT_EQ(collector->wait_for(15s), std::optional<int>(0));
+}
+
+// Whether `agent` has an open stream, from `vigilctl --json rules status`.
+bool connected(const fs::path& dir, const std::string& addr, const std::string& agent) {
+  const auto r = vigilctl(dir, addr, {"--json", "rules", "status"});
+  if (r.rc != 0) return false;
+  const auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (j.is_discarded()) return false;
+  for (const auto& a : j.value("agents", nlohmann::json::array())) {
+    if (a.value("agent_id", "") == agent) return a.value("connected", false);
+  }
+  return false;
+}
+
+TEST(RuleRollout, ADisableOnlyPackSilencesABuiltInRuleFleetWideUntilRolledBack) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  std::string addr;
+  auto collector = start_collector(dir.path(), addr);
+  ASSERT_TRUE(collector) << "collector did not start";
+  const auto pub_path = dir.path() / "data" / "model-signing.key.pub";
+  ASSERT_TRUE(wait_until([&] { return fs::exists(pub_path); }, 5s));
+  std::string pub = slurp(pub_path);
+  pub.erase(pub.find_last_not_of('\n') + 1);
+  ASSERT_EQ(pub.size(), 64U);
+
+  auto a = start_agent(dir.path(), "rd-a", addr, pub);
+  auto b = start_agent(dir.path(), "rd-b", addr, pub);
+  Query q(addr);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto v = pack_versions(dir.path(), addr);
+        return v.contains("rd-a") && v.contains("rd-b");
+      },
+      30s))
+      << a->err() << b->err();
+
+  // vigil's built-in history-disable rule (high) matches this harmless echo.
+  const std::string rule = "history-disable";
+  std::mt19937_64 rng(std::random_device{}());
+  const std::string marker = "vigil-disable-marker-" + std::to_string(rng() % 1'000'000'000);
+  const auto run = [&](const std::string& arg) {
+    return spawn_wait({"/bin/echo", "set", "+o", "history", arg});
+  };
+  const auto since = [] { return vigil::unix_now_ns() - 2'000'000'000ULL; };
+  const std::vector<std::string> hosts = {"rd-a", "rd-b"};
+
+  // Before: the rule alerts on both hosts.
+  const auto t0 = since();
+  const auto before_arg = marker + "-before";
+  ASSERT_EQ(run(before_arg), 0);
+  for (const auto& host : hosts) {
+    std::optional<vigil::v1::Event> e;
+    ASSERT_TRUE(wait_until([&] { return (e = q.exec_of(host, before_arg, t0)).has_value(); }, 20s))
+        << host;
+    EXPECT_TRUE(has_indicator(*e, rule)) << host << ": " << e->DebugString();
+    EXPECT_TRUE(wait_until([&] { return q.alerts_with(host, rule, t0) > 0; }, 10s)) << host;
+  }
+
+  // A pack of nothing but the rule to switch off.
+  auto r = vigilctl(dir.path(), addr, {"rules", "push"});
+  EXPECT_EQ(r.rc, 2) << "neither DIR nor --disable";
+  EXPECT_NE(r.err.find("--disable ID"), std::string::npos) << r.err;
+  r = vigilctl(dir.path(), addr,
+               {"--json", "rules", "push", "--disable", rule, "--description", "quiet history"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto info = nlohmann::json::parse(r.out);
+  const std::string version = info["version"];
+  EXPECT_EQ(info.value("files", 0), 0);
+  EXPECT_EQ(info["disabled"], nlohmann::json::array({rule}));
+  r = vigilctl(dir.path(), addr, {"rules", "list"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(version + " +candidate .* " + rule + " ")))
+      << r.out;
+
+  r = vigilctl(dir.path(), addr,
+               {"--json", "rules", "rollout", version, "--canary", "0.5", "--soak", "8"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::string phase;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto v = pack_versions(dir.path(), addr, &phase);
+        return phase == "fleet" && v["rd-a"] == version && v["rd-b"] == version;
+      },
+      30s))
+      << "phase " << phase << "\n"
+      << a->err() << b->err();
+  EXPECT_EQ(slurp(dir.path() / "rd-a" / "rules-pack" / version / ".disabled"), rule + "\n");
+  for (const auto* p : {&a, &b}) {
+    EXPECT_NE((*p)->err().find("rules: rule pack " + version + " disables 1 ids or names: " + rule),
+              std::string::npos)
+        << (*p)->err();
+  }
+
+  // Now the same command line alerts on neither host.
+  const auto t1 = since();
+  const auto off_arg = marker + "-disabled";
+  ASSERT_EQ(run(off_arg), 0);
+  for (const auto& host : hosts) {
+    std::optional<vigil::v1::Event> e;
+    ASSERT_TRUE(wait_until([&] { return (e = q.exec_of(host, off_arg, t1)).has_value(); }, 20s))
+        << host;
+    EXPECT_FALSE(has_indicator(*e, rule)) << host << ": " << e->DebugString();
+    EXPECT_EQ(q.alerts_with(host, rule, t1), 0) << host;
+  }
+
+  // A SIGHUP reload keeps them (the pack's arrival was a reload too: count).
+  const auto reloads = [&] {
+    const auto err = b->err();
+    std::size_t n = 0;
+    for (auto at = err.find("rules: reloaded"); at != std::string::npos;
+         at = err.find("rules: reloaded", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const auto reloads_before = reloads();
+  kill(b->pid(), SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return reloads() > reloads_before; }, 10s)) << b->err();
+  const auto th = since();
+  const auto hup_arg = marker + "-reloaded";
+  ASSERT_EQ(run(hup_arg), 0);
+  std::optional<vigil::v1::Event> reloaded;
+  ASSERT_TRUE(
+      wait_until([&] { return (reloaded = q.exec_of("rd-b", hup_arg, th)).has_value(); }, 20s));
+  EXPECT_FALSE(has_indicator(*reloaded, rule)) << reloaded->DebugString();
+
+  // A restart keeps the pack and what it disables (nothing is resent: the
+  // agent says hello with the version it runs).
+  kill(a->pid(), SIGTERM);
+  ASSERT_EQ(a->wait_for(15s), std::optional<int>(0));
+  a = start_agent(dir.path(), "rd-a", addr, pub);
+  ASSERT_TRUE(wait_until(
+      [&] { return a->err().find("rule pack " + version + " from") != std::string::npos; }, 20s))
+      << a->err();
+  EXPECT_NE(a->err().find("disabling 1 rules"), std::string::npos) << a->err();
+  std::optional<vigil::v1::Event> restarted;
+  for (int i = 0; i < 15 && !restarted; ++i) {  // until the new agent's probes see it
+    const auto t = since();
+    const auto arg = marker + "-restarted-" + std::to_string(i);
+    ASSERT_EQ(run(arg), 0);
+    wait_until([&] { return (restarted = q.exec_of("rd-a", arg, t)).has_value(); }, 2s);
+  }
+  ASSERT_TRUE(restarted) << a->err();
+  EXPECT_FALSE(has_indicator(*restarted, rule)) << restarted->DebugString();
+  ASSERT_TRUE(wait_until([&] { return connected(dir.path(), addr, "rd-a"); }, 20s));
+  EXPECT_EQ(pack_versions(dir.path(), addr)["rd-a"], version) << "hello and first health";
+
+  // Rollback: back to no pack, and the rule alerts again on both hosts.
+  r = vigilctl(dir.path(), addr, {"--json", "rules", "rollback", "--reason", "integration test"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["phase"], "rolled_back");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto v = pack_versions(dir.path(), addr);
+        return v.size() == 2 && v["rd-a"].empty() && v["rd-b"].empty();
+      },
+      20s));
+  EXPECT_FALSE(fs::exists(dir.path() / "rd-a" / "rules-pack" / version));
+  const auto t2 = since();
+  const auto again_arg = marker + "-again";
+  ASSERT_EQ(run(again_arg), 0);
+  for (const auto& host : hosts) {
+    std::optional<vigil::v1::Event> e;
+    ASSERT_TRUE(wait_until([&] { return (e = q.exec_of(host, again_arg, t2)).has_value(); }, 20s))
+        << host;
+    EXPECT_TRUE(has_indicator(*e, rule)) << host << ": " << e->DebugString();
+    EXPECT_TRUE(wait_until([&] { return q.alerts_with(host, rule, t2) > 0; }, 10s)) << host;
+  }
+  EXPECT_EQ(a->err().find(": refused"), std::string::npos) << a->err();
+  EXPECT_EQ(b->err().find(": refused"), std::string::npos) << b->err();
 
   kill(a->pid(), SIGTERM);
   kill(b->pid(), SIGTERM);

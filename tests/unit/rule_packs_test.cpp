@@ -1,8 +1,10 @@
 // Rule packs as a fleet artefact: the collector's validation (names, limits,
 // the Sigma engine), signing and registry, the shared canary rollout with
 // rollback to the previous pack (or to none), and the agent's side: signature
-// check, atomic write under STATE_DIR/rules-pack/, CURRENT, refusals. A real
-// RocksDB store in a temp dir; agents faked behind RulePackLink.
+// check, atomic write under STATE_DIR/rules-pack/, CURRENT, refusals; packs
+// that disable rules (RulePack.disabled) on every source, across a restart,
+// until rolled back. A real RocksDB store in a temp dir; agents faked behind
+// RulePackLink.
 #include "vigil/collector/rule_packs.h"
 
 #include <fmt/format.h>
@@ -52,6 +54,11 @@ v1::PushRulePackRequest push_request(const std::string& marker, const std::strin
   *req.add_files() = file("marker.yml", rule_yaml(marker, "6f9c1a52-0d1e-4a8b-9c3e-0000000000" +
                                                               std::to_string(10 + marker.size())));
   return req;
+}
+
+std::string slurp_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 bool mentions(const std::vector<std::string>& problems, const std::string& what) {
@@ -124,6 +131,69 @@ TEST(RulePackCheck, ABadPackIsRefusedWithEveryReason) {
   v1::RulePack comments_only;
   *comments_only.add_files() = file("empty.yml", "# nothing here\n");
   EXPECT_FALSE(check_rule_pack(comments_only).ok()) << "a pack must hold at least one rule";
+}
+
+TEST(RulePackCheck, APackMayOnlyDisableRules) {
+  v1::RulePack only;
+  only.add_disabled("history-disable");
+  only.add_disabled("6f9c1a52-0d1e-4a8b-9c3e-000000000001");
+  auto check = check_rule_pack(only);
+  EXPECT_TRUE(check.ok()) << all(check.problems);
+  EXPECT_EQ(check.rules, 0U);
+
+  v1::RulePack both;
+  *both.add_files() = file("a.yml", rule_yaml("alpha", "6f9c1a52-0d1e-4a8b-9c3e-000000000001"));
+  both.add_disabled("marker-alpha");
+  check = check_rule_pack(both);
+  EXPECT_TRUE(check.ok()) << all(check.problems);
+  EXPECT_EQ(check.rules, 1U);
+
+  // Files without a rule are fine when the pack disables something.
+  v1::RulePack comments;
+  *comments.add_files() = file("empty.yml", "# nothing here\n");
+  comments.add_disabled("history-disable");
+  EXPECT_TRUE(check_rule_pack(comments).ok()) << all(check_rule_pack(comments).problems);
+
+  const auto none = check_rule_pack(v1::RulePack{});
+  ASSERT_EQ(none.problems.size(), 1U);
+  EXPECT_EQ(none.problems[0], "the pack has no files and disables no rule");
+
+  // The limits themselves are allowed.
+  v1::RulePack limits;
+  limits.add_disabled(std::string(kRulePackMaxDisabledBytes, 'x'));
+  for (std::size_t i = 1; i < kRulePackMaxDisabled; ++i) {
+    limits.add_disabled(fmt::format("rule-{}", i));
+  }
+  EXPECT_TRUE(check_rule_pack(limits).ok()) << all(check_rule_pack(limits).problems);
+}
+
+TEST(RulePackCheck, BadDisabledIdsAreRefusedWithEveryReason) {
+  v1::RulePack pack;
+  *pack.add_files() = file("a.yml", rule_yaml("alpha", "6f9c1a52-0d1e-4a8b-9c3e-000000000001"));
+  pack.add_disabled("");
+  pack.add_disabled(std::string(kRulePackMaxDisabledBytes + 1, 'a'));
+  pack.add_disabled("two\nlines");
+  pack.add_disabled("caf\xc3\xa9");
+  pack.add_disabled("dup");
+  pack.add_disabled("dup");
+  pack.add_disabled("fine id");
+  const auto check = check_rule_pack(pack);
+  ASSERT_EQ(check.problems.size(), 5U) << all(check.problems);
+  EXPECT_TRUE(mentions(check.problems, "disabled rule '': empty")) << all(check.problems);
+  EXPECT_TRUE(mentions(check.problems, "201 bytes, at most 200")) << all(check.problems);
+  EXPECT_TRUE(mentions(check.problems, "'two?lines': not printable ASCII")) << all(check.problems);
+  EXPECT_TRUE(mentions(check.problems, std::string("'caf?") + "?': not printable ASCII"))
+      << all(check.problems);
+  EXPECT_TRUE(mentions(check.problems, "disabled rule 'dup': named twice")) << all(check.problems);
+
+  v1::RulePack many;
+  for (std::size_t i = 0; i <= kRulePackMaxDisabled; ++i) {
+    many.add_disabled(fmt::format("rule-{}", i));
+  }
+  const auto too_many = check_rule_pack(many);
+  EXPECT_TRUE(mentions(too_many.problems, "1001 disabled rules: at most 1000"))
+      << all(too_many.problems);
+  EXPECT_FALSE(mentions(too_many.problems, "no rule")) << all(too_many.problems);
 }
 
 struct FakeAgents {
@@ -260,6 +330,62 @@ TEST_F(RulePacks, SignedPacksVerifyOnAgentsAndTamperingDoesNot) {
   auto unsigned_none = *none;
   unsigned_none.clear_signature();
   EXPECT_FALSE(agent::verify_rule_pack_update(unsigned_none, pub));
+}
+
+TEST_F(RulePacks, ADisableOnlyPackIsRegisteredSignedAndListed) {
+  RulePackManager m(*store_, key_, agents_.link());
+  ASSERT_OK(m.init());
+  v1::PushRulePackRequest req;
+  req.add_disabled("history-disable");
+  req.add_disabled("6f9c1a52-0d1e-4a8b-9c3e-000000000001");
+  req.set_description("quiet");
+  auto info = m.push_pack(req, kT0);
+  ASSERT_OK(info);
+  EXPECT_EQ(info->files(), 0U);
+  EXPECT_EQ(info->rules(), 0U);
+  EXPECT_EQ(std::vector<std::string>(info->disabled().begin(), info->disabled().end()),
+            (std::vector<std::string>{"history-disable", "6f9c1a52-0d1e-4a8b-9c3e-000000000001"}));
+  const auto list = m.list();
+  ASSERT_EQ(list.packs_size(), 1);
+  EXPECT_EQ(list.packs(0).disabled_size(), 2);
+
+  auto update = m.update_for(info->version(), kT0);
+  ASSERT_OK(update);
+  const auto pub = key_.public_key_hex();
+  auto pack = agent::verify_rule_pack_update(*update, pub);
+  ASSERT_OK(pack);
+  EXPECT_EQ(pack->files_size(), 0);
+  ASSERT_EQ(pack->disabled_size(), 2);
+  EXPECT_EQ(pack->disabled(0), "history-disable");
+
+  // The signature covers the disabled ids: one changed is refused.
+  v1::RulePack changed;
+  ASSERT_TRUE(changed.ParseFromString(update->pack()));
+  changed.set_disabled(0, "history-tamper");
+  auto forged = *update;
+  forged.set_pack(changed.SerializeAsString());
+  EXPECT_FALSE(agent::verify_rule_pack_update(forged, pub));
+  changed.set_disabled(0, "history-disable");
+  changed.add_disabled("cron-write");
+  forged.set_pack(changed.SerializeAsString());
+  EXPECT_FALSE(agent::verify_rule_pack_update(forged, pub)) << "one added";
+
+  // Bad ids are refused with the reasons; nothing is registered.
+  v1::PushRulePackRequest bad;
+  bad.add_disabled("x");
+  bad.add_disabled("x");
+  bad.add_disabled("");
+  auto r = m.push_pack(bad, kT0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("rule pack refused: 2 problems"), std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("'x': named twice"), std::string::npos) << r.error().message;
+  auto empty = m.push_pack(v1::PushRulePackRequest{}, kT0);
+  ASSERT_FALSE(empty);
+  EXPECT_NE(empty.error().message.find("no files and disables no rule"), std::string::npos)
+      << empty.error().message;
+  EXPECT_EQ(m.list().packs_size(), 1);
 }
 
 TEST_F(RulePacks, VersionsAreOrderedAndUnique) {
@@ -501,6 +627,167 @@ TEST_F(AgentRulePacks, ABadPackIsRefusedCountedAndTheRulesInForceStay) {
   no_key.restore(dir_.path() / "other", "", d);
   EXPECT_FALSE(no_key.stage(signed_pack("delta"), d)) << "without model_pubkey nothing is trusted";
   EXPECT_NE(no_key.last_refusal().find("no model_pubkey"), std::string::npos);
+}
+
+// An exec whose command line vigil's built-in history-disable rule matches.
+Event history_off_exec() {
+  Event e;
+  e.type = EventType::kExec;
+  e.pid = 20;
+  e.ppid = 1;
+  e.comm = "echo";
+  e.exe = "/usr/bin/echo";
+  e.args = {"echo", "set", "+o", "history"};
+  e.data = ExecData{.filename = e.exe};
+  return e;
+}
+
+Event marker_exec(const std::string& marker) {
+  auto e = history_off_exec();
+  e.args = {"echo", marker};
+  return e;
+}
+
+// The rules an agent would load now: its configured directories (`dirs`, the
+// pack's among them) plus what the pack switches off, as Agent::load_rules.
+struct Loaded {
+  std::shared_ptr<const agent::RulePack> pack;
+  std::string report;
+  bool fires(const Event& e, const std::string& indicator) const {
+    agent::ProcessTable table(100, "");
+    std::vector<const agent::Indicator*> hits;
+    pack->evaluate(e, table, hits);
+    return std::ranges::any_of(hits, [&](const auto* h) { return h->id == indicator; });
+  }
+};
+Loaded load(const agent::RulePackUpdates& packs, const std::vector<std::string>& dirs) {
+  agent::RulePackOptions o;
+  o.dirs.assign(dirs.begin(), dirs.end());
+  packs.apply(o);
+  agent::sigma::LoadReport report;
+  Loaded l{.pack = agent::RulePack::load(o, report), .report = {}};
+  l.report = agent::format_load_report(report);
+  return l;
+}
+
+TEST_F(AgentRulePacks, ADisableOnlyPackSwitchesABuiltInRuleOffUntilRolledBack) {
+  agent::RulePackUpdates packs;
+  std::vector<std::string> dirs;
+  packs.restore(root_, key_.public_key_hex(), dirs);
+  const auto exec = history_off_exec();
+  ASSERT_TRUE(load(packs, dirs).fires(exec, "history-disable")) << "the built-in rule matches";
+
+  v1::PushRulePackRequest req;
+  req.add_disabled("history-disable");
+  req.add_disabled("no-such-rule");
+  auto info = manager_->push_pack(req, kT0);
+  ASSERT_OK(info);
+  ASSERT_TRUE(packs.stage(*manager_->update_for(info->version(), kT0), dirs));
+  // The reload between stage and commit already runs without the rule.
+  auto staged = load(packs, dirs);
+  EXPECT_FALSE(staged.fires(exec, "history-disable"));
+  packs.commit(true, dirs);
+  EXPECT_EQ(packs.version(), "rp-1");
+  EXPECT_EQ(dirs, (std::vector<std::string>{(root_ / "rp-1").string()}));
+  auto running = load(packs, dirs);
+  EXPECT_FALSE(running.fires(exec, "history-disable"));
+  EXPECT_EQ(running.pack->size(), agent::embedded_rule_pack().size())
+      << "the pack's directory holds no rule file: .disabled is not loaded";
+  // An id no loaded rule has is reported, as a host's disabled_rules are.
+  EXPECT_NE(running.report.find("(rule pack rp-1 disabled) no-such-rule: no loaded rule"),
+            std::string::npos)
+      << running.report;
+  EXPECT_EQ(slurp_file(root_ / "rp-1" / agent::kRulePackDisabledFile),
+            "history-disable\nno-such-rule\n");
+
+  // A restart keeps them: they are read back with the pack.
+  agent::RulePackUpdates restarted;
+  std::vector<std::string> dirs2;
+  restarted.restore(root_, key_.public_key_hex(), dirs2);
+  EXPECT_EQ(restarted.version(), "rp-1");
+  EXPECT_EQ(restarted.disabled(), (std::vector<std::string>{"history-disable", "no-such-rule"}));
+  EXPECT_FALSE(load(restarted, dirs2).fires(exec, "history-disable"));
+
+  // A pack whose reload fails: the disables in force stay with the pack in force.
+  ASSERT_TRUE(packs.stage(signed_pack("alpha"), dirs));
+  EXPECT_TRUE(packs.disabled().empty()) << "rp-2 disables nothing";
+  EXPECT_TRUE(load(packs, dirs).fires(exec, "history-disable"));
+  packs.commit(false, dirs);
+  EXPECT_EQ(packs.version(), "rp-1");
+  EXPECT_FALSE(load(packs, dirs).fires(exec, "history-disable"));
+
+  // Rolled back to no pack: the rule matches again.
+  ASSERT_TRUE(packs.stage(*manager_->update_for("", kT0), dirs));
+  packs.commit(true, dirs);
+  EXPECT_TRUE(packs.disabled().empty());
+  EXPECT_TRUE(dirs.empty());
+  EXPECT_TRUE(load(packs, dirs).fires(exec, "history-disable"));
+  agent::RulePackUpdates after;
+  std::vector<std::string> dirs3;
+  after.restore(root_, key_.public_key_hex(), dirs3);
+  EXPECT_TRUE(after.disabled().empty());
+  EXPECT_TRUE(load(after, dirs3).fires(exec, "history-disable"));
+}
+
+TEST_F(AgentRulePacks, PackDisablesApplyToEverySource) {
+  // A host's own rule directory, and a pack with a rule of its own.
+  const auto local = dir_.path() / "local-rules";
+  fs::create_directories(local);
+  std::ofstream(local / "local.yml") << rule_yaml("local", "6f9c1a52-0d1e-4a8b-9c3e-000000000071");
+  auto req = push_request("own");
+  *req.add_files() = file("kept.yml", rule_yaml("kept", "6f9c1a52-0d1e-4a8b-9c3e-000000000072"));
+  req.add_disabled("marker-local");                          // by name, the host's rule
+  req.add_disabled("6f9c1a52-0d1e-4a8b-9c3e-000000000013");  // by id, the pack's own "own"
+  req.add_disabled("history-disable");                       // vigil's built-in pack
+  auto info = manager_->push_pack(req, kT0);
+  ASSERT_OK(info);
+
+  agent::RulePackUpdates packs;
+  std::vector<std::string> dirs{local.string()};
+  packs.restore(root_, key_.public_key_hex(), dirs);
+  auto before = load(packs, dirs);
+  EXPECT_TRUE(before.fires(marker_exec("local"), "marker-local"));
+  EXPECT_TRUE(before.fires(history_off_exec(), "history-disable"));
+  ASSERT_TRUE(packs.stage(*manager_->update_for(info->version(), kT0), dirs));
+  packs.commit(true, dirs);
+  const auto after = load(packs, dirs);
+  EXPECT_FALSE(after.fires(marker_exec("local"), "marker-local"));
+  EXPECT_FALSE(after.fires(marker_exec("own"), "marker-own"));
+  EXPECT_FALSE(after.fires(history_off_exec(), "history-disable"));
+  EXPECT_TRUE(after.fires(marker_exec("kept"), "marker-kept")) << "only what it names";
+  EXPECT_EQ(after.report.find("no loaded rule"), std::string::npos) << after.report;
+}
+
+TEST_F(AgentRulePacks, SignedButMalformedDisabledIdsAreRefused) {
+  agent::RulePackUpdates packs;
+  std::vector<std::string> dirs;
+  packs.restore(root_, key_.public_key_hex(), dirs);
+  auto sign = [&](const v1::RulePack& pack) {
+    v1::RulePackUpdate u;
+    u.set_version(pack.version());
+    u.set_pack(pack.SerializeAsString());
+    u.set_signature(key_.sign(rule_pack_signed_message(u.pack())));
+    return u;
+  };
+  v1::RulePack pack;
+  pack.set_version("rp-z");
+  pack.add_disabled("a\nb");  // would be two lines in .disabled
+  EXPECT_FALSE(packs.stage(sign(pack), dirs));
+  EXPECT_NE(packs.last_refusal().find("not printable"), std::string::npos) << packs.last_refusal();
+  pack.set_disabled(0, "x");
+  pack.add_disabled("x");
+  EXPECT_FALSE(packs.stage(sign(pack), dirs));
+  EXPECT_NE(packs.last_refusal().find("named twice"), std::string::npos) << packs.last_refusal();
+  pack.clear_disabled();
+  EXPECT_FALSE(packs.stage(sign(pack), dirs));
+  EXPECT_NE(packs.last_refusal().find("no files and no disabled rule"), std::string::npos)
+      << packs.last_refusal();
+  v1::RulePack none;  // the "no pack" disables nothing
+  none.add_disabled("history-disable");
+  EXPECT_FALSE(packs.stage(sign(none), dirs));
+  EXPECT_EQ(packs.refusals(), 4U);
+  EXPECT_FALSE(fs::exists(root_ / "rp-z"));
+  EXPECT_TRUE(dirs.empty());
 }
 
 TEST_F(AgentRulePacks, WritingAPackReplacesAStaleDirectoryOfTheSameVersion) {

@@ -30,6 +30,11 @@ struct RulePackOptions {
   bool builtin = true;                      // load the embedded vigil pack
   std::vector<std::filesystem::path> dirs;  // operator rule directories
   std::vector<std::string> disabled;        // rule ids or names switched off
+  // Switched off by the collector's rule pack in force (RulePack.disabled),
+  // whatever the rule's source; an id no rule has is reported under
+  // "(rule pack VERSION disabled)" as `disabled` ones are under "(disabled_rules)".
+  std::vector<std::string> pack_disabled;
+  std::string pack_version;
 };
 
 class RulePack {

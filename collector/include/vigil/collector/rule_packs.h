@@ -35,7 +35,9 @@ struct RulePackCheck {
 };
 // Names, limits, then the Sigma engine: every file must parse as YAML and every
 // rule in it must load (a rule for a logsource vigil does not produce is a
-// problem too: a pack holds only what agents run). At least one rule.
+// problem too: a pack holds only what agents run). At least one rule or one
+// disabled id; disabled ids are checked by check_rule_pack_disabled_id, at
+// most kRulePackMaxDisabled, none twice.
 [[nodiscard]] RulePackCheck check_rule_pack(const v1::RulePack& pack);
 
 // The signed bytes of a pack as agents check them (vigil/rule_pack_format.h).
