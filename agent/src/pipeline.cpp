@@ -212,6 +212,20 @@ std::shared_ptr<const RulePack> default_rule_pack() {
   return pack;
 }
 
+std::uint32_t score_monotone(const ScoringModel& model, const FeatureInput& in,
+                            FeatureVector& actual, FeatureVector& calm) {
+  compute_features(in, actual);
+  std::uint32_t score = model.score(actual);
+  if (!in.indicators.empty() && (in.level != 0 || in.in_focus)) {
+    FeatureInput at_calm = in;
+    at_calm.level = 0;
+    at_calm.in_focus = false;
+    compute_features(at_calm, calm);
+    score = std::max(score, model.score(calm));
+  }
+  return score;
+}
+
 std::shared_ptr<const ScoringModel> default_model() {
   static const auto model = []() -> std::shared_ptr<const ScoringModel> {
     const auto bytes = shipped_model_bytes();
@@ -577,14 +591,14 @@ Pipeline::Scored Pipeline::score_event() {
       .lineage_depth = static_cast<std::uint32_t>(table_.lineage_depth(event_.pid, kLineageDepth)),
       .level = static_cast<std::uint8_t>(level_.level()),
       .in_focus = in_focus};
-  compute_features(input, features_);
-  std::uint32_t score = model_->score(features_);
+  std::uint32_t score = score_monotone(*model_, input, features_, calm_features_);
   for (const auto* h : hits_) {
-    // A Sigma rule's level is a floor no model lowers: a high or critical
-    // match alerts on its own, on a calm host as on an aroused one.
-    if (h->rule != nullptr) {
-      score = std::max<std::uint32_t>(score, h->severity);
-    }
+    // What fired is a floor no model lowers: a Sigma rule's level (a high or
+    // critical match alerts on its own), a detector's severity. The model
+    // adds context on top; it never ranks a detection below what the
+    // detector alone says, whoever runs the process and however aroused the
+    // host (docs/scoring.md, "Floors in the agent").
+    score = std::max<std::uint32_t>(score, h->severity);
   }
   ++stats_.scored;
   if (recorder_) {

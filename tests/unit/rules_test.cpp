@@ -243,5 +243,33 @@ TEST(RulePack, TheBuiltInPackLoadsCleanly) {
   }
 }
 
+// The account tools may write the account files and read the credential
+// stores; a copy of a tool under the same name elsewhere may not.
+TEST(RulePack, AccountToolsAreLetThroughOnlyFromWhereTheSystemKeepsThem) {
+  sigma::LoadReport report;
+  auto pack = RulePack::load(RulePackOptions{}, report);
+  ProcessTable table(100, "");
+  auto ids_for = [&](std::string exe, std::uint32_t op, std::string path) {
+    Event e = exec_event(30, 1, std::move(exe), {"tool"});
+    e.type = EventType::kFile;
+    e.data = FileData{.op = op, .path = path};
+    std::vector<const Indicator*> hits;
+    pack->evaluate(e, table, hits);
+    std::vector<std::string> ids;
+    for (const auto* h : hits) ids.emplace_back(h->id);
+    return ids;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids_for("/usr/sbin/useradd", VIGIL_FILE_WRITE, "/etc/passwd"), V{});
+  EXPECT_EQ(ids_for("/sbin/userdel", VIGIL_FILE_READ_SENSITIVE, "/etc/shadow"), V{});
+  EXPECT_EQ(ids_for("/usr/bin/sudo", VIGIL_FILE_READ_SENSITIVE, "/etc/shadow"), V{});
+  EXPECT_EQ(ids_for("/tmp/x/useradd", VIGIL_FILE_WRITE, "/etc/passwd"), V{"account-file-write"});
+  EXPECT_EQ(ids_for("/usr/bin/bash", VIGIL_FILE_WRITE, "/etc/passwd"), V{"account-file-write"});
+  EXPECT_EQ(ids_for("/home/u/sudo", VIGIL_FILE_READ_SENSITIVE, "/etc/shadow"),
+            V{"credential-read"});
+  EXPECT_EQ(ids_for("/usr/bin/cat", VIGIL_FILE_READ_SENSITIVE, "/etc/shadow"),
+            V{"credential-read"});
+}
+
 }  // namespace
 }  // namespace vigil::agent

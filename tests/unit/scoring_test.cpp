@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include <fstream>
+#include <map>
 
 #include "util/records.h"
 #include "util/test_util.h"
@@ -320,3 +321,91 @@ TEST(Scoring, TheFocusBonusIsTheModels) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil::agent {
+namespace {
+
+// Awareness may raise a score, never lower it (issue 16): for the shipped
+// model, every indicator alone, every event type it comes with, every level
+// and focus: the agent's score is at least the calm, out-of-focus score.
+TEST(Awareness, NeverLowersAScoreWithTheShippedModel) {
+  const auto model = default_model();
+  FeatureVector actual{};
+  FeatureVector calm{};
+  std::size_t raw_lower = 0;  // how often the bare model would have scored lower
+  for (const auto& slot : indicator_slots()) {
+    const std::vector<std::string_view> ids = {slot.id};
+    for (const auto type : {EventType::kExec, EventType::kFile, EventType::kConnect,
+                            EventType::kPtrace, EventType::kWxMemory, EventType::kNetSummary}) {
+      for (const std::uint32_t uid : {0U, 1000U}) {
+        const FeatureInput base{.type = type, .uid = uid, .euid = uid, .exe = "/usr/bin/x",
+                                .indicators = ids, .lineage_depth = 3};
+        const auto at_calm = score_monotone(*model, base, actual, calm);
+        EXPECT_EQ(at_calm, model->score(actual)) << slot.id;
+        for (std::uint8_t level = 0; level <= 3; ++level) {
+          for (const bool focus : {false, true}) {
+            FeatureInput in = base;
+            in.level = level;
+            in.in_focus = focus;
+            const auto s = score_monotone(*model, in, actual, calm);
+            EXPECT_GE(s, at_calm) << slot.id << " level " << int(level) << " focus " << focus;
+            raw_lower += model->score(actual) < at_calm ? 1 : 0;
+          }
+        }
+      }
+    }
+  }
+  std::printf("the bare shipped model scores lower when aroused in %zu cases\n", raw_lower);
+}
+
+// The same end to end: a host driven to critical on purpose (cheap hits) then
+// a shell spawned by a web server scores at least what it scores on a calm host.
+TEST(Awareness, AHostDrivenToCriticalStillAlertsOnTheNextAttack) {
+  auto attack = [](Pipeline& p, std::uint32_t base_pid) {
+    auto nginx = test::make_exec(base_pid, "/usr/sbin/nginx", {"nginx", "-g", "daemon off;"});
+    p.on_record(test::bytes_of(nginx));
+    p.on_record(test::bytes_of(test::make_fork(base_pid, base_pid + 1)));
+    auto sh = test::make_exec(base_pid + 1, "/bin/sh", {"sh", "-c", "id"});
+    sh.hdr.ppid = base_pid;
+    p.on_record(test::bytes_of(sh));
+    p.on_batch_end();
+  };
+  class LastScore : public ScoredEventSink {
+   public:
+    void on_scored(const Event& e, std::uint32_t score, const FeatureVector&,
+                   std::span<const Indicator* const> hits, std::string_view) override {
+      for (const auto* h : hits) {
+        if (h->id == "shell-from-service") {
+          last[e.pid] = score;
+        }
+      }
+    }
+    std::map<std::uint32_t, std::uint32_t> last;
+  };
+  ProcessTable calm_table(1000, "");
+  Pipeline calm("h", calm_table, 0);
+  LastScore calm_sink;
+  calm.set_scored_sink(&calm_sink);
+  attack(calm, 500);
+  ASSERT_TRUE(calm_sink.last.contains(501));
+  EXPECT_GE(calm_sink.last[501], 50U);  // a web server's shell alerts on a calm host too
+
+  ProcessTable table(1000, "");
+  Pipeline busy("h", table, 0);
+  LastScore sink;
+  busy.set_scored_sink(&sink);
+  // Cheap hits: programs run from /tmp (a medium rule each), many processes.
+  for (std::uint32_t i = 0; i < 60 && busy.level() != Level::kCritical; ++i) {
+    const std::string exe = "/tmp/noise" + std::to_string(i);
+    busy.on_record(test::bytes_of(test::make_exec(2000 + i, exe.c_str(), {"noise"})));
+    busy.on_batch_end();
+  }
+  ASSERT_EQ(busy.level(), Level::kCritical);
+  attack(busy, 700);
+  ASSERT_TRUE(sink.last.contains(701));
+  EXPECT_GE(sink.last[701], calm_sink.last[501]);
+  EXPECT_GE(sink.last[701], 50U) << "calm " << calm_sink.last[501];
+}
+
+}  // namespace
+}  // namespace vigil::agent
