@@ -212,20 +212,6 @@ std::shared_ptr<const RulePack> default_rule_pack() {
   return pack;
 }
 
-std::uint32_t score_monotone(const ScoringModel& model, const FeatureInput& in,
-                            FeatureVector& actual, FeatureVector& calm) {
-  compute_features(in, actual);
-  std::uint32_t score = model.score(actual);
-  if (!in.indicators.empty() && (in.level != 0 || in.in_focus)) {
-    FeatureInput at_calm = in;
-    at_calm.level = 0;
-    at_calm.in_focus = false;
-    compute_features(at_calm, calm);
-    score = std::max(score, model.score(calm));
-  }
-  return score;
-}
-
 std::shared_ptr<const ScoringModel> default_model() {
   static const auto model = []() -> std::shared_ptr<const ScoringModel> {
     const auto bytes = shipped_model_bytes();
@@ -591,7 +577,8 @@ Pipeline::Scored Pipeline::score_event() {
       .lineage_depth = static_cast<std::uint32_t>(table_.lineage_depth(event_.pid, kLineageDepth)),
       .level = static_cast<std::uint8_t>(level_.level()),
       .in_focus = in_focus};
-  std::uint32_t score = score_monotone(*model_, input, features_, calm_features_);
+  compute_features(input, features_);
+  std::uint32_t score = model_->score(features_);
   for (const auto* h : hits_) {
     // What fired is a floor no model lowers: a Sigma rule's level (a high or
     // critical match alerts on its own), a detector's severity. The model

@@ -325,41 +325,10 @@ TEST(Scoring, TheFocusBonusIsTheModels) {
 namespace vigil::agent {
 namespace {
 
-// Awareness may raise a score, never lower it (issue 16): for the shipped
-// model, every indicator alone, every event type it comes with, every level
-// and focus: the agent's score is at least the calm, out-of-focus score.
-TEST(Awareness, NeverLowersAScoreWithTheShippedModel) {
-  const auto model = default_model();
-  FeatureVector actual{};
-  FeatureVector calm{};
-  std::size_t raw_lower = 0;  // how often the bare model would have scored lower
-  for (const auto& slot : indicator_slots()) {
-    const std::vector<std::string_view> ids = {slot.id};
-    for (const auto type : {EventType::kExec, EventType::kFile, EventType::kConnect,
-                            EventType::kPtrace, EventType::kWxMemory, EventType::kNetSummary}) {
-      for (const std::uint32_t uid : {0U, 1000U}) {
-        const FeatureInput base{.type = type, .uid = uid, .euid = uid, .exe = "/usr/bin/x",
-                                .indicators = ids, .lineage_depth = 3};
-        const auto at_calm = score_monotone(*model, base, actual, calm);
-        EXPECT_EQ(at_calm, model->score(actual)) << slot.id;
-        for (std::uint8_t level = 0; level <= 3; ++level) {
-          for (const bool focus : {false, true}) {
-            FeatureInput in = base;
-            in.level = level;
-            in.in_focus = focus;
-            const auto s = score_monotone(*model, in, actual, calm);
-            EXPECT_GE(s, at_calm) << slot.id << " level " << int(level) << " focus " << focus;
-            raw_lower += model->score(actual) < at_calm ? 1 : 0;
-          }
-        }
-      }
-    }
-  }
-  std::printf("the bare shipped model scores lower when aroused in %zu cases\n", raw_lower);
-}
-
-// The same end to end: a host driven to critical on purpose (cheap hits) then
-// a shell spawned by a web server scores at least what it scores on a calm host.
+// Awareness cannot blind a host: one driven to critical on purpose (cheap
+// hits), then a shell spawned by a web server as an ordinary user, alerts as it
+// does on a calm host (the shipped model alone gives it 42 calm, 20 critical;
+// the detector's severity is a floor).
 TEST(Awareness, AHostDrivenToCriticalStillAlertsOnTheNextAttack) {
   auto attack = [](Pipeline& p, std::uint32_t base_pid) {
     auto nginx = test::make_exec(base_pid, "/usr/sbin/nginx", {"nginx", "-g", "daemon off;"});

@@ -33,16 +33,6 @@ namespace vigil::agent {
 // matches its feature schema.
 [[nodiscard]] std::shared_ptr<const ScoringModel> default_model();
 
-// Scores an event so that awareness can raise its score and never lower it:
-// the model's score in the actual context (`in`: the host's level, the
-// attention focus), but never below the same event's score on a calm host out
-// of focus. An attacker who drives a host to `critical` on purpose (cheap
-// indicator hits do) must not make the next attack score lower. Events
-// without an indicator are scored once (the model caps them below any alert).
-// `actual` holds the actual context's features afterwards; `calm` is scratch.
-[[nodiscard]] std::uint32_t score_monotone(const ScoringModel& model, const FeatureInput& in,
-                                           FeatureVector& actual, FeatureVector& calm);
-
 struct PipelineStats {
   std::uint64_t records = 0;
   std::uint64_t events_out = 0;
@@ -206,7 +196,6 @@ class Pipeline {
   std::vector<const Indicator*> hits_;
   std::vector<std::string_view> hit_ids_;
   FeatureVector features_{};
-  FeatureVector calm_features_{};
   std::shared_ptr<const ScoringModel> model_;
   std::vector<const ProcessInfo*> lineage_;
   std::unique_ptr<LineSink> alerts_;
