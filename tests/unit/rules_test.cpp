@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fnmatch.h>
+#include <yaml-cpp/yaml.h>
+
 #include <fstream>
+#include <regex>
 
 #include "util/records.h"
 #include "util/test_util.h"
@@ -244,7 +248,8 @@ TEST(RulePack, TheBuiltInPackLoadsCleanly) {
 }
 
 // The account tools may write the account files and read the credential
-// stores; a copy of a tool under the same name elsewhere may not.
+// stores, package managers may change what they install; a copy of such a
+// tool under the same name elsewhere (/tmp/x/dpkg) may not.
 TEST(RulePack, AccountToolsAreLetThroughOnlyFromWhereTheSystemKeepsThem) {
   sigma::LoadReport report;
   auto pack = RulePack::load(RulePackOptions{}, report);
@@ -269,6 +274,46 @@ TEST(RulePack, AccountToolsAreLetThroughOnlyFromWhereTheSystemKeepsThem) {
             V{"credential-read"});
   EXPECT_EQ(ids_for("/usr/bin/cat", VIGIL_FILE_READ_SENSITIVE, "/etc/shadow"),
             V{"credential-read"});
+  // The package-manager filters of the persistence rules likewise.
+  EXPECT_EQ(ids_for("/usr/bin/dpkg", VIGIL_FILE_CREATE, "/etc/ld.so.conf.d/x.conf"), V{});
+  EXPECT_EQ(ids_for("/tmp/.x/dpkg", VIGIL_FILE_CREATE, "/etc/ld.so.conf.d/x.conf"),
+            V{"ld-so-conf-write"});
+  EXPECT_EQ(ids_for("/usr/sbin/update-ca-certificates", VIGIL_FILE_CREATE,
+                    "/etc/ssl/certs/x.pem"),
+            V{});
+  EXPECT_EQ(ids_for("/dev/shm/update-ca-certificates", VIGIL_FILE_CREATE,
+                    "/etc/ssl/certs/x.pem"),
+            V{"ca-certificate-write"});
+}
+
+// Every selection of vigil's rules is used by its condition: a filter the
+// condition forgets lets nothing through, silently (six rules had one).
+TEST(RulePack, EverySelectionOfVigilsRulesIsUsedByItsCondition) {
+  for (const auto& file : embedded_rule_pack()) {
+    const YAML::Node doc = YAML::Load(std::string(file.yaml));
+    const YAML::Node detection = doc["detection"];
+    ASSERT_TRUE(detection.IsMap()) << file.name;
+    const auto condition = detection["condition"].as<std::string>();
+    std::vector<std::string> words;
+    const std::regex word(R"([A-Za-z0-9_*]+)");
+    for (auto it = std::sregex_iterator(condition.begin(), condition.end(), word);
+         it != std::sregex_iterator(); ++it) {
+      words.push_back(it->str());
+    }
+    for (const auto& kv : detection) {
+      const auto name = kv.first.as<std::string>();
+      if (name == "condition" || name == "timeframe") {
+        continue;
+      }
+      const bool used = std::ranges::any_of(words, [&](const std::string& w) {
+        return (w == "them" && !name.starts_with('_')) ||
+               (w != "and" && w != "or" && w != "not" && w != "of" &&
+                fnmatch(w.c_str(), name.c_str(), 0) == 0);
+      });
+      EXPECT_TRUE(used) << file.name << ": selection '" << name << "' is not in '" << condition
+                        << "'";
+    }
+  }
 }
 
 }  // namespace
