@@ -665,4 +665,44 @@ bool SequenceTracker::exec_after_scan_connect(std::span<const std::uint32_t> lin
   return true;
 }
 
+bool is_pipe_feeder(std::string_view exe) {
+  static constexpr std::array<std::string_view, 22> kFeeders = {
+      "curl",   "wget",   "fetch",  "aria2c", "tftp",   "ftp",    "lftp",  "nc",
+      "ncat",   "netcat", "socat",  "openssl", "base64", "base32", "basenc", "xxd",
+      "uudecode", "busybox", "gpg", "telnet", "ssh",   "scp"};
+  const auto slash = exe.rfind('/');
+  const std::string_view base = slash == std::string_view::npos ? exe : exe.substr(slash + 1);
+  return std::ranges::find(kFeeders, base) != kFeeders.end();
+}
+
+const PipeLinks::End* PipeLinks::note(std::unordered_map<std::uint64_t, End>& mine,
+                                      const std::unordered_map<std::uint64_t, End>& theirs,
+                                      std::uint64_t pipe, std::string_view exe,
+                                      std::string_view command_line, double now) {
+  if (mine.size() >= capacity_) {
+    std::erase_if(mine, [&](const auto& kv) { return now - kv.second.at > window_s_; });
+    if (mine.size() >= capacity_) {
+      mine.clear();
+    }
+  }
+  auto& end = mine[pipe];
+  end.exe.assign(exe);
+  end.command_line.assign(command_line);
+  end.at = now;
+  const auto it = theirs.find(pipe);
+  if (it == theirs.end() || now - it->second.at > window_s_) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+const PipeLinks::End* PipeLinks::feeder(std::uint64_t pipe, std::string_view exe,
+                                        std::string_view command_line, double now) {
+  return note(feeders_, readers_, pipe, exe, command_line, now);
+}
+
+const PipeLinks::End* PipeLinks::reader(std::uint64_t pipe, std::string_view exe, double now) {
+  return note(readers_, feeders_, pipe, exe, {}, now);
+}
+
 }  // namespace vigil::agent

@@ -542,14 +542,48 @@ void Pipeline::stateful_indicators(double now) {
   }
 }
 
+ExecLinks Pipeline::pipe_links(double now) {
+  ExecLinks links;
+  if (is_shell_or_interpreter(event_.exe)) {
+    if (!reads_commands_from_stdin(event_.args)) {
+      return links;
+    }
+    const FdEnd in = table_.stdio(event_.pid).fd[0];
+    if (in.kind != FdKind::kPipe) {
+      return links;
+    }
+    if (const auto* f = pipes_.reader(in.id, event_.exe, now)) {
+      links.stdin_image = f->exe;
+      links.stdin_command_line = f->command_line;
+    }
+  } else if (is_pipe_feeder(event_.exe)) {
+    const FdEnd out = table_.stdio(event_.pid).fd[1];
+    if (out.kind != FdKind::kPipe) {
+      return links;
+    }
+    feeder_command_line_.clear();
+    for (const auto& a : event_.args) {
+      if (!feeder_command_line_.empty()) {
+        feeder_command_line_.push_back(' ');
+      }
+      feeder_command_line_.append(a);
+    }
+    if (const auto* r = pipes_.feeder(out.id, event_.exe, feeder_command_line_, now)) {
+      links.stdout_image = r->exe;
+    }
+  }
+  return links;
+}
+
 Pipeline::Scored Pipeline::score_event() {
+  const double now = seconds(event_.boot_ns);
   indicators_.evaluate(event_, table_, hits_);
   if (rules_) {
+    const ExecLinks links = event_.type == EventType::kExec ? pipe_links(now) : ExecLinks{};
     const auto before = hits_.size();
-    rules_->evaluate(event_, table_, hits_);
+    rules_->evaluate(event_, table_, hits_, links);
     stats_.rule_hits += hits_.size() - before;
   }
-  const double now = seconds(event_.boot_ns);
   stateful_indicators(now);
   if (!suppressed_.empty() && !hits_.empty()) {
     // Indicators an analyst marked benign for this executable on this host.

@@ -93,7 +93,8 @@ std::string_view RuleEventBuilder::user_name(std::uint32_t uid) {
   return slot.name;
 }
 
-bool RuleEventBuilder::build(const Event& e, const ProcessTable& table, sigma::RuleEvent& out) {
+bool RuleEventBuilder::build(const Event& e, const ProcessTable& table, sigma::RuleEvent& out,
+                             const ExecLinks& links) {
   out.clear();
   // Fields every category has: the acting process.
   auto common = [&] {
@@ -132,6 +133,13 @@ bool RuleEventBuilder::build(const Event& e, const ProcessTable& table, sigma::R
     case EventType::kExec:
       out.category = Category::kProcessCreation;
       common();
+      if (!links.stdin_image.empty()) {
+        out.set(Field::kStdinImage, links.stdin_image);
+        out.set(Field::kStdinCommandLine, links.stdin_command_line);
+      }
+      if (!links.stdout_image.empty()) {
+        out.set(Field::kStdoutImage, links.stdout_image);
+      }
       return true;
     case EventType::kFile: {
       const auto& f = std::get<FileData>(e.data);

@@ -65,8 +65,8 @@ void RulePack::index() {
 }
 
 void RulePack::evaluate(const Event& event, const ProcessTable& table,
-                        std::vector<const Indicator*>& hits) const {
-  if (indicators_.empty() || !builder_.build(event, table, rule_event_)) {
+                        std::vector<const Indicator*>& hits, const ExecLinks& links) const {
+  if (indicators_.empty() || !builder_.build(event, table, rule_event_, links)) {
     return;
   }
   set_->match(rule_event_, matches_);

@@ -336,3 +336,38 @@ TEST_F(Variants, ReverseShellFromScriptBehindNcat) {
 }
 
 }  // namespace
+
+namespace {
+
+// `curl URL | sh` and `base64 -d blob | bash` set up by a script: no command
+// line shows the pipe (the script's is `bash run.sh`), so only the pipe
+// between the two execs links them, in whichever order they run.
+TEST_F(Variants, DownloadOrDecodeIntoAShellThroughAPipeFromAScript) {
+  const auto work = run_dir("pipe");
+  std::ofstream(work / "payload.sh") << "echo vgl-pipe-marker >/dev/null\n";
+  std::ofstream(work / "payload.b64") << "ZWNobyB2Z2wtcGlwZS1tYXJrZXIgPi9kZXYvbnVsbAo=\n";
+  std::ofstream(work / "fetch.sh") << "curl -s file://" << (work / "payload.sh").string()
+                                   << " | sh\n";
+  std::ofstream(work / "decode.sh") << "base64 -d " << (work / "payload.b64").string()
+                                    << " | bash\n";
+  for (const char* script : {"fetch.sh", "decode.sh"}) {
+    const pid_t pid = run_sh("bash " + (work / script).string());
+    const auto hits = wait_for("pipe-to-shell", [&](const nlohmann::json& j) {
+      return lineage_has(j, pid) || j["event"]["ppid"] == pid;
+    });
+    ASSERT_FALSE(hits.empty()) << script << ": no pipe-to-shell";
+    EXPECT_GE(hits.front()["score"].get<int>(), 50) << script << ": a high rule alerts";
+  }
+  // A pipe into a shell from a program that neither downloads nor decodes is
+  // no such thing.
+  std::ofstream(work / "plain.sh") << "cat " << (work / "payload.sh").string() << " | sh\n";
+  const pid_t plain = run_sh("bash " + (work / "plain.sh").string());
+  sync_with_agent();
+  EXPECT_TRUE(lines("pipe-to-shell",
+                    [&](const nlohmann::json& j) {
+                      return lineage_has(j, plain) || j["event"]["ppid"] == plain;
+                    })
+                  .empty());
+}
+
+}  // namespace

@@ -43,6 +43,9 @@ constexpr std::array<std::string_view, kFields> kFieldNames = {
     "EventType",
     "FileMode",
     "Comm",
+    "StdinImage",
+    "StdinCommandLine",
+    "StdoutImage",
 };
 
 }  // namespace

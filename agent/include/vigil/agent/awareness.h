@@ -239,6 +239,45 @@ struct ShellWiring {
 [[nodiscard]] std::optional<ShellWiring> wire_shell(std::uint32_t pid, std::uint32_t ppid,
                                                     std::uint32_t tree, const StdioWiring& w);
 
+// Downloaders and decoders by basename (curl, wget, nc, socat, openssl,
+// base64, xxd, busybox, ...): what feeds a shell in `curl URL | sh` or
+// `base64 -d f | bash`.
+[[nodiscard]] bool is_pipe_feeder(std::string_view exe);
+
+// Pipelines by their pipe: `curl URL | sh` is two execs, in either order, of
+// which neither command line shows the pipe when a script or an interactive
+// shell set it up. The pipeline records which feeder (is_pipe_feeder) writes a
+// pipe and which shell reads its commands from one, for `window_s`, and tells
+// the second exec about the first (Sigma fields StdinImage, StdinCommandLine,
+// StdoutImage). Bounded: past `capacity` entries per side, expired ones go,
+// then all.
+class PipeLinks {
+ public:
+  explicit PipeLinks(std::size_t capacity = 256, double window_s = 30)
+      : capacity_(capacity), window_s_(window_s) {}
+  struct End {
+    std::string exe;
+    std::string command_line;
+    double at = 0;
+  };
+  // `exe` (`command_line`) writes into `pipe`; the shell reading it, if one
+  // was seen (valid until the next call).
+  const End* feeder(std::uint64_t pipe, std::string_view exe, std::string_view command_line,
+                    double now);
+  // Shell `exe` reads its commands from `pipe`; the feeder writing it, if one
+  // was seen (valid until the next call).
+  const End* reader(std::uint64_t pipe, std::string_view exe, double now);
+
+ private:
+  const End* note(std::unordered_map<std::uint64_t, End>& mine,
+                  const std::unordered_map<std::uint64_t, End>& theirs, std::uint64_t pipe,
+                  std::string_view exe, std::string_view command_line, double now);
+  std::size_t capacity_;
+  double window_s_;
+  std::unordered_map<std::uint64_t, End> feeders_;
+  std::unordered_map<std::uint64_t, End> readers_;
+};
+
 // Patterns: short ordered sequences within one process tree.
 //  - dropped-exec: a freshly written file in a writable location is made
 //    executable, then run by the same tree or user (write -> chmod +x -> exec).

@@ -210,6 +210,8 @@ class Pipeline {
   ConnectScanTracker connect_scans_;
   CrashSpreadTracker crash_spread_;
   SequenceTracker sequences_;
+  PipeLinks pipes_;
+  std::string feeder_command_line_;
   AlertDeduper dedupe_;
   std::int64_t boot_to_unix_ns_;
   std::string run_id_;  // distinguishes alert ids across agent restarts
@@ -233,6 +235,9 @@ class Pipeline {
   // Host memory and ordered patterns: indicators that need more than one event.
   void stateful_indicators(double now);
   [[nodiscard]] bool relayed_shell() const;
+  // For an exec: the program feeding its stdin pipe, or the shell reading its
+  // stdout pipe, when the other end exec'd within the window (PipeLinks).
+  ExecLinks pipe_links(double now);
   void record_sample();
   void remember_alert_key();
   void write_level_change(const LevelChange& change, std::uint64_t ts_ns);

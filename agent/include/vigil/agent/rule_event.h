@@ -15,11 +15,20 @@
 
 namespace vigil::agent {
 
+// What the pipeline knows of an exec's pipe neighbours (PipeLinks): the
+// program feeding its stdin, the shell reading its stdout. Empty: unknown.
+struct ExecLinks {
+  std::string_view stdin_image;
+  std::string_view stdin_command_line;
+  std::string_view stdout_image;
+};
+
 class RuleEventBuilder {
  public:
   // Fills `out` for `event`; false when no Sigma category applies (fork, exit
   // without a crash storm, network summaries, refused syscalls, ...).
-  bool build(const Event& event, const ProcessTable& table, sigma::RuleEvent& out);
+  bool build(const Event& event, const ProcessTable& table, sigma::RuleEvent& out,
+             const ExecLinks& links = {});
 
  private:
   std::string_view number(std::size_t slot, std::uint64_t value);

@@ -47,8 +47,8 @@ class RulePack {
                                                                  sigma::LoadReport& report);
 
   // Appends the indicators of the rules `event` matches to `hits`.
-  void evaluate(const Event& event, const ProcessTable& table,
-                std::vector<const Indicator*>& hits) const;
+  void evaluate(const Event& event, const ProcessTable& table, std::vector<const Indicator*>& hits,
+                const ExecLinks& links = {}) const;
 
   [[nodiscard]] const sigma::RuleSet& rules() const { return *set_; }
   [[nodiscard]] std::size_t size() const { return set_->size(); }

@@ -79,6 +79,9 @@ enum class Field : std::uint8_t {
   kEventType,          // vigil's event type name (exec, connect, wx_memory, ...)
   kFileMode,           // chmod: octal mode (e.g. 4755)
   kComm,               // task comm
+  kStdinImage,         // exec: the program writing into this process's stdin pipe (vigil)
+  kStdinCommandLine,   // exec: ... and its command line (vigil)
+  kStdoutImage,        // exec: the shell reading this process's stdout pipe (vigil)
   kCount,
 };
 inline constexpr std::size_t kFields = static_cast<std::size_t>(Field::kCount);
