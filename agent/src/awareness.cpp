@@ -667,9 +667,9 @@ bool SequenceTracker::exec_after_scan_connect(std::span<const std::uint32_t> lin
 
 bool is_pipe_feeder(std::string_view exe) {
   static constexpr std::array<std::string_view, 22> kFeeders = {
-      "curl",   "wget",   "fetch",  "aria2c", "tftp",   "ftp",    "lftp",  "nc",
-      "ncat",   "netcat", "socat",  "openssl", "base64", "base32", "basenc", "xxd",
-      "uudecode", "busybox", "gpg", "telnet", "ssh",   "scp"};
+      "curl",     "wget",    "fetch", "aria2c",  "tftp",   "ftp",    "lftp",   "nc",
+      "ncat",     "netcat",  "socat", "openssl", "base64", "base32", "basenc", "xxd",
+      "uudecode", "busybox", "gpg",   "telnet",  "ssh",    "scp"};
   const auto slash = exe.rfind('/');
   const std::string_view base = slash == std::string_view::npos ? exe : exe.substr(slash + 1);
   return std::ranges::find(kFeeders, base) != kFeeders.end();

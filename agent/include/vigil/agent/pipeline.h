@@ -11,8 +11,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "vigil/agent/alert_format.h"
 #include "vigil/agent/awareness.h"
 #include "vigil/agent/decoder.h"
+#include "vigil/agent/detectors.h"
 #include "vigil/agent/indicators.h"
 #include "vigil/agent/output.h"
 #include "vigil/agent/process_table.h"
@@ -55,30 +57,6 @@ enum class RecordLabel : std::uint8_t {
   kBenign,    // every event is a negative (the benign suite, a clean host)
   kScenario,  // events with an indicator of severity >= 40 are positives; others skipped
 };
-
-// What an alert says beyond the event: its score, incident id and count, the
-// host's level, the indicators and the process lineage.
-struct AlertContext {
-  std::uint32_t score = 0;
-  std::string_view alert_id;
-  std::uint64_t count = 1;
-  Level level = Level::kCalm;
-  bool in_focus = false;
-};
-
-// Renders an alert: the score, the indicators, the process lineage and the
-// triggering event. JSON is one object per line; text is one human line like
-// `High threat process event: pid=6864 comm=nc threat=75 [T1055.008 ptrace-write]`.
-void append_alert_json(const Event& event, const AlertContext& ctx,
-                       std::span<const Indicator* const> hits,
-                       std::span<const ProcessInfo* const> lineage, std::string& out);
-void append_alert_text(const Event& event, const AlertContext& ctx,
-                       std::span<const Indicator* const> hits, std::string& out);
-// Falco-compatible JSON (`output`, `priority`, `rule`, `time`, `output_fields`,
-// plus `source`, `hostname`, `tags`) so Falco consumers (falcosidekick) take
-// vigil's alerts; the mapping is in docs/detections.md.
-void append_alert_falco(const Event& event, const AlertContext& ctx,
-                        std::span<const Indicator* const> hits, std::string& out);
 
 // Receives every event with its score: the shipper's way in. `hits` and
 // `alert_id` (empty unless an alert was raised) are valid during the call only.
@@ -146,7 +124,7 @@ class Pipeline {
   void on_tick(double boot_now_s);
 
   // Before load_baseline: how long novelties are learned silently, etc.
-  void set_baseline_config(BaselineConfig config) { baseline_ = Baseline(config); }
+  void set_baseline_config(BaselineConfig config) { detectors_.set_baseline_config(config); }
 
   // Analyst feedback on an alert this agent raised. `benign` suppresses the
   // alert's first indicator for its executable on this host from now on;
@@ -163,7 +141,7 @@ class Pipeline {
   [[nodiscard]] Result<void> save_baseline(const std::filesystem::path& path) const;
 
   [[nodiscard]] Level level() const { return level_.level(); }
-  [[nodiscard]] const Baseline& baseline() const { return baseline_; }
+  [[nodiscard]] const Baseline& baseline() const { return detectors_.baseline(); }
 
   [[nodiscard]] const DecodeStats& decode_stats() const { return decoder_.stats(); }
   [[nodiscard]] const PipelineStats& stats() const { return stats_; }
@@ -205,13 +183,7 @@ class Pipeline {
   std::string alert_buf_;
   LevelTracker level_;
   AttentionFocus focus_;
-  Baseline baseline_;
-  RhythmTracker rhythm_;
-  ConnectScanTracker connect_scans_;
-  CrashSpreadTracker crash_spread_;
-  SequenceTracker sequences_;
-  PipeLinks pipes_;
-  std::string feeder_command_line_;
+  StatefulDetectors detectors_;
   AlertDeduper dedupe_;
   std::int64_t boot_to_unix_ns_;
   std::string run_id_;  // distinguishes alert ids across agent restarts
@@ -232,12 +204,6 @@ class Pipeline {
   };
   // Indicators, awareness and the local alert for event_.
   Scored score_event();
-  // Host memory and ordered patterns: indicators that need more than one event.
-  void stateful_indicators(double now);
-  [[nodiscard]] bool relayed_shell() const;
-  // For an exec: the program feeding its stdin pipe, or the shell reading its
-  // stdout pipe, when the other end exec'd within the window (PipeLinks).
-  ExecLinks pipe_links(double now);
   void record_sample();
   void remember_alert_key();
   void write_level_change(const LevelChange& change, std::uint64_t ts_ns);

@@ -1,0 +1,158 @@
+// Alert output formats (JSON lines, text, Falco-compatible JSON), moved out
+// of pipeline.cpp, which only orchestrates.
+#include "vigil/agent/alert_format.h"
+
+#include <fmt/format.h>
+
+#include <iterator>
+
+#include "vigil/agent/sigma.h"
+#include "vigil/event_format.h"
+
+namespace vigil::agent {
+namespace {
+
+std::string_view severity_word(std::uint32_t score) {
+  if (score >= 80) {
+    return "Critical";
+  }
+  if (score >= 50) {
+    return "High";
+  }
+  if (score >= 20) {
+    return "Medium";
+  }
+  return "Low";
+}
+
+// A Sigma rule's provenance, as the Detection Rule License asks: id, title,
+// author and reference travel with every match.
+void append_rule_json(const sigma::RuleInfo& rule, std::string& out) {
+  out.append(",\"rule\":{\"id\":");
+  append_json_string(rule.id, out);
+  out.append(",\"title\":");
+  append_json_string(rule.title, out);
+  out.append(",\"author\":");
+  append_json_string(rule.author, out);
+  out.append(",\"reference\":");
+  append_json_string(rule.reference, out);
+  out.append(",\"level\":");
+  append_json_string(sigma::to_string(rule.level), out);
+  out.append(",\"file\":");
+  append_json_string(rule.file, out);
+  out.append(",\"attack\":[");
+  for (std::size_t i = 0; i < rule.attack.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    append_json_string(rule.attack[i], out);
+  }
+  out.append("]}");
+}
+
+}  // namespace
+
+void append_alert_json(const Event& event, const AlertContext& ctx,
+                       std::span<const Indicator* const> hits,
+                       std::span<const ProcessInfo* const> lineage, std::string& out) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{{\"ts\":{},\"host\":", event.ts_ns);
+  append_json_string(event.host, out);
+  out.append(",\"alert_id\":");
+  append_json_string(ctx.alert_id, out);
+  fmt::format_to(it, ",\"count\":{},\"score\":{},\"severity\":", ctx.count, ctx.score);
+  append_json_string(severity_word(ctx.score), out);
+  out.append(",\"level\":");
+  append_json_string(to_string(ctx.level), out);
+  fmt::format_to(it, ",\"in_focus\":{}", ctx.in_focus);
+  out.append(",\"indicators\":[");
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    out.append(i == 0 ? "{\"id\":" : ",{\"id\":");
+    append_json_string(hits[i]->id, out);
+    out.append(",\"attack\":");
+    append_json_string(hits[i]->attack, out);
+    fmt::format_to(it, ",\"severity\":{},\"summary\":", hits[i]->severity);
+    append_json_string(hits[i]->summary, out);
+    if (hits[i]->rule != nullptr) {
+      append_rule_json(*hits[i]->rule, out);
+    }
+    out.push_back('}');
+  }
+  out.append("],\"lineage\":[");
+  for (std::size_t i = 0; i < lineage.size(); ++i) {
+    fmt::format_to(it, "{}{{\"pid\":{},\"exe\":", i == 0 ? "" : ",", lineage[i]->pid);
+    append_json_string(lineage[i]->exe, out);
+    out.append(",\"comm\":");
+    append_json_string(lineage[i]->comm, out);
+    out.push_back('}');
+  }
+  out.append("],\"event\":");
+  append_json(event, out);
+  out.push_back('}');
+}
+
+void append_alert_text(const Event& event, const AlertContext& ctx,
+                       std::span<const Indicator* const> hits, std::string& out) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{} threat {} event: pid={} comm={} exe={} threat={} [",
+                 severity_word(ctx.score), to_string(event.type), event.pid, event.comm,
+                 event.exe.empty() ? "?" : event.exe, ctx.score);
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    fmt::format_to(it, "{}{} {}", i == 0 ? "" : ", ", hits[i]->attack, hits[i]->id);
+    if (hits[i]->rule != nullptr && hits[i]->rule->title != hits[i]->id) {
+      // Attribution (Detection Rule License): the title and author of the rule.
+      fmt::format_to(it, " \"{}\" by {}", hits[i]->rule->title,
+                     hits[i]->rule->author.empty() ? "unknown" : hits[i]->rule->author);
+    }
+  }
+  fmt::format_to(it, "] level={} id={}", to_string(ctx.level), ctx.alert_id);
+}
+
+void append_alert_falco(const Event& event, const AlertContext& ctx,
+                        std::span<const Indicator* const> hits, std::string& out) {
+  auto it = std::back_inserter(out);
+  // Falco's priorities, by score: the same bands as the severity words.
+  const std::string_view priority = ctx.score >= 80   ? "Critical"
+                                    : ctx.score >= 50 ? "Warning"
+                                    : ctx.score >= 20 ? "Notice"
+                                                      : "Informational";
+  std::string text;
+  append_alert_text(event, ctx, hits, text);
+  out.append("{\"output\":");
+  append_json_string(text, out);
+  fmt::format_to(it, ",\"priority\":\"{}\",\"rule\":", priority);
+  append_json_string(
+      fmt::format("vigil {}", hits.empty() ? std::string_view("score") : hits.front()->id), out);
+  const std::time_t secs = static_cast<std::time_t>(event.ts_ns / 1000000000ULL);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  fmt::format_to(it, ",\"time\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z\"", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 event.ts_ns % 1000000000ULL);
+  out.append(",\"source\":\"syscall\",\"hostname\":");
+  append_json_string(event.host, out);
+  out.append(",\"tags\":[\"vigil\"");
+  for (const auto* h : hits) {
+    out.push_back(',');
+    append_json_string(h->attack, out);
+  }
+  fmt::format_to(it,
+                 "],\"output_fields\":{{\"evt.type\":\"{}\",\"evt.time\":{},\"proc.pid\":{},"
+                 "\"proc.ppid\":{},\"user.uid\":{},\"proc.name\":",
+                 to_string(event.type), event.ts_ns, event.pid, event.ppid, event.uid);
+  append_json_string(event.comm, out);
+  out.append(",\"proc.exepath\":");
+  append_json_string(event.exe, out);
+  fmt::format_to(it, ",\"vigil.score\":{},\"vigil.alert_id\":", ctx.score);
+  append_json_string(ctx.alert_id, out);
+  out.append(",\"vigil.level\":");
+  append_json_string(to_string(ctx.level), out);
+  std::string ids;
+  for (const auto* h : hits) {
+    if (!ids.empty()) ids.push_back(',');
+    ids.append(h->id);
+  }
+  out.append(",\"vigil.indicators\":");
+  append_json_string(ids, out);
+  out.append("}}");
+}
+
+}  // namespace vigil::agent
