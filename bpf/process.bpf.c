@@ -116,6 +116,13 @@ static __always_inline int exec__emit(const char *filename, __u32 old_tid, __u32
 	e->flags = 0;
 	e->argc = argc;
 	e->args_tail = 0;
+	e->_pad0 = 0;
+	/* The login uid survives su and sudo: who logged in, whatever they became
+	 * (audit's auid; only with CONFIG_AUDIT). */
+	if (bpf_core_field_exists(task->loginuid))
+		e->loginuid = BPF_CORE_READ(task, loginuid.val);
+	else
+		e->loginuid = VIGIL_LOGINUID_UNSET;
 	e->start_ns = core__task_start_boottime(task);
 
 	/* The new image's argv lives at mm->arg_start..arg_end. All of it when it

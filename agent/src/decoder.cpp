@@ -489,6 +489,7 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
       d.prev_known = (r.flags & VIGIL_EXEC_PREV_UNKNOWN) == 0;
       d.prev_uid = r.prev_uid;
       d.prev_euid = r.prev_euid;
+      d.loginuid = r.loginuid;
       if (r.args_tail == 0) {
         split_args(std::span<const char>(r.args, r.args_len), out.args);
       } else {

@@ -122,6 +122,13 @@ Result<ProcessInfo> ProcessTable::read_proc(std::uint32_t pid) const {
       }
     }
   }
+  if (auto loginuid = read_small_file(dir / "loginuid", 32)) {
+    std::uint32_t id = 0;
+    if (std::from_chars(loginuid->data(), loginuid->data() + loginuid->size(), id).ec ==
+        std::errc{}) {
+      info.loginuid = id;
+    }
+  }
   if (auto cmdline = read_small_file(dir / "cmdline", kMaxCmdline)) {
     split_args(std::span<const char>(cmdline->data(), cmdline->size()), info.args);
   }
@@ -395,6 +402,9 @@ void ProcessTable::apply(Event& e) {
       p.ppid = e.ppid;
       p.uid = e.uid;
       p.euid = e.euid;
+      if (const auto* x = std::get_if<ExecData>(&e.data)) {
+        p.loginuid = x->loginuid;
+      }
       p.comm = e.comm;
       p.args = e.args;
       p.exe = e.exe;
@@ -454,6 +464,7 @@ void ProcessTable::apply(Event& e) {
       if (parent != nullptr) {
         c.uid = parent->uid;
         c.euid = parent->euid;
+        c.loginuid = parent->loginuid;
         c.comm = parent->comm;
         c.exe = parent->exe;
         c.args = parent->args;

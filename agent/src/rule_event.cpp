@@ -30,6 +30,7 @@ enum NumberSlot : std::size_t {
   kTargetPid,
   kDstPort,
   kSrcPort,
+  kLoginUid,
 };
 
 std::string_view memory_request(EventType type) {
@@ -110,8 +111,17 @@ bool RuleEventBuilder::build(const Event& e, const ProcessTable& table, sigma::R
     if (!e.args.empty()) {
       out.set(Field::kCommandLine, command_line_);
     }
-    if (const auto* self = table.find(e.pid); self != nullptr && !self->cwd.empty()) {
+    const auto* self = table.find(e.pid);
+    if (self != nullptr && !self->cwd.empty()) {
       out.set(Field::kCurrentDirectory, self->cwd);
+    }
+    // The login uid: the exec's own, else the process table's (unset: absent).
+    const auto* exec = std::get_if<ExecData>(&e.data);
+    const std::uint32_t loginuid = exec != nullptr   ? exec->loginuid
+                                   : self != nullptr ? self->loginuid
+                                                     : 0xFFFFFFFFU;
+    if (loginuid != 0xFFFFFFFFU) {
+      out.set(Field::kLogonId, number(kLoginUid, loginuid));
     }
     if (const auto* parent = table.find(e.ppid); parent != nullptr) {
       if (!parent->exe.empty()) {

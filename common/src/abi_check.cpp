@@ -15,13 +15,14 @@ static_assert(offsetof(vigil_hdr, pid) == 16);
 static_assert(offsetof(vigil_hdr, cgroup_id) == 48);
 static_assert(offsetof(vigil_hdr, comm) == 56);
 
-static_assert(sizeof(vigil_exec) == 104 + VIGIL_PATH_LEN + VIGIL_ARGS_LEN);
+static_assert(sizeof(vigil_exec) == 112 + VIGIL_PATH_LEN + VIGIL_ARGS_LEN);
 static_assert(offsetof(vigil_exec, args_tail) == 92);
 static_assert(VIGIL_ARGS_HEAD < VIGIL_ARGS_LEN && (VIGIL_ARGS_LEN & (VIGIL_ARGS_LEN - 1)) == 0);
 static_assert(offsetof(vigil_exec, flags) == 72);
-static_assert(offsetof(vigil_exec, start_ns) == 96);
-static_assert(offsetof(vigil_exec, filename) == 104);
-static_assert(offsetof(vigil_exec, args) == 104 + VIGIL_PATH_LEN);
+static_assert(offsetof(vigil_exec, loginuid) == 96);
+static_assert(offsetof(vigil_exec, start_ns) == 104);
+static_assert(offsetof(vigil_exec, filename) == 112);
+static_assert(offsetof(vigil_exec, args) == 112 + VIGIL_PATH_LEN);
 
 static_assert(sizeof(vigil_fork) == 88);
 static_assert(sizeof(vigil_exit) == 96);

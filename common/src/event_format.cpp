@@ -125,6 +125,9 @@ void append_type_json(JsonObject& o, const ExecData& d) {
     o.num("prev_uid", d.prev_uid);
     o.num("prev_euid", d.prev_euid);
   }
+  if (d.loginuid != 0xFFFFFFFFU) {
+    o.num("loginuid", d.loginuid);
+  }
 }
 void append_type_json(JsonObject& o, const ForkData& d) {
   o.num("child_pid", d.child_pid);

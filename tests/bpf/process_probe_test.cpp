@@ -16,6 +16,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -86,6 +87,43 @@ TEST_F(ProcessProbeTest, ExecOfKnownBinaryWithKnownArgs) {
   ASSERT_TRUE(t);
   EXPECT_EQ(t->args, (std::vector<std::string>{"/usr/bin/true", "vigil-marker-42"}));
   EXPECT_GE(t->boot_ns, e->boot_ns);
+}
+
+// The login uid: a child sets its own (root may, once, while it is unset),
+// then execs; the exec record carries it. Where the login uid is already set
+// and immutable, the record must carry that one.
+TEST_F(ProcessProbeTest, ExecCarriesTheLoginUid) {
+  start();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    const int fd = open("/proc/self/loginuid", O_WRONLY);
+    const bool set = fd >= 0 && write(fd, "4242", 4) == 4;
+    if (fd >= 0) close(fd);
+    char c = set ? 'y' : 'n';
+    (void)!write(fds[1], &c, 1);
+    close(fds[1]);
+    execl("/usr/bin/true", "true", "vigil-loginuid", nullptr);
+    _exit(127);
+  }
+  close(fds[1]);
+  char set = 'n';
+  ASSERT_EQ(read(fds[0], &set, 1), 1);
+  close(fds[0]);
+  ASSERT_EQ(WEXITSTATUS(wait_child(child)), 0);
+  auto e = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kExec && ev.pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(e) << "no exec event for pid " << child;
+  std::uint32_t expected = 4242;
+  if (set != 'y') {
+    std::ifstream in("/proc/self/loginuid");
+    in >> expected;  // ours, which the child inherited
+  }
+  EXPECT_EQ(std::get<ExecData>(e->data).loginuid, expected) << "set by the child: " << set;
 }
 
 TEST_F(ProcessProbeTest, LongArgvIsTruncatedAndFlagged) {

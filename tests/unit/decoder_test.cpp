@@ -423,8 +423,12 @@ TEST(EscapeName, IsLosslessAndAlwaysValidUtf8) {
     for (std::size_t i = 0; i < esc.size(); ++i) {
       const auto c = static_cast<unsigned char>(esc[i]);
       EXPECT_NE(c, 0xFF) << esc;
-      if (c == 0xC3) EXPECT_TRUE(i + 1 < esc.size() && esc[i + 1] == '\xA9') << esc;
-      if (c == 0xA9) EXPECT_TRUE(i > 0 && esc[i - 1] == '\xC3') << esc;
+      if (c == 0xC3) {
+        EXPECT_TRUE(i + 1 < esc.size() && esc[i + 1] == '\xA9') << esc;
+      }
+      if (c == 0xA9) {
+        EXPECT_TRUE(i > 0 && esc[i - 1] == '\xC3') << esc;
+      }
     }
     const auto back = unescape_name(esc);
     ASSERT_TRUE(back.has_value()) << esc;

@@ -2,9 +2,8 @@
 // their provenance, and the level floor that makes high rules alert alone.
 #include "vigil/agent/rules.h"
 
-#include <gtest/gtest.h>
-
 #include <fnmatch.h>
+#include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -58,6 +57,31 @@ TEST(RuleEvent, ExecMapsProcessAndParentFields) {
   EXPECT_EQ(field(r, Field::kUser), "root");
   EXPECT_EQ(field(r, Field::kOriginalFileName), "<absent>");
   EXPECT_EQ(field(r, Field::kDestinationHostname), "<absent>");
+}
+
+// LogonId: the exec's login uid, then the process table's for the process's
+// later events (a connect); absent while unset (daemons).
+TEST(RuleEvent, LogonIdIsTheLoginUid) {
+  ProcessTable table(100, "");
+  auto login = exec_event(12, 1, "/usr/bin/bash", {"bash"});
+  std::get<ExecData>(login.data).loginuid = 1000;
+  table.apply(login);
+  RuleEventBuilder b;
+  sigma::RuleEvent r;
+  ASSERT_TRUE(b.build(login, table, r));
+  EXPECT_EQ(field(r, Field::kLogonId), "1000");
+  Event connect;
+  connect.type = EventType::kConnect;
+  connect.pid = 12;
+  connect.ppid = 1;
+  connect.exe = "/usr/bin/bash";
+  connect.data = SockData{.ret = 0, .family = 2, .proto = 6, .raddr = "10.0.0.1", .rport = 443};
+  ASSERT_TRUE(b.build(connect, table, r));
+  EXPECT_EQ(field(r, Field::kLogonId), "1000");
+  auto daemon = exec_event(13, 1, "/usr/sbin/cron", {"cron"});
+  table.apply(daemon);
+  ASSERT_TRUE(b.build(daemon, table, r));
+  EXPECT_EQ(field(r, Field::kLogonId), "<absent>");
 }
 
 TEST(RuleEvent, FileOpsMapToSigmaCategories) {
@@ -278,11 +302,9 @@ TEST(RulePack, AccountToolsAreLetThroughOnlyFromWhereTheSystemKeepsThem) {
   EXPECT_EQ(ids_for("/usr/bin/dpkg", VIGIL_FILE_CREATE, "/etc/ld.so.conf.d/x.conf"), V{});
   EXPECT_EQ(ids_for("/tmp/.x/dpkg", VIGIL_FILE_CREATE, "/etc/ld.so.conf.d/x.conf"),
             V{"ld-so-conf-write"});
-  EXPECT_EQ(ids_for("/usr/sbin/update-ca-certificates", VIGIL_FILE_CREATE,
-                    "/etc/ssl/certs/x.pem"),
+  EXPECT_EQ(ids_for("/usr/sbin/update-ca-certificates", VIGIL_FILE_CREATE, "/etc/ssl/certs/x.pem"),
             V{});
-  EXPECT_EQ(ids_for("/dev/shm/update-ca-certificates", VIGIL_FILE_CREATE,
-                    "/etc/ssl/certs/x.pem"),
+  EXPECT_EQ(ids_for("/dev/shm/update-ca-certificates", VIGIL_FILE_CREATE, "/etc/ssl/certs/x.pem"),
             V{"ca-certificate-write"});
 }
 

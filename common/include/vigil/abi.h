@@ -120,10 +120,14 @@ struct vigil_exec {
   __u32 args_len;  /* bytes used in args, NUL separators included */
   __u32 argc;      /* total argument count (may exceed what fits) */
   __u32 args_tail; /* 0: args is argv's start; else args[args_tail..args_len) is argv's end */
-  __u64 start_ns;  /* task start, CLOCK_BOOTTIME */
+  __u32 loginuid;  /* the login uid (audit), VIGIL_LOGINUID_UNSET for daemons */
+  __u32 _pad0;
+  __u64 start_ns; /* task start, CLOCK_BOOTTIME */
   char filename[VIGIL_PATH_LEN];
   char args[VIGIL_ARGS_LEN]; /* NUL-separated argv, or its head and (at args_tail) its tail */
 };
+
+#define VIGIL_LOGINUID_UNSET 0xFFFFFFFFU
 
 struct vigil_fork {
   struct vigil_hdr hdr; /* the parent */

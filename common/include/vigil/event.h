@@ -121,6 +121,7 @@ struct ExecData {
   bool prev_known = false;
   std::uint32_t prev_uid = 0;
   std::uint32_t prev_euid = 0;
+  std::uint32_t loginuid = 0xFFFFFFFFU;  // the login uid; 0xFFFFFFFF: unset (daemons)
 };
 
 struct ForkData {

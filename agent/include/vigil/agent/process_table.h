@@ -23,6 +23,7 @@ struct ProcessInfo {
   std::uint32_t ppid = 0;
   std::uint32_t uid = 0;
   std::uint32_t euid = 0;
+  std::uint32_t loginuid = 0xFFFFFFFFU;  // the login uid (audit); 0xFFFFFFFF: unset
   std::string comm;
   std::string exe;
   ArgList args;
