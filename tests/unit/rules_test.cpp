@@ -363,5 +363,34 @@ TEST(RulePack, DnsExfiltrationAndAwkReverseShells) {
   EXPECT_EQ(ids_for("/usr/bin/awk", {"awk", "{print $1}", "/etc/hosts"}), V{});
 }
 
+TEST(RulePack, ProcessHidingAndContainerEscapes) {
+  sigma::LoadReport report;
+  auto pack = RulePack::load(RulePackOptions{}, report);
+  ProcessTable table(100, "");
+  auto ids_for = [&](std::string exe, std::initializer_list<std::string_view> args) {
+    const Event e = exec_event(41, 1, std::move(exe), args);
+    std::vector<const Indicator*> hits;
+    pack->evaluate(e, table, hits);
+    std::vector<std::string> ids;
+    for (const auto* h : hits) ids.emplace_back(h->id);
+    return ids;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids_for("/usr/bin/mount", {"mount", "--bind", "/tmp/empty", "/proc/4242"}),
+            V{"proc-bind-mount-hide"});
+  EXPECT_EQ(ids_for("/bin/mount", {"mount", "-o", "bind", "/tmp/e", "/proc/42/"}),
+            V{"proc-bind-mount-hide"});
+  EXPECT_EQ(ids_for("/usr/bin/mount", {"mount", "--bind", "/srv/data", "/mnt/data"}), V{});
+  EXPECT_EQ(ids_for("/usr/bin/nsenter", {"nsenter", "-t", "1", "-m", "-u", "-n", "-i", "sh"}),
+            V{"nsenter-host-namespaces"});
+  EXPECT_EQ(ids_for("/usr/bin/nsenter", {"nsenter", "--target=1", "--all"}),
+            V{"nsenter-host-namespaces"});
+  EXPECT_EQ(ids_for("/usr/bin/nsenter", {"nsenter", "-t", "4242", "-n", "ip", "a"}), V{});
+  EXPECT_EQ(ids_for("/usr/bin/curl", {"curl", "--unix-socket", "/var/run/docker.sock",
+                                      "http://localhost/containers/json"}),
+            V{"container-socket-access"});
+  EXPECT_EQ(ids_for("/usr/bin/docker", {"docker", "ps"}), V{});
+}
+
 }  // namespace
 }  // namespace vigil::agent
