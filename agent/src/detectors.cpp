@@ -270,10 +270,9 @@ void StatefulDetectors::evaluate(const Event& e, const ProcessTable& table, doub
 
 ExecLinks StatefulDetectors::exec_links(const Event& e, const ProcessTable& table, double now) {
   ExecLinks links;
-  if (is_shell_or_interpreter(e.exe)) {
-    if (!reads_commands_from_stdin(e.args)) {
-      return links;
-    }
+  // nc, ncat, socat and busybox are both shells and feeders: a shell here is
+  // one that reads its commands from stdin.
+  if (is_shell_or_interpreter(e.exe) && reads_commands_from_stdin(e.args)) {
     const FdEnd in = table.stdio(e.pid).fd[0];
     if (in.kind != FdKind::kPipe) {
       return links;

@@ -4,6 +4,7 @@
 
 #include <fnmatch.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "util/records.h"
 #include "util/test_util.h"
 #include "vigil/abi.h"
+#include "vigil/agent/detectors.h"
 #include "vigil/agent/pipeline.h"
 
 namespace vigil::agent {
@@ -390,6 +392,62 @@ TEST(RulePack, ProcessHidingAndContainerEscapes) {
                                       "http://localhost/containers/json"}),
             V{"container-socket-access"});
   EXPECT_EQ(ids_for("/usr/bin/docker", {"docker", "ps"}), V{});
+}
+
+// Pipelines linked by their pipe (a fake /proc whose fds point at one FIFO):
+// the second exec of `FEEDER | sh`, in either order, carries the other end,
+// and vigil's pipe-to-shell rule matches it; nc is a feeder although it can
+// also be a shell.
+TEST(PipeLinks, EitherOrderAndFeedersThatAreAlsoShells) {
+  test::TempDir dir;
+  const auto fifo = dir.path() / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto proc = dir.path() / "proc";
+  auto fd = [&](std::uint32_t pid, int n) {
+    std::filesystem::create_directories(proc / std::to_string(pid) / "fd");
+    std::filesystem::create_symlink(fifo, proc / std::to_string(pid) / "fd" / std::to_string(n));
+  };
+  ProcessTable table(100, proc);
+  sigma::LoadReport report;
+  auto pack = RulePack::load(RulePackOptions{}, report);
+  auto run = [&](StatefulDetectors& d, std::uint32_t pid, std::string exe,
+                 std::initializer_list<std::string_view> args, double now) {
+    Event e = exec_event(pid, 1, std::move(exe), args);
+    const ExecLinks links = d.exec_links(e, table, now);
+    std::vector<const Indicator*> hits;
+    pack->evaluate(e, table, hits, links);
+    std::vector<std::string> ids;
+    for (const auto* h : hits) ids.emplace_back(h->id);
+    return std::pair{ids, links};
+  };
+  using V = std::vector<std::string>;
+  fd(201, 1);  // the feeder's stdout
+  fd(202, 0);  // the shell's stdin
+  {
+    StatefulDetectors d;  // feeder first
+    EXPECT_EQ(run(d, 201, "/usr/bin/curl", {"curl", "-s", "http://x/i.sh"}, 10).first, V{});
+    const auto [ids, links] = run(d, 202, "/usr/bin/sh", {"sh"}, 11);
+    EXPECT_EQ(ids, V{"pipe-to-shell"});
+    EXPECT_EQ(links.stdin_image, "/usr/bin/curl");
+    EXPECT_EQ(links.stdin_command_line, "curl -s http://x/i.sh");
+  }
+  {
+    StatefulDetectors d;  // shell first, and a feeder that is also a "shell"
+    EXPECT_EQ(run(d, 202, "/usr/bin/bash", {"bash"}, 10).first, V{});
+    const auto [ids, links] = run(d, 201, "/usr/bin/ncat", {"ncat", "10.0.0.1", "4444"}, 11);
+    EXPECT_EQ(ids, V{"pipe-to-shell"});
+    EXPECT_EQ(links.stdout_image, "/usr/bin/bash");
+  }
+  {
+    StatefulDetectors d;  // too far apart: no link
+    EXPECT_EQ(run(d, 201, "/usr/bin/wget", {"wget", "-qO-", "http://x"}, 10).first, V{});
+    EXPECT_EQ(run(d, 202, "/usr/bin/sh", {"sh"}, 100).first, V{});
+  }
+  {
+    StatefulDetectors d;  // not a feeder: cat | sh is no download
+    EXPECT_EQ(run(d, 201, "/usr/bin/cat", {"cat", "script.sh"}, 10).first, V{});
+    EXPECT_EQ(run(d, 202, "/usr/bin/sh", {"sh"}, 11).first, V{});
+  }
 }
 
 }  // namespace
