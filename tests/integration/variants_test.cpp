@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -346,10 +347,16 @@ TEST_F(Variants, DownloadOrDecodeIntoAShellThroughAPipeFromAScript) {
   const auto work = run_dir("pipe");
   std::ofstream(work / "payload.sh") << "echo vgl-pipe-marker >/dev/null\n";
   std::ofstream(work / "payload.b64") << "ZWNobyB2Z2wtcGlwZS1tYXJrZXIgPi9kZXYvbnVsbAo=\n";
-  std::ofstream(work / "fetch.sh") << "curl -s file://" << (work / "payload.sh").string()
-                                   << " | sh\n";
-  std::ofstream(work / "decode.sh") << "base64 -d " << (work / "payload.b64").string()
-                                    << " | bash\n";
+  // curl reads a FIFO filled a moment later: a download takes its time.
+  ASSERT_EQ(::mkfifo((work / "slow").c_str(), 0600), 0);
+  std::ofstream(work / "fetch.sh") << "(sleep 0.3; cat " << (work / "payload.sh").string() << " > "
+                                   << (work / "slow").string() << ") &\ncurl -s file://"
+                                   << (work / "slow").string() << " | sh\nwait\n";
+  // The decoder waits for its input, as one fed from the network or a slow
+  // pipeline does: a decoder that exits within a millisecond of its exec can be
+  // gone before the agent reads its stdout (docs/detections.md says so).
+  std::ofstream(work / "decode.sh") << "(sleep 0.3; cat " << (work / "payload.b64").string()
+                                    << ") | base64 -d | bash\n";
   for (const char* script : {"fetch.sh", "decode.sh"}) {
     const pid_t pid = run_sh("bash " + (work / script).string());
     const auto hits = wait_for("pipe-to-shell", [&](const nlohmann::json& j) {
