@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vigil/abi.h"
+#include "vigil/event_format.h"
 
 namespace vigil::agent {
 namespace {
@@ -23,44 +24,6 @@ Rec load(std::span<const std::byte> record) {
   Rec r;
   std::memcpy(&r, record.data(), sizeof(Rec));
   return r;
-}
-
-// Length of the valid UTF-8 sequence at s[i] (shortest form, no surrogates, at
-// most U+10FFFF: what protobuf accepts), or 0 if the byte there starts none.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  std::size_t len = 0;
-  std::uint32_t min = 0;
-  if (c < 0x80) {
-    return 1;
-  }
-  if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) {
-    return 0;
-  }
-  std::uint32_t cp = c & (0x7FU >> len);
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xC0) != 0x80) {
-      return 0;
-    }
-    cp = (cp << 6) | (cc & 0x3FU);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return 0;
-  }
-  return len;
 }
 
 // Assigns `raw` to `dst` in the escaped form (see escape_name), reusing dst's buffer.
@@ -131,7 +94,7 @@ bool valid_utf8(std::string_view s) {
       ++i;
       continue;
     }
-    const std::size_t n = utf8_length(s, i);
+    const std::size_t n = utf8_sequence_length(s, i);
     if (n == 0) {
       return false;
     }
@@ -150,7 +113,7 @@ bool needs_escape(std::string_view raw) {
       ++i;
       continue;
     }
-    const std::size_t n = utf8_length(raw, i);
+    const std::size_t n = utf8_sequence_length(raw, i);
     if (n == 0) {
       return true;
     }
@@ -163,7 +126,7 @@ void append_escaped(std::string_view raw, std::string& out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (std::size_t i = 0; i < raw.size();) {
     const auto c = static_cast<unsigned char>(raw[i]);
-    const std::size_t n = utf8_length(raw, i);
+    const std::size_t n = utf8_sequence_length(raw, i);
     if (n == 0) {
       out.append("\\x");
       out.push_back(kHex[c >> 4]);

