@@ -1,7 +1,9 @@
 // vigilctl: the operator's client for vigil-collector's QueryService.
 //   vigilctl --collector ADDR report | agents | alerts [--follow] | events | feedback ID --label L
 //   vigilctl models list | evolve | import FILE | rollout VERSION | rollback | status
+//   vigilctl models keygen --out FILE | sign --key FILE VERSION | release FILE
 //   vigilctl rules list | push [DIR] [--disable ID,...] | rollout VERSION | rollback | status
+//   vigilctl enroll create --out FILE | list | revoke TOKEN_ID | revoke-agent AGENT_ID
 // Tables by default, --json for machines. Exit codes: 0 ok, 1 the request
 // failed, 2 bad arguments, 3 collector unreachable.
 #include <fmt/format.h>
@@ -19,9 +21,12 @@
 #include <sstream>
 #include <thread>
 
+#include "vigil/cli/enroll_cmd.h"
 #include "vigil/cli/format.h"
 #include "vigil/clock.h"
+#include "vigil/model_release.h"
 #include "vigil/pem.h"
+#include "vigil/signing.h"
 #include "vigil/v1/model.grpc.pb.h"
 #include "vigil/v1/query.grpc.pb.h"
 #include "vigil/v1/rules.grpc.pb.h"
@@ -32,6 +37,7 @@ using vigil::unix_now_ns;
 using vigil::cli::format_age;
 using vigil::cli::format_bytes;
 using vigil::cli::format_time;
+using vigil::cli::printable;
 using vigil::cli::Table;
 
 constexpr int kExitOk = 0;
@@ -116,24 +122,59 @@ Table alert_table() {
                 "SUMMARY"});
 }
 
+// Paged listings (report, agents, alerts, events): without a token, every
+// page is fetched and shown as one; with --page-token, that one page, and the
+// token for the next.
+struct Paging {
+  std::uint32_t page_size = 0;  // 0: the collector's default
+  std::string page_token;
+  bool all = false;  // alerts, events: follow every page
+};
+
+void print_more(const std::string& token) {
+  if (!token.empty()) {
+    fmt::print("(more: --page-token {})\n", token);
+  }
+}
+
 int cmd_report(vigil::v1::QueryService::Stub& stub, const Options& o, std::uint64_t window_s,
-               std::uint32_t top) {
-  grpc::ClientContext ctx;
-  prepare_call(ctx, o);
+               std::uint32_t top, const Paging& paging) {
   vigil::v1::FleetReportRequest req;
   req.set_window_s(window_s);
   req.set_top(top);
+  req.set_page_size(paging.page_size);
+  req.set_page_token(paging.page_token);
   vigil::v1::FleetReport rep;
-  if (auto s = stub.FleetReport(&ctx, req, &rep); !s.ok()) {
-    return report_error(o, s);
+  for (bool first = true;; first = false) {
+    grpc::ClientContext ctx;
+    prepare_call(ctx, o);
+    vigil::v1::FleetReport page;
+    if (auto s = stub.FleetReport(&ctx, req, &page); !s.ok()) {
+      return report_error(o, s);
+    }
+    if (first) {
+      rep = std::move(page);  // the fleet-wide parts are the same on every page
+    } else {
+      rep.mutable_hosts()->MergeFrom(page.hosts());
+      rep.set_next_page_token(page.next_page_token());
+    }
+    if (!paging.page_token.empty() || rep.next_page_token().empty()) {
+      break;
+    }
+    req.set_page_token(rep.next_page_token());
   }
   if (o.json) {
     print_json(rep);
     return kExitOk;
   }
   const auto now = unix_now_ns();
-  fmt::print("Fleet report: {} hosts, last {}s (generated {} UTC)\n\n", rep.hosts_size(),
-             rep.window_s(), format_time(rep.generated_ns()));
+  fmt::print("Fleet report: {} hosts, last {}s (generated {} UTC): {} events, {} alerts\n",
+             rep.total_hosts(), rep.window_s(), format_time(rep.generated_ns()), rep.events(),
+             rep.alerts());
+  for (const auto& why : rep.approximations()) {
+    fmt::print("  not exact: {}\n", why);
+  }
+  fmt::print("\n");
   Table hosts({"HOST", "LEVEL", "RISK", "EVENTS", "ALERTS", "LAST SEEN", "CONNECTED", "DROPS",
                "SPOOL", "SPOOL DROPPED", "LAG", "MODEL"});
   for (const auto& h : rep.hosts()) {
@@ -173,15 +214,45 @@ int cmd_report(vigil::v1::QueryService::Stub& stub, const Options& o, std::uint6
   fmt::print("\nTrend ({}s buckets, oldest first)\n  events {}\n  alerts {}\n", rep.bucket_s(),
              vigil::cli::sparkline({rep.events_trend().begin(), rep.events_trend().end()}),
              vigil::cli::sparkline({rep.alerts_trend().begin(), rep.alerts_trend().end()}));
+  print_more(rep.next_page_token());
   return kExitOk;
 }
 
-int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o) {
-  grpc::ClientContext ctx;
-  prepare_call(ctx, o);
+// Claimed addresses, the unverified ones marked (docs/api.md, "Identity"), and
+// the peer address the collector saw when the hello did not claim it.
+std::string addresses_of(const vigil::v1::AgentRecord& a) {
+  std::string out;
+  bool peer_claimed = false;
+  for (const auto& addr : a.addresses()) {
+    const bool verified = std::ranges::find(a.verified_addresses(), addr) !=
+                          a.verified_addresses().end();
+    peer_claimed = peer_claimed || addr == a.peer_address();
+    out += fmt::format("{}{}{}", out.empty() ? "" : " ", addr, verified ? "" : "(unverified)");
+  }
+  if (!peer_claimed && !a.peer_address().empty()) {
+    out += fmt::format("{}peer={}", out.empty() ? "" : " ", a.peer_address());
+  }
+  return out.empty() ? "-" : out;
+}
+
+int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o, const Paging& paging) {
+  vigil::v1::ListAgentsRequest req;
+  req.set_page_size(paging.page_size);
+  req.set_page_token(paging.page_token);
   vigil::v1::ListAgentsResponse resp;
-  if (auto s = stub.ListAgents(&ctx, {}, &resp); !s.ok()) {
-    return report_error(o, s);
+  for (;;) {
+    grpc::ClientContext ctx;
+    prepare_call(ctx, o);
+    vigil::v1::ListAgentsResponse page;
+    if (auto s = stub.ListAgents(&ctx, req, &page); !s.ok()) {
+      return report_error(o, s);
+    }
+    resp.mutable_agents()->MergeFrom(page.agents());
+    resp.set_next_page_token(page.next_page_token());
+    if (!paging.page_token.empty() || page.next_page_token().empty()) {
+      break;
+    }
+    req.set_page_token(page.next_page_token());
   }
   if (o.json) {
     print_json(resp);
@@ -189,7 +260,7 @@ int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o) {
   }
   const auto now = unix_now_ns();
   Table t({"AGENT", "HOST", "CONNECTED", "LAST SEEN", "LEVEL", "ACKED SEQ", "STORED", "DUPLICATES",
-           "DROPS", "SPOOL", "LAG", "CPU", "RSS", "VERSION", "MODEL", "PROBES"});
+           "DROPS", "SPOOL", "OUT ERRS", "LAG", "CPU", "RSS", "VERSION", "MODEL", "PROBES", "REFUSED", "ADDRESSES"});
   for (const auto& a : resp.agents()) {
     std::string probes;
     for (const auto& p : a.probes()) {
@@ -199,14 +270,16 @@ int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o) {
            format_age(a.last_seen_ns(), now), a.level().empty() ? "-" : a.level(),
            std::to_string(a.acked_seq()), std::to_string(a.events_stored()),
            std::to_string(a.duplicates()), std::to_string(a.kernel_drops()),
-           std::to_string(a.spool_events()), fmt::format("{}ms", a.lag_ms()),
+           std::to_string(a.spool_events()), std::to_string(a.output_write_errors()),
+           fmt::format("{}ms", a.lag_ms()),
            fmt::format("{:.1f}%", a.cpu_percent()), format_bytes(a.rss_bytes()), a.version(),
            a.model_refusals() == 0 ? a.model_version()
                                    : fmt::format("{} (refused {}: {})", a.model_version(),
                                                  a.model_refusals(), a.model_refusal()),
-           probes});
+           probes, std::to_string(a.events_refused()), addresses_of(a)});
   }
   fmt::print("{}", t.render());
+  print_more(resp.next_page_token());
   return kExitOk;
 }
 
@@ -214,7 +287,7 @@ std::atomic<grpc::ClientContext*> g_follow_ctx{nullptr};
 
 int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std::string& host,
                std::uint32_t min_score, std::uint64_t since_s, std::uint32_t limit, bool fleet,
-               bool follow) {
+               bool follow, const Paging& paging) {
   if (follow) {
     grpc::ClientContext ctx;  // no deadline: follows until Ctrl-C
     if (!o.token.empty()) {
@@ -238,7 +311,8 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
       } else {
         fmt::print("{} score={} {} hosts={} kind={} attack={} id={} {}\n",
                    format_time(a.updated_ns()), a.score(), a.fleet() ? "FLEET" : "host",
-                   hosts_of(a), a.kind(), attack_of(a), a.id(), a.summary());
+                   printable(hosts_of(a)), printable(a.kind()), printable(attack_of(a)),
+                   printable(a.id()), printable(a.summary()));
       }
       std::fflush(stdout);
     }
@@ -249,19 +323,31 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
     }
     return kExitOk;
   }
-  grpc::ClientContext ctx;
-  prepare_call(ctx, o);
   vigil::v1::QueryAlertsRequest req;
   req.set_host(host);
   req.set_min_score(min_score);
   req.set_limit(limit);
   req.set_fleet_only(fleet);
+  req.set_page_token(paging.page_token);
   if (since_s > 0) {
     req.set_since_ns(unix_now_ns() - since_s * 1'000'000'000ULL);
   }
   vigil::v1::QueryAlertsResponse resp;
-  if (auto s = stub.QueryAlerts(&ctx, req, &resp); !s.ok()) {
-    return report_error(o, s);
+  for (;;) {
+    grpc::ClientContext ctx;
+    prepare_call(ctx, o);
+    vigil::v1::QueryAlertsResponse page;
+    if (auto s = stub.QueryAlerts(&ctx, req, &page); !s.ok()) {
+      return report_error(o, s);
+    }
+    resp.mutable_alerts()->MergeFrom(page.alerts());
+    resp.set_next_page_token(page.next_page_token());
+    resp.set_scan_limited(resp.scan_limited() || page.scan_limited());
+    resp.set_scanned(resp.scanned() + page.scanned());
+    if (!paging.all || page.next_page_token().empty()) {
+      break;
+    }
+    req.set_page_token(page.next_page_token());
   }
   if (o.json) {
     print_json(resp);
@@ -272,27 +358,39 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
     add_alert_row(t, a);
   }
   fmt::print("{}", t.render(60));
-  if (!resp.next_page_token().empty()) {
-    fmt::print("(more: raise --limit)\n");
+  if (resp.scan_limited() && !resp.next_page_token().empty()) {
+    fmt::print("(the collector stopped after reading {} alerts; more may match)\n", resp.scanned());
   }
+  print_more(resp.next_page_token());
   return kExitOk;
 }
 
 int cmd_events(vigil::v1::QueryService::Stub& stub, const Options& o, const std::string& host,
                const std::string& type, std::uint32_t min_score, std::uint64_t since_s,
-               std::uint32_t limit, const std::string& page) {
-  grpc::ClientContext ctx;
-  prepare_call(ctx, o);
+               std::uint32_t limit, const Paging& paging) {
   vigil::v1::QueryEventsRequest req;
   req.set_host(host);
   req.set_type(type);
   req.set_min_score(min_score);
   req.set_limit(limit);
-  req.set_page_token(page);
+  req.set_page_token(paging.page_token);
   req.set_since_ns(unix_now_ns() - since_s * 1'000'000'000ULL);
   vigil::v1::QueryEventsResponse resp;
-  if (auto s = stub.QueryEvents(&ctx, req, &resp); !s.ok()) {
-    return report_error(o, s);
+  for (;;) {
+    grpc::ClientContext ctx;
+    prepare_call(ctx, o);
+    vigil::v1::QueryEventsResponse page;
+    if (auto s = stub.QueryEvents(&ctx, req, &page); !s.ok()) {
+      return report_error(o, s);
+    }
+    resp.mutable_events()->MergeFrom(page.events());
+    resp.set_next_page_token(page.next_page_token());
+    resp.set_scan_limited(resp.scan_limited() || page.scan_limited());
+    resp.set_scanned(resp.scanned() + page.scanned());
+    if (!paging.all || page.next_page_token().empty()) {
+      break;
+    }
+    req.set_page_token(page.next_page_token());
   }
   if (o.json) {
     print_json(resp);
@@ -305,9 +403,10 @@ int cmd_events(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
            std::to_string(e.score()), std::to_string(e.pid()), e.comm(), e.summary()});
   }
   fmt::print("{}", t.render(100));
-  if (!resp.next_page_token().empty()) {
-    fmt::print("(more: --page {})\n", resp.next_page_token());
+  if (resp.scan_limited() && !resp.next_page_token().empty()) {
+    fmt::print("(the collector stopped after reading {} events; more may match)\n", resp.scanned());
   }
+  print_more(resp.next_page_token());
   return kExitOk;
 }
 
@@ -368,11 +467,11 @@ int cmd_models_list(ModelStub& stub, const Options& o) {
     print_json(resp);
     return kExitOk;
   }
-  Table t({"VERSION", "STATE", "CREATED (UTC)", "PARENT", "SAMPLES", "HELD-OUT AUC", "TPR@1%",
-           "PARENT AUC", "CREATED BY"});
+  Table t({"VERSION", "STATE", "RELEASE", "CREATED (UTC)", "PARENT", "SAMPLES", "HELD-OUT AUC",
+           "TPR@1%", "PARENT AUC", "CREATED BY"});
   for (const auto& m : resp.models()) {
-    t.add({m.version(), m.state(), format_time(m.created_ns()),
-           m.parent_version().empty() ? "-" : m.parent_version(),
+    t.add({m.version(), m.state(), m.released() ? std::to_string(m.release_seq()) : "-",
+           format_time(m.created_ns()), m.parent_version().empty() ? "-" : m.parent_version(),
            m.samples() == 0 ? "-" : fmt::format("{} ({}+)", m.samples(), m.positives()),
            m.heldout_auc() == 0 ? "-" : fmt::format("{:.4f}", m.heldout_auc()),
            m.heldout_auc() == 0 ? "-" : fmt::format("{:.4f}", m.heldout_tpr()),
@@ -382,10 +481,13 @@ int cmd_models_list(ModelStub& stub, const Options& o) {
   const auto& e = resp.evolution();
   fmt::print(
       "\nevolution: {} (generation {}/{}, best fitness {:.4f}, mean {:.4f}); runs {}; "
-      "last: {}\nsigning key (agents' --model-pubkey): {}\n",
+      "last: {}\nsigning key (agents' --model-pubkey): {}\n"
+      "release key (agents' --model-release-pubkey): {}\n",
       e.running() ? "running" : "idle", e.generation(), e.generations(), e.best_fitness(),
       e.mean_fitness(), e.runs(), e.last_result().empty() ? "-" : e.last_result(),
-      resp.signing_public_key());
+      resp.signing_public_key(),
+      resp.release_public_key().empty() ? "none (models stop at their canary)"
+                                        : resp.release_public_key());
   return kExitOk;
 }
 
@@ -422,6 +524,13 @@ int cmd_models_show(ModelStub& stub, const Options& o, const std::string& versio
              parsed ? "" : " (unparsable!)",
              resp.signature().empty() ? "none"
                                       : fmt::format("ed25519, {} bytes", resp.signature().size()));
+  fmt::print("release:        {}\ndigest:         blake2b-256 {}\n",
+             !m.released()          ? "none: canary use only (vigilctl models sign)"
+             : m.release_seq() == 0 ? "0 (the shipped model)"
+             : resp.release_signature().empty()
+                 ? std::to_string(m.release_seq())
+                 : fmt::format("{}, signed by the release key", m.release_seq()),
+             vigil::digest_hex(resp.model()));
   return kExitOk;
 }
 
@@ -510,6 +619,155 @@ int cmd_models_status(ModelStub& stub, const Options& o) {
   prepare_call(ctx, o);
   vigil::v1::RolloutStatus st;
   return show_rollout(o, stub.RolloutStatus(&ctx, {}, &st), st);
+}
+
+// ------------------------------------------------- model releases (release key)
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    fmt::print(stderr, "vigilctl: cannot read {}\n", path);
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int cmd_models_keygen(const std::string& out) {
+  auto key = vigil::SigningKey::create(out);
+  if (!key) {
+    fmt::print(stderr, "vigilctl: {}\n", key.error().message);
+    return kExitFailed;
+  }
+  fmt::print(
+      "release key written to {} (mode 0600; keep it offline), public key in {}.pub:\n{}\n"
+      "give the public key to the collector (--model-release-pubkey) and the agents "
+      "(--model-release-pubkey)\n",
+      out, out, key->public_key_hex());
+  return kExitOk;
+}
+
+// The release request for `model` as release `seq`, with the marker that lets
+// agents go back from it to release `rollback_to`.
+vigil::v1::ReleaseModelRequest make_release(const vigil::SigningKey& key,
+                                            const std::string& version, const std::string& model,
+                                            std::uint64_t seq, std::uint64_t rollback_to) {
+  vigil::v1::ReleaseModelRequest req;
+  req.set_version(version);
+  req.set_release_seq(seq);
+  req.set_signature(key.sign(vigil::model_release_message(seq, model)));
+  req.set_rollback_to_seq(rollback_to);
+  req.set_rollback_signature(key.sign(vigil::model_rollback_message(seq, rollback_to)));
+  return req;
+}
+
+int upload_release(ModelStub& stub, const Options& o, const vigil::v1::ReleaseModelRequest& req) {
+  grpc::ClientContext ctx;
+  prepare_call(ctx, o);
+  vigil::v1::ModelInfo info;
+  if (auto s = stub.ReleaseModel(&ctx, req, &info); !s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(info);
+  } else {
+    fmt::print("model {} released for the fleet as release {} (rollback marker to release {})\n",
+               info.version(), info.release_seq(), req.rollback_to_seq());
+  }
+  return kExitOk;
+}
+
+// Online: fetches the model from the collector, signs it here and uploads
+// only the signatures.
+int cmd_models_sign(ModelStub& stub, const Options& o, const vigil::SigningKey& key,
+                    const std::string& version, std::uint64_t seq) {
+  vigil::v1::ListModelsResponse list;
+  {
+    grpc::ClientContext ctx;
+    prepare_call(ctx, o);
+    if (auto s = stub.ListModels(&ctx, {}, &list); !s.ok()) {
+      return report_error(o, s);
+    }
+  }
+  if (list.release_public_key() != key.public_key_hex()) {
+    fmt::print(stderr,
+               "vigilctl: this key's public half {} is not the collector's model_release_pubkey "
+               "({})\n",
+               key.public_key_hex(),
+               list.release_public_key().empty() ? "none configured" : list.release_public_key());
+    return kExitFailed;
+  }
+  std::uint64_t highest = 0;
+  std::uint64_t rollback_to = 0;  // the release in service: what a rollback returns to
+  for (const auto& m : list.models()) {
+    highest = std::max(highest, m.release_seq());
+    if (m.state() == "active") rollback_to = m.release_seq();
+    if (m.version() == version && m.release_seq() > 0 && seq == 0) {
+      fmt::print("model {} is already release {}\n", version, m.release_seq());
+      return kExitOk;
+    }
+  }
+  if (seq == 0) seq = highest + 1;
+  if (rollback_to >= seq) {
+    fmt::print(stderr, "vigilctl: release {} is not above the release in service ({})\n", seq,
+               rollback_to);
+    return kExitUsage;
+  }
+  vigil::v1::GetModelResponse model;
+  {
+    grpc::ClientContext ctx;
+    prepare_call(ctx, o);
+    vigil::v1::GetModelRequest req;
+    req.set_version(version);
+    if (auto s = stub.GetModel(&ctx, req, &model); !s.ok()) {
+      return report_error(o, s);
+    }
+  }
+  if (!o.json) {
+    fmt::print("signing model {} (blake2b-256 {}) as release {}\n", version,
+               vigil::digest_hex(model.model()), seq);
+  }
+  return upload_release(stub, o, make_release(key, version, model.model(), seq, rollback_to));
+}
+
+// Offline: signs a model file; the request file is uploaded later with
+// `vigilctl models release FILE`.
+int cmd_models_sign_file(const vigil::SigningKey& key, const std::string& model_path,
+                         std::uint64_t seq, std::uint64_t rollback_to, const std::string& out) {
+  auto bytes = read_file(model_path);
+  if (!bytes) {
+    return kExitUsage;
+  }
+  vigil::v1::Model model;
+  if (!model.ParseFromString(*bytes)) {
+    fmt::print(stderr, "vigilctl: {} is not a vigil.v1.Model\n", model_path);
+    return kExitUsage;
+  }
+  if (seq == 0 || rollback_to >= seq) {
+    fmt::print(stderr, "vigilctl: offline signing needs --seq N (> 0) above --rollback-to\n");
+    return kExitUsage;
+  }
+  // The collector stores models re-serialised (as agents receive them).
+  const auto req = make_release(key, model.version(), model.SerializeAsString(), seq, rollback_to);
+  std::ofstream f(out, std::ios::binary | std::ios::trunc);
+  if (!f || !req.SerializeToOstream(&f)) {
+    fmt::print(stderr, "vigilctl: cannot write {}\n", out);
+    return kExitFailed;
+  }
+  fmt::print("release {} of model {} (blake2b-256 {}) written to {}: vigilctl models release {}\n",
+             seq, model.version(), vigil::digest_hex(*bytes), out, out);
+  return kExitOk;
+}
+
+int cmd_models_release(ModelStub& stub, const Options& o, const std::string& path) {
+  auto bytes = read_file(path);
+  vigil::v1::ReleaseModelRequest req;
+  if (!bytes || !req.ParseFromString(*bytes)) {
+    fmt::print(stderr, "vigilctl: {} is not a release (vigilctl models sign --out)\n", path);
+    return kExitUsage;
+  }
+  return upload_release(stub, o, req);
 }
 
 // ------------------------------------------------------------------- rules
@@ -700,6 +958,9 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"vigilctl: query vigil-collector (fleet report, agents, alerts, events, feedback)"};
   app.require_subcommand(1);
+  // Global options go before or after the subcommand (`vigilctl report --json`):
+  // subcommands, created after this, pass options they do not know up to here.
+  app.fallthrough();
   app.add_option("--collector", o.collector,
                  "collector API address HOST:PORT (env VIGIL_COLLECTOR)");
   if (const char* env = std::getenv("VIGIL_TOKEN_FILE")) {
@@ -723,8 +984,18 @@ int main(int argc, char** argv) {
   std::uint32_t top = 5;
   report->add_option("--window", window, "window (e.g. 15m, 1h, 1d)");
   report->add_option("--top", top, "entries per top list")->check(CLI::Range(1, 100));
+  Paging report_paging;
+  report->add_option("--page-size", report_paging.page_size, "hosts per request (default 500)")
+      ->check(CLI::Range(1, 2000));
+  report->add_option("--page-token", report_paging.page_token,
+                     "only this page of hosts (default: every page)");
 
-  app.add_subcommand("agents", "agents, their health and what the collector holds");
+  auto* agents = app.add_subcommand("agents", "agents, their health and what the collector holds");
+  Paging agents_paging;
+  agents->add_option("--page-size", agents_paging.page_size, "agents per request (default 500)")
+      ->check(CLI::Range(1, 2000));
+  agents->add_option("--page-token", agents_paging.page_token,
+                     "only this page of agents (default: every page)");
 
   auto* alerts = app.add_subcommand("alerts", "alerts, newest first (or live with --follow)");
   std::string host;
@@ -740,11 +1011,14 @@ int main(int argc, char** argv) {
   alerts->add_option("--limit", limit, "at most this many")->check(CLI::Range(1, 10000));
   alerts->add_flag("--fleet", fleet, "only cross-host (fleet) alerts");
   alerts->add_flag("-f,--follow", follow, "stream new and updated alerts live");
+  Paging alerts_paging;
+  alerts->add_option("--page-token", alerts_paging.page_token, "continue from a previous page");
+  alerts->add_flag("--all", alerts_paging.all, "follow every page (--limit is per page)");
 
   auto* events = app.add_subcommand("events", "stored events, oldest first");
   std::string type;
   std::string ev_since = "15m";
-  std::string page;
+  Paging events_paging;
   std::uint32_t ev_min_score = 0;
   std::uint32_t ev_limit = 100;
   events->add_option("--host", host, "only this host");
@@ -753,7 +1027,9 @@ int main(int argc, char** argv) {
   events->add_option("--min-score", ev_min_score, "only events scoring at least this")
       ->check(CLI::Range(0, 100));
   events->add_option("--limit", ev_limit, "at most this many")->check(CLI::Range(1, 10000));
-  events->add_option("--page", page, "continue from a previous page token");
+  events->add_option("--page-token,--page", events_paging.page_token,
+                     "continue from a previous page");
+  events->add_flag("--all", events_paging.all, "follow every page (--limit is per page)");
 
   auto* feedback = app.add_subcommand("feedback", "label an alert malicious or benign");
   std::string alert_id;
@@ -790,6 +1066,31 @@ int main(int argc, char** argv) {
   std::string m_reason;
   m_rollback->add_option("--reason", m_reason, "why (kept in the rollout status)");
   models->add_subcommand("status", "the current rollout");
+  auto* m_keygen = models->add_subcommand(
+      "keygen", "make a release key (ed25519; FILE mode 0600, public key in FILE.pub)");
+  std::string m_key_out;
+  m_keygen->add_option("--out", m_key_out, "where to write the secret key")->required();
+  auto* m_sign = models->add_subcommand(
+      "sign",
+      "release a model for the fleet with the release key: signs here, uploads the signatures "
+      "(or, with --model and --out, signs a model file offline)");
+  std::string m_key;
+  std::string m_sign_version;
+  std::string m_sign_model;
+  std::string m_sign_out;
+  std::uint64_t m_seq = 0;
+  std::uint64_t m_rollback_to = 0;
+  m_sign->add_option("--key", m_key, "the release key (vigilctl models keygen)")->required();
+  m_sign->add_option("VERSION", m_sign_version, "model version in the collector's registry");
+  m_sign->add_option("--seq", m_seq, "release number (default: one above the highest release)");
+  m_sign->add_option("--model", m_sign_model, "offline: a vigil.v1.Model file to sign");
+  m_sign->add_option("--rollback-to", m_rollback_to,
+                     "offline: the release a rollback from this one may return to (default 0)");
+  m_sign->add_option("--out", m_sign_out, "offline: where to write the release");
+  auto* m_release = models->add_subcommand(
+      "release", "upload a release signed offline (vigilctl models sign --model --out)");
+  std::string m_release_file;
+  m_release->add_option("FILE", m_release_file, "the release file")->required();
 
   auto* rules = app.add_subcommand("rules", "Sigma rule packs: push, rollout, status, rollback");
   rules->require_subcommand(1);
@@ -824,6 +1125,8 @@ int main(int argc, char** argv) {
   std::string r_reason;
   r_rollback->add_option("--reason", r_reason, "why (kept in the rollout status)");
   rules->add_subcommand("status", "the rollout and the pack each agent runs");
+
+  const vigil::cli::EnrollCommands enroll(app);
 
   try {
     app.parse(argc, argv);
@@ -877,18 +1180,20 @@ int main(int argc, char** argv) {
 
   if (report->parsed()) {
     auto w = parse_dur(window, "--window");
-    return w ? cmd_report(*stub, o, *w, top) : kExitUsage;
+    return w ? cmd_report(*stub, o, *w, top, report_paging) : kExitUsage;
   }
-  if (app.got_subcommand("agents")) {
-    return cmd_agents(*stub, o);
+  if (agents->parsed()) {
+    return cmd_agents(*stub, o, agents_paging);
   }
   if (alerts->parsed()) {
     auto s = parse_dur(since, "--since");
-    return s ? cmd_alerts(*stub, o, host, min_score, *s, limit, fleet, follow) : kExitUsage;
+    return s ? cmd_alerts(*stub, o, host, min_score, *s, limit, fleet, follow, alerts_paging)
+             : kExitUsage;
   }
   if (events->parsed()) {
     auto s = parse_dur(ev_since, "--since");
-    return s ? cmd_events(*stub, o, host, type, ev_min_score, *s, ev_limit, page) : kExitUsage;
+    return s ? cmd_events(*stub, o, host, type, ev_min_score, *s, ev_limit, events_paging)
+             : kExitUsage;
   }
   if (feedback->parsed()) {
     return cmd_feedback(*stub, o, alert_id, label, comment);
@@ -900,8 +1205,35 @@ int main(int argc, char** argv) {
     if (m_import->parsed()) return cmd_models_import(*mstub, o, m_file);
     if (m_rollout->parsed()) return cmd_models_rollout(*mstub, o, m_version, m_canary, m_soak);
     if (m_rollback->parsed()) return cmd_models_rollback(*mstub, o, m_reason);
+    if (m_keygen->parsed()) return cmd_models_keygen(m_key_out);
+    if (m_release->parsed()) return cmd_models_release(*mstub, o, m_release_file);
+    if (m_sign->parsed()) {
+      auto key = vigil::SigningKey::load(m_key);
+      if (!key) {
+        fmt::print(stderr, "vigilctl: {}\n", key.error().message);
+        return kExitUsage;
+      }
+      if (!m_sign_model.empty() || !m_sign_out.empty()) {
+        if (m_sign_model.empty() || m_sign_out.empty()) {
+          fmt::print(stderr, "vigilctl: offline signing needs both --model and --out\n");
+          return kExitUsage;
+        }
+        return cmd_models_sign_file(*key, m_sign_model, m_seq, m_rollback_to, m_sign_out);
+      }
+      if (m_sign_version.empty()) {
+        fmt::print(stderr, "vigilctl: models sign needs VERSION (or --model FILE --out FILE)\n");
+        return kExitUsage;
+      }
+      return cmd_models_sign(*mstub, o, *key, m_sign_version, m_seq);
+    }
     if (models->got_subcommand("status")) return cmd_models_status(*mstub, o);
     return cmd_models_list(*mstub, o);
+  }
+  if (enroll.parsed()) {
+    return enroll.run(channel, {.collector = o.collector,
+                                .token = o.token,
+                                .json = o.json,
+                                .timeout_s = o.timeout_s});
   }
   if (rules->parsed()) {
     auto rstub = vigil::v1::RuleService::NewStub(channel);

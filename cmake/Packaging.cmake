@@ -30,7 +30,14 @@ foreach(_pkg agent collector)
     file(CHMOD ${_ctl}/${_script} PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ
          GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
   endforeach()
-  file(WRITE ${_ctl}/conffiles "/etc/vigil/${_pkg}.yaml\n")
+  if(_pkg STREQUAL "agent")
+    # Rotation of its local outputs (/var/log/vigil/*.jsonl); SIGHUP reopens them.
+    install(FILES ${PROJECT_SOURCE_DIR}/deploy/debian/vigil-agent.logrotate
+            DESTINATION /etc/logrotate.d RENAME vigil-agent COMPONENT agent)
+    file(WRITE ${_ctl}/conffiles "/etc/vigil/${_pkg}.yaml\n/etc/logrotate.d/vigil-agent\n")
+  else()
+    file(WRITE ${_ctl}/conffiles "/etc/vigil/${_pkg}.yaml\n")
+  endif()
   string(TOUPPER ${_pkg} _PKG)
   set(CPACK_DEBIAN_${_PKG}_PACKAGE_CONTROL_EXTRA
       "${_ctl}/postinst;${_ctl}/prerm;${_ctl}/postrm;${_ctl}/conffiles")
@@ -52,6 +59,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 set(CPACK_DEBIAN_AGENT_PACKAGE_NAME vigil-agent)
 set(CPACK_DEBIAN_AGENT_PACKAGE_SECTION admin)
+set(CPACK_DEBIAN_AGENT_PACKAGE_RECOMMENDS "logrotate")  # /etc/logrotate.d/vigil-agent
 set(CPACK_COMPONENT_AGENT_DESCRIPTION
     "vigil runtime threat detection agent (eBPF)\nLoads CO-RE eBPF probes (process, network, memory, file), scores every\nevent on the host and ships scored events to vigil-collector.")
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_NAME vigil-collector)

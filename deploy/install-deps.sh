@@ -20,12 +20,14 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tooling: namespaces, traffic generators
   iproute2 procps util-linux sudo
-  # TLS material (deploy/make-certs.sh)
-  openssl
-  # scenario suite (benign workloads): a web server, a client, version control
-  python3 curl git make gcc
-  # the Python example client (docs/examples/python) and its test
-  python3-grpcio python3-protobuf
+  # TLS material (deploy/make-certs.sh), the web view's HTTPS, enrollment's issuing CA
+  openssl libssl-dev
+  # scenario suite (benign workloads): a web server, a client, version control;
+  # gdb for the quickstart's printed ptrace example
+  python3 curl git make gcc gdb
+  # the Python example client (docs/examples/python) and its test; python3-grpc-tools
+  # proves the protos compile with the Python ecosystem's stock toolchain too
+  python3-grpcio python3-protobuf python3-grpc-tools
   # the web view's end-to-end test: headless Chromium renders the page
   chromium
   # scenario suite (attacks): a real netcat for the reverse shell; socat and
@@ -34,6 +36,8 @@ PACKAGES=(
   # ATT&CK suite (tests/scenarios/attack_suite_test.cpp): at and crontab
   # (scheduled jobs), insmod/lsmod, iptables (run in a throwaway netns), tcpdump
   at cron kmod iptables tcpdump
+  # the packaging test checks the agent's logrotate rule
+  logrotate
   # benchmarks (deploy/bench.sh): bpftrace is the comparison tracer
   bpftrace
 )

@@ -5,10 +5,15 @@
 # agent's identity is its certificate's CN: the collector accepts a stream only
 # when the agent id and host id it announces equal that CN (docs/security.md).
 #
-#   deploy/make-certs.sh OUT_DIR [--name DNS_OR_IP]... [--agent ID]... [--days N]
+#   deploy/make-certs.sh OUT_DIR [--name DNS_OR_IP]... [--agent ID]... [--days N] [--issuing-ca]
 #
 #   deploy/make-certs.sh /etc/vigil/tls --name collector.example.internal --agent web-1 --agent db-1
 #   → ca.crt ca.key collector.crt collector.key agent-web-1.crt agent-web-1.key ...
+#
+# --issuing-ca adds issuing-ca.crt/.key: an intermediate CA, signed by ca.key,
+# that the collector holds (enroll_ca_cert/enroll_ca_key) to sign enrolled
+# agents' certificates, so ca.key can stay offline; issuing-ca.crt also lists
+# ca.crt after it, and ca.crt keeps verifying every agent (tls_ca).
 #
 # The collector's certificate always names localhost and 127.0.0.1; --name adds
 # the names agents dial. Re-running with --agent X re-issues X's certificate
@@ -16,7 +21,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,16p' "$0" >&2
+  sed -n '2,21p' "$0" >&2
   exit 2
 }
 (($# >= 1)) || usage
@@ -25,11 +30,13 @@ shift
 names=()
 agents=()
 days=825
+issuing=0
 while (($#)); do
   case $1 in
     --name) names+=("$2"); shift 2 ;;
     --agent) agents+=("$2"); shift 2 ;;
     --days) days=$2; shift 2 ;;
+    --issuing-ca) issuing=1; shift ;;
     *) usage ;;
   esac
 done
@@ -79,3 +86,20 @@ keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth"
 done
 chmod 0644 ca.crt
+
+if ((issuing)) && [[ -f issuing-ca.key ]]; then
+  echo "make-certs.sh: keeping ${out}/issuing-ca.crt (remove issuing-ca.key to make a new one)"
+elif ((issuing)); then
+  # pathlen:0: it signs agents' certificates, never another CA.
+  key issuing-ca.key
+  openssl req -new -key issuing-ca.key -out issuing-ca.csr -subj "/CN=vigil issuing CA"
+  openssl x509 -req -in issuing-ca.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1825 \
+    -out issuing-ca.pem -extfile <(printf '%s\n' "basicConstraints=critical,CA:TRUE,pathlen:0" \
+    "keyUsage=critical,keyCertSign,cRLSign" "subjectKeyIdentifier=hash" \
+    "authorityKeyIdentifier=keyid:always") 2>/dev/null
+  cat issuing-ca.pem ca.crt >issuing-ca.crt
+  rm -f issuing-ca.csr issuing-ca.pem
+  chmod 0644 issuing-ca.crt
+  chmod 0600 issuing-ca.key
+  echo "make-certs.sh: ${out}/issuing-ca.crt (the collector's enroll_ca_cert; key issuing-ca.key)"
+fi

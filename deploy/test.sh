@@ -38,6 +38,10 @@ if [[ ${rc} -ne 0 ]]; then
   exit "${rc}"
 fi
 
+# The quickstart as a new user runs it, and every command it and the README
+# print, as printed (tests/quickstart).
+tests/quickstart/printed-commands.sh "${BUILD_DIR}"
+
 # The packages: built from this build with CPack, installed, run from their
 # systemd units' command lines, removed and purged (tests/packaging).
 rm -f "${BUILD_DIR}"/*.deb

@@ -17,6 +17,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "vigil/agent/file_probe.h"
 #include "vigil/agent/memory_probe.h"
@@ -24,10 +25,27 @@
 #include "vigil/agent/network_probe.h"
 #include "vigil/agent/process_probe.h"
 #include "vigil/agent/wire.h"
+#include "vigil/clock.h"
 #include "vigil/log.h"
+#include "vigil/model_release.h"
 #include "vigil/pem.h"
 
 namespace vigil::agent {
+namespace {
+
+// Resident set size now (/proc/self/statm), not ru_maxrss's peak.
+std::uint64_t current_rss_bytes() {
+  std::ifstream in("/proc/self/statm");
+  std::uint64_t size = 0;
+  std::uint64_t resident = 0;
+  if (!(in >> size >> resident)) {
+    return 0;
+  }
+  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
 namespace {
 
 std::unique_ptr<Probe> make_probe(const std::string& family) {
@@ -310,8 +328,12 @@ void Agent::wait_for_hup() {
       return;
     }
     // On the agent loop, between drains: the next event sees the new rules,
-    // and no event is dropped or evaluated twice.
+    // and no event is dropped or evaluated twice. File outputs are reopened by
+    // path (logrotate's postrotate sends this signal).
     load_rules(true);
+    if (auto r = pipeline_->reopen_outputs(); !r) {
+      VLOG_WARN("outputs: {} (still writing to the previous file)", r.error().message);
+    }
     wait_for_hup();
   });
 }
@@ -360,6 +382,9 @@ int Agent::run() {
     p->detach();
   }
   reader_->drain();
+  if (renewer_) {
+    renewer_->stop();
+  }
   if (shipper_) {
     // What the collector has not acked by now stays in the spool for next time.
     shipper_->stop(std::chrono::seconds(2));
@@ -409,8 +434,10 @@ void Agent::schedule_tick() {
     }
     timespec boot{};
     clock_gettime(CLOCK_BOOTTIME, &boot);
+    resync_wall_clock();
     const Level before = pipeline_->level();
     pipeline_->on_tick(static_cast<double>(boot.tv_sec) + static_cast<double>(boot.tv_nsec) / 1e9);
+    expire_canary_model();
     if (pipeline_->level() != before) {
       VLOG_INFO("host level {} -> {}", to_string(before), to_string(pipeline_->level()));
     }
@@ -494,14 +521,34 @@ std::vector<std::string> interface_addresses() {
 
 Result<void> Agent::start_shipping() {
   auto spool = Spool::open(config_.state_dir / "spool",
-                           SpoolOptions{.max_bytes = config_.spool_max_mb << 20, .sync = false});
+                           SpoolOptions{.max_bytes = config_.spool_max_mb << 20, .sync = config_.spool_sync});
   if (!spool) {
     return std::unexpected(spool.error());
   }
   spool_ = std::move(*spool);
   ShipperOptions opts;
+  std::optional<EnrollSettings> enroll;
+  std::optional<ClientCertificate> enrolled;
   if (config_.insecure) {
     VLOG_WARN("INSECURE: plaintext gRPC to the collector (--insecure is for local trials only)");
+  } else if (!config_.enroll_token_file.empty()) {
+    auto ca = read_pem(config_.tls_ca, "tls_ca");
+    if (!ca) {
+      return std::unexpected(ca.error());
+    }
+    enroll = EnrollSettings{.collector = config_.collector,
+                            .ca_pem = *ca,
+                            .token_file = config_.enroll_token_file,
+                            .tls_dir = config_.state_dir / "tls",
+                            .agent_id = config_.agent_id.empty() ? host_ : config_.agent_id};
+    auto cert = ensure_enrolled(*enroll);
+    if (!cert) {
+      return std::unexpected(cert.error());
+    }
+    opts.tls_ca_pem = std::move(*ca);
+    opts.tls_cert_pem = cert->cert_chain_pem;
+    opts.tls_key_pem = cert->key_pem;
+    enrolled = std::move(*cert);
   } else {
     auto tls = read_tls_files(config_.tls_ca, config_.tls_cert, config_.tls_key);
     if (!tls) {
@@ -570,28 +617,41 @@ Result<void> Agent::start_shipping() {
   VLOG_INFO("shipping to {} (spool: {} unacked events, next seq {})", config_.collector, ss.events,
             ss.next_seq);
   shipper_->start();
+  if (enroll) {
+    renewer_ = std::make_unique<CertRenewer>(
+        std::move(*enroll), std::move(*enrolled), [this](const ClientCertificate& c) {
+          shipper_->set_client_certificate(c.cert_chain_pem, c.key_pem);
+        });
+    renewer_->start();
+  }
   return {};
 }
 
 Result<void> Agent::load_model() {
-  const auto persisted = config_.state_dir / "model.pb";
+  model_trust_ = std::make_unique<ModelTrust>(
+      config_.state_dir,
+      ModelKeys{.online = config_.model_pubkey, .release = config_.model_release_pubkey});
   std::shared_ptr<const ScoringModel> model;
   if (config_.model_path == "baseline") {
     model = baseline_model();  // the detector-only baseline, on request
   } else if (!config_.model_path.empty()) {
+    // The local admin's file is trusted as it is: no collector signature.
     auto loaded = load_model_file(config_.model_path);
     if (!loaded) {
       return std::unexpected(loaded.error());  // an explicit model that does not load is fatal
     }
     model = *loaded;
-  } else if (std::filesystem::exists(persisted)) {
-    auto loaded = load_model_file(persisted);
-    if (loaded) {
-      model = *loaded;
-    } else {
-      // A damaged persisted model costs the rolled-out weights, not the agent.
-      VLOG_WARN("{}; using the built-in default model", loaded.error().message);
+  } else {
+    // What the collector rolled out, only if it still verifies with the
+    // configured keys: a tampered or unsigned file costs the rolled-out
+    // weights, not the agent.
+    auto restored = model_trust_->restore(unix_now_ns());
+    for (const auto& why : restored.refusals) {
+      ++model_updates_refused_;
+      last_model_refusal_ = why;
+      VLOG_WARN("{}; using the built-in default model", why);
     }
+    model = std::move(restored.model);
   }
   if (model) {
     pipeline_->set_model(std::move(model));
@@ -615,20 +675,38 @@ void Agent::apply_feedback(const std::string& alert_id, const std::string& label
 }
 
 void Agent::apply_model_update(const v1::ModelUpdate& update) {
-  auto model = verify_model_update(update, config_.model_pubkey);
+  auto model = model_trust_->apply(update, unix_now_ns());
   if (!model) {
     ++model_updates_refused_;
     last_model_refusal_ = fmt::format("{}: {}", update.version(), model.error().message);
     VLOG_WARN("{}", model.error().message);
     return;
   }
-  if (auto r = save_model_file(config_.state_dir / "model.pb", **model); !r) {
-    VLOG_WARN("model {} applied but not persisted: {}", (*model)->version(), r.error().message);
+  VLOG_INFO("scoring model {} -> {} ({})", pipeline_->model().version(), (*model)->version(),
+            update.scope() == kModelScopeCanary
+                ? fmt::format("canary until {} s", update.expires_ns() / 1'000'000'000ULL)
+                : fmt::format("release {}", update.release_seq()));
+  set_running_model(*model);
+}
+
+void Agent::expire_canary_model() {
+  if (!model_trust_) {
+    return;
   }
-  VLOG_INFO("scoring model {} -> {}", pipeline_->model().version(), (*model)->version());
-  pipeline_->set_model(*model);
+  auto back = model_trust_->expire(unix_now_ns());
+  if (!back) {
+    return;
+  }
+  auto model = *back ? *back : default_model();
+  VLOG_WARN("canary grant for model {} expired: back to {}", pipeline_->model().version(),
+            model->version());
+  set_running_model(std::move(model));
+}
+
+void Agent::set_running_model(std::shared_ptr<const ScoringModel> model) {
+  pipeline_->set_model(model);
   if (shipper_) {
-    shipper_->set_model_version((*model)->version());
+    shipper_->set_model_version(model->version());
   }
 }
 
@@ -668,12 +746,13 @@ v1::Health Agent::health() {
     h.set_model_refusals(model_updates_refused_);
     h.set_model_refusal(last_model_refusal_);
     rule_packs_.report(h);
+    h.set_output_write_errors(pipeline_->output_write_errors());
     h.set_events_total(pipeline_->stats().records);
     h.set_alerts_total(pipeline_->stats().alerts);
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  h.set_rss_bytes(static_cast<std::uint64_t>(ru.ru_maxrss) * 1024);
+  h.set_rss_bytes(current_rss_bytes());  // now, not ru_maxrss (the peak)
   // CPU: share of one core since the previous health snapshot.
   const double cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                        static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
@@ -684,6 +763,20 @@ v1::Health Agent::health() {
   last_health_cpu_s_ = cpu_s;
   last_health_at_ = now;
   return h;
+}
+
+void Agent::resync_wall_clock() {
+  // Kernel stamps are CLOCK_BOOTTIME; unix time is boot time plus an offset
+  // that moves whenever the wall clock is stepped (NTP at boot, an operator).
+  // Taken once, a clock fixed after start would misdate every event after it,
+  // or have the collector refuse them as a day in the future.
+  const auto now = boot_to_unix_offset_ns();
+  const auto moved = now - pipeline_->boot_to_unix_ns();
+  if (moved > 1'000'000'000LL || moved < -1'000'000'000LL) {
+    VLOG_INFO("wall clock moved by {:.3f} s; event timestamps follow it",
+              static_cast<double>(moved) / 1e9);
+  }
+  pipeline_->set_boot_to_unix_ns(now);
 }
 
 void Agent::save_baseline() {
@@ -744,6 +837,9 @@ std::string Agent::stats_json() const {
                        latency_json(pipeline_->event_latency()),
                        latency_json(pipeline_->alert_latency()));
   }
+  if (pipeline_) {
+    out += fmt::format(",\"output_write_errors\":{}", pipeline_->output_write_errors());
+  }
   const auto& t = table_.stats();
   out += fmt::format(
       ",\"process_table\":{{\"size\":{},\"capacity\":{},\"seeded\":{},\"evictions\":{},"
@@ -758,10 +854,16 @@ std::string Agent::stats_json() const {
         "\"batches_sent\":{},\"events_sent\":{},\"acked_seq\":{},\"refusals\":{},"
         "\"feedback\":{},\"spool_errors\":{},\"spool_events\":{},\"spool_bytes\":{},"
         "\"spool_dropped\":{},\"next_seq\":{},\"model_updates\":{},"
-        "\"model_updates_refused\":{}}}}}",
+        "\"model_updates_refused\":{},\"events_refused\":{},\"events_refused_by_reason\":{{",
         sh.connected, sh.connects, sh.connect_failures, sh.batches_sent, sh.events_sent,
         sh.acked_seq, sh.refusals, sh.feedback, sh.spool_errors, sp.events, sp.bytes, sp.dropped,
-        sp.next_seq, sh.model_updates, model_updates_refused_);
+        sp.next_seq, sh.model_updates, model_updates_refused_, sh.events_refused_total);
+    bool first_reason = true;
+    for (const auto& [reason, n] : sh.events_refused) {
+      out += fmt::format("{}\"{}\":{}", first_reason ? "" : ",", reason, n);
+      first_reason = false;
+    }
+    out += "}}}";
   }
   return out;
 }
@@ -849,6 +951,14 @@ std::string Agent::metrics_text() const {
   }
   metric(out, "vigil_agent_process_table_size", "gauge", "Processes tracked.",
          static_cast<double>(table_.size()));
+  if (pipeline_) {
+    metric(out, "vigil_agent_output_write_errors_total", "counter",
+           "Lines lost writing events_out/alerts_out (disk full, I/O errors), plus failed "
+           "reopens.",
+           static_cast<double>(pipeline_->output_write_errors()));
+    metric(out, "vigil_agent_rss_bytes", "gauge", "Resident set size now.",
+           static_cast<double>(current_rss_bytes()));
+  }
   if (shipper_ && spool_) {
     const auto sh = shipper_->stats();
     const auto sp = spool_->stats();
@@ -863,6 +973,13 @@ std::string Agent::metrics_text() const {
     metric(out, "vigil_agent_spool_dropped_total", "counter",
            "Events dropped because the spool was full (lowest score first).",
            static_cast<double>(sp.dropped));
+    metric_header(out, "vigil_agent_events_refused_total", "counter",
+                  "Events the collector refused one by one, by its reason (dropped from the "
+                  "spool, not replayed).");
+    for (const auto& [reason, n] : sh.events_refused) {
+      metric_sample(out, "vigil_agent_events_refused_total", static_cast<double>(n),
+                    fmt::format("reason=\"{}\"", label_value(reason)));
+    }
   }
   return out;
 }

@@ -97,14 +97,17 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "tls_ca",
                                                  "tls_cert",
                                                  "tls_key",
+                                                 "enroll_token_file",
                                                  "agent_id",
                                                  "host_addresses",
                                                  "spool_max_mb",
+                                                 "spool_sync",
                                                  "batch_max",
                                                  "batch_interval_ms",
                                                  "model_path",
                                                  "baseline_warmup_s",
                                                  "model_pubkey",
+                                                 "model_release_pubkey",
                                                  "metrics_listen",
                                                  "alert_format",
                                                  "record_features",
@@ -169,14 +172,19 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["tls_ca"]) cfg.tls_ca = n.as<std::string>();
     if (auto n = root["tls_cert"]) cfg.tls_cert = n.as<std::string>();
     if (auto n = root["tls_key"]) cfg.tls_key = n.as<std::string>();
+    if (auto n = root["enroll_token_file"]) cfg.enroll_token_file = n.as<std::string>();
     if (auto n = root["agent_id"]) cfg.agent_id = n.as<std::string>();
     if (auto n = root["host_addresses"]) cfg.host_addresses = yaml_list(n);
     if (auto n = root["spool_max_mb"]) cfg.spool_max_mb = n.as<std::uint64_t>();
+    if (auto n = root["spool_sync"]) cfg.spool_sync = n.as<bool>();
     if (auto n = root["batch_max"]) cfg.batch_max = n.as<std::uint32_t>();
     if (auto n = root["batch_interval_ms"]) cfg.batch_interval_ms = n.as<std::uint32_t>();
     if (auto n = root["model_path"]) cfg.model_path = n.as<std::string>();
     if (auto n = root["baseline_warmup_s"]) cfg.baseline_warmup_s = n.as<double>();
     if (auto n = root["model_pubkey"]) cfg.model_pubkey = n.as<std::string>();
+    if (auto n = root["model_release_pubkey"]) {
+      cfg.model_release_pubkey = n.as<std::string>();
+    }
     if (auto n = root["metrics_listen"]) cfg.metrics_listen = n.as<std::string>();
     if (auto n = root["alert_format"]) {
       const auto v = n.as<std::string>();
@@ -219,11 +227,23 @@ Result<void> validate(const AgentConfig& cfg) {
   if (auto r = log::validate_logging(cfg.log_level, cfg.log_format); !r) {
     return r;
   }
-  if (!cfg.collector.empty() && !cfg.insecure &&
+  if (!cfg.enroll_token_file.empty() && (!cfg.tls_cert.empty() || !cfg.tls_key.empty())) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "enroll_token_file and tls_cert/tls_key exclude each other: an enrolled "
+                      "agent keeps its key and certificate in STATE_DIR/tls");
+  }
+  if (!cfg.enroll_token_file.empty() && (cfg.insecure || cfg.tls_ca.empty())) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "enrollment needs TLS: tls_ca (the CA of the collector's certificate), "
+                      "not insecure");
+  }
+  if (!cfg.collector.empty() && !cfg.insecure && cfg.enroll_token_file.empty() &&
       (cfg.tls_ca.empty() || cfg.tls_cert.empty() || cfg.tls_key.empty())) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "collector needs tls_ca, tls_cert and tls_key (mTLS; deploy/make-certs.sh "
-                      "makes them); for a local trial only, insecure: true / --insecure");
+                      "collector needs tls_ca and either enroll_token_file (--enroll; vigilctl "
+                      "enroll create makes one) or tls_cert and tls_key (mTLS; "
+                      "deploy/make-certs.sh makes them); for a local trial only, insecure: true "
+                      "/ --insecure");
   }
   for (const auto& p : cfg.probes) {
     const auto& known = known_probe_families();
@@ -248,11 +268,13 @@ Result<void> validate(const AgentConfig& cfg) {
         ErrorCode::kInvalidArgument,
         fmt::format("record_label '{}' must be benign or scenario", cfg.record_label));
   }
-  if (!cfg.model_pubkey.empty() &&
-      (cfg.model_pubkey.size() != 64 ||
-       cfg.model_pubkey.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "model_pubkey must be 64 hex characters (an ed25519 public key)");
+  for (const auto& [name, key] : {std::pair{"model_pubkey", &cfg.model_pubkey},
+                                  std::pair{"model_release_pubkey", &cfg.model_release_pubkey}}) {
+    if (!key->empty() && (key->size() != 64 ||
+                          key->find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{} must be 64 hex characters (an ed25519 public key)", name));
+    }
   }
   if (cfg.baseline_warmup_s < 0) {
     return make_error(ErrorCode::kInvalidArgument, "baseline_warmup_s must be >= 0");
@@ -323,11 +345,13 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
+  std::string enroll_token_file;
   std::string agent_id;
   std::string host_addresses;
   std::uint64_t spool_max_mb = 0;
   std::string model_path;
   std::string model_pubkey;
+  std::string model_release_pubkey;
   std::string record_features;
   std::string record_label;
   std::string metrics_listen;
@@ -370,15 +394,24 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--tls-ca", tls_ca, "CA (PEM) that signed the collector's certificate");
   app.add_option("--tls-cert", tls_cert, "this agent's client certificate (PEM; CN = agent id)");
   app.add_option("--tls-key", tls_key, "this agent's private key (PEM)");
+  app.add_option("--enroll", enroll_token_file,
+                 "enroll token file: get a client certificate from the collector (kept and "
+                 "renewed in STATE_DIR/tls) instead of --tls-cert/--tls-key");
   app.add_option("--agent-id", agent_id, "identity towards the collector (default: host id)");
   app.add_option("--host-addresses", host_addresses,
                  "addresses reported to the collector (default: the interfaces')");
   app.add_option("--spool-max-mb", spool_max_mb, "bound of the on-disk spool, MiB (default 256)");
+  bool spool_sync = false;
+  app.add_flag("--spool-sync", spool_sync,
+               "fsync every spool write: a power cut then loses no unacked event (costs an fsync "
+               "per drain)");
   app.add_option("--baseline-warmup", baseline_warmup_s,
                  "seconds after first start during which novelties are learned silently (600)");
   app.add_option("--model", model_path, "scoring model file (vigil.v1.Model protobuf)");
   app.add_option("--model-pubkey", model_pubkey,
                  "ed25519 public key (hex) that collector model updates must be signed with");
+  app.add_option("--model-release-pubkey", model_release_pubkey,
+                 "ed25519 public key (hex) of the offline release key fleet-wide models need");
   app.add_option("--alert-format", alert_format,
                  "alerts as 'default' (--format) or 'falco' (Falco-compatible JSON)")
       ->check(CLI::IsMember({"default", "falco"}));
@@ -459,12 +492,15 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--tls-ca") > 0) cfg.tls_ca = tls_ca;
   if (app.count("--tls-cert") > 0) cfg.tls_cert = tls_cert;
   if (app.count("--tls-key") > 0) cfg.tls_key = tls_key;
+  if (app.count("--enroll") > 0) cfg.enroll_token_file = enroll_token_file;
   if (app.count("--agent-id") > 0) cfg.agent_id = agent_id;
   if (app.count("--host-addresses") > 0) cfg.host_addresses = split_list(host_addresses);
   if (app.count("--spool-max-mb") > 0) cfg.spool_max_mb = spool_max_mb;
+  if (app.count("--spool-sync") > 0) cfg.spool_sync = true;
   if (app.count("--model") > 0) cfg.model_path = model_path;
   if (app.count("--baseline-warmup") > 0) cfg.baseline_warmup_s = baseline_warmup_s;
   if (app.count("--model-pubkey") > 0) cfg.model_pubkey = model_pubkey;
+  if (app.count("--model-release-pubkey") > 0) cfg.model_release_pubkey = model_release_pubkey;
   if (app.count("--record-features") > 0) cfg.record_features = record_features;
   if (app.count("--metrics-listen") > 0) cfg.metrics_listen = metrics_listen;
   if (app.count("--alert-format") > 0) cfg.falco_alerts = alert_format == "falco";

@@ -11,10 +11,9 @@
 
 namespace vigil::agent {
 
-Result<std::unique_ptr<LineSink>> LineSink::open(const std::string& target) {
-  if (target == "-") {
-    return std::unique_ptr<LineSink>(new LineSink(stdout, false));
-  }
+namespace {
+
+Result<std::FILE*> open_append(const std::string& target) {
   const int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) {
     return make_error(ErrorCode::kIo,
@@ -25,7 +24,35 @@ Result<std::unique_ptr<LineSink>> LineSink::open(const std::string& target) {
     ::close(fd);
     return make_error(ErrorCode::kIo, fmt::format("fdopen {}: {}", target, std::strerror(errno)));
   }
-  return std::unique_ptr<LineSink>(new LineSink(f, true));
+  return f;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LineSink>> LineSink::open(const std::string& target) {
+  if (target == "-") {
+    return std::unique_ptr<LineSink>(new LineSink(stdout, false, target));
+  }
+  auto f = open_append(target);
+  if (!f) {
+    return std::unexpected(f.error());
+  }
+  return std::unique_ptr<LineSink>(new LineSink(*f, true, target));
+}
+
+Result<void> LineSink::reopen() {
+  if (!owned_) {
+    return {};
+  }
+  flush();
+  auto f = open_append(target_);
+  if (!f) {
+    ++write_errors_;
+    return std::unexpected(f.error());
+  }
+  std::fclose(file_);
+  file_ = *f;
+  return {};
 }
 
 LineSink::~LineSink() {

@@ -1,5 +1,7 @@
 #include "vigil/agent/shipper.h"
 
+#include <fmt/format.h>
+
 #include <random>
 
 #include "vigil/clock.h"
@@ -10,6 +12,10 @@ namespace vigil::agent {
 Shipper::Shipper(ShipperOptions options, Spool& spool, v1::Hello hello)
     : options_(std::move(options)), spool_(spool), hello_(std::move(hello)) {
   hello_.set_spool_id(spool_.spool_id());
+  make_stub();
+}
+
+void Shipper::make_stub() {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
@@ -34,6 +40,17 @@ Shipper::Shipper(ShipperOptions options, Spool& spool, v1::Hello hello)
 
 Shipper::~Shipper() { stop(std::chrono::milliseconds(0)); }
 
+void Shipper::set_client_certificate(std::string cert_pem, std::string key_pem) {
+  std::lock_guard lock(mu_);
+  options_.tls_cert_pem = std::move(cert_pem);
+  options_.tls_key_pem = std::move(key_pem);
+  credentials_changed_ = true;
+  if (live_ctx_ != nullptr) {
+    live_ctx_->TryCancel();  // reconnect now, with the new certificate
+  }
+  cv_.notify_all();
+}
+
 void Shipper::add(v1::Event&& event) {
   pending_.push_back(std::move(event));
   if (pending_.size() >= options_.batch_max) {
@@ -52,6 +69,33 @@ void Shipper::flush() {
   }
   pending_.clear();
   cv_.notify_all();
+}
+
+void Shipper::count_refused(const v1::Ack& ack) {
+  // Reasons come from the collector: bounded in number and length, and kept to
+  // [a-z0-9_] (they are codes), so a broken collector can neither grow the
+  // agent's memory nor put odd text into its stats and metrics.
+  constexpr std::size_t kMaxReasons = 32;
+  constexpr std::size_t kMaxReasonBytes = 64;
+  std::lock_guard lock(mu_);
+  for (const auto& r : ack.refused()) {
+    auto reason = r.reason().substr(0, kMaxReasonBytes);
+    for (char& c : reason) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+        c = '_';
+      }
+    }
+    if (!stats_.events_refused.contains(reason) && stats_.events_refused.size() >= kMaxReasons) {
+      reason = "other";
+    }
+    ++stats_.events_refused[reason];
+  }
+  stats_.events_refused_total += static_cast<std::uint64_t>(ack.refused_size());
+  const auto& first = ack.refused(0);
+  stats_.last_error = fmt::format("collector refused {} event(s), e.g. seq {} ({}): {}",
+                                  ack.refused_size(), first.seq(), first.reason(),
+                                  first.detail().substr(0, 256));
+  VLOG_WARN("{}", stats_.last_error);
 }
 
 void Shipper::set_health(const v1::Health& health) {
@@ -124,6 +168,10 @@ void Shipper::session() {
     if (stopping_) {
       return;
     }
+    if (credentials_changed_) {
+      credentials_changed_ = false;
+      make_stub();
+    }
     live_ctx_ = &ctx;
   }
   auto stream = stub_->Connect(&ctx);
@@ -144,6 +192,10 @@ void Shipper::session() {
     v1::CollectorMessage msg;
     while (stream->Read(&msg)) {
       if (msg.has_ack()) {
+        // The ack settles refused events too: they leave the spool with it.
+        if (msg.ack().refused_size() > 0) {
+          count_refused(msg.ack());
+        }
         if (auto r = spool_.ack(msg.ack().seq()); !r) {
           std::lock_guard lock(mu_);
           ++stats_.spool_errors;
@@ -230,6 +282,14 @@ void Shipper::session() {
       out.mutable_health()->set_spool_events(ss.events);
       out.mutable_health()->set_spool_bytes(ss.bytes);
       out.mutable_health()->set_spool_dropped(ss.dropped);
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& [reason, n] : stats_.events_refused) {
+          auto* c = out.mutable_health()->add_events_refused();
+          c->set_reason(reason);
+          c->set_count(n);
+        }
+      }
       if (ss.oldest_ts_ns != 0) {
         const auto lag =
             static_cast<std::int64_t>(unix_now_ns()) - static_cast<std::int64_t>(ss.oldest_ts_ns);

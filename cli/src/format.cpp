@@ -73,6 +73,58 @@ std::string format_bytes(std::uint64_t bytes) {
   return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1ULL << 30));
 }
 
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto escape = [&](unsigned char c) { out += fmt::format("\\x{:02x}", c); };
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      escape(c);
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    // A well-formed UTF-8 sequence (no overlongs, no surrogates), else one escaped byte.
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 2;
+      cp = c & 0x1fU;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 3;
+      cp = c & 0x0fU;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 4;
+      cp = c & 0x07U;
+    }
+    bool ok = n != 0 && i + n <= text.size();
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      ok = (cc & 0xc0U) == 0x80U;
+      cp = (cp << 6) | (cc & 0x3fU);
+    }
+    ok = ok && !(n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
+         !(n == 4 && (cp < 0x10000 || cp > 0x10ffff));
+    if (!ok) {
+      escape(c);
+      ++i;
+      continue;
+    }
+    if (cp <= 0x9f) {  // C1 controls: 0x9b (CSI) starts an escape sequence too
+      out += fmt::format("\\u{:04x}", cp);
+    } else {
+      out.append(text.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
+}
+
 namespace {
 
 // Display width in code points (good enough for the ASCII and box glyphs we print).
@@ -104,14 +156,14 @@ std::string Table::render(std::size_t max_cell) const {
   for (const auto& row : rows_) {
     widths.resize(std::max(widths.size(), row.size()), 0);
     for (std::size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], std::min(width(row[i]), max_cell));
+      widths[i] = std::max(widths[i], std::min(width(printable(row[i])), max_cell));
     }
   }
   std::string out;
   for (const auto& row : rows_) {
     std::string line;
     for (std::size_t i = 0; i < row.size(); ++i) {
-      const auto cell = cut(row[i], max_cell);
+      const auto cell = cut(printable(row[i]), max_cell);
       line += cell;
       if (i + 1 < row.size()) {
         line.append(widths[i] - width(cell) + 2, ' ');

@@ -17,6 +17,7 @@
 
 #include "vigil/clock.h"
 #include "vigil/collector/authz.h"
+#include "vigil/collector/enroll.h"
 #include "vigil/collector/ingest.h"
 #include "vigil/collector/model_service.h"
 #include "vigil/collector/query_service.h"
@@ -72,6 +73,8 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.data_dir = v.as<std::string>();
       } else if (key == "insecure") {
         cfg.insecure = v.as<bool>();
+      } else if (key == "insecure_bind_any") {
+        cfg.insecure_bind_any = v.as<bool>();
       } else if (key == "tls_cert") {
         cfg.tls_cert = v.as<std::string>();
       } else if (key == "tls_key") {
@@ -107,6 +110,10 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.stats_interval_s = v.as<std::uint32_t>();
       } else if (key == "model_signing_key") {
         cfg.models.signing_key = v.as<std::string>();
+      } else if (key == "model_release_pubkey") {
+        cfg.models.release_pubkey = v.as<std::string>();
+      } else if (key == "model_canary_ttl_s") {
+        cfg.models.canary_ttl_s = v.as<std::uint64_t>();
       } else if (key == "evolve_interval_s") {
         cfg.models.evolve_interval_s = v.as<std::uint64_t>();
       } else if (key == "evolve_window_s") {
@@ -127,6 +134,8 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.store.min_free_bytes = v.as<std::uint64_t>() << 20;
       } else if (key == "max_agents") {
         cfg.max_agents = v.as<std::uint32_t>();
+      } else if (key == "ingest_writers") {
+        cfg.ingest_writers = v.as<std::uint32_t>();
       } else if (key == "max_events_per_s") {
         cfg.max_events_per_s = v.as<std::uint32_t>();
       } else if (key == "metrics_listen") {
@@ -135,6 +144,14 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.web_listen = v.as<std::string>();
       } else if (key == "token_file") {
         cfg.token_file = v.as<std::string>();
+      } else if (key == "enroll_ca_cert") {
+        cfg.enroll_ca_cert = v.as<std::string>();
+      } else if (key == "enroll_ca_key") {
+        cfg.enroll_ca_key = v.as<std::string>();
+      } else if (key == "enroll_cert_days") {
+        cfg.enroll_cert_days = v.as<std::uint32_t>();
+      } else if (key == "enroll_cert_lifetime_s") {
+        cfg.enroll_cert_lifetime_s = v.as<std::uint64_t>();
       } else if (key == "log_level") {
         cfg.log_level = v.as<std::string>();
       } else if (key == "log_format") {
@@ -167,6 +184,45 @@ Result<void> apply_yaml_file(const std::filesystem::path& path, CollectorConfig&
   return apply_yaml(ss.str(), cfg);
 }
 
+Result<void> check_exposure(const CollectorConfig& cfg) {
+  if (!cfg.insecure) {
+    // Closed by default: agents must present certificates signed by tls_ca, and
+    // every operator call a bearer token.
+    if (cfg.tls_cert.empty() || cfg.tls_key.empty() || cfg.tls_ca.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "TLS needs tls_cert, tls_key and tls_ca (deploy/make-certs.sh makes "
+                        "them); for a local trial only, --insecure serves plaintext on loopback");
+    }
+    if (cfg.token_file.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "the operator API needs token_file ('operator TOKEN' and 'viewer TOKEN' "
+                        "lines, docs/security.md); for a local trial only, --insecure serves "
+                        "plaintext on loopback");
+    }
+    return {};
+  }
+  if (!cfg.web_listen.empty() && !is_loopback_listen(cfg.web_listen)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("web_listen {} is not a loopback address and --insecure means "
+                                  "no TLS: the web view's token would cross the network in clear. "
+                                  "Bind it to 127.0.0.1, or configure TLS",
+                                  cfg.web_listen));
+  }
+  if (!cfg.insecure_bind_any) {
+    for (const auto& [name, addr] : {std::pair{"listen", &cfg.listen}, {"api_listen", &cfg.api_listen}}) {
+      if (!addr->empty() && !is_loopback_listen(*addr)) {
+        return make_error(
+            ErrorCode::kInvalidArgument,
+            fmt::format("{} {} is not a loopback address: --insecure serves plaintext gRPC with "
+                        "unauthenticated agents, so it binds to loopback only. Configure TLS "
+                        "(docs/security.md), or add --insecure-bind-any to expose it anyway",
+                        name, *addr));
+      }
+    }
+  }
+  return {};
+}
+
 ParsedArgs parse_args(int argc, char** argv) {
   ParsedArgs out;
   auto& cfg = out.config;
@@ -182,7 +238,10 @@ ParsedArgs parse_args(int argc, char** argv) {
                              "operator API address (QueryService); default: same as --listen");
   auto* data = app.add_option("--data-dir", cfg.data_dir, "RocksDB data directory");
   auto* insecure = app.add_flag("--insecure", cfg.insecure,
-                                "plaintext gRPC, unauthenticated agents (local trials only)");
+                                "plaintext gRPC, unauthenticated agents (local trials only; "
+                                "loopback binds only)");
+  auto* bind_any = app.add_flag("--insecure-bind-any", cfg.insecure_bind_any,
+                                "with --insecure: allow plaintext gRPC on non-loopback addresses");
   auto* tls_cert = app.add_option("--tls-cert", cfg.tls_cert, "server certificate (PEM)");
   auto* tls_key = app.add_option("--tls-key", cfg.tls_key, "server private key (PEM)");
   auto* tls_ca =
@@ -214,6 +273,21 @@ ParsedArgs parse_args(int argc, char** argv) {
                              "serve the read-only web view on HOST:PORT (needs --token-file)");
   auto* tokens = app.add_option("--token-file", cfg.token_file,
                                 "API tokens with roles, one per line ('viewer TOKEN')");
+  std::string release_pubkey;
+  auto* release_opt =
+      app.add_option("--model-release-pubkey", release_pubkey,
+                     "ed25519 public key (hex) of the offline release key fleet-wide models need "
+                     "(vigilctl models keygen)");
+  auto* enroll_cert =
+      app.add_option("--enroll-ca-cert", cfg.enroll_ca_cert,
+                     "issuing CA (PEM, then its chain) that signs enrolled agents' certificates");
+  auto* enroll_key = app.add_option("--enroll-ca-key", cfg.enroll_ca_key, "issuing CA's key");
+  auto* enroll_days = app.add_option("--enroll-cert-days", cfg.enroll_cert_days,
+                                     "days an enrolled agent's certificate is valid (default 30; "
+                                     "agents renew at 2/3)");
+  // Seconds instead of days, for tests that watch renewals happen.
+  auto* enroll_lifetime =
+      app.add_option("--enroll-cert-lifetime-s", cfg.enroll_cert_lifetime_s)->group("");
   std::string signing_key;
   auto* key_opt = app.add_option("--model-signing-key", signing_key,
                                  "ed25519 key (hex) models are signed with; created if missing "
@@ -247,6 +321,7 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (api->count() > 0) cfg.api_listen = flags.api_listen;
     if (data->count() > 0) cfg.data_dir = flags.data_dir;
     if (insecure->count() > 0) cfg.insecure = true;
+    if (bind_any->count() > 0) cfg.insecure_bind_any = true;
     if (tls_cert->count() > 0) cfg.tls_cert = flags.tls_cert;
     if (tls_key->count() > 0) cfg.tls_key = flags.tls_key;
     if (tls_ca->count() > 0) cfg.tls_ca = flags.tls_ca;
@@ -262,18 +337,21 @@ ParsedArgs parse_args(int argc, char** argv) {
     if (max_rate->count() > 0) cfg.max_events_per_s = flags.max_events_per_s;
     if (web->count() > 0) cfg.web_listen = flags.web_listen;
     if (tokens->count() > 0) cfg.token_file = flags.token_file;
+    if (enroll_cert->count() > 0) cfg.enroll_ca_cert = flags.enroll_ca_cert;
+    if (enroll_key->count() > 0) cfg.enroll_ca_key = flags.enroll_ca_key;
+    if (enroll_days->count() > 0) cfg.enroll_cert_days = flags.enroll_cert_days;
+    if (enroll_lifetime->count() > 0) cfg.enroll_cert_lifetime_s = flags.enroll_cert_lifetime_s;
   }
   if (key_opt->count() > 0) cfg.models.signing_key = signing_key;
+  if (release_opt->count() > 0) cfg.models.release_pubkey = release_pubkey;
   if (min_free->count() > 0) cfg.store.min_free_bytes = min_free_mb << 20;
   auto r = log::validate_logging(cfg.log_level, cfg.log_format);
   if (r && !cfg.web_listen.empty() && cfg.token_file.empty()) {
     r = make_error(ErrorCode::kInvalidArgument,
                    "web_listen needs token_file: the web view is token-protected");
   }
-  if (r && !cfg.insecure && (cfg.tls_cert.empty() || cfg.tls_key.empty() || cfg.tls_ca.empty())) {
-    r = make_error(ErrorCode::kInvalidArgument,
-                   "TLS needs tls_cert, tls_key and tls_ca (deploy/make-certs.sh makes them); "
-                   "for a local trial only, --insecure serves plaintext");
+  if (r) {
+    r = check_exposure(cfg);
   }
   if (!r) {
     fmt::print(stderr, "vigil-collector: {}\n", r.error().message);
@@ -310,6 +388,16 @@ int run(const CollectorConfig& config) {
     VLOG_WARN(
         "INSECURE: plaintext gRPC, agents are not authenticated (--insecure is for local "
         "trials only)");
+    if (config.insecure_bind_any) {
+      // Not only a log line: whoever reads the terminal or the journal sees it.
+      fmt::print(stderr,
+                 "vigil-collector: WARNING: --insecure-bind-any: plaintext gRPC on {}{}{}; "
+                 "anyone who reaches the port can send events as any host{}\n",
+                 config.listen, config.api_listen.empty() ? "" : " and ",
+                 config.api_listen,
+                 config.token_file.empty() ? " and change the fleet's models and rules" : "");
+      VLOG_WARN("INSECURE: --insecure-bind-any: plaintext gRPC reachable beyond loopback");
+    }
     credentials = grpc::InsecureServerCredentials();
   } else {
     auto tls = server_credentials(config);
@@ -352,6 +440,30 @@ int run(const CollectorConfig& config) {
   Ingest ingest(**store, correlator, hub);
   ingest.require_client_identity(!config.insecure);
   ingest.set_limits(config.max_agents, config.max_events_per_s);
+  ingest.set_writer_threads(std::max<std::uint32_t>(1, config.ingest_writers));
+  std::optional<IssuingCa> issuing_ca;
+  if (!config.enroll_ca_cert.empty() || !config.enroll_ca_key.empty()) {
+    auto ca = load_issuing_ca(config.enroll_ca_cert, config.enroll_ca_key);
+    if (!ca) {
+      fmt::print(stderr, "vigil-collector: {}\n", ca.error().message);
+      return 1;
+    }
+    issuing_ca = std::move(*ca);
+  }
+  auto enrollment = Enrollment::open(
+      **store, std::move(issuing_ca),
+      config.enroll_cert_lifetime_s > 0 ? config.enroll_cert_lifetime_s
+                                        : std::uint64_t{config.enroll_cert_days} * 86400);
+  if (!enrollment) {
+    fmt::print(stderr, "vigil-collector: enrollment: {}\n", enrollment.error().message);
+    return 1;
+  }
+  ingest.set_admission([&e = **enrollment](const std::string& id) { return e.admit(id); });
+  EnrollServiceImpl enroll_service(**enrollment);
+  EnrollAdminServiceImpl enroll_admin(**enrollment, auth,
+                                      [&ingest](const std::string& id, const std::string& why) {
+                                        return ingest.disconnect(id, why);
+                                      });
   QueryServiceImpl query(**store, hub, ingest, auth);
   ModelConfig model_config = config.models;
   if (model_config.signing_key.empty()) {
@@ -394,17 +506,21 @@ int run(const CollectorConfig& config) {
   // both ports, so Kubernetes probes and generic gRPC tools work.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  const bool one_server = config.api_listen.empty() || config.api_listen == config.listen;
+  // Port 0 twice means two free ports, not one.
+  const bool one_server = config.api_listen.empty() ||
+                          (config.api_listen == config.listen && !config.listen.ends_with(":0"));
   int agent_port = 0;
   int api_port = 0;
   grpc::ServerBuilder agents_builder;
   agents_builder.SetMaxReceiveMessageSize(64 << 20);
   agents_builder.AddListeningPort(config.listen, credentials, &agent_port);
   agents_builder.RegisterService(&ingest);
+  agents_builder.RegisterService(&enroll_service);
   if (one_server) {
     agents_builder.RegisterService(&query);
     agents_builder.RegisterService(&model_service);
     agents_builder.RegisterService(&rule_service);
+    agents_builder.RegisterService(&enroll_admin);
   }
   auto agents_server = agents_builder.BuildAndStart();
   if (!agents_server || agent_port == 0) {
@@ -421,21 +537,31 @@ int run(const CollectorConfig& config) {
     api_builder.RegisterService(&query);
     api_builder.RegisterService(&model_service);
     api_builder.RegisterService(&rule_service);
+    api_builder.RegisterService(&enroll_admin);
     api_server = api_builder.BuildAndStart();
     if (!api_server || api_port == 0) {
       fmt::print(stderr, "vigil-collector: cannot listen on {}\n", config.api_listen);
       return 1;
     }
   }
-  for (auto* server : {agents_server.get(), api_server.get()}) {
+  // grpc.health.v1 per port tells the truth: each server reports SERVING for
+  // the services it hosts and nothing for the others (NOT_FOUND), so a probe
+  // or a client never learns that a port serves what it would answer
+  // UNIMPLEMENTED. The empty name ("the server") is SERVING on both.
+  const std::vector<std::string> agent_services = {"vigil.v1.AgentService",
+                                                   "vigil.v1.EnrollService"};
+  const std::vector<std::string> operator_services = {
+      "vigil.v1.QueryService", "vigil.v1.ModelService", "vigil.v1.RuleService",
+      "vigil.v1.EnrollAdminService"};
+  const auto serve = [](grpc::Server* server, const std::vector<std::string>& names) {
     if (server != nullptr && server->GetHealthCheckService() != nullptr) {
-      for (const char* svc :
-           {"vigil.v1.AgentService", "vigil.v1.QueryService", "vigil.v1.ModelService",
-            "vigil.v1.RuleService"}) {
+      for (const auto& svc : names) {
         server->GetHealthCheckService()->SetServingStatus(svc, true);
       }
     }
-  }
+  };
+  serve(agents_server.get(), agent_services);
+  serve(one_server ? agents_server.get() : api_server.get(), operator_services);
   std::unique_ptr<HttpServer> metrics_server;
   if (!config.metrics_listen.empty()) {
     auto started =
@@ -454,9 +580,20 @@ int run(const CollectorConfig& config) {
       return 1;
     }
     web_view = std::make_unique<WebView>(**store, models, *tokens, unix_now_ns);
+    // HTTPS with the collector's certificate whenever it has one; plaintext
+    // only with --insecure, which parse_args keeps on loopback.
+    std::optional<HttpTls> web_tls;
+    if (!config.insecure) {
+      auto files = read_tls_files(config.tls_ca, config.tls_cert, config.tls_key);
+      if (!files) {
+        fmt::print(stderr, "vigil-collector: web view: {}\n", files.error().message);
+        return 1;
+      }
+      web_tls = HttpTls{.cert_pem = files->cert, .key_pem = files->key};
+    }
     auto started = HttpServer::start(
         config.web_listen, [&web_view](const HttpRequest& req) { return web_view->handle(req); },
-        "web view");
+        "web view", web_tls ? &*web_tls : nullptr);
     if (!started) {
       fmt::print(stderr, "vigil-collector: {}\n", started.error().message);
       return 1;
@@ -506,10 +643,12 @@ int run(const CollectorConfig& config) {
       const auto& s = ingest.stats();
       const auto c = ingest.correlation_stats();
       VLOG_INFO(
-          "stats streams={} batches={} events={} duplicates={} refused={} store_errors={} "
+          "stats streams={} batches={} events={} duplicates={} refused={} events_refused={} "
+          "undecodable={} replaced={} store_errors={} "
           "fleet_alerts={} watchers={} correlation_groups={} correlation_evictions={}",
           s.streams.load(), s.batches.load(), s.events.load(), s.duplicates.load(),
-          s.refused.load(), s.store_errors.load(), s.fleet_alerts.load(), hub.watchers(),
+          s.refused.load(), s.events_refused.load(), s.undecodable.load(), s.replaced.load(),
+          s.store_errors.load(), s.fleet_alerts.load(), hub.watchers(),
           c.sigma.groups, c.sigma.evictions);
       next_stats = now + std::chrono::seconds(std::max<std::uint32_t>(1, config.stats_interval_s));
     }
@@ -539,6 +678,12 @@ std::string render_metrics(Ingest& ingest, AlertHub& hub, ModelManager& models) 
          static_cast<double>(ingest.connected_agents().size()));
   metric(out, "vigil_collector_streams_total", "counter", "Agent streams opened.",
          static_cast<double>(s.streams.load()));
+  metric(out, "vigil_collector_ingest_writer_threads", "gauge",
+         "Threads writing agents' messages to RocksDB (ingest_writers).",
+         static_cast<double>(ingest.writers().threads()));
+  metric(out, "vigil_collector_ingest_waiting", "gauge",
+         "Agent messages waiting for a writer thread (at most one per stream).",
+         static_cast<double>(ingest.writers().waiting()));
   metric(out, "vigil_collector_batches_total", "counter", "Event batches stored and acked.",
          static_cast<double>(s.batches.load()));
   metric(out, "vigil_collector_events_total", "counter", "Events stored.",
@@ -559,6 +704,20 @@ std::string render_metrics(Ingest& ingest, AlertHub& hub, ModelManager& models) 
   metric(out, "vigil_collector_over_max_agents_total", "counter",
          "Hellos refused because max_agents streams were connected.",
          static_cast<double>(s.over_max_agents.load()));
+  metric(out, "vigil_collector_events_refused_total", "counter",
+         "Events refused one by one (listed in the ack; the rest of the batch is stored).",
+         static_cast<double>(s.events_refused.load()));
+  metric(out, "vigil_collector_streams_replaced_total", "counter",
+         "Agent streams ended because a newer stream with the same agent id took over.",
+         static_cast<double>(s.replaced.load()));
+  metric_header(out, "vigil_collector_refusals_total", "counter",
+                "Refusals by reason: streams ended (Refusal.code) and single events (ack "
+                "refused[].reason); docs/api.md lists the reasons.");
+  for (std::size_t i = 0; i < kReasonCount; ++i) {
+    metric_sample(out, "vigil_collector_refusals_total",
+                  static_cast<double>(s.refusals[i].load()),
+                  fmt::format("reason=\"{}\"", reason_code(static_cast<Reason>(i))));
+  }
   metric(out, "vigil_collector_store_errors_total", "counter", "Batches the store failed to write.",
          static_cast<double>(s.store_errors.load()));
   metric(out, "vigil_collector_fleet_alerts_total", "counter",

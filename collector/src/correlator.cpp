@@ -18,6 +18,14 @@ constexpr std::uint64_t kSec = 1'000'000'000ULL;
 constexpr std::size_t kMaxKnownExes = 65'536;
 // Sweeps rules no event touched at most this often (collector time).
 constexpr std::uint64_t kSweepNs = kSec;
+// Lineage: a process not heard of for this long leaves its host's table; an
+// accept links descendants for this long (longer than any shipped rule's
+// timespan: the rule's window decides, this only bounds memory).
+constexpr std::uint64_t kProcessTtlNs = 3600 * kSec;
+constexpr std::uint64_t kAcceptTtlNs = 600 * kSec;
+constexpr std::uint64_t kLineageSweepNs = 60 * kSec;
+// Ancestors walked per shell exec (a cycle from pid reuse cannot loop).
+constexpr std::size_t kMaxLineageDepth = 32;
 
 }  // namespace
 
@@ -72,6 +80,54 @@ void Correlator::expire(std::uint64_t now_ns) {
   engine_.expire(now_ns);
   const std::uint64_t window_ns = options_.window_s * kSec;
   std::erase_if(episodes_, [&](const auto& kv) { return kv.second.last_ns + window_ns < now_ns; });
+  if (now_ns >= last_lineage_sweep_ns_ + kLineageSweepNs) {
+    last_lineage_sweep_ns_ = now_ns;
+    for (auto it = lineage_.begin(); it != lineage_.end();) {
+      auto& tree = it->second;
+      std::erase_if(tree.procs,
+                    [&](const auto& kv) { return kv.second.seen_ns + kProcessTtlNs < now_ns; });
+      std::erase_if(tree.acceptors,
+                    [&](const auto& kv) { return kv.second + kAcceptTtlNs < now_ns; });
+      it = tree.procs.empty() && tree.acceptors.empty() ? lineage_.erase(it) : std::next(it);
+    }
+  }
+}
+
+void Correlator::learn(HostLineage& tree, const v1::Event& e, std::uint64_t now) {
+  auto note = [&](std::uint32_t pid, std::uint32_t ppid) {
+    if (pid == 0 || ppid == 0 || pid == ppid) {
+      return;
+    }
+    if (tree.procs.size() >= options_.max_processes && !tree.procs.contains(pid)) {
+      // A host forking faster than the sweep: start its table over (counted)
+      // rather than grow without bound. Links through it are lost, not forged.
+      tree.procs.clear();
+      ++stats_.lineage_resets;
+    }
+    tree.procs[pid] = {ppid, now};
+  };
+  note(e.pid(), e.ppid());
+  if (e.has_fork()) {
+    note(e.fork().child_pid(), e.pid());
+  }
+}
+
+std::uint32_t Correlator::accepting_ancestor(const HostLineage& tree, const v1::Event& e,
+                                             std::uint64_t now) {
+  std::uint32_t pid = e.pid();
+  std::uint32_t parent = e.ppid();  // the event's own view is the freshest
+  for (std::size_t depth = 0; depth < kMaxLineageDepth && pid > 1; ++depth) {
+    // pid 1 is everyone's ancestor (and accepts for socket-activated
+    // services): it links nothing.
+    if (auto a = tree.acceptors.find(pid);
+        a != tree.acceptors.end() && a->second + kAcceptTtlNs >= now) {
+      return pid;
+    }
+    pid = parent;
+    auto p = tree.procs.find(pid);
+    parent = p == tree.procs.end() ? 0 : p->second.ppid;
+  }
+  return 0;
 }
 
 void Correlator::remember_exe(const std::string& exe) {
@@ -105,19 +161,35 @@ void Correlator::observe(const EventOrigin& from, const v1::Event& e, std::uint6
       peer = it->second;
     }
   }
+  auto tree = lineage_.find(from.host);
+  if (tree == lineage_.end()) {
+    tree = lineage_.emplace(std::string(from.host), HostLineage{}).first;
+  }
+  learn(tree->second, e, now_ns_);
   std::array<std::string_view, 2> derived{};
   std::size_t n_derived = 0;
+  std::uint32_t lineage_pid = 0;
   if (e.type() == "accept" && !peer.empty()) {
     derived[n_derived++] = kFleetPeerAccept;
+    if (e.pid() > 1) {
+      tree->second.acceptors[e.pid()] = now_ns_;
+      lineage_pid = e.pid();
+    }
   }
   const std::string& exe = e.exe().empty() && e.has_exec() ? e.exec().filename() : e.exe();
   const bool exec = e.type() == "exec";
   if (exec && is_shell_or_interpreter(exe)) {
     derived[n_derived++] = kShellExec;
+    if (!tree->second.acceptors.empty()) {
+      lineage_pid = accepting_ancestor(tree->second, e, now_ns_);
+      stats_.lineage_links += lineage_pid != 0 ? 1 : 0;
+    }
   }
+  const std::string lineage = lineage_pid != 0 ? std::to_string(lineage_pid) : std::string();
   engine_.observe({.agent = from.agent_id,
                    .host = from.host,
                    .peer = peer,
+                   .lineage = lineage,
                    .extra_indicators = std::span(derived.data(), n_derived),
                    .event = e},
                   now_ns_, out);

@@ -1,7 +1,10 @@
 #include "vigil/collector/ingest.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <google/protobuf/unknown_field_set.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 
@@ -10,84 +13,206 @@
 #include "vigil/log.h"
 
 namespace vigil::collector {
-namespace {}  // namespace
+namespace {
+
+// A failed read is the agent's half-close, or a message that arrived and did
+// not parse (proto3 rejects a string that is not UTF-8; garbage bytes). gRPC
+// reports both as ok=false. Parsing clears the message first, so a sentinel
+// set before each read survives only the first: an unknown field with the
+// highest field number, which no vigil message uses.
+constexpr int kSentinelField = 536'870'911;
+
+void arm_sentinel(v1::AgentMessage& msg) {
+  msg.Clear();
+  msg.GetReflection()->MutableUnknownFields(&msg)->AddVarint(kSentinelField, 1);
+}
+
+bool sentinel_intact(const v1::AgentMessage& msg) {
+  const auto& unknown = msg.GetReflection()->GetUnknownFields(msg);
+  return msg.msg_case() == v1::AgentMessage::MSG_NOT_SET && unknown.field_count() == 1 &&
+         unknown.field(0).number() == kSentinelField;
+}
+
+// An address in one canonical text form (inet_ntop; IPv4-mapped IPv6 as IPv4),
+// or "" when `text` is not an IP address.
+std::string canonical_ip(std::string_view text) {
+  const std::string s(text);
+  std::array<unsigned char, 16> bin{};
+  std::array<char, INET6_ADDRSTRLEN> out{};
+  if (inet_pton(AF_INET, s.c_str(), bin.data()) == 1) {
+    return inet_ntop(AF_INET, bin.data(), out.data(), out.size()) ? out.data() : "";
+  }
+  if (inet_pton(AF_INET6, s.c_str(), bin.data()) != 1) {
+    return {};
+  }
+  constexpr std::array<unsigned char, 12> kMapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(kMapped.begin(), kMapped.end(), bin.begin())) {
+    return inet_ntop(AF_INET, bin.data() + 12, out.data(), out.size()) ? out.data() : "";
+  }
+  return inet_ntop(AF_INET6, bin.data(), out.data(), out.size()) ? out.data() : "";
+}
+
+// grpc's peer string, "ipv4:10.0.0.1:5000" or "ipv6:[::1]:5000": the address.
+std::string peer_ip(std::string_view peer) {
+  if (peer.starts_with("ipv4:")) {
+    peer.remove_prefix(5);
+    return canonical_ip(peer.substr(0, peer.rfind(':')));
+  }
+  if (peer.starts_with("ipv6:[")) {
+    peer.remove_prefix(6);
+    return canonical_ip(peer.substr(0, peer.find(']')));
+  }
+  return {};
+}
+
+// Stream refusals: the status each reason ends with.
+grpc::StatusCode status_for(Reason reason) {
+  switch (reason) {
+    case Reason::kStorage:
+      return grpc::StatusCode::UNAVAILABLE;
+    case Reason::kIdentity:
+      return grpc::StatusCode::PERMISSION_DENIED;
+    case Reason::kOverMaxAgents:
+    case Reason::kRateLimited:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case Reason::kReplaced:
+      return grpc::StatusCode::ABORTED;
+    default:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+  }
+}
+
+Reason reason_for(const Error& error) {
+  switch (error.code) {
+    case ErrorCode::kIo:
+      return Reason::kStorage;
+    case ErrorCode::kPermission:
+      return Reason::kIdentity;
+    case ErrorCode::kExhausted:
+      return Reason::kRateLimited;
+    default:
+      return Reason::kProtocol;
+  }
+}
+
+}  // namespace
 
 class ConnectReactor final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
  public:
-  ConnectReactor(Ingest& ingest, std::string identity, bool require_identity)
-      : ingest_(ingest), identity_(std::move(identity)), require_identity_(require_identity) {
+  ConnectReactor(Ingest& ingest, std::string identity, bool require_identity, std::string peer_ip,
+                 std::vector<std::string> certificate_ips)
+      : ingest_(ingest),
+        identity_(std::move(identity)),
+        require_identity_(require_identity),
+        peer_ip_(std::move(peer_ip)),
+        certificate_ips_(std::move(certificate_ips)) {
     ++ingest_.stats_.streams;
+    arm_sentinel(in_);
     StartRead(&in_);
   }
 
   // Thread-safe: used by the reactor itself and by Ingest::send_to_agent.
-  void send(const v1::CollectorMessage& msg, bool then_finish = false) {
+  // `then_finish`: the last message; the stream then ends with `final_status`.
+  // False when the stream is ending already.
+  bool send(const v1::CollectorMessage& msg, bool then_finish = false,
+            grpc::Status final_status = grpc::Status::OK) {
     std::lock_guard lock(mu_);
     if (finishing_) {
-      return;
+      return false;
     }
     out_.push_back(msg);
     finishing_ = then_finish;
+    final_status_ = std::move(final_status);
     if (!writing_) {
       writing_ = true;
       StartWrite(&out_.front());
     }
+    return true;
   }
 
   void OnReadDone(bool ok) override {
+    {
+      // Ended from outside (Ingest::disconnect): no more reads, no more batches.
+      std::lock_guard lock(mu_);
+      if (finishing_) {
+        return;
+      }
+    }
     if (!ok) {
-      // A failed read is the agent's half-close, or a message that arrived
-      // but did not parse (proto3 rejects a string that is not UTF-8). The
-      // second leaves the oneof it started set (in_ is cleared before each
-      // read); ending that stream with OK would hide the loss, so it is
-      // counted and refused.
-      if (in_.msg_case() != v1::AgentMessage::MSG_NOT_SET) {
+      // Ending a stream whose message did not parse with OK would hide the
+      // loss: it is counted and refused (see arm_sentinel).
+      if (!sentinel_intact(in_)) {
         ++ingest_.stats_.undecodable;
-        refuse(make_error(ErrorCode::kInvalidArgument,
-                          "a message did not parse (a string field that is not UTF-8?)")
-                   .error());
+        refuse(Reason::kUndecodable,
+               "a message did not parse (garbage, or a string field that is not UTF-8)");
         return;
       }
       finish(grpc::Status::OK);
       return;
     }
-    if (auto r = handle(in_); !r) {
-      refuse(r.error());
+    // Storage writes leave the callback thread: the message is handled on the
+    // writer pool, and the next one is read only after it (one job per stream,
+    // in order). finish() waits for the job; see `pending_`.
+    {
+      std::lock_guard lock(mu_);
+      pending_ = true;
+    }
+    ingest_.writers_->post([this] { process(); });
+  }
+
+  // On a writer thread: the message read last, then the next read.
+  void process() {
+    auto refused = handle(in_);
+    {
+      std::lock_guard lock(mu_);
+      pending_ = false;
+      if (finishing_) {
+        // Ended meanwhile (replaced, disconnected, cancelled): finish now if
+        // no write is left to do it.
+        if (!writing_) {
+          finish_locked(final_status_);
+        }
+        return;
+      }
+    }
+    if (refused) {
+      refuse(refused->reason, refused->detail);
       return;
     }
-    in_.Clear();
+    arm_sentinel(in_);
     StartRead(&in_);
   }
 
   // Ends the stream: a Refusal message saying why, then a non-OK status.
-  void refuse(const Error& error) {
-    ++ingest_.stats_.refused;
-    VLOG_WARN("agent '{}' refused: {}", agent_id_.empty() ? "?" : agent_id_, error.message);
-    switch (error.code) {
-      case ErrorCode::kIo:
-        refusal_code_ = grpc::StatusCode::UNAVAILABLE;
-        break;
-      case ErrorCode::kPermission:
-        refusal_code_ = grpc::StatusCode::PERMISSION_DENIED;
-        break;
-      case ErrorCode::kExhausted:
-        refusal_code_ = grpc::StatusCode::RESOURCE_EXHAUSTED;
-        break;
-      default:
-        refusal_code_ = grpc::StatusCode::INVALID_ARGUMENT;
-    }
+  void refuse(Reason reason, const std::string& message) {
     v1::CollectorMessage msg;
-    msg.mutable_refusal()->set_reason(error.message);
-    send(msg, /*then_finish=*/true);
+    msg.mutable_refusal()->set_reason(message);
+    msg.mutable_refusal()->set_code(std::string(reason_code(reason)));
+    if (!send(msg, /*then_finish=*/true,
+              grpc::Status(status_for(reason),
+                           fmt::format("refused ({}): {}", reason_code(reason), message)))) {
+      return;  // ending already, for another reason
+    }
+    ++ingest_.stats_.refused;
+    ingest_.stats_.count(reason);
+    VLOG_WARN("agent '{}' refused ({}): {}", agent_id_.empty() ? "?" : agent_id_,
+              reason_code(reason), message);
   }
+  void refuse(const Error& error) { refuse(reason_for(error), error.message); }
 
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(mu_);
     out_.pop_front();
     if (!ok) {
       writing_ = false;
-      finish_locked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      const grpc::Status failed(grpc::StatusCode::UNAVAILABLE, "write failed");
+      if (pending_) {
+        finishing_ = true;  // process() finishes once its message is handled
+        final_status_ = failed;
+        return;
+      }
+      finish_locked(failed);
       return;
     }
     if (!out_.empty()) {
@@ -95,16 +220,16 @@ class ConnectReactor final
       return;
     }
     writing_ = false;
-    if (finishing_) {
-      finish_locked(refusal_status());
+    if (finishing_ && !pending_) {
+      finish_locked(final_status_);
     }
   }
 
   void OnCancel() override { finish(grpc::Status::CANCELLED); }
 
   void OnDone() override {
-    if (!agent_id_.empty()) {
-      ingest_.detach(agent_id_, this);
+    // A replaced stream leaves the record to its successor.
+    if (!agent_id_.empty() && ingest_.detach(agent_id_, this)) {
       if (auto r = ingest_.store_.set_connected(agent_id_, false, unix_now_ns()); !r) {
         VLOG_WARN("agent '{}' record: {}", agent_id_, r.error().message);
       }
@@ -113,14 +238,16 @@ class ConnectReactor final
   }
 
  private:
-  grpc::Status refusal_status() const {
-    return grpc::Status(refusal_code_, "refused; see the Refusal message");
-  }
-
   void finish(const grpc::Status& status) {
     std::lock_guard lock(mu_);
-    if (writing_) {
-      finishing_ = true;  // OnWriteDone finishes after the last write
+    if (writing_ || pending_) {
+      if (!finishing_) {
+        final_status_ = status;  // a refusal already queued keeps its own
+      }
+      // OnWriteDone or process() finishes after the last write and the
+      // message being handled: OnDone (which deletes this) cannot run while a
+      // writer thread still uses the reactor.
+      finishing_ = true;
       return;
     }
     finish_locked(status);
@@ -135,98 +262,176 @@ class ConnectReactor final
     Finish(status);
   }
 
-  Result<void> handle(const v1::AgentMessage& msg) {
+  // Nothing, or why the stream must end.
+  std::optional<Refused> handle(const v1::AgentMessage& msg) {
     switch (msg.msg_case()) {
-      case v1::AgentMessage::kHello: {
-        if (!agent_id_.empty()) {
-          return make_error(ErrorCode::kInvalidArgument, "second hello on one stream");
-        }
-        if (auto r = validate_hello(msg.hello()); !r) {
-          return r;
-        }
-        if (require_identity_) {
-          if (auto r = Ingest::check_identity(identity_, msg.hello()); !r) {
-            return r;
-          }
-        }
-        // Take the agent's slot first: the max_agents check and the slot are one step.
-        if (!ingest_.try_attach(msg.hello().agent_id(), this)) {
-          ++ingest_.stats_.over_max_agents;
-          return make_error(ErrorCode::kExhausted,
-                            fmt::format("{} agents connected, the collector's max_agents; retry "
-                                        "later",
-                                        ingest_.max_agents_));
-        }
-        agent_id_ = msg.hello().agent_id();  // from here OnDone releases the slot
-        host_ = msg.hello().host_id();
-        auto acked = ingest_.store_.register_agent(msg.hello(), unix_now_ns());
-        if (!acked) {
-          ++ingest_.stats_.store_errors;
-          return make_error(ErrorCode::kIo,
-                            "collector storage unavailable: " + acked.error().message);
-        }
-        {
-          std::lock_guard lock(ingest_.correlator_mu_);
-          ingest_.correlator_.set_host_addresses(
-              host_, {msg.hello().addresses().begin(), msg.hello().addresses().end()});
-        }
-        VLOG_INFO("agent '{}' (host '{}', {}) connected, durable up to seq {}", agent_id_, host_,
-                  msg.hello().version(), *acked);
-        v1::CollectorMessage ack;
-        ack.mutable_ack()->set_seq(*acked);
-        send(ack);
-        if (ingest_.hello_hook_) {
-          ingest_.hello_hook_(agent_id_, msg.hello());  // e.g. bring its model up to date
-        }
-        return {};
-      }
-      case v1::AgentMessage::kBatch: {
-        if (agent_id_.empty()) {
-          return make_error(ErrorCode::kInvalidArgument, "batch before hello");
-        }
-        if (auto r = validate_batch(msg.batch()); !r) {
-          return r;
-        }
-        if (auto r = ingest_.take_tokens(agent_id_, msg.batch().events_size()); !r) {
-          ++ingest_.stats_.rate_limited;
-          return r;
-        }
-        auto acked = ingest_.on_batch(agent_id_, host_, msg.batch());
-        if (!acked) {
-          return std::unexpected(acked.error());
-        }
-        v1::CollectorMessage ack;
-        ack.mutable_ack()->set_seq(*acked);
-        send(ack);
-        return {};
-      }
+      case v1::AgentMessage::kHello:
+        return on_hello(msg.hello());
+      case v1::AgentMessage::kBatch:
+        return on_batch(msg.batch());
       case v1::AgentMessage::kHealth:
         if (agent_id_.empty()) {
-          return make_error(ErrorCode::kInvalidArgument, "health before hello");
+          return Refused{Reason::kProtocol, "health before hello"};
+        }
+        if (auto bad = check_health(msg.health())) {
+          return bad;
         }
         if (auto r = ingest_.store_.update_health(agent_id_, msg.health(), unix_now_ns()); !r) {
           ++ingest_.stats_.store_errors;
           VLOG_WARN("agent '{}' health: {}", agent_id_, r.error().message);
         }
-        return {};
+        return std::nullopt;
       case v1::AgentMessage::MSG_NOT_SET:
         break;
     }
-    return make_error(ErrorCode::kInvalidArgument, "empty message");
+    return Refused{Reason::kProtocol, "empty message"};
+  }
+
+  std::optional<Refused> on_hello(const v1::Hello& hello) {
+    if (!agent_id_.empty()) {
+      return Refused{Reason::kProtocol, "second hello on one stream"};
+    }
+    if (auto bad = check_hello(hello)) {
+      return bad;
+    }
+    if (require_identity_) {
+      if (auto r = Ingest::check_identity(identity_, hello); !r) {
+        return Refused{Reason::kIdentity, r.error().message};
+      }
+    }
+    if (ingest_.admit_) {
+      if (auto r = ingest_.admit_(hello.agent_id()); !r) {
+        return Refused{Reason::kIdentity, r.error().message};
+      }
+    }
+    // Take the agent's slot first: the max_agents check and the slot are one
+    // step. An older stream with this id is ended here.
+    if (!ingest_.try_attach(hello.agent_id(), this)) {
+      ++ingest_.stats_.over_max_agents;
+      return Refused{Reason::kOverMaxAgents,
+                     fmt::format("{} agents connected, the collector's max_agents; retry later",
+                                 ingest_.max_agents_)};
+    }
+    agent_id_ = hello.agent_id();  // from here OnDone releases the slot
+    host_ = hello.host_id();
+    const auto origin = origin_of(hello);
+    Result<std::uint64_t> acked;
+    {
+      // The replaced stream's batch in flight, if any, is written first.
+      auto writer = ingest_.writer_lock(agent_id_);
+      if (!ingest_.owns(agent_id_, this)) {
+        return Refused{Reason::kReplaced, "replaced by a newer stream for agent " + agent_id_};
+      }
+      acked = ingest_.store_.register_agent(hello, unix_now_ns(), origin);
+    }
+    if (!acked) {
+      ++ingest_.stats_.store_errors;
+      return Refused{Reason::kStorage, "collector storage unavailable: " + acked.error().message};
+    }
+    {
+      // Only addresses the collector could confirm are the host's to the
+      // correlator: a claimed one could be another host's.
+      std::lock_guard lock(ingest_.correlator_mu_);
+      ingest_.correlator_.set_host_addresses(host_, origin.verified_addresses);
+    }
+    VLOG_INFO("agent '{}' (host '{}', {}, from {}) connected, durable up to seq {}", agent_id_,
+              host_, hello.version(), origin.peer_address, *acked);
+    v1::CollectorMessage ack;
+    ack.mutable_ack()->set_seq(*acked);
+    send(ack);
+    if (ingest_.hello_hook_) {
+      ingest_.hello_hook_(agent_id_, hello);  // e.g. bring its model up to date
+    }
+    return std::nullopt;
+  }
+
+  // The valid events are stored; the others are listed in the ack, which
+  // settles the whole batch (docs/api.md, "Acks").
+  std::optional<Refused> on_batch(const v1::EventBatch& batch) {
+    if (agent_id_.empty()) {
+      return Refused{Reason::kProtocol, "batch before hello"};
+    }
+    if (auto bad = check_batch(batch)) {
+      return bad;
+    }
+    if (auto r = ingest_.take_tokens(agent_id_, batch.events_size()); !r) {
+      ++ingest_.stats_.rate_limited;
+      return Refused{Reason::kRateLimited, r.error().message};
+    }
+    v1::CollectorMessage ack;
+    auto& refused = *ack.mutable_ack()->mutable_refused();
+    for (const auto& e : batch.events()) {
+      if (auto bad = check_event(e)) {
+        auto* r = refused.Add();
+        r->set_seq(e.seq());
+        r->set_reason(std::string(reason_code(bad->reason)));
+        r->set_detail(std::move(bad->detail));
+        ingest_.stats_.count(bad->reason);
+      }
+    }
+    const v1::EventBatch* keep = &batch;
+    v1::EventBatch valid;
+    if (!refused.empty()) {
+      ingest_.stats_.events_refused += static_cast<std::uint64_t>(refused.size());
+      // check_batch made the header the events' own seqs: the mark covers the
+      // refused events too, so the agent drops them and moves on.
+      valid.set_first_seq(batch.first_seq());
+      valid.set_last_seq(batch.last_seq());
+      auto next = refused.begin();
+      for (const auto& e : batch.events()) {
+        if (next != refused.end() && next->seq() == e.seq()) {
+          ++next;
+          continue;
+        }
+        *valid.add_events() = e;
+      }
+      keep = &valid;
+    }
+    Result<std::uint64_t> acked;
+    {
+      auto writer = ingest_.writer_lock(agent_id_);
+      if (!ingest_.owns(agent_id_, this)) {
+        return Refused{Reason::kReplaced, "replaced by a newer stream for agent " + agent_id_};
+      }
+      acked = ingest_.on_batch(agent_id_, host_, *keep, static_cast<std::uint64_t>(refused.size()));
+    }
+    if (!acked) {
+      return Refused{reason_for(acked.error()), acked.error().message};
+    }
+    ack.mutable_ack()->set_seq(*acked);
+    send(ack);
+    return std::nullopt;
+  }
+
+  // The claimed addresses the stream's peer address or the client
+  // certificate's IP SANs confirm.
+  HelloOrigin origin_of(const v1::Hello& hello) const {
+    HelloOrigin origin{.peer_address = peer_ip_, .verified_addresses = {}};
+    for (const auto& claimed : hello.addresses()) {
+      const auto ip = canonical_ip(claimed);
+      if (!ip.empty() &&
+          (ip == peer_ip_ || std::ranges::find(certificate_ips_, ip) != certificate_ips_.end())) {
+        origin.verified_addresses.push_back(claimed);
+      }
+    }
+    return origin;
   }
 
   Ingest& ingest_;
   const std::string identity_;  // the client certificate's CN; empty without mTLS
   const bool require_identity_;
+  const std::string peer_ip_;  // canonical; "" when not an IP (e.g. a unix socket)
+  const std::vector<std::string> certificate_ips_;  // the client certificate's SANs, canonical
   v1::AgentMessage in_;
   std::string agent_id_;
   std::string host_;
   std::mutex mu_;
   std::deque<v1::CollectorMessage> out_;
   bool writing_ = false;
+  bool pending_ = false;  // a message is being handled on the writer pool
   bool finishing_ = false;
   bool finished_ = false;
-  grpc::StatusCode refusal_code_ = grpc::StatusCode::INVALID_ARGUMENT;
+  grpc::Status final_status_;  // after the last queued write, when finishing_
 };
 
 Ingest::Ingest(Store& store, Correlator& correlator, AlertHub& hub)
@@ -235,13 +440,20 @@ Ingest::Ingest(Store& store, Correlator& correlator, AlertHub& hub)
 grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* Ingest::Connect(
     grpc::CallbackServerContext* ctx) {
   std::string identity;
+  std::vector<std::string> certificate_ips;
   if (const auto auth = ctx->auth_context(); auth && auth->IsPeerAuthenticated()) {
     const auto cn = auth->FindPropertyValues("x509_common_name");
     if (!cn.empty()) {
       identity.assign(cn.front().data(), cn.front().size());
     }
+    for (const auto& san : auth->FindPropertyValues("x509_subject_alternative_name")) {
+      if (auto ip = canonical_ip({san.data(), san.size()}); !ip.empty()) {
+        certificate_ips.push_back(std::move(ip));
+      }
+    }
   }
-  return new ConnectReactor(*this, std::move(identity), require_identity_);
+  return new ConnectReactor(*this, std::move(identity), require_identity_, peer_ip(ctx->peer()),
+                            std::move(certificate_ips));
 }
 
 Result<void> Ingest::check_identity(std::string_view identity, const v1::Hello& hello) {
@@ -290,16 +502,43 @@ bool Ingest::try_attach(const std::string& agent_id, ConnectReactor* reactor) {
   if (max_agents_ > 0 && connected_.size() >= max_agents_ && !connected_.contains(agent_id)) {
     return false;
   }
-  connected_[agent_id] = reactor;  // a reconnect replaces a half-dead stream
+  auto& slot = connected_[agent_id];
+  if (slot != nullptr && slot != reactor) {
+    // A reconnect (the old stream half-dead) or a second agent claiming the
+    // id: either way the newest is the one writer; the old one is told why.
+    ++stats_.replaced;
+    slot->refuse(Reason::kReplaced, "replaced by a newer stream for agent " + agent_id);
+  }
+  slot = reactor;
+  if (auto& mu = writer_mu_[agent_id]; !mu) {
+    mu = std::make_unique<std::mutex>();
+  }
   return true;
 }
 
-void Ingest::detach(const std::string& agent_id, ConnectReactor* reactor) {
+bool Ingest::detach(const std::string& agent_id, ConnectReactor* reactor) {
   std::lock_guard lock(agents_mu_);
   auto it = connected_.find(agent_id);
   if (it != connected_.end() && it->second == reactor) {
     connected_.erase(it);
+    return true;
   }
+  return false;
+}
+
+std::unique_lock<std::mutex> Ingest::writer_lock(const std::string& agent_id) {
+  std::mutex* mu = nullptr;
+  {
+    std::lock_guard lock(agents_mu_);
+    mu = writer_mu_.at(agent_id).get();  // made by try_attach, never erased
+  }
+  return std::unique_lock(*mu);
+}
+
+bool Ingest::owns(const std::string& agent_id, const ConnectReactor* reactor) {
+  std::lock_guard lock(agents_mu_);
+  auto it = connected_.find(agent_id);
+  return it != connected_.end() && it->second == reactor;
 }
 
 CorrelatorStats Ingest::correlation_stats() {
@@ -317,6 +556,16 @@ std::vector<std::string> Ingest::connected_agents() {
   return ids;
 }
 
+bool Ingest::disconnect(const std::string& agent_id, const std::string& reason) {
+  std::lock_guard lock(agents_mu_);
+  auto it = connected_.find(agent_id);
+  if (it == connected_.end()) {
+    return false;
+  }
+  it->second->refuse(Error{ErrorCode::kPermission, reason});
+  return true;
+}
+
 bool Ingest::send_to_agent(const std::string& agent_id, const v1::CollectorMessage& msg) {
   std::lock_guard lock(agents_mu_);
   auto it = connected_.find(agent_id);
@@ -328,9 +577,9 @@ bool Ingest::send_to_agent(const std::string& agent_id, const v1::CollectorMessa
 }
 
 Result<std::uint64_t> Ingest::on_batch(const std::string& agent_id, const std::string& host,
-                                       const v1::EventBatch& batch) {
+                                       const v1::EventBatch& batch, std::uint64_t refused) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto result = store_.ingest(agent_id, batch, unix_now_ns());
+  auto result = store_.ingest(agent_id, batch, unix_now_ns(), refused);
   if (!result) {
     ++stats_.store_errors;
     return make_error(ErrorCode::kIo, "collector storage unavailable: " + result.error().message);

@@ -40,6 +40,14 @@ std::string alert_key(std::uint64_t ts_ns, std::string_view id) {
   return k;
 }
 
+std::string rollup_key(std::uint64_t minute_ns, std::string_view host) {
+  std::string k;
+  k.reserve(8 + host.size());
+  put_be64(k, minute_ns);
+  k.append(host);
+  return k;
+}
+
 std::string alert_index_key(std::string_view id) { return "alert/" + std::string(id); }
 
 std::string to_hex(std::string_view bytes) {

@@ -50,6 +50,15 @@ grpc::ServerUnaryReactor* ModelServiceImpl::ImportModel(grpc::CallbackServerCont
   return finish_with(ctx, models_.import(req->model(), unix_now_ns()), resp);
 }
 
+grpc::ServerUnaryReactor* ModelServiceImpl::ReleaseModel(grpc::CallbackServerContext* ctx,
+                                                         const v1::ReleaseModelRequest* req,
+                                                         v1::ModelInfo* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kOperator); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
+  return finish_with(ctx, models_.release(*req), resp);
+}
+
 grpc::ServerUnaryReactor* ModelServiceImpl::Evolve(grpc::CallbackServerContext* ctx,
                                                    const v1::EvolveRequest* /*req*/,
                                                    v1::EvolutionStatus* resp) {

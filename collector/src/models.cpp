@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "vigil/log.h"
+#include "vigil/model_release.h"
 #include "vigil/scoring.h"
 
 namespace vigil::collector {
@@ -33,10 +34,11 @@ ModelManager::ModelManager(Store& store, ModelConfig config, AgentLink link)
     : store_(store),
       config_(std::move(config)),
       link_(std::move(link)),
-      rollout_(store, {.noun = "model", .state_key = kRolloutKey},
+      rollout_(store,
+               {.noun = "model", .state_key = kRolloutKey, .canary_ttl_s = config_.canary_ttl_s},
                {.connected = [this] { return link_.connected(); },
-                .push = [this](const std::string& id,
-                               const std::string& version) { return push(id, version); },
+                .push = [this](const std::string& id, const std::string& version,
+                               const PushScope& scope) { return push(id, version, scope); },
                 .running = [](const v1::AgentRecord& a) { return a.model_version(); },
                 .exists = [this](const std::string& version) -> Result<bool> {
                   auto rec = store_.get_model(version);
@@ -47,7 +49,9 @@ ModelManager::ModelManager(Store& store, ModelConfig config, AgentLink link)
                 },
                 .active_version = [this] { return active_version(); },
                 .set_state = [this](const std::string& version,
-                                    const std::string& state) { set_state(version, state); }}) {}
+                                    const std::string& state) { set_state(version, state); },
+                .fleet_blocker =
+                    [this](const std::string& version) { return fleet_blocker(version); }}) {}
 
 ModelManager::~ModelManager() {
   stopping_ = true;
@@ -58,6 +62,21 @@ ModelManager::~ModelManager() {
 
 Result<void> ModelManager::init(std::string_view shipped_model, std::uint64_t now_ns) {
   last_scheduled_ns_ = now_ns;
+  const auto& rk = config_.release_pubkey;
+  if (!rk.empty() &&
+      (rk.size() != 64 || rk.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "model_release_pubkey must be 64 hex characters (an ed25519 public key)");
+  }
+  if (config_.canary_ttl_s == 0 || config_.canary_ttl_s > kModelMaxCanaryTtlS - 86400) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("model_canary_ttl_s must be 1..{}", kModelMaxCanaryTtlS - 86400));
+  }
+  if (rk.empty()) {
+    VLOG_WARN("no model_release_pubkey: models other than the shipped one stop at their canary");
+  } else {
+    VLOG_INFO("model release public key {} (agents: --model-release-pubkey)", rk);
+  }
   // The signing key: created once, kept with mode 0600.
   auto key = SigningKey::load_or_create(config_.signing_key);
   if (!key) {
@@ -68,15 +87,29 @@ Result<void> ModelManager::init(std::string_view shipped_model, std::uint64_t no
     VLOG_INFO("created model signing key {} (public key {})", config_.signing_key.string(),
               public_key_hex());
   }
-  if (store_.models().empty() && !shipped_model.empty()) {
-    v1::Model model;
-    if (!model.ParseFromArray(shipped_model.data(), static_cast<int>(shipped_model.size()))) {
+  v1::Model shipped;
+  if (!shipped_model.empty()) {
+    if (!shipped.ParseFromArray(shipped_model.data(), static_cast<int>(shipped_model.size()))) {
       return make_error(ErrorCode::kCorrupt, "the shipped model does not parse");
     }
+    // As sign() stores it, and as agents serialise their built-in default.
+    shipped_bytes_ = shipped.SerializeAsString();
+  }
+  for (const auto& m : store_.models()) {
+    if (m.rollback_signature().empty() || m.release_seq() < marker_.rollback_from_seq()) {
+      continue;
+    }
+    marker_.set_rollback_from_seq(m.release_seq());
+    marker_.set_rollback_to_seq(m.rollback_to_seq());
+    marker_.set_rollback_signature(m.rollback_signature());
+  }
+  if (store_.models().empty() && !shipped_model.empty()) {
+    const v1::Model& model = shipped;
     v1::ModelInfo info;
     info.set_state("active");  // what every agent runs out of the box
     info.set_created_ns(model.created_ns() != 0 ? model.created_ns() : now_ns);
     info.set_created_by(model.created_by().empty() ? "shipped" : model.created_by());
+    info.set_released(true);  // release 0: every agent has it built in
     auto rec = sign(model, info);
     if (!rec) {
       return std::unexpected(rec.error());
@@ -127,16 +160,127 @@ void ModelManager::set_state(const std::string& version, const std::string& stat
   }
 }
 
-bool ModelManager::push(const std::string& agent_id, const std::string& version) {
+std::string ModelManager::fleet_blocker(const v1::ModelRecord& rec) const {
+  if (!shipped_bytes_.empty() && rec.model() == shipped_bytes_) {
+    return {};  // release 0, built into every agent
+  }
+  if (config_.release_pubkey.empty()) {
+    return "no model_release_pubkey configured: only the shipped model can reach the fleet "
+           "(docs/security.md, \"Models\")";
+  }
+  if (rec.release_signature().empty()) {
+    return fmt::format("waiting for a release signature: vigilctl models sign --key KEY {}",
+                       rec.info().version());
+  }
+  if (!verify_signature(config_.release_pubkey,
+                        model_release_message(rec.release_seq(), rec.model()),
+                        rec.release_signature())) {
+    return fmt::format(
+        "the release signature of {} does not verify with model_release_pubkey (another key?): "
+        "vigilctl models sign --key KEY {}",
+        rec.info().version(), rec.info().version());
+  }
+  return {};
+}
+
+std::string ModelManager::fleet_blocker(const std::string& version) {
+  auto rec = store_.get_model(version);
+  if (!rec || !rec->has_value()) {
+    return fmt::format("model {} is not in the registry", version);
+  }
+  return fleet_blocker(**rec);
+}
+
+bool ModelManager::push(const std::string& agent_id, const std::string& version,
+                        const PushScope& scope) {
   auto rec = store_.get_model(version);
   if (!rec || !rec->has_value()) {
     return false;
   }
+  const auto& r = **rec;
   v1::ModelUpdate update;
   update.set_version(version);
-  update.set_model((*rec)->model());
-  update.set_signature((*rec)->signature());
+  update.set_model(r.model());
+  if (scope.canary) {
+    update.set_scope(std::string(kModelScopeCanary));
+    update.set_expires_ns(scope.expires_ns);
+  } else {
+    if (auto why = fleet_blocker(r); !why.empty()) {
+      VLOG_WARN("model {} not sent to {}: {}", version, agent_id, why);
+      return false;
+    }
+    update.set_scope(std::string(kModelScopeFleet));
+    update.set_release_seq(r.release_seq());
+    update.set_release_signature(r.release_signature());
+    std::lock_guard lock(mu_);
+    update.set_rollback_from_seq(marker_.rollback_from_seq());
+    update.set_rollback_to_seq(marker_.rollback_to_seq());
+    update.set_rollback_signature(marker_.rollback_signature());
+  }
+  update.set_signature(
+      key_.sign(model_grant_message(update.scope(), update.expires_ns(), update.model())));
   return link_.send(agent_id, update);
+}
+
+Result<v1::ModelInfo> ModelManager::release(const v1::ReleaseModelRequest& req) {
+  if (config_.release_pubkey.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "this collector has no model_release_pubkey: it cannot check releases");
+  }
+  if (req.release_seq() == 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "release 0 is the shipped model; releases are numbered from 1");
+  }
+  if (req.rollback_signature().empty() || req.rollback_to_seq() >= req.release_seq()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "a release needs its rollback marker to an earlier release");
+  }
+  std::lock_guard lock(mu_);
+  auto rec = store_.get_model(req.version());
+  if (!rec) {
+    return std::unexpected(rec.error());
+  }
+  if (!rec->has_value()) {
+    return make_error(ErrorCode::kNotFound, "no model " + req.version());
+  }
+  auto& r = **rec;
+  if (!verify_signature(config_.release_pubkey, model_release_message(req.release_seq(), r.model()),
+                        req.signature())) {
+    return make_error(ErrorCode::kPermission,
+                      fmt::format("the release signature of {} does not verify with "
+                                  "model_release_pubkey",
+                                  req.version()));
+  }
+  if (!verify_signature(config_.release_pubkey,
+                        model_rollback_message(req.release_seq(), req.rollback_to_seq()),
+                        req.rollback_signature())) {
+    return make_error(ErrorCode::kPermission,
+                      "the rollback marker does not verify with model_release_pubkey");
+  }
+  for (const auto& m : store_.models()) {
+    if (m.info().version() != req.version() && m.release_seq() == req.release_seq()) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("release {} is already model {}", req.release_seq(), m.info().version()));
+    }
+  }
+  r.set_release_seq(req.release_seq());
+  r.set_release_signature(req.signature());
+  r.set_rollback_to_seq(req.rollback_to_seq());
+  r.set_rollback_signature(req.rollback_signature());
+  r.mutable_info()->set_release_seq(req.release_seq());
+  r.mutable_info()->set_released(true);
+  if (auto w = store_.put_model(r); !w) {
+    return std::unexpected(w.error());
+  }
+  if (req.release_seq() >= marker_.rollback_from_seq()) {
+    marker_.set_rollback_from_seq(req.release_seq());
+    marker_.set_rollback_to_seq(req.rollback_to_seq());
+    marker_.set_rollback_signature(req.rollback_signature());
+  }
+  VLOG_INFO("model {} released for the fleet as release {} (rollback to release {} allowed)",
+            req.version(), req.release_seq(), req.rollback_to_seq());
+  return r.info();
 }
 
 v1::ListModelsResponse ModelManager::list() {
@@ -150,6 +294,7 @@ v1::ListModelsResponse ModelManager::list() {
   }
   *resp.mutable_evolution() = evolution_status();
   resp.set_signing_public_key(public_key_hex());
+  resp.set_release_public_key(config_.release_pubkey);
   return resp;
 }
 
@@ -165,6 +310,7 @@ Result<v1::GetModelResponse> ModelManager::get(const std::string& version) {
   *resp.mutable_info() = (*rec)->info();
   resp.set_model((*rec)->model());
   resp.set_signature((*rec)->signature());
+  resp.set_release_signature((*rec)->release_signature());
   return resp;
 }
 

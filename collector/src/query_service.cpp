@@ -94,6 +94,44 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::Alert> {
 
 }  // namespace
 
+Result<v1::ListAgentsResponse> list_agents_page(Store& store, const v1::ListAgentsRequest& req) {
+  std::string after;
+  bool resumed = false;
+  if (!req.page_token().empty()) {
+    auto token = store.page_tokens().open(PageKind::kAgents, without_paging(req), req.page_token());
+    if (!token) {
+      return std::unexpected(token.error());
+    }
+    after = token->resume_key();
+    resumed = true;
+  }
+  const std::uint32_t page_size =
+      req.page_size() == 0 ? kDefaultAgentsPageSize : std::min(req.page_size(), kMaxAgentsPageSize);
+  v1::ListAgentsResponse resp;
+  std::size_t bytes = 0;
+  std::string last;
+  bool more = false;
+  for (auto& a : store.agents()) {  // in agent id order
+    if (resumed && a.agent_id() <= after) {
+      continue;
+    }
+    const std::size_t size = a.ByteSizeLong();
+    if (static_cast<std::uint32_t>(resp.agents_size()) == page_size ||
+        (resp.agents_size() > 0 && bytes + size > kMaxPageBytes)) {
+      more = true;
+      break;
+    }
+    bytes += size;
+    last = a.agent_id();
+    *resp.add_agents() = std::move(a);
+  }
+  if (more) {
+    resp.set_next_page_token(
+        store.page_tokens().issue(PageKind::kAgents, without_paging(req), last, 0));
+  }
+  return resp;
+}
+
 grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
   auto* reactor = ctx->DefaultReactor();
   reactor->Finish(status);
@@ -123,19 +161,25 @@ grpc::ServerUnaryReactor* QueryServiceImpl::FleetReport(grpc::CallbackServerCont
   if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
     return finish(ctx, allowed);
   }
-  *resp = build_fleet_report(store_, *req, unix_now_ns());
+  auto report = fleet_report_page(store_, *req, unix_now_ns());
+  if (!report) {
+    return finish(ctx, to_status(report.error()));
+  }
+  *resp = std::move(*report);
   return finish(ctx, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListAgents(grpc::CallbackServerContext* ctx,
-                                                       const v1::ListAgentsRequest* /*req*/,
+                                                       const v1::ListAgentsRequest* req,
                                                        v1::ListAgentsResponse* resp) {
   if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
     return finish(ctx, allowed);
   }
-  for (auto& a : store_.agents()) {
-    *resp->add_agents() = std::move(a);
+  auto page = list_agents_page(store_, *req);
+  if (!page) {
+    return finish(ctx, to_status(page.error()));
   }
+  *resp = std::move(*page);
   return finish(ctx, grpc::Status::OK);
 }
 
@@ -185,8 +229,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::SubmitFeedback(grpc::CallbackServerC
     return finish(ctx, {grpc::StatusCode::INVALID_ARGUMENT,
                         "label must be 'malicious' or 'benign', got '" + req->label() + "'"});
   }
-  if (req->alert_id().empty() || req->alert_id().size() > 2 * kMaxIdLength ||
-      req->comment().size() > kMaxStringBytes) {
+  if (!valid_alert_ref(req->alert_id()) || req->comment().size() > kMaxStringBytes) {
     return finish(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "alert_id or comment malformed"});
   }
   auto alert = store_.set_label(req->alert_id(), req->label(), req->comment(), unix_now_ns());

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "vigil/log.h"
+#include "vigil/model_release.h"
 
 namespace vigil::collector {
 namespace {
@@ -38,11 +39,12 @@ Result<void> ArtefactRollout::save() {
   return store_.put_meta(kind_.state_key, state_.SerializeAsString());
 }
 
-void ArtefactRollout::push(const std::string& agent_id, const std::string& version) {
+void ArtefactRollout::push(const std::string& agent_id, const std::string& version,
+                           const PushScope& scope) {
   if (version.empty() && !kind_.empty_is_a_version) {
     return;
   }
-  if (!ops_.push(agent_id, version)) {
+  if (!ops_.push(agent_id, version, scope)) {
     VLOG_DEBUG("{} {} not sent to {} (not connected)", kind_.noun, shown(version), agent_id);
   }
 }
@@ -106,9 +108,16 @@ Result<v1::RolloutStatus> ArtefactRollout::start(const std::string& version, dou
   state_.set_previous_version(previous);
   state_.set_started_ns(now_ns);
   state_.set_soak_s(soak_s);
+  if (kind_.canary_ttl_s > 0) {
+    // Agents refuse a longer grant (kModelMaxCanaryTtlS); a day of margin
+    // for their clocks.
+    const std::uint64_t grant_s =
+        std::min(soak_s + kind_.canary_ttl_s, kModelMaxCanaryTtlS - 86400);
+    state_.set_canary_expires_ns(now_ns + grant_s * kNs);
+  }
   for (std::size_t i = 0; i < n && i < agents.size(); ++i) {
     state_.add_canary_agents(agents[i]);
-    push(agents[i], version);
+    push(agents[i], version, {.canary = true, .expires_ns = state_.canary_expires_ns()});
   }
   state_.set_reason(fmt::format("canary: {} of {} agents for {} s", n, agents.size(), soak_s));
   set_state(version, "canary");
@@ -149,7 +158,25 @@ Result<v1::RolloutStatus> ArtefactRollout::rollback(const std::string& reason,
 
 void ArtefactRollout::tick(std::uint64_t now_ns) {
   std::lock_guard lock(mu_);
-  if (state_.phase() != "canary" || now_ns < state_.started_ns() + state_.soak_s() * kNs) {
+  if (state_.phase() != "canary") {
+    return;
+  }
+  if (state_.canary_expires_ns() != 0 && now_ns >= state_.canary_expires_ns()) {
+    // The canary agents drop the grant themselves; the registry says so too.
+    for (const auto& id : state_.canary_agents()) {
+      push(id, state_.previous_version());
+    }
+    set_state(state_.version(), "rolled_back");
+    state_.set_phase("rolled_back");
+    state_.set_reason(
+        fmt::format("the canary grant expired before the fleet rollout ({})", state_.reason()));
+    VLOG_WARN("{} rollout {}: {}", kind_.noun, state_.version(), state_.reason());
+    if (auto r = save(); !r) {
+      VLOG_WARN("{} rollout state not saved: {}", kind_.noun, r.error().message);
+    }
+    return;
+  }
+  if (now_ns < state_.started_ns() + state_.soak_s() * kNs) {
     return;
   }
   // The health gate: every canary agent is connected and runs the version.
@@ -163,6 +190,21 @@ void ArtefactRollout::tick(std::uint64_t now_ns) {
                             shown(ops_.running(*rec)), state_.version());
     }
     if (!failure.empty()) break;
+  }
+  if (failure.empty() && ops_.fleet_blocker) {
+    // Healthy but held back: the canary keeps running (the gate is checked
+    // again on every tick) until its grant expires.
+    if (auto why = ops_.fleet_blocker(state_.version()); !why.empty()) {
+      why = fmt::format("canary healthy after {} s; {}", state_.soak_s(), why);
+      if (why != state_.reason()) {
+        state_.set_reason(std::move(why));
+        VLOG_WARN("{} rollout {}: {}", kind_.noun, state_.version(), state_.reason());
+        if (auto r = save(); !r) {
+          VLOG_WARN("{} rollout state not saved: {}", kind_.noun, r.error().message);
+        }
+      }
+      return;
+    }
   }
   if (failure.empty()) {
     const std::string version = state_.version();
@@ -201,10 +243,13 @@ void ArtefactRollout::on_hello(const std::string& agent_id, const std::string& r
     }
     if (state_.phase() == "canary" &&
         std::ranges::find(state_.canary_agents(), agent_id) != state_.canary_agents().end()) {
-      desired = state_.version();
-    } else {
-      desired = ops_.active_version();
+      if (state_.version() != running) {
+        push(agent_id, state_.version(),
+             {.canary = true, .expires_ns = state_.canary_expires_ns()});
+      }
+      return;
     }
+    desired = ops_.active_version();
   }
   if ((!desired.empty() || kind_.empty_is_a_version) && desired != running) {
     push(agent_id, desired);

@@ -107,7 +107,8 @@ RulePackManager::RulePackManager(Store& store, const SigningKey& key, RulePackLi
       rollout_(store, {.noun = "rule pack", .state_key = kRolloutKey, .empty_is_a_version = true},
                {.connected = [this] { return link_.connected(); },
                 .push =
-                    [this](const std::string& id, const std::string& version) {
+                    [this](const std::string& id, const std::string& version,
+                           const PushScope& /*scope*/) {
                       auto update = update_for(version, unix_now_ns());
                       if (!update) {
                         VLOG_WARN("rule pack {}: {}", version, update.error().message);

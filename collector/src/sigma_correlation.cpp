@@ -31,7 +31,7 @@ constexpr std::size_t kMaxTitleBytes = 256;
 constexpr std::array<std::string_view, static_cast<std::size_t>(Field::kCount)> kFieldNames = {
     "host", "agent",    "indicator",  "EventType",     "Image",           "CommandLine",
     "User", "SourceIp", "SourcePort", "DestinationIp", "DestinationPort", "TargetFilename",
-    "peer"};
+    "peer", "lineage"};
 
 std::string field_list() { return fmt::format("{}", fmt::join(kFieldNames, ", ")); }
 
@@ -455,6 +455,8 @@ std::optional<std::string> extract(Field f, const EventView& v, std::string_view
       return nonempty(e.file().new_path().empty() ? e.file().path() : e.file().new_path());
     case Field::kPeer:
       return nonempty(v.peer);
+    case Field::kLineage:
+      return nonempty(v.lineage);
     case Field::kCount:
       break;
   }

@@ -1,12 +1,15 @@
 #include "vigil/collector/store.h"
 
 #include <fmt/format.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 #include <sys/statvfs.h>
 
 #include <algorithm>
 #include <array>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "vigil/collector/keys.h"
 
@@ -14,39 +17,167 @@ namespace vigil::collector {
 namespace {
 
 constexpr std::array<const char*, kCfCount> kCfNames = {
-    "default", "events", "alerts", "agents", "models", "feedback", "meta", "rule_packs"};
+    "default", "events", "alerts", "agents", "models", "feedback", "meta", "rule_packs", "rollups"};
 
 constexpr std::uint32_t kDefaultLimit = 100;
 constexpr std::uint32_t kMaxLimit = 10000;
+// Entries a host-minute keeps per top list (the least counted are dropped
+// first, and counted as dropped): bounds a rollup whatever the event mix.
+constexpr std::size_t kRollupTopEntries = 32;
+constexpr std::size_t kRollupKinds = 64;
+constexpr std::size_t kRollupMaxOperands = 2;
+// The page token secret's key in the meta column family.
+constexpr std::string_view kPageSecretKey = "m/page_token_secret";
 
 // Where a query page starts: after the token's key, or at `since_ns` (oldest
-// first) / at `until` (newest first, `since_ns` empty).
+// first) / at `until` (newest first, `since_ns` empty). A token pins `until`
+// to the first page's, so pages of one query see one range.
 struct Page {
   std::uint32_t limit;
   std::uint64_t until;
+  std::uint64_t since;
   std::string start;
   bool skip_first;  // the start key is the previous page's last: skip it
 };
 
-Result<Page> page_of(const std::string& token, std::uint32_t limit, std::uint64_t until_ns,
-                     std::uint64_t now_ns, std::optional<std::uint64_t> since_ns) {
+template <typename Request>
+Result<Page> page_of(const PageTokens& tokens, PageKind kind, const Request& req,
+                     std::uint32_t limit, std::uint64_t until_ns, std::uint64_t now_ns,
+                     std::optional<std::uint64_t> since_ns) {
   Page page{limit == 0 ? kDefaultLimit : std::min(limit, kMaxLimit),
             until_ns == 0 ? now_ns + 1 : until_ns,
+            req.since_ns(),
             {},
             false};
-  if (!token.empty()) {
-    auto key = from_hex(token);
-    // Every key starts with an 8-byte timestamp; event keys also carry seq and agent.
-    if (!key || key->size() < (since_ns ? 17U : 9U)) {
-      return make_error(ErrorCode::kInvalidArgument, "malformed page_token");
+  if (!req.page_token().empty()) {
+    auto token = tokens.open(kind, without_paging(req), req.page_token());
+    if (!token) {
+      return std::unexpected(token.error());
     }
-    page.start = std::move(*key);
+    // Every key starts with an 8-byte timestamp; event keys also carry seq and agent.
+    if (token->resume_key().size() < (since_ns ? 17U : 9U)) {
+      return make_error(ErrorCode::kInvalidArgument, "page_token refused: malformed");
+    }
+    page.start = token->resume_key();
+    page.until = token->pinned_ns();
+    page.since = token->since_ns();
     page.skip_first = true;
   } else {
     put_be64(page.start, since_ns.value_or(page.until));
   }
   return page;
 }
+
+// Sets `out` to the `keep` most counted of `counts` (ties: key order);
+// returns the summed counts of the entries left out.
+template <typename Map>
+std::uint64_t keep_top(const Map& counts, std::size_t keep,
+                       google::protobuf::RepeatedPtrField<v1::Count>* out) {
+  std::vector<std::pair<std::string_view, std::uint64_t>> v(counts.begin(), counts.end());
+  std::uint64_t dropped = 0;
+  if (v.size() > keep) {
+    std::ranges::nth_element(
+        v, v.begin() + static_cast<std::ptrdiff_t>(keep), [](const auto& a, const auto& b) {
+          return a.second != b.second ? a.second > b.second : a.first < b.first;
+        });
+    for (std::size_t i = keep; i < v.size(); ++i) {
+      dropped += v[i].second;
+    }
+    v.resize(keep);
+  }
+  out->Clear();
+  for (const auto& [key, count] : v) {
+    auto* c = out->Add();
+    c->set_key(std::string(key));
+    c->set_count(count);
+  }
+  return dropped;
+}
+
+std::uint64_t merge_counts(google::protobuf::RepeatedPtrField<v1::Count>* into,
+                           const google::protobuf::RepeatedPtrField<v1::Count>& from,
+                           std::size_t keep) {
+  std::unordered_map<std::string, std::uint64_t> sum;
+  for (const auto& c : *into) {
+    sum[c.key()] += c.count();
+  }
+  for (const auto& c : from) {
+    sum[c.key()] += c.count();
+  }
+  return keep_top(sum, keep, into);
+}
+
+// RocksDB merges each batch's host-minute delta into the stored rollup, so the
+// write path never reads: a batch is one Merge per minute it spans.
+class HostMinuteMerge final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger* /*logger*/) const override {
+    v1::HostMinute acc;
+    // An unreadable operand counts as empty rather than failing every read
+    // of the minute (RocksDB's block checksums catch real corruption).
+    if (existing != nullptr) {
+      if (!acc.ParseFromArray(existing->data(), static_cast<int>(existing->size()))) {
+        acc.Clear();
+      }
+    }
+    v1::HostMinute delta;
+    if (!delta.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      delta.Clear();
+    }
+    acc.set_events(acc.events() + delta.events());
+    acc.set_alerts(acc.alerts() + delta.alerts());
+    acc.set_max_alert_score(std::max(acc.max_alert_score(), delta.max_alert_score()));
+    acc.set_kinds_dropped(
+        acc.kinds_dropped() + delta.kinds_dropped() +
+        merge_counts(acc.mutable_alerts_by_kind(), delta.alerts_by_kind(), kRollupKinds));
+    acc.set_processes_dropped(
+        acc.processes_dropped() + delta.processes_dropped() +
+        merge_counts(acc.mutable_processes(), delta.processes(), kRollupTopEntries));
+    acc.set_remotes_dropped(
+        acc.remotes_dropped() + delta.remotes_dropped() +
+        merge_counts(acc.mutable_remotes(), delta.remotes(), kRollupTopEntries));
+    return acc.SerializeToString(new_value);
+  }
+  const char* Name() const override { return "vigil.HostMinuteMerge"; }
+};
+
+// One batch's contribution to one minute of its host's rollup.
+struct MinuteDelta {
+  std::uint64_t events = 0;
+  std::uint64_t alerts = 0;
+  std::uint32_t max_alert_score = 0;
+  std::unordered_map<std::string, std::uint64_t> kinds;
+  std::unordered_map<std::string, std::uint64_t> processes;
+  std::unordered_map<std::string, std::uint64_t> remotes;
+
+  void add(const v1::Event& e) {
+    ++events;
+    if (e.score() > 0) {
+      const std::string& proc = e.exe().empty() ? e.comm() : e.exe();
+      if (!proc.empty()) {
+        processes[proc] += e.score();
+      }
+    }
+    if (e.has_socket() && !e.socket().raddr().empty()) {
+      ++remotes[e.socket().raddr()];
+    } else if (e.has_net_summary()) {
+      ++remotes[e.net_summary().src()];
+    }
+  }
+
+  [[nodiscard]] v1::HostMinute to_proto() const {
+    v1::HostMinute m;
+    m.set_events(events);
+    m.set_alerts(alerts);
+    m.set_max_alert_score(max_alert_score);
+    m.set_kinds_dropped(keep_top(kinds, kRollupKinds, m.mutable_alerts_by_kind()));
+    m.set_processes_dropped(keep_top(processes, kRollupTopEntries, m.mutable_processes()));
+    m.set_remotes_dropped(keep_top(remotes, kRollupTopEntries, m.mutable_remotes()));
+    return m;
+  }
+};
 
 Error db_error(const char* what, const rocksdb::Status& s) {
   return Error{ErrorCode::kIo, fmt::format("rocksdb {}: {}", what, s.ToString())};
@@ -81,6 +212,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
   for (const char* name : kCfNames) {
     rocksdb::ColumnFamilyOptions cf_opts;
     cf_opts.compression = rocksdb::kLZ4Compression;
+    if (descs.size() == kRollups) {
+      cf_opts.merge_operator = std::make_shared<HostMinuteMerge>();
+      // A host-minute gets a merge per batch; folding them in the memtable
+      // every few keeps a report's read to a few operands per key, so its
+      // cost stays hosts x minutes whatever the batch rate.
+      cf_opts.max_successive_merges = kRollupMaxOperands;
+    }
     descs.emplace_back(name, cf_opts);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -96,6 +234,24 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Sto
   if (auto r = store->load_agents(); !r) {
     return std::unexpected(r.error());
   }
+  // Page tokens outlive a restart: the secret is made once and kept.
+  std::array<unsigned char, kPageSecretBytes> secret{};
+  std::string stored;
+  s = store->db_->Get({}, store->cfs_[kMeta], kPageSecretKey, &stored);
+  if (s.ok() && stored.size() == secret.size()) {
+    std::ranges::copy(stored, secret.begin());
+  } else if (s.ok() || s.IsNotFound()) {
+    secret = PageTokens::random_secret();
+    rocksdb::WriteBatch wb;
+    wb.Put(store->cfs_[kMeta], kPageSecretKey,
+           rocksdb::Slice(reinterpret_cast<const char*>(secret.data()), secret.size()));
+    if (auto r = store->write(wb); !r) {
+      return std::unexpected(r.error());
+    }
+  } else {
+    return std::unexpected(db_error("get page token secret", s));
+  }
+  store->tokens_ = std::make_unique<PageTokens>(secret);
   return store;
 }
 
@@ -126,7 +282,8 @@ Result<void> Store::write(rocksdb::WriteBatch& wb) {
   return {};
 }
 
-Result<std::uint64_t> Store::register_agent(const v1::Hello& hello, std::uint64_t now_ns) {
+Result<std::uint64_t> Store::register_agent(const v1::Hello& hello, std::uint64_t now_ns,
+                                            const HelloOrigin& origin) {
   std::lock_guard lock(mu_);
   auto& rec = agents_[hello.agent_id()];
   if (rec.agent_id().empty()) {
@@ -148,6 +305,13 @@ Result<std::uint64_t> Store::register_agent(const v1::Hello& hello, std::uint64_
   for (const auto& a : hello.addresses()) {
     rec.add_addresses(a);
   }
+  rec.set_peer_address(origin.peer_address);
+  rec.clear_verified_addresses();
+  for (const auto& a : origin.verified_addresses) {
+    rec.add_verified_addresses(a);
+  }
+  rec.set_addresses_verified(origin.verified_addresses.size() ==
+                             static_cast<std::size_t>(hello.addresses_size()));
   rec.clear_probes();
   for (const auto& p : hello.probes()) {
     rec.add_probes(p.loaded() ? fmt::format("{}:ok", p.family())
@@ -197,6 +361,7 @@ Result<void> Store::update_health(const std::string& agent_id, const v1::Health&
   rec.set_lag_ms(h.lag_ms());
   rec.set_cpu_percent(h.cpu_percent());
   rec.set_rss_bytes(h.rss_bytes());
+  rec.set_output_write_errors(h.output_write_errors());
   rec.set_level(h.level());
   rec.set_model_refusals(h.model_refusals());
   rec.set_model_refusal(h.model_refusal());
@@ -262,8 +427,8 @@ Result<void> Store::check_space() {
 }
 
 Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventBatch& batch,
-                                   std::uint64_t now_ns) {
-  std::lock_guard lock(mu_);
+                                   std::uint64_t now_ns, std::uint64_t refused) {
+  std::unique_lock lock(mu_);
   if (auto r = check_space(); !r) {
     return std::unexpected(r.error());
   }
@@ -279,6 +444,8 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
   stored.set_agent_id(agent_id);
   stored.set_host(rec.host_id());
   std::string value;
+  std::map<std::uint64_t, MinuteDelta> rollups;  // by minute of event time
+  std::unordered_set<std::string> new_alerts;    // first seen in this batch
   for (const auto& e : batch.events()) {
     if (e.seq() <= rec.acked_seq()) {
       ++result.duplicates;
@@ -288,6 +455,8 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
     stored.SerializeToString(&value);
     wb.Put(cfs_[kEvents], event_key(e.ts_ns(), e.seq(), agent_id), value);
     ++result.stored;
+    auto& minute = rollups[minute_of(e.ts_ns())];
+    minute.add(e);
     if (e.alert_id().empty()) {
       continue;
     }
@@ -295,6 +464,11 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
     auto existing = find_alert(id);
     if (!existing) {
       return std::unexpected(existing.error());
+    }
+    minute.max_alert_score = std::max(minute.max_alert_score, e.score());
+    if (!existing->has_value() && new_alerts.insert(id).second) {
+      ++minute.alerts;
+      ++minute.kinds[e.indicators_size() > 0 ? e.indicators(0).id() : e.type()];
     }
     v1::Alert alert;
     if (existing->has_value()) {
@@ -321,16 +495,35 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
     }
     result.alerts.push_back(std::move(alert));
   }
+  for (const auto& [minute_ns, delta] : rollups) {
+    wb.Merge(cfs_[kRollups], rollup_key(minute_ns, rec.host_id()),
+             delta.to_proto().SerializeAsString());
+  }
   rec.set_acked_seq(std::max(rec.acked_seq(), batch.last_seq()));
   rec.set_events_stored(rec.events_stored() + result.stored);
   rec.set_duplicates(rec.duplicates() + result.duplicates);
+  rec.set_events_refused(rec.events_refused() + refused);
   rec.set_last_seen_ns(now_ns);
   wb.Put(cfs_[kAgents], agent_id, rec.SerializeAsString());
-  if (auto r = write(wb); !r) {
-    return std::unexpected(r.error());
+  // The fsync'd write runs without the store's lock: batches of different
+  // agents (one writer per agent: Ingest::writer_lock) written from the
+  // collector's writer threads commit together in RocksDB's WAL group, one
+  // fsync for all of them.
+  lock.unlock();
+  auto written = write(wb);
+  lock.lock();
+  if (!written) {
+    return std::unexpected(written.error());
   }
-  it->second = std::move(rec);
-  result.acked_seq = it->second.acked_seq();
+  // Only what this batch changed: the record may have moved meanwhile (e.g.
+  // set_connected).
+  auto& cur = agents_[agent_id];
+  cur.set_acked_seq(std::max(cur.acked_seq(), rec.acked_seq()));
+  cur.set_events_stored(rec.events_stored());
+  cur.set_duplicates(rec.duplicates());
+  cur.set_events_refused(rec.events_refused());
+  cur.set_last_seen_ns(rec.last_seen_ns());
+  result.acked_seq = cur.acked_seq();
   return result;
 }
 
@@ -403,15 +596,19 @@ std::optional<v1::AgentRecord> Store::agent(const std::string& agent_id) const {
 
 Result<v1::QueryEventsResponse> Store::query_events(const v1::QueryEventsRequest& req,
                                                     std::uint64_t now_ns) {
-  auto page = page_of(req.page_token(), req.limit(), req.until_ns(), now_ns, req.since_ns());
+  auto page = page_of(*tokens_, PageKind::kEvents, req, req.limit(), req.until_ns(), now_ns,
+                      req.since_ns());
   if (!page) {
     return std::unexpected(page.error());
   }
-  const auto& [limit, until, start, skip_first] = *page;
+  const auto& [limit, until, since, start, skip_first] = *page;
+  const std::uint64_t max_scan = std::max<std::uint64_t>(1, options_.query_max_scan);
   v1::QueryEventsResponse resp;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kEvents]));
   v1::StoredEvent ev;
-  std::string last_key;
+  std::string resume;  // the last key this page covered: returned, or read and filtered out
+  std::size_t bytes = 0;
+  bool more = false;
   for (it->Seek(start); it->Valid(); it->Next()) {
     const auto key = it->key();
     if (skip_first && key.ToString() == start) {
@@ -421,26 +618,36 @@ Result<v1::QueryEventsResponse> Store::query_events(const v1::QueryEventsRequest
     if (!parsed || parsed->ts_ns >= until) {
       break;
     }
-    if (!req.agent_id().empty() && parsed->agent_id != req.agent_id()) {
-      continue;
-    }
-    if (!ev.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      continue;  // unreadable records are skipped, never fatal to a query
-    }
-    if ((!req.host().empty() && ev.host() != req.host()) ||
-        (!req.type().empty() && ev.event().type() != req.type()) ||
-        ev.event().score() < req.min_score()) {
-      continue;
-    }
-    if (static_cast<std::uint32_t>(resp.events_size()) == limit) {
-      resp.set_next_page_token(to_hex(last_key));
+    if (resp.scanned() == max_scan) {
+      resp.set_scan_limited(true);
+      more = true;
       break;
     }
+    resp.set_scanned(resp.scanned() + 1);
+    if ((!req.agent_id().empty() && parsed->agent_id != req.agent_id()) ||
+        !ev.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
+        (!req.host().empty() && ev.host() != req.host()) ||
+        (!req.type().empty() && ev.event().type() != req.type()) ||
+        ev.event().score() < req.min_score()) {
+      resume = key.ToString();  // unreadable records are skipped, never fatal to a query
+      continue;
+    }
+    const std::size_t size = ev.ByteSizeLong();
+    if (static_cast<std::uint32_t>(resp.events_size()) == limit ||
+        (resp.events_size() > 0 && bytes + size > kMaxPageBytes)) {
+      more = true;
+      break;
+    }
+    bytes += size;
     *resp.add_events() = ev;
-    last_key = key.ToString();
+    resume = key.ToString();
   }
   if (!it->status().ok()) {
     return std::unexpected(db_error("scan events", it->status()));
+  }
+  if (more && !resume.empty()) {
+    resp.set_next_page_token(
+        tokens_->issue(PageKind::kEvents, without_paging(req), resume, until, since));
   }
   return resp;
 }
@@ -448,15 +655,19 @@ Result<v1::QueryEventsResponse> Store::query_events(const v1::QueryEventsRequest
 Result<v1::QueryAlertsResponse> Store::query_alerts(const v1::QueryAlertsRequest& req,
                                                     std::uint64_t now_ns) {
   // Newest first: the scan starts at `until` and walks back.
-  auto page = page_of(req.page_token(), req.limit(), req.until_ns(), now_ns, std::nullopt);
+  auto page =
+      page_of(*tokens_, PageKind::kAlerts, req, req.limit(), req.until_ns(), now_ns, std::nullopt);
   if (!page) {
     return std::unexpected(page.error());
   }
-  const auto& [limit, until, start, skip_first] = *page;
+  const auto& [limit, until, since, start, skip_first] = *page;
+  const std::uint64_t max_scan = std::max<std::uint64_t>(1, options_.query_max_scan);
   v1::QueryAlertsResponse resp;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kAlerts]));
   v1::Alert alert;
-  std::string last_key;
+  std::string resume;  // as query_events'
+  std::size_t bytes = 0;
+  bool more = false;
   for (it->SeekForPrev(start); it->Valid(); it->Prev()) {
     const auto key = it->key();
     if (key.size() < 8) {
@@ -466,29 +677,42 @@ Result<v1::QueryAlertsResponse> Store::query_alerts(const v1::QueryAlertsRequest
       continue;
     }
     const std::uint64_t ts = get_be64(std::string_view(key.data(), key.size()), 0);
-    if (ts >= until) {
-      continue;
-    }
-    if (ts < req.since_ns()) {
+    if (ts < since) {
       break;
     }
-    if (!alert.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    if (resp.scanned() == max_scan) {
+      resp.set_scan_limited(true);
+      more = true;
+      break;
+    }
+    resp.set_scanned(resp.scanned() + 1);
+    if (ts >= until ||
+        !alert.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      resume = key.ToString();
       continue;
     }
     const bool host_match =
         req.host().empty() || std::ranges::find(alert.hosts(), req.host()) != alert.hosts().end();
     if (!host_match || alert.score() < req.min_score() || (req.fleet_only() && !alert.fleet())) {
+      resume = key.ToString();
       continue;
     }
-    if (static_cast<std::uint32_t>(resp.alerts_size()) == limit) {
-      resp.set_next_page_token(to_hex(last_key));
+    const std::size_t size = alert.ByteSizeLong();
+    if (static_cast<std::uint32_t>(resp.alerts_size()) == limit ||
+        (resp.alerts_size() > 0 && bytes + size > kMaxPageBytes)) {
+      more = true;
       break;
     }
+    bytes += size;
     *resp.add_alerts() = alert;
-    last_key = key.ToString();
+    resume = key.ToString();
   }
   if (!it->status().ok()) {
     return std::unexpected(db_error("scan alerts", it->status()));
+  }
+  if (more && !resume.empty()) {
+    resp.set_next_page_token(
+        tokens_->issue(PageKind::kAlerts, without_paging(req), resume, until, since));
   }
   return resp;
 }
@@ -523,6 +747,75 @@ void Store::scan_alerts(std::uint64_t since_ns, const std::function<bool(const v
   }
 }
 
+void Store::scan_rollups(
+    std::uint64_t since_ns, std::uint64_t until_ns,
+    const std::function<bool(std::uint64_t, std::string_view, const v1::HostMinute&)>& fn,
+    bool newest_first) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kRollups]));
+  v1::HostMinute minute;
+  // Visits one minute's keys (forward) from the iterator's position; false
+  // once `fn` asks to stop.
+  auto visit = [&](std::uint64_t only_minute) {
+    for (; it->Valid(); it->Next()) {
+      const std::string_view key(it->key().data(), it->key().size());
+      if (key.size() < 8) {
+        continue;
+      }
+      const auto minute_ns = get_be64(key, 0);
+      if (minute_ns >= until_ns || (newest_first && minute_ns != only_minute)) {
+        break;
+      }
+      if (minute.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) &&
+          !fn(minute_ns, key.substr(8), minute)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  std::string start;
+  if (!newest_first) {
+    put_be64(start, since_ns);
+    it->Seek(start);
+    visit(0);
+    return;
+  }
+  // Newest minute first, each minute read forward: RocksDB's reverse
+  // iteration over merge operands costs ~4x a forward one, so only the seek
+  // from minute to minute goes backwards.
+  std::uint64_t cursor = until_ns;
+  while (cursor > since_ns) {
+    start.clear();
+    put_be64(start, cursor);
+    it->SeekForPrev(start);
+    while (it->Valid() &&
+           (it->key().size() < 8 ||
+            get_be64(std::string_view(it->key().data(), it->key().size()), 0) >= cursor)) {
+      it->Prev();
+    }
+    if (!it->Valid()) {
+      return;
+    }
+    const auto m = get_be64(std::string_view(it->key().data(), it->key().size()), 0);
+    if (m < since_ns) {
+      return;
+    }
+    start.clear();
+    put_be64(start, m);
+    it->Seek(start);
+    if (!visit(m)) {
+      return;
+    }
+    cursor = m;
+  }
+}
+
+Result<void> Store::merge_rollup(std::uint64_t minute_ns, const std::string& host,
+                                 const v1::HostMinute& delta) {
+  rocksdb::WriteBatch wb;
+  wb.Merge(cfs_[kRollups], rollup_key(minute_of(minute_ns), host), delta.SerializeAsString());
+  return write(wb);
+}
+
 std::uint64_t Store::approximate_event_bytes() {
   std::uint64_t size = 0;
   db_->GetIntProperty(cfs_[kEvents], "rocksdb.estimate-live-data-size", &size);
@@ -553,6 +846,10 @@ Result<RetentionResult> Store::enforce_retention(std::uint64_t now_ns) {
   put_be64(end, result.events_cutoff_ns);
   rocksdb::WriteBatch wb;
   wb.DeleteRange(cfs_[kEvents], begin, end);
+  // Rollups go with their events: a minute is dropped once it is wholly expired.
+  std::string rollups_end;
+  put_be64(rollups_end, minute_of(result.events_cutoff_ns));
+  wb.DeleteRange(cfs_[kRollups], begin, rollups_end);
   const auto alert_age_ns = sec_to_ns(options_.alert_retention_age_s);
   std::string alerts_end;
   put_be64(alerts_end, now_ns > alert_age_ns ? now_ns - alert_age_ns : 0);

@@ -36,8 +36,20 @@ std::string_view query_param(std::string_view query, std::string_view key) {
   return {};
 }
 
+// On every response, pages and API alike: no framing (clickjacking), no MIME
+// sniffing, no referrer (the token lives in the URL fragment, which browsers
+// never send, but nothing else should leak either).
+std::vector<std::pair<std::string, std::string>> security_headers() {
+  return {{"Content-Security-Policy",
+           "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+           "base-uri 'none'; form-action 'none'"},
+          {"X-Frame-Options", "DENY"},
+          {"X-Content-Type-Options", "nosniff"},
+          {"Referrer-Policy", "no-referrer"}};
+}
+
 HttpResponse text(unsigned status, std::string body) {
-  return HttpResponse{.status = status, .body = std::move(body)};
+  return HttpResponse{.status = status, .body = std::move(body), .headers = security_headers()};
 }
 
 }  // namespace
@@ -83,15 +95,15 @@ HttpResponse WebView::handle(const HttpRequest& req) {
         return text(400, fmt::format("window must be 1..{} seconds\n", kMaxWindowS));
       }
     }
-    return HttpResponse{.content_type = "application/json", .body = overview_json(window_s)};
+    return HttpResponse{.content_type = "application/json",
+                        .body = overview_json(window_s),
+                        .headers = security_headers()};
   }
   for (const auto& asset : web_assets()) {
     if (asset.path == req.path || (asset.path == "/" && req.path == "/index.html")) {
       return HttpResponse{.content_type = std::string(asset.content_type),
                           .body = std::string(asset.data),
-                          .headers = {{"Content-Security-Policy",
-                                       "default-src 'self'; style-src 'self' 'unsafe-inline'"},
-                                      {"X-Content-Type-Options", "nosniff"}}};
+                          .headers = security_headers()};
     }
   }
   return text(404, "not found\n");

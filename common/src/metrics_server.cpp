@@ -5,13 +5,17 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <optional>
 #include <thread>
+#include <type_traits>
 
 namespace vigil {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace beast = boost::beast;
@@ -21,22 +25,45 @@ struct HttpServer::Impl {
   asio::io_context io;
   tcp::acceptor acceptor{io};
   Handler handler;
+  std::optional<ssl::context> tls;
   std::thread thread;
 
-  // One request/response per connection, under a deadline.
-  struct Session : std::enable_shared_from_this<Session> {
+  // One request/response per connection, under a deadline. `Stream` is a
+  // beast::tcp_stream (HTTP) or an ssl_stream over one (HTTPS).
+  template <class Stream>
+  struct Session : std::enable_shared_from_this<Session<Stream>> {
+    static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
     // The server outlives its sessions: they live in handlers of its io_context.
-    Session(tcp::socket socket, Impl* owner) : stream(std::move(socket)), server(owner) {}
-    beast::tcp_stream stream;
+    template <class... StreamArgs>
+    Session(Impl* owner, StreamArgs&&... args)
+        : stream(std::forward<StreamArgs>(args)...), server(owner) {}
+    Stream stream;
     Impl* server;
     beast::flat_buffer buffer;
     http::request<http::string_body> req;
     http::response<http::string_body> res;
 
+    beast::tcp_stream& lowest() {
+      if constexpr (kTls) {
+        return stream.next_layer();
+      } else {
+        return stream;
+      }
+    }
     void run() {
-      stream.expires_after(kDeadline);
+      lowest().expires_after(kDeadline);
+      if constexpr (kTls) {
+        stream.async_handshake(ssl::stream_base::server,
+                               [self = this->shared_from_this()](beast::error_code ec) {
+                                 if (!ec) self->read();
+                               });
+      } else {
+        read();
+      }
+    }
+    void read() {
       http::async_read(stream, buffer, req,
-                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                          if (!ec) self->respond();
                        });
     }
@@ -62,16 +89,29 @@ struct HttpServer::Impl {
       res.result(out.status);
       res.set(http::field::content_type, out.content_type);
       res.set(http::field::cache_control, "no-store");
+      if constexpr (kTls) {
+        res.set(http::field::strict_transport_security, "max-age=31536000");
+      }
       for (const auto& [k, v] : out.headers) {
         res.set(k, v);
       }
       res.body() = std::move(out.body);
       res.prepare_payload();
-      stream.expires_after(kDeadline);
-      http::async_write(stream, res, [self = shared_from_this()](beast::error_code, std::size_t) {
+      lowest().expires_after(kDeadline);
+      http::async_write(
+          stream, res,
+          [self = this->shared_from_this()](beast::error_code, std::size_t) { self->close(); });
+    }
+    void close() {
+      if constexpr (kTls) {
+        stream.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+          beast::error_code ignored;
+          self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+        });
+      } else {
         beast::error_code ignored;
-        self->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      });
+        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      }
     }
   };
 
@@ -80,7 +120,13 @@ struct HttpServer::Impl {
       if (ec) {
         return;  // closed: shutting down
       }
-      std::make_shared<Session>(std::move(socket), this)->run();
+      if (tls) {
+        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(this, std::move(socket),
+                                                                        *tls)
+            ->run();
+      } else {
+        std::make_shared<Session<beast::tcp_stream>>(this, std::move(socket))->run();
+      }
       accept();
     });
   }
@@ -101,8 +147,23 @@ HttpServer::~HttpServer() {
 
 int HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
 
+bool HttpServer::tls() const { return impl_->tls.has_value(); }
+
+bool is_loopback_listen(std::string_view listen) {
+  auto host = listen.substr(0, listen.rfind(':'));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") {
+    return true;
+  }
+  boost::system::error_code ec;
+  const auto addr = asio::ip::make_address(std::string(host), ec);
+  return !ec && addr.is_loopback();
+}
+
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen, Handler handler,
-                                                      std::string_view what) {
+                                                      std::string_view what, const HttpTls* tls) {
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -111,6 +172,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
   auto impl = std::make_unique<Impl>();
   impl->handler = std::move(handler);
   boost::system::error_code ec;
+  if (tls != nullptr) {
+    auto& ctx = impl->tls.emplace(ssl::context::tls_server);
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    ctx.use_certificate_chain(asio::buffer(tls->cert_pem), ec);
+    if (!ec) ctx.use_private_key(asio::buffer(tls->key_pem), ssl::context::pem, ec);
+    if (ec) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{}: TLS certificate or key: {}", what, ec.message()));
+    }
+  }
   std::string host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);

@@ -39,30 +39,38 @@ std::string digest_hex(std::string_view data) {
   return hex_of(out);
 }
 
-Result<SigningKey> SigningKey::load_or_create(const std::filesystem::path& path) {
+Result<SigningKey> SigningKey::load(const std::filesystem::path& path) {
+  if (auto r = init_sodium(); !r) {
+    return std::unexpected(r.error());
+  }
+  std::ifstream in(path);
+  if (!in) {
+    return make_error(ErrorCode::kNotFound, fmt::format("cannot read key {}", path.string()));
+  }
+  SigningKey key;
+  std::string hex;
+  in >> hex;
+  std::string sk(crypto_sign_SECRETKEYBYTES, '\0');
+  std::size_t len = 0;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(sk.data()), sk.size(), hex.data(), hex.size(),
+                     nullptr, &len, nullptr) != 0 ||
+      len != crypto_sign_SECRETKEYBYTES) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: not a hex ed25519 secret key ({} hex characters)",
+                                  path.string(), 2 * crypto_sign_SECRETKEYBYTES));
+  }
+  key.secret_key_ = std::move(sk);
+  key.public_key_.assign(crypto_sign_PUBLICKEYBYTES, '\0');
+  crypto_sign_ed25519_sk_to_pk(reinterpret_cast<unsigned char*>(key.public_key_.data()),
+                               bytes(key.secret_key_));
+  return key;
+}
+
+Result<SigningKey> SigningKey::create(const std::filesystem::path& path) {
   if (auto r = init_sodium(); !r) {
     return std::unexpected(r.error());
   }
   SigningKey key;
-  std::ifstream in(path);
-  if (in) {
-    std::string hex;
-    in >> hex;
-    std::string sk(crypto_sign_SECRETKEYBYTES, '\0');
-    std::size_t len = 0;
-    if (sodium_hex2bin(reinterpret_cast<unsigned char*>(sk.data()), sk.size(), hex.data(),
-                       hex.size(), nullptr, &len, nullptr) != 0 ||
-        len != crypto_sign_SECRETKEYBYTES) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("{}: not a hex ed25519 secret key ({} hex characters)",
-                                    path.string(), 2 * crypto_sign_SECRETKEYBYTES));
-    }
-    key.secret_key_ = std::move(sk);
-    key.public_key_.assign(crypto_sign_PUBLICKEYBYTES, '\0');
-    crypto_sign_ed25519_sk_to_pk(reinterpret_cast<unsigned char*>(key.public_key_.data()),
-                                 bytes(key.secret_key_));
-    return key;
-  }
   key.secret_key_.assign(crypto_sign_SECRETKEYBYTES, '\0');
   key.public_key_.assign(crypto_sign_PUBLICKEYBYTES, '\0');
   crypto_sign_keypair(reinterpret_cast<unsigned char*>(key.public_key_.data()),
@@ -79,6 +87,14 @@ Result<SigningKey> SigningKey::load_or_create(const std::filesystem::path& path)
   std::ofstream(path.string() + ".pub") << key.public_key_hex() << '\n';
   key.created_ = true;
   return key;
+}
+
+Result<SigningKey> SigningKey::load_or_create(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    return load(path);
+  }
+  return create(path);
 }
 
 std::string SigningKey::sign(std::string_view message) const {

@@ -44,7 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 2: {
       vigil::v1::ModelUpdate update;
       if (update.ParseFromArray(rest.data(), static_cast<int>(rest.size()))) {
-        (void)vigil::agent::verify_model_update(update, std::string(64, 'a'));
+        (void)vigil::agent::verify_model_update(
+            update, {.online = std::string(64, 'a'), .release = std::string(64, 'b')},
+            {.current = 1, .highest = 2}, 1);
       }
       break;
     }

@@ -3,6 +3,8 @@
 // loopback (this test plays them: the events carry the indicator ids agents
 // put on them), and the correlation alert read back through QueryAlerts,
 // `vigilctl alerts` and /metrics. No root needed: no probes are loaded.
+// Also the query API's paging against the same real collector: the fleet
+// report and the event queries page with opaque tokens bound to their filters.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -84,7 +86,8 @@ class Collector {
 // One agent's stream: a hello, then batches, each sent once the last was acked.
 class TestAgent {
  public:
-  TestAgent(const std::string& collector, const std::string& id)
+  TestAgent(const std::string& collector, const std::string& id,
+            const std::vector<std::string>& addresses = {})
       : stub_(vigil::v1::AgentService::NewStub(
             grpc::CreateChannel(collector, grpc::InsecureChannelCredentials()))) {
     ctx_.set_deadline(std::chrono::system_clock::now() + 60s);
@@ -94,6 +97,9 @@ class TestAgent {
     hello.mutable_hello()->set_host_id(id);
     hello.mutable_hello()->set_version("correlation-test");
     hello.mutable_hello()->set_spool_id(7);
+    for (const auto& a : addresses) {
+      hello.mutable_hello()->add_addresses(a);
+    }
     stream_->Write(hello);
   }
   ~TestAgent() {
@@ -315,6 +321,145 @@ TEST(Correlation, ABadRuleFileStopsStartUpNamingTheFileAndTheReason) {
   EXPECT_NE(p.err().find((rules / "typo.yml").string()), std::string::npos) << p.err();
   EXPECT_NE(p.err().find("unknown field 'Hostname'"), std::string::npos) << p.err();
   EXPECT_EQ(p.out().find("listening"), std::string::npos) << p.out();
+}
+
+// A process event as agents ship it: pid, ppid and the detail that matters.
+vigil::v1::Event proc_event(const std::string& type, std::uint32_t pid, std::uint32_t ppid,
+                            const std::string& exe) {
+  vigil::v1::Event e;
+  e.set_type(type);
+  e.set_ts_ns(vigil::unix_now_ns());
+  e.set_pid(pid);
+  e.set_ppid(ppid);
+  e.set_comm(exe.substr(exe.rfind('/') + 1));
+  e.set_exe(exe);
+  return e;
+}
+
+std::size_t lateral_alerts(const std::string& addr) {
+  std::size_t n = 0;
+  for (const auto& a : fleet_alerts(addr)) {
+    n += a.kind() == "fleet-lateral-movement" ? 1 : 0;
+  }
+  return n;
+}
+
+TEST(Correlation, LateralMovementNeedsTheShellToDescendFromTheAcceptingProcess) {
+  vigil::test::TempDir dir;
+  Collector collector(dir.path() / "collector");
+  ASSERT_TRUE(collector.start({})) << collector.err();
+  // web's hello claims the address its stream comes from (so it is verified):
+  // connections from 127.0.0.1 are connections from the fleet host web.
+  TestAgent web(collector.addr(), "lat-web", {"127.0.0.1"});
+  TestAgent db(collector.addr(), "lat-db");
+  ASSERT_TRUE(web.send({proc_event("exec", 10, 1, "/usr/bin/true")}));
+  auto fork = [](std::uint32_t parent, std::uint32_t grandparent, std::uint32_t child,
+                 const std::string& exe) {
+    auto e = proc_event("fork", parent, grandparent, exe);
+    e.mutable_fork()->set_child_pid(child);
+    return e;
+  };
+  auto accept = proc_event("accept", 700, 1, "/usr/sbin/nginx");
+  accept.mutable_socket()->set_raddr("127.0.0.1");
+  accept.mutable_socket()->set_lport(443);
+  // Ordinary traffic from web to db's nginx, and cron running a shell job:
+  // the old rule linked them into a score-90 fleet alert.
+  ASSERT_TRUE(
+      db.send({fork(1, 0, 800, "/usr/sbin/cron"), accept, fork(800, 1, 900, "/usr/sbin/cron"),
+               proc_event("exec", 900, 800, "/bin/sh")}));
+  EXPECT_EQ(lateral_alerts(collector.addr()), 0U);
+  // The accepting process spawning the shell is lateral movement.
+  ASSERT_TRUE(
+      db.send({fork(700, 1, 701, "/usr/sbin/nginx"), proc_event("exec", 701, 700, "/bin/bash")}));
+  const auto alerts = fleet_alerts(collector.addr());
+  std::vector<vigil::v1::Alert> lateral;
+  for (const auto& a : alerts) {
+    if (a.kind() == "fleet-lateral-movement") lateral.push_back(a);
+  }
+  ASSERT_EQ(lateral.size(), 1U);
+  EXPECT_EQ(std::vector<std::string>(lateral[0].hosts().begin(), lateral[0].hosts().end()),
+            (std::vector<std::string>{"lat-db", "lat-web"}));
+  ASSERT_EQ(lateral[0].group_size(), 2);
+  EXPECT_EQ(lateral[0].group(1).field(), "lineage");
+  EXPECT_EQ(lateral[0].group(1).value(), "700");
+}
+
+TEST(QueryApi, ReportAndEventsPageWithOpaqueTokensBoundToTheirFilters) {
+  vigil::test::TempDir dir;
+  Collector collector(dir.path() / "collector");
+  ASSERT_TRUE(collector.start({})) << collector.err();
+  {
+    TestAgent a(collector.addr(), "page-a");
+    TestAgent b(collector.addr(), "page-b");
+    TestAgent c(collector.addr(), "page-c");
+    for (auto* agent : {&a, &b, &c}) {
+      std::vector<vigil::v1::Event> events;
+      for (std::uint32_t i = 0; i < 50; ++i) {
+        events.push_back(proc_event("exec", 100 + i, 1, "/usr/bin/true"));
+      }
+      ASSERT_TRUE(agent->send(std::move(events)));
+    }
+  }
+  auto stub = vigil::v1::QueryService::NewStub(
+      grpc::CreateChannel(collector.addr(), grpc::InsecureChannelCredentials()));
+  auto report = [&](const vigil::v1::FleetReportRequest& req, vigil::v1::FleetReport* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    return stub->FleetReport(&ctx, req, out);
+  };
+  vigil::v1::FleetReportRequest req;
+  req.set_window_s(600);
+  req.set_page_size(1);
+  std::vector<std::string> hosts;
+  for (int pages = 0; pages < 10; ++pages) {
+    vigil::v1::FleetReport page;
+    ASSERT_TRUE(report(req, &page).ok());
+    EXPECT_TRUE(page.complete());
+    EXPECT_EQ(page.events(), 150U) << "every page carries the whole window's totals";
+    EXPECT_EQ(page.total_hosts(), 3U);
+    for (const auto& h : page.hosts()) hosts.push_back(h.host());
+    if (page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+    if (pages == 0) {
+      auto other = req;
+      other.set_top(9);
+      vigil::v1::FleetReport refused;
+      EXPECT_EQ(report(other, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    }
+  }
+  EXPECT_EQ(hosts, (std::vector<std::string>{"page-a", "page-b", "page-c"}));
+
+  auto events = [&](const vigil::v1::QueryEventsRequest& r, vigil::v1::QueryEventsResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    return stub->QueryEvents(&ctx, r, out);
+  };
+  vigil::v1::QueryEventsRequest q;
+  q.set_host("page-b");
+  q.set_limit(20);
+  vigil::v1::QueryEventsResponse first;
+  ASSERT_TRUE(events(q, &first).ok());
+  ASSERT_EQ(first.events_size(), 20);
+  ASSERT_FALSE(first.next_page_token().empty());
+  auto other = q;
+  other.set_host("page-c");
+  other.set_page_token(first.next_page_token());
+  vigil::v1::QueryEventsResponse resp;
+  EXPECT_EQ(events(other, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto forged = q;
+  forged.set_page_token(std::string(first.next_page_token()).replace(3, 1, "x"));
+  EXPECT_EQ(events(forged, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // vigilctl follows every page: all 150 events of the three hosts.
+  fs::create_directories(dir.path() / "ctl");
+  Proc all({VIGILCTL_BIN, "--collector", collector.addr(), "--insecure", "--json", "events",
+            "--limit", "40", "--all"},
+           dir.path() / "ctl");
+  ASSERT_EQ(all.wait(), 0) << all.err();
+  const auto parsed = nlohmann::json::parse(all.out(), nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << all.out();
+  EXPECT_EQ(parsed["events"].size(), 150U);
+  EXPECT_EQ(collector.stop(), 0);
 }
 
 }  // namespace

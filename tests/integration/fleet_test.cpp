@@ -646,18 +646,34 @@ int vigilctl(const fs::path& dir, const std::string& collector, std::vector<std:
   return rc;
 }
 
+// The first line of a file, without its newline.
+std::string first_line(const fs::path& path) {
+  std::string text = slurp(path);
+  return text.substr(0, text.find('\n'));
+}
+
 TEST(ModelRollout, SignedModelGoesCanaryThenFleetAndRollsBack) {
   vigil::test::TempDir dir;
+  // The operators' release key, made offline; the collector gets its public half.
+  const auto release_key = dir.path() / "release.key";
+  {
+    Proc keygen({VIGILCTL_BIN, "models", "keygen", "--out", release_key.string()}, dir.path());
+    ASSERT_EQ(keygen.wait(), 0) << keygen.err();
+  }
+  const std::string release_pub = first_line(release_key.string() + ".pub");
+  ASSERT_EQ(release_pub.size(), 64U);
   Collector collector(dir.path());
-  ASSERT_TRUE(collector.start());
+  ASSERT_TRUE(collector.start(0, {"--model-release-pubkey", release_pub}));
   const auto pub_path = dir.path() / "data" / "model-signing.key.pub";
   ASSERT_TRUE(wait_until([&] { return fs::exists(pub_path); }, 5s));
   std::string pub = slurp(pub_path);
   pub.erase(pub.find_last_not_of("\n") + 1);
   ASSERT_EQ(pub.size(), 64U);
 
-  auto a = start_agent(dir.path(), "roll-a", collector.addr(), {"--model-pubkey", pub});
-  auto b = start_agent(dir.path(), "roll-b", collector.addr(), {"--model-pubkey", pub});
+  const std::vector<std::string> keys = {"--model-pubkey", pub, "--model-release-pubkey",
+                                         release_pub};
+  auto a = start_agent(dir.path(), "roll-a", collector.addr(), keys);
+  auto b = start_agent(dir.path(), "roll-b", collector.addr(), keys);
   Api api(collector.addr());
   std::string shipped;
   ASSERT_TRUE(wait_until(
@@ -711,15 +727,72 @@ TEST(ModelRollout, SignedModelGoesCanaryThenFleetAndRollsBack) {
   ASSERT_TRUE(wait_until([&] { return api.agent(canary)->model_version() == "it-next"; }, 10s))
       << "the canary verified the signature and swapped models";
   EXPECT_EQ(api.agent(other)->model_version(), shipped) << "the rest waits for the soak";
+  // The soak ends, the canary is healthy, but nobody released the model: it
+  // stays at the canary and says why.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return vigilctl(dir.path(), collector.addr(), {"models", "status"}, &out) == 0 &&
+               out.find(
+                   "waiting for a release signature: vigilctl models sign --key KEY "
+                   "it-next") != std::string::npos;
+      },
+      20s))
+      << out;
+  std::this_thread::sleep_for(3s);
+  ASSERT_EQ(vigilctl(dir.path(), collector.addr(), {"--json", "models", "status"}, &out), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["phase"], "canary");
+  EXPECT_EQ(api.agent(other)->model_version(), shipped) << "the fleet keeps the old model";
+
+  // An operator releases it with the offline key: signed here, signatures uploaded.
+  const auto wrong_key = dir.path() / "wrong.key";
+  ASSERT_EQ(
+      vigilctl(dir.path(), collector.addr(), {"models", "keygen", "--out", wrong_key.string()}), 0);
+  EXPECT_EQ(vigilctl(dir.path(), collector.addr(),
+                     {"models", "sign", "--key", wrong_key.string(), "it-next"}),
+            1)
+      << "not the collector's release key";
+  ASSERT_EQ(vigilctl(dir.path(), collector.addr(),
+                     {"models", "sign", "--key", release_key.string(), "it-next"}, &out),
+            0);
+  EXPECT_NE(out.find("released for the fleet as release 1"), std::string::npos) << out;
   ASSERT_TRUE(wait_until([&] { return api.agent(other)->model_version() == "it-next"; }, 25s))
-      << "after a healthy soak the fleet gets it";
+      << "once released, the fleet gets it";
   ASSERT_EQ(vigilctl(dir.path(), collector.addr(), {"--json", "models", "status"}, &out), 0);
   EXPECT_EQ(nlohmann::json::parse(out)["phase"], "fleet");
+  ASSERT_EQ(vigilctl(dir.path(), collector.addr(), {"models", "show", "it-next"}, &out), 0);
+  EXPECT_NE(out.find("release:        1, signed by the release key"), std::string::npos) << out;
+
+  // The persisted update, tampered with while the agent is stopped (the
+  // model now scores everything 0), is not used at the next start.
+  kill(b->pid(), SIGTERM);
+  b->wait();
+  const auto envelope = dir.path() / "roll-b" / "model-release.pb";
+  vigil::v1::ModelUpdate persisted;
+  ASSERT_TRUE(persisted.ParseFromString(slurp(envelope))) << envelope;
+  EXPECT_EQ(persisted.version(), "it-next");
+  vigil::v1::Model blind;
+  ASSERT_TRUE(blind.ParseFromString(persisted.model()));
+  blind.mutable_combiner()->set_bias(-100);
+  persisted.set_model(blind.SerializeAsString());
+  std::ofstream(envelope, std::ios::binary | std::ios::trunc) << persisted.SerializeAsString();
+  b = start_agent(dir.path(), "roll-b", collector.addr(), keys);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return b->err().find("model-release.pb: model update 'it-next' refused") !=
+               std::string::npos;
+      },
+      10s))
+      << b->err();
+  EXPECT_NE(b->err().find("scoring model " + shipped + " "), std::string::npos)
+      << "it starts on the built-in default: " << b->err();
+  ASSERT_TRUE(wait_until([&] { return api.agent("roll-b")->model_version() == "it-next"; }, 20s))
+      << "and takes the genuine release from the collector again";
 
   // An agent that trusts another key refuses the fleet's model (as it would a
   // tampered one), keeps its own, and the refusal shows in `vigilctl agents`.
   auto c =
-      start_agent(dir.path(), "roll-c", collector.addr(), {"--model-pubkey", std::string(64, 'a')});
+      start_agent(dir.path(), "roll-c", collector.addr(),
+                  {"--model-pubkey", std::string(64, 'a'), "--model-release-pubkey", release_pub});
   ASSERT_TRUE(wait_until(
       [&] {
         out.clear();
@@ -749,6 +822,7 @@ TEST(ModelRollout, SignedModelGoesCanaryThenFleetAndRollsBack) {
     EXPECT_EQ(m["state"], m["version"] == "it-next" ? "rolled_back" : "active") << m.dump();
   }
   EXPECT_EQ(list["signing_public_key"], pub);
+  EXPECT_EQ(list["release_public_key"], release_pub);
 }
 
 grpc::ByteBuffer bytes(const std::string& raw) {
@@ -819,6 +893,34 @@ TEST(CollectorGrpc, StandardHealthServiceAndServerReflection) {
   while (stream->Read(&answer)) {
   }
   EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(collector.stop(), 0);
+}
+
+// With separate ports, each port's health service names only what it serves:
+// a probe on the agents' port never hears that QueryService is SERVING there,
+// where it would answer UNIMPLEMENTED, and the reverse.
+TEST(CollectorGrpc, HealthPerPortTellsTheTruth) {
+  vigil::test::TempDir dir;
+  Collector collector(dir.path());
+  ASSERT_TRUE(collector.start(0, {"--api-listen", "127.0.0.1:0"})) << collector.err();
+  std::smatch m;
+  const auto out = collector.out();
+  ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(api=(127\.0\.0\.1:\d+))"))) << out;
+  ASSERT_NE(m[1].str(), collector.addr());
+  auto agents = grpc::CreateChannel(collector.addr(), grpc::InsecureChannelCredentials());
+  auto api = grpc::CreateChannel(m[1].str(), grpc::InsecureChannelCredentials());
+  const std::string serving("\x08\x01", 2);
+  grpc::Status st;
+  EXPECT_EQ(health_check(agents, "vigil.v1.AgentService", &st), serving) << st.error_message();
+  EXPECT_EQ(health_check(agents, "vigil.v1.EnrollService", &st), serving) << st.error_message();
+  for (const char* svc : {"vigil.v1.QueryService", "vigil.v1.ModelService", "vigil.v1.RuleService"}) {
+    health_check(agents, svc, &st);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << svc << " claimed on the agents' port";
+    EXPECT_EQ(health_check(api, svc, &st), serving) << svc << ": " << st.error_message();
+  }
+  health_check(api, "vigil.v1.AgentService", &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << "AgentService claimed on the API port";
+  EXPECT_EQ(health_check(api, "", &st), serving);
   EXPECT_EQ(collector.stop(), 0);
 }
 

@@ -36,14 +36,14 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   dpkg --purge "${PKGS[@]}" >/dev/null 2>&1 || true
-  rm -rf "${work}" /etc/vigil/tls /etc/vigil/tokens
+  rm -rf "${work}" /etc/vigil/tls /etc/vigil/tokens /etc/vigil/enroll.token
   rmdir /etc/vigil 2>/dev/null || true
 }
 trap cleanup EXIT
 
 # A clean start: nothing from an earlier run.
 dpkg --purge "${PKGS[@]}" >/dev/null 2>&1 || true
-rm -rf /etc/vigil/tls /etc/vigil/tokens
+rm -rf /etc/vigil/tls /etc/vigil/tokens /etc/vigil/enroll.token
 
 step "package metadata"
 # Each output is captured before it is matched: with pipefail, `cmd | grep -q`
@@ -90,15 +90,16 @@ agent_caps=$(unit_value vigil-agent CapabilityBoundingSet)
 [[ $agent_cmd == "/usr/sbin/vigil-agent --config /etc/vigil/agent.yaml" ]] \
   || fail "agent ExecStart: ${agent_cmd}"
 
-step "TLS material and tokens, as docs/security.md tells an operator to make them"
-deploy/make-certs.sh /etc/vigil/tls --agent pkg-test-host >/dev/null
-chgrp vigil /etc/vigil/tls /etc/vigil/tls/collector.key
+step "TLS material, an issuing CA and tokens, as docs/security.md tells an operator to make them"
+deploy/make-certs.sh /etc/vigil/tls --issuing-ca >/dev/null
+chgrp vigil /etc/vigil/tls /etc/vigil/tls/collector.key /etc/vigil/tls/issuing-ca.key
 chmod g+rx /etc/vigil/tls
-chmod 0640 /etc/vigil/tls/collector.key
+chmod 0640 /etc/vigil/tls/collector.key /etc/vigil/tls/issuing-ca.key
 (umask 027 && printf 'viewer pkg-viewer-token-0123456789\noperator pkg-operator-token-0123456789\n' \
   >/etc/vigil/tokens)
 chgrp vigil /etc/vigil/tokens
 printf 'viewer pkg-viewer-token-0123456789\n' >"${work}/viewer.token"
+printf 'operator pkg-operator-token-0123456789\n' >"${work}/operator.token"
 ctl() { vigilctl --collector 127.0.0.1:7701 --ca /etc/vigil/tls/ca.crt --token-file "${work}/viewer.token" "$@"; }
 
 step "start the collector as ${collector_user}: ${collector_cmd}"
@@ -116,13 +117,18 @@ grep -q "listening agents=0.0.0.0:7700 api=127.0.0.1:7701" "${work}/collector.ou
   || fail "signing key not owned by vigil"
 [[ $(stat -c '%a' /var/lib/vigil-collector/model-signing.key) == 600 ]] || fail "signing key mode"
 
-step "point the agent at it (as an operator would) and start it: ${agent_cmd}"
+step "an enroll token for one agent (vigilctl enroll create), as docs/operations.md says"
+vigilctl --collector 127.0.0.1:7701 --ca /etc/vigil/tls/ca.crt --token-file "${work}/operator.token" \
+  enroll create --uses 1 --ttl 1h --out /etc/vigil/enroll.token >"${work}/enroll.out" 2>&1 \
+  || { cat "${work}/enroll.out"; fail "vigilctl enroll create"; }
+[[ $(stat -c '%a' /etc/vigil/enroll.token) == 600 ]] || fail "enroll token file mode"
+
+step "point the agent at it with the token (no hand-made certificate) and start it: ${agent_cmd}"
 cat >>/etc/vigil/agent.yaml <<'YAML'
 collector: 127.0.0.1:7700
 host_id: pkg-test-host
 tls_ca: /etc/vigil/tls/ca.crt
-tls_cert: /etc/vigil/tls/agent-pkg-test-host.crt
-tls_key: /etc/vigil/tls/agent-pkg-test-host.key
+enroll_token_file: /etc/vigil/enroll.token
 YAML
 bounding=$(echo "${agent_caps}" | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 # shellcheck disable=SC2086
@@ -131,8 +137,12 @@ setpriv --bounding-set="-all,${bounding}" --inh-caps="-all" ${agent_cmd} \
 pids+=($!)
 eventually '"connected": *true' ctl --json agents \
   || { cat "${work}/agent.err"; fail "agent (unit's capabilities only) did not connect"; }
+[[ $(stat -c '%a' /var/lib/vigil/tls/agent.key) == 600 ]] || fail "enrolled agent key mode"
+openssl x509 -in /var/lib/vigil/tls/agent.crt -noout -subject | grep -q "CN *= *pkg-test-host" \
+  || fail "the enrolled certificate does not name the agent"
 # A real detection through the installed agent: ptrace attach to a child.
-python3 - <<'PY'
+ptrace_once() {
+  python3 - <<'PY'
 import ctypes, os, signal, time
 libc = ctypes.CDLL(None, use_errno=True)
 child = os.fork()
@@ -143,9 +153,25 @@ libc.ptrace(16, child, None, None)  # PTRACE_ATTACH
 time.sleep(0.2)
 os.kill(child, signal.SIGKILL); os.waitpid(child, 0)
 PY
+}
+ptrace_once
 eventually "ptrace" ctl --json alerts \
   || { tail -5 "${work}/agent.err"; fail "no ptrace alert from the packaged agent"; }
 grep -q "ptrace" /var/log/vigil/alerts.jsonl || fail "agent alerts_out (/var/log/vigil) not written"
+
+step "logrotate: the packaged rule parses; a rotated output is reopened on SIGHUP"
+[[ -f /etc/logrotate.d/vigil-agent ]] || fail "no /etc/logrotate.d/vigil-agent"
+logrotate -d /etc/logrotate.d/vigil-agent >"${work}/logrotate.out" 2>&1 \
+  || { cat "${work}/logrotate.out"; fail "logrotate refuses the packaged rule"; }
+mv /var/log/vigil/alerts.jsonl /var/log/vigil/alerts.jsonl.1
+kill -HUP "${pids[1]}"  # what the rule's postrotate does (through systemctl)
+rotated=0
+for _ in $(seq 1 50); do
+  ptrace_once
+  if grep -q "ptrace" /var/log/vigil/alerts.jsonl 2>/dev/null; then rotated=1; break; fi
+done
+((rotated)) || { tail -5 "${work}/agent.err"; fail "after SIGHUP the agent did not write a new alerts.jsonl"; }
+[[ $(stat -c '%a' /var/log/vigil/alerts.jsonl) == 640 ]] || fail "reopened alerts.jsonl mode"
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || fail "a service did not stop cleanly on SIGTERM"; done
 pids=()
@@ -159,11 +185,12 @@ dpkg --remove "${PKGS[@]}" >/dev/null
 [[ -e /etc/vigil/collector.yaml ]] || fail "remove deleted a conffile"
 [[ ! -e /usr/sbin/vigil-agent && ! -e /lib/systemd/system/vigil-agent.service ]] \
   || fail "remove left binaries or units"
-rm -rf /etc/vigil/tls /etc/vigil/tokens  # the operator's own files, made above
+rm -rf /etc/vigil/tls /etc/vigil/tokens /etc/vigil/enroll.token  # the operator's own files
 dpkg --purge "${PKGS[@]}" >/dev/null 2>&1
 for f in /etc/vigil /var/lib/vigil /var/lib/vigil-collector /var/log/vigil /usr/sbin/vigil-agent \
   /usr/sbin/vigil-collector /usr/bin/vigilctl /lib/systemd/system/vigil-agent.service \
-  /lib/systemd/system/vigil-collector.service /usr/share/doc/vigil-agent; do
+  /lib/systemd/system/vigil-collector.service /usr/share/doc/vigil-agent \
+  /etc/logrotate.d/vigil-agent; do
   [[ ! -e $f ]] || fail "$f left after purge"
 done
 ! getent passwd vigil >/dev/null || fail "vigil user left after purge"

@@ -11,6 +11,7 @@
 #include "vigil/agent/model_update.h"
 #include "vigil/agent/pipeline.h"
 #include "vigil/collector/models.h"
+#include "vigil/model_release.h"
 
 namespace vigil::collector {
 namespace {
@@ -55,6 +56,10 @@ class Models : public ::testing::Test {
     ASSERT_OK(s);
     store_ = std::move(*s);
     cfg_.signing_key = dir_.path() / "signing.key";
+    auto release = SigningKey::create(dir_.path() / "release.key");
+    ASSERT_OK(release);
+    release_ = *release;
+    cfg_.release_pubkey = release_.public_key_hex();
     cfg_.evolve_interval_s = 0;
     fleet_.connected = {"a", "b", "c", "d"};
     for (const auto& id : fleet_.connected) report(*store_, id, "base-1");
@@ -63,6 +68,20 @@ class Models : public ::testing::Test {
   std::unique_ptr<Store> store_;
   ModelConfig cfg_;
   FakeFleet fleet_;
+  SigningKey release_;  // the operators' offline key, here for the test
+  // What `vigilctl models sign` uploads for `version` as release `seq`.
+  v1::ReleaseModelRequest release_of(ModelManager& m, const std::string& version, std::uint64_t seq,
+                                     std::uint64_t rollback_to) {
+    auto got = m.get(version);
+    EXPECT_TRUE(got.has_value());
+    v1::ReleaseModelRequest req;
+    req.set_version(version);
+    req.set_release_seq(seq);
+    req.set_signature(release_.sign(model_release_message(seq, got ? got->model() : "")));
+    req.set_rollback_to_seq(rollback_to);
+    req.set_rollback_signature(release_.sign(model_rollback_message(seq, rollback_to)));
+    return req;
+  }
 };
 
 TEST_F(Models, KeyRegistryImportAndSignedUpdates) {
@@ -98,13 +117,8 @@ TEST_F(Models, KeyRegistryImportAndSignedUpdates) {
 
   auto got = m.get("m2");
   ASSERT_OK(got);
-  v1::ModelUpdate u;
-  u.set_version("m2");
-  u.set_model(got->model());
-  u.set_signature(got->signature());
-  EXPECT_TRUE(agent::verify_model_update(u, pub)) << "agents accept what the collector signed";
-  u.mutable_model()->back() ^= 1;
-  EXPECT_FALSE(agent::verify_model_update(u, pub));
+  EXPECT_TRUE(verify_signature(pub, got->model(), got->signature())) << "signed at registration";
+  EXPECT_FALSE(got->info().released()) << "an import is a candidate for canary use only";
   EXPECT_FALSE(m.get("nope"));
 }
 
@@ -123,15 +137,41 @@ TEST_F(Models, CanaryThenFleetThenRollback) {
   EXPECT_TRUE(fleet_.sent["c"].empty()) << "the rest of the fleet waits for the canary";
   EXPECT_FALSE(m.rollout("m2", 1, 60, kT0)) << "one rollout at a time";
 
+  const auto& granted = fleet_.sent["a"][0];
+  EXPECT_EQ(granted.scope(), "canary");
+  EXPECT_GT(granted.expires_ns(), kT0 + 60 * kSec);
+  const agent::ModelKeys keys{.online = m.public_key_hex(), .release = cfg_.release_pubkey};
+  EXPECT_TRUE(agent::verify_model_update(granted, keys, {}, kT0)) << "agents take the canary";
+
   report(*store_, "a", "m2");
   report(*store_, "b", "m2");
   m.tick(kT0 + 30 * kSec);
   EXPECT_EQ(m.status().phase(), "canary") << "still soaking";
   m.tick(kT0 + 61 * kSec);
+  EXPECT_EQ(m.status().phase(), "canary") << "no release signature: the canary waits";
+  EXPECT_NE(m.status().reason().find(
+                "waiting for a release signature: vigilctl models sign --key KEY m2"),
+            std::string::npos)
+      << m.status().reason();
+  EXPECT_TRUE(fleet_.sent["c"].empty()) << "the fleet never gets an unreleased model";
+  EXPECT_FALSE(m.release(release_of(m, "m2", 0, 0))) << "release 0 is the shipped model";
+  auto forged = release_of(m, "m2", 1, 0);
+  forged.set_signature(std::string(64, 'x'));
+  EXPECT_EQ(m.release(forged).error().code, ErrorCode::kPermission);
+  ASSERT_OK(m.release(release_of(m, "m2", 1, 0)));
+  EXPECT_FALSE(m.release(release_of(m, "base-1", 1, 0))) << "one model per release number";
+  m.tick(kT0 + 62 * kSec);
   st = m.status();
   EXPECT_EQ(st->phase(), "fleet") << st->reason();
   EXPECT_EQ(fleet_.sent["c"].size(), 1U);
   EXPECT_EQ(fleet_.sent["d"].size(), 1U);
+  const auto& released = fleet_.sent["c"][0];
+  EXPECT_EQ(released.scope(), "fleet");
+  EXPECT_EQ(released.release_seq(), 1U);
+  EXPECT_TRUE(agent::verify_model_update(released, keys, {}, kT0)) << "agents take the release";
+  EXPECT_FALSE(
+      agent::verify_model_update(released, {.online = keys.online, .release = ""}, {}, kT0))
+      << "not without a release key";
   const auto after_fleet = m.list();
   for (const auto& i : after_fleet.models()) {
     EXPECT_EQ(i.state(), i.version() == "m2" ? "active" : "retired") << i.version();
@@ -146,6 +186,8 @@ TEST_F(Models, CanaryThenFleetThenRollback) {
   EXPECT_EQ(back->phase(), "rolled_back");
   EXPECT_EQ(back->reason(), "false positives on web hosts");
   EXPECT_EQ(fleet_.sent["d"].back().version(), "base-1");
+  EXPECT_EQ(fleet_.sent["d"].back().release_seq(), 0U);
+  EXPECT_EQ(fleet_.sent["d"].back().rollback_from_seq(), 1U) << "the marker of release 1";
   const auto after_rollback = m.list();
   for (const auto& i : after_rollback.models()) {
     EXPECT_EQ(i.state(), i.version() == "m2" ? "rolled_back" : "active") << i.version();
@@ -169,6 +211,29 @@ TEST_F(Models, CanaryThatDoesNotTakeTheModelIsRolledBackAutomatically) {
   EXPECT_NE(st.reason().find("canary agent a runs base-1"), std::string::npos) << st.reason();
   EXPECT_EQ(fleet_.sent["a"].back().version(), "base-1");
   EXPECT_TRUE(fleet_.sent["b"].empty()) << "the fleet never saw the bad model";
+}
+
+TEST_F(Models, WithoutAReleaseKeyOnlyTheCanaryRunsAndItsGrantExpires) {
+  cfg_.release_pubkey.clear();
+  cfg_.canary_ttl_s = 3600;
+  ModelManager m(*store_, cfg_, fleet_.link());
+  ASSERT_OK(m.init(model_bytes("base-1"), kT0));
+  ASSERT_OK(m.import(model_bytes("m4"), kT0));
+  ASSERT_OK(m.rollout("m4", 0.25, 10, kT0));
+  EXPECT_EQ(fleet_.sent["a"][0].expires_ns(), kT0 + 3610 * kSec) << "soak + canary_ttl_s";
+  report(*store_, "a", "m4");
+  m.tick(kT0 + 11 * kSec);
+  EXPECT_EQ(m.status().phase(), "canary");
+  EXPECT_NE(m.status().reason().find("no model_release_pubkey"), std::string::npos);
+  EXPECT_FALSE(m.release(release_of(m, "m4", 1, 0))) << "nothing to check a release with";
+  m.on_hello("e", "base-1");
+  EXPECT_TRUE(fleet_.sent["e"].empty()) << "base-1 is what e runs; m4 is not for it";
+  m.tick(kT0 + 3610 * kSec);
+  EXPECT_EQ(m.status().phase(), "rolled_back");
+  EXPECT_NE(m.status().reason().find("canary grant expired"), std::string::npos)
+      << m.status().reason();
+  EXPECT_EQ(fleet_.sent["a"].back().version(), "base-1");
+  EXPECT_TRUE(fleet_.sent["b"].empty());
 }
 
 // Fleet data where the detectors alone cannot tell attacks from routine: every
@@ -233,11 +298,8 @@ TEST_F(Models, EvolutionOnFleetDataRegistersABetterCandidateWithLineage) {
   EXPECT_GT(cand.data_to_ns(), cand.data_from_ns());
   auto got = m.get(cand.version());
   ASSERT_OK(got);
-  v1::ModelUpdate u;
-  u.set_version(cand.version());
-  u.set_model(got->model());
-  u.set_signature(got->signature());
-  EXPECT_TRUE(agent::verify_model_update(u, m.public_key_hex()));
+  EXPECT_TRUE(verify_signature(m.public_key_hex(), got->model(), got->signature()));
+  EXPECT_FALSE(cand.released()) << "evolved candidates reach the fleet only once released";
 }
 
 }  // namespace

@@ -219,7 +219,7 @@ TEST(CollectorStore, RetentionDeletesEventsOlderThanTheAge) {
 }
 
 TEST(CollectorValidate, RejectsMalformedMessagesWithReasons) {
-  EXPECT_OK(validate_hello(hello("agent-1.example:x")));
+  EXPECT_OK(validate_hello(hello("agent-1.example_x")));
   auto bad = hello("bad id");
   EXPECT_NE(validate_hello(bad).error().message.find("agent_id"), std::string::npos);
   bad = hello("");
@@ -233,6 +233,10 @@ TEST(CollectorValidate, RejectsMalformedMessagesWithReasons) {
   auto range = batch(1, 3);
   range.set_last_seq(2);
   EXPECT_FALSE(validate_batch(range));
+  auto inflated = batch(1, 3);  // the header claims more than the events hold
+  inflated.set_last_seq(20);
+  ASSERT_TRUE(check_batch(inflated));
+  EXPECT_EQ(check_batch(inflated)->reason, Reason::kHeaderMismatch);
   auto type = batch(1, 1);
   type.mutable_events(0)->set_type("teleport");
   EXPECT_NE(validate_batch(type).error().message.find("unknown type"), std::string::npos);
@@ -252,6 +256,10 @@ TEST(CollectorValidate, RejectsMalformedMessagesWithReasons) {
   auto huge = batch(1, 1);
   huge.mutable_events(0)->set_summary(std::string(kMaxStringBytes + 1, 'x'));
   EXPECT_FALSE(validate_batch(huge));
+  // One bad event is the event's refusal, not the batch's.
+  EXPECT_FALSE(check_batch(type));
+  ASSERT_TRUE(check_event(type.events(0)));
+  EXPECT_EQ(check_event(type.events(0))->reason, Reason::kUnknownType);
   EXPECT_TRUE(valid_label("benign"));
   EXPECT_FALSE(valid_label("maybe"));
 }

@@ -137,35 +137,70 @@ TEST(Correlator, SameDroppedExecutableOnTwoHosts) {
   EXPECT_EQ(feed.out.size(), 2U);
 }
 
+v1::Event with_pids(v1::Event e, std::uint32_t pid, std::uint32_t ppid) {
+  e.set_pid(pid);
+  e.set_ppid(ppid);
+  return e;
+}
+
+v1::Event accept_from(const std::string& raddr, std::uint32_t pid, std::uint32_t ppid = 1) {
+  v1::Event e;
+  e.set_type("accept");
+  e.set_ts_ns(kT0);
+  e.mutable_socket()->set_raddr(raddr);
+  e.mutable_socket()->set_lport(22);
+  return with_pids(e, pid, ppid);
+}
+
+v1::Event fork_of(std::uint32_t parent, std::uint32_t grandparent, std::uint32_t child) {
+  v1::Event e;
+  e.set_type("fork");
+  e.set_ts_ns(kT0);
+  e.mutable_fork()->set_child_pid(child);
+  return with_pids(e, parent, grandparent);
+}
+
 TEST(Correlator, ConnectionFromAFleetHostThenShellIsLateralMovement) {
   auto c = shipped();
   c.set_host_addresses("web", {"10.0.0.1"});
   c.set_host_addresses("db", {"10.0.0.2"});
   Feed feed{c};
-  v1::Event accept;
-  accept.set_type("accept");
-  accept.set_ts_ns(kT0);
-  accept.mutable_socket()->set_raddr("10.0.0.1");
-  accept.mutable_socket()->set_lport(22);
+  // sshd (500) accepts web's connection and forks a session (501) whose
+  // shell (502) runs a script interpreter (503): 503's ancestry includes 500.
+  const auto accept = accept_from("10.0.0.1", 500);
   // The shell first, then the connection: the wrong order.
-  feed("db", exec_of("/bin/bash"), kT0);
+  feed("db", with_pids(exec_of("/bin/bash"), 502, 501), kT0);
   feed("db", accept, kT0 + kSec);
-  feed("db", exec_of("/usr/bin/ls"), kT0 + 2 * kSec);
+  feed("db", fork_of(500, 1, 501), kT0 + kSec);
+  feed("db", with_pids(exec_of("/usr/bin/ls"), 501, 500), kT0 + 2 * kSec);
   EXPECT_TRUE(feed.out.empty());
-  feed("db", exec_of("/bin/bash"), kT0 + 3 * kSec);
+  feed("db", fork_of(501, 500, 502), kT0 + 2 * kSec);
+  feed("db", with_pids(exec_of("/usr/bin/python3"), 503, 502), kT0 + 3 * kSec);
   ASSERT_EQ(feed.out.size(), 1U);
   EXPECT_EQ(feed.out[0].kind(), "fleet-lateral-movement");
   EXPECT_EQ(feed.out[0].score(), 90U);
   EXPECT_EQ(hosts_of(feed.out[0]), (std::vector<std::string>{"db", "web"}));
-  ASSERT_EQ(feed.out[0].group_size(), 1);
+  ASSERT_EQ(feed.out[0].group_size(), 2);
   EXPECT_EQ(feed.out[0].group(0).value(), "db");
+  EXPECT_EQ(feed.out[0].group(1).field(), "lineage");
+  EXPECT_EQ(feed.out[0].group(1).value(), "500");
+  EXPECT_EQ(c.stats().lineage_links, 1U);
+
+  // A bind shell: the accepting process itself becomes the shell.
+  auto self = shipped();
+  self.set_host_addresses("web", {"10.0.0.1"});
+  Feed bind{self};
+  bind("db", accept_from("10.0.0.1", 4444, 4000), kT0);
+  bind("db", with_pids(exec_of("/bin/sh"), 4444, 4000), kT0 + kSec);
+  ASSERT_EQ(bind.out.size(), 1U);
+  EXPECT_EQ(bind.out[0].kind(), "fleet-lateral-movement");
 
   // A shell long after the connection is not linked to it.
   auto late = shipped();
   late.set_host_addresses("web", {"10.0.0.1"});
   Feed none{late};
   none("db", accept, kT0);
-  none("db", exec_of("/bin/bash"), kT0 + 500 * kSec);
+  none("db", with_pids(exec_of("/bin/bash"), 501, 500), kT0 + 500 * kSec);
   EXPECT_TRUE(none.out.empty());
   // A connection from an address outside the fleet is not lateral movement,
   // nor is one from an address the host reported again without it.
@@ -174,11 +209,54 @@ TEST(Correlator, ConnectionFromAFleetHostThenShellIsLateralMovement) {
   outside.set_host_addresses("web", {"10.0.0.9"});
   Feed out{outside};
   out("db", accept, kT0);
-  out("db", exec_of("/bin/bash"), kT0 + kSec);
-  accept.mutable_socket()->set_raddr("203.0.113.5");
-  out("db", accept, kT0 + 2 * kSec);
-  out("db", exec_of("/bin/bash"), kT0 + 3 * kSec);
+  out("db", with_pids(exec_of("/bin/bash"), 501, 500), kT0 + kSec);
+  out("db", accept_from("203.0.113.5", 500), kT0 + 2 * kSec);
+  out("db", with_pids(exec_of("/bin/bash"), 501, 500), kT0 + 3 * kSec);
   EXPECT_TRUE(out.out.empty());
+}
+
+TEST(Correlator, FleetTrafficPlusAnUnrelatedCronShellIsNotLateralMovement) {
+  // The old rule linked any fleet peer's connection to any shell on the host
+  // within five minutes: a web server serving a fleet host plus a cron job
+  // was a score-90 fleet alert. Only a shell descending from the accepting
+  // process counts.
+  auto c = shipped();
+  c.set_host_addresses("web", {"10.0.0.1"});
+  Feed feed{c};
+  feed("db", fork_of(1, 0, 800), kT0);            // cron, a child of pid 1
+  feed("db", accept_from("10.0.0.1", 700), kT0);  // nginx (700) serves web
+  feed("db", accept_from("10.0.0.1", 700), kT0 + kSec);
+  feed("db", fork_of(800, 1, 900), kT0 + 2 * kSec);                     // cron forks a job...
+  feed("db", with_pids(exec_of("/bin/sh"), 900, 800), kT0 + 2 * kSec);  // ...a shell
+  feed("db", with_pids(exec_of("/usr/bin/bash"), 901, 900), kT0 + 3 * kSec);
+  // A shell whose parent the collector never heard of links nothing either.
+  feed("db", with_pids(exec_of("/bin/sh"), 950, 949), kT0 + 4 * kSec);
+  EXPECT_TRUE(feed.out.empty());
+  EXPECT_EQ(c.stats().lineage_links, 0U);
+  // pid 1 accepting (socket activation) is everyone's ancestor: it links nothing.
+  feed("db", accept_from("10.0.0.1", 1, 0), kT0 + 5 * kSec);
+  feed("db", with_pids(exec_of("/bin/sh"), 902, 800), kT0 + 6 * kSec);
+  EXPECT_TRUE(feed.out.empty());
+  // The same host, a real chain: still alerts.
+  feed("db", fork_of(700, 1, 701), kT0 + 7 * kSec);
+  feed("db", with_pids(exec_of("/bin/sh"), 701, 700), kT0 + 8 * kSec);
+  ASSERT_EQ(feed.out.size(), 1U);
+  EXPECT_EQ(feed.out[0].kind(), "fleet-lateral-movement");
+}
+
+TEST(Correlator, TheLineageTableIsBounded) {
+  auto c = shipped({.max_processes = 100});
+  c.set_host_addresses("web", {"10.0.0.1"});
+  Feed feed{c};
+  for (std::uint32_t pid = 2; pid < 1000; ++pid) {
+    feed("db", fork_of(pid, 1, pid + 10'000), kT0);
+  }
+  EXPECT_GT(c.stats().lineage_resets, 0U);
+  // A chain learnt after the reset still links.
+  feed("db", accept_from("10.0.0.1", 500), kT0 + kSec);
+  feed("db", fork_of(500, 1, 501), kT0 + kSec);
+  feed("db", with_pids(exec_of("/bin/bash"), 502, 501), kT0 + 2 * kSec);
+  ASSERT_EQ(feed.out.size(), 1U);
 }
 
 TEST(Correlator, SameSeriousIndicatorOnThreeHosts) {

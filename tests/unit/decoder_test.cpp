@@ -34,6 +34,29 @@ TEST(Decoder, DecodesExecWithArgsAndFlags) {
   EXPECT_EQ(d.stats().decoded, 1U);
 }
 
+// NTP (or an operator) steps the wall clock after the agent started: the
+// agent's periodic resync hands the decoder the new boot-to-wall offset, and
+// events from then on carry the corrected unix time (not refused as a day
+// ahead, not misdated).
+TEST(Decoder, AResyncedWallClockOffsetDatesLaterEvents) {
+  const auto rec = test::make_exec(1234, "/usr/bin/env", {"env"});
+  Decoder d(500);
+  Event e;
+  ASSERT_OK(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(e.ts_ns, 1'000'000'500U);
+  const std::int64_t stepped_back = -3'600'000'000'000;  // the clock was an hour ahead
+  d.set_boot_to_unix_ns(500 + stepped_back + 4'000'000'000'000);
+  ASSERT_OK(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(e.ts_ns, 1'000'000'000U + 500 + 400'000'000'000U);
+  // The offset the agent resyncs to is the live one: now(REALTIME) - now(BOOTTIME).
+  timespec rt{};
+  timespec bt{};
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_BOOTTIME, &bt);
+  const auto expected = (rt.tv_sec - bt.tv_sec) * 1'000'000'000LL + (rt.tv_nsec - bt.tv_nsec);
+  EXPECT_NEAR(static_cast<double>(boot_to_unix_offset_ns()), static_cast<double>(expected), 5e7);
+}
+
 TEST(Decoder, ArgsWithoutTrailingNulKeepLastPartial) {
   auto rec = test::make_exec(1, "/bin/echo", {});
   const char blob[] = {'e', 'c', 'h', 'o', '\0', 'h', 'i'};

@@ -14,6 +14,7 @@
 #include "vigil/agent/model_update.h"
 #include "vigil/agent/pipeline.h"
 #include "vigil/features.h"
+#include "vigil/model_release.h"
 #include "vigil/shipped_model.h"
 
 namespace vigil {
@@ -162,28 +163,35 @@ TEST(ModelUpdate, OnlyCorrectlySignedUpdatesLoad) {
   char pk_hex[crypto_sign_PUBLICKEYBYTES * 2 + 1];
   sodium_bin2hex(pk_hex, sizeof(pk_hex), pk, sizeof(pk));
 
+  // A canary grant: the collector's key is enough (model_trust_test.cpp has the fleet).
+  constexpr std::uint64_t kNow = 1'790'000'000'000'000'000ULL;
   v1::ModelUpdate update;
   update.set_version("signed-1");
   update.set_model(make_baseline_model(weights(), "signed-1").SerializeAsString());
+  update.set_scope("canary");
+  update.set_expires_ns(kNow + 60'000'000'000ULL);
+  const auto message = model_grant_message("canary", update.expires_ns(), update.model());
   unsigned char sig[crypto_sign_BYTES];
-  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(update.model().data()),
-                       update.model().size(), sk);
+  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size(), sk);
   update.set_signature(reinterpret_cast<const char*>(sig), sizeof(sig));
 
-  auto ok = agent::verify_model_update(update, pk_hex);
+  const agent::ModelKeys keys{.online = pk_hex, .release = ""};
+  auto ok = agent::verify_model_update(update, keys, {}, kNow);
   ASSERT_OK(ok);
   EXPECT_EQ((*ok)->version(), "signed-1");
 
-  EXPECT_EQ(agent::verify_model_update(update, "").error().code, ErrorCode::kPermission);
+  EXPECT_EQ(agent::verify_model_update(update, {}, {}, kNow).error().code, ErrorCode::kPermission);
   auto tampered = update;
   tampered.mutable_model()->back() ^= 1;
-  EXPECT_EQ(agent::verify_model_update(tampered, pk_hex).error().code, ErrorCode::kPermission);
+  EXPECT_EQ(agent::verify_model_update(tampered, keys, {}, kNow).error().code,
+            ErrorCode::kPermission);
   unsigned char other_pk[crypto_sign_PUBLICKEYBYTES];
   unsigned char other_sk[crypto_sign_SECRETKEYBYTES];
   crypto_sign_keypair(other_pk, other_sk);
   char other_hex[crypto_sign_PUBLICKEYBYTES * 2 + 1];
   sodium_bin2hex(other_hex, sizeof(other_hex), other_pk, sizeof(other_pk));
-  EXPECT_FALSE(agent::verify_model_update(update, other_hex));
+  EXPECT_FALSE(agent::verify_model_update(update, {.online = other_hex, .release = ""}, {}, kNow));
 }
 
 TEST(ModelUpdate, PersistedModelRoundTrips) {

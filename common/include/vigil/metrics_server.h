@@ -30,24 +30,37 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// A certificate chain and its private key (PEM text) to serve HTTPS with.
+struct HttpTls {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
   // `listen` is HOST:PORT (port 0 picks one); `what` names the server in errors.
-  // `handler` runs on the server's thread and must be thread-safe.
+  // `handler` runs on the server's thread and must be thread-safe. With `tls`
+  // the server speaks HTTPS only (TLS 1.2 or later).
   [[nodiscard]] static Result<std::unique_ptr<HttpServer>> start(const std::string& listen,
                                                                  Handler handler,
-                                                                 std::string_view what);
+                                                                 std::string_view what,
+                                                                 const HttpTls* tls = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
   [[nodiscard]] int port() const;
+  [[nodiscard]] bool tls() const;
 
  private:
   struct Impl;
   explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// True for 127.0.0.0/8, ::1 and "localhost" (the host part of HOST:PORT,
+// brackets allowed): a bind only this machine can reach.
+[[nodiscard]] bool is_loopback_listen(std::string_view listen);
 
 // GET /metrics answers `render()` as text exposition format 0.0.4; anything
 // else is 404.

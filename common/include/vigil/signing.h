@@ -16,6 +16,12 @@ class SigningKey {
   // Reads the hex ed25519 secret key at `path`, or creates one there (mode
   // 0600, O_EXCL) with its public key in `path.pub`.
   [[nodiscard]] static Result<SigningKey> load_or_create(const std::filesystem::path& path);
+  // Reads an existing key (kNotFound if there is none): an offline release
+  // key is never made by accident where one was expected.
+  [[nodiscard]] static Result<SigningKey> load(const std::filesystem::path& path);
+  // Makes a new key at `path` (mode 0600, O_EXCL: kIo if the file exists), its
+  // public key in `path.pub`.
+  [[nodiscard]] static Result<SigningKey> create(const std::filesystem::path& path);
 
   // A detached ed25519 signature (64 bytes) of `message`.
   [[nodiscard]] std::string sign(std::string_view message) const;

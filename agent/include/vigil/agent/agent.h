@@ -13,6 +13,8 @@
 
 #include "vigil/agent/bpf_env.h"
 #include "vigil/agent/config.h"
+#include "vigil/agent/enroll.h"
+#include "vigil/agent/model_update.h"
 #include "vigil/agent/pipeline.h"
 #include "vigil/agent/probe.h"
 #include "vigil/agent/process_table.h"
@@ -56,6 +58,8 @@ class Agent {
   void schedule_tick();
   void report_stats(bool final);
   void save_baseline();
+  // Every tick: the boot-to-wall offset again (the decoder's and the pipeline's).
+  void resync_wall_clock();
   [[nodiscard]] Result<void> start_shipping();
   [[nodiscard]] Result<void> load_model();
   // Sigma rules from the configuration; on SIGHUP again (a failed reload keeps
@@ -63,6 +67,9 @@ class Agent {
   void load_rules(bool reload);
   void wait_for_hup();
   void apply_model_update(const v1::ModelUpdate& update);
+  // A canary grant that ran out: back to the last release (or the built-in default).
+  void expire_canary_model();
+  void set_running_model(std::shared_ptr<const ScoringModel> model);
   void apply_feedback(const std::string& alert_id, const std::string& label);
   void schedule_flush();
   [[nodiscard]] v1::Health health();
@@ -84,11 +91,13 @@ class Agent {
   std::unique_ptr<RingReader> reader_;
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<Shipper> shipper_;
+  std::unique_ptr<CertRenewer> renewer_;  // enrolled agents: destroyed before shipper_
   std::unique_ptr<ScoredEventSink> ship_sink_;
   std::uint64_t last_drops_ = 0;
   std::uint64_t model_updates_refused_ = 0;
-  std::string last_model_refusal_;  // "VERSION: reason", reported in health
-  RulePackUpdates rule_packs_;       // the collector's signed rule packs
+  std::string last_model_refusal_;           // "VERSION: reason", reported in health
+  std::unique_ptr<ModelTrust> model_trust_;  // verified, persisted collector models
+  RulePackUpdates rule_packs_;               // the collector's signed rule packs
   // --metrics-listen: the exposition is rendered on the agent loop every tick
   // and served from this snapshot by the metrics thread.
   std::unique_ptr<HttpServer> metrics_;

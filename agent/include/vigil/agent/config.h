@@ -51,17 +51,28 @@ struct AgentConfig {
   std::filesystem::path tls_ca;
   std::filesystem::path tls_cert;
   std::filesystem::path tls_key;
+  // Enrollment instead of tls_cert/tls_key: an enroll token file (vigilctl
+  // enroll create); the key and certificate are made and kept in STATE_DIR/tls.
+  std::filesystem::path enroll_token_file;
   std::string agent_id;                     // empty = host id
   std::vector<std::string> host_addresses;  // reported to the collector; empty = interfaces
   std::uint64_t spool_max_mb = 256;
+  // fsync each spool write. Off: a crash of the agent loses nothing (RocksDB's
+  // WAL is in the page cache), a power cut or kernel crash may lose the unacked
+  // tail written in the last moments (docs/reliability.md).
+  bool spool_sync = false;
   std::uint32_t batch_max = 1000;
   std::uint32_t batch_interval_ms = 20;
-  // Scoring model: a file to load (wins), else STATE_DIR/model.pb (the last one
-  // rolled out), else the built-in baseline. Updates from the collector are
-  // accepted only when signed by `model_pubkey` (ed25519, 64 hex characters).
+  // Scoring model: a file to load (wins, trusted as the local admin's), else
+  // the last one rolled out (STATE_DIR/model-{canary,release}.pb, checked
+  // again at start), else the built-in default. Updates from the collector
+  // need `model_pubkey` (the collector's key) and, for fleet use,
+  // `model_release_pubkey` (the offline release key); ed25519, 64 hex
+  // characters each. docs/security.md, "Models".
   double baseline_warmup_s = 600;  // novelties (parent->child, W+X users, beacons) learned silently
   std::string model_path;
   std::string model_pubkey;
+  std::string model_release_pubkey;
   // Feature recording for the evolution dataset (docs/learning.md): a dataset
   // file and how its samples are labelled ("benign" or "scenario").
   std::string record_features;

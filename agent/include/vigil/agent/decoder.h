@@ -40,6 +40,8 @@ class Decoder {
  public:
   // `boot_to_unix_ns` is added to kernel CLOCK_BOOTTIME stamps to get unix time.
   explicit Decoder(std::int64_t boot_to_unix_ns = 0) : boot_to_unix_ns_(boot_to_unix_ns) {}
+  // The wall clock moved (NTP, an operator): stamps from now on use `boot_to_unix_ns`.
+  void set_boot_to_unix_ns(std::int64_t boot_to_unix_ns) { boot_to_unix_ns_ = boot_to_unix_ns; }
 
   // Decodes one record into `out` (reusing its buffers). On failure `out` is
   // unspecified and the fault is counted.

@@ -23,13 +23,21 @@ class LineSink {
 
   void write_line(std::string_view line);
   void flush();
+  // Closes and reopens the file by its path (after logrotate moved it); stdout
+  // is left alone. On failure the old file stays in use and the error is
+  // counted in write_errors and returned.
+  Result<void> reopen();
   [[nodiscard]] std::uint64_t lines() const { return lines_; }
+  // Lines lost to failed writes or flushes, plus failed reopens.
   [[nodiscard]] std::uint64_t write_errors() const { return write_errors_; }
+  [[nodiscard]] const std::string& target() const { return target_; }
 
  private:
-  LineSink(std::FILE* f, bool owned) : file_(f), owned_(owned) {}
+  LineSink(std::FILE* f, bool owned, std::string target)
+      : file_(f), owned_(owned), target_(std::move(target)) {}
   std::FILE* file_;
   bool owned_;
+  std::string target_;
   std::uint64_t lines_ = 0;
   std::uint64_t write_errors_ = 0;
 };
@@ -41,6 +49,7 @@ class EventWriter {
   void write(const Event& event);
   void flush() { sink_->flush(); }
   [[nodiscard]] const LineSink& sink() const { return *sink_; }
+  [[nodiscard]] LineSink& sink() { return *sink_; }
 
  private:
   std::unique_ptr<LineSink> sink_;

@@ -81,6 +81,22 @@ class Pipeline {
     alert_threshold_ = threshold;
   }
 
+  // Reopens file outputs by their paths (SIGHUP after logrotate); the first
+  // failure is returned, the old file then stays in use.
+  Result<void> reopen_outputs() {
+    Result<void> r;
+    if (events_) r = events_->sink().reopen();
+    if (alerts_) {
+      if (auto a = alerts_->reopen(); !a && r) r = a;
+    }
+    return r;
+  }
+  // Output lines lost to write errors (and failed reopens), events and alerts.
+  [[nodiscard]] std::uint64_t output_write_errors() const {
+    return (events_ ? events_->sink().write_errors() : 0) +
+           (alerts_ ? alerts_->write_errors() : 0);
+  }
+
   // Alerts as Falco-compatible JSON instead of the alert format (level and
   // incident lines are then not written: Falco consumers expect alerts only).
   void set_falco_alerts(bool on) { falco_alerts_ = on; }
@@ -144,6 +160,13 @@ class Pipeline {
   [[nodiscard]] const Baseline& baseline() const { return detectors_.baseline(); }
 
   [[nodiscard]] const DecodeStats& decode_stats() const { return decoder_.stats(); }
+  // Resynced periodically by the agent (boot_to_unix_offset_ns), so a wall
+  // clock NTP fixes after start stamps events right from then on.
+  void set_boot_to_unix_ns(std::int64_t boot_to_unix_ns) {
+    boot_to_unix_ns_ = boot_to_unix_ns;
+    decoder_.set_boot_to_unix_ns(boot_to_unix_ns);
+  }
+  [[nodiscard]] std::int64_t boot_to_unix_ns() const { return boot_to_unix_ns_; }
   [[nodiscard]] const PipelineStats& stats() const { return stats_; }
   [[nodiscard]] const Event& last_event() const { return event_; }
   // Kernel timestamp -> event scored and its lines flushed (every event), and

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -44,7 +45,11 @@ struct ShipperStats {
   std::uint64_t batches_sent = 0;
   std::uint64_t events_sent = 0;  // includes replays
   std::uint64_t acked_seq = 0;
-  std::uint64_t refusals = 0;
+  std::uint64_t refusals = 0;  // streams the collector ended with a Refusal
+  // Events the collector refused one by one (listed in its acks), by reason:
+  // dropped from the spool with the ack, never replayed.
+  std::map<std::string, std::uint64_t> events_refused;
+  std::uint64_t events_refused_total = 0;
   std::uint64_t feedback = 0;
   std::uint64_t model_updates = 0;
   std::uint64_t rule_pack_updates = 0;
@@ -93,6 +98,10 @@ class Shipper {
     hello_.set_rule_pack_version(version);
   }
 
+  // A renewed client certificate (enrollment): the live stream ends and the
+  // next connection presents this one. Any thread.
+  void set_client_certificate(std::string cert_pem, std::string key_pem);
+
   void start();
   // Flushes, waits up to `drain` for the collector to ack everything, then stops.
   void stop(std::chrono::milliseconds drain);
@@ -104,6 +113,10 @@ class Shipper {
   // One connection; returns when it breaks or on stop.
   void session();
   bool wait_backoff(std::chrono::milliseconds delay);
+  // Counts the events an ack lists as refused (reader thread).
+  void count_refused(const v1::Ack& ack);
+  // (Re)builds channel_ and stub_ from options_ (the sender thread, or the constructor).
+  void make_stub();
 
   ShipperOptions options_;
   Spool& spool_;
@@ -118,6 +131,7 @@ class Shipper {
   std::function<void(const v1::RulePackUpdate&)> on_rule_pack_;
   std::function<void(const v1::Feedback&)> on_feedback_;
   grpc::ClientContext* live_ctx_ = nullptr;  // to cancel a session on stop
+  bool credentials_changed_ = false;         // set_client_certificate, under mu_
   ShipperStats stats_;
   std::thread thread_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -18,6 +18,12 @@ namespace vigil::cli {
 [[nodiscard]] std::string format_age(std::uint64_t unix_ns, std::uint64_t now_ns);
 [[nodiscard]] std::string format_bytes(std::uint64_t bytes);
 
+// Agent-supplied text made safe for a terminal: C0 and C1 control characters
+// (ANSI escapes, carriage returns, newlines), DEL and bytes that are not UTF-8
+// become visible escapes ("\x1b"); other UTF-8 is kept.
+[[nodiscard]] std::string printable(std::string_view text);
+
+// Every cell goes through printable(): tables show what agents reported.
 class Table {
  public:
   explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}

@@ -11,7 +11,12 @@
 // The correlator derives the collector-side indicators only it can know:
 //   fleet-peer-accept  an accept from an address another fleet host reported;
 //   shell-exec         an exec of a shell or interpreter,
-// and it names the event's fleet peer (the host owning its remote address).
+// it names the event's fleet peer (the host owning its remote address), and it
+// traces lineage: from every event's pid/ppid (and forks' child pids) it keeps
+// each host's recent process tree, so a shell exec whose ancestry includes a
+// process that accepted a fleet peer's connection carries that process as its
+// `lineage` (fleet-lateral-movement groups by it: an accept and an unrelated
+// cron shell on one host do not correlate).
 // Time is the collector's clock (the arrival time passed in), never the
 // agents' timestamps. Kernel-, network- and disk-free.
 #pragma once
@@ -44,6 +49,7 @@ struct CorrelatorOptions {
   bool shipped_rules = true;                     // load rules/fleet (compiled in)
   std::size_t max_groups = 10'000;               // per correlation rule
   std::size_t max_entries = 100'000;             // per correlation rule, across its groups
+  std::size_t max_processes = 65'536;            // per host, in the lineage table
 };
 
 struct CorrelatorStats {
@@ -52,6 +58,8 @@ struct CorrelatorStats {
   std::uint64_t alerts_updated = 0;
   std::uint64_t open_episodes = 0;       // fleet-novel-exe
   std::uint64_t known_exes_evicted = 0;  // fleet-novel-exe's once-per-executable memory
+  std::uint64_t lineage_resets = 0;      // hosts whose process table hit max_processes
+  std::uint64_t lineage_links = 0;       // shell execs traced to a fleet peer's accept
   sigma::EngineStats sigma;
 };
 
@@ -91,6 +99,21 @@ class Correlator {
     bool raised = false;
   };
 
+  // One host's recent process tree, learnt from its events (collector time).
+  struct HostLineage {
+    struct Proc {
+      std::uint32_t ppid = 0;
+      std::uint64_t seen_ns = 0;
+    };
+    std::unordered_map<std::uint32_t, Proc> procs;
+    std::unordered_map<std::uint32_t, std::uint64_t> acceptors;  // pid -> last fleet-peer accept
+  };
+
+  void learn(HostLineage& tree, const v1::Event& event, std::uint64_t now);
+  // The nearest process in the event's ancestry (itself first) that accepted
+  // a fleet peer's connection recently; 0 if none.
+  [[nodiscard]] static std::uint32_t accepting_ancestor(const HostLineage& tree,
+                                                        const v1::Event& event, std::uint64_t now);
   void observe_novel_exe(std::string_view host, const v1::Event& event, std::uint64_t now,
                          std::vector<v1::Alert>& out);
   void expire(std::uint64_t now_ns);
@@ -106,6 +129,8 @@ class Correlator {
   // address -> host; looked up by view for every socket event, so no copy
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> addr_owner_;
   std::unordered_map<std::string, std::vector<std::string>> host_addrs_;
+  std::unordered_map<std::string, HostLineage, StringHash, std::equal_to<>> lineage_;
+  std::uint64_t last_lineage_sweep_ns_ = 0;
   std::unordered_set<std::string> known_exes_;  // executables that raised a fleet alert
   std::deque<std::string> known_order_;         // ... oldest first, for the bound
   std::uint64_t now_ns_ = 0;

@@ -1,8 +1,10 @@
 // AgentService: one bidirectional stream per agent (gRPC callback API). Hello
 // registers the agent and answers with its high-water mark; every batch is
-// validated, written durably, correlated, then acked; health updates the agent
-// record. A bad message ends the stream with a Refusal naming the reason and
-// changes nothing that was stored before it.
+// validated, its valid events written durably, correlated, then acked (the ack
+// lists the events refused, with reasons); health updates the agent record. A
+// bad message ends the stream with a Refusal naming the reason and a non-OK
+// status, and changes nothing that was stored before it. One live stream per
+// agent id: a newer one replaces the older, which ends with ABORTED.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -19,6 +22,8 @@
 #include "vigil/collector/alert_hub.h"
 #include "vigil/collector/correlator.h"
 #include "vigil/collector/store.h"
+#include "vigil/collector/validate.h"
+#include "vigil/collector/work_pool.h"
 #include "vigil/latency.h"
 #include "vigil/v1/agent.grpc.pb.h"
 
@@ -35,6 +40,11 @@ struct IngestStats {
   std::atomic<std::uint64_t> undecodable{0};      // messages that failed to parse (e.g. non-UTF-8)
   std::atomic<std::uint64_t> store_errors{0};
   std::atomic<std::uint64_t> fleet_alerts{0};
+  std::atomic<std::uint64_t> events_refused{0};  // events refused one by one (listed in acks)
+  std::atomic<std::uint64_t> replaced{0};        // streams ended by a newer one for the same id
+  // Every refusal, of a stream or of one event, by reason (docs/api.md).
+  std::array<std::atomic<std::uint64_t>, kReasonCount> refusals{};
+  void count(Reason reason, std::uint64_t n = 1) { refusals[static_cast<std::size_t>(reason)] += n; }
   // Time from a batch's arrival to its durable write (the ack follows): a
   // cumulative histogram over kAckBucketsMs, plus sum and count.
   static constexpr std::array<double, 9> kAckBucketsMs = {1, 2.5, 5, 10, 25, 50, 100, 250, 1000};
@@ -100,18 +110,38 @@ class Ingest final : public v1::AgentService::CallbackService {
     max_agents_ = max_agents;
     max_events_per_s_ = max_events_per_s;
   }
+  // Asked at each hello, after the identity check: OK, or why this agent id may
+  // not connect (e.g. revoked; Enrollment::admit). Set before serving.
+  void set_admission(std::function<Result<void>(const std::string&)> admit) {
+    admit_ = std::move(admit);
+  }
+  // Storage writes (hellos, batches, health) run on this many threads, never on
+  // gRPC's callback threads (default 4; set before serving).
+  void set_writer_threads(std::size_t n) { writers_ = std::make_unique<WorkPool>(n); }
+  [[nodiscard]] const WorkPool& writers() const { return *writers_; }
+  // Ends `agent_id`'s stream with a PERMISSION_DENIED refusal saying `reason`;
+  // false when it has none.
+  bool disconnect(const std::string& agent_id, const std::string& reason);
   // The rule itself: OK, or why `hello` may not speak under `identity`.
   [[nodiscard]] static Result<void> check_identity(std::string_view identity,
                                                    const v1::Hello& hello);
 
  private:
   friend class ConnectReactor;
-  // Registers the stream; false when max_agents streams are connected already.
+  // Registers the stream, ending an older one for the same id (one writer per
+  // agent); false when max_agents streams are connected already.
   bool try_attach(const std::string& agent_id, ConnectReactor* reactor);
-  void detach(const std::string& agent_id, ConnectReactor* reactor);
+  // True when `reactor` was the agent's stream (and now nothing is).
+  bool detach(const std::string& agent_id, ConnectReactor* reactor);
+  // Held around "is this stream still the agent's?" and the write that
+  // follows, and by a new stream before it registers: a replaced stream's
+  // batch in flight finishes before the new hello resets anything, and none
+  // after it is stored.
+  [[nodiscard]] std::unique_lock<std::mutex> writer_lock(const std::string& agent_id);
+  [[nodiscard]] bool owns(const std::string& agent_id, const ConnectReactor* reactor);
   // Store + correlate + publish; returns the ack or an error for a refusal.
   Result<std::uint64_t> on_batch(const std::string& agent_id, const std::string& host,
-                                 const v1::EventBatch& batch);
+                                 const v1::EventBatch& batch, std::uint64_t refused = 0);
 
   Store& store_;
   Correlator& correlator_;
@@ -119,8 +149,10 @@ class Ingest final : public v1::AgentService::CallbackService {
   AlertHub& hub_;
   std::mutex agents_mu_;
   std::map<std::string, ConnectReactor*> connected_;
+  std::map<std::string, std::unique_ptr<std::mutex>> writer_mu_;  // under agents_mu_; never erased
   IngestStats stats_;
   std::function<void(const std::string&, const v1::Hello&)> hello_hook_;
+  std::function<Result<void>(const std::string&)> admit_;
   bool require_identity_ = false;
   std::uint32_t max_agents_ = 0;
   std::uint32_t max_events_per_s_ = 0;
@@ -133,6 +165,8 @@ class Ingest final : public v1::AgentService::CallbackService {
   Result<void> take_tokens(const std::string& agent_id, int events);
   std::mutex buckets_mu_;
   std::map<std::string, Bucket> buckets_;
+  // Last: destroyed first, so no job outlives what it uses.
+  std::unique_ptr<WorkPool> writers_ = std::make_unique<WorkPool>(4);
 };
 
 }  // namespace vigil::collector

@@ -26,7 +26,15 @@ struct EventKey {
 [[nodiscard]] std::string alert_key(std::uint64_t ts_ns, std::string_view id);
 [[nodiscard]] std::string alert_index_key(std::string_view id);
 
-// Page tokens are the hex of the last key returned.
+// rollups CF: minute start ns(8) | host. One record (v1::HostMinute) per host
+// per minute of event time, merged at ingest.
+inline constexpr std::uint64_t kMinuteNs = 60'000'000'000ULL;
+[[nodiscard]] inline std::uint64_t minute_of(std::uint64_t ts_ns) {
+  return ts_ns - ts_ns % kMinuteNs;
+}
+[[nodiscard]] std::string rollup_key(std::uint64_t minute_ns, std::string_view host);
+
+// Hex of raw bytes (the feedback log, tests); page tokens are page_token.h's.
 [[nodiscard]] std::string to_hex(std::string_view bytes);
 [[nodiscard]] std::optional<std::string> from_hex(std::string_view hex);
 

@@ -23,6 +23,10 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
   grpc::ServerUnaryReactor* ImportModel(grpc::CallbackServerContext* ctx,
                                         const v1::ImportModelRequest* req,
                                         v1::ModelInfo* resp) override;
+  // Operator: stores a release made with the offline release key.
+  grpc::ServerUnaryReactor* ReleaseModel(grpc::CallbackServerContext* ctx,
+                                         const v1::ReleaseModelRequest* req,
+                                         v1::ModelInfo* resp) override;
   grpc::ServerUnaryReactor* Evolve(grpc::CallbackServerContext* ctx, const v1::EvolveRequest* req,
                                    v1::EvolutionStatus* resp) override;
   grpc::ServerUnaryReactor* Rollout(grpc::CallbackServerContext* ctx, const v1::RolloutRequest* req,

@@ -5,7 +5,11 @@
 //    beats the model in service on held-out fleet data;
 //  - signing (ed25519, libsodium) and a canary rollout to agents with a health
 //    gate, automatic rollback when the gate fails, and manual rollback (the
-//    rollout is an ArtefactRollout, shared with rule packs).
+//    rollout is an ArtefactRollout, shared with rule packs);
+//  - two keys (docs/security.md, "Models"): the collector's online key grants
+//    models for canary use; the fleet needs a release signature made with the
+//    operators' offline release key (`vigilctl models sign`), of which the
+//    collector holds only the public half (release_pubkey).
 // Agents are reached through two callbacks so the class is testable without
 // gRPC.
 #pragma once
@@ -30,7 +34,13 @@
 namespace vigil::collector {
 
 struct ModelConfig {
-  std::filesystem::path signing_key;           // hex ed25519 secret key; created (0600) if missing
+  std::filesystem::path signing_key;  // hex ed25519 secret key; created (0600) if missing
+  // Hex ed25519 public key of the release key ("" = none: no model other than
+  // the shipped one reaches the fleet).
+  std::string release_pubkey;
+  // A canary is granted for its soak plus this long to get its release
+  // signature; agents then drop it, the rollout is rolled back.
+  std::uint64_t canary_ttl_s = 3 * 86400;
   std::uint64_t evolve_interval_s = 6 * 3600;  // scheduled evolution (0: only on demand)
   std::uint64_t evolve_window_s = 7 * 86400;   // fleet data it learns from
   std::uint32_t evolve_feedback_trigger = 5;   // new analyst labels that start a run
@@ -78,6 +88,9 @@ class ModelManager {
   [[nodiscard]] Result<v1::GetModelResponse> get(const std::string& version);
   // Registers a model made elsewhere (vigil-evolve) as a candidate.
   [[nodiscard]] Result<v1::ModelInfo> import(std::string_view model_bytes, std::uint64_t now_ns);
+  // Stores a release made with the release key, after checking it (and its
+  // rollback marker) against release_pubkey.
+  [[nodiscard]] Result<v1::ModelInfo> release(const v1::ReleaseModelRequest& req);
 
   // One evolution run on the stored fleet data, synchronously. Registers the
   // evolved model as a candidate if it beats the active one on held-out data.
@@ -105,15 +118,22 @@ class ModelManager {
  private:
   [[nodiscard]] Result<v1::ModelRecord> sign(const v1::Model& model, v1::ModelInfo info);
   [[nodiscard]] std::string active_version();
-  bool push(const std::string& agent_id, const std::string& version);
+  bool push(const std::string& agent_id, const std::string& version, const PushScope& scope);
+  // Why `version` may not go to the fleet ("" = it may).
+  [[nodiscard]] std::string fleet_blocker(const std::string& version);
+  [[nodiscard]] std::string fleet_blocker(const v1::ModelRecord& rec) const;
   void set_state(const std::string& version, const std::string& state);
 
   Store& store_;
   ModelConfig config_;
   AgentLink link_;
   SigningKey key_;
+  std::string shipped_bytes_;  // the shipped model as stored: release 0, agents have it built in
 
-  std::mutex mu_;  // registry read-modify-writes (import)
+  std::mutex mu_;  // registry read-modify-writes (import, release); marker_
+  // The newest release's rollback marker, sent with every fleet update so
+  // that a rollback from it reaches agents (rollback_* fields of ModelUpdate).
+  v1::ModelUpdate marker_;
   ArtefactRollout rollout_;
 
   std::mutex evo_mu_;

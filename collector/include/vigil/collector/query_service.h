@@ -46,6 +46,13 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   std::function<void()> feedback_hook_;
 };
 
+inline constexpr std::uint32_t kDefaultAgentsPageSize = 500;
+inline constexpr std::uint32_t kMaxAgentsPageSize = 2000;
+// One ListAgents page, in agent id order: page_size agents at most, and fewer
+// when the page would pass kMaxPageBytes.
+[[nodiscard]] Result<v1::ListAgentsResponse> list_agents_page(Store& store,
+                                                              const v1::ListAgentsRequest& req);
+
 // Maps a vigil error onto a gRPC status with the same message.
 [[nodiscard]] grpc::Status to_status(const Error& error);
 // Ends a unary callback RPC with `status` (the services' common last step).

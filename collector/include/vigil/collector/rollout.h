@@ -1,10 +1,10 @@
 // A signed artefact (a scoring model, a rule pack) rolled out to the fleet:
 // canary first to a share of the connected agents, a health gate after the
 // soak (every canary agent connected and reporting the version), then the
-// fleet; automatic rollback when the gate fails, manual rollback at any time,
-// agents that say hello later brought to what they should run. The state
-// (a RolloutStatus) is kept in the store's meta column family and survives
-// restarts. docs/learning.md ("Rollout"), docs/operations.md ("Rule packs").
+// fleet once nothing holds it back (ArtefactOps::fleet_blocker); automatic rollback when the gate
+// fails, manual rollback at any time, agents that say hello later brought to what they should run.
+// The state (a RolloutStatus) is kept in the store's meta column family and survives restarts.
+// docs/learning.md ("Rollout"), docs/operations.md ("Rule packs").
 //
 // What differs between artefacts is behind ArtefactOps: the registry (exists,
 // active version, state changes), how one agent is sent one version, and which
@@ -29,19 +29,33 @@ struct ArtefactKind {
   // Rule packs: before the first rollout agents run none, so rolling that
   // rollout back sends them "" (no pack). Models always have a previous one.
   bool empty_is_a_version = false;
+  // Models: a canary is granted for its soak plus this long (0: no expiry); a
+  // canary still held back then (fleet_blocker) is rolled back.
+  std::uint64_t canary_ttl_s = 0;
+};
+
+// How one agent is sent a version: as a canary (until expires_ns) or for good.
+struct PushScope {
+  bool canary = false;
+  std::uint64_t expires_ns = 0;
 };
 
 struct ArtefactOps {
   std::function<std::vector<std::string>()> connected;  // connected agent ids
   // Queues `version` to one agent; false if it is not connected or the version
-  // cannot be sent.
-  std::function<bool(const std::string& agent_id, const std::string& version)> push;
+  // cannot be sent (for that scope).
+  std::function<bool(const std::string& agent_id, const std::string& version,
+                     const PushScope& scope)>
+      push;
   // The version an agent reports running (hello, health).
   std::function<std::string(const v1::AgentRecord&)> running;
   // The registry.
   std::function<Result<bool>(const std::string& version)> exists;
   std::function<std::string()> active_version;
   std::function<void(const std::string& version, const std::string& state)> set_state;
+  // Why `version` may not leave its canary for the fleet yet ("" = it may;
+  // unset = always may). Models: the release signature.
+  std::function<std::string(const std::string& version)> fleet_blocker;
 };
 
 class ArtefactRollout {
@@ -62,7 +76,7 @@ class ArtefactRollout {
  private:
   [[nodiscard]] Result<void> save();
   void refresh_counts();
-  void push(const std::string& agent_id, const std::string& version);
+  void push(const std::string& agent_id, const std::string& version, const PushScope& scope = {});
   void set_state(const std::string& version, const std::string& state);
 
   Store& store_;

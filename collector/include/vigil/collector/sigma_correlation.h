@@ -55,6 +55,11 @@ enum class Field : std::uint8_t {
   kDestinationPort,  // socket: remote port
   kTargetFilename,   // file: the path written (rename: the new name)
   kPeer,             // `peer`: the fleet host that owns the event's remote address
+  // `lineage`: the process a session descends from, as the collector traced
+  // it: on an accept from a fleet peer, the accepting pid; on a shell exec,
+  // the nearest ancestor (or the shell itself) that accepted one. Absent
+  // otherwise, so grouping by it links an accept only to its own descendants.
+  kLineage,
   kCount,
 };
 [[nodiscard]] std::optional<Field> field_from_string(std::string_view name);
@@ -152,7 +157,8 @@ struct RuleSetOptions {
 struct EventView {
   std::string_view agent;
   std::string_view host;
-  std::string_view peer;  // the fleet host owning the remote address; empty if none
+  std::string_view peer;     // the fleet host owning the remote address; empty if none
+  std::string_view lineage;  // see Field::kLineage; empty if none
   std::span<const std::string_view> extra_indicators;  // ids the collector derived
   const v1::Event& event;
 };

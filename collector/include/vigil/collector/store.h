@@ -2,7 +2,10 @@
 // (events, alerts, agents, models, feedback, meta, rule_packs). Keys: vigil/collector/keys.h.
 // Each ingested batch is one synchronous WriteBatch (WAL fsync) holding its events,
 // its alerts and the agent's new high-water mark, so an ack is sent only for
-// durable data and a replay is recognised as such after any crash.
+// durable data and a replay is recognised as such after any crash. The same
+// WriteBatch merges the batch into its host's per-minute rollups (rollups
+// column family), so the fleet report's totals are exactly as durable as the
+// events and cost the same to read whatever the event rate.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -17,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "vigil/collector/page_token.h"
 #include "vigil/result.h"
 #include "vigil/v1/agent.pb.h"
 #include "vigil/v1/model.pb.h"
@@ -35,7 +39,14 @@ struct StoreOptions {
   // has less free space than this: RocksDB must never hit ENOSPC, after which
   // it stops writing until restarted. 0 = no check.
   std::uint64_t min_free_bytes = 64ULL << 20;
+  // Stored records a query reads per page at most before it answers with what
+  // it has, scan_limited and a token to continue.
+  std::uint64_t query_max_scan = 100'000;
 };
+
+// A query page stops before its serialized records pass this, so every
+// response fits a default (4 MiB) gRPC client.
+inline constexpr std::size_t kMaxPageBytes = 3U << 20;
 
 struct IngestResult {
   std::uint64_t stored = 0;
@@ -43,6 +54,12 @@ struct IngestResult {
   std::uint64_t acked_seq = 0;
   std::uint64_t previous_acked_seq = 0;  // the mark before this batch: newer events are new
   std::vector<v1::Alert> alerts;         // agent alerts created or updated by this batch
+};
+
+// Where a hello came from, as the collector saw it (docs/api.md, "Identity").
+struct HelloOrigin {
+  std::string peer_address;
+  std::vector<std::string> verified_addresses;  // claimed ones the peer or certificate confirms
 };
 
 struct RetentionResult {
@@ -61,14 +78,19 @@ class Store {
 
   // Records the agent (upsert) and returns the highest seq already durable for it.
   // A different spool_id means a new spool: its seqs start over, so the mark resets.
-  [[nodiscard]] Result<std::uint64_t> register_agent(const v1::Hello& hello, std::uint64_t now_ns);
+  [[nodiscard]] Result<std::uint64_t> register_agent(const v1::Hello& hello, std::uint64_t now_ns,
+                                                     const HelloOrigin& origin = {});
   [[nodiscard]] Result<void> set_connected(const std::string& agent_id, bool connected,
                                            std::uint64_t now_ns);
   [[nodiscard]] Result<void> update_health(const std::string& agent_id, const v1::Health& health,
                                            std::uint64_t now_ns);
   // The batch must be validated. Events at or below the agent's mark are skipped.
+  // The mark becomes batch.last_seq: the highest seq the batch settles, stored
+  // or among the `refused` events ingest left out of it (Ingest computes it
+  // from the events received, never from a sender's header).
   [[nodiscard]] Result<IngestResult> ingest(const std::string& agent_id,
-                                            const v1::EventBatch& batch, std::uint64_t now_ns);
+                                            const v1::EventBatch& batch, std::uint64_t now_ns,
+                                            std::uint64_t refused = 0);
 
   // Inserts or replaces an alert by id (fleet alerts grow as hosts join).
   [[nodiscard]] Result<void> put_alert(const v1::Alert& alert);
@@ -90,6 +112,18 @@ class Store {
   void scan_events(std::uint64_t since_ns, std::uint64_t until_ns,
                    const std::function<bool(const v1::StoredEvent&)>& fn);
   void scan_alerts(std::uint64_t since_ns, const std::function<bool(const v1::Alert&)>& fn);
+  // Visits every host-minute rollup whose minute starts in [since_ns, until_ns),
+  // oldest minute first (or newest first), until `fn` returns false.
+  void scan_rollups(std::uint64_t since_ns, std::uint64_t until_ns,
+                    const std::function<bool(std::uint64_t minute_ns, std::string_view host,
+                                             const v1::HostMinute&)>& fn,
+                    bool newest_first = false);
+  // Merges `delta` into a host-minute rollup as ingest does: for benchmarks and
+  // tools that build a history's rollups without its events.
+  [[nodiscard]] Result<void> merge_rollup(std::uint64_t minute_ns, const std::string& host,
+                                          const v1::HostMinute& delta);
+  // The collector's page token issuer (its secret lives in the meta column family).
+  [[nodiscard]] const PageTokens& page_tokens() const { return *tokens_; }
 
   // Model registry (models column family, key = version).
   [[nodiscard]] Result<void> put_model(const v1::ModelRecord& record);
@@ -124,6 +158,7 @@ class Store {
   std::filesystem::path dir_;
   std::chrono::steady_clock::time_point space_checked_{};
   std::uint64_t free_bytes_ = 0;
+  std::unique_ptr<PageTokens> tokens_;
 };
 
 // Column families, in the order Store opens them.
@@ -136,6 +171,7 @@ enum Cf : std::size_t {
   kFeedback,
   kMeta,
   kRulePacks,
+  kRollups,
   kCfCount
 };
 
