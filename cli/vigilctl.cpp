@@ -131,6 +131,29 @@ struct Paging {
   bool all = false;  // alerts, events: follow every page
 };
 
+// QueryAlerts/QueryEvents: one page, or every page with --all, merged into
+// `resp` (the scan counters add up). The error status, if a call fails.
+template <class Req, class Resp, class Call, class Merge>
+grpc::Status fetch_pages(const Options& o, const Paging& paging, Req req, Resp& resp, Call call,
+                         Merge merge) {
+  for (;;) {
+    grpc::ClientContext ctx;
+    prepare_call(ctx, o);
+    Resp page;
+    if (auto s = call(ctx, req, page); !s.ok()) {
+      return s;
+    }
+    merge(resp, page);
+    resp.set_next_page_token(page.next_page_token());
+    resp.set_scan_limited(resp.scan_limited() || page.scan_limited());
+    resp.set_scanned(resp.scanned() + page.scanned());
+    if (!paging.all || page.next_page_token().empty()) {
+      return grpc::Status::OK;
+    }
+    req.set_page_token(page.next_page_token());
+  }
+}
+
 void print_more(const std::string& token) {
   if (!token.empty()) {
     fmt::print("(more: --page-token {})\n", token);
@@ -224,8 +247,8 @@ std::string addresses_of(const vigil::v1::AgentRecord& a) {
   std::string out;
   bool peer_claimed = false;
   for (const auto& addr : a.addresses()) {
-    const bool verified = std::ranges::find(a.verified_addresses(), addr) !=
-                          a.verified_addresses().end();
+    const bool verified =
+        std::ranges::find(a.verified_addresses(), addr) != a.verified_addresses().end();
     peer_claimed = peer_claimed || addr == a.peer_address();
     out += fmt::format("{}{}{}", out.empty() ? "" : " ", addr, verified ? "" : "(unverified)");
   }
@@ -260,7 +283,8 @@ int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o, const Pagi
   }
   const auto now = unix_now_ns();
   Table t({"AGENT", "HOST", "CONNECTED", "LAST SEEN", "LEVEL", "ACKED SEQ", "STORED", "DUPLICATES",
-           "DROPS", "SPOOL", "OUT ERRS", "LAG", "CPU", "RSS", "VERSION", "MODEL", "PROBES", "REFUSED", "ADDRESSES"});
+           "DROPS", "SPOOL", "OUT ERRS", "LAG", "CPU", "RSS", "VERSION", "MODEL", "PROBES",
+           "REFUSED", "ADDRESSES"});
   for (const auto& a : resp.agents()) {
     std::string probes;
     for (const auto& p : a.probes()) {
@@ -271,8 +295,8 @@ int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o, const Pagi
            std::to_string(a.acked_seq()), std::to_string(a.events_stored()),
            std::to_string(a.duplicates()), std::to_string(a.kernel_drops()),
            std::to_string(a.spool_events()), std::to_string(a.output_write_errors()),
-           fmt::format("{}ms", a.lag_ms()),
-           fmt::format("{:.1f}%", a.cpu_percent()), format_bytes(a.rss_bytes()), a.version(),
+           fmt::format("{}ms", a.lag_ms()), fmt::format("{:.1f}%", a.cpu_percent()),
+           format_bytes(a.rss_bytes()), a.version(),
            a.model_refusals() == 0 ? a.model_version()
                                    : fmt::format("{} (refused {}: {})", a.model_version(),
                                                  a.model_refusals(), a.model_refusal()),
@@ -333,21 +357,14 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
     req.set_since_ns(unix_now_ns() - since_s * 1'000'000'000ULL);
   }
   vigil::v1::QueryAlertsResponse resp;
-  for (;;) {
-    grpc::ClientContext ctx;
-    prepare_call(ctx, o);
-    vigil::v1::QueryAlertsResponse page;
-    if (auto s = stub.QueryAlerts(&ctx, req, &page); !s.ok()) {
-      return report_error(o, s);
-    }
-    resp.mutable_alerts()->MergeFrom(page.alerts());
-    resp.set_next_page_token(page.next_page_token());
-    resp.set_scan_limited(resp.scan_limited() || page.scan_limited());
-    resp.set_scanned(resp.scanned() + page.scanned());
-    if (!paging.all || page.next_page_token().empty()) {
-      break;
-    }
-    req.set_page_token(page.next_page_token());
+  if (auto s = fetch_pages(
+          o, paging, req, resp,
+          [&](grpc::ClientContext& ctx, const auto& r, auto& page) {
+            return stub.QueryAlerts(&ctx, r, &page);
+          },
+          [](auto& all, const auto& page) { all.mutable_alerts()->MergeFrom(page.alerts()); });
+      !s.ok()) {
+    return report_error(o, s);
   }
   if (o.json) {
     print_json(resp);
@@ -376,21 +393,14 @@ int cmd_events(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
   req.set_page_token(paging.page_token);
   req.set_since_ns(unix_now_ns() - since_s * 1'000'000'000ULL);
   vigil::v1::QueryEventsResponse resp;
-  for (;;) {
-    grpc::ClientContext ctx;
-    prepare_call(ctx, o);
-    vigil::v1::QueryEventsResponse page;
-    if (auto s = stub.QueryEvents(&ctx, req, &page); !s.ok()) {
-      return report_error(o, s);
-    }
-    resp.mutable_events()->MergeFrom(page.events());
-    resp.set_next_page_token(page.next_page_token());
-    resp.set_scan_limited(resp.scan_limited() || page.scan_limited());
-    resp.set_scanned(resp.scanned() + page.scanned());
-    if (!paging.all || page.next_page_token().empty()) {
-      break;
-    }
-    req.set_page_token(page.next_page_token());
+  if (auto s = fetch_pages(
+          o, paging, req, resp,
+          [&](grpc::ClientContext& ctx, const auto& r, auto& page) {
+            return stub.QueryEvents(&ctx, r, &page);
+          },
+          [](auto& all, const auto& page) { all.mutable_events()->MergeFrom(page.events()); });
+      !s.ok()) {
+    return report_error(o, s);
   }
   if (o.json) {
     print_json(resp);
@@ -1230,10 +1240,9 @@ int main(int argc, char** argv) {
     return cmd_models_list(*mstub, o);
   }
   if (enroll.parsed()) {
-    return enroll.run(channel, {.collector = o.collector,
-                                .token = o.token,
-                                .json = o.json,
-                                .timeout_s = o.timeout_s});
+    return enroll.run(
+        channel,
+        {.collector = o.collector, .token = o.token, .json = o.json, .timeout_s = o.timeout_s});
   }
   if (rules->parsed()) {
     auto rstub = vigil::v1::RuleService::NewStub(channel);

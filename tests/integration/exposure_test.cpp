@@ -171,6 +171,42 @@ TEST_F(ExposureTest, UnauthenticatedModelImportIsRefusedAndTheWebViewIsHttpsOnly
 
 namespace {
 
+// vigilctl runs, each in its own directory below `dir`: exit code and
+// stdout + stderr.
+class Vigilctl {
+ public:
+  explicit Vigilctl(fs::path dir) : dir_(std::move(dir)) {}
+  std::pair<int, std::string> operator()(std::vector<std::string> args) {
+    args.insert(args.begin(), VIGILCTL_BIN);
+    const auto run_dir = dir_ / ("ctl" + std::to_string(++runs_));
+    fs::create_directories(run_dir);
+    Proc p(args, run_dir);
+    const int rc = p.wait();
+    return {rc, p.out() + p.err()};
+  }
+
+ private:
+  fs::path dir_;
+  int runs_ = 0;
+};
+
+// The agents' address a collector printed once listening; empty if it did
+// not within 10 s.
+std::string listening_address(Proc& collector) {
+  std::smatch m;
+  const std::regex re(R"(listening agents=(127\.0\.0\.1:\d+))");
+  std::string out;
+  if (!wait_until(
+          [&] {
+            out = collector.out();
+            return std::regex_search(out, m, re);
+          },
+          10s)) {
+    return {};
+  }
+  return m[1].str();
+}
+
 // vigilctl follows its ecosystem: global options before or after the
 // subcommand, at any depth (`vigilctl report --json`, `vigilctl models list
 // --collector X`), with the same answer either way.
@@ -179,26 +215,9 @@ TEST(VigilctlCli, GlobalOptionsWorkBeforeAndAfterTheSubcommand) {
   Proc collector({VIGIL_COLLECTOR_BIN, "--insecure", "--listen", "127.0.0.1:0", "--data-dir",
                   (dir.path() / "data").string(), "--log-level", "warn"},
                  dir.path());
-  std::smatch m;
-  const std::regex re(R"(listening agents=(127\.0\.0\.1:\d+))");
-  std::string out;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        out = collector.out();
-        return std::regex_search(out, m, re);
-      },
-      10s))
-      << collector.err();
-  const std::string addr = m[1].str();
-  int n = 0;
-  auto ctl = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), VIGILCTL_BIN);
-    const auto run_dir = dir.path() / ("ctl" + std::to_string(++n));
-    fs::create_directories(run_dir);
-    Proc p(args, run_dir);
-    const int rc = p.wait();
-    return std::pair{rc, p.out() + p.err()};
-  };
+  const std::string addr = listening_address(collector);
+  ASSERT_FALSE(addr.empty()) << collector.err();
+  Vigilctl ctl(dir.path());
   const auto before = ctl({"--collector", addr, "--insecure", "--json", "report"});
   ASSERT_EQ(before.first, 0) << before.second;
   const auto after = ctl({"report", "--json", "--collector", addr, "--insecure"});
@@ -213,25 +232,13 @@ TEST(VigilctlCli, GlobalOptionsWorkBeforeAndAfterTheSubcommand) {
   EXPECT_NE(bogus.second.find("--bogus"), std::string::npos) << bogus.second;
 }
 
-}  // namespace
-
-namespace {
-
 // The release key never needs a network: `vigilctl models sign --model FILE
 // --out REL` on an offline machine, `vigilctl models release REL` on a
 // connected one. The collector keeps only releases its release_pubkey verifies
 // over the very bytes it registered.
 TEST(ModelRelease, OfflineSigningThenUploadReleasesTheModel) {
   vigil::test::TempDir dir;
-  int n = 0;
-  auto ctl = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), VIGILCTL_BIN);
-    const auto run_dir = dir.path() / ("ctl" + std::to_string(++n));
-    fs::create_directories(run_dir);
-    Proc p(args, run_dir);
-    const int rc = p.wait();
-    return std::pair{rc, p.out() + p.err()};
-  };
+  Vigilctl ctl(dir.path());
   const auto key = (dir.path() / "release.key").string();
   const auto other = (dir.path() / "other.key").string();
   ASSERT_EQ(ctl({"models", "keygen", "--out", key}).first, 0);
@@ -246,17 +253,8 @@ TEST(ModelRelease, OfflineSigningThenUploadReleasesTheModel) {
       {VIGIL_COLLECTOR_BIN, "--insecure", "--listen", "127.0.0.1:0", "--data-dir",
        (dir.path() / "data").string(), "--model-release-pubkey", pub, "--log-level", "warn"},
       dir.path());
-  std::smatch m;
-  const std::regex re(R"(listening agents=(127\.0\.0\.1:\d+))");
-  std::string out;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        out = collector.out();
-        return std::regex_search(out, m, re);
-      },
-      10s))
-      << collector.err();
-  const std::string addr = m[1].str();
+  const std::string addr = listening_address(collector);
+  ASSERT_FALSE(addr.empty()) << collector.err();
 
   vigil::v1::Model model;
   ASSERT_TRUE(model.ParseFromString(slurp(VIGIL_SOURCE_DIR "/models/default-model.pb")));
