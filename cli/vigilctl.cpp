@@ -23,6 +23,7 @@
 
 #include "vigil/cli/enroll_cmd.h"
 #include "vigil/cli/format.h"
+#include "vigil/cli/json.h"
 #include "vigil/clock.h"
 #include "vigil/model_release.h"
 #include "vigil/pem.h"
@@ -37,6 +38,7 @@ using vigil::unix_now_ns;
 using vigil::cli::format_age;
 using vigil::cli::format_bytes;
 using vigil::cli::format_time;
+using vigil::cli::print_json;
 using vigil::cli::printable;
 using vigil::cli::Table;
 
@@ -63,14 +65,6 @@ int report_error(const Options& o, const grpc::Status& s) {
   }
   fmt::print(stderr, "vigilctl: {}\n", s.error_message());
   return kExitFailed;
-}
-
-void print_json(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions jo;
-  jo.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, jo);
-  std::cout << out << '\n';
 }
 
 // Every call: the deadline and, with a token file, the bearer token.

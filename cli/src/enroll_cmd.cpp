@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "vigil/cli/format.h"
+#include "vigil/cli/json.h"
 #include "vigil/clock.h"
 #include "vigil/v1/enroll.grpc.pb.h"
 
@@ -43,14 +44,6 @@ void prepare_call(grpc::ClientContext& ctx, const CallOptions& o) {
   if (!o.token.empty()) {
     ctx.AddMetadata("authorization", "Bearer " + o.token);
   }
-}
-
-void print_json(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions jo;
-  jo.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, jo);
-  std::cout << out << '\n';
 }
 
 std::string token_state(const v1::EnrollTokenInfo& t, std::uint64_t now_ns) {
