@@ -444,8 +444,9 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
   stored.set_agent_id(agent_id);
   stored.set_host(rec.host_id());
   std::string value;
-  std::map<std::uint64_t, MinuteDelta> rollups;  // by minute of event time
-  std::unordered_set<std::string> new_alerts;    // first seen in this batch
+  std::map<std::uint64_t, MinuteDelta> rollups;             // by minute of event time
+  std::unordered_set<std::string> new_alerts;               // first seen in this batch
+  std::unordered_map<std::string, v1::Alert> batch_alerts;  // raised or updated in this batch
   for (const auto& e : batch.events()) {
     if (e.seq() <= rec.acked_seq()) {
       ++result.duplicates;
@@ -461,7 +462,14 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
       continue;
     }
     const std::string id = agent_id + ":" + e.alert_id();
-    auto existing = find_alert(id);
+    // An alert raised earlier in this same batch is not in the store yet: it
+    // is updated, not created twice (under two keys).
+    Result<std::optional<v1::Alert>> existing;
+    if (auto in_batch = batch_alerts.find(id); in_batch != batch_alerts.end()) {
+      existing = in_batch->second;
+    } else {
+      existing = find_alert(id);
+    }
     if (!existing) {
       return std::unexpected(existing.error());
     }
@@ -493,6 +501,7 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
     if (auto r = put_alert_locked(wb, alert); !r) {
       return std::unexpected(r.error());
     }
+    batch_alerts[id] = alert;
     result.alerts.push_back(std::move(alert));
   }
   for (const auto& [minute_ns, delta] : rollups) {

@@ -164,6 +164,42 @@ TEST(CollectorStore, AgentAlertsAreStoredLabelledAndQueriedNewestFirst) {
   EXPECT_EQ(s.set_label("a1:nope", "benign", "", kT0).error().code, ErrorCode::kNotFound);
 }
 
+// Two events of one incident in the same batch: one alert, counted twice,
+// not two records under two keys (the second event's find would not see the
+// first, which is not written yet).
+TEST(CollectorStore, OneAlertIdTwiceInABatchIsOneAlertCountedTwice) {
+  test::TempDir dir;
+  auto store = Store::open(dir.path(), {.sync = false});
+  ASSERT_OK(store);
+  auto& s = **store;
+  ASSERT_OK(s.register_agent(hello("a1"), kT0));
+  auto b = batch(1, 3);
+  for (int i = 0; i < 3; ++i) {
+    b.mutable_events(i)->set_score(static_cast<std::uint32_t>(60 + i * 10));
+    b.mutable_events(i)->set_alert_id(i < 2 ? "incident" : "other");
+  }
+  auto r = s.ingest("a1", b, kT0);
+  ASSERT_OK(r);
+  v1::QueryAlertsRequest q;
+  auto alerts = s.query_alerts(q, kT0 + 100 * kSec);
+  ASSERT_OK(alerts);
+  ASSERT_EQ(alerts->alerts_size(), 2);
+  const auto incident = s.get_alert("a1:incident");
+  ASSERT_OK(incident);
+  EXPECT_EQ(incident->count(), 2U);
+  EXPECT_EQ(incident->score(), 70U);
+  EXPECT_EQ(incident->ts_ns(), kT0 + 1 * kSec);       // the first event's
+  EXPECT_EQ(incident->updated_ns(), kT0 + 2 * kSec);  // the second's
+  // The next batch updates the same record.
+  auto more = batch(4, 4);
+  more.mutable_events(0)->set_alert_id("incident");
+  ASSERT_OK(s.ingest("a1", more, kT0));
+  EXPECT_EQ(s.get_alert("a1:incident")->count(), 3U);
+  alerts = s.query_alerts(q, kT0 + 100 * kSec);
+  ASSERT_OK(alerts);
+  EXPECT_EQ(alerts->alerts_size(), 2);
+}
+
 TEST(CollectorStore, EventFiltersAndPaging) {
   test::TempDir dir;
   auto store = Store::open(dir.path(), {.sync = false});
