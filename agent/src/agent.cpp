@@ -520,8 +520,9 @@ std::vector<std::string> interface_addresses() {
 }
 
 Result<void> Agent::start_shipping() {
-  auto spool = Spool::open(config_.state_dir / "spool",
-                           SpoolOptions{.max_bytes = config_.spool_max_mb << 20, .sync = config_.spool_sync});
+  auto spool = Spool::open(
+      config_.state_dir / "spool",
+      SpoolOptions{.max_bytes = config_.spool_max_mb << 20, .sync = config_.spool_sync});
   if (!spool) {
     return std::unexpected(spool.error());
   }

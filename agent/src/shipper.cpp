@@ -92,9 +92,9 @@ void Shipper::count_refused(const v1::Ack& ack) {
   }
   stats_.events_refused_total += static_cast<std::uint64_t>(ack.refused_size());
   const auto& first = ack.refused(0);
-  stats_.last_error = fmt::format("collector refused {} event(s), e.g. seq {} ({}): {}",
-                                  ack.refused_size(), first.seq(), first.reason(),
-                                  first.detail().substr(0, 256));
+  stats_.last_error =
+      fmt::format("collector refused {} event(s), e.g. seq {} ({}): {}", ack.refused_size(),
+                  first.seq(), first.reason(), first.detail().substr(0, 256));
   VLOG_WARN("{}", stats_.last_error);
 }
 

@@ -209,7 +209,8 @@ Result<void> check_exposure(const CollectorConfig& cfg) {
                                   cfg.web_listen));
   }
   if (!cfg.insecure_bind_any) {
-    for (const auto& [name, addr] : {std::pair{"listen", &cfg.listen}, {"api_listen", &cfg.api_listen}}) {
+    for (const auto& [name, addr] :
+         {std::pair{"listen", &cfg.listen}, {"api_listen", &cfg.api_listen}}) {
       if (!addr->empty() && !is_loopback_listen(*addr)) {
         return make_error(
             ErrorCode::kInvalidArgument,
@@ -393,8 +394,7 @@ int run(const CollectorConfig& config) {
       fmt::print(stderr,
                  "vigil-collector: WARNING: --insecure-bind-any: plaintext gRPC on {}{}{}; "
                  "anyone who reaches the port can send events as any host{}\n",
-                 config.listen, config.api_listen.empty() ? "" : " and ",
-                 config.api_listen,
+                 config.listen, config.api_listen.empty() ? "" : " and ", config.api_listen,
                  config.token_file.empty() ? " and change the fleet's models and rules" : "");
       VLOG_WARN("INSECURE: --insecure-bind-any: plaintext gRPC reachable beyond loopback");
     }
@@ -450,10 +450,10 @@ int run(const CollectorConfig& config) {
     }
     issuing_ca = std::move(*ca);
   }
-  auto enrollment = Enrollment::open(
-      **store, std::move(issuing_ca),
-      config.enroll_cert_lifetime_s > 0 ? config.enroll_cert_lifetime_s
-                                        : std::uint64_t{config.enroll_cert_days} * 86400);
+  auto enrollment = Enrollment::open(**store, std::move(issuing_ca),
+                                     config.enroll_cert_lifetime_s > 0
+                                         ? config.enroll_cert_lifetime_s
+                                         : std::uint64_t{config.enroll_cert_days} * 86400);
   if (!enrollment) {
     fmt::print(stderr, "vigil-collector: enrollment: {}\n", enrollment.error().message);
     return 1;
@@ -648,8 +648,8 @@ int run(const CollectorConfig& config) {
           "fleet_alerts={} watchers={} correlation_groups={} correlation_evictions={}",
           s.streams.load(), s.batches.load(), s.events.load(), s.duplicates.load(),
           s.refused.load(), s.events_refused.load(), s.undecodable.load(), s.replaced.load(),
-          s.store_errors.load(), s.fleet_alerts.load(), hub.watchers(),
-          c.sigma.groups, c.sigma.evictions);
+          s.store_errors.load(), s.fleet_alerts.load(), hub.watchers(), c.sigma.groups,
+          c.sigma.evictions);
       next_stats = now + std::chrono::seconds(std::max<std::uint32_t>(1, config.stats_interval_s));
     }
   }
@@ -714,8 +714,7 @@ std::string render_metrics(Ingest& ingest, AlertHub& hub, ModelManager& models) 
                 "Refusals by reason: streams ended (Refusal.code) and single events (ack "
                 "refused[].reason); docs/api.md lists the reasons.");
   for (std::size_t i = 0; i < kReasonCount; ++i) {
-    metric_sample(out, "vigil_collector_refusals_total",
-                  static_cast<double>(s.refusals[i].load()),
+    metric_sample(out, "vigil_collector_refusals_total", static_cast<double>(s.refusals[i].load()),
                   fmt::format("reason=\"{}\"", reason_code(static_cast<Reason>(i))));
   }
   metric(out, "vigil_collector_store_errors_total", "counter", "Batches the store failed to write.",

@@ -219,9 +219,9 @@ std::optional<Refused> check_health(const v1::Health& h) {
   // One level vocabulary (docs/api.md, "Levels"); empty: not reported yet.
   if (const auto& l = h.level();
       !l.empty() && l != "calm" && l != "attentive" && l != "alert" && l != "critical") {
-    f.fail(Reason::kBadHealth,
-           fmt::format("level is not one of calm, attentive, alert, critical ({} bytes)",
-                       l.size()));
+    f.fail(
+        Reason::kBadHealth,
+        fmt::format("level is not one of calm, attentive, alert, critical ({} bytes)", l.size()));
   }
   f.str(h.model_version(), VIGIL_LIMIT("Health.model_version"));
   f.str(h.model_refusal(), VIGIL_LIMIT("Health.model_refusal"));

@@ -913,9 +913,11 @@ TEST(CollectorGrpc, HealthPerPortTellsTheTruth) {
   grpc::Status st;
   EXPECT_EQ(health_check(agents, "vigil.v1.AgentService", &st), serving) << st.error_message();
   EXPECT_EQ(health_check(agents, "vigil.v1.EnrollService", &st), serving) << st.error_message();
-  for (const char* svc : {"vigil.v1.QueryService", "vigil.v1.ModelService", "vigil.v1.RuleService"}) {
+  for (const char* svc :
+       {"vigil.v1.QueryService", "vigil.v1.ModelService", "vigil.v1.RuleService"}) {
     health_check(agents, svc, &st);
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << svc << " claimed on the agents' port";
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND)
+        << svc << " claimed on the agents' port";
     EXPECT_EQ(health_check(api, svc, &st), serving) << svc << ": " << st.error_message();
   }
   health_check(api, "vigil.v1.AgentService", &st);

@@ -23,8 +23,10 @@ TEST(CliFormat, AgentTextIsMadeSafeForTheTerminal) {
   EXPECT_EQ(printable("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
   EXPECT_EQ(printable("a\rb\nc\x7f"), "a\\x0db\\x0ac\\x7f");
   EXPECT_EQ(printable("caf\xc3\xa9 \xe2\x96\x81"), "caf\xc3\xa9 \xe2\x96\x81");  // UTF-8 kept
-  EXPECT_EQ(printable("\xc2\x9b" "2J"), "\\u009b2J");  // C1 CSI
-  EXPECT_EQ(printable("\xff\xc3"), "\\xff\\xc3");   // not UTF-8
+  EXPECT_EQ(printable("\xc2\x9b"
+                      "2J"),
+            "\\u009b2J");                          // C1 CSI
+  EXPECT_EQ(printable("\xff\xc3"), "\\xff\\xc3");  // not UTF-8
   Table t({"LEVEL"});
   t.add({"\x1b]0;pwned\x07<b>x</b>"});
   const auto out = t.render();

@@ -93,8 +93,7 @@ class Pipeline {
   }
   // Output lines lost to write errors (and failed reopens), events and alerts.
   [[nodiscard]] std::uint64_t output_write_errors() const {
-    return (events_ ? events_->sink().write_errors() : 0) +
-           (alerts_ ? alerts_->write_errors() : 0);
+    return (events_ ? events_->sink().write_errors() : 0) + (alerts_ ? alerts_->write_errors() : 0);
   }
 
   // Alerts as Falco-compatible JSON instead of the alert format (level and

@@ -44,7 +44,9 @@ struct IngestStats {
   std::atomic<std::uint64_t> replaced{0};        // streams ended by a newer one for the same id
   // Every refusal, of a stream or of one event, by reason (docs/api.md).
   std::array<std::atomic<std::uint64_t>, kReasonCount> refusals{};
-  void count(Reason reason, std::uint64_t n = 1) { refusals[static_cast<std::size_t>(reason)] += n; }
+  void count(Reason reason, std::uint64_t n = 1) {
+    refusals[static_cast<std::size_t>(reason)] += n;
+  }
   // Time from a batch's arrival to its durable write (the ack follows): a
   // cumulative histogram over kAckBucketsMs, plus sum and count.
   static constexpr std::array<double, 9> kAckBucketsMs = {1, 2.5, 5, 10, 25, 50, 100, 250, 1000};

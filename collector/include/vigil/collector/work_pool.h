@@ -6,6 +6,8 @@
 // (its WAL commits them as a group: one fsync for many batches).
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -15,8 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <pthread.h>
 
 namespace vigil::collector {
 
