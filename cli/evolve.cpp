@@ -124,6 +124,12 @@ int inspect(const std::string& dataset, const std::string& model_path, bool ever
     }
     std::cout << '\n';
   }
+  if (model) {
+    // On stderr, so the table stays one row per line for scripts.
+    const auto mono = evo::check_awareness_monotone(*model, data->samples);
+    std::cerr << "awareness: " << (mono.accepted ? "monotone" : "NOT monotone") << " — "
+              << mono.reason << '\n';
+  }
   return 0;
 }
 

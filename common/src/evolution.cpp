@@ -767,12 +767,10 @@ std::vector<float> score_all(const ScoringModel& model, std::span<const Sample> 
 
 // ------------------------------------------------------------------- train
 
-namespace {
-
-Dataset merge_duplicates(const Dataset& in) {
+Dataset Dataset::distinct() const {
   std::map<std::pair<bool, FeatureVector>, std::size_t> index;
   Dataset out;
-  for (const auto& s : in.samples) {
+  for (const auto& s : samples) {
     const auto key = std::make_pair(s.label >= 0.5F, s.x);
     auto [it, fresh] = index.emplace(key, out.samples.size());
     if (fresh) {
@@ -783,6 +781,52 @@ Dataset merge_duplicates(const Dataset& in) {
   }
   return out;
 }
+
+Verdict check_awareness_monotone(const ScoringModel& model, std::span<const Sample> samples) {
+  std::size_t checked = 0;
+  std::size_t violations = 0;
+  std::string first;
+  for (const auto& s : samples) {
+    if (s.label < 0.5F) continue;
+    ++checked;
+    FeatureVector x = s.x;
+    x[kAwarenessLevel] = 0;
+    x[kInFocus] = 0;
+    const auto calm = model.score(x);
+    bool bad = false;
+    for (int level = 0; level <= 3 && !bad; ++level) {
+      for (const bool focus : {false, true}) {
+        if (level == 0 && !focus) continue;
+        x[kAwarenessLevel] = static_cast<float>(level) / 3.0F;
+        x[kInFocus] = focus ? 1.0F : 0.0F;
+        const auto aroused = model.score(x);
+        if (aroused < calm) {
+          if (first.empty()) {
+            std::string ids;
+            for (std::size_t k = 0; k < kIndicatorFeatures; ++k) {
+              if (s.x[k] == 0.0F) continue;
+              ids += ids.empty() ? "" : ",";
+              ids += indicator_slots()[k].id;
+            }
+            first = fmt::format("[{}] scores {} calm but {} at level {}{}",
+                                ids.empty() ? "no indicator" : ids, calm, aroused, level,
+                                focus ? " in focus" : "");
+          }
+          bad = true;
+          break;
+        }
+      }
+    }
+    violations += bad ? 1 : 0;
+  }
+  if (violations > 0) {
+    return {false, fmt::format("awareness lowers {} of {} attack vectors, e.g. {}", violations,
+                               checked, first)};
+  }
+  return {true, fmt::format("awareness lowers none of {} attack vectors", checked)};
+}
+
+namespace {
 
 ModelEval evaluate_model(const ScoringModel& m, std::span<const Sample> samples, double fpr) {
   const auto scores = score_all(m, samples);
@@ -1028,9 +1072,9 @@ Result<std::vector<double>> inner_validation(const Dataset& train_part, const Tr
                                     "validation)",
                                     f, folds, fit.positives(), val.positives()));
     }
-    fit = merge_duplicates(fit);
+    fit = fit.distinct();
     balance_easy_negatives(fit);
-    val = merge_duplicates(val);  // weighted metrics are unchanged
+    val = val.distinct();  // weighted metrics are unchanged
     EvolutionConfig cfg = options.evolution;
     cfg.seed = splitmix(options.evolution.seed ^ (0xc0ffeeULL + f));
     Ensemble ev(cfg, fit, options.ensemble);
@@ -1112,7 +1156,7 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
   rep.generations_run = generations;
   // Identical samples (most routine events look alike) become one with their
   // weights summed: every weighted metric is unchanged, evaluation is cheaper.
-  train_set = merge_duplicates(train_set);
+  train_set = train_set.distinct();
   balance_easy_negatives(train_set);
   for (const auto& s : test_set.samples) {
     if (has_indicator(s)) {
@@ -1164,6 +1208,7 @@ Result<TrainResult> train(const Dataset& data, const TrainOptions& options,
   }
   const std::span<const Sample> test(test_set.samples);
   rep.evolved = evaluate_model(**evolved, test, fpr);
+  rep.awareness = check_awareness_monotone(**evolved, data.samples);
   rep.initial = evaluate_model(**initial_loaded, test, fpr);
   if (options.baseline != nullptr) rep.baseline = evaluate_model(*options.baseline, test, fpr);
   if (options.current != nullptr) rep.current = evaluate_model(*options.current, test, fpr);

@@ -202,6 +202,110 @@ TEST(Acceptance, DecidesOnTheEventsWithAnIndicatorAndGuardsAllEvents) {
       << accepts(incumbent, incumbent).reason;
 }
 
+// One hidden unit reading `slot` with weight 1 and the awareness level with
+// `level_weight`; the other populations silent.
+v1::Model one_unit_model(std::size_t slot, float level_weight) {
+  std::array<Genome, kPopulations> g;
+  for (auto& n : g) {
+    n.hidden = 1;
+    n.w1.assign(kFeatureCount, 0.0F);
+    n.b1 = {0};
+    n.w2 = {0};
+  }
+  auto& proc = g[static_cast<std::size_t>(Population::kProcess)];
+  proc.w1[slot] = 1;
+  proc.w1[kAwarenessLevel] = level_weight;
+  proc.w2 = {1};
+  std::array<const Genome*, kPopulations> champs{};
+  for (std::size_t p = 0; p < kPopulations; ++p) champs[p] = &g[p];
+  Combiner c;
+  c.weights[0] = 4;
+  c.bias = -2;
+  return build_model(champs, c, {}, "toy", "test", "toy");
+}
+
+// Awareness may raise a score, never lower it: a model whose network learned
+// "aroused means benign" is refused, one that reads arousal as suspicion is
+// accepted.
+TEST(Acceptance, RefusesAModelThatScoresAttacksLowerOnAnArousedHost) {
+  Dataset d;
+  d.samples.push_back(sample(1, {{0, 1}, {kFamilyProcess, 1}}));
+  d.samples.push_back(sample(1, {{0, 1}, {kAwarenessLevel, 1}, {kInFocus, 1}}));
+  d.samples.push_back(sample(0, {{kFamilyProcess, 1}, {kAwarenessLevel, 1}}));
+
+  auto innocent = ScoringModel::load(one_unit_model(0, -6));
+  ASSERT_OK(innocent);
+  FeatureVector calm = d.samples[0].x;
+  FeatureVector critical = calm;
+  critical[kAwarenessLevel] = 1;
+  ASSERT_LT((*innocent)->score(critical), (*innocent)->score(calm)) << "the toy is built so";
+  const auto refused = check_awareness_monotone(**innocent, d.samples);
+  EXPECT_FALSE(refused.accepted);
+  EXPECT_NE(refused.reason.find("lowers 2 of 2 attack vectors"), std::string::npos)
+      << refused.reason;
+  EXPECT_NE(refused.reason.find("at level 1"), std::string::npos) << refused.reason;
+
+  auto suspicious = ScoringModel::load(one_unit_model(0, 2));
+  ASSERT_OK(suspicious);
+  const auto ok = check_awareness_monotone(**suspicious, d.samples);
+  EXPECT_TRUE(ok.accepted) << ok.reason;
+  EXPECT_GT((*suspicious)->score(critical), (*suspicious)->score(calm)) << "awareness may raise";
+  // Only attacks are checked: a benign event scored lower when aroused is fine.
+  Dataset benign_only;
+  benign_only.samples.push_back(d.samples[2]);
+  EXPECT_TRUE(check_awareness_monotone(**innocent, benign_only.samples).accepted);
+}
+
+// Identical vectors weighted instead of repeated: the distinct points carry
+// the multiplicities as weights, and every metric evolution uses (AUC, TPR,
+// each genome's fitness with the reentry term, the fitted combiner) is the
+// same up to floating point.
+TEST(Dataset, DistinctPointsWeighIdenticalVectorsInsteadOfRepeatingThem) {
+  Dataset repeated;
+  const std::array<Sample, 5> kinds = {
+      sample(1, {{0, 1}, {kFamilyProcess, 1}, {kEuidRoot, 1}}),
+      sample(1, {{5, 1}, {kFamilyNetwork, 1}}),
+      sample(0, {{0, 1}, {kFamilyProcess, 1}}),
+      sample(0, {{kFamilyFile, 1}, {kLineageDepth, 0.5F}}),
+      sample(0, {{kFamilyProcess, 1}}, 0.5F),
+  };
+  const std::array<int, 5> copies = {3, 1, 7, 40, 25};
+  for (int round = 0; round < 40; ++round) {
+    for (std::size_t k = 0; k < kinds.size(); ++k) {
+      if (round < copies[k]) repeated.samples.push_back(kinds[k]);
+    }
+  }
+  const Dataset points = repeated.distinct();
+  ASSERT_EQ(points.samples.size(), kinds.size());
+  for (std::size_t k = 0; k < kinds.size(); ++k) {
+    EXPECT_FLOAT_EQ(points.samples[k].weight, kinds[k].weight * static_cast<float>(copies[k]));
+  }
+  EXPECT_EQ(Dataset{points}.distinct().samples.size(), kinds.size()) << "idempotent";
+
+  EvolutionConfig cfg;
+  cfg.population_size = 12;
+  cfg.workers = 1;
+  cfg.seed = 5;
+  const Evolution on_repeated(cfg, repeated);
+  const Evolution on_points(cfg, points);
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    for (std::size_t i = 0; i < cfg.population_size; ++i) {
+      const auto& a = on_repeated.population(p)[i];
+      const auto& b = on_points.population(p)[i];
+      ASSERT_EQ(a.w1, b.w1) << "same seed, same genomes";
+      EXPECT_NEAR(a.auc, b.auc, 1e-9) << p << "/" << i;
+      EXPECT_NEAR(a.tpr, b.tpr, 1e-9) << p << "/" << i;
+      EXPECT_NEAR(a.fitness, b.fitness, 1e-9) << p << "/" << i;
+    }
+  }
+  std::array<const Genome*, kPopulations> champs{};
+  for (std::size_t p = 0; p < kPopulations; ++p) champs[p] = &on_repeated.population(p)[0];
+  const auto c1 = fit_combiner(champs, repeated.samples);
+  const auto c2 = fit_combiner(champs, points.samples);
+  for (std::size_t p = 0; p < kPopulations; ++p) EXPECT_NEAR(c1.weights[p], c2.weights[p], 1e-4);
+  EXPECT_NEAR(c1.bias, c2.bias, 1e-4);
+}
+
 TEST(Evolution, InnerValidationChoosesTheGenerationCountDeterministically) {
   const Dataset data = synthetic(3, 500);
   TrainOptions opt;
@@ -301,6 +405,11 @@ TEST(ShippedDataset, EvolvedModelOnTheHeldOutSplitAndTheShippedDefault) {
   EXPECT_EQ(rep.calm_copies_test, 35U);
   // Indicators no training attack showed keep their severity.
   EXPECT_NE(std::ranges::find(rep.unproven, "systemd-unit-write"), rep.unproven.end());
+  // Measured, not yet enforced (issue 16): this model's networks score every
+  // recorded attack lower on an aroused host than on a calm one, because the
+  // benign recordings were made on an aroused host (docs/learning.md,
+  // "Awareness and the shipped model").
+  EXPECT_FALSE(rep.awareness.accepted) << rep.awareness.reason;
   const auto verdict = accepts(rep.evolved, rep.baseline);
   EXPECT_TRUE(verdict.accepted) << verdict.reason;
   // The shipped default is what --keep-best writes: the evolved model if it

@@ -56,6 +56,11 @@ struct Dataset {
   // about `holdout` of the samples go to `test`, stratified by label.
   void split(double holdout, std::uint64_t seed, Dataset& train, Dataset& test) const;
   [[nodiscard]] std::size_t positives() const;
+  // The distinct (vector, label) points, each once with the summed weight of
+  // its copies, in order of first appearance: every weighted metric (AUC, TPR,
+  // fitness, the combiner's log-loss) is the same up to floating point, and
+  // evolution evaluates 115 points instead of 37,160 on the shipped dataset.
+  [[nodiscard]] Dataset distinct() const;
 };
 
 // Appends samples to a dataset file as they come (the agent's recorder). The
@@ -242,6 +247,15 @@ struct Verdict {
 [[nodiscard]] Verdict accepts(const ModelEval& candidate, const ModelEval& incumbent,
                               const AcceptanceRule& rule = {});
 
+// Awareness may raise a score, never lower it: refuses `model` when any
+// recorded attack (a positive of `samples`) scores lower at a higher awareness
+// level or in the attention focus than on a calm host (level 0, not in
+// focus). Every level 1..3 is tried with focus off and on. Reported by
+// train() and `vigil-evolve inspect`; not yet enforced: the shipped model
+// fails it (docs/learning.md, "Awareness and the shipped model").
+[[nodiscard]] Verdict check_awareness_monotone(const ScoringModel& model,
+                                               std::span<const Sample> samples);
+
 struct TrainOptions {
   EvolutionConfig evolution;
   double holdout = 0.3;  // share of each class kept out of training
@@ -304,6 +318,9 @@ struct TrainReport {
   ModelEval baseline;  // the detector-only baseline
   ModelEval current;   // the model in service
   ModelEval evolved;
+  // check_awareness_monotone of the evolved model on every positive of the
+  // data (training and held-out); reported, not yet enforced.
+  Verdict awareness;
   std::array<double, kPopulations> population_auc_initial{};
   std::array<double, kPopulations> population_auc_evolved{};
   // First generation whose champion fitness came within 0.005 of the final one.
