@@ -47,9 +47,15 @@ void prepare_call(grpc::ClientContext& ctx, const CallOptions& o) {
 }
 
 std::string token_state(const v1::EnrollTokenInfo& t, std::uint64_t now_ns) {
-  if (t.revoked()) return "revoked";
-  if (now_ns >= t.expires_ns()) return "expired";
-  if (t.uses() >= t.max_uses()) return "used up";
+  if (t.revoked()) {
+    return "revoked";
+  }
+  if (now_ns >= t.expires_ns()) {
+    return "expired";
+  }
+  if (t.uses() >= t.max_uses()) {
+    return "used up";
+  }
   return "active";
 }
 
