@@ -147,8 +147,6 @@ HttpServer::~HttpServer() {
 
 int HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
 
-bool HttpServer::tls() const { return impl_->tls.has_value(); }
-
 bool is_loopback_listen(std::string_view listen) {
   auto host = listen.substr(0, listen.rfind(':'));
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {

@@ -50,7 +50,6 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
   [[nodiscard]] int port() const;
-  [[nodiscard]] bool tls() const;
 
  private:
   struct Impl;

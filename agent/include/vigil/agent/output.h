@@ -30,7 +30,6 @@ class LineSink {
   [[nodiscard]] std::uint64_t lines() const { return lines_; }
   // Lines lost to failed writes or flushes, plus failed reopens.
   [[nodiscard]] std::uint64_t write_errors() const { return write_errors_; }
-  [[nodiscard]] const std::string& target() const { return target_; }
 
  private:
   LineSink(std::FILE* f, bool owned, std::string target)

@@ -57,7 +57,6 @@ class WorkPool {
   [[nodiscard]] std::size_t threads() const { return workers_.size(); }
   // Jobs waiting for a thread, now.
   [[nodiscard]] std::size_t waiting() const { return queued_.load(); }
-  [[nodiscard]] std::uint64_t done() const { return done_.load(); }
 
  private:
   void run() {
@@ -74,7 +73,6 @@ class WorkPool {
         --queued_;
       }
       job();
-      ++done_;
     }
   }
 
@@ -83,7 +81,6 @@ class WorkPool {
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   std::atomic<std::size_t> queued_{0};
-  std::atomic<std::uint64_t> done_{0};
   std::vector<std::thread> workers_;
 };
 
