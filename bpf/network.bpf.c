@@ -95,6 +95,7 @@ struct sock_owner {
 	__u32 uid;
 	__u32 euid;
 	__u32 _pad;
+	__u64 cgroup_id; /* the owner's cgroup: a container's events stay its own */
 	char comm[VIGIL_COMM_LEN];
 };
 
@@ -390,6 +391,7 @@ static __always_inline void owner__remember(struct sock *sk)
 	    .ppid = BPF_CORE_READ(task, real_parent, tgid),
 	    .uid = BPF_CORE_READ(task, cred, uid.val),
 	    .euid = BPF_CORE_READ(task, cred, euid.val),
+	    .cgroup_id = bpf_get_current_cgroup_id(),
 	};
 
 	bpf_get_current_comm(o.comm, sizeof(o.comm));
@@ -462,7 +464,15 @@ static __always_inline void sockaddr__read(__u64 uaddr, struct vigil_sock *e)
 SEC("tracepoint/syscalls/sys_enter_connect")
 int connect_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	struct sock *sk;
+
 	args__stash(ctx);
+	/* The owner is known before the SYN leaves: on loopback (or any fast
+	 * refusal) the RST and the SYN_SENT -> CLOSE change it causes are handled
+	 * inside this very syscall, before its exit. */
+	sk = inet_sock__from_fd(BPF_CORE_READ(ctx, args[0]));
+	if (sk)
+		owner__remember(sk);
 	return 0;
 }
 
@@ -478,7 +488,16 @@ int connect_exit(struct trace_event_raw_sys_exit *ctx)
 	sk = inet_sock__from_fd(a->a0);
 	if (!sk)
 		goto out;
-	owner__remember(sk);
+	/* Closed already (refused, or a failure the state change reported): no
+	 * later change will consume the entry, and a stale one would name this
+	 * process as the owner of the next socket allocated at the same address. */
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE) {
+		__u64 key = (__u64)sk;
+
+		bpf_map_delete_elem(&owners, &key);
+	} else {
+		owner__remember(sk);
+	}
 	e = sock__event(VIGIL_SOCK_CONNECT, BPF_CORE_READ(ctx, ret));
 	if (!e)
 		goto out;
@@ -617,6 +636,7 @@ static __always_inline int state__change(struct sock *sk, int oldstate, int news
 	e->hdr.ppid = o->ppid;
 	e->hdr.uid = o->uid;
 	e->hdr.euid = o->euid;
+	e->hdr.cgroup_id = o->cgroup_id;
 	__builtin_memcpy(e->hdr.comm, o->comm, sizeof(e->hdr.comm));
 	e->op = op;
 	e->ret = 0;
