@@ -327,8 +327,18 @@ static __always_inline __u32 path__watch_flags(const char *upath, int dirfd, __u
 	return flags;
 }
 
-static __always_inline struct vigil_file *event__start(struct file_stash *s, long ret)
+/* s_dev of the superblock `d` is on (kernel dev_t); 0 for no dentry. */
+static __always_inline __u32 dentry__dev(struct dentry *d)
 {
+	return d ? BPF_CORE_READ(d, d_sb, s_dev) : 0;
+}
+
+/* `dev` is the file's filesystem when known (the caller's dentry), else 0;
+ * root_dev the writer's root: a container writing to the host's filesystem
+ * through a mount shows dev != root_dev. */
+static __always_inline struct vigil_file *event__start(struct file_stash *s, long ret, __u32 dev)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct vigil_file *e;
 
 	if (filter__skip_current())
@@ -346,6 +356,8 @@ static __always_inline struct vigil_file *event__start(struct file_stash *s, lon
 	e->new_base = s->new_base;
 	e->new_ncomps = 0;
 	e->fflags = s->fflags;
+	e->dev = dev;
+	e->root_dev = dentry__dev(BPF_CORE_READ(task, fs, root.dentry));
 	e->_pad0 = 0;
 	e->path[0] = 0;
 	e->new_path[0] = 0;
@@ -408,7 +420,7 @@ static __always_inline int open__exit(long ret)
 		if (!(flags & VIGIL_WATCH_WRITE))
 			goto out;
 	}
-	e = event__start(s, ret);
+	e = event__start(s, ret, dentry__dev(d));
 	if (!e)
 		goto out;
 	e->ncomps = dentry__capture(d, e->comps);
@@ -505,7 +517,7 @@ static __always_inline int fdop__exit(long ret)
 	    !(s->op == VIGIL_FILE_CHMOD && (s->mode & (S_ISUID | S_ISGID))) &&
 	    !(s->op == VIGIL_FILE_CHMOD && (s->mode & 0111) && (flags & VIGIL_WATCH_EXEC_BIT)))
 		goto out;
-	e = event__start(s, ret);
+	e = event__start(s, ret, dentry__dev(d));
 	if (!e)
 		goto out;
 	e->ncomps = dentry__capture(d, e->comps);
@@ -595,12 +607,17 @@ static __always_inline int pathop__exit(long ret)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct file_stash *s = bpf_map_lookup_elem(&fstash, &tid);
 	struct vigil_file *e;
+	struct dentry *base;
 
 	if (!s)
 		return 0;
 	if (!s->matched)
 		goto out;
-	e = event__start(s, ret);
+	/* A relative path's base directory is on the file's filesystem (a
+	 * symlink's is its new name's; rename and link cannot cross
+	 * filesystems); an absolute path names no dentry here: dev 0. */
+	base = (struct dentry *)(s->base_dentry ? s->base_dentry : s->new_base_dentry);
+	e = event__start(s, ret, dentry__dev(base));
 	if (!e)
 		goto out;
 	if (s->base == VIGIL_BASE_DIR || (s->base == VIGIL_BASE_FILE && s->base_dentry))

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * vigil process probe family: exec, fork, exit, set*id/capset, ptrace and
- * cross-user signals.
+ * vigil process probe family: exec, fork, exit, set*id/capset, ptrace,
+ * cross-user signals, namespace changes (setns, unshare) and cgroup v2
+ * directories made and removed (the agent's container table follows them).
  *
  * Scheduler events have two variants: tp_btf (typed, preferred) and a classic
  * tracepoint fallback. The agent loads one of them per hook and reports which.
@@ -77,6 +78,30 @@ struct {
 	__type(value, struct syscall_stash);
 } stash SEC(".maps");
 
+/* ---------------------------------------------------------- namespaces */
+
+/* The namespaces of `task` by inode number, its thread group's pid in its
+ * active pid namespace, and its effective capabilities. A task past
+ * exit_task_namespaces() has no nsproxy: those read as 0. */
+static __always_inline void ns__fill(struct vigil_ns *ns, struct task_struct *task)
+{
+	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
+	struct pid *tp = BPF_CORE_READ(task, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(tp, level);
+
+	ns->mnt = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
+	ns->net = BPF_CORE_READ(nsp, net_ns, ns.inum);
+	ns->uts = BPF_CORE_READ(nsp, uts_ns, ns.inum);
+	ns->ipc = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
+	ns->cgroup = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+	ns->user = BPF_CORE_READ(task, cred, user_ns, ns.inum);
+	/* task_active_pid_ns(): the pid's namespace at its own level (setns and
+	 * unshare of a pid namespace change only pid_ns_for_children). */
+	ns->pid = BPF_CORE_READ(tp, numbers[level].ns, ns.inum);
+	ns->ns_pid = BPF_CORE_READ(tp, numbers[level].nr);
+	ns->cap_eff = core__cap_effective(BPF_CORE_READ(task, cred));
+}
+
 /* ---------------------------------------------------------------- exec */
 
 static __always_inline bool exec__path_ignored(const char *filename)
@@ -124,6 +149,7 @@ static __always_inline int exec__emit(const char *filename, __u32 old_tid, __u32
 	else
 		e->loginuid = VIGIL_LOGINUID_UNSET;
 	e->start_ns = core__task_start_boottime(task);
+	ns__fill(&e->ns, task);
 
 	/* The new image's argv lives at mm->arg_start..arg_end. All of it when it
 	 * fits; else its head and its tail, so that padding argv (many dummy
@@ -213,7 +239,9 @@ int execveat_enter(void *ctx)
 
 /* ---------------------------------------------------------------- fork */
 
-static __always_inline int fork__emit(__u32 child_pid, __u32 child_tid, __u64 child_start)
+/* `child` NULL: the hook cannot reach the child task (its namespaces stay 0). */
+static __always_inline int fork__emit(__u32 child_pid, __u32 child_tid, __u64 child_start,
+				      struct task_struct *child)
 {
 	struct vigil_fork *e;
 
@@ -226,6 +254,10 @@ static __always_inline int fork__emit(__u32 child_pid, __u32 child_tid, __u64 ch
 	e->child_pid = child_pid;
 	e->child_tid = child_tid;
 	e->child_start_ns = child_start;
+	if (child)
+		ns__fill(&e->ns, child);
+	else
+		__builtin_memset(&e->ns, 0, sizeof(e->ns));
 	ringbuf__submit(e);
 	return 0;
 }
@@ -239,7 +271,7 @@ int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 	/* New threads are not new processes: report thread group leaders only. */
 	if (pid != tid)
 		return 0;
-	return fork__emit(pid, tid, core__task_start_boottime(child));
+	return fork__emit(pid, tid, core__task_start_boottime(child), child);
 }
 
 /*
@@ -251,7 +283,7 @@ int fork_tp(struct trace_event_raw_sched_process_fork *ctx)
 {
 	__u32 child = BPF_CORE_READ(ctx, child_pid);
 
-	return fork__emit(child, child, 0);
+	return fork__emit(child, child, 0, NULL);
 }
 
 /* ---------------------------------------------------------------- exit */
@@ -401,6 +433,143 @@ SETID_PROBE(setregid, VIGIL_SYS_SETREGID)
 SETID_PROBE(setresgid, VIGIL_SYS_SETRESGID)
 SETID_PROBE(setfsgid, VIGIL_SYS_SETFSGID)
 SETID_PROBE(capset, VIGIL_SYS_CAPSET)
+
+/* ------------------------------------------------------ setns, unshare */
+
+static __always_inline int ns__enter(__u32 kind, __u64 flags)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct syscall_stash s = {.kind = kind};
+
+	s.args[0] = flags;
+	bpf_map_update_elem(&stash, &tid, &s, BPF_ANY);
+	return 0;
+}
+
+/* Reported whatever the result: a refused setns into another namespace is
+ * worth seeing too. The namespaces are the calling thread's after the call. */
+static __always_inline int ns__exit(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct vigil_ns_change *e;
+	struct syscall_stash *s;
+
+	s = bpf_map_lookup_elem(&stash, &tid);
+	if (!s || s->kind != kind) {
+		stats__inc(VIGIL_STAT_STASH_MISS);
+		return 0;
+	}
+	if (filter__skip_current())
+		goto out;
+	e = ringbuf__reserve(&process_events, sizeof(*e));
+	if (!e)
+		goto out;
+	hdr__fill(&e->hdr, VIGIL_EV_NS_CHANGE, sizeof(*e));
+	e->syscall = kind;
+	e->ret = BPF_CORE_READ(ctx, ret);
+	e->flags = (__u32)s->args[0];
+	e->_pad0 = 0;
+	ns__fill(&e->ns, task);
+	ringbuf__submit(e);
+out:
+	bpf_map_delete_elem(&stash, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_setns")
+int setns_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return ns__enter(VIGIL_SYS_SETNS, BPF_CORE_READ(ctx, args[1]));
+}
+
+SEC("tracepoint/syscalls/sys_exit_setns")
+int setns_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return ns__exit(ctx, VIGIL_SYS_SETNS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_unshare")
+int unshare_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return ns__enter(VIGIL_SYS_UNSHARE, BPF_CORE_READ(ctx, args[0]));
+}
+
+SEC("tracepoint/syscalls/sys_exit_unshare")
+int unshare_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return ns__exit(ctx, VIGIL_SYS_UNSHARE);
+}
+
+/* ---------------------------------------------------------------- cgroup */
+
+/*
+ * The container table's feed: every cgroup2 directory made or removed.
+ * Bookkeeping, not activity: neither the agent filter nor ignore_comm apply
+ * (ignoring runc's comm must not blind the table). Only the default
+ * hierarchy (hierarchy_id 0, what bpf_get_current_cgroup_id() names); on a
+ * hybrid host the v1 controllers' hierarchies fire the same tracepoints.
+ */
+static __always_inline int cgroup__emit(__u32 op, __u64 id, __u32 level, const char *path)
+{
+	struct vigil_cgroup *e;
+
+	e = ringbuf__reserve(&process_events, sizeof(*e));
+	if (!e)
+		return 0;
+	hdr__fill(&e->hdr, VIGIL_EV_CGROUP, sizeof(*e));
+	e->op = op;
+	e->level = level;
+	e->id = id;
+	if (bpf_probe_read_kernel_str(e->path, sizeof(e->path), path) < 0) {
+		e->path[0] = 0;
+		stats__inc(VIGIL_STAT_READ_ERRORS);
+	}
+	ringbuf__submit(e);
+	return 0;
+}
+
+static __always_inline int cgroup__btf(__u32 op, struct cgroup *cgrp, const char *path)
+{
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0;
+	/* cgroup_id(): the kernfs node's id, which is also its inode number. */
+	return cgroup__emit(op, BPF_CORE_READ(cgrp, kn, id), BPF_CORE_READ(cgrp, level), path);
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(cgroup_mkdir_btf, struct cgroup *cgrp, const char *path)
+{
+	return cgroup__btf(VIGIL_CGROUP_MKDIR, cgrp, path);
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(cgroup_rmdir_btf, struct cgroup *cgrp, const char *path)
+{
+	return cgroup__btf(VIGIL_CGROUP_RMDIR, cgrp, path);
+}
+
+static __always_inline int cgroup__tp(__u32 op, struct trace_event_raw_cgroup *ctx)
+{
+	unsigned short off = BPF_CORE_READ(ctx, __data_loc_path) & 0xFFFF;
+
+	if (BPF_CORE_READ(ctx, root) != 0)
+		return 0;
+	return cgroup__emit(op, BPF_CORE_READ(ctx, id), BPF_CORE_READ(ctx, level),
+			    (const char *)ctx + off);
+}
+
+SEC("tracepoint/cgroup/cgroup_mkdir")
+int cgroup_mkdir_tp(struct trace_event_raw_cgroup *ctx)
+{
+	return cgroup__tp(VIGIL_CGROUP_MKDIR, ctx);
+}
+
+SEC("tracepoint/cgroup/cgroup_rmdir")
+int cgroup_rmdir_tp(struct trace_event_raw_cgroup *ctx)
+{
+	return cgroup__tp(VIGIL_CGROUP_RMDIR, ctx);
+}
 
 /* ---------------------------------------------------------------- ptrace */
 

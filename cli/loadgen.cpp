@@ -30,9 +30,22 @@ struct Totals {
   std::vector<double> ack_latency_ms;
 };
 
+// With --containers N: half the events come from one of N pods (Kubernetes
+// names, namespaces and images, as an agent's container table reports them).
+void set_container(std::uint64_t k, vigil::v1::Container& c) {
+  static const char* kNamespaces[] = {"payments", "shop", "kube-system"};
+  c.set_id(fmt::format("{:064x}", k + 1));
+  c.set_runtime("containerd");
+  c.set_name(fmt::format("app-{}", k));
+  c.set_image(fmt::format("registry.local/app-{}:1.{}", k % 3, k));
+  c.set_pod(fmt::format("app-{}-7f9c", k));
+  c.set_pod_uid(fmt::format("00000000-0000-4000-8000-{:012x}", k));
+  c.set_k8s_ns(kNamespaces[k % std::size(kNamespaces)]);
+}
+
 // A plausible host's mix: mostly process lifecycle, then sockets and files, a
 // few scored events and XDP summaries.
-void fill_event(std::mt19937_64& rng, std::uint64_t seq, vigil::v1::Event& e) {
+void fill_event(std::mt19937_64& rng, std::uint64_t seq, int containers, vigil::v1::Event& e) {
   static const char* kExes[] = {"/usr/bin/bash",    "/usr/bin/ls",
                                 "/usr/sbin/sshd",   "/usr/bin/curl",
                                 "/usr/bin/python3", "/usr/lib/systemd/systemd-journald"};
@@ -90,10 +103,14 @@ void fill_event(std::mt19937_64& rng, std::uint64_t seq, vigil::v1::Event& e) {
     n->set_window_ms(1000);
   }
   e.set_summary(fmt::format("{} pid={} comm={}", e.type(), e.pid(), e.comm()));
+  if (containers > 0 && e.type() != "net_summary" && rng() % 2 == 0) {
+    set_container(rng() % static_cast<std::uint64_t>(containers), *e.mutable_container());
+  }
 }
 
 void run_agent(const std::string& target, int index, double rate, std::size_t batch,
-               std::chrono::seconds duration, const std::string& prefix, Totals& totals) {
+               std::chrono::seconds duration, const std::string& prefix, int containers,
+               Totals& totals) {
   auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   auto stub = vigil::v1::AgentService::NewStub(channel);
   grpc::ClientContext ctx;
@@ -155,7 +172,7 @@ void run_agent(const std::string& target, int index, double rate, std::size_t ba
     b->Clear();
     b->set_first_seq(seq + 1);
     for (std::size_t i = 0; i < n; ++i) {
-      fill_event(rng, ++seq, *b->add_events());
+      fill_event(rng, ++seq, containers, *b->add_events());
     }
     b->set_last_seq(seq);
     {
@@ -203,6 +220,10 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "events per batch")->check(CLI::Range(1, 10000));
   app.add_option("--duration", duration_s, "seconds to run")->check(CLI::Range(1, 86400));
   app.add_option("--prefix", prefix, "agent id prefix");
+  int containers = 0;
+  app.add_option("--containers", containers,
+                 "half the events from this many Kubernetes pods (default 0: the host's only)")
+      ->check(CLI::Range(0, 100000));
   CLI11_PARSE(app, argc, argv);
 
   Totals totals;
@@ -211,7 +232,7 @@ int main(int argc, char** argv) {
   threads.reserve(static_cast<std::size_t>(agents));
   for (int i = 0; i < agents; ++i) {
     threads.emplace_back(run_agent, collector, i, rate, batch, std::chrono::seconds(duration_s),
-                         prefix, std::ref(totals));
+                         prefix, containers, std::ref(totals));
   }
   for (auto& t : threads) {
     t.join();

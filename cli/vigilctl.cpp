@@ -1,5 +1,6 @@
 // vigilctl: the operator's client for vigil-collector's QueryService.
 //   vigilctl --collector ADDR report | agents | alerts [--follow] | events | feedback ID --label L
+//     (alerts and events filter by --host and by workload: --container, --image, --pod, --k8s-ns)
 //   vigilctl models list | evolve | import FILE | rollout VERSION | rollback | status
 //   vigilctl models keygen --out FILE | sign --key FILE VERSION | release FILE
 //   vigilctl rules list | push [DIR] [--disable ID,...] | rollout VERSION | rollback | status
@@ -24,6 +25,7 @@
 #include "vigil/cli/enroll_cmd.h"
 #include "vigil/cli/format.h"
 #include "vigil/cli/json.h"
+#include "vigil/cli/query_format.h"
 #include "vigil/clock.h"
 #include "vigil/model_release.h"
 #include "vigil/pem.h"
@@ -89,32 +91,31 @@ std::optional<std::string> read_token(const std::string& path) {
   return std::nullopt;
 }
 
-std::string hosts_of(const vigil::v1::Alert& a) {
-  std::string out;
-  for (const auto& h : a.hosts()) {
-    out += out.empty() ? h : "," + h;
+// The workload filters of `alerts` and `events` (docs/api.md, "Workload filters").
+struct Workload {
+  std::string container;
+  std::string image;
+  std::string pod;
+  std::string k8s_ns;
+
+  template <class Req>
+  void set(Req& req) const {
+    req.set_container(container);
+    req.set_image(image);
+    req.set_pod(pod);
+    req.set_k8s_ns(k8s_ns);
   }
-  return out;
-}
-
-std::string attack_of(const vigil::v1::Alert& a) {
-  std::string out;
-  for (const auto& i : a.indicators()) {
-    out += (out.empty() ? "" : ",") + i.attack();
+  void add_options(CLI::App& cmd, const char* what) {
+    cmd.add_option("--container", container,
+                   fmt::format("only {} from this container (id, id prefix or name)", what));
+    cmd.add_option("--image", image,
+                   fmt::format("only {} from containers of this image (tag optional)", what));
+    cmd.add_option("--pod", pod,
+                   fmt::format("only {} from this pod (name or NAMESPACE/POD)", what));
+    cmd.add_option("--k8s-ns", k8s_ns,
+                   fmt::format("only {} from pods in this Kubernetes namespace", what));
   }
-  return out.empty() ? "-" : out;
-}
-
-void add_alert_row(Table& t, const vigil::v1::Alert& a) {
-  t.add({format_time(a.ts_ns()), std::to_string(a.score()), a.fleet() ? "fleet" : "host",
-         hosts_of(a), a.kind(), attack_of(a), a.label().empty() ? "-" : a.label(),
-         std::to_string(a.count()), a.id(), a.summary()});
-}
-
-Table alert_table() {
-  return Table({"TIME (UTC)", "SCORE", "SCOPE", "HOSTS", "KIND", "ATT&CK", "LABEL", "COUNT", "ID",
-                "SUMMARY"});
-}
+};
 
 // Paged listings (report, agents, alerts, events): without a token, every
 // page is fetched and shown as one; with --page-token, that one page, and the
@@ -208,11 +209,7 @@ int cmd_report(vigil::v1::QueryService::Stub& stub, const Options& o, std::uint6
   if (rep.top_alerts_size() == 0) {
     fmt::print("  none\n");
   } else {
-    auto t = alert_table();
-    for (const auto& a : rep.top_alerts()) {
-      add_alert_row(t, a);
-    }
-    fmt::print("{}", t.render(60));
+    fmt::print("{}", vigil::cli::alerts_table(rep.top_alerts()).render(60));
   }
   auto counts = [](const char* title, const auto& list, const char* unit) {
     fmt::print("\n{}\n", title);
@@ -228,6 +225,22 @@ int cmd_report(vigil::v1::QueryService::Stub& stub, const Options& o, std::uint6
   };
   counts("Top processes (by summed score)", rep.top_processes(), "SCORE");
   counts("Top remote addresses", rep.top_remote_addresses(), "EVENTS");
+  // Workloads: shown when containers reported in the window.
+  if (rep.top_pods_size() + rep.top_k8s_namespaces_size() + rep.top_images_size() == 0) {
+    fmt::print("\nWorkloads: no events from containers in the window\n");
+  } else {
+    auto groups = [](const char* title, const char* key, const auto& list) {
+      fmt::print("\n{}\n", title);
+      if (list.empty()) {
+        fmt::print("  none\n");
+        return;
+      }
+      fmt::print("{}", vigil::cli::groups_table(key, list).render());
+    };
+    groups("Top pods (by alerts, risk, events)", "POD", rep.top_pods());
+    groups("Top Kubernetes namespaces", "K8S NAMESPACE", rep.top_k8s_namespaces());
+    groups("Top images", "IMAGE", rep.top_images());
+  }
   fmt::print("\nTrend ({}s buckets, oldest first)\n  events {}\n  alerts {}\n", rep.bucket_s(),
              vigil::cli::sparkline({rep.events_trend().begin(), rep.events_trend().end()}),
              vigil::cli::sparkline({rep.alerts_trend().begin(), rep.alerts_trend().end()}));
@@ -304,8 +317,8 @@ int cmd_agents(vigil::v1::QueryService::Stub& stub, const Options& o, const Pagi
 std::atomic<grpc::ClientContext*> g_follow_ctx{nullptr};
 
 int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std::string& host,
-               std::uint32_t min_score, std::uint64_t since_s, std::uint32_t limit, bool fleet,
-               bool follow, const Paging& paging) {
+               const Workload& workload, std::uint32_t min_score, std::uint64_t since_s,
+               std::uint32_t limit, bool fleet, bool follow, const Paging& paging) {
   if (follow) {
     grpc::ClientContext ctx;  // no deadline: follows until Ctrl-C
     if (!o.token.empty()) {
@@ -314,6 +327,7 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
     vigil::v1::WatchAlertsRequest req;
     req.set_host(host);
     req.set_min_score(min_score);
+    workload.set(req);
     g_follow_ctx = &ctx;
     std::signal(SIGINT, [](int) {
       if (auto* c = g_follow_ctx.load()) c->TryCancel();
@@ -327,10 +341,12 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
       if (o.json) {
         print_json(a);
       } else {
-        fmt::print("{} score={} {} hosts={} kind={} attack={} id={} {}\n",
+        fmt::print("{} score={} {} hosts={} kind={} attack={}{} id={} {}\n",
                    format_time(a.updated_ns()), a.score(), a.fleet() ? "FLEET" : "host",
-                   printable(hosts_of(a)), printable(a.kind()), printable(attack_of(a)),
-                   printable(a.id()), printable(a.summary()));
+                   printable(vigil::cli::alert_hosts(a)), printable(a.kind()),
+                   printable(vigil::cli::alert_attack(a)),
+                   printable(vigil::cli::workload_words(a.event())), printable(a.id()),
+                   printable(a.summary()));
       }
       std::fflush(stdout);
     }
@@ -346,6 +362,7 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
   req.set_min_score(min_score);
   req.set_limit(limit);
   req.set_fleet_only(fleet);
+  workload.set(req);
   req.set_page_token(paging.page_token);
   if (since_s > 0) {
     req.set_since_ns(unix_now_ns() - since_s * 1'000'000'000ULL);
@@ -364,11 +381,7 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
     print_json(resp);
     return kExitOk;
   }
-  auto t = alert_table();
-  for (const auto& a : resp.alerts()) {
-    add_alert_row(t, a);
-  }
-  fmt::print("{}", t.render(60));
+  fmt::print("{}", vigil::cli::alerts_table(resp.alerts()).render(60));
   if (resp.scan_limited() && !resp.next_page_token().empty()) {
     fmt::print("(the collector stopped after reading {} alerts; more may match)\n", resp.scanned());
   }
@@ -377,10 +390,11 @@ int cmd_alerts(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
 }
 
 int cmd_events(vigil::v1::QueryService::Stub& stub, const Options& o, const std::string& host,
-               const std::string& type, std::uint32_t min_score, std::uint64_t since_s,
-               std::uint32_t limit, const Paging& paging) {
+               const Workload& workload, const std::string& type, std::uint32_t min_score,
+               std::uint64_t since_s, std::uint32_t limit, const Paging& paging) {
   vigil::v1::QueryEventsRequest req;
   req.set_host(host);
+  workload.set(req);
   req.set_type(type);
   req.set_min_score(min_score);
   req.set_limit(limit);
@@ -400,13 +414,7 @@ int cmd_events(vigil::v1::QueryService::Stub& stub, const Options& o, const std:
     print_json(resp);
     return kExitOk;
   }
-  Table t({"TIME (UTC)", "HOST", "SEQ", "TYPE", "SCORE", "PID", "COMM", "SUMMARY"});
-  for (const auto& se : resp.events()) {
-    const auto& e = se.event();
-    t.add({format_time(e.ts_ns()), se.host(), std::to_string(e.seq()), e.type(),
-           std::to_string(e.score()), std::to_string(e.pid()), e.comm(), e.summary()});
-  }
-  fmt::print("{}", t.render(100));
+  fmt::print("{}", vigil::cli::events_table(resp.events()).render(100));
   if (resp.scan_limited() && !resp.next_page_token().empty()) {
     fmt::print("(the collector stopped after reading {} events; more may match)\n", resp.scanned());
   }
@@ -1015,6 +1023,8 @@ int main(int argc, char** argv) {
   alerts->add_option("--limit", limit, "at most this many")->check(CLI::Range(1, 10000));
   alerts->add_flag("--fleet", fleet, "only cross-host (fleet) alerts");
   alerts->add_flag("-f,--follow", follow, "stream new and updated alerts live");
+  Workload workload;
+  workload.add_options(*alerts, "alerts");
   Paging alerts_paging;
   alerts->add_option("--page-token", alerts_paging.page_token, "continue from a previous page");
   alerts->add_flag("--all", alerts_paging.all, "follow every page (--limit is per page)");
@@ -1027,6 +1037,7 @@ int main(int argc, char** argv) {
   std::uint32_t ev_limit = 100;
   events->add_option("--host", host, "only this host");
   events->add_option("--type", type, "only this event type (exec, connect, net_summary, ...)");
+  workload.add_options(*events, "events");
   events->add_option("--since", ev_since, "from DURATION ago (default 15m)");
   events->add_option("--min-score", ev_min_score, "only events scoring at least this")
       ->check(CLI::Range(0, 100));
@@ -1191,12 +1202,13 @@ int main(int argc, char** argv) {
   }
   if (alerts->parsed()) {
     auto s = parse_dur(since, "--since");
-    return s ? cmd_alerts(*stub, o, host, min_score, *s, limit, fleet, follow, alerts_paging)
+    return s ? cmd_alerts(*stub, o, host, workload, min_score, *s, limit, fleet, follow,
+                          alerts_paging)
              : kExitUsage;
   }
   if (events->parsed()) {
     auto s = parse_dur(ev_since, "--since");
-    return s ? cmd_events(*stub, o, host, type, ev_min_score, *s, ev_limit, events_paging)
+    return s ? cmd_events(*stub, o, host, workload, type, ev_min_score, *s, ev_limit, events_paging)
              : kExitUsage;
   }
   if (feedback->parsed()) {

@@ -40,6 +40,10 @@ PACKAGES=(
   logrotate
   # benchmarks (deploy/bench.sh): bpftrace is the comparison tracer
   bpftrace
+  # the real-runtime container tests (tests/integration/container_test.cpp): rootful
+  # podman with runc (crun refuses a hybrid cgroup layout) and an image made locally
+  # from busybox-static by tests/container/build-images.sh (nothing is pulled)
+  podman runc busybox-static
 )
 
 if [[ ${EUID} -ne 0 ]]; then
@@ -62,10 +66,47 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps.sh: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-deps.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Podman sets a container's RLIMIT_NOFILE and RLIMIT_NPROC above the limits root
+# has where root cannot raise them (CI VMs, containers in containers), and runc
+# then refuses to start anything ("error setting rlimit type 7"). An explicit
+# empty `default_ulimits` under [containers] makes containers inherit podman's
+# own limits. Only that one line is added (the file is made if absent): every
+# other setting, and an operator's own non-empty default_ulimits (left alone,
+# with a warning), stays as it was; running this again changes nothing.
+containers_conf=/etc/containers/containers.conf
+ulimits_line='default_ulimits = []  # vigil: inherit limits (deploy/install-deps.sh)'
+mkdir -p "$(dirname "${containers_conf}")"
+[[ -e ${containers_conf} ]] || install -m 644 /dev/null "${containers_conf}"
+# in the [containers] table: "empty" (already []), "other" (a value of its own),
+# "missing" (no key, or no table at all)
+state=$(awk '
+  /^[[:space:]]*\[/ { table = $0; sub(/#.*/, "", table); gsub(/[[:space:]]/, "", table); next }
+  table == "[containers]" && /^[[:space:]]*default_ulimits[[:space:]]*=/ {
+    found = /=[[:space:]]*\[[[:space:]]*\][[:space:]]*(#.*)?$/ ? "empty" : "other"
+  }
+  END { print (found ? found : "missing") }' "${containers_conf}")
+case ${state} in
+  empty) ;;
+  other)
+    echo "install-deps.sh: ${containers_conf} sets default_ulimits; left as is" \
+      "(the container tests need it empty where root cannot raise RLIMIT_NOFILE)" >&2
+    ;;
+  missing)
+    tmp=$(mktemp "${containers_conf}.XXXXXX")
+    awk -v line="${ulimits_line}" '
+      { print }
+      !done && /^[[:space:]]*\[containers\][[:space:]]*(#.*)?$/ { print line; done = 1 }
+      END { if (!done) { if (NR > 0) print ""; print "[containers]"; print line } }' \
+      "${containers_conf}" >"${tmp}"
+    chmod --reference="${containers_conf}" "${tmp}"
+    mv "${tmp}" "${containers_conf}"
+    echo "install-deps.sh: ${containers_conf}: default_ulimits = [] under [containers]"
+    ;;
+esac

@@ -49,6 +49,15 @@
   }
 
   const num = (v) => Number(v || 0);
+  // An alert's workload: "namespace/pod · image" (the container's name or
+  // short id outside a pod), or "host".
+  function workload(ev) {
+    const c = ev && ev.container;
+    if (!c) return "host";
+    const pod = c.pod ? (c.k8s_ns ? c.k8s_ns + "/" + c.pod : c.pod) : c.pod_uid;
+    const where = pod || c.name || (c.id || "").slice(0, 12);
+    return [where, c.image].filter(Boolean).join(" · ") || "container";
+  }
   const fmtTime = (ns) => new Date(num(ns) / 1e6).toISOString().replace("T", " ").slice(0, 19) + "Z";
 
   function renderTimeline(report) {
@@ -101,12 +110,22 @@
     fill("top-alerts", r.top_alerts || [], (tr, a) => {
       cell(tr, num(a.score));
       cell(tr, a.fleet ? "fleet: " + (a.hosts || []).join(", ") : a.host);
+      cell(tr, a.fleet ? "–" : workload(a.event));
       cell(tr, a.kind);
       cell(tr, [...new Set((a.indicators || []).map((i) => i.attack).filter(Boolean))].join(" "));
       cell(tr, a.summary);
     });
     fill("top-processes", r.top_processes || [], (tr, c) => { cell(tr, c.key); cell(tr, num(c.count)); });
     fill("top-remotes", r.top_remote_addresses || [], (tr, c) => { cell(tr, c.key); cell(tr, num(c.count)); });
+    const group = (tr, g) => {
+      cell(tr, g.key);
+      cell(tr, num(g.alerts));
+      cell(tr, num(g.risk));
+      cell(tr, num(g.events));
+    };
+    fill("top-pods", r.top_pods || [], group);
+    fill("top-namespaces", r.top_k8s_namespaces || [], group);
+    fill("top-images", r.top_images || [], group);
 
     const versions = {};
     for (const h of hosts) {

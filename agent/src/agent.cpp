@@ -203,6 +203,15 @@ Result<void> Agent::start() {
   }
 
   pipeline_ = std::make_unique<Pipeline>(host_, table_, boot_to_unix_offset_ns());
+  // pid 1's namespaces and root filesystem: what the container rules compare
+  // with (the namespaces the process table judges host_ns by, when it has them).
+  HostIdentity host = HostIdentity::read();
+  if (table_.host_namespaces().known()) {
+    host.ns = table_.host_namespaces();
+  }
+  pipeline_->set_host_identity(host);
+  start_containers();
+  pipeline_->set_raw_events(config_.raw_events);
   if (!config_.events_out.empty()) {
     auto sink = LineSink::open(config_.events_out);
     if (!sink) {
@@ -250,6 +259,16 @@ Result<void> Agent::start() {
     VLOG_INFO("baseline: {} known parent->child pairs", pipeline_->baseline().size());
   }
 
+  pipeline_->image_profiles().set_config(
+      ImageProfileConfig{.learning_window_s = config_.image_learning_window_s,
+                         .max_images = config_.image_profiles_max,
+                         .realert_s = config_.image_realert_s});
+  if (auto loaded = pipeline_->image_profiles().load(config_.state_dir / "image-profiles.tsv");
+      !loaded) {
+    // Costs what was learned (the fleet's profiles come back on connect), not the agent.
+    VLOG_WARN("image profiles not loaded, starting empty: {}", loaded.error().message);
+  }
+
   if (!config_.collector.empty()) {
     if (auto r = start_shipping(); !r) {
       return r;
@@ -264,6 +283,35 @@ Result<void> Agent::start() {
   }
   reader_ = std::move(*reader);
   return {};
+}
+
+void Agent::start_containers() {
+  const auto& c = config_.containers;
+  if (!c.enabled) {
+    return;
+  }
+  ContainerTableConfig tc;
+  if (c.cgroup_root != "auto") {
+    tc.cgroup_root = c.cgroup_root;
+  }
+  for (const auto& spec : c.runtime_sockets) {
+    if (auto s = parse_runtime_socket(spec)) {  // validate() refused bad ones
+      tc.sockets.push_back(std::move(*s));
+    }
+  }
+  tc.storage_roots.assign(c.storage_roots.begin(), c.storage_roots.end());
+  tc.lookup_timeout = std::chrono::milliseconds(c.lookup_timeout_ms);
+  tc.capacity = c.capacity;
+  auto table = std::make_unique<ContainerTable>(std::move(tc));
+  auto found = table->start();
+  if (!found) {
+    VLOG_WARN("containers: {}; events carry no container", found.error().message);
+    return;
+  }
+  VLOG_INFO("containers: {} found under {} ({} cgroups; {} runtime sockets configured)", *found,
+            table->root().string(), table->stats().cgroups, c.runtime_sockets.size());
+  containers_ = std::move(table);
+  pipeline_->set_containers(containers_.get());
 }
 
 namespace {
@@ -612,6 +660,9 @@ Result<void> Agent::start_shipping() {
       }
     });
   });
+  shipper_->set_image_profiles_handler([this](const v1::ImageProfiles& fleet) {
+    boost::asio::post(io_, [this, fleet] { apply_image_profiles(fleet); });
+  });
   ship_sink_ = std::make_unique<ShipSink>(*shipper_);
   pipeline_->set_scored_sink(ship_sink_.get());
   const auto ss = spool_->stats();
@@ -722,6 +773,7 @@ void Agent::schedule_flush() {
       return;
     }
     shipper_->flush();
+    ship_image_observations();
     schedule_flush();
   });
 }
@@ -787,6 +839,47 @@ void Agent::save_baseline() {
   if (auto saved = pipeline_->save_baseline(config_.state_dir / "baseline.tsv"); !saved) {
     VLOG_WARN("baseline not saved: {}", saved.error().message);
   }
+  if (auto saved = pipeline_->image_profiles().save(config_.state_dir / "image-profiles.tsv");
+      !saved) {
+    VLOG_WARN("image profiles not saved: {}", saved.error().message);
+  }
+}
+
+void Agent::ship_image_observations() {
+  auto& profiles = pipeline_->image_profiles();
+  if (const auto c = shipper_->connections(); c != image_connections_) {
+    image_connections_ = c;
+    profiles.resend_all();  // a new stream: what was queued on the old one may be lost
+  }
+  if (!profiles.has_changes()) {
+    return;
+  }
+  std::vector<ImageProfileRecord> changed;
+  while (profiles.take_changes(changed, kMaxProfilesPerMessage) > 0) {
+    v1::ImageObservations msg;
+    for (auto& r : changed) {
+      auto* p = msg.add_profiles();
+      p->set_image(std::move(r.image));
+      p->set_first_seen_ns(r.first_seen_ns);
+      for (auto& sh : r.shells) {
+        p->add_shells(std::move(sh));
+      }
+    }
+    changed.clear();
+    shipper_->send_image_observations(std::move(msg));
+  }
+}
+
+void Agent::apply_image_profiles(const v1::ImageProfiles& fleet) {
+  auto& profiles = pipeline_->image_profiles();
+  ImageProfileRecord rec;
+  for (const auto& p : fleet.profiles()) {
+    rec.image = p.image();
+    rec.first_seen_ns = p.first_seen_ns();
+    rec.shells.assign(p.shells().begin(), p.shells().end());
+    std::ranges::sort(rec.shells);
+    profiles.merge(rec);
+  }
 }
 
 std::string Agent::stats_json() const {
@@ -840,6 +933,25 @@ std::string Agent::stats_json() const {
   }
   if (pipeline_) {
     out += fmt::format(",\"output_write_errors\":{}", pipeline_->output_write_errors());
+    const auto& ip = pipeline_->image_profiles();
+    const auto& is = ip.stats();
+    out += fmt::format(
+        ",\"image_profiles\":{{\"images\":{},\"shells_seen\":{},\"learned\":{},\"novel\":{},"
+        "\"held\":{},\"unprofiled\":{},\"evicted\":{},\"shells_dropped\":{},"
+        "\"fleet_merged\":{},\"fleet_refused\":{}}}",
+        ip.size(), is.shells_seen, is.learned, is.novel, is.held, is.unprofiled, is.evicted,
+        is.shells_dropped, is.fleet_merged, is.fleet_refused);
+  }
+  if (containers_) {
+    const auto cs = containers_->stats();
+    out += fmt::format(
+        ",\"containers\":{{\"containers\":{},\"cgroups\":{},\"lookups\":{},"
+        "\"lookups_unknown\":{},\"cgroup_events\":{},\"rescans\":{},\"resolved\":{},"
+        "\"enrich_requests\":{},\"enriched\":{},\"from_storage\":{},\"runtime_errors\":{},"
+        "\"runtime_unknown\":{},\"overflows\":{},\"queue_drops\":{}}}",
+        cs.containers, cs.cgroups, cs.lookups, cs.lookups_unknown, cs.cgroup_events, cs.rescans,
+        cs.resolved, cs.enrich_requests, cs.enriched, cs.from_storage, cs.runtime_errors,
+        cs.runtime_unknown, cs.overflows, cs.queue_drops);
   }
   const auto& t = table_.stats();
   out += fmt::format(
@@ -913,6 +1025,13 @@ std::string Agent::metrics_text() const {
            fmt::format("version=\"{}\"", label_value(pipeline_->model().version())));
     metric(out, "vigil_agent_rule_hits_total", "counter", "Indicators raised by Sigma rules.",
            static_cast<double>(ps.rule_hits));
+    const auto& cw = pipeline_->container_watch().stats();
+    metric(out, "vigil_agent_containers_judged_total", "counter",
+           "Containers judged at their first exec (host namespaces, capabilities).",
+           static_cast<double>(cw.judged));
+    metric(out, "vigil_agent_containers_judged_evicted_total", "counter",
+           "Judged containers forgotten to stay within the watch's capacity.",
+           static_cast<double>(cw.evicted));
     metric(out, "vigil_agent_rule_reloads_total", "counter", "Rule packs reloaded (SIGHUP).",
            static_cast<double>(ps.rule_swaps));
     metric(out, "vigil_agent_rule_reloads_failed_total", "counter",
@@ -952,6 +1071,28 @@ std::string Agent::metrics_text() const {
   }
   metric(out, "vigil_agent_process_table_size", "gauge", "Processes tracked.",
          static_cast<double>(table_.size()));
+  if (containers_) {
+    const auto cs = containers_->stats();
+    metric(out, "vigil_agent_containers", "gauge", "Containers the container table tracks.",
+           static_cast<double>(cs.containers));
+    metric(out, "vigil_agent_container_cgroups", "gauge",
+           "Cgroups the container table tracks (host and container).",
+           static_cast<double>(cs.cgroups));
+    metric(out, "vigil_agent_container_lookups_unknown_total", "counter",
+           "Events whose cgroup id the container table did not know (resolved later).",
+           static_cast<double>(cs.lookups_unknown));
+    metric(out, "vigil_agent_container_rescans_total", "counter",
+           "Walks of the cgroup tree for unknown cgroup ids.", static_cast<double>(cs.rescans));
+    metric(out, "vigil_agent_container_enriched_total", "counter",
+           "Containers a runtime API described (name, image, pod).",
+           static_cast<double>(cs.enriched));
+    metric(out, "vigil_agent_container_runtime_errors_total", "counter",
+           "Runtime API calls that failed (timeout, bad answer, refused).",
+           static_cast<double>(cs.runtime_errors));
+    metric(out, "vigil_agent_container_overflows_total", "counter",
+           "Cgroups not tracked because the container table was full.",
+           static_cast<double>(cs.overflows));
+  }
   if (pipeline_) {
     metric(out, "vigil_agent_output_write_errors_total", "counter",
            "Lines lost writing events_out/alerts_out (disk full, I/O errors), plus failed "
@@ -959,6 +1100,19 @@ std::string Agent::metrics_text() const {
            static_cast<double>(pipeline_->output_write_errors()));
     metric(out, "vigil_agent_rss_bytes", "gauge", "Resident set size now.",
            static_cast<double>(current_rss_bytes()));
+    const auto& ip = pipeline_->image_profiles();
+    metric(out, "vigil_agent_image_profiles", "gauge",
+           "Container image profiles known (container-shell-novel).",
+           static_cast<double>(ip.size()));
+    metric(out, "vigil_agent_image_shells_learned_total", "counter",
+           "(image, shell) pairs learned here within an image's learning window.",
+           static_cast<double>(ip.stats().learned));
+    metric(out, "vigil_agent_image_shells_novel_total", "counter",
+           "Shells an image never ran, raised as container-shell-novel.",
+           static_cast<double>(ip.stats().novel));
+    metric(out, "vigil_agent_image_profiles_evicted_total", "counter",
+           "Image profiles dropped over image_profiles_max (least recently seen first).",
+           static_cast<double>(ip.stats().evicted));
   }
   if (shipper_ && spool_) {
     const auto sh = shipper_->stats();

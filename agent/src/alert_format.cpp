@@ -48,6 +48,74 @@ void append_rule_json(const sigma::RuleInfo& rule, std::string& out) {
   out.append("]}");
 }
 
+// Falco's short container id: the first 12 characters.
+std::string_view short_id(std::string_view id) { return id.substr(0, 12); }
+
+// Falco -pc / -pk style: " container_id=... container_name=... container_image=...
+// k8s_ns=... k8s_pod_name=..." for an event from a container.
+void append_container_text(const Event& event, std::string& out) {
+  if (event.container == nullptr) {
+    return;
+  }
+  const ContainerInfo& c = *event.container;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, " container_id={}", short_id(c.id));
+  if (!c.name.empty()) {
+    fmt::format_to(it, " container_name={}", c.name);
+  }
+  if (!c.image.empty()) {
+    fmt::format_to(it, " container_image={}", c.image);
+  }
+  if (!c.k8s_ns.empty()) {
+    fmt::format_to(it, " k8s_ns={}", c.k8s_ns);
+  }
+  if (!c.pod.empty()) {
+    fmt::format_to(it, " k8s_pod_name={}", c.pod);
+  }
+}
+
+// A string output field, or null when unknown (as Falco writes missing values).
+void append_field_or_null(std::string_view key, std::string_view value, std::string& out) {
+  out.append(",\"");
+  out.append(key);
+  out.append("\":");
+  if (value.empty()) {
+    out.append("null");
+  } else {
+    append_json_string(value, out);
+  }
+}
+
+// Falco's container and k8s output fields. Outside a container Falco names
+// the container "host"; vigil does the same.
+void append_container_falco(const Event& event, std::string& out) {
+  if (event.container == nullptr) {
+    out.append(",\"container.id\":\"host\",\"container.name\":\"host\"");
+    return;
+  }
+  const ContainerInfo& c = *event.container;
+  append_field_or_null("container.id", short_id(c.id), out);
+  append_field_or_null("container.full_id", c.id, out);
+  append_field_or_null("container.name", c.name, out);
+  append_field_or_null("container.image", c.image, out);
+  // "registry:5000/team/app:1.2@sha256:..." -> repository, tag, digest.
+  const std::string_view image = c.image;
+  const auto at = image.find('@');
+  const std::string_view named = image.substr(0, at);
+  const auto slash = named.rfind('/');
+  const auto colon = named.rfind(':');
+  const bool tagged =
+      colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash);
+  append_field_or_null("container.image.repository", tagged ? named.substr(0, colon) : named, out);
+  append_field_or_null("container.image.tag", tagged ? named.substr(colon + 1) : "", out);
+  append_field_or_null("container.image.digest",
+                       at == std::string_view::npos ? "" : image.substr(at + 1), out);
+  append_field_or_null("container.type", c.runtime, out);
+  append_field_or_null("k8s.ns.name", c.k8s_ns, out);
+  append_field_or_null("k8s.pod.name", c.pod, out);
+  append_field_or_null("k8s.pod.uid", c.pod_uid, out);
+}
+
 }  // namespace
 
 void append_alert_json(const Event& event, const AlertContext& ctx,
@@ -103,7 +171,9 @@ void append_alert_text(const Event& event, const AlertContext& ctx,
                      hits[i]->rule->author.empty() ? "unknown" : hits[i]->rule->author);
     }
   }
-  fmt::format_to(it, "] level={} id={}", to_string(ctx.level), ctx.alert_id);
+  out.push_back(']');
+  append_container_text(event, out);
+  fmt::format_to(it, " level={} id={}", to_string(ctx.level), ctx.alert_id);
 }
 
 void append_alert_falco(const Event& event, const AlertContext& ctx,
@@ -152,6 +222,11 @@ void append_alert_falco(const Event& event, const AlertContext& ctx,
   }
   out.append(",\"vigil.indicators\":");
   append_json_string(ids, out);
+  append_container_falco(event, out);
+  if (event.ns.known()) {
+    // proc.vpid: the pid as seen in its own pid namespace (Falco's name).
+    fmt::format_to(it, ",\"proc.vpid\":{},\"vigil.host_ns\":{}", event.ns.ns_pid, event.host_ns);
+  }
   out.append("}}");
 }
 

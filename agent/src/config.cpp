@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "vigil/agent/runtime_client.h"
 #include "vigil/log.h"
 
 namespace vigil::agent {
@@ -37,6 +38,39 @@ std::vector<std::string> yaml_list(const YAML::Node& n) {
 }
 
 bool is_power_of_two(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+Result<void> apply_containers(const YAML::Node& n, ContainersConfig& c) {
+  if (n.IsNull()) {
+    return {};
+  }
+  if (!n.IsMap()) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("config: containers must be a mapping (line {})", n.Mark().line + 1));
+  }
+  static const std::vector<std::string> kKeys = {"enabled",           "cgroup_root",
+                                                 "runtime_sockets",   "storage_roots",
+                                                 "lookup_timeout_ms", "capacity"};
+  for (const auto& kv : n) {
+    const auto key = kv.first.as<std::string>();
+    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("config: unknown key 'containers.{}' (line {})", key,
+                                    kv.first.Mark().line + 1));
+    }
+  }
+  if (auto v = n["enabled"]) c.enabled = v.as<bool>();
+  if (auto v = n["cgroup_root"]) c.cgroup_root = v.as<std::string>();
+  if (auto v = n["runtime_sockets"]) {
+    c.runtime_sockets = v.IsNull() ? std::vector<std::string>{} : yaml_list(v);
+  }
+  if (auto v = n["storage_roots"]) {
+    c.storage_roots = v.IsNull() ? std::vector<std::string>{} : yaml_list(v);
+  }
+  if (auto v = n["lookup_timeout_ms"]) c.lookup_timeout_ms = v.as<std::uint32_t>();
+  if (auto v = n["capacity"]) c.capacity = v.as<std::size_t>();
+  return {};
+}
 
 }  // namespace
 
@@ -106,6 +140,9 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "batch_interval_ms",
                                                  "model_path",
                                                  "baseline_warmup_s",
+                                                 "image_learning_window_s",
+                                                 "image_profiles_max",
+                                                 "image_realert_s",
                                                  "model_pubkey",
                                                  "model_release_pubkey",
                                                  "metrics_listen",
@@ -114,7 +151,8 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "record_label",
                                                  "rules",
                                                  "builtin_rules",
-                                                 "disabled_rules"};
+                                                 "disabled_rules",
+                                                 "containers"};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -181,6 +219,11 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["batch_interval_ms"]) cfg.batch_interval_ms = n.as<std::uint32_t>();
     if (auto n = root["model_path"]) cfg.model_path = n.as<std::string>();
     if (auto n = root["baseline_warmup_s"]) cfg.baseline_warmup_s = n.as<double>();
+    if (auto n = root["image_learning_window_s"]) {
+      cfg.image_learning_window_s = n.as<std::uint64_t>();
+    }
+    if (auto n = root["image_profiles_max"]) cfg.image_profiles_max = n.as<std::size_t>();
+    if (auto n = root["image_realert_s"]) cfg.image_realert_s = n.as<std::uint64_t>();
     if (auto n = root["model_pubkey"]) cfg.model_pubkey = n.as<std::string>();
     if (auto n = root["model_release_pubkey"]) {
       cfg.model_release_pubkey = n.as<std::string>();
@@ -199,6 +242,11 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["rules"]) cfg.rules = yaml_list(n);
     if (auto n = root["builtin_rules"]) cfg.builtin_rules = n.as<bool>();
     if (auto n = root["disabled_rules"]) cfg.disabled_rules = yaml_list(n);
+    if (auto n = root["containers"]) {
+      if (auto r = apply_containers(n, cfg.containers); !r) {
+        return r;
+      }
+    }
   } catch (const YAML::Exception& e) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("config: line {}: {}", e.mark.line + 1, e.msg));
@@ -279,6 +327,14 @@ Result<void> validate(const AgentConfig& cfg) {
   if (cfg.baseline_warmup_s < 0) {
     return make_error(ErrorCode::kInvalidArgument, "baseline_warmup_s must be >= 0");
   }
+  if (cfg.image_profiles_max == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "image_profiles_max must be > 0");
+  }
+  constexpr std::uint64_t kTenYearsS = 10ULL * 365 * 86400;
+  if (cfg.image_learning_window_s > kTenYearsS || cfg.image_realert_s > kTenYearsS) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "image_learning_window_s and image_realert_s must be at most 10 years");
+  }
   if (cfg.spool_max_mb == 0) {
     return make_error(ErrorCode::kInvalidArgument, "spool_max_mb must be at least 1");
   }
@@ -312,6 +368,32 @@ Result<void> validate(const AgentConfig& cfg) {
       return make_error(ErrorCode::kInvalidArgument,
                         fmt::format("file watch name '{}' must be a basename of 1..31 bytes", n));
     }
+  }
+  if (cfg.containers.cgroup_root != "auto" &&
+      (cfg.containers.cgroup_root.empty() || cfg.containers.cgroup_root.front() != '/')) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("containers.cgroup_root '{}' must be auto or an absolute path",
+                                  cfg.containers.cgroup_root));
+  }
+  for (const auto& s : cfg.containers.runtime_sockets) {
+    if (auto r = parse_runtime_socket(s); !r) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("containers.runtime_sockets: {}", r.error().message));
+    }
+  }
+  for (const auto& r : cfg.containers.storage_roots) {
+    if (r.empty() || r.front() != '/') {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("containers.storage_roots entry '{}' must be absolute", r));
+    }
+  }
+  if (cfg.containers.lookup_timeout_ms == 0 || cfg.containers.lookup_timeout_ms > 60000) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("containers.lookup_timeout_ms must be 1..60000, not {}",
+                                  cfg.containers.lookup_timeout_ms));
+  }
+  if (cfg.containers.capacity == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "containers.capacity must be > 0");
   }
   for (const auto& p : cfg.ignore_exec_prefixes) {
     if (p.empty() || p.size() > 64) {
@@ -357,6 +439,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string metrics_listen;
   std::string alert_format;
   double baseline_warmup_s = 0;
+  std::uint64_t image_learning_window_s = 0;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t ringbuf_wakeup_us = 0;
   std::uint32_t stats_interval = 0;
@@ -407,6 +490,9 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
                "per drain)");
   app.add_option("--baseline-warmup", baseline_warmup_s,
                  "seconds after first start during which novelties are learned silently (600)");
+  app.add_option("--image-learning-window", image_learning_window_s,
+                 "seconds after an image's first sighting (fleet-wide) during which the shells "
+                 "its containers run are learned (600; 0: none, every shell is novel)");
   app.add_option("--model", model_path, "scoring model file (vigil.v1.Model protobuf)");
   app.add_option("--model-pubkey", model_pubkey,
                  "ed25519 public key (hex) that collector model updates must be signed with");
@@ -499,6 +585,9 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--spool-sync") > 0) cfg.spool_sync = true;
   if (app.count("--model") > 0) cfg.model_path = model_path;
   if (app.count("--baseline-warmup") > 0) cfg.baseline_warmup_s = baseline_warmup_s;
+  if (app.count("--image-learning-window") > 0) {
+    cfg.image_learning_window_s = image_learning_window_s;
+  }
   if (app.count("--model-pubkey") > 0) cfg.model_pubkey = model_pubkey;
   if (app.count("--model-release-pubkey") > 0) cfg.model_release_pubkey = model_release_pubkey;
   if (app.count("--record-features") > 0) cfg.record_features = record_features;

@@ -1,6 +1,7 @@
 #include "vigil/agent/decoder.h"
 
 #include <fmt/format.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 
 #include <algorithm>
@@ -34,6 +35,24 @@ void assign_name(std::string& dst, std::string_view raw) {
   }
   dst.clear();
   append_escaped(raw, dst);
+}
+
+Namespaces namespaces_of(const vigil_ns& n) {
+  return Namespaces{.mnt = n.mnt,
+                    .pid = n.pid,
+                    .net = n.net,
+                    .user = n.user,
+                    .uts = n.uts,
+                    .ipc = n.ipc,
+                    .cgroup = n.cgroup,
+                    .ns_pid = n.ns_pid,
+                    .cap_eff = n.cap_eff};
+}
+
+// The kernel's dev_t (major << 20 | minor, see abi.h) as user space's (what
+// stat(2) puts in st_dev), so it compares with stat() results; 0 stays 0.
+std::uint32_t user_dev(std::uint32_t kdev) {
+  return static_cast<std::uint32_t>(makedev(kdev >> 20, kdev & ((1U << 20) - 1)));
 }
 
 // Escapes `s` in place when it needs it (strings built from several raw parts).
@@ -384,6 +403,12 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
     case VIGIL_EV_KILL:
       expected = sizeof(vigil_kill);
       break;
+    case VIGIL_EV_NS_CHANGE:
+      expected = sizeof(vigil_ns_change);
+      break;
+    case VIGIL_EV_CGROUP:
+      expected = sizeof(vigil_cgroup);
+      break;
     case VIGIL_EV_MEM_WX:
     case VIGIL_EV_MEM_EXEC_ADDED:
       expected = sizeof(vigil_mem_prot);
@@ -434,6 +459,11 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
   assign_name(out.comm, bounded(hdr.comm));
   out.exe.clear();
   out.args.clear();
+  // Enrichment of the event this one reuses: exec, fork and ns_change set ns
+  // below, the process table fills the rest, the container table container.
+  out.ns = {};
+  out.host_ns = true;
+  out.container.reset();
   spares_.harvest(out.data);
 
   switch (hdr.type) {
@@ -462,6 +492,7 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
                    /*append=*/true);
       }
       d.argc = r.argc != 0 ? r.argc : static_cast<std::uint32_t>(out.args.size());
+      out.ns = namespaces_of(r.ns);
       out.exe = d.filename;
       out.data = std::move(d);
       break;
@@ -469,6 +500,34 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
     case VIGIL_EV_FORK: {
       const auto r = load<vigil_fork>(record);
       out.data = ForkData{.child_pid = r.child_pid, .child_tid = r.child_tid};
+      out.ns = namespaces_of(r.ns);  // the child's (unknown from the classic tracepoint)
+      break;
+    }
+    case VIGIL_EV_NS_CHANGE: {
+      const auto r = load<vigil_ns_change>(record);
+      if (r.syscall != VIGIL_SYS_SETNS && r.syscall != VIGIL_SYS_UNSHARE) {
+        return fail(DecodeFault::kBadLength, fmt::format("ns_change syscall {}", r.syscall));
+      }
+      NsChangeData d;
+      d.syscall = r.syscall;
+      d.ret = r.ret;
+      d.flags = r.flags;
+      d.after = namespaces_of(r.ns);
+      out.ns = d.after;
+      out.data = d;
+      break;
+    }
+    case VIGIL_EV_CGROUP: {
+      const auto r = load<vigil_cgroup>(record);
+      if (r.op != VIGIL_CGROUP_MKDIR && r.op != VIGIL_CGROUP_RMDIR) {
+        return fail(DecodeFault::kBadLength, fmt::format("cgroup record op {}", r.op));
+      }
+      auto d = spares_.take<CgroupData>(&CgroupData::path);
+      d.removed = r.op == VIGIL_CGROUP_RMDIR;
+      d.id = r.id;
+      d.level = r.level;
+      assign_name(d.path, bounded(r.path));
+      out.data = std::move(d);
       break;
     }
     case VIGIL_EV_EXIT: {
@@ -624,6 +683,8 @@ Result<void> Decoder::decode(std::span<const std::byte> record, Event& out) {
       d.ret = r.ret;
       d.flags = r.flags;
       d.mode = r.mode;
+      d.dev = user_dev(r.dev);
+      d.root_dev = user_dev(r.root_dev);
       d.arg_path.assign(bounded(r.path));
       d.new_path.assign(bounded(r.new_path));
       auto comps_of = [](const char(&names)[VIGIL_FILE_COMPS][VIGIL_FILE_COMP_LEN],

@@ -100,6 +100,15 @@ void StatefulDetectors::evaluate(const Event& e, const ProcessTable& table, doub
   };
   switch (e.type) {
     case EventType::kExec: {
+      // Containers: a shell its image never ran (learned per image, fleet-wide).
+      if (e.container) {
+        const auto verdict = images_.observe(e);
+        if (verdict == ImageProfiles::Verdict::kNovel) {
+          hits.push_back(find_indicator("container-shell-novel"));
+        } else if (verdict == ImageProfiles::Verdict::kUnprofiled) {
+          hits.push_back(find_indicator("container-shell-unprofiled"));
+        }
+      }
       if (is_shell_or_interpreter(e.exe)) {
         if (table.stdio_is_socket(e.pid) || relayed_shell(e, table, now)) {
           // connect -> dup2 -> exec of a shell (bash -i >& /dev/tcp/..., nc -e),

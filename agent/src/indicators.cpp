@@ -116,6 +116,20 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
      "a program listened on a port never listened on by it on this host (after warm-up)"},
 }};
 
+// Indicators without a feature slot yet: the scoring model never sees them
+// (a slot bumps kFeatureSchemaVersion and needs the shipped model evolved
+// again); the agent floors an event's score at their severity, as it does for
+// a Sigma rule with no slot, so one of 50 or more alerts on its own.
+constexpr std::array<Indicator, 2> kUnslotted = {{
+    {"container-shell-novel", "T1059", 70,
+     "a shell or interpreter ran in a container whose image never ran it, on this host or "
+     "anywhere in the fleet, after the image's learning window (T1609 when run through the "
+     "runtime's exec)"},
+    {"container-shell-unprofiled", "T1059", 30,
+     "a shell or interpreter ran in a container whose image and name are unknown (no profile "
+     "to compare with): a hint, first time per container and shell"},
+}};
+
 std::string_view basename(std::string_view path) {
   const auto slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -129,8 +143,15 @@ bool in_list(std::string_view name, std::initializer_list<std::string_view> list
 
 std::span<const Indicator> all_indicators() { return kIndicators; }
 
+std::span<const Indicator> unslotted_indicators() { return kUnslotted; }
+
 const Indicator* find_indicator(std::string_view id) {
   for (const auto& i : kIndicators) {
+    if (i.id == id) {
+      return &i;
+    }
+  }
+  for (const auto& i : kUnslotted) {
     if (i.id == id) {
       return &i;
     }

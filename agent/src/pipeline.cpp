@@ -128,6 +128,18 @@ void Pipeline::process_event() {
   ++stats_.by_type[static_cast<std::size_t>(event_.type) % stats_.by_type.size()];
   event_.host = host_;
   table_.apply(event_);
+  if (containers_ != nullptr) {
+    containers_->apply(event_);  // feeds kCgroup records; sets event_.container
+  }
+  if (event_.type == EventType::kCgroup) {
+    container_watch_.relate(event_);  // a removed container is forgotten
+    // Bookkeeping, not activity: not scored, not shipped.
+    if (events_ && raw_events_) {
+      events_->write(event_);
+      ++stats_.events_out;
+    }
+    return;
+  }
   if (events_) {
     events_->write(event_);
     ++stats_.events_out;
@@ -150,7 +162,8 @@ Pipeline::Scored Pipeline::score_event() {
     const ExecLinks links =
         event_.type == EventType::kExec ? detectors_.exec_links(event_, table_, now) : ExecLinks{};
     const auto before = hits_.size();
-    rules_->evaluate(event_, table_, hits_, links);
+    const HostRelation host = container_watch_.relate(event_);
+    rules_->evaluate(event_, table_, hits_, links, host);
     stats_.rule_hits += hits_.size() - before;
   }
   detectors_.evaluate(event_, table_, now, hits_);
@@ -158,9 +171,7 @@ Pipeline::Scored Pipeline::score_event() {
     // Indicators an analyst marked benign for this executable on this host.
     const auto before = hits_.size();
     std::erase_if(hits_, [&](const Indicator* h) {
-      key_buf_.assign(h->id);
-      key_buf_.push_back('>');
-      key_buf_.append(event_.exe.empty() ? event_.comm : event_.exe);
+      suppression_key(*h, key_buf_);
       return suppressed_.contains(key_buf_);
     });
     stats_.suppressed_hits += before - hits_.size();
@@ -319,11 +330,22 @@ Result<void> Pipeline::load_baseline(const std::filesystem::path& path, double u
   return detectors_.baseline().load(path, unix_now_s);
 }
 
+void Pipeline::suppression_key(const Indicator& hit, std::string& out) const {
+  out.assign(hit.id);
+  out.push_back('>');
+  out.append(event_.exe.empty() ? event_.comm : event_.exe);
+  if (event_.container && !event_.container->image.empty()) {
+    // In a container, a label speaks for its image only: sh labelled benign
+    // in one image must not silence sh in every other image on this host.
+    out.push_back('>');
+    out.append(event_.container->image);
+  }
+}
+
 void Pipeline::remember_alert_key() {
   constexpr std::size_t kRemembered = 10000;
-  std::string key(hits_.front()->id);
-  key.push_back('>');
-  key.append(event_.exe.empty() ? event_.comm : event_.exe);
+  std::string key;
+  suppression_key(*hits_.front(), key);
   if (alert_keys_.emplace(alert_id_, std::move(key)).second) {
     alert_order_.push_back(alert_id_);
     if (alert_order_.size() > kRemembered) {

@@ -45,6 +45,10 @@ const std::vector<HookSpec>& process_hooks() {
       syscall_pairs("capset", {"capset"}),
       {"ptrace", {{"tracepoint", {"ptrace_enter", "ptrace_exit"}}}},
       {"kill", {{"tp_btf", {"kill_btf"}}, {"tracepoint", {"kill_tp"}}}},
+      syscall_pairs("ns_change", {"setns", "unshare"}),
+      {"cgroup",
+       {{"tp_btf", {"cgroup_mkdir_btf", "cgroup_rmdir_btf"}},
+        {"tracepoint", {"cgroup_mkdir_tp", "cgroup_rmdir_tp"}}}},
   };
   return kHooks;
 }

@@ -49,6 +49,51 @@ bool in_system_dir(std::string_view exe) {
 constexpr unsigned kPtySlaveMajorFirst = 136;
 constexpr unsigned kPtySlaveMajorLast = 143;
 
+// The inode a /proc/PID/ns/* link names ("mnt:[4026531841]"); 0 if unreadable.
+std::uint32_t ns_inode(const char* link) {
+  char target[64];
+  const ssize_t n = readlink(link, target, sizeof(target) - 1);
+  if (n <= 0) {
+    return 0;
+  }
+  const std::string_view t(target, static_cast<std::size_t>(n));
+  const auto open = t.find('[');
+  const auto close = t.rfind(']');
+  std::uint32_t ino = 0;
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open ||
+      !parse_u32(t.substr(open + 1, close - open - 1), ino)) {
+    return 0;
+  }
+  return ino;
+}
+
+// The namespace links of proc_root/PID (ns_pid and cap_eff come from status).
+void read_ns_links(const std::filesystem::path& dir, Namespaces& ns) {
+  char path[512];
+  auto one = [&](const char* name) {
+    std::snprintf(path, sizeof(path), "%s/ns/%s", dir.c_str(), name);
+    return ns_inode(path);
+  };
+  ns.mnt = one("mnt");
+  ns.pid = one("pid");
+  ns.net = one("net");
+  ns.user = one("user");
+  ns.uts = one("uts");
+  ns.ipc = one("ipc");
+  ns.cgroup = one("cgroup");
+}
+
+// The last number of a status line's value ("NSpid:\t1234\t7" -> 7).
+bool last_number(std::string_view value, std::uint32_t& out) {
+  const auto end = value.find_last_not_of(" \t\r");
+  if (end == std::string_view::npos) {
+    return false;
+  }
+  value = value.substr(0, end + 1);
+  const auto start = value.find_last_of(" \t");
+  return parse_u32(start == std::string_view::npos ? value : value.substr(start + 1), out);
+}
+
 bool on_pty(const Stdio& io, std::uint64_t pty) {
   return std::ranges::any_of(io.fd,
                              [&](const FdEnd& e) { return e.kind == FdKind::kPty && e.id == pty; });
@@ -80,6 +125,26 @@ ProcessTable::ProcessTable(std::size_t capacity, std::filesystem::path proc_root
   // No rehash (so no allocation) as processes come and go, up to a bound.
   map_.reserve(std::min<std::size_t>(capacity_, 1U << 17));
   spare_.reserve(std::min(capacity_, kMaxSpare));
+  if (!proc_root_.empty()) {
+    // Init's namespaces are the host's (an agent in a container needs the
+    // host's pid namespace to see them: hostPID in Kubernetes). An init that
+    // is not dumpable and holds capabilities the agent lacks hides its links
+    // (ptrace access check): then kthreadd's, which are the kernel's initial
+    // namespaces, as a host's init's are.
+    read_ns_links(proc_root_ / "1", host_ns_);
+    if (!host_ns_.known()) {
+      auto stat = read_small_file(proc_root_ / "2" / "stat", 256);
+      if (stat && stat->find("(kthreadd)") != std::string::npos) {
+        read_ns_links(proc_root_ / "2", host_ns_);
+      }
+    }
+    host_ns_.ns_pid = 1;
+  }
+}
+
+bool ProcessTable::in_host_namespaces(const Namespaces& ns) const {
+  return ns.known() && host_ns_.known() && ns.mnt == host_ns_.mnt && ns.pid == host_ns_.pid &&
+         ns.net == host_ns_.net && ns.user == host_ns_.user;
 }
 
 Result<ProcessInfo> ProcessTable::read_proc(std::uint32_t pid) const {
@@ -111,6 +176,7 @@ Result<ProcessInfo> ProcessTable::read_proc(std::uint32_t pid) const {
   static const long kTicks = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
   info.start_boot_ns = start_ticks * (1000000000ULL / static_cast<std::uint64_t>(kTicks));
 
+  read_ns_links(dir, info.ns);
   if (auto status = read_small_file(dir / "status", 8192)) {
     std::istringstream lines(*status);
     std::string line;
@@ -118,7 +184,15 @@ Result<ProcessInfo> ProcessTable::read_proc(std::uint32_t pid) const {
       if (line.starts_with("Uid:")) {
         std::istringstream ids(line.substr(4));
         ids >> info.uid >> info.euid;
-        break;
+      } else if (line.starts_with("NSpid:")) {
+        // One pid per nested pid namespace, outermost first: the last is its own.
+        last_number(std::string_view(line).substr(6), info.ns.ns_pid);
+      } else if (line.starts_with("CapEff:")) {
+        const auto v = std::string_view(line).substr(7);
+        const auto b = v.find_first_not_of(" \t");
+        if (b != std::string_view::npos) {
+          std::from_chars(v.data() + b, v.data() + v.size(), info.ns.cap_eff, 16);
+        }
       }
     }
   }
@@ -243,6 +317,7 @@ ProcessInfo& ProcessTable::upsert(std::uint32_t pid) {
     info.listens = false;
     info.anchor = false;
     info.tree = 0;
+    info.ns = {};
     slot = &map_.insert(std::move(node)).position->second;
   }
   slot->lru = lru_.begin();
@@ -396,6 +471,11 @@ std::size_t ProcessTable::lineage_depth(std::uint32_t pid, std::size_t max_depth
 }
 
 void ProcessTable::apply(Event& e) {
+  apply_process(e);
+  e.host_ns = in_host_namespaces(e.ns);
+}
+
+void ProcessTable::apply_process(Event& e) {
   switch (e.type) {
     case EventType::kExec: {
       auto& p = upsert(e.pid);
@@ -409,6 +489,11 @@ void ProcessTable::apply(Event& e) {
       p.args = e.args;
       p.exe = e.exe;
       p.listens = false;  // a new program: its sockets are its own business again
+      if (e.ns.known()) {
+        p.ns = e.ns;
+      } else {
+        e.ns = p.ns;
+      }
       p.cwd.clear();
       if (!proc_root_.empty()) {
         char path[512];
@@ -454,6 +539,11 @@ void ProcessTable::apply(Event& e) {
         child.tree = parent->anchor || e.pid <= 1 ? f.child_pid
                      : parent->tree != 0          ? parent->tree
                                                   : e.pid;
+        if (e.ns.known()) {
+          child.ns = e.ns;  // clone(CLONE_NEW*) gives the child its own
+        } else {
+          e.ns = child.ns;
+        }
         upsert(f.child_pid) = std::move(child);
         return;
       }
@@ -475,6 +565,7 @@ void ProcessTable::apply(Event& e) {
         c.tree = parent->anchor || e.pid <= 1 ? f.child_pid
                  : parent->tree != 0          ? parent->tree
                                               : e.pid;
+        c.ns = e.ns.known() ? e.ns : parent->ns;
       } else {
         c.comm = e.comm;
         c.uid = e.uid;
@@ -485,9 +576,11 @@ void ProcessTable::apply(Event& e) {
         c.listens = false;
         c.anchor = false;
         c.tree = e.pid > 1 ? e.pid : f.child_pid;  // siblings of an unseen parent
+        c.ns = e.ns;
       }
       c.ppid = e.pid;
       c.start_boot_ns = e.boot_ns;
+      e.ns = c.ns;
       return;
     }
     case EventType::kExit: {
@@ -496,9 +589,28 @@ void ProcessTable::apply(Event& e) {
       if (const auto* p = find(e.pid)) {
         e.exe = p->exe;
         e.args = p->args;
+        e.ns = p->ns;
         exited_tree_ = p->tree;
       }
       erase(e.pid);
+      return;
+    }
+    case EventType::kNsChange: {
+      auto& d = std::get<NsChangeData>(e.data);
+      // Only what the table knew before the record: a late /proc read would
+      // see the namespaces after the call.
+      const ProcessInfo* known = find(e.pid);
+      d.before = known != nullptr ? known->ns : Namespaces{};
+      if (auto* p = find_or_load(e.pid)) {
+        if (d.after.known()) {
+          p->ns = d.after;
+        }
+        p->uid = e.uid;
+        p->euid = e.euid;
+        e.exe = p->exe;
+        e.args = p->args;
+      }
+      e.ns = d.after;
       return;
     }
     default: {
@@ -512,8 +624,12 @@ void ProcessTable::apply(Event& e) {
             std::get<SockData>(e.data).ret >= 0) {
           p->listens = true;
         }
+        if (const auto* s = std::get_if<SetidData>(&e.data); s != nullptr && p->ns.known()) {
+          p->ns.cap_eff = s->new_cap_eff;  // read after the call, whatever it returned
+        }
         e.exe = p->exe;
         e.args = p->args;
+        e.ns = p->ns;
       }
       return;
     }

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "vigil/abi.h"
+#include "vigil/namespaces.h"
 
 namespace vigil::agent {
 namespace {
@@ -31,7 +32,27 @@ enum NumberSlot : std::size_t {
   kDstPort,
   kSrcPort,
   kLoginUid,
+  kNsMntSlot,  // ns.mnt ... ns.cgroup, in kNsKindNames order
+  kNsPidInNsSlot = kNsMntSlot + 7,
+  kNumberSlotCount,
 };
+
+// The ns.* fields, in kNsKindNames order.
+constexpr std::array<Field, 7> kNsFields = {Field::kNsMnt,   Field::kNsPid, Field::kNsNet,
+                                            Field::kNsUser,  Field::kNsUts, Field::kNsIpc,
+                                            Field::kNsCgroup};
+
+// "registry:5000/team/app:1.2@sha256:..." -> repository, tag (views into image).
+std::pair<std::string_view, std::string_view> split_image(std::string_view image) {
+  const auto at = image.find('@');
+  const std::string_view named = image.substr(0, at);
+  const auto slash = named.rfind('/');
+  const auto colon = named.rfind(':');
+  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
+    return {named.substr(0, colon), named.substr(colon + 1)};
+  }
+  return {named, {}};
+}
 
 std::string_view memory_request(EventType type) {
   switch (type) {
@@ -95,8 +116,50 @@ std::string_view RuleEventBuilder::user_name(std::uint32_t uid) {
 }
 
 bool RuleEventBuilder::build(const Event& e, const ProcessTable& table, sigma::RuleEvent& out,
-                             const ExecLinks& links) {
+                             const ExecLinks& links, const HostRelation& host) {
+  static_assert(kNumberSlotCount <= kNumberSlots);
   out.clear();
+  // Which container, pod and namespaces: only what is known is present.
+  auto context = [&] {
+    if (e.container != nullptr) {
+      const ContainerInfo& c = *e.container;
+      out.set(Field::kContainerId, c.id);
+      auto set_known = [&](Field f, std::string_view v) {
+        if (!v.empty()) {
+          out.set(f, v);
+        }
+      };
+      set_known(Field::kContainerName, c.name);
+      set_known(Field::kContainerImage, c.image);
+      const auto [repository, tag] = split_image(c.image);
+      set_known(Field::kContainerImageRepo, repository);
+      set_known(Field::kContainerImageTag, tag);
+      set_known(Field::kContainerRuntime, c.runtime);
+      set_known(Field::kK8sPod, c.pod);
+      set_known(Field::kK8sPodUid, c.pod_uid);
+      set_known(Field::kK8sNs, c.k8s_ns);
+    }
+    if (e.ns.known()) {
+      out.set(Field::kHostNs, e.host_ns ? "true" : "false");
+      const auto inodes = ns_inodes(e.ns);
+      for (std::size_t i = 0; i < inodes.size(); ++i) {
+        if (inodes[i] != 0) {
+          out.set(kNsFields[i], number(kNsMntSlot + i, inodes[i]));
+        }
+      }
+      if (e.ns.ns_pid != 0) {
+        out.set(Field::kNsPidInNs, number(kNsPidInNsSlot, e.ns.ns_pid));
+      }
+    }
+    auto set_present = [&](Field f, std::string_view v) {
+      if (HostRelation::present(v)) {
+        out.set(f, v);
+      }
+    };
+    set_present(Field::kNsHost, host.ns_host);
+    set_present(Field::kContainerHostNs, host.container_host_ns);
+    set_present(Field::kContainerHostCaps, host.container_host_caps);
+  };
   // Fields every category has: the acting process.
   auto common = [&] {
     out.set(Field::kImage, e.exe);
@@ -132,6 +195,7 @@ bool RuleEventBuilder::build(const Event& e, const ProcessTable& table, sigma::R
         out.set(Field::kParentCommandLine, parent_command_line_);
       }
     }
+    context();
   };
   auto target = [&](std::uint32_t pid) {
     out.set(Field::kTargetProcessId, number(kTargetPid, pid));
@@ -158,6 +222,9 @@ bool RuleEventBuilder::build(const Event& e, const ProcessTable& table, sigma::R
       }
       common();
       out.set(Field::kRequest, file_op_name(f.op));
+      if (HostRelation::present(host.host_filesystem)) {
+        out.set(Field::kHostFilesystem, host.host_filesystem);
+      }
       switch (f.op) {
         case VIGIL_FILE_READ_SENSITIVE:
           out.category = Category::kFileAccess;
@@ -281,6 +348,19 @@ bool RuleEventBuilder::build(const Event& e, const ProcessTable& table, sigma::R
       out.category = Category::kProcessTermination;
       common();
       return true;
+    case EventType::kNsChange: {
+      const auto& n = std::get<NsChangeData>(e.data);
+      if (n.ret != 0) {
+        return false;  // refused: the namespaces did not change
+      }
+      out.category = Category::kNamespaceChange;
+      common();
+      out.set(Field::kRequest, n.syscall == VIGIL_SYS_SETNS ? "setns" : "unshare");
+      if (HostRelation::present(host.ns_entered_host)) {
+        out.set(Field::kNsEnteredHost, host.ns_entered_host);
+      }
+      return true;
+    }
     default:
       return false;
   }

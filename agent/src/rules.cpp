@@ -65,8 +65,9 @@ void RulePack::index() {
 }
 
 void RulePack::evaluate(const Event& event, const ProcessTable& table,
-                        std::vector<const Indicator*>& hits, const ExecLinks& links) const {
-  if (indicators_.empty() || !builder_.build(event, table, rule_event_, links)) {
+                        std::vector<const Indicator*>& hits, const ExecLinks& links,
+                        const HostRelation& host) const {
+  if (indicators_.empty() || !builder_.build(event, table, rule_event_, links, host)) {
     return;
   }
   set_->match(rule_event_, matches_);

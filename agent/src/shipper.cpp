@@ -98,6 +98,16 @@ void Shipper::count_refused(const v1::Ack& ack) {
   VLOG_WARN("{}", stats_.last_error);
 }
 
+void Shipper::send_image_observations(v1::ImageObservations&& observations) {
+  std::lock_guard lock(mu_);
+  if (observations_.size() >= kMaxQueuedObservations) {
+    observations_.pop_front();
+    ++stats_.image_observations_dropped;
+  }
+  *observations_.emplace_back().mutable_image_observations() = std::move(observations);
+  cv_.notify_all();
+}
+
 void Shipper::set_health(const v1::Health& health) {
   std::lock_guard lock(mu_);
   health_ = health;
@@ -206,6 +216,7 @@ void Shipper::session() {
         if (!hello_acked.exchange(true)) {
           stats_.connected = true;
           ++stats_.connects;
+          connections_.fetch_add(1, std::memory_order_relaxed);
         }
         cv_.notify_all();
       } else if (msg.has_refusal()) {
@@ -232,6 +243,16 @@ void Shipper::session() {
         }
         if (handler) {
           handler(msg.rule_pack());
+        }
+      } else if (msg.has_image_profiles()) {
+        std::function<void(const v1::ImageProfiles&)> handler;
+        {
+          std::lock_guard lock(mu_);
+          ++stats_.image_profiles_received;
+          handler = on_image_profiles_;
+        }
+        if (handler) {
+          handler(msg.image_profiles());
         }
       } else if (msg.has_feedback()) {
         std::function<void(const v1::Feedback&)> handler;
@@ -299,6 +320,25 @@ void Shipper::session() {
         break;
       }
       next_health = now + options_.health_interval;
+    }
+    // Image observations first: few and small, and what other hosts' alerts
+    // depend on.
+    std::deque<v1::AgentMessage> observations;
+    {
+      std::lock_guard lock(mu_);
+      observations.swap(observations_);
+    }
+    bool written = true;
+    for (auto& m : observations) {
+      if (!stream->Write(m)) {
+        written = false;
+        break;
+      }
+      std::lock_guard lock(mu_);
+      ++stats_.image_observations_sent;
+    }
+    if (!written) {
+      break;  // the rest is sent again after the reconnect (Agent: resend_all)
     }
     std::uint64_t acked = 0;
     {

@@ -1,11 +1,15 @@
 #include "vigil/agent/wire.h"
 
+#include <fmt/format.h>
 #include <sys/socket.h>
+
+#include <algorithm>
 
 #include "vigil/abi.h"
 #include "vigil/agent/decoder.h"
 #include "vigil/agent/sigma.h"
 #include "vigil/event_format.h"
+#include "vigil/wire_limits.h"
 
 namespace vigil::agent {
 namespace {
@@ -15,6 +19,74 @@ namespace {
 // kernel reports; this catches what came from elsewhere (e.g. /proc at start)
 // without escaping anything twice: a valid string passes unchanged.
 std::string utf8(std::string_view s) { return valid_utf8(s) ? std::string(s) : escape_name(s); }
+
+// A container, image, pod or label name from the runtime's API or cgroup
+// paths, as the collector accepts it (collector/src/validate.cpp): a clean
+// name as is; any other in escape_name's escaped form with control characters
+// written as \xHH too (every backslash is doubled there, so they cannot be
+// confused with the name's own), then cut to the row's limit at a character
+// boundary. One odd name from a runtime must not make the collector refuse
+// the whole event.
+std::string workload(std::string_view s, const wire::FieldLimit& limit) {
+  const auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; };
+  std::string out;
+  if (valid_utf8(s) && !std::ranges::any_of(s, control)) {
+    out.assign(s);
+  } else {
+    std::string escaped;
+    append_escaped(s, escaped);  // every backslash doubled, bytes outside UTF-8 as \xHH
+    for (const char c : escaped) {
+      if (control(c)) {
+        out += fmt::format("\\x{:02X}", static_cast<unsigned char>(c));
+      } else {
+        out.push_back(c);
+      }
+    }
+  }
+  if (out.size() > limit.max) {
+    std::size_t n = limit.max;
+    while (n > 0 && (static_cast<unsigned char>(out[n]) & 0xC0U) == 0x80U) {
+      --n;  // out[n] continues the character before it: cut before that one
+    }
+    out.resize(n);
+  }
+  return out;
+}
+
+#define VIGIL_LIMIT(name) wire::limit("vigil.v1." name)
+
+void set_namespaces(const Namespaces& ns, v1::Namespaces& out) {
+  out.set_mnt(ns.mnt);
+  out.set_pid(ns.pid);
+  out.set_net(ns.net);
+  out.set_user(ns.user);
+  out.set_uts(ns.uts);
+  out.set_ipc(ns.ipc);
+  out.set_cgroup(ns.cgroup);
+  out.set_ns_pid(ns.ns_pid);
+  out.set_cap_eff(ns.cap_eff);
+}
+
+void set_container(const ContainerInfo& c, bool with_labels, v1::Container& out) {
+  out.set_id(workload(c.id, VIGIL_LIMIT("Container.id")));
+  out.set_runtime(workload(c.runtime, VIGIL_LIMIT("Container.runtime")));
+  out.set_name(workload(c.name, VIGIL_LIMIT("Container.name")));
+  out.set_image(workload(c.image, VIGIL_LIMIT("Container.image")));
+  out.set_pod(workload(c.pod, VIGIL_LIMIT("Container.pod")));
+  out.set_pod_uid(workload(c.pod_uid, VIGIL_LIMIT("Container.pod_uid")));
+  out.set_k8s_ns(workload(c.k8s_ns, VIGIL_LIMIT("Container.k8s_ns")));
+  if (!with_labels) {
+    return;
+  }
+  for (const auto& [key, value] : c.labels) {
+    if (static_cast<std::uint32_t>(out.labels_size()) == VIGIL_LIMIT("Container.labels").max) {
+      break;
+    }
+    auto* l = out.add_labels();
+    l->set_key(workload(key, VIGIL_LIMIT("Label.key")));
+    l->set_value(workload(value, VIGIL_LIMIT("Label.value")));
+  }
+}
 
 struct DetailVisitor {
   v1::Event& out;
@@ -109,6 +181,25 @@ struct DetailVisitor {
     x->set_ret(d.ret);
     x->set_flags(d.flags);
     x->set_mode(d.mode);
+    x->set_dev(d.dev);
+    x->set_root_dev(d.root_dev);
+  }
+  void operator()(const NsChangeData& d) const {
+    auto* x = out.mutable_ns_change();
+    x->set_syscall(d.syscall == VIGIL_SYS_SETNS ? "setns" : "unshare");
+    x->set_ret(d.ret);
+    x->set_flags(d.flags);
+    if (d.before.known()) {
+      set_namespaces(d.before, *x->mutable_before());
+    }
+    set_namespaces(d.after, *x->mutable_after());
+  }
+  void operator()(const CgroupData& d) const {
+    auto* x = out.mutable_cgroup();
+    x->set_removed(d.removed);
+    x->set_id(d.id);
+    x->set_level(d.level);
+    x->set_path(utf8(d.path));
   }
   void operator()(const SockData& d) const {
     auto* x = out.mutable_socket();
@@ -141,6 +232,8 @@ struct DetailVisitor {
     x->set_ifindex(d.ifindex);
   }
 };
+
+#undef VIGIL_LIMIT
 
 }  // namespace
 
@@ -195,6 +288,14 @@ void to_proto(const Event& event, std::uint32_t score, std::span<const Indicator
   append_text(event, summary);
   out.set_summary(utf8(summary));
   std::visit(DetailVisitor{out}, event.data);
+  if (event.container) {
+    // Labels ride with alerts only, like rule provenance: events stay small.
+    set_container(*event.container, !alert_id.empty(), *out.mutable_container());
+  }
+  if (event.ns.known()) {
+    set_namespaces(event.ns, *out.mutable_ns());
+    out.set_host_ns(event.host_ns);
+  }
   if (event.type == EventType::kExec) {
     for (const auto& a : event.args) {
       out.mutable_exec()->add_args(utf8(a));

@@ -18,6 +18,7 @@
 #include "vigil/clock.h"
 #include "vigil/collector/authz.h"
 #include "vigil/collector/enroll.h"
+#include "vigil/collector/image_profiles.h"
 #include "vigil/collector/ingest.h"
 #include "vigil/collector/model_service.h"
 #include "vigil/collector/query_service.h"
@@ -136,6 +137,10 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.max_agents = v.as<std::uint32_t>();
       } else if (key == "ingest_writers") {
         cfg.ingest_writers = v.as<std::uint32_t>();
+      } else if (key == "image_profiles_max") {
+        cfg.image_profiles_max = v.as<std::size_t>();
+      } else if (key == "image_profiles_debounce_ms") {
+        cfg.image_profiles_debounce_ms = v.as<std::uint32_t>();
       } else if (key == "max_events_per_s") {
         cfg.max_events_per_s = v.as<std::uint32_t>();
       } else if (key == "metrics_listen") {
@@ -494,11 +499,42 @@ int run(const CollectorConfig& config) {
     fmt::print(stderr, "vigil-collector: {}\n", r.error().message);
     return 1;
   }
-  ingest.set_hello_hook([&models, &rule_packs](const std::string& id, const v1::Hello& hello) {
-    models.on_hello(id, hello.model_version());
-    rule_packs.on_hello(id, hello.rule_pack_version());
-  });
-  query.set_feedback_hook([&models] { models.on_feedback(); });
+  ImageProfileManager image_profiles(
+      **store,
+      ImageProfileLink{.connected = [&ingest] { return ingest.connected_agents(); },
+                       .send =
+                           [&ingest](const std::string& id, const v1::ImageProfiles& p) {
+                             v1::CollectorMessage msg;
+                             *msg.mutable_image_profiles() = p;
+                             return ingest.send_to_agent(id, msg);
+                           }},
+      ImageProfileOptions{
+          .max_images = config.image_profiles_max,
+          .debounce = std::chrono::milliseconds(config.image_profiles_debounce_ms)});
+  if (auto r = image_profiles.init(); !r) {
+    fmt::print(stderr, "vigil-collector: image profiles: {}\n", r.error().message);
+    return 1;
+  }
+  ingest.set_image_observations_hook(
+      [&image_profiles](const std::string&, const v1::ImageObservations& o) -> Result<void> {
+        if (auto r = image_profiles.observe(o, unix_now_ns()); !r) {
+          return std::unexpected(r.error());
+        }
+        return {};
+      });
+  ingest.set_hello_hook(
+      [&models, &rule_packs, &image_profiles](const std::string& id, const v1::Hello& hello) {
+        models.on_hello(id, hello.model_version());
+        rule_packs.on_hello(id, hello.rule_pack_version());
+        image_profiles.on_hello(id);
+      });
+  query.set_feedback_hook(
+      [&models, &image_profiles](const v1::Alert& alert, const std::string& label) {
+        models.on_feedback();
+        if (auto r = image_profiles.on_label(alert, label, unix_now_ns()); !r) {
+          VLOG_WARN("image profiles: label on {} not applied: {}", alert.id(), r.error().message);
+        }
+      });
   ModelServiceImpl model_service(models, auth);
   RuleServiceImpl rule_service(rule_packs, auth);
 
@@ -564,8 +600,11 @@ int run(const CollectorConfig& config) {
   serve(one_server ? agents_server.get() : api_server.get(), operator_services);
   std::unique_ptr<HttpServer> metrics_server;
   if (!config.metrics_listen.empty()) {
-    auto started =
-        serve_metrics(config.metrics_listen, [&] { return render_metrics(ingest, hub, models); });
+    auto started = serve_metrics(config.metrics_listen, [&] {
+      auto text = render_metrics(ingest, hub, models);
+      append_image_profile_metrics(image_profiles, text);
+      return text;
+    });
     if (!started) {
       fmt::print(stderr, "vigil-collector: {}\n", started.error().message);
       return 1;
@@ -632,6 +671,7 @@ int run(const CollectorConfig& config) {
     const auto now = std::chrono::steady_clock::now();
     models.tick(unix_now_ns());  // canary soak and health gate, scheduled evolution
     rule_packs.tick(unix_now_ns());
+    image_profiles.tick(now);
     if (now >= next_retention) {
       if (auto r = (*store)->enforce_retention(unix_now_ns()); !r) {
         VLOG_WARN("retention: {}", r.error().message);

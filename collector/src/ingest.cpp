@@ -281,6 +281,19 @@ class ConnectReactor final
           VLOG_WARN("agent '{}' health: {}", agent_id_, r.error().message);
         }
         return std::nullopt;
+      case v1::AgentMessage::kImageObservations:
+        if (agent_id_.empty()) {
+          return Refused{Reason::kProtocol, "image observations before hello"};
+        }
+        if (ingest_.image_observations_hook_) {
+          if (auto r = ingest_.image_observations_hook_(agent_id_, msg.image_observations()); !r) {
+            if (r.error().code == ErrorCode::kIo) {
+              ++ingest_.stats_.store_errors;
+            }
+            return Refused{reason_for(r.error()), r.error().message};
+          }
+        }
+        return std::nullopt;
       case v1::AgentMessage::MSG_NOT_SET:
         break;
     }

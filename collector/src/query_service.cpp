@@ -7,6 +7,7 @@
 #include "vigil/clock.h"
 #include "vigil/collector/report.h"
 #include "vigil/collector/validate.h"
+#include "vigil/collector/workload.h"
 
 namespace vigil::collector {
 namespace {
@@ -16,7 +17,8 @@ constexpr std::size_t kWatchQueueLimit =
 
 class WatchReactor final : public grpc::ServerWriteReactor<v1::Alert> {
  public:
-  WatchReactor(AlertHub& hub, v1::WatchAlertsRequest req) : hub_(hub), req_(std::move(req)) {
+  WatchReactor(AlertHub& hub, v1::WatchAlertsRequest req)
+      : hub_(hub), req_(std::move(req)), workload_(WorkloadFilter::of(req_)) {
     StartSendInitialMetadata();  // the client knows the watch is live before any alert
     id_ = hub_.subscribe([this](const v1::Alert& a) { offer(a); });
   }
@@ -52,7 +54,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Alert> {
   void offer(const v1::Alert& a) {
     const bool host_match =
         req_.host().empty() || std::ranges::find(a.hosts(), req_.host()) != a.hosts().end();
-    if (!host_match || a.score() < req_.min_score()) {
+    if (!host_match || a.score() < req_.min_score() || !workload_.matches(a.event())) {
       return;
     }
     std::lock_guard lock(mu_);
@@ -78,6 +80,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Alert> {
 
   AlertHub& hub_;
   v1::WatchAlertsRequest req_;
+  WorkloadFilter workload_;
   std::uint64_t id_ = 0;
   std::mutex mu_;
   std::deque<v1::Alert> queue_;
@@ -244,7 +247,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::SubmitFeedback(grpc::CallbackServerC
     ingest_.send_to_agent(alert->agent_id(), msg);
   }
   if (feedback_hook_) {
-    feedback_hook_();
+    feedback_hook_(*alert, req->label());
   }
   hub_.publish(*alert);
   *resp->mutable_alert() = std::move(*alert);

@@ -61,6 +61,69 @@ struct Tally {
   }
 };
 
+// A fleet-wide workload list (pods, Kubernetes namespaces, images): sums per
+// key, bounded like Tally; the top are those that alert most, then by risk,
+// then by events.
+struct GroupTally {
+  struct Sums {
+    std::uint64_t events = 0;
+    std::uint64_t alerts = 0;
+    std::uint32_t risk = 0;
+  };
+  std::unordered_map<std::string, Sums> groups;
+  std::uint64_t dropped = 0;         // events of groups this tally could not keep
+  std::uint64_t minute_dropped = 0;  // events of groups the rollups had already dropped
+
+  void add(const google::protobuf::RepeatedPtrField<v1::GroupReport>& from,
+           std::uint64_t dropped_in, std::size_t max_keys) {
+    minute_dropped += dropped_in;
+    for (const auto& g : from) {
+      auto it = groups.find(g.key());
+      if (it == groups.end()) {
+        if (groups.size() == max_keys) {
+          dropped += g.events();
+          continue;
+        }
+        it = groups.emplace(g.key(), Sums{}).first;
+      }
+      it->second.events += g.events();
+      it->second.alerts += g.alerts();
+      it->second.risk = std::max(it->second.risk, g.risk());
+    }
+  }
+
+  void top(std::uint32_t n, google::protobuf::RepeatedPtrField<v1::GroupReport>* out) const {
+    std::vector<std::pair<std::string_view, Sums>> v(groups.begin(), groups.end());
+    const auto keep = std::min<std::size_t>(n, v.size());
+    std::ranges::partial_sort(v, v.begin() + static_cast<std::ptrdiff_t>(keep),
+                              [](const auto& a, const auto& b) {
+                                const auto& x = a.second;
+                                const auto& y = b.second;
+                                if (x.alerts != y.alerts) return x.alerts > y.alerts;
+                                if (x.risk != y.risk) return x.risk > y.risk;
+                                if (x.events != y.events) return x.events > y.events;
+                                return a.first < b.first;
+                              });
+    for (std::size_t i = 0; i < keep; ++i) {
+      auto* g = out->Add();
+      g->set_key(std::string(v[i].first));
+      g->set_events(v[i].second.events);
+      g->set_alerts(v[i].second.alerts);
+      g->set_risk(v[i].second.risk);
+    }
+  }
+
+  [[nodiscard]] std::string why(std::string_view list) const {
+    if (minute_dropped == 0 && dropped == 0) {
+      return {};
+    }
+    return fmt::format(
+        "{}: approximate (per-minute rollups kept their most alerting entries, {} events in "
+        "entries left out; the report's list stopped at {} keys, {} events left out)",
+        list, minute_dropped, kReportMaxEntities, dropped);
+  }
+};
+
 bool higher(const v1::Alert& a, const v1::Alert& b) {
   return a.score() != b.score() ? a.score() > b.score() : a.ts_ns() > b.ts_ns();
 }
@@ -112,6 +175,9 @@ Result<v1::FleetReport> report(Store& store, const v1::FleetReportRequest& req,
   Tally processes;  // summed scores of scored events
   Tally remotes;    // events naming the address
   Tally kinds;      // agent alerts first seen, by kind
+  GroupTally pods;  // workloads: events from containers
+  GroupTally k8s_namespaces;
+  GroupTally images;
   // Newest minute first: a report that hits its bound covers the recent part.
   std::uint64_t rollups = 0;
   std::optional<std::uint64_t> rollups_cut;  // the minute the bound hit in
@@ -144,6 +210,9 @@ Result<v1::FleetReport> report(Store& store, const v1::FleetReportRequest& req,
         remotes.minute_dropped += m.remotes_dropped();
         kinds.add(m.alerts_by_kind(), limits.max_entities);
         kinds.minute_dropped += m.kinds_dropped();
+        pods.add(m.pods(), m.pods_dropped(), limits.max_entities);
+        k8s_namespaces.add(m.k8s_namespaces(), m.k8s_namespaces_dropped(), limits.max_entities);
+        images.add(m.images(), m.images_dropped(), limits.max_entities);
         return true;
       },
       true);
@@ -190,6 +259,9 @@ Result<v1::FleetReport> report(Store& store, const v1::FleetReportRequest& req,
   processes.top(top, out.mutable_top_processes());
   remotes.top(top, out.mutable_top_remote_addresses());
   kinds.top(std::max<std::uint32_t>(top, 20), out.mutable_alerts_by_kind());
+  pods.top(top, out.mutable_top_pods());
+  k8s_namespaces.top(top, out.mutable_top_k8s_namespaces());
+  images.top(top, out.mutable_top_images());
   for (auto v : events_trend) {
     out.add_events_trend(v);
   }
@@ -197,7 +269,8 @@ Result<v1::FleetReport> report(Store& store, const v1::FleetReportRequest& req,
     out.add_alerts_trend(v);
   }
   for (const auto& why : {processes.why("top_processes"), remotes.why("top_remote_addresses"),
-                          kinds.why("alerts_by_kind")}) {
+                          kinds.why("alerts_by_kind"), pods.why("top_pods"),
+                          k8s_namespaces.why("top_k8s_namespaces"), images.why("top_images")}) {
     if (!why.empty()) {
       out.add_approximations(why);
     }

@@ -29,9 +29,10 @@ constexpr std::size_t kMaxFileBytes = 1 << 20;
 constexpr std::size_t kMaxTitleBytes = 256;
 
 constexpr std::array<std::string_view, static_cast<std::size_t>(Field::kCount)> kFieldNames = {
-    "host", "agent",    "indicator",  "EventType",     "Image",           "CommandLine",
-    "User", "SourceIp", "SourcePort", "DestinationIp", "DestinationPort", "TargetFilename",
-    "peer", "lineage"};
+    "host",  "agent",    "indicator",    "EventType",      "Image",           "CommandLine",
+    "User",  "SourceIp", "SourcePort",   "DestinationIp",  "DestinationPort", "TargetFilename",
+    "peer",  "lineage",  "container.id", "container.name", "container.image", "k8s.pod",
+    "k8s.ns"};
 
 std::string field_list() { return fmt::format("{}", fmt::join(kFieldNames, ", ")); }
 
@@ -457,6 +458,16 @@ std::optional<std::string> extract(Field f, const EventView& v, std::string_view
       return nonempty(v.peer);
     case Field::kLineage:
       return nonempty(v.lineage);
+    case Field::kContainerId:
+      return e.has_container() ? nonempty(e.container().id()) : std::nullopt;
+    case Field::kContainerName:
+      return e.has_container() ? nonempty(e.container().name()) : std::nullopt;
+    case Field::kContainerImage:
+      return e.has_container() ? nonempty(e.container().image()) : std::nullopt;
+    case Field::kK8sPod:
+      return e.has_container() ? nonempty(e.container().pod()) : std::nullopt;
+    case Field::kK8sNs:
+      return e.has_container() ? nonempty(e.container().k8s_ns()) : std::nullopt;
     case Field::kCount:
       break;
   }
@@ -536,6 +547,8 @@ std::string_view to_string(CorrelationType type) {
 }
 
 std::optional<Field> field_from_string(std::string_view name) {
+  if (name == "k8s.pod.name") return Field::kK8sPod;  // Falco's long forms
+  if (name == "k8s.ns.name") return Field::kK8sNs;
   for (std::size_t i = 0; i < kFieldNames.size(); ++i) {
     if (kFieldNames[i] == name) return static_cast<Field>(i);
   }

@@ -12,12 +12,14 @@
 #include <unordered_set>
 
 #include "vigil/collector/keys.h"
+#include "vigil/collector/workload.h"
 
 namespace vigil::collector {
 namespace {
 
 constexpr std::array<const char*, kCfCount> kCfNames = {
-    "default", "events", "alerts", "agents", "models", "feedback", "meta", "rule_packs", "rollups"};
+    "default",  "events", "alerts",     "agents",  "models",
+    "feedback", "meta",   "rule_packs", "rollups", "image_profiles"};
 
 constexpr std::uint32_t kDefaultLimit = 100;
 constexpr std::uint32_t kMaxLimit = 10000;
@@ -107,6 +109,66 @@ std::uint64_t merge_counts(google::protobuf::RepeatedPtrField<v1::Count>* into,
   return keep_top(sum, keep, into);
 }
 
+// A workload group's sums (a pod, Kubernetes namespace or image).
+struct GroupSums {
+  std::uint64_t events = 0;
+  std::uint64_t alerts = 0;
+  std::uint32_t risk = 0;
+
+  void add(const v1::GroupReport& g) {
+    events += g.events();
+    alerts += g.alerts();
+    risk = std::max(risk, g.risk());
+  }
+};
+using GroupMap = std::unordered_map<std::string, GroupSums>;
+
+// Sets `out` to the `keep` groups that alert most (then risk, then events;
+// ties: key order), so an alerting pod outlives a busy quiet one; returns
+// the events of the groups left out.
+std::uint64_t keep_groups(const GroupMap& groups, std::size_t keep,
+                          google::protobuf::RepeatedPtrField<v1::GroupReport>* out) {
+  std::vector<std::pair<std::string_view, GroupSums>> v(groups.begin(), groups.end());
+  std::uint64_t dropped = 0;
+  if (v.size() > keep) {
+    std::ranges::nth_element(v, v.begin() + static_cast<std::ptrdiff_t>(keep),
+                             [](const auto& a, const auto& b) {
+                               const auto& x = a.second;
+                               const auto& y = b.second;
+                               if (x.alerts != y.alerts) return x.alerts > y.alerts;
+                               if (x.risk != y.risk) return x.risk > y.risk;
+                               if (x.events != y.events) return x.events > y.events;
+                               return a.first < b.first;
+                             });
+    for (std::size_t i = keep; i < v.size(); ++i) {
+      dropped += v[i].second.events;
+    }
+    v.resize(keep);
+  }
+  out->Clear();
+  for (const auto& [key, sums] : v) {
+    auto* g = out->Add();
+    g->set_key(std::string(key));
+    g->set_events(sums.events);
+    g->set_alerts(sums.alerts);
+    g->set_risk(sums.risk);
+  }
+  return dropped;
+}
+
+std::uint64_t merge_groups(google::protobuf::RepeatedPtrField<v1::GroupReport>* into,
+                           const google::protobuf::RepeatedPtrField<v1::GroupReport>& from,
+                           std::size_t keep) {
+  GroupMap sum;
+  for (const auto& g : *into) {
+    sum[g.key()].add(g);
+  }
+  for (const auto& g : from) {
+    sum[g.key()].add(g);
+  }
+  return keep_groups(sum, keep, into);
+}
+
 // RocksDB merges each batch's host-minute delta into the stored rollup, so the
 // write path never reads: a batch is one Merge per minute it spans.
 class HostMinuteMerge final : public rocksdb::AssociativeMergeOperator {
@@ -138,6 +200,13 @@ class HostMinuteMerge final : public rocksdb::AssociativeMergeOperator {
     acc.set_remotes_dropped(
         acc.remotes_dropped() + delta.remotes_dropped() +
         merge_counts(acc.mutable_remotes(), delta.remotes(), kRollupTopEntries));
+    acc.set_pods_dropped(acc.pods_dropped() + delta.pods_dropped() +
+                         merge_groups(acc.mutable_pods(), delta.pods(), kRollupTopEntries));
+    acc.set_k8s_namespaces_dropped(
+        acc.k8s_namespaces_dropped() + delta.k8s_namespaces_dropped() +
+        merge_groups(acc.mutable_k8s_namespaces(), delta.k8s_namespaces(), kRollupTopEntries));
+    acc.set_images_dropped(acc.images_dropped() + delta.images_dropped() +
+                           merge_groups(acc.mutable_images(), delta.images(), kRollupTopEntries));
     return acc.SerializeToString(new_value);
   }
   const char* Name() const override { return "vigil.HostMinuteMerge"; }
@@ -151,9 +220,44 @@ struct MinuteDelta {
   std::unordered_map<std::string, std::uint64_t> kinds;
   std::unordered_map<std::string, std::uint64_t> processes;
   std::unordered_map<std::string, std::uint64_t> remotes;
+  GroupMap pods;
+  GroupMap namespaces;
+  GroupMap images;
+
+  // Calls fn on the sums of each workload group the event belongs to.
+  template <typename Fn>
+  void for_groups(const v1::Event& e, Fn fn) {
+    if (!e.has_container()) {
+      return;
+    }
+    const auto& c = e.container();
+    if (auto pod = pod_key(c); !pod.empty()) {
+      fn(pods[pod]);
+    }
+    if (!c.k8s_ns().empty()) {
+      fn(namespaces[c.k8s_ns()]);
+    }
+    if (!c.image().empty()) {
+      fn(images[c.image()]);
+    }
+  }
+
+  // An event that raised (first) or grew an agent alert.
+  void alert(const v1::Event& e, bool first) {
+    max_alert_score = std::max(max_alert_score, e.score());
+    if (first) {
+      ++alerts;
+      ++kinds[e.indicators_size() > 0 ? e.indicators(0).id() : e.type()];
+    }
+    for_groups(e, [&](GroupSums& g) {
+      g.alerts += first ? 1 : 0;
+      g.risk = std::max(g.risk, e.score());
+    });
+  }
 
   void add(const v1::Event& e) {
     ++events;
+    for_groups(e, [](GroupSums& g) { ++g.events; });
     if (e.score() > 0) {
       const std::string& proc = e.exe().empty() ? e.comm() : e.exe();
       if (!proc.empty()) {
@@ -175,6 +279,10 @@ struct MinuteDelta {
     m.set_kinds_dropped(keep_top(kinds, kRollupKinds, m.mutable_alerts_by_kind()));
     m.set_processes_dropped(keep_top(processes, kRollupTopEntries, m.mutable_processes()));
     m.set_remotes_dropped(keep_top(remotes, kRollupTopEntries, m.mutable_remotes()));
+    m.set_pods_dropped(keep_groups(pods, kRollupTopEntries, m.mutable_pods()));
+    m.set_k8s_namespaces_dropped(
+        keep_groups(namespaces, kRollupTopEntries, m.mutable_k8s_namespaces()));
+    m.set_images_dropped(keep_groups(images, kRollupTopEntries, m.mutable_images()));
     return m;
   }
 };
@@ -473,11 +581,7 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
     if (!existing) {
       return std::unexpected(existing.error());
     }
-    minute.max_alert_score = std::max(minute.max_alert_score, e.score());
-    if (!existing->has_value() && new_alerts.insert(id).second) {
-      ++minute.alerts;
-      ++minute.kinds[e.indicators_size() > 0 ? e.indicators(0).id() : e.type()];
-    }
+    minute.alert(e, !existing->has_value() && new_alerts.insert(id).second);
     v1::Alert alert;
     if (existing->has_value()) {
       alert = std::move(**existing);
@@ -612,6 +716,7 @@ Result<v1::QueryEventsResponse> Store::query_events(const v1::QueryEventsRequest
   }
   const auto& [limit, until, since, start, skip_first] = *page;
   const std::uint64_t max_scan = std::max<std::uint64_t>(1, options_.query_max_scan);
+  const auto workload = WorkloadFilter::of(req);
   v1::QueryEventsResponse resp;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kEvents]));
   v1::StoredEvent ev;
@@ -637,7 +742,7 @@ Result<v1::QueryEventsResponse> Store::query_events(const v1::QueryEventsRequest
         !ev.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
         (!req.host().empty() && ev.host() != req.host()) ||
         (!req.type().empty() && ev.event().type() != req.type()) ||
-        ev.event().score() < req.min_score()) {
+        ev.event().score() < req.min_score() || !workload.matches(ev.event())) {
       resume = key.ToString();  // unreadable records are skipped, never fatal to a query
       continue;
     }
@@ -671,6 +776,7 @@ Result<v1::QueryAlertsResponse> Store::query_alerts(const v1::QueryAlertsRequest
   }
   const auto& [limit, until, since, start, skip_first] = *page;
   const std::uint64_t max_scan = std::max<std::uint64_t>(1, options_.query_max_scan);
+  const auto workload = WorkloadFilter::of(req);
   v1::QueryAlertsResponse resp;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kAlerts]));
   v1::Alert alert;
@@ -702,7 +808,8 @@ Result<v1::QueryAlertsResponse> Store::query_alerts(const v1::QueryAlertsRequest
     }
     const bool host_match =
         req.host().empty() || std::ranges::find(alert.hosts(), req.host()) != alert.hosts().end();
-    if (!host_match || alert.score() < req.min_score() || (req.fleet_only() && !alert.fleet())) {
+    if (!host_match || alert.score() < req.min_score() || (req.fleet_only() && !alert.fleet()) ||
+        !workload.matches(alert.event())) {
       resume = key.ToString();
       continue;
     }
@@ -962,6 +1069,30 @@ std::vector<v1::RulePackRecord> Store::rule_packs() {
     v1::RulePackRecord rec;
     if (rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       out.push_back(std::move(rec));
+    }
+  }
+  return out;
+}
+
+Result<void> Store::put_image_profiles(const std::vector<v1::ImageProfile>& profiles) {
+  rocksdb::WriteBatch wb;
+  std::string value;
+  for (const auto& p : profiles) {
+    if (!p.SerializeToString(&value)) {
+      return make_error(ErrorCode::kInternal, "image profile does not serialise");
+    }
+    wb.Put(cfs_[kImageProfiles], p.image(), value);
+  }
+  return write(wb);
+}
+
+std::vector<v1::ImageProfile> Store::image_profiles() {
+  std::vector<v1::ImageProfile> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kImageProfiles]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::ImageProfile p;
+    if (p.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      out.push_back(std::move(p));
     }
   }
   return out;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "vigil/clock.h"
@@ -42,6 +43,16 @@ class Fields {
           return;
         }
       }
+    }
+  }
+  // A workload name (container, image, pod, namespace, label): within its
+  // row and free of control characters, which the report keys, vigilctl's
+  // columns and the web view show as given.
+  void text(const std::string& s, const wire::FieldLimit& l) {
+    str(s, l);
+    if (!bad_ && std::ranges::any_of(
+                     s, [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      fail(Reason::kBadText, fmt::format("{} holds a control character", l.field));
     }
   }
   void fail(Reason reason, std::string detail) {
@@ -109,10 +120,31 @@ void check_detail(Fields& f, const v1::Event& e) {
       f.str(e.file().path(), VIGIL_LIMIT("FileDetail.path"));
       f.str(e.file().new_path(), VIGIL_LIMIT("FileDetail.new_path"));
       break;
+    case v1::Event::kNsChange:
+      f.str(e.ns_change().syscall(), VIGIL_LIMIT("NsChangeDetail.syscall"));
+      break;
+    case v1::Event::kCgroup:
+      f.str(e.cgroup().path(), VIGIL_LIMIT("CgroupDetail.path"));
+      break;
     case v1::Event::kFork:
     case v1::Event::kExit:
     case v1::Event::DETAIL_NOT_SET:
       break;
+  }
+}
+
+void check_container(Fields& f, const v1::Container& c) {
+  f.text(c.id(), VIGIL_LIMIT("Container.id"));
+  f.text(c.runtime(), VIGIL_LIMIT("Container.runtime"));
+  f.text(c.name(), VIGIL_LIMIT("Container.name"));
+  f.text(c.image(), VIGIL_LIMIT("Container.image"));
+  f.text(c.pod(), VIGIL_LIMIT("Container.pod"));
+  f.text(c.pod_uid(), VIGIL_LIMIT("Container.pod_uid"));
+  f.text(c.k8s_ns(), VIGIL_LIMIT("Container.k8s_ns"));
+  f.rep(c.labels(), VIGIL_LIMIT("Container.labels"));
+  for (const auto& l : c.labels()) {
+    f.text(l.key(), VIGIL_LIMIT("Label.key"));
+    f.text(l.value(), VIGIL_LIMIT("Label.value"));
   }
 }
 
@@ -166,6 +198,8 @@ std::string_view reason_code(Reason reason) {
       return "bad_features";
     case Reason::kBadId:
       return "bad_id";
+    case Reason::kBadText:
+      return "bad_text";
     case Reason::kCount_:
       break;
   }
@@ -306,6 +340,7 @@ std::optional<Refused> check_event(const v1::Event& e) {
     check_rule(f, hit.rule());
   }
   check_detail(f, e);
+  check_container(f, e.container());
   f.rep(e.feature_slots(), VIGIL_LIMIT("Event.feature_slots"));
   f.rep(e.feature_values(), VIGIL_LIMIT("Event.feature_values"));
   if (f.ok() && e.feature_slots_size() != e.feature_values_size()) {

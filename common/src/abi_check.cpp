@@ -15,16 +15,27 @@ static_assert(offsetof(vigil_hdr, pid) == 16);
 static_assert(offsetof(vigil_hdr, cgroup_id) == 48);
 static_assert(offsetof(vigil_hdr, comm) == 56);
 
-static_assert(sizeof(vigil_exec) == 112 + VIGIL_PATH_LEN + VIGIL_ARGS_LEN);
+static_assert(sizeof(vigil_ns) == 40);
+static_assert(offsetof(vigil_ns, ns_pid) == 28);
+static_assert(offsetof(vigil_ns, cap_eff) == 32);
+
+static_assert(sizeof(vigil_exec) == 152 + VIGIL_PATH_LEN + VIGIL_ARGS_LEN);
 static_assert(offsetof(vigil_exec, args_tail) == 92);
 static_assert(VIGIL_ARGS_HEAD < VIGIL_ARGS_LEN && (VIGIL_ARGS_LEN & (VIGIL_ARGS_LEN - 1)) == 0);
 static_assert(offsetof(vigil_exec, flags) == 72);
 static_assert(offsetof(vigil_exec, loginuid) == 96);
 static_assert(offsetof(vigil_exec, start_ns) == 104);
-static_assert(offsetof(vigil_exec, filename) == 112);
-static_assert(offsetof(vigil_exec, args) == 112 + VIGIL_PATH_LEN);
+static_assert(offsetof(vigil_exec, ns) == 112);
+static_assert(offsetof(vigil_exec, filename) == 152);
+static_assert(offsetof(vigil_exec, args) == 152 + VIGIL_PATH_LEN);
 
-static_assert(sizeof(vigil_fork) == 88);
+static_assert(sizeof(vigil_fork) == 128);
+static_assert(offsetof(vigil_fork, ns) == 88);
+static_assert(sizeof(vigil_ns_change) == 128);
+static_assert(offsetof(vigil_ns_change, ns) == 88);
+static_assert(sizeof(vigil_cgroup) == 88 + VIGIL_PATH_LEN);
+static_assert(offsetof(vigil_cgroup, id) == 80);
+static_assert(offsetof(vigil_cgroup, path) == 88);
 static_assert(sizeof(vigil_exit) == 96);
 static_assert(offsetof(vigil_exit, lifetime_ns) == 88);
 static_assert(sizeof(vigil_setid) == 152);
@@ -42,11 +53,13 @@ static_assert(sizeof(vigil_inject) == 128);
 static_assert(sizeof(vigil_crash_storm) == 112);
 static_assert(sizeof(vigil_alloc_rate) == 88);
 static_assert(sizeof(vigil_file) ==
-              72 + 40 + 2 * VIGIL_PATH_LEN + 2 * VIGIL_FILE_COMPS * VIGIL_FILE_COMP_LEN);
+              72 + 48 + 2 * VIGIL_PATH_LEN + 2 * VIGIL_FILE_COMPS * VIGIL_FILE_COMP_LEN);
 static_assert(offsetof(vigil_file, new_base) == 96);
-static_assert(offsetof(vigil_file, path) == 112);
+static_assert(offsetof(vigil_file, dev) == 108);
+static_assert(offsetof(vigil_file, root_dev) == 112);
+static_assert(offsetof(vigil_file, path) == 120);
 static_assert(offsetof(vigil_file, new_comps) ==
-              112 + 2 * VIGIL_PATH_LEN + VIGIL_FILE_COMPS * VIGIL_FILE_COMP_LEN);
+              120 + 2 * VIGIL_PATH_LEN + VIGIL_FILE_COMPS * VIGIL_FILE_COMP_LEN);
 static_assert(sizeof(vigil_child_key) == 16 + VIGIL_FILE_COMP_LEN);
 static_assert(sizeof(vigil_inode_key) == 16);
 static_assert(sizeof(vigil_sock) == 136);
@@ -63,6 +76,7 @@ static_assert(sizeof(vigil_exec) % 8 == 0 && sizeof(vigil_fork) % 8 == 0 &&
               sizeof(vigil_fileless_exec) % 8 == 0 && sizeof(vigil_inject) % 8 == 0 &&
               sizeof(vigil_crash_storm) % 8 == 0 && sizeof(vigil_alloc_rate) % 8 == 0 &&
               sizeof(vigil_file) % 8 == 0 && sizeof(vigil_sock) % 8 == 0 &&
-              sizeof(vigil_net_summary) % 8 == 0);
+              sizeof(vigil_net_summary) % 8 == 0 && sizeof(vigil_ns_change) % 8 == 0 &&
+              sizeof(vigil_cgroup) % 8 == 0);
 
 }  // namespace

@@ -28,6 +28,10 @@ std::string_view to_string(EventType type) {
       return "ptrace";
     case EventType::kKill:
       return "kill";
+    case EventType::kNsChange:
+      return "ns_change";
+    case EventType::kCgroup:
+      return "cgroup";
     case EventType::kWxMemory:
       return "wx_memory";
     case EventType::kExecAdded:

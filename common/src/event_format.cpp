@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "vigil/abi.h"
+#include "vigil/namespaces.h"
 
 namespace vigil {
 namespace {
@@ -55,6 +56,14 @@ class JsonObject {
   template <typename Range>
   void num_array(std::string_view k, const Range& values) {
     array(k, values, [this](const auto& v) { append_int(v, out_); });
+  }
+  // A nested object under `k`, filled by `fill(JsonObject&)`.
+  template <typename Fn>
+  void object(std::string_view k, Fn&& fill) {
+    key(k);
+    JsonObject inner(out_);
+    fill(inner);
+    inner.close();
   }
 
  private:
@@ -194,6 +203,10 @@ void append_type_json(JsonObject& o, const FileData& d) {
   if (d.arg_path != d.path) {
     o.str("arg_path", d.arg_path);
   }
+  if (d.dev != 0) {
+    o.num("dev", d.dev);
+    o.num("root_dev", d.root_dev);
+  }
 }
 
 void append_type_json(JsonObject& o, const SockData& d) {
@@ -220,6 +233,64 @@ void append_type_json(JsonObject& o, const NetSummaryData& d) {
   o.num("dports", d.dports);
   o.num("daddrs", d.daddrs);
   o.num("window_ms", d.window_ms);
+}
+
+void append_ns_json(JsonObject& o, const Namespaces& n) {
+  const auto inodes = ns_inodes(n);
+  for (std::size_t i = 0; i < inodes.size(); ++i) {
+    o.num(kNsKindNames[i], inodes[i]);
+  }
+}
+
+void append_type_json(JsonObject& o, const NsChangeData& d) {
+  o.str("syscall", d.syscall == VIGIL_SYS_SETNS ? "setns" : "unshare");
+  o.num("ret", d.ret);
+  o.num("flags", d.flags);
+  std::string kinds;
+  append_ns_kinds(ns_kinds_of_clone_flags(d.flags), kinds);
+  o.str("ns_types", kinds);
+  if (d.before.known()) {
+    kinds.clear();
+    append_ns_kinds(ns_kinds_differing(d.before, d.after), kinds);
+    o.str("changed", kinds);
+    o.object("before", [&](JsonObject& b) { append_ns_json(b, d.before); });
+  }
+  o.object("after", [&](JsonObject& a) { append_ns_json(a, d.after); });
+  o.num("cap_eff", d.after.cap_eff);
+}
+void append_type_json(JsonObject& o, const CgroupData& d) {
+  o.str("op", d.removed ? "rmdir" : "mkdir");
+  o.num("id", d.id);
+  o.num("level", d.level);
+  o.str("path", d.path);
+}
+
+// Which container and pod, and which namespaces: only what is known.
+void append_context_json(JsonObject& o, const Event& e) {
+  if (e.container) {
+    const ContainerInfo& c = *e.container;
+    o.object("container", [&](JsonObject& co) {
+      co.str("id", c.id);
+      co.str("name", c.name);
+      co.str("image", c.image);
+      co.str("runtime", c.runtime);
+    });
+    if (!c.pod.empty() || !c.pod_uid.empty() || !c.k8s_ns.empty()) {
+      o.object("k8s", [&](JsonObject& k) {
+        k.str("pod", c.pod);
+        k.str("pod_uid", c.pod_uid);
+        k.str("ns", c.k8s_ns);
+      });
+    }
+  }
+  if (e.ns.known()) {
+    o.object("ns", [&](JsonObject& n) { append_ns_json(n, e.ns); });
+    o.num("ns_pid", e.ns.ns_pid);
+    o.num("host_ns", e.host_ns);
+    if (e.type == EventType::kExec) {
+      o.num("cap_eff", e.ns.cap_eff);  // as the new program starts (the kernel's)
+    }
+  }
 }
 
 void append_quoted_args(const ArgList& args, std::string& out) {
@@ -352,6 +423,7 @@ void append_json(const Event& e, std::string& out) {
   o.str("exe", e.exe);
   o.str_array("args", e.args);
   o.num("cgroup_id", e.cgroup_id);
+  append_context_json(o, e);
   std::visit([&o](const auto& d) { append_type_json(o, d); }, e.data);
   o.close();
 }
@@ -423,9 +495,19 @@ void append_text(const Event& e, std::string& out) {
           if (d.target_uid != UINT32_MAX) {
             fmt::format_to(it, " target_uid={}", d.target_uid);
           }
+        } else if constexpr (std::is_same_v<T, NsChangeData>) {
+          fmt::format_to(it, " syscall={} ret={} ns_types=",
+                         d.syscall == VIGIL_SYS_SETNS ? "setns" : "unshare", d.ret);
+          append_ns_kinds(ns_kinds_of_clone_flags(d.flags), out);
+        } else if constexpr (std::is_same_v<T, CgroupData>) {
+          fmt::format_to(it, " op={} id={} path={}", d.removed ? "rmdir" : "mkdir", d.id, d.path);
         }
       },
       e.data);
+  if (e.container) {
+    // Falco's short form of the id (its first 12 characters).
+    fmt::format_to(it, " container={}", std::string_view(e.container->id).substr(0, 12));
+  }
 }
 
 }  // namespace vigil

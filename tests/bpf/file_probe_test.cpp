@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -89,6 +91,89 @@ TEST_F(FileProbeTest, RelativePathIsReportedAbsolute) {
   EXPECT_EQ(std::get<FileData>(c->data).arg_path, name);
   auto u = wait_file(VIGIL_FILE_UNLINK, "/etc/" + name);
   ASSERT_TRUE(u) << "unlink relative to the cwd resolves through the cwd's dentry";
+}
+
+// dev and root_dev: the file's filesystem and the writer's root, in the
+// encoding stat(2) gives (st_dev).
+TEST_F(FileProbeTest, WriteCarriesItsFilesystemAndTheWritersRoot) {
+  start();
+  const std::string path = "/etc/" + unique_name("vigil-dev-test");
+  run_child([&] {
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    return fd >= 0 && write(fd, "x", 1) == 1 ? 0 : 1;
+  });
+  struct stat file {};
+  struct stat root {};
+  ASSERT_EQ(stat(path.c_str(), &file), 0);
+  ASSERT_EQ(stat("/", &root), 0);
+  const std::string copy = path + "-copy";
+  fs::copy_file(path, copy);
+  // Path-based calls: relative to a directory (its filesystem is the file's),
+  // and absolute (no dentry in hand: dev not known).
+  run_child(
+      [&] { return chdir("/etc") == 0 && unlink(fs::path(path).filename().c_str()) == 0 ? 0 : 1; });
+  run_child([&] { return unlink(copy.c_str()) == 0 ? 0 : 1; });
+  auto c = wait_file(VIGIL_FILE_CREATE, path);
+  ASSERT_TRUE(c);
+  const auto& d = std::get<FileData>(c->data);
+  EXPECT_EQ(d.dev, static_cast<std::uint32_t>(file.st_dev));
+  EXPECT_EQ(d.root_dev, static_cast<std::uint32_t>(root.st_dev));
+  auto rel = wait_file(VIGIL_FILE_UNLINK, path);
+  ASSERT_TRUE(rel);
+  EXPECT_EQ(std::get<FileData>(rel->data).dev, static_cast<std::uint32_t>(file.st_dev));
+  EXPECT_EQ(std::get<FileData>(rel->data).root_dev, static_cast<std::uint32_t>(root.st_dev));
+  auto abs = wait_file(VIGIL_FILE_UNLINK, copy);
+  ASSERT_TRUE(abs);
+  EXPECT_EQ(std::get<FileData>(abs->data).dev, 0U);
+  EXPECT_EQ(std::get<FileData>(abs->data).root_dev, static_cast<std::uint32_t>(root.st_dev));
+}
+
+// A task whose root is another filesystem (as a container's) writes to the
+// host's /etc through a bind mount: dev is the host's, root_dev its own.
+TEST_F(FileProbeTest, WriteThroughABindMountFromAnotherRootShowsBothDevices) {
+  start();
+  test::TempDir tmp;
+  const auto newroot = tmp.path() / "root";
+  fs::create_directories(newroot);
+  const std::string name = unique_name("vigil-bind-test");
+  int report[2];
+  ASSERT_EQ(pipe(report), 0);
+  const pid_t child = run_child([&] {
+    close(report[0]);
+    if (unshare(CLONE_NEWNS) != 0) return 1;
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 2;
+    if (mount("vigil", newroot.c_str(), "tmpfs", 0, nullptr) != 0) return 3;
+    const auto etc = newroot / "etc";
+    if (mkdir(etc.c_str(), 0755) != 0) return 4;
+    if (mount("/etc", etc.c_str(), nullptr, MS_BIND, nullptr) != 0) return 5;
+    if (chroot(newroot.c_str()) != 0 || chdir("/") != 0) return 6;
+    struct stat r {};
+    if (stat("/", &r) != 0) return 7;
+    const auto dev = static_cast<std::uint32_t>(r.st_dev);
+    if (write(report[1], &dev, sizeof(dev)) != sizeof(dev)) return 8;
+    const int fd = open(("/etc/" + name).c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return 9;
+    close(fd);
+    return 0;
+  });
+  close(report[1]);
+  std::uint32_t child_root = 0;
+  ASSERT_EQ(read(report[0], &child_root, sizeof(child_root)),
+            static_cast<ssize_t>(sizeof(child_root)));
+  close(report[0]);
+  struct stat etc {};
+  ASSERT_EQ(stat("/etc", &etc), 0);
+  fs::remove("/etc/" + name);
+  auto e = wait_for([&](const Event& ev) {
+    return ev.type == EventType::kFile && ev.pid == static_cast<std::uint32_t>(child);
+  });
+  ASSERT_TRUE(e) << "the write into the bind-mounted /etc";
+  const auto& d = std::get<FileData>(e->data);
+  EXPECT_EQ(d.op, static_cast<std::uint32_t>(VIGIL_FILE_CREATE));
+  EXPECT_EQ(d.path, "/etc/" + name) << "as the kernel walks it on that filesystem";
+  EXPECT_EQ(d.dev, static_cast<std::uint32_t>(etc.st_dev)) << "the host's filesystem";
+  EXPECT_EQ(d.root_dev, child_root) << "the writer's own root (a tmpfs)";
+  EXPECT_NE(d.root_dev, d.dev);
 }
 
 TEST_F(FileProbeTest, AuthorizedKeysAnywhereIsWatchedByName) {

@@ -41,7 +41,8 @@ TEST_F(ProcessProbeTest, EveryHookAttachesWithPreferredMode) {
   }
   // This kernel has tp_btf: the typed variants must win where they exist.
   for (const auto& s : st) {
-    if (s.hook == "exec" || s.hook == "fork" || s.hook == "exit" || s.hook == "kill") {
+    if (s.hook == "exec" || s.hook == "fork" || s.hook == "exit" || s.hook == "kill" ||
+        s.hook == "cgroup") {
       EXPECT_EQ(s.mode, "tp_btf") << s.hook;
     }
   }

@@ -61,5 +61,8 @@ std::vector<FuzzInput> fuzz_seeds() {
   vigil_alloc_rate ar{};
   fill_hdr(ar.hdr, VIGIL_EV_ALLOC_RATE, sizeof(ar), 100);
   s.push_back(raw(ar));
+  const vigil_ns host{.mnt = 4026531841, .pid = 4026531836, .net = 4026531840, .user = 4026531837};
+  s.push_back(raw(make_ns_change(100, VIGIL_SYS_SETNS, 0x00020000, host)));
+  s.push_back(raw(make_cgroup(100, VIGIL_CGROUP_MKDIR, 1051, 2, "/libpod_parent/libpod-0123")));
   return s;
 }

@@ -111,7 +111,8 @@ TEST(AgentCli, CheckReportsEveryProcessHook) {
   ASSERT_EQ(p.wait(), 0) << p.out() << p.err();
   const auto out = p.out();
   for (const char* hook :
-       {"exec", "exec_creds", "fork", "exit", "setuid", "setgid", "capset", "ptrace", "kill"}) {
+       {"exec", "exec_creds", "fork", "exit", "setuid", "setgid", "capset", "ptrace", "kill",
+        "ns_change", "cgroup"}) {
     EXPECT_NE(out.find(fmt_line(hook)), std::string::npos) << hook << " missing:\n" << out;
   }
   EXPECT_NE(out.find("result: every requested probe attached"), std::string::npos);

@@ -4,7 +4,9 @@
 // put on them), and the correlation alert read back through QueryAlerts,
 // `vigilctl alerts` and /metrics. No root needed: no probes are loaded.
 // Also the query API's paging against the same real collector: the fleet
-// report and the event queries page with opaque tokens bound to their filters.
+// report and the event queries page with opaque tokens bound to their filters;
+// and workloads (issue 22): events from containers filtered by container,
+// image, pod and namespace, and grouped in the report, over gRPC and vigilctl.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -459,6 +461,154 @@ TEST(QueryApi, ReportAndEventsPageWithOpaqueTokensBoundToTheirFilters) {
   const auto parsed = nlohmann::json::parse(all.out(), nullptr, false);
   ASSERT_FALSE(parsed.is_discarded()) << all.out();
   EXPECT_EQ(parsed["events"].size(), 150U);
+  EXPECT_EQ(collector.stop(), 0);
+}
+
+vigil::v1::Container workload(const std::string& id, const std::string& name,
+                              const std::string& image, const std::string& pod,
+                              const std::string& ns) {
+  vigil::v1::Container c;
+  c.set_id(id);
+  c.set_runtime("containerd");
+  c.set_name(name);
+  c.set_image(image);
+  c.set_pod(pod);
+  c.set_k8s_ns(ns);
+  c.set_pod_uid(pod + "-uid");
+  return c;
+}
+
+TEST(QueryApi, WorkloadsAreFilteredAndGroupedOverGrpcAndVigilctl) {
+  vigil::test::TempDir dir;
+  Collector collector(dir.path() / "collector");
+  ASSERT_TRUE(collector.start({})) << collector.err();
+  const auto api = workload(std::string(64, 'a'), "api", "registry.local/payments/api:1.4",
+                            "api-7f9c", "payments");
+  const auto web = workload(std::string(64, 'b'), "web", "nginx:1.25", "web-1", "shop");
+  {
+    TestAgent node(collector.addr(), "node-1");
+    std::vector<vigil::v1::Event> events;
+    for (int i = 0; i < 3; ++i) {
+      auto e = proc_event("exec", 200 + i, 1, "/usr/bin/curl");
+      *e.mutable_container() = web;
+      events.push_back(e);
+    }
+    auto shell = proc_event("exec", 300, 1, "/bin/sh");
+    *shell.mutable_container() = api;
+    auto* label = shell.mutable_container()->add_labels();
+    label->set_key("app");
+    label->set_value("api");
+    shell.mutable_ns()->set_mnt(4026532801);
+    shell.mutable_ns()->set_ns_pid(1);
+    shell.set_host_ns(false);
+    shell.set_score(80);
+    shell.set_alert_id("run-1");
+    shell.add_indicators()->set_id("container-shell");
+    events.push_back(shell);
+    events.push_back(proc_event("exec", 400, 1, "/usr/bin/true"));  // the host's
+    // A pod name with an escape sequence: refused (bad_text), the rest stored.
+    auto hostile = proc_event("exec", 500, 1, "/bin/sh");
+    *hostile.mutable_container() = web;
+    hostile.mutable_container()->set_pod("web-1\x1b[2J");
+    events.push_back(hostile);
+    ASSERT_TRUE(node.send(std::move(events)));
+  }
+  auto stub = vigil::v1::QueryService::NewStub(
+      grpc::CreateChannel(collector.addr(), grpc::InsecureChannelCredentials()));
+  const auto deadline = [] { return std::chrono::system_clock::now() + 5s; };
+
+  vigil::v1::QueryAlertsResponse alerts;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    vigil::v1::QueryAlertsRequest req;
+    req.set_k8s_ns("payments");
+    ASSERT_TRUE(stub->QueryAlerts(&ctx, req, &alerts).ok());
+  }
+  ASSERT_EQ(alerts.alerts_size(), 1);
+  const auto& stored = alerts.alerts(0).event();
+  EXPECT_EQ(stored.container().pod(), "api-7f9c");
+  EXPECT_EQ(stored.container().image(), "registry.local/payments/api:1.4");
+  ASSERT_EQ(stored.container().labels_size(), 1);
+  EXPECT_EQ(stored.ns().mnt(), 4026532801U);
+  EXPECT_FALSE(stored.host_ns());
+
+  auto events = [&](vigil::v1::QueryEventsRequest req, vigil::v1::QueryEventsResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    req.set_since_ns(1);
+    return stub->QueryEvents(&ctx, req, out);
+  };
+  vigil::v1::QueryEventsRequest by_pod;
+  by_pod.set_pod("shop/web-1");
+  by_pod.set_limit(2);
+  vigil::v1::QueryEventsResponse page;
+  ASSERT_TRUE(events(by_pod, &page).ok());
+  ASSERT_EQ(page.events_size(), 2);
+  EXPECT_EQ(page.events(0).event().container().name(), "web");
+  ASSERT_FALSE(page.next_page_token().empty());
+  by_pod.set_page_token(page.next_page_token());
+  ASSERT_TRUE(events(by_pod, &page).ok());
+  EXPECT_EQ(page.events_size(), 1) << "the hostile event was not stored";
+  auto other = by_pod;
+  other.set_image("nginx");  // a token is bound to its workload filters
+  EXPECT_EQ(events(other, &page).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  vigil::v1::FleetReport report;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    vigil::v1::FleetReportRequest req;
+    req.set_window_s(600);
+    ASSERT_TRUE(stub->FleetReport(&ctx, req, &report).ok());
+  }
+  EXPECT_EQ(report.events(), 5U);
+  ASSERT_EQ(report.top_pods_size(), 2);
+  EXPECT_EQ(report.top_pods(0).key(), "payments/api-7f9c");
+  EXPECT_EQ(report.top_pods(0).alerts(), 1U);
+  EXPECT_EQ(report.top_pods(0).risk(), 80U);
+  EXPECT_EQ(report.top_pods(1).key(), "shop/web-1");
+  EXPECT_EQ(report.top_pods(1).events(), 3U);
+  ASSERT_EQ(report.top_k8s_namespaces_size(), 2);
+  ASSERT_EQ(report.top_images_size(), 2);
+  EXPECT_EQ(report.top_images(1).key(), "nginx:1.25");
+
+  // vigilctl: the issue's command, global options after the subcommand.
+  int n = 0;
+  auto ctl = [&](std::vector<std::string> args) {
+    const auto d = dir.path() / ("ctl-" + std::to_string(++n));
+    fs::create_directories(d);
+    args.insert(args.begin(), VIGILCTL_BIN);
+    args.insert(args.end(), {"--collector", collector.addr(), "--insecure"});
+    auto p = std::make_unique<Proc>(args, d);
+    EXPECT_EQ(p->wait(), 0) << p->err();
+    return p->out();
+  };
+  const auto text = ctl({"alerts", "--k8s-ns", "payments"});
+  EXPECT_NE(text.find("CONTAINER"), std::string::npos) << text;
+  EXPECT_NE(text.find("payments/api-7f9c"), std::string::npos) << text;
+  EXPECT_NE(text.find("registry.local/payments/api:1.4"), std::string::npos) << text;
+  EXPECT_EQ(text.find("web-1"), std::string::npos) << text;
+  EXPECT_EQ(ctl({"alerts", "--k8s-ns", "shop"}).find("run-1"), std::string::npos);
+  auto json = nlohmann::json::parse(ctl({"--json", "alerts", "--pod", "api-7f9c"}), nullptr, false);
+  ASSERT_FALSE(json.is_discarded());
+  ASSERT_EQ(json["alerts"].size(), 1U);
+  EXPECT_EQ(json["alerts"][0]["event"]["container"]["k8s_ns"], "payments");
+  json = nlohmann::json::parse(
+      ctl({"events", "--image", "nginx", "--container", "bbbbbbbbbbbb", "--json"}), nullptr, false);
+  ASSERT_FALSE(json.is_discarded());
+  EXPECT_EQ(json["events"].size(), 3U);
+  const auto events_text = ctl({"events", "--k8s-ns", "payments"});
+  EXPECT_NE(events_text.find("api-7f9c"), std::string::npos) << events_text;
+  EXPECT_EQ(events_text.find("/usr/bin/true"), std::string::npos) << events_text;
+  const auto report_text = ctl({"report"});
+  EXPECT_NE(report_text.find("Top pods"), std::string::npos) << report_text;
+  EXPECT_NE(report_text.find("payments/api-7f9c  1       80    1"), std::string::npos)
+      << report_text;
+  EXPECT_NE(report_text.find("Top Kubernetes namespaces"), std::string::npos) << report_text;
+  json = nlohmann::json::parse(ctl({"report", "--json"}), nullptr, false);
+  ASSERT_FALSE(json.is_discarded());
+  EXPECT_EQ(json["top_images"][0]["key"], "registry.local/payments/api:1.4");
   EXPECT_EQ(collector.stop(), 0);
 }
 

@@ -1100,7 +1100,7 @@ TEST(WebView, HeadlessChromiumShowsTheFleetAndTakesAScreenshot) {
     return dir.path() / name;
   };
   Proc load({VIGIL_LOADGEN_BIN, "--collector", collector.addr(), "--insecure", "--agents", "3",
-             "--rate", "300", "--duration", "2", "--prefix", "web"},
+             "--rate", "300", "--duration", "2", "--prefix", "web", "--containers", "4"},
             own_dir("loadgen"));
   ASSERT_EQ(load.wait(), 0) << load.err();
 
@@ -1148,6 +1148,12 @@ TEST(WebView, HeadlessChromiumShowsTheFleetAndTakesAScreenshot) {
   EXPECT_NE(html.find("class=\"uplot"), std::string::npos) << "no timeline chart";
   EXPECT_NE(html.find("ptrace-attach"), std::string::npos) << "no top alert";
   EXPECT_NE(html.find("T1055.008"), std::string::npos);
+  // Workloads: the report's pods, namespaces and images, and alerts' containers.
+  for (const char* group : {"payments/app-0-7f9c", "kube-system", "registry.local/app-1:1.1"}) {
+    EXPECT_NE(html.find(group), std::string::npos) << group;
+  }
+  EXPECT_NE(html.find("-7f9c · registry.local/app-"), std::string::npos)
+      << "no alert shows its pod and image";
 
   // Without a token the page asks for one and shows no data.
   auto anon_args = chromium;

@@ -2,10 +2,12 @@
 // indicators, features, model, and the JSON line of every event. Counted by
 // replacing operator new in this test binary (tests/bench/alloc_counter.cpp).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "alloc_counter.h"
 #include "util/records.h"
 #include "util/test_util.h"
+#include "vigil/agent/container_table.h"
 #include "vigil/agent/pipeline.h"
 
 namespace vigil::agent {
@@ -54,6 +56,36 @@ TEST(HotPath, WritingEveryEventAsJsonAllocatesNothing) {
   const auto records = mixed_records();
   (void)allocations_for(p, records, 10000);
   EXPECT_EQ(allocations_for(p, records, 100000), 0U);
+}
+
+TEST(HotPath, ContainerLookupsAllocateNothing) {
+  test::TempDir dir;
+  const auto container = dir.path() / "docker" / std::string(64, 'c');
+  std::filesystem::create_directories(container);
+  std::filesystem::create_directories(dir.path() / "system.slice");
+  ContainerTableConfig config;
+  config.cgroup_root = dir.path();
+  ContainerTable table(std::move(config));
+  ASSERT_OK(table.start());
+  struct stat st {};
+  ASSERT_EQ(stat(container.c_str(), &st), 0);
+  const std::uint64_t in_container = st.st_ino;
+  ASSERT_EQ(stat((dir.path() / "system.slice").c_str(), &st), 0);
+  const std::uint64_t on_host = st.st_ino;
+  Event e;
+  auto run = [&] {
+    std::uint64_t attributed = 0;
+    for (int i = 0; i < 100000; ++i) {
+      e.cgroup_id = (i % 2 == 0) ? in_container : on_host;
+      table.apply(e);
+      attributed += e.container != nullptr ? 1 : 0;
+    }
+    return attributed;
+  };
+  EXPECT_EQ(run(), 50000U);
+  const auto before = test::allocations();
+  EXPECT_EQ(run(), 50000U);
+  EXPECT_EQ(test::allocations() - before, 0U);
 }
 
 TEST(HotPath, TheCounterSeesAllocations) {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "vigil/cli/format.h"
+#include "vigil/cli/query_format.h"
 
 namespace vigil::cli {
 namespace {
@@ -55,6 +56,77 @@ TEST(CliFormat, TableAlignsColumnsAndCutsLongCells) {
   cut.add({"abcdefghij", "z"});
   EXPECT_EQ(cut.render(5), "X      Y\nabcd…  z\n");
   EXPECT_EQ(sparkline({0, 7, 14}), "▁▄█");
+}
+
+v1::Alert alert(const std::string& id, const char* pod) {
+  v1::Alert a;
+  a.set_id(id);
+  a.set_ts_ns(1'790'000'000ULL * 1'000'000'000ULL);
+  a.set_score(80);
+  a.set_kind("container-shell");
+  a.add_hosts("node-1");
+  a.set_count(1);
+  a.set_summary("exec sh");
+  if (pod != nullptr) {
+    auto* c = a.mutable_event()->mutable_container();
+    c->set_id("4f9d1c2b3a4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeef");
+    c->set_image("nginx:1.25");
+    c->set_pod(pod);
+    c->set_k8s_ns("payments");
+  }
+  return a;
+}
+
+TEST(CliFormat, AlertsAndEventsShowContainerColumnsOnlyWhenAContainerIsThere) {
+  google::protobuf::RepeatedPtrField<v1::Alert> alerts;
+  *alerts.Add() = alert("node-1:run-1", nullptr);
+  auto host_only = alerts_table(alerts).render();
+  EXPECT_EQ(host_only.find("CONTAINER"), std::string::npos) << host_only;
+  EXPECT_NE(host_only.find("LABEL"), std::string::npos);
+
+  *alerts.Add() = alert("node-1:run-2", "api-7f9c");
+  const auto both = alerts_table(alerts).render();
+  EXPECT_NE(both.find("ATT&CK  CONTAINER     POD                IMAGE       LABEL"),
+            std::string::npos)
+      << both;
+  // The container's name is not known: its id as `docker ps` shows it.
+  EXPECT_NE(both.find("-       4f9d1c2b3a4e  payments/api-7f9c  nginx:1.25  -"), std::string::npos)
+      << both;
+  EXPECT_NE(both.find("-       -             -                  -           -"), std::string::npos)
+      << "the host's alert: dashes\n"
+      << both;
+
+  google::protobuf::RepeatedPtrField<v1::StoredEvent> events;
+  auto* se = events.Add();
+  se->set_host("node-1");
+  *se->mutable_event() = alert("x", "db-0").event();
+  se->mutable_event()->mutable_container()->set_name("db");
+  se->mutable_event()->set_comm("psql");
+  const auto ev = events_table(events).render();
+  EXPECT_NE(ev.find("CONTAINER  POD"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("db         payments/db-0  psql"), std::string::npos) << ev;
+  EXPECT_EQ(workload_words(se->event()), " container=db pod=payments/db-0 image=nginx:1.25");
+  EXPECT_EQ(workload_words(v1::Event{}), "");
+  // A pod known only by its uid (kubelet's cgroup layout, no runtime socket).
+  v1::Event uid_only;
+  uid_only.mutable_container()->set_pod_uid("6d3c2b1a");
+  EXPECT_EQ(pod_cell(uid_only), "6d3c2b1a");
+  EXPECT_EQ(container_cell(uid_only), "-");
+}
+
+TEST(CliFormat, ReportWorkloadGroupsAreTables) {
+  google::protobuf::RepeatedPtrField<v1::GroupReport> pods;
+  auto* g = pods.Add();
+  g->set_key("payments/api-7f9c");
+  g->set_events(120);
+  g->set_alerts(2);
+  g->set_risk(85);
+  EXPECT_EQ(groups_table("POD", pods).render(),
+            "POD                ALERTS  RISK  EVENTS\n"
+            "payments/api-7f9c  2       85    120\n");
+  // Names from agents go through printable() like every cell.
+  g->set_key("evil\x1b[2J");
+  EXPECT_EQ(groups_table("POD", pods).render().find('\x1b'), std::string::npos);
 }
 
 }  // namespace

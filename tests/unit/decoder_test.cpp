@@ -1,6 +1,7 @@
 #include "vigil/agent/decoder.h"
 
 #include <gtest/gtest.h>
+#include <sys/sysmacros.h>
 
 #include <map>
 
@@ -246,6 +247,125 @@ TEST(Decoder, TypesInTheGapBetweenFamiliesAreUnknown) {
   rec.hdr.type = 20;  // network range, not produced by this build
   EXPECT_FALSE(d.decode(bytes_of(rec), e));
   EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kUnknownType)], 1U);
+}
+
+constexpr vigil_ns kContainerNs{.mnt = 4026532201,
+                                .pid = 4026532204,
+                                .net = 4026532206,
+                                .user = 4026531837,
+                                .uts = 4026532202,
+                                .ipc = 4026532203,
+                                .cgroup = 4026532205,
+                                .ns_pid = 7,
+                                .cap_eff = 0xa80425fbULL};
+
+void expect_container_ns(const Namespaces& ns) {
+  EXPECT_EQ(ns.mnt, 4026532201U);
+  EXPECT_EQ(ns.pid, 4026532204U);
+  EXPECT_EQ(ns.net, 4026532206U);
+  EXPECT_EQ(ns.user, 4026531837U);
+  EXPECT_EQ(ns.uts, 4026532202U);
+  EXPECT_EQ(ns.ipc, 4026532203U);
+  EXPECT_EQ(ns.cgroup, 4026532205U);
+  EXPECT_EQ(ns.ns_pid, 7U);
+  EXPECT_EQ(ns.cap_eff, 0xa80425fbULL);
+}
+
+TEST(Decoder, ExecAndForkCarryNamespaces) {
+  Decoder d;
+  Event e;
+  auto x = test::make_exec(300, "/bin/sh", {"sh"});
+  x.ns = kContainerNs;
+  ASSERT_OK(d.decode(bytes_of(x), e));
+  expect_container_ns(e.ns);
+  EXPECT_TRUE(e.ns.known());
+
+  auto f = test::make_fork(300, 301);
+  f.ns = kContainerNs;  // the child's
+  ASSERT_OK(d.decode(bytes_of(f), e));
+  expect_container_ns(e.ns);
+
+  // The classic tracepoint cannot reach the child: unknown.
+  ASSERT_OK(d.decode(bytes_of(test::make_fork(300, 302)), e));
+  EXPECT_FALSE(e.ns.known());
+}
+
+TEST(Decoder, EnrichmentOfAReusedEventIsReset) {
+  Decoder d;
+  Event e;
+  auto x = test::make_exec(300, "/bin/sh", {"sh"});
+  x.ns = kContainerNs;
+  ASSERT_OK(d.decode(bytes_of(x), e));
+  e.host_ns = false;
+  e.container = std::make_shared<ContainerInfo>(ContainerInfo{.id = "abc"});
+  ASSERT_OK(d.decode(bytes_of(test::make_exit(300, 0)), e));
+  EXPECT_EQ(e.ns, Namespaces{}) << "exit carries no namespaces: the table fills them";
+  EXPECT_TRUE(e.host_ns);
+  EXPECT_EQ(e.container, nullptr);
+}
+
+TEST(Decoder, DecodesNsChange) {
+  Decoder d;
+  Event e;
+  const auto rec =
+      test::make_ns_change(300, VIGIL_SYS_SETNS, 0x00020000 /* CLONE_NEWNS */, kContainerNs, -1);
+  ASSERT_OK(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(e.type, EventType::kNsChange);
+  EXPECT_EQ(to_string(e.type), "ns_change");
+  const auto& c = std::get<NsChangeData>(e.data);
+  EXPECT_EQ(c.syscall, static_cast<std::uint32_t>(VIGIL_SYS_SETNS));
+  EXPECT_EQ(c.ret, -1);
+  EXPECT_EQ(c.flags, 0x00020000U);
+  expect_container_ns(c.after);
+  EXPECT_FALSE(c.before.known()) << "before comes from the process table";
+  expect_container_ns(e.ns);
+
+  auto bad = rec;
+  bad.syscall = 99;
+  EXPECT_FALSE(d.decode(bytes_of(bad), e));
+  EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kBadLength)], 1U);
+}
+
+TEST(Decoder, DecodesCgroupRecords) {
+  Decoder d;
+  Event e;
+  auto mk = test::make_cgroup(40, VIGIL_CGROUP_MKDIR, 9876, 2, "/libpod_parent/libpod-0123abcd");
+  ASSERT_OK(d.decode(bytes_of(mk), e));
+  EXPECT_EQ(e.type, EventType::kCgroup);
+  EXPECT_EQ(to_string(e.type), "cgroup");
+  EXPECT_EQ(event_type_from_string("cgroup"), EventType::kCgroup);
+  EXPECT_EQ(event_type_from_string("ns_change"), EventType::kNsChange);
+  const auto& c = std::get<CgroupData>(e.data);
+  EXPECT_FALSE(c.removed);
+  EXPECT_EQ(c.id, 9876U);
+  EXPECT_EQ(c.level, 2U);
+  EXPECT_EQ(c.path, "/libpod_parent/libpod-0123abcd");
+
+  auto rm = test::make_cgroup(40, VIGIL_CGROUP_RMDIR, 9876, 2, "/libpod_parent/libpod-0123abcd");
+  std::memset(rm.path, 'p', sizeof(rm.path));  // unterminated: bounded
+  ASSERT_OK(d.decode(bytes_of(rm), e));
+  EXPECT_TRUE(std::get<CgroupData>(e.data).removed);
+  EXPECT_EQ(std::get<CgroupData>(e.data).path.size(), sizeof(rm.path));
+
+  auto bad = mk;
+  bad.op = 3;
+  EXPECT_FALSE(d.decode(bytes_of(bad), e));
+  EXPECT_EQ(d.stats().faults[static_cast<int>(DecodeFault::kBadLength)], 1U);
+}
+
+TEST(Decoder, FileDevicesBecomeUserSpaceDevT) {
+  auto rec = test::make_file(10, VIGIL_FILE_WRITE, "/etc/passwd");
+  rec.dev = (259U << 20) | 3U;      // kernel dev_t: nvme0n1p3
+  rec.root_dev = (0U << 20) | 52U;  // an overlay's anonymous device
+  Decoder d;
+  Event e;
+  ASSERT_OK(d.decode(bytes_of(rec), e));
+  const auto& f = std::get<FileData>(e.data);
+  EXPECT_EQ(f.dev, makedev(259, 3));
+  EXPECT_EQ(f.root_dev, makedev(0, 52));
+  rec.dev = 0;  // not known stays 0
+  ASSERT_OK(d.decode(bytes_of(rec), e));
+  EXPECT_EQ(std::get<FileData>(e.data).dev, 0U);
 }
 
 TEST(Decoder, FileRecordPathsAreResolved) {

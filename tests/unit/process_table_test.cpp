@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "util/test_util.h"
+#include "vigil/abi.h"
 
 namespace vigil::agent {
 namespace {
@@ -180,6 +182,195 @@ TEST(ProcessTable, UnknownPidIsReadFromProcLate) {
   t.apply(e);
   EXPECT_EQ(e.exe, "/usr/bin/late");
   EXPECT_EQ(t.stats().proc_lookups, 1U);
+}
+
+// /proc/PID/ns/* links and the NSpid and CapEff lines of status, as the kernel shows them.
+void fake_ns(const fs::path& root, std::uint32_t pid, const Namespaces& ns,
+             const std::string& nspid) {
+  const auto dir = root / std::to_string(pid) / "ns";
+  fs::create_directories(dir);
+  const std::pair<const char*, std::uint32_t> links[] = {
+      {"mnt", ns.mnt}, {"pid", ns.pid}, {"net", ns.net},      {"user", ns.user},
+      {"uts", ns.uts}, {"ipc", ns.ipc}, {"cgroup", ns.cgroup}};
+  for (const auto& [name, ino] : links) {
+    fs::create_symlink(std::string(name) + ":[" + std::to_string(ino) + "]", dir / name);
+  }
+  char cap[32];
+  std::snprintf(cap, sizeof(cap), "%016llx", static_cast<unsigned long long>(ns.cap_eff));
+  std::ofstream(root / std::to_string(pid) / "status", std::ios::app)
+      << "NSpid:\t" << nspid << "\nCapInh:\t0000000000000000\nCapEff:\t" << cap << "\n";
+}
+
+constexpr Namespaces kHost{.mnt = 4026531841,
+                           .pid = 4026531836,
+                           .net = 4026531840,
+                           .user = 4026531837,
+                           .uts = 4026531838,
+                           .ipc = 4026531839,
+                           .cgroup = 4026531835,
+                           .ns_pid = 1,
+                           .cap_eff = 0x1ffffffffffULL};
+constexpr Namespaces kContainer{.mnt = 4026532201,
+                                .pid = 4026532204,
+                                .net = 4026532206,
+                                .user = 4026531837,  // no user namespace: the host's
+                                .uts = 4026532202,
+                                .ipc = 4026532203,
+                                .cgroup = 4026532205,
+                                .ns_pid = 1,
+                                .cap_eff = 0xa80425fbULL};
+
+TEST(ProcessTableNamespaces, SeededFromProcWithHostFromInit) {
+  test::TempDir proc;
+  fake_proc(proc.path(), 1, 0, "systemd", "/usr/lib/systemd/systemd", "", 0, 0);
+  fake_ns(proc.path(), 1, kHost, "1");
+  fake_proc(proc.path(), 300, 1, "sh", "/bin/sh", std::string("sh\0", 3), 0, 0);
+  fake_ns(proc.path(), 300, kContainer, "300\t1");
+  fake_proc(proc.path(), 400, 1, "zombie", "", "", 0, 0);  // ns links gone: unknown
+
+  ProcessTable t(10, proc.path());
+  EXPECT_EQ(t.host_namespaces().mnt, kHost.mnt);
+  EXPECT_EQ(t.host_namespaces().net, kHost.net);
+  ASSERT_OK(t.seed());
+  ASSERT_NE(t.find(300), nullptr);
+  EXPECT_EQ(t.find(300)->ns, kContainer) << "inodes, the last NSpid and CapEff";
+  EXPECT_EQ(t.find(1)->ns, kHost);
+  EXPECT_FALSE(t.find(400)->ns.known());
+
+  Event in_container = make(EventType::kKill, 300, 1);
+  in_container.data = KillData{};
+  t.apply(in_container);
+  EXPECT_EQ(in_container.ns, kContainer);
+  EXPECT_FALSE(in_container.host_ns);
+
+  Event on_host = make(EventType::kKill, 1, 0);
+  on_host.data = KillData{};
+  t.apply(on_host);
+  EXPECT_EQ(on_host.ns, kHost);
+  EXPECT_TRUE(on_host.host_ns);
+
+  Event unknown = make(EventType::kKill, 400, 1);
+  unknown.data = KillData{};
+  t.apply(unknown);
+  EXPECT_FALSE(unknown.ns.known());
+  EXPECT_FALSE(unknown.host_ns) << "unknown namespaces are not the host's";
+}
+
+// An init that hides its namespace links (not dumpable, more capabilities
+// than the agent): kthreadd's are the kernel's initial ones.
+TEST(ProcessTableNamespaces, HostFallsBackToKthreaddWhenInitHidesItsLinks) {
+  test::TempDir proc;
+  fake_proc(proc.path(), 1, 0, "process_api", "", "", 0, 0);  // no ns links readable
+  fake_proc(proc.path(), 2, 0, "kthreadd", "", "", 0, 0);
+  fake_ns(proc.path(), 2, kHost, "2");
+  EXPECT_EQ(ProcessTable(10, proc.path()).host_namespaces().mnt, kHost.mnt);
+  EXPECT_EQ(ProcessTable(10, proc.path()).host_namespaces().user, kHost.user);
+
+  test::TempDir other;  // pid 2 is not kthreadd (a container's pid namespace): no fallback
+  fake_proc(other.path(), 1, 0, "init", "", "", 0, 0);
+  fake_proc(other.path(), 2, 1, "sh", "", "", 0, 0);
+  fake_ns(other.path(), 2, kContainer, "2");
+  EXPECT_FALSE(ProcessTable(10, other.path()).host_namespaces().known());
+}
+
+TEST(ProcessTableNamespaces, OnlyMntPidNetAndUserDecideHostNs) {
+  ProcessTable t(10, "");
+  EXPECT_FALSE(t.in_host_namespaces(kHost)) << "no host known: nothing is in it";
+  t.set_host_namespaces(kHost);
+  EXPECT_TRUE(t.in_host_namespaces(kHost));
+  Namespaces uts = kHost;
+  uts.uts = 1;
+  uts.ipc = 2;
+  uts.cgroup = 3;
+  EXPECT_TRUE(t.in_host_namespaces(uts));
+  for (auto field : {&Namespaces::mnt, &Namespaces::pid, &Namespaces::net, &Namespaces::user}) {
+    Namespaces other = kHost;
+    other.*field += 1;
+    EXPECT_FALSE(t.in_host_namespaces(other));
+  }
+  EXPECT_FALSE(t.in_host_namespaces(Namespaces{}));
+}
+
+TEST(ProcessTableNamespaces, ExecForkAndNsChangeKeepThemCurrent) {
+  ProcessTable t(10, "");
+  t.set_host_namespaces(kHost);
+
+  Event exec = make(EventType::kExec, 50, 1);
+  exec.exe = "/usr/bin/unshare";
+  exec.data = ExecData{.filename = "/usr/bin/unshare"};
+  exec.ns = kHost;
+  t.apply(exec);
+  EXPECT_TRUE(exec.host_ns);
+  EXPECT_EQ(t.find(50)->ns, kHost);
+
+  // unshare -n: the caller's net namespace changes.
+  Namespaces netns = kHost;
+  netns.net = 4026532300;
+  Event unshare = make(EventType::kNsChange, 50, 1);
+  unshare.data = NsChangeData{.syscall = VIGIL_SYS_UNSHARE, .flags = 0x40000000, .after = netns};
+  unshare.ns = netns;
+  t.apply(unshare);
+  const auto& u = std::get<NsChangeData>(unshare.data);
+  EXPECT_EQ(u.before, kHost) << "before is what the table knew";
+  EXPECT_EQ(unshare.ns, netns);
+  EXPECT_FALSE(unshare.host_ns);
+  EXPECT_EQ(t.find(50)->ns, netns);
+  EXPECT_EQ(unshare.exe, "/usr/bin/unshare");
+
+  // A fork the kernel could not show the child of (classic tracepoint): the
+  // child has its parent's namespaces.
+  Event fork = make(EventType::kFork, 50, 1);
+  fork.data = ForkData{.child_pid = 51, .child_tid = 51};
+  t.apply(fork);
+  EXPECT_EQ(t.find(51)->ns, netns);
+  EXPECT_EQ(fork.ns, netns);
+  EXPECT_FALSE(fork.host_ns);
+
+  // clone(CLONE_NEWPID | CLONE_NEWNS): the kernel's view of the child wins.
+  Event clone = make(EventType::kFork, 50, 1);
+  clone.data = ForkData{.child_pid = 52, .child_tid = 52};
+  clone.ns = kContainer;
+  t.apply(clone);
+  EXPECT_EQ(t.find(52)->ns, kContainer);
+  EXPECT_EQ(clone.ns, kContainer) << "a fork's ns are the child's";
+
+  // Other events inherit the process's; capset moves cap_eff.
+  Event capset = make(EventType::kCapset, 52, 50);
+  capset.data = SetidData{.syscall = VIGIL_SYS_CAPSET, .new_cap_eff = 0x400};
+  t.apply(capset);
+  EXPECT_EQ(capset.ns.mnt, kContainer.mnt);
+  EXPECT_EQ(capset.ns.cap_eff, 0x400U);
+  EXPECT_EQ(t.find(52)->ns.cap_eff, 0x400U);
+
+  // nsenter -t 1 -m from the container: back in the host's mount namespace.
+  Namespaces escaped = kContainer;
+  escaped.mnt = kHost.mnt;
+  Event setns = make(EventType::kNsChange, 52, 50);
+  setns.data = NsChangeData{.syscall = VIGIL_SYS_SETNS, .flags = 0x00020000, .after = escaped};
+  setns.ns = escaped;
+  t.apply(setns);
+  EXPECT_EQ(std::get<NsChangeData>(setns.data).before.mnt, kContainer.mnt);
+  EXPECT_EQ(std::get<NsChangeData>(setns.data).before.cap_eff, 0x400U);
+  EXPECT_EQ(t.find(52)->ns.mnt, kHost.mnt);
+
+  Event exit = make(EventType::kExit, 52, 50);
+  exit.data = ExitData{};
+  t.apply(exit);
+  EXPECT_EQ(exit.ns, escaped) << "an exit carries what the process had";
+}
+
+TEST(ProcessTableNamespaces, NsChangeOfAnUnseenProcessHasNoBefore) {
+  test::TempDir proc;
+  fake_proc(proc.path(), 60, 1, "nsenter", "/usr/bin/nsenter", "", 0, 0);
+  fake_ns(proc.path(), 60, kHost, "60");  // /proc, read late, shows the state after the call
+  ProcessTable t(10, proc.path());
+  Event setns = make(EventType::kNsChange, 60, 1);
+  setns.data = NsChangeData{.syscall = VIGIL_SYS_SETNS, .after = kHost};
+  setns.ns = kHost;
+  t.apply(setns);
+  EXPECT_FALSE(std::get<NsChangeData>(setns.data).before.known());
+  EXPECT_EQ(setns.exe, "/usr/bin/nsenter");
+  EXPECT_EQ(t.find(60)->ns, kHost);
 }
 
 }  // namespace

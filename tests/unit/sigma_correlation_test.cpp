@@ -324,7 +324,25 @@ TEST(SigmaCorrelation, EveryFieldResolvesFromTheEvent) {
     e.mutable_socket()->set_rport(rport);
     return e;
   };
+  auto in = [](const char* id, const char* name, const char* image, const char* pod,
+               const char* ns) {
+    auto e = event({"x"});
+    auto* c = e.mutable_container();
+    c->set_id(id);
+    c->set_name(name);
+    c->set_image(image);
+    c->set_pod(pod);
+    c->set_k8s_ns(ns);
+    return e;
+  };
   std::vector<Case> cases = {
+      {"container.id", in("a1", "n", "i", "p", "ns"), in("b2", "n", "i", "p", "ns")},
+      {"container.name", in("a1", "n", "i", "p", "ns"), in("a1", "m", "i", "p", "ns")},
+      {"container.image", in("a1", "n", "i", "p", "ns"), in("a1", "n", "j", "p", "ns")},
+      {"k8s.pod", in("a1", "n", "i", "p", "ns"), in("a1", "n", "i", "q", "ns")},
+      {"k8s.pod.name", in("a1", "n", "i", "p", "ns"), in("a1", "n", "i", "q", "ns")},
+      {"k8s.ns", in("a1", "n", "i", "p", "ns"), in("a1", "n", "i", "p", "nt")},
+      {"k8s.ns.name", in("a1", "n", "i", "p", "ns"), in("a1", "n", "i", "p", "nt")},
       {"Image", exec_hit("x", "/a"), exec_hit("x", "/b")},
       {"CommandLine", exec_hit("x", "/a"), exec_hit("x", "/b")},
       {"User", with_uid(1), with_uid(2)},

@@ -169,6 +169,37 @@ TEST(WireLimits, HealthLevelIsOneVocabulary) {
   }
 }
 
+// Workload names are report keys, vigilctl columns and web view cells: a
+// control character in any of them refuses the event (bad_text).
+TEST(WireLimits, ContainerFieldsRefuseControlCharacters) {
+  v1::Event e;
+  e.set_seq(3);
+  e.set_type("exec");
+  e.set_ts_ns(unix_now_ns());
+  auto* c = e.mutable_container();
+  c->set_id(std::string(64, 'a'));
+  c->set_image("nginx:1.25");
+  c->set_pod("api-7f9c");
+  c->set_k8s_ns("payments");
+  auto* l = c->add_labels();
+  l->set_key("app");
+  l->set_value("caf\xc3\xa9");  // UTF-8 is fine
+  ASSERT_FALSE(check_event(e));
+  for (auto* set : {+[](v1::Container& x) { x.set_image("nginx\x1b[2J"); },
+                    +[](v1::Container& x) { x.set_pod("api\n"); },
+                    +[](v1::Container& x) { x.set_k8s_ns("pay\rments"); },
+                    +[](v1::Container& x) { x.set_name(std::string("a\0b", 3)); },
+                    +[](v1::Container& x) { x.set_id("a\x7f"); },
+                    +[](v1::Container& x) { x.mutable_labels(0)->set_value("x\ty"); }}) {
+    auto bad = e;
+    set(*bad.mutable_container());
+    const auto refused = check_event(bad);
+    ASSERT_TRUE(refused) << bad.container().DebugString();
+    EXPECT_EQ(refused->reason, Reason::kBadText);
+    EXPECT_EQ(reason_code(refused->reason), "bad_text");
+  }
+}
+
 TEST(WireLimits, IdsCannotCollideWhenComposed) {
   EXPECT_TRUE(valid_id("agent-1.example_x"));
   EXPECT_FALSE(valid_id("a:b"));  // ':' separates the parts of composite ids

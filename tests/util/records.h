@@ -69,6 +69,30 @@ inline vigil_exit make_exit(std::uint32_t pid, int code) {
   return x;
 }
 
+// A setns/unshare that left the caller in `ns`.
+inline vigil_ns_change make_ns_change(std::uint32_t pid, std::uint32_t syscall, std::uint32_t flags,
+                                      const vigil_ns& ns, std::int32_t ret = 0) {
+  vigil_ns_change c{};
+  fill_hdr(c.hdr, VIGIL_EV_NS_CHANGE, sizeof(c), pid, "nsenter");
+  c.syscall = syscall;
+  c.ret = ret;
+  c.flags = flags;
+  c.ns = ns;
+  return c;
+}
+
+// A cgroup v2 directory made (or removed) by `pid`.
+inline vigil_cgroup make_cgroup(std::uint32_t pid, std::uint32_t op, std::uint64_t id,
+                                std::uint32_t level, const std::string& path) {
+  vigil_cgroup c{};
+  fill_hdr(c.hdr, VIGIL_EV_CGROUP, sizeof(c), pid, "runc");
+  c.op = op;
+  c.id = id;
+  c.level = level;
+  std::strncpy(c.path, path.c_str(), sizeof(c.path) - 1);
+  return c;
+}
+
 // A W+X mprotect of one anonymous page (prot = PROT_READ | PROT_WRITE | PROT_EXEC = 7).
 inline vigil_mem_prot make_mem_prot(std::uint32_t pid, std::uint32_t prot) {
   vigil_mem_prot m{};

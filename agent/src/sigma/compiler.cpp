@@ -392,6 +392,7 @@ std::optional<Field> keyword_field(Category c) {
     case Category::kMemory:
     case Category::kPrivilege:
     case Category::kProcessTermination:
+    case Category::kNamespaceChange:
       return Field::kCommandLine;
     case Category::kFileEvent:
     case Category::kFileChange:

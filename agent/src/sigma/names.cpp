@@ -11,7 +11,7 @@ namespace {
 constexpr std::array<std::string_view, kCategories> kCategoryNames = {
     "process_creation", "file_event",  "file_change",         "file_rename",
     "file_delete",      "file_access", "network_connection",  "ptrace",
-    "memory",           "privilege",   "process_termination",
+    "memory",           "privilege",   "process_termination", "namespace_change",
 };
 
 // Sysmon's spelling, which SigmaHQ's Linux rules use too (docs/detections.md).
@@ -46,7 +46,42 @@ constexpr std::array<std::string_view, kFields> kFieldNames = {
     "StdinImage",
     "StdinCommandLine",
     "StdoutImage",
+    "container.id",
+    "container.name",
+    "container.image",
+    "container.image.repository",
+    "container.image.tag",
+    "container.runtime",
+    "k8s.pod",
+    "k8s.pod.uid",
+    "k8s.ns",
+    "host_ns",
+    "ns.mnt",
+    "ns.pid",
+    "ns.net",
+    "ns.user",
+    "ns.uts",
+    "ns.ipc",
+    "ns.cgroup",
+    "ns_pid",
+    "ns.host",
+    "ns.entered_host",
+    "container.host_ns",
+    "container.host_caps",
+    "HostFilesystem",
 };
+
+// Other spellings rules may use: Falco's field names for the same values.
+struct Alias {
+  std::string_view name;
+  Field field;
+};
+constexpr std::array<Alias, 4> kFieldAliases = {{
+    {"k8s.pod.name", Field::kK8sPod},
+    {"k8s.ns.name", Field::kK8sNs},
+    {"container.type", Field::kContainerRuntime},
+    {"proc.vpid", Field::kNsPidInNs},
+}};
 
 }  // namespace
 
@@ -73,6 +108,11 @@ std::optional<Field> field_from_string(std::string_view name) {
   for (std::size_t i = 0; i < kFields; ++i) {
     if (detail::iequals_ascii(name, kFieldNames[i])) {
       return static_cast<Field>(i);
+    }
+  }
+  for (const auto& a : kFieldAliases) {
+    if (detail::iequals_ascii(name, a.name)) {
+      return a.field;
     }
   }
   return std::nullopt;

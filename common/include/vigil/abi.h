@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 2
+#define VIGIL_ABI_VERSION 3
 
 #define VIGIL_COMM_LEN 16
 #define VIGIL_PATH_LEN 256
@@ -39,6 +39,8 @@
 #define VIGIL_EV_CAPSET 6
 #define VIGIL_EV_PTRACE 7
 #define VIGIL_EV_KILL 8
+#define VIGIL_EV_NS_CHANGE 9 /* setns/unshare: the namespaces after the call */
+#define VIGIL_EV_CGROUP 10   /* cgroup v2 directory made or removed */
 /* network family */
 #define VIGIL_EV_SOCK 16        /* connect, accept, listen, close, connect failure, UDP send */
 #define VIGIL_EV_NET_SUMMARY 17 /* XDP per-source summary */
@@ -71,6 +73,9 @@
 #define VIGIL_SYS_SETRESGID 7
 #define VIGIL_SYS_SETFSGID 8
 #define VIGIL_SYS_CAPSET 9
+/* vigil_ns_change.syscall */
+#define VIGIL_SYS_SETNS 10
+#define VIGIL_SYS_UNSHARE 11
 
 /* Counters in the per-CPU stats map, one slot each. */
 #define VIGIL_STAT_EVENTS 0      /* records submitted to the ring buffer */
@@ -112,6 +117,23 @@ struct vigil_hdr {
   char comm[VIGIL_COMM_LEN];
 };
 
+/*
+ * A task's namespaces, by inode number (what the links in /proc/PID/ns name), its
+ * thread group's pid in its own (active) pid namespace, and its effective
+ * capabilities. 40 bytes.
+ */
+struct vigil_ns {
+  __u32 mnt;
+  __u32 pid; /* the active pid namespace (not pid_for_children) */
+  __u32 net;
+  __u32 user;
+  __u32 uts;
+  __u32 ipc;
+  __u32 cgroup;
+  __u32 ns_pid;
+  __u64 cap_eff;
+};
+
 struct vigil_exec {
   struct vigil_hdr hdr;
   __u32 flags;     /* VIGIL_EXEC_* */
@@ -122,7 +144,8 @@ struct vigil_exec {
   __u32 args_tail; /* 0: args is argv's start; else args[args_tail..args_len) is argv's end */
   __u32 loginuid;  /* the login uid (audit), VIGIL_LOGINUID_UNSET for daemons */
   __u32 _pad0;
-  __u64 start_ns; /* task start, CLOCK_BOOTTIME */
+  __u64 start_ns;     /* task start, CLOCK_BOOTTIME */
+  struct vigil_ns ns; /* after the exec */
   char filename[VIGIL_PATH_LEN];
   char args[VIGIL_ARGS_LEN]; /* NUL-separated argv, or its head and (at args_tail) its tail */
 };
@@ -134,6 +157,31 @@ struct vigil_fork {
   __u32 child_pid;
   __u32 child_tid;
   __u64 child_start_ns;
+  struct vigil_ns ns; /* the child's; all zero when the hook cannot reach the child */
+};
+
+/* Namespace change: setns(2) or unshare(2) returned (failures too). */
+struct vigil_ns_change {
+  struct vigil_hdr hdr;
+  __u32 syscall; /* VIGIL_SYS_SETNS, VIGIL_SYS_UNSHARE */
+  __s32 ret;
+  __u32 flags; /* setns: nstype; unshare: CLONE_* flags */
+  __u32 _pad0;
+  struct vigil_ns ns; /* the calling thread's, after the call */
+};
+
+/* vigil_cgroup.op */
+#define VIGIL_CGROUP_MKDIR 1
+#define VIGIL_CGROUP_RMDIR 2
+
+/* A cgroup of the cgroup2 (default) hierarchy made or removed; v1 hierarchies
+ * are filtered out in the kernel. The header names the task that did it. */
+struct vigil_cgroup {
+  struct vigil_hdr hdr;
+  __u32 op;    /* VIGIL_CGROUP_* */
+  __u32 level; /* depth below the root (root = 0) */
+  __u64 id;    /* kernfs id: bpf_get_current_cgroup_id() of its tasks, st_ino of its directory */
+  char path[VIGIL_PATH_LEN]; /* relative to the cgroup2 mount, starting with '/' */
 };
 
 struct vigil_exit {
@@ -343,6 +391,12 @@ struct vigil_file {
   __u32 new_base;   /* VIGIL_BASE_* of new_path (its own dirfd) */
   __u32 new_ncomps; /* as ncomps, for new_comps */
   __u32 fflags;     /* VIGIL_FILE_F_* */
+  /* s_dev of the file's superblock (0 = not known: an absolute path-based
+   * call) and of the writer's root (current->fs->root). Kernel dev_t
+   * (major << 20 | minor); the decoder turns them into user space's
+   * (makedev(), as stat(2) gives st_dev). */
+  __u32 dev;
+  __u32 root_dev;
   __u32 _pad0;
   char path[VIGIL_PATH_LEN];     /* as passed to the syscall (empty for fd ops) */
   char new_path[VIGIL_PATH_LEN]; /* rename/link target as passed */

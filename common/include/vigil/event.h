@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -103,6 +104,8 @@ enum class EventType : std::uint16_t {
   kInject = 36,
   kCrashStorm = 37,
   kAllocRate = 38,
+  kNsChange = 9,  // setns(2) or unshare(2) changed the task's namespaces
+  kCgroup = 10,   // a cgroup (v2) directory made or removed: the container table's feed
   // file family
   kFile = 48,
 };
@@ -253,11 +256,70 @@ struct FileData {
   std::string path;      // absolute where it could be resolved
   std::string new_path;  // rename target
   std::string arg_path;  // as passed to the syscall
+  // The file's filesystem and the writer's root filesystem (s_dev, in user
+  // space's encoding, as stat(2)'s st_dev; 0 = not known). dev == the host
+  // root's and root_dev != dev: a task with another root (a container) wrote
+  // to the host's filesystem through a mount; `path` is then as the kernel
+  // walks it on that filesystem.
+  std::uint32_t dev = 0;
+  std::uint32_t root_dev = 0;
 };
 
-using EventData = std::variant<ExecData, ForkData, ExitData, SetidData, PtraceData, KillData,
-                               MemProtData, MemfdData, FilelessExecData, InjectData, CrashStormData,
-                               AllocRateData, FileData, SockData, NetSummaryData>;
+// The namespaces of a task, by inode number (what /proc/PID/ns/* name), and
+// its pid as seen inside its own pid namespace. 0 = not known (an event of a
+// process the agent never saw start and could not read from /proc).
+struct Namespaces {
+  std::uint32_t mnt = 0;
+  std::uint32_t pid = 0;
+  std::uint32_t net = 0;
+  std::uint32_t user = 0;
+  std::uint32_t uts = 0;
+  std::uint32_t ipc = 0;
+  std::uint32_t cgroup = 0;
+  std::uint32_t ns_pid = 0;   // the pid inside its pid namespace
+  std::uint64_t cap_eff = 0;  // effective capabilities (exec, fork, ns_change)
+  [[nodiscard]] bool known() const { return mnt != 0; }
+  friend bool operator==(const Namespaces&, const Namespaces&) = default;
+};
+
+// setns / unshare: the namespaces after the call (Event::ns holds them too,
+// once the process table applied it); `before` from the process table.
+struct NsChangeData {
+  std::uint32_t syscall = 0;  // VIGIL_SYS_SETNS / VIGIL_SYS_UNSHARE
+  std::int32_t ret = 0;
+  std::uint32_t flags = 0;  // setns nstype / unshare flags (CLONE_NEW*)
+  Namespaces before;        // as the agent knew them before the call (may be unknown)
+  Namespaces after;
+};
+
+// A cgroup v2 directory made or removed (tracepoints cgroup:cgroup_mkdir/rmdir).
+struct CgroupData {
+  bool removed = false;
+  std::uint64_t id = 0;  // what bpf_get_current_cgroup_id() returns for its tasks
+  std::uint32_t level = 0;
+  std::string path;  // relative to the cgroup2 mount, starting with '/'
+};
+
+// Which container (and pod) an event came from: filled by the agent's
+// container table from the cgroup id; shared by every event of the container.
+// Field names in JSON follow Falco's: container.id, container.name,
+// container.image, k8s.pod, k8s.ns (docs/events.md).
+struct ContainerInfo {
+  std::string id;       // full id as the runtime names it (64 hex for most)
+  std::string runtime;  // docker, podman, containerd, cri-o, lxc, ... ("" = unknown)
+  std::string name;     // from the runtime's API when reachable, else ""
+  std::string image;
+  std::string pod;      // Kubernetes pod name
+  std::string pod_uid;  // from kubelet's cgroup layout even with no runtime socket
+  std::string k8s_ns;   // Kubernetes namespace
+  std::string cgroup;   // the container's cgroup path
+  std::vector<std::pair<std::string, std::string>> labels;  // runtime labels (bounded)
+};
+
+using EventData =
+    std::variant<ExecData, ForkData, ExitData, SetidData, PtraceData, KillData, MemProtData,
+                 MemfdData, FilelessExecData, InjectData, CrashStormData, AllocRateData, FileData,
+                 SockData, NetSummaryData, NsChangeData, CgroupData>;
 
 struct Event {
   EventType type = EventType::kExec;
@@ -276,6 +338,13 @@ struct Event {
   std::string exe;
   ArgList args;
   std::string host;
+  // Enrichment from the process table: the task's namespaces (exec, fork and
+  // ns_change records carry them from the kernel; other events inherit them).
+  Namespaces ns;
+  // True when ns is known and mnt, pid, net and user are the host's (pid 1's).
+  bool host_ns = true;
+  // The container of cgroup_id, or null for the host (or an unknown cgroup).
+  std::shared_ptr<const ContainerInfo> container;
   EventData data;
 };
 

@@ -96,6 +96,19 @@ inline constexpr auto kFieldLimits = std::to_array<FieldLimit>({
     {"vigil.v1.FileDetail.op", 32},
     {"vigil.v1.FileDetail.path", 4096},
     {"vigil.v1.FileDetail.new_path", 4096},
+    {"vigil.v1.NsChangeDetail.syscall", 32},
+    {"vigil.v1.CgroupDetail.path", 4096},
+    // Container and pod (docs/api.md, "Workload filters"); no control characters.
+    {"vigil.v1.Container.id", 256},
+    {"vigil.v1.Container.runtime", 32},
+    {"vigil.v1.Container.name", 256},
+    {"vigil.v1.Container.image", 1024},
+    {"vigil.v1.Container.pod", 256},  // a DNS subdomain: 253
+    {"vigil.v1.Container.pod_uid", 128},
+    {"vigil.v1.Container.k8s_ns", 128},  // a DNS label: 63
+    {"vigil.v1.Container.labels", 64},
+    {"vigil.v1.Label.key", 256},
+    {"vigil.v1.Label.value", 1024},
 });
 
 // The row for `field`; at compile time an unknown name is an error.

@@ -13,6 +13,7 @@
 
 #include "vigil/agent/bpf_env.h"
 #include "vigil/agent/config.h"
+#include "vigil/agent/container_table.h"
 #include "vigil/agent/enroll.h"
 #include "vigil/agent/model_update.h"
 #include "vigil/agent/pipeline.h"
@@ -72,6 +73,12 @@ class Agent {
   void set_running_model(std::shared_ptr<const ScoringModel> model);
   void apply_feedback(const std::string& alert_id, const std::string& label);
   void schedule_flush();
+  // The container table, if configured and a cgroup2 mount is there.
+  void start_containers();
+  // What the image profiles learned, to the collector (everything again after
+  // a reconnect); the fleet's profiles come back through the shipper.
+  void ship_image_observations();
+  void apply_image_profiles(const v1::ImageProfiles& fleet);
   [[nodiscard]] v1::Health health();
 
   AgentConfig config_;
@@ -87,6 +94,7 @@ class Agent {
   std::vector<std::unique_ptr<Probe>> probes_;
   std::vector<HookStatus> missing_;  // requested families this build lacks
   ProcessTable table_;
+  std::unique_ptr<ContainerTable> containers_;  // null: containers off or no cgroup2
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<RingReader> reader_;
   std::unique_ptr<Spool> spool_;
@@ -103,7 +111,8 @@ class Agent {
   std::unique_ptr<HttpServer> metrics_;
   mutable std::mutex metrics_mu_;
   std::string metrics_snapshot_;
-  double last_health_cpu_s_ = 0;  // CPU seconds at the previous health snapshot
+  std::uint64_t image_connections_ = 0;  // shipper connections() at the last resend
+  double last_health_cpu_s_ = 0;         // CPU seconds at the previous health snapshot
   std::chrono::steady_clock::time_point last_health_at_{};
 };
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vigil/agent/runtime_client.h"
 #include "vigil/result.h"
 
 namespace vigil::agent {
@@ -14,6 +15,20 @@ namespace vigil::agent {
 inline constexpr std::string_view kVersion = "0.1.0";
 
 enum class OutputFormat : std::uint8_t { kJson, kText };
+
+// Container attribution (the `containers:` section; docs/configuration.md).
+struct ContainersConfig {
+  bool enabled = true;
+  std::string cgroup_root = "auto";  // the cgroup2 mount; auto: from /proc/self/mountinfo
+  // RUNTIME:PATH, asked in this order for names, images and pods; an absent
+  // socket is skipped (attribution then comes from cgroup paths alone).
+  std::vector<std::string> runtime_sockets = default_runtime_sockets();
+  // containers/storage graph roots (Podman, CRI-O): names and images read
+  // from their records first, in time for a new container's first exec.
+  std::vector<std::string> storage_roots = {"/var/lib/containers/storage"};
+  std::uint32_t lookup_timeout_ms = 1000;  // per runtime call, off the event path
+  std::size_t capacity = 65536;            // cgroups tracked
+};
 
 struct AgentConfig {
   std::string host_id;  // empty = hostname
@@ -70,6 +85,13 @@ struct AgentConfig {
   // `model_release_pubkey` (the offline release key); ed25519, 64 hex
   // characters each. docs/security.md, "Models".
   double baseline_warmup_s = 600;  // novelties (parent->child, W+X users, beacons) learned silently
+  // Container image profiles (container-shell-novel, docs/detections.md): how
+  // long after an image's first sighting (fleet-wide) its shells are learned,
+  // how many images are kept, and how long a novel (image, shell) stays quiet
+  // on this host after it was raised.
+  std::uint64_t image_learning_window_s = 600;
+  std::size_t image_profiles_max = 4096;
+  std::uint64_t image_realert_s = 3600;
   std::string model_path;
   std::string model_pubkey;
   std::string model_release_pubkey;
@@ -91,6 +113,7 @@ struct AgentConfig {
   bool builtin_rules = true;
   std::vector<std::string> disabled_rules;
   bool check_rules = false;  // --check-rules: list what loaded and exit
+  ContainersConfig containers;
 };
 
 // Known probe family names, in load order.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "vigil/agent/awareness.h"
+#include "vigil/agent/image_profiles.h"
 #include "vigil/agent/indicators.h"
 #include "vigil/agent/process_table.h"
 #include "vigil/agent/rule_event.h"
@@ -33,11 +34,15 @@ class StatefulDetectors {
   void set_baseline_config(BaselineConfig config) { baseline_ = Baseline(config); }
   [[nodiscard]] Baseline& baseline() { return baseline_; }
   [[nodiscard]] const Baseline& baseline() const { return baseline_; }
+  // Per-image shell profiles (container-shell-novel), fed with the fleet's by the agent.
+  [[nodiscard]] ImageProfiles& image_profiles() { return images_; }
+  [[nodiscard]] const ImageProfiles& image_profiles() const { return images_; }
 
  private:
   [[nodiscard]] bool relayed_shell(const Event& e, const ProcessTable& table, double now) const;
 
   Baseline baseline_;
+  ImageProfiles images_;
   RhythmTracker rhythm_;
   ConnectScanTracker connect_scans_;
   CrashSpreadTracker crash_spread_;

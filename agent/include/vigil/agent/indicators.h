@@ -34,6 +34,9 @@ struct Indicator {
 
 // Every indicator this build knows, for docs and tests.
 [[nodiscard]] std::span<const Indicator> all_indicators();
+// C++ indicators with no feature slot yet (scored by their severity floor
+// only, like a Sigma rule without a slot); find_indicator knows them too.
+[[nodiscard]] std::span<const Indicator> unslotted_indicators();
 // The indicator with this id (nullptr if none).
 [[nodiscard]] const Indicator* find_indicator(std::string_view id);
 

@@ -13,6 +13,7 @@
 
 #include "vigil/agent/alert_format.h"
 #include "vigil/agent/awareness.h"
+#include "vigil/agent/container_table.h"
 #include "vigil/agent/decoder.h"
 #include "vigil/agent/detectors.h"
 #include "vigil/agent/indicators.h"
@@ -100,6 +101,10 @@ class Pipeline {
   // incident lines are then not written: Falco consumers expect alerts only).
   void set_falco_alerts(bool on) { falco_alerts_ = on; }
 
+  // Bookkeeping events (kCgroup: the container table's feed) go to the event
+  // output too; they are never scored or shipped.
+  void set_raw_events(bool on) { raw_events_ = on; }
+
   // Installs a scoring model; takes effect from the next event (hot swap).
   void set_model(std::shared_ptr<const ScoringModel> model) {
     if (model_) {
@@ -128,6 +133,15 @@ class Pipeline {
   // Every event, scored, after the local outputs (not owned; may be null).
   void set_scored_sink(ScoredEventSink* sink) { scored_ = sink; }
 
+  // What the host is (pid 1's namespaces, its root filesystem's device), for
+  // the container rules' fields; unknown until set, and those rules then
+  // never match (host_relation.h).
+  void set_host_identity(const HostIdentity& host) { container_watch_ = ContainerWatch(host); }
+  [[nodiscard]] const ContainerWatch& container_watch() const { return container_watch_; }
+
+  // The container table (not owned; may be null: events carry no container).
+  void set_containers(ContainerTable* containers) { containers_ = containers; }
+
   // Takes one raw record. Malformed records are counted (decoder stats). The
   // records of one drain are processed at on_batch_end, in kernel time order
   // across the probe families' ring buffers (or when kMaxPending are waiting).
@@ -142,7 +156,8 @@ class Pipeline {
   void set_baseline_config(BaselineConfig config) { detectors_.set_baseline_config(config); }
 
   // Analyst feedback on an alert this agent raised. `benign` suppresses the
-  // alert's first indicator for its executable on this host from now on;
+  // alert's first indicator for its executable on this host from now on (in
+  // a container with a known image: for that image only);
   // `malicious` lifts such a suppression. Returns false for unknown alert ids
   // (too old, or raised by an earlier run).
   bool apply_feedback(std::string_view alert_id, std::string_view label);
@@ -157,6 +172,10 @@ class Pipeline {
 
   [[nodiscard]] Level level() const { return level_.level(); }
   [[nodiscard]] const Baseline& baseline() const { return detectors_.baseline(); }
+  // Per-image shell profiles (container-shell-novel): configured, fed with the
+  // fleet's and persisted by the agent.
+  [[nodiscard]] ImageProfiles& image_profiles() { return detectors_.image_profiles(); }
+  [[nodiscard]] const ImageProfiles& image_profiles() const { return detectors_.image_profiles(); }
 
   [[nodiscard]] const DecodeStats& decode_stats() const { return decoder_.stats(); }
   // Resynced periodically by the agent (boot_to_unix_offset_ns), so a wall
@@ -202,6 +221,7 @@ class Pipeline {
   OutputFormat alert_format_ = OutputFormat::kJson;
   std::uint32_t alert_threshold_ = 50;
   bool falco_alerts_ = false;
+  bool raw_events_ = false;
   std::string alert_buf_;
   LevelTracker level_;
   AttentionFocus focus_;
@@ -216,6 +236,8 @@ class Pipeline {
   std::deque<std::string> alert_order_;
   std::unordered_set<std::string> suppressed_;
   ScoredEventSink* scored_ = nullptr;
+  ContainerWatch container_watch_;
+  ContainerTable* containers_ = nullptr;
   std::unique_ptr<evo::DatasetWriter> recorder_;
   RecordLabel record_label_ = RecordLabel::kBenign;
   PipelineStats stats_;
@@ -228,6 +250,9 @@ class Pipeline {
   Scored score_event();
   void record_sample();
   void remember_alert_key();
+  // What a benign label suppresses: "indicator>executable", plus ">image" for
+  // an event in a container whose image is known.
+  void suppression_key(const Indicator& hit, std::string& out) const;
   void write_level_change(const LevelChange& change, std::uint64_t ts_ns);
   void write_incident_update(std::uint64_t id, std::uint64_t count);
 };

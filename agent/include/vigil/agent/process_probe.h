@@ -1,5 +1,5 @@
 // The process probe family (bpf/process.bpf.c): exec, fork, exit, set*id,
-// capset, ptrace, cross-user kill.
+// capset, ptrace, cross-user kill, setns/unshare, cgroup v2 mkdir/rmdir.
 #pragma once
 
 #include <memory>

@@ -1,6 +1,6 @@
 // What the agent knows about every live process: seeded from /proc at start,
-// then kept current by exec/fork/exit events. Bounded: when full, the least
-// recently seen process is evicted (and counted).
+// then kept current by exec/fork/exit/ns_change events. Bounded: when full,
+// the least recently seen process is evicted (and counted).
 #pragma once
 
 #include <array>
@@ -39,6 +39,11 @@ struct ProcessInfo {
   // at fork and kept through exec, setsid and the death of its parents, so work
   // spread over many short-lived processes of one session adds up. 0: unknown.
   std::uint32_t tree = 0;
+  // Its namespaces and effective capabilities: from /proc when seeded, from
+  // the kernel at exec and fork, updated by setns/unshare (and cap_eff by
+  // set*id/capset). Per process: a thread that alone calls setns moves the
+  // whole entry.
+  Namespaces ns;
 };
 
 // True for programs whose children are new sessions (sshd, login, systemd, cron,
@@ -84,8 +89,21 @@ class ProcessTable {
   // Parses one /proc/PID entry.
   [[nodiscard]] Result<ProcessInfo> read_proc(std::uint32_t pid) const;
 
-  // Updates the table from `event` and fills its exe and args.
+  // Updates the table from `event` and fills its exe, args, ns and host_ns.
+  // e.ns: exec and ns_change the process's after the call; fork the child's
+  // (the parent's when the kernel could not reach the child); any other event
+  // its process's as the table knows them (unknown: zero). ns_change also gets
+  // NsChangeData::before from the table (unknown for a process first seen
+  // then). host_ns: ns known and its mnt, pid, net and user are the host's.
   void apply(Event& event);
+
+  // The host's namespaces: proc_root/1's (kthreadd's when init's are hidden),
+  // read when the table is made (zero when unreadable or proc_root is empty;
+  // then no event is in them).
+  [[nodiscard]] const Namespaces& host_namespaces() const { return host_ns_; }
+  void set_host_namespaces(const Namespaces& ns) { host_ns_ = ns; }
+  // ns is known and its mnt, pid, net and user namespaces are the host's.
+  [[nodiscard]] bool in_host_namespaces(const Namespaces& ns) const;
 
   [[nodiscard]] const ProcessInfo* find(std::uint32_t pid) const;
   // pid, parent, grandparent, ... up to max_depth entries, stopping at unknowns.
@@ -128,6 +146,8 @@ class ProcessTable {
   // The target of proc_root/PID/fd/FD starts with `prefix`.
   [[nodiscard]] bool fd_is(std::uint32_t pid, const char* fd, std::string_view prefix) const;
   ProcessInfo* find_or_load(std::uint32_t pid);
+  // apply() without host_ns.
+  void apply_process(Event& e);
   void erase(std::uint32_t pid);
   // Sets a new entry's tree from its parent's (the parent's own pid when the
   // parent is unknown).
@@ -142,6 +162,7 @@ class ProcessTable {
   std::vector<Map::node_type> spare_;
   std::list<std::uint32_t> spare_lru_;
   ProcessTableStats stats_;
+  Namespaces host_ns_;
   // The last exit applied: its pid and tree (exits are scored after apply()).
   std::uint32_t exited_pid_ = 0;
   std::uint32_t exited_tree_ = 0;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "vigil/agent/host_relation.h"
 #include "vigil/agent/process_table.h"
 #include "vigil/agent/sigma.h"
 #include "vigil/event.h"
@@ -27,8 +28,10 @@ class RuleEventBuilder {
  public:
   // Fills `out` for `event`; false when no Sigma category applies (fork, exit
   // without a crash storm, network summaries, refused syscalls, ...).
+  // `host`: the event's relation to the host (ContainerWatch), for the
+  // ns.host, ns.entered_host, container.host_* and HostFilesystem fields.
   bool build(const Event& event, const ProcessTable& table, sigma::RuleEvent& out,
-             const ExecLinks& links = {});
+             const ExecLinks& links = {}, const HostRelation& host = {});
 
  private:
   std::string_view number(std::size_t slot, std::uint64_t value);
@@ -37,8 +40,9 @@ class RuleEventBuilder {
   std::string command_line_;
   std::string parent_command_line_;
   // Decimal renderings of numeric fields, one buffer per field that needs one.
-  std::array<std::array<char, 24>, 8> numbers_{};
-  std::array<std::uint8_t, 8> number_len_{};
+  static constexpr std::size_t kNumberSlots = 16;
+  std::array<std::array<char, 24>, kNumberSlots> numbers_{};
+  std::array<std::uint8_t, kNumberSlots> number_len_{};
   // uid -> name, read once from /etc/passwd per uid (bounded).
   struct UserCache {
     std::uint32_t uid = 0;

@@ -48,7 +48,7 @@ class RulePack {
 
   // Appends the indicators of the rules `event` matches to `hits`.
   void evaluate(const Event& event, const ProcessTable& table, std::vector<const Indicator*>& hits,
-                const ExecLinks& links = {}) const;
+                const ExecLinks& links = {}, const HostRelation& host = {}) const;
 
   [[nodiscard]] const sigma::RuleSet& rules() const { return *set_; }
   [[nodiscard]] std::size_t size() const { return set_->size(); }

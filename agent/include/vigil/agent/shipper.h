@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -53,6 +54,9 @@ struct ShipperStats {
   std::uint64_t feedback = 0;
   std::uint64_t model_updates = 0;
   std::uint64_t rule_pack_updates = 0;
+  std::uint64_t image_observations_sent = 0;     // ImageObservations messages written
+  std::uint64_t image_observations_dropped = 0;  // over the queue bound (sent again on reconnect)
+  std::uint64_t image_profiles_received = 0;     // ImageProfiles messages from the collector
   std::uint64_t spool_errors = 0;
   std::string last_error;
 };
@@ -92,6 +96,20 @@ class Shipper {
     std::lock_guard lock(mu_);
     on_rule_pack_ = std::move(handler);
   }
+  // Called on the reader thread for the fleet's image profiles.
+  void set_image_profiles_handler(std::function<void(const v1::ImageProfiles&)> handler) {
+    std::lock_guard lock(mu_);
+    on_image_profiles_ = std::move(handler);
+  }
+  // Agent loop: what the agent learned about container images. Written on the
+  // stream before the next batch; queued while disconnected (at most
+  // kMaxQueuedObservations messages, the oldest dropped): the agent sends
+  // everything again after each connect (connections()).
+  void send_image_observations(v1::ImageObservations&& observations);
+  // Streams established so far (hello acked); a change means a new stream.
+  [[nodiscard]] std::uint64_t connections() const {
+    return connections_.load(std::memory_order_relaxed);
+  }
   // Reported in the next hello.
   void set_rule_pack_version(const std::string& version) {
     std::lock_guard lock(mu_);
@@ -130,6 +148,10 @@ class Shipper {
   std::function<void(const v1::ModelUpdate&)> on_model_;
   std::function<void(const v1::RulePackUpdate&)> on_rule_pack_;
   std::function<void(const v1::Feedback&)> on_feedback_;
+  std::function<void(const v1::ImageProfiles&)> on_image_profiles_;
+  static constexpr std::size_t kMaxQueuedObservations = 64;
+  std::deque<v1::AgentMessage> observations_;  // under mu_
+  std::atomic<std::uint64_t> connections_{0};
   grpc::ClientContext* live_ctx_ = nullptr;  // to cancel a session on stop
   bool credentials_changed_ = false;         // set_client_certificate, under mu_
   ShipperStats stats_;

@@ -30,17 +30,18 @@ namespace vigil::agent::sigma {
 // Logsource categories vigil produces (product: linux). The first group are
 // Sigma's own names; the rest are vigil's for what Sigma has no name for.
 enum class Category : std::uint8_t {
-  kProcessCreation,    // exec
-  kFileEvent,          // any file change (create, write, chmod, rename, unlink, ...)
-  kFileChange,         // content or metadata change of an existing file
-  kFileRename,         // rename: TargetFilename is the new name, SourceFilename the old
-  kFileDelete,         // unlink
-  kFileAccess,         // vigil: a sensitive file read (credential stores)
-  kNetworkConnection,  // connect, accept, listen
-  kPtrace,             // vigil: ptrace requests
-  kMemory,             // vigil: W+X, RW->RX, memfd, fileless exec, injection
-  kPrivilege,          // vigil: set*id, capset
-  kProcessTermination, // vigil: exit (crash storms)
+  kProcessCreation,     // exec
+  kFileEvent,           // any file change (create, write, chmod, rename, unlink, ...)
+  kFileChange,          // content or metadata change of an existing file
+  kFileRename,          // rename: TargetFilename is the new name, SourceFilename the old
+  kFileDelete,          // unlink
+  kFileAccess,          // vigil: a sensitive file read (credential stores)
+  kNetworkConnection,   // connect, accept, listen
+  kPtrace,              // vigil: ptrace requests
+  kMemory,              // vigil: W+X, RW->RX, memfd, fileless exec, injection
+  kPrivilege,           // vigil: set*id, capset
+  kProcessTermination,  // vigil: exit (crash storms)
+  kNamespaceChange,     // vigil: setns, unshare that succeeded
   kCount,
 };
 inline constexpr std::size_t kCategories = static_cast<std::size_t>(Category::kCount);
@@ -52,36 +53,62 @@ inline constexpr std::size_t kCategories = static_cast<std::size_t>(Category::kC
 // decimal). A field that does not apply to an event is absent, which is not
 // the same as empty (`exists` tells them apart).
 enum class Field : std::uint8_t {
-  kImage,              // executable path
-  kOriginalFileName,   // never present on Linux (kept so rules naming it load)
-  kCommandLine,        // argv joined with spaces
-  kCurrentDirectory,   // cwd (absent when unknown)
-  kUser,               // user name of the real uid (numeric if unknown)
-  kLogonId,            // login uid (loginuid), decimal
-  kParentImage,        // parent's executable
-  kParentCommandLine,  // parent's argv joined
-  kProcessId,          // pid
-  kParentProcessId,    // ppid
-  kTargetFilename,     // file events: the path written (rename: the new name)
-  kSourceFilename,     // file_rename: the old name
-  kDestinationIp,      // network: remote address
-  kDestinationPort,    // network: remote port
-  kDestinationHostname,// never present: no DNS on the hot path (docs say so)
-  kSourceIp,           // network: local address
-  kSourcePort,         // network: local port
-  kInitiated,          // network: "true" for connect, "false" for accept/listen
-  kProtocol,           // network: tcp/udp
-  kUid,                // real uid, decimal
-  kEuid,               // effective uid, decimal
-  kTargetProcessId,    // ptrace/kill/inject: the target pid
-  kTargetImage,        // ptrace/inject: the target's executable, when known
-  kRequest,            // ptrace request name (PTRACE_ATTACH, ...), memory op name
-  kEventType,          // vigil's event type name (exec, connect, wx_memory, ...)
-  kFileMode,           // chmod: octal mode (e.g. 4755)
-  kComm,               // task comm
-  kStdinImage,         // exec: the program writing into this process's stdin pipe (vigil)
-  kStdinCommandLine,   // exec: ... and its command line (vigil)
-  kStdoutImage,        // exec: the shell reading this process's stdout pipe (vigil)
+  kImage,                // executable path
+  kOriginalFileName,     // never present on Linux (kept so rules naming it load)
+  kCommandLine,          // argv joined with spaces
+  kCurrentDirectory,     // cwd (absent when unknown)
+  kUser,                 // user name of the real uid (numeric if unknown)
+  kLogonId,              // login uid (loginuid), decimal
+  kParentImage,          // parent's executable
+  kParentCommandLine,    // parent's argv joined
+  kProcessId,            // pid
+  kParentProcessId,      // ppid
+  kTargetFilename,       // file events: the path written (rename: the new name)
+  kSourceFilename,       // file_rename: the old name
+  kDestinationIp,        // network: remote address
+  kDestinationPort,      // network: remote port
+  kDestinationHostname,  // never present: no DNS on the hot path (docs say so)
+  kSourceIp,             // network: local address
+  kSourcePort,           // network: local port
+  kInitiated,            // network: "true" for connect, "false" for accept/listen
+  kProtocol,             // network: tcp/udp
+  kUid,                  // real uid, decimal
+  kEuid,                 // effective uid, decimal
+  kTargetProcessId,      // ptrace/kill/inject: the target pid
+  kTargetImage,          // ptrace/inject: the target's executable, when known
+  kRequest,              // ptrace request name (PTRACE_ATTACH, ...), memory op name
+  kEventType,            // vigil's event type name (exec, connect, wx_memory, ...)
+  kFileMode,             // chmod: octal mode (e.g. 4755)
+  kComm,                 // task comm
+  kStdinImage,           // exec: the program writing into this process's stdin pipe (vigil)
+  kStdinCommandLine,     // exec: ... and its command line (vigil)
+  kStdoutImage,          // exec: the shell reading this process's stdout pipe (vigil)
+  // Container and Kubernetes context (Falco's names), present when the event
+  // comes from a container and the value is known (docs/detections.md).
+  kContainerId,         // container.id: the full id
+  kContainerName,       // container.name
+  kContainerImage,      // container.image: as the runtime names it (repo:tag)
+  kContainerImageRepo,  // container.image.repository
+  kContainerImageTag,   // container.image.tag
+  kContainerRuntime,    // container.runtime (alias container.type)
+  kK8sPod,              // k8s.pod (alias k8s.pod.name)
+  kK8sPodUid,           // k8s.pod.uid
+  kK8sNs,               // k8s.ns (alias k8s.ns.name)
+  // Namespaces, present when the task's are known.
+  kHostNs,  // host_ns: 'true' when mnt, pid, net and user are the host's
+  kNsMnt,   // ns.mnt ... ns.cgroup: inode numbers, decimal
+  kNsPid,
+  kNsNet,
+  kNsUser,
+  kNsUts,
+  kNsIpc,
+  kNsCgroup,
+  kNsPidInNs,          // ns_pid (alias proc.vpid): the pid inside its pid namespace
+  kNsHost,             // ns.host: the kinds shared with the host ("mnt,pid,net,...")
+  kNsEnteredHost,      // ns.entered_host: namespace_change: host kinds entered
+  kContainerHostNs,    // container.host_ns: a container's judgement (HostRelation)
+  kContainerHostCaps,  // container.host_caps: ... its escape-grade capabilities
+  kHostFilesystem,     // HostFilesystem: file on the host's root fs from another root
   kCount,
 };
 inline constexpr std::size_t kFields = static_cast<std::size_t>(Field::kCount);
@@ -132,14 +159,14 @@ enum class Level : std::uint8_t { kInformational, kLow, kMedium, kHigh, kCritica
 
 // A compiled rule's provenance and what a match means.
 struct RuleInfo {
-  std::string id;            // Sigma `id` (a UUID for SigmaHQ's rules)
-  std::string name;          // Sigma `name`, if any (vigil's pack: the indicator id)
+  std::string id;    // Sigma `id` (a UUID for SigmaHQ's rules)
+  std::string name;  // Sigma `name`, if any (vigil's pack: the indicator id)
   std::string title;
   std::string author;
-  std::string reference;     // first `references` entry
+  std::string reference;  // first `references` entry
   std::string description;
   std::string status;
-  std::string file;          // the file it came from
+  std::string file;                 // the file it came from
   std::vector<std::string> attack;  // ATT&CK ids from tags (attack.t1059.004 -> T1059.004)
   Level level = Level::kMedium;
   std::uint8_t severity = 45;
@@ -160,10 +187,10 @@ struct RuleCounters {
 struct LoadReport {
   struct Entry {
     std::string file;
-    std::string rule;    // id or title; empty for a file-level problem
+    std::string rule;  // id or title; empty for a file-level problem
     bool loaded = false;
     bool skipped = false;  // well-formed, but for a logsource vigil does not produce
-    std::string reason;  // why not (exact: the YAML error, the unknown field or modifier)
+    std::string reason;    // why not (exact: the YAML error, the unknown field or modifier)
   };
   std::vector<Entry> entries;
   std::size_t files = 0;

@@ -35,9 +35,13 @@ struct CollectorConfig {
   std::uint32_t max_agents = 10000;    // concurrent agent streams (0: no limit)
   std::uint32_t max_events_per_s = 0;  // per agent stream (0: no limit)
   std::uint32_t ingest_writers = 4;    // threads writing agents' messages to RocksDB
-  std::string metrics_listen;          // Prometheus /metrics on HOST:PORT; empty = off
-  std::string web_listen;              // the read-only web view on HOST:PORT; empty = off
-  std::filesystem::path token_file;    // API tokens with roles (tokens.h); the web view needs one
+  // Fleet image profiles (image_profiles.h): images kept at most, and how
+  // often changes are sent to agents.
+  std::size_t image_profiles_max = 100'000;
+  std::uint32_t image_profiles_debounce_ms = 1000;
+  std::string metrics_listen;        // Prometheus /metrics on HOST:PORT; empty = off
+  std::string web_listen;            // the read-only web view on HOST:PORT; empty = off
+  std::filesystem::path token_file;  // API tokens with roles (tokens.h); the web view needs one
   // Enrollment (enroll.h): the issuing CA that signs agents' certificates (its
   // certificate, then the chain up to tls_ca's root; its key), and how long
   // those certificates live: enroll_cert_lifetime_s if set, else enroll_cert_days.

@@ -97,6 +97,13 @@ class Ingest final : public v1::AgentService::CallbackService {
   void set_hello_hook(std::function<void(const std::string&, const v1::Hello&)> hook) {
     hello_hook_ = std::move(hook);
   }
+  // Called for each ImageObservations after the hello, on a writer thread (set
+  // before serving); an error refuses the stream (kStorage for kIo, else
+  // kProtocol). Without a hook they are read and ignored.
+  void set_image_observations_hook(
+      std::function<Result<void>(const std::string&, const v1::ImageObservations&)> hook) {
+    image_observations_hook_ = std::move(hook);
+  }
   [[nodiscard]] const IngestStats& stats() const { return stats_; }
   [[nodiscard]] CorrelatorStats correlation_stats();
   // mTLS: every stream must present a verified client certificate, and its
@@ -154,6 +161,8 @@ class Ingest final : public v1::AgentService::CallbackService {
   std::map<std::string, std::unique_ptr<std::mutex>> writer_mu_;  // under agents_mu_; never erased
   IngestStats stats_;
   std::function<void(const std::string&, const v1::Hello&)> hello_hook_;
+  std::function<Result<void>(const std::string&, const v1::ImageObservations&)>
+      image_observations_hook_;
   std::function<Result<void>(const std::string&)> admit_;
   bool require_identity_ = false;
   std::uint32_t max_agents_ = 0;

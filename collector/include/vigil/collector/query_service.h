@@ -17,8 +17,11 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
  public:
   QueryServiceImpl(Store& store, AlertHub& hub, Ingest& ingest, Authorizer auth = {})
       : store_(store), hub_(hub), ingest_(ingest), auth_(auth) {}
-  // Called after each accepted label (the evolution's feedback trigger).
-  void set_feedback_hook(std::function<void()> hook) { feedback_hook_ = std::move(hook); }
+  // Called after each accepted label with the labelled alert and the label
+  // (the evolution's feedback trigger; image profiles learn benign shells).
+  void set_feedback_hook(std::function<void(const v1::Alert&, const std::string&)> hook) {
+    feedback_hook_ = std::move(hook);
+  }
 
   grpc::ServerUnaryReactor* FleetReport(grpc::CallbackServerContext* ctx,
                                         const v1::FleetReportRequest* req,
@@ -43,7 +46,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   AlertHub& hub_;
   Ingest& ingest_;
   Authorizer auth_;
-  std::function<void()> feedback_hook_;
+  std::function<void(const v1::Alert&, const std::string&)> feedback_hook_;
 };
 
 inline constexpr std::uint32_t kDefaultAgentsPageSize = 500;

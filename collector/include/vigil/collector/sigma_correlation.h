@@ -60,6 +60,14 @@ enum class Field : std::uint8_t {
   // the nearest ancestor (or the shell itself) that accepted one. Absent
   // otherwise, so grouping by it links an accept only to its own descendants.
   kLineage,
+  // The event's container (absent for the host's events): `container.id`,
+  // `container.name`, `container.image`, `k8s.pod` (also `k8s.pod.name`),
+  // `k8s.ns` (also `k8s.ns.name`), Falco's names.
+  kContainerId,
+  kContainerName,
+  kContainerImage,
+  kK8sPod,
+  kK8sNs,
   kCount,
 };
 [[nodiscard]] std::optional<Field> field_from_string(std::string_view name);

@@ -133,6 +133,10 @@ class Store {
   [[nodiscard]] Result<void> put_rule_pack(const v1::RulePackRecord& record);
   [[nodiscard]] Result<std::optional<v1::RulePackRecord>> get_rule_pack(const std::string& version);
   [[nodiscard]] std::vector<v1::RulePackRecord> rule_packs();
+  // Fleet image profiles (image_profiles column family, key = the profile key;
+  // image_profiles.h): one WriteBatch for all of `profiles`.
+  [[nodiscard]] Result<void> put_image_profiles(const std::vector<v1::ImageProfile>& profiles);
+  [[nodiscard]] std::vector<v1::ImageProfile> image_profiles();
   // Small named records in the meta column family (e.g. the rollout state).
   [[nodiscard]] Result<void> put_meta(const std::string& key, const std::string& value);
   [[nodiscard]] Result<std::optional<std::string>> get_meta(const std::string& key);
@@ -172,6 +176,7 @@ enum Cf : std::size_t {
   kMeta,
   kRulePacks,
   kRollups,
+  kImageProfiles,
   kCfCount
 };
 

@@ -41,6 +41,7 @@ enum class Reason : std::uint8_t {
   kTooLarge,
   kBadFeatures,
   kBadId,
+  kBadText,  // a container, image, pod, namespace or label with a control character
   kCount_,
 };
 inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::kCount_);
