@@ -505,9 +505,13 @@ void ProcessTable::apply_process(Event& e) {
         if (n > 0) {
           p.cwd.assign(buf, static_cast<std::size_t>(n));
         }
-        if (!p.exe.empty() && p.exe.front() != '/') {
-          // A relative path (./x, execveat with a dirfd): the kernel's own link
-          // is authoritative while the process lives.
+        if (!p.exe.empty() && (p.exe.front() != '/' || p.exe.starts_with("/proc/"))) {
+          // A relative path (./x, execveat with a dirfd) or a /proc link that
+          // names no file of its own (/proc/self/exe: busybox running an
+          // applet, a program re-executing itself; /proc/self/fd/N: fexecve):
+          // the kernel's own link is authoritative while the process lives.
+          // (/dev/fd/N is left as given: runc starts `runc init` that way, and
+          // the container's own program may already have replaced it.)
           std::snprintf(path, sizeof(path), "%s/%u/exe", proc_root_.c_str(), e.pid);
           const ssize_t m = readlink(path, buf, sizeof(buf));
           if (m > 0) {

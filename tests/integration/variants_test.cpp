@@ -174,6 +174,26 @@ TEST_F(Variants, ConnectScanWithOneProcessPerPortAndMixedTools) {
   EXPECT_TRUE(lineage_has(hits[0], loop) || e["ppid"] == loop) << hits[0].dump();
 }
 
+TEST_F(Variants, ReExecThroughProcSelfExeKeepsTheDroppedProgramsPath) {
+  // A dropped program that re-executes itself through /proc/self/exe (as
+  // busybox runs its applets, or malware shedding its path): the exec names
+  // /proc/self/exe, and only the kernel's link says the program is still the
+  // one in a writable location.
+  const auto bin = dir_.path() / "bin";
+  fs::create_directories(bin);
+  const auto payload = bin / "busybox";  // busybox picks its applet by argv[0]
+  fs::copy_file("/bin/busybox", payload);
+  run_sh(payload.string() + " sh -c 'sleep 3; true'");
+  const auto hits = wait_for("exec-writable-location", [&](const nlohmann::json& j) {
+    const auto& e = j["event"];
+    return e.value("filename", "") == "/proc/self/exe" && !e["args"].empty() &&
+           e["args"][0] == "sleep";
+  });
+  ASSERT_FALSE(hits.empty()) << "the re-executed applet was not tied to its program:\n"
+                             << slurp(scored());
+  EXPECT_EQ(hits[0]["event"]["exe"], payload.string()) << hits[0].dump();
+}
+
 TEST_F(Variants, DropperSplitOverThreeUnrelatedProcesses) {
   // One process writes the payload, a second (a child of a shell that is gone
   // by then) makes it executable, a third, in another branch, runs it. No

@@ -173,6 +173,27 @@ TEST(ProcessTable, BoundedWithLruEviction) {
   EXPECT_EQ(t.stats().evictions, 1U);
 }
 
+TEST(ProcessTable, ExecThroughProcSelfExeOrAnFdNamesTheRealProgram) {
+  // busybox's `sh -c` re-executes /proc/self/exe with argv[0] "sh"; fexecve
+  // runs /proc/self/fd/N: neither path says which program runs, the kernel's link does.
+  test::TempDir proc;
+  fake_proc(proc.path(), 40, 1, "exe", "/bin/busybox", std::string("sh\0", 3), 0, 0);
+  fake_proc(proc.path(), 41, 1, "6", "/usr/bin/payload", std::string("x\0", 2), 0, 0);
+  fake_proc(proc.path(), 42, 1, "true", "/usr/bin/true", std::string("true\0", 5), 0, 0);
+  ProcessTable t(10, proc.path());
+  const auto exec = [&](std::uint32_t pid, const std::string& filename) {
+    Event e = make(EventType::kExec, pid, 1);
+    e.exe = filename;
+    e.data = ExecData{.filename = filename};
+    t.apply(e);
+    return e.exe;
+  };
+  EXPECT_EQ(exec(40, "/proc/self/exe"), "/bin/busybox");
+  EXPECT_EQ(exec(41, "/proc/self/fd/6"), "/usr/bin/payload");
+  // An ordinary absolute path is taken as the kernel gave it (no readlink).
+  EXPECT_EQ(exec(42, "/bin/true"), "/bin/true");
+}
+
 TEST(ProcessTable, UnknownPidIsReadFromProcLate) {
   test::TempDir proc;
   fake_proc(proc.path(), 77, 1, "late", "/usr/bin/late", std::string("late\0", 5), 5, 5);
