@@ -298,8 +298,18 @@ static __always_inline __u32 path__watch_flags(const char *upath, int dirfd, __u
 	buf = bpf_map_lookup_elem(&path_scratch, &zero);
 	if (!buf)
 		return 0;
-	if (bpf_probe_read_user_str(buf, VIGIL_PATH_LEN, upath) < 0)
-		return 0;
+	if (bpf_probe_read_user_str(buf, VIGIL_PATH_LEN, upath) < 0) {
+		/* Not in memory yet (a page the syscall itself faults in; the
+		 * exit reads it): undecidable here, so reported, with the base a
+		 * relative path resolves against. Never a way around the watch. */
+		base_d = dentry__base(dirfd);
+		if (!base_d)
+			return 0;
+		*base = VIGIL_BASE_DIR;
+		*base_dentry = (__u64)base_d;
+		*fflags |= VIGIL_FILE_F_NONCANONICAL;
+		return unsure;
+	}
 	shape = path__shape(buf);
 	if (buf[0] == '/') {
 		*base = VIGIL_BASE_ABSOLUTE;
