@@ -44,6 +44,11 @@ foreach(_pkg agent collector)
 endforeach()
 install(FILES ${PROJECT_SOURCE_DIR}/docs/api.md ${PROJECT_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/vigilctl COMPONENT cli)
+# The labelled scenario recordings the shipped model was evolved on: the
+# collector's fleet evolution learns from them beside the fleet's own data
+# (evolve_scenario_dataset in collector.yaml; docs/learning.md).
+install(FILES ${PROJECT_SOURCE_DIR}/models/dataset.vds
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/vigil-collector COMPONENT collector)
 
 set(CPACK_PACKAGE_NAME vigil)
 set(CPACK_PACKAGE_VENDOR "vigil")

@@ -3,8 +3,10 @@
 # attack scenarios (positives: events with an indicator of severity >= 40), the
 # benign suite and routine administration that trips indicators
 # (deploy/benign-ops.sh) as negatives (every event), each run ROUNDS times
-# (default 2), merged into models/dataset.vds. Needs root (the agents load BPF programs)
-# and a build (deploy/test.sh or cmake + ninja).
+# (default 2), merged into models/dataset.vds (each recording one run, with its
+# duration; each attack event grouped by its strongest indicator: the
+# leave-one-scenario-out evaluation, deploy/evaluate.sh, needs both). Needs
+# root (the agents load BPF programs) and a build (deploy/test.sh or cmake + ninja).
 #   sudo deploy/record-dataset.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."

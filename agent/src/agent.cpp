@@ -29,6 +29,7 @@
 #include "vigil/log.h"
 #include "vigil/model_release.h"
 #include "vigil/pem.h"
+#include "vigil/wire_limits.h"
 
 namespace vigil::agent {
 namespace {
@@ -259,6 +260,8 @@ Result<void> Agent::start() {
     VLOG_INFO("baseline: {} known parent->child pairs", pipeline_->baseline().size());
   }
 
+  load_behaviours();
+
   pipeline_->image_profiles().set_config(
       ImageProfileConfig{.learning_window_s = config_.image_learning_window_s,
                          .max_images = config_.image_profiles_max,
@@ -421,8 +424,15 @@ int Agent::run() {
   schedule_stats();
   schedule_tick();
   schedule_flush();
-  VLOG_INFO("vigil-agent {} running on host {} ({} probe families)", kVersion, host_,
-            probes_.size());
+  if (config_.builtin_detections) {
+    VLOG_INFO("vigil-agent {} running on host {} ({} probe families)", kVersion, host_,
+              probes_.size());
+  } else {
+    VLOG_WARN(
+        "vigil-agent {} running on host {} ({} probe families) with BUILT-IN DETECTIONS OFF: "
+        "only the rarity path can alert",
+        kVersion, host_, probes_.size());
+  }
   io_.run();
   // Detach first, then drain: every record the kernel produced is read, and
   // the final kernel counters match what was decoded.
@@ -486,6 +496,7 @@ void Agent::schedule_tick() {
     const Level before = pipeline_->level();
     pipeline_->on_tick(static_cast<double>(boot.tv_sec) + static_cast<double>(boot.tv_nsec) / 1e9);
     expire_canary_model();
+    ship_behaviours();
     if (pipeline_->level() != before) {
       VLOG_INFO("host level {} -> {}", to_string(before), to_string(pipeline_->level()));
     }
@@ -662,6 +673,10 @@ Result<void> Agent::start_shipping() {
   });
   shipper_->set_image_profiles_handler([this](const v1::ImageProfiles& fleet) {
     boost::asio::post(io_, [this, fleet] { apply_image_profiles(fleet); });
+  });
+  // The fleet's prevalence table, applied between events like the image profiles.
+  shipper_->set_prevalence_handler([this](const v1::Prevalence& table) {
+    boost::asio::post(io_, [this, table] { apply_prevalence(table); });
   });
   ship_sink_ = std::make_unique<ShipSink>(*shipper_);
   pipeline_->set_scored_sink(ship_sink_.get());
@@ -843,6 +858,87 @@ void Agent::save_baseline() {
       !saved) {
     VLOG_WARN("image profiles not saved: {}", saved.error().message);
   }
+  if (config_.rarity) {
+    if (auto saved = pipeline_->save_behaviours(config_.state_dir / "behaviours.tsv"); !saved) {
+      VLOG_WARN("behaviours not saved: {}", saved.error().message);
+    }
+  }
+}
+
+void Agent::load_behaviours() {
+  pipeline_->set_builtin_detections(config_.builtin_detections);
+  if (!config_.builtin_detections) {
+    VLOG_WARN(
+        "BUILT-IN DETECTIONS ARE OFF (builtin_detections: false / --no-builtin-detections): "
+        "indicators, Sigma rules and stateful detectors raise nothing; only the rarity path "
+        "(rare-*) can alert. For evaluating it, not for protecting a host.");
+  }
+  pipeline_->set_rarity_config(
+      RarityConfig{.enabled = config_.rarity,
+                   .learn_s = config_.rarity_learn_s,
+                   .max_keys = config_.rarity_max_keys,
+                   .fleet_common_hosts = config_.rarity_fleet_common_hosts,
+                   .fleet_common_fraction = config_.rarity_fleet_common_fraction});
+  if (!config_.rarity) {
+    VLOG_INFO("rarity: off");
+    return;
+  }
+  const double now = static_cast<double>(std::time(nullptr));
+  auto& memory = pipeline_->rarity().memory();
+  if (auto loaded = pipeline_->load_behaviours(config_.state_dir / "behaviours.tsv", now);
+      !loaded) {
+    // Costs what was learned, not the agent: learning starts over (nothing is
+    // raised until the learning window has passed again).
+    VLOG_WARN("behaviours not loaded, learning again: {}", loaded.error().message);
+  }
+  if (memory.started() == 0) {
+    VLOG_INFO(
+        "rarity: nothing learned yet; behaviours are only learned for {:.0f} s from the "
+        "first event",
+        config_.rarity_learn_s);
+  } else if (memory.learning(now, config_.rarity_learn_s)) {
+    VLOG_INFO("rarity: {} behaviours known; learning only for another {:.0f} s", memory.size(),
+              config_.rarity_learn_s - (now - memory.started()));
+  } else {
+    VLOG_INFO("rarity: {} behaviours known; new rare behaviours in risky contexts raise rare-*",
+              memory.size());
+  }
+}
+
+void Agent::ship_behaviours() {
+  // Every 30 s: keys never reported, or last reported a day ago (the fleet
+  // keeps a host's key for its window only while it is reported again).
+  const auto now_steady = std::chrono::steady_clock::now();
+  if (!shipper_ || !config_.rarity || now_steady - last_behaviours_at_ < std::chrono::seconds(30)) {
+    return;
+  }
+  last_behaviours_at_ = now_steady;
+  auto& memory = pipeline_->rarity().memory();
+  const double now = static_cast<double>(std::time(nullptr));
+  // While disconnected the shipper would queue (and may drop) what is taken:
+  // keep the keys until a stream is up.
+  if (!memory.report_due(now) || !shipper_->stats().connected) {
+    return;
+  }
+  behaviour_hashes_.clear();
+  if (memory.take_report(now, wire::kMaxBehaviourKeys, behaviour_hashes_) == 0) {
+    return;
+  }
+  v1::BehaviourReport msg;
+  msg.mutable_keys()->Add(behaviour_hashes_.begin(), behaviour_hashes_.end());
+  shipper_->send_behaviours(std::move(msg));
+}
+
+void Agent::apply_prevalence(const v1::Prevalence& table) {
+  const auto keys = std::span<const std::uint64_t>(table.keys().data(),
+                                                   static_cast<std::size_t>(table.keys_size()));
+  const auto hosts = std::span<const std::uint32_t>(table.hosts().data(),
+                                                    static_cast<std::size_t>(table.hosts_size()));
+  if (auto r = pipeline_->rarity().apply_prevalence(table.fleet_hosts(), keys, hosts,
+                                                    table.window_days());
+      !r) {
+    VLOG_WARN("fleet prevalence table refused (the previous one stays): {}", r.error().message);
+  }
 }
 
 void Agent::ship_image_observations() {
@@ -941,6 +1037,32 @@ std::string Agent::stats_json() const {
         "\"fleet_merged\":{},\"fleet_refused\":{}}}",
         ip.size(), is.shells_seen, is.learned, is.novel, is.held, is.unprofiled, is.evicted,
         is.shells_dropped, is.fleet_merged, is.fleet_refused);
+    const auto& rd = pipeline_->rarity();
+    const auto& rs = rd.stats();
+    const auto& mem = rd.memory();
+    out += fmt::format(
+        ",\"rarity\":{{\"enabled\":{},\"builtin_detections\":{},\"builtin_dropped\":{},"
+        "\"learning\":{},\"keys\":{},\"evicted\":{},\"novel\":{},\"fleet_common\":{},"
+        "\"no_context\":{},\"hits\":{},\"hits_by_kind\":{{",
+        rd.config().enabled, pipeline_->builtin_detections(), pipeline_->stats().builtin_dropped,
+        mem.learning(static_cast<double>(std::time(nullptr)), rd.config().learn_s), mem.size(),
+        mem.stats().evicted, rs.novel, rs.fleet_common, rs.no_context, rs.hits);
+    for (std::size_t k = 0; k < kRarityKinds; ++k) {
+      out += fmt::format("{}\"{}\":{}", k == 0 ? "" : ",", to_string(static_cast<RarityKind>(k)),
+                         rs.hits_by_kind[k]);
+    }
+    out += fmt::format(
+        "}},\"behaviours_reported\":{},\"prevalence_keys\":{},\"prevalence_fleet_hosts\":{},"
+        "\"prevalence_updates\":{},\"prevalence_refused\":{}",
+        mem.stats().reported, rd.fleet().size(), rd.fleet().fleet_hosts(), rs.prevalence_updates,
+        rs.prevalence_refused);
+    if (shipper_) {
+      const auto sh = shipper_->stats();
+      out += fmt::format(
+          ",\"behaviours_sent\":{},\"behaviours_dropped\":{},\"prevalence_received\":{}",
+          sh.behaviours_sent, sh.behaviours_dropped, sh.prevalence_received);
+    }
+    out += "}";
   }
   if (containers_) {
     const auto cs = containers_->stats();
@@ -1113,6 +1235,42 @@ std::string Agent::metrics_text() const {
     metric(out, "vigil_agent_image_profiles_evicted_total", "counter",
            "Image profiles dropped over image_profiles_max (least recently seen first).",
            static_cast<double>(ip.stats().evicted));
+    const auto& rd = pipeline_->rarity();
+    const auto& rs = rd.stats();
+    metric(out, "vigil_agent_rarity_keys", "gauge", "Behaviours the host's memory keeps.",
+           static_cast<double>(rd.memory().size()));
+    metric(out, "vigil_agent_rarity_evicted_total", "counter",
+           "Behaviours dropped over rarity_max_keys (least recently seen first).",
+           static_cast<double>(rd.memory().stats().evicted));
+    metric(out, "vigil_agent_rarity_novel_total", "counter",
+           "Events with a behaviour new on this host (after the learning window).",
+           static_cast<double>(rs.novel));
+    metric(out, "vigil_agent_rarity_fleet_common_total", "counter",
+           "Novel events whose new behaviours are common in the fleet (suppressed).",
+           static_cast<double>(rs.fleet_common));
+    metric(out, "vigil_agent_rarity_no_context_total", "counter",
+           "Novel, fleet-rare events in no risky context (suppressed).",
+           static_cast<double>(rs.no_context));
+    metric_header(out, "vigil_agent_rarity_hits_total", "counter",
+                  "rare-* indicators raised, by behaviour kind.");
+    for (std::size_t k = 0; k < kRarityKinds; ++k) {
+      metric_sample(out, "vigil_agent_rarity_hits_total", static_cast<double>(rs.hits_by_kind[k]),
+                    fmt::format("kind=\"{}\"", to_string(static_cast<RarityKind>(k))));
+    }
+    metric(out, "vigil_agent_rarity_behaviours_reported_total", "counter",
+           "Behaviour hashes reported to the collector.",
+           static_cast<double>(rd.memory().stats().reported));
+    metric(out, "vigil_agent_rarity_prevalence_keys", "gauge",
+           "Behaviours in the fleet prevalence table (seen on 2 or more hosts).",
+           static_cast<double>(rd.fleet().size()));
+    metric(out, "vigil_agent_rarity_prevalence_fleet_hosts", "gauge",
+           "Hosts of the fleet per the last prevalence table.",
+           static_cast<double>(rd.fleet().fleet_hosts()));
+    metric(out, "vigil_agent_rarity_prevalence_updates_total", "counter",
+           "Fleet prevalence tables applied.", static_cast<double>(rs.prevalence_updates));
+    metric(out, "vigil_agent_builtin_hits_dropped_total", "counter",
+           "Built-in indicator, rule and detector hits dropped (builtin_detections off).",
+           static_cast<double>(pipeline_->stats().builtin_dropped));
   }
   if (shipper_ && spool_) {
     const auto sh = shipper_->stats();

@@ -48,6 +48,29 @@ void append_rule_json(const sigma::RuleInfo& rule, std::string& out) {
   out.append("]}");
 }
 
+// Why the rarity path fired: the behaviour key (this host's own string; the
+// fleet saw its hash), the risky contexts, how many hosts of the fleet
+// reported it (of fleet_size; 0 and 0 for a standalone agent).
+void append_rarity_json(const RarityHit& hit, std::uint32_t fleet_size, std::string& out) {
+  out.append(",\"rarity\":{\"key\":");
+  append_json_string(hit.key, out);
+  out.append(",\"kind\":");
+  append_json_string(to_string(hit.kind), out);
+  out.append(",\"contexts\":[");
+  bool first = true;
+  for (const auto& c : rarity_contexts()) {
+    if ((hit.contexts & c.bit) != 0) {
+      out.append(first ? "\"" : ",\"");
+      out.append(c.name);
+      out.push_back('"');
+      first = false;
+    }
+  }
+  fmt::format_to(std::back_inserter(out),
+                 "],\"severity\":{},\"fleet_hosts\":{},\"fleet_size\":{}}}", hit.severity,
+                 hit.fleet_hosts, fleet_size);
+}
+
 // Falco's short container id: the first 12 characters.
 std::string_view short_id(std::string_view id) { return id.substr(0, 12); }
 
@@ -137,14 +160,20 @@ void append_alert_json(const Event& event, const AlertContext& ctx,
     append_json_string(hits[i]->id, out);
     out.append(",\"attack\":");
     append_json_string(hits[i]->attack, out);
-    fmt::format_to(it, ",\"severity\":{},\"summary\":", hits[i]->severity);
+    const bool rare = ctx.rarity != nullptr && hits[i] == ctx.rarity->indicator;
+    fmt::format_to(
+        it, ",\"severity\":{},\"summary\":", rare ? ctx.rarity->severity : hits[i]->severity);
     append_json_string(hits[i]->summary, out);
     if (hits[i]->rule != nullptr) {
       append_rule_json(*hits[i]->rule, out);
     }
     out.push_back('}');
   }
-  out.append("],\"lineage\":[");
+  out.push_back(']');
+  if (ctx.rarity != nullptr) {
+    append_rarity_json(*ctx.rarity, ctx.fleet_size, out);
+  }
+  out.append(",\"lineage\":[");
   for (std::size_t i = 0; i < lineage.size(); ++i) {
     fmt::format_to(it, "{}{{\"pid\":{},\"exe\":", i == 0 ? "" : ",", lineage[i]->pid);
     append_json_string(lineage[i]->exe, out);

@@ -19,8 +19,10 @@ double decay(double value, double elapsed_s, double half_life_s) {
   return value * std::exp2(-elapsed_s / half_life_s);
 }
 
+}  // namespace
+
 // Keys are paths and may hold any byte: escape the three the file format uses.
-std::string escape(std::string_view s) {
+std::string escape_state_key(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -41,7 +43,7 @@ std::string escape(std::string_view s) {
   return out;
 }
 
-std::optional<std::string> unescape(std::string_view s) {
+std::optional<std::string> unescape_state_key(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -63,6 +65,8 @@ std::optional<std::string> unescape(std::string_view s) {
   }
   return out;
 }
+
+namespace {
 
 // One 64-bit key per (unit, value[, address]); collisions are as unlikely as
 // in any 64-bit hash and cost at most a merged count.
@@ -438,7 +442,7 @@ Result<void> Baseline::save(const std::filesystem::path& path) const {
     out << fmt::format("started\t{:.3f}\n", started_);
     // Oldest first, so a reload rebuilds the same recency order.
     for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
-      out << fmt::format("{:.3f}\t{}\n", index_.at(*it).last_seen, escape(*it));
+      out << fmt::format("{:.3f}\t{}\n", index_.at(*it).last_seen, escape_state_key(*it));
     }
     if (!out.flush()) {
       return make_error(ErrorCode::kIo, fmt::format("write {} failed", tmp));
@@ -482,7 +486,7 @@ Result<void> Baseline::load(const std::filesystem::path& path, double now) {
       }
       return bad("bad time");
     }
-    auto key = unescape(std::string_view(line).substr(tab + 1));
+    auto key = unescape_state_key(std::string_view(line).substr(tab + 1));
     if (!key) {
       return bad("bad escape in key");
     }

@@ -143,6 +143,12 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "image_learning_window_s",
                                                  "image_profiles_max",
                                                  "image_realert_s",
+                                                 "rarity",
+                                                 "rarity_learn_s",
+                                                 "rarity_max_keys",
+                                                 "rarity_fleet_common_hosts",
+                                                 "rarity_fleet_common_fraction",
+                                                 "builtin_detections",
                                                  "model_pubkey",
                                                  "model_release_pubkey",
                                                  "metrics_listen",
@@ -224,6 +230,16 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     }
     if (auto n = root["image_profiles_max"]) cfg.image_profiles_max = n.as<std::size_t>();
     if (auto n = root["image_realert_s"]) cfg.image_realert_s = n.as<std::uint64_t>();
+    if (auto n = root["rarity"]) cfg.rarity = n.as<bool>();
+    if (auto n = root["rarity_learn_s"]) cfg.rarity_learn_s = n.as<double>();
+    if (auto n = root["rarity_max_keys"]) cfg.rarity_max_keys = n.as<std::size_t>();
+    if (auto n = root["rarity_fleet_common_hosts"]) {
+      cfg.rarity_fleet_common_hosts = n.as<std::uint32_t>();
+    }
+    if (auto n = root["rarity_fleet_common_fraction"]) {
+      cfg.rarity_fleet_common_fraction = n.as<double>();
+    }
+    if (auto n = root["builtin_detections"]) cfg.builtin_detections = n.as<bool>();
     if (auto n = root["model_pubkey"]) cfg.model_pubkey = n.as<std::string>();
     if (auto n = root["model_release_pubkey"]) {
       cfg.model_release_pubkey = n.as<std::string>();
@@ -335,6 +351,27 @@ Result<void> validate(const AgentConfig& cfg) {
     return make_error(ErrorCode::kInvalidArgument,
                       "image_learning_window_s and image_realert_s must be at most 10 years");
   }
+  if (!(cfg.rarity_learn_s >= 0) || cfg.rarity_learn_s > static_cast<double>(kTenYearsS)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("rarity_learn_s must be 0..{} seconds, not {}", kTenYearsS,
+                                  cfg.rarity_learn_s));
+  }
+  if (cfg.rarity_max_keys < 100 || cfg.rarity_max_keys > 10'000'000) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("rarity_max_keys must be 100..10000000, not {}", cfg.rarity_max_keys));
+  }
+  if (cfg.rarity_fleet_common_hosts == 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "rarity_fleet_common_hosts must be at least 1 (hosts that make a "
+                      "behaviour common in the fleet)");
+  }
+  if (!(cfg.rarity_fleet_common_fraction >= 0 && cfg.rarity_fleet_common_fraction <= 1)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("rarity_fleet_common_fraction must be 0..1 (a share of the "
+                                  "fleet's hosts), not {}",
+                                  cfg.rarity_fleet_common_fraction));
+  }
   if (cfg.spool_max_mb == 0) {
     return make_error(ErrorCode::kInvalidArgument, "spool_max_mb must be at least 1");
   }
@@ -439,6 +476,9 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::string metrics_listen;
   std::string alert_format;
   double baseline_warmup_s = 0;
+  std::string rarity;
+  double rarity_learn_s = 0;
+  bool no_builtin_detections = false;
   std::uint64_t image_learning_window_s = 0;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t ringbuf_wakeup_us = 0;
@@ -493,6 +533,16 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--image-learning-window", image_learning_window_s,
                  "seconds after an image's first sighting (fleet-wide) during which the shells "
                  "its containers run are learned (600; 0: none, every shell is novel)");
+  app.add_option("--rarity", rarity,
+                 "the rarity path: behaviours new here, rare in the fleet, in a risky context "
+                 "raise rare-* (on, default; off)")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--rarity-learn", rarity_learn_s,
+                 "seconds after the behaviour memory's first start during which behaviours are "
+                 "only learned (86400)");
+  app.add_flag("--no-builtin-detections", no_builtin_detections,
+               "drop every built-in indicator, Sigma rule and stateful-detector hit: only the "
+               "rarity path raises alerts (evaluating it; docs/learning.md)");
   app.add_option("--model", model_path, "scoring model file (vigil.v1.Model protobuf)");
   app.add_option("--model-pubkey", model_pubkey,
                  "ed25519 public key (hex) that collector model updates must be signed with");
@@ -588,6 +638,9 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--image-learning-window") > 0) {
     cfg.image_learning_window_s = image_learning_window_s;
   }
+  if (app.count("--rarity") > 0) cfg.rarity = rarity == "on";
+  if (app.count("--rarity-learn") > 0) cfg.rarity_learn_s = rarity_learn_s;
+  if (app.count("--no-builtin-detections") > 0) cfg.builtin_detections = false;
   if (app.count("--model-pubkey") > 0) cfg.model_pubkey = model_pubkey;
   if (app.count("--model-release-pubkey") > 0) cfg.model_release_pubkey = model_release_pubkey;
   if (app.count("--record-features") > 0) cfg.record_features = record_features;

@@ -3,7 +3,6 @@
 #include "vigil/agent/detectors.h"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <array>
 #include <cerrno>
@@ -14,17 +13,6 @@
 
 namespace vigil::agent {
 namespace {
-
-// A chmod +x is part of write -> chmod -> exec only for a freshly written file.
-bool freshly_written(const std::string& path, std::uint64_t event_unix_ns) {
-  constexpr std::int64_t kFreshS = 600;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return false;
-  }
-  const auto event_s = static_cast<std::int64_t>(event_unix_ns / 1000000000ULL);
-  return event_s - static_cast<std::int64_t>(st.st_mtim.tv_sec) <= kFreshS;
-}
 
 bool connect_succeeded(const Event& e) {
   if (e.type != EventType::kConnect) {
@@ -162,6 +150,7 @@ void StatefulDetectors::evaluate(const Event& e, const ProcessTable& table, doub
       const auto& f = std::get<FileData>(e.data);
       if (f.op == VIGIL_FILE_CHMOD && f.ret == 0 && (f.mode & 0111U) != 0 &&
           writable_location(f.path) && !is_toolchain(e.exe) && freshly_written(f.path, e.ts_ns)) {
+        // A chmod +x is part of write -> chmod -> exec only for a freshly written file.
         sequences_.made_executable(f.path, actor(), now);  // write -> chmod +x
       }
       return;

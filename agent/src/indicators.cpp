@@ -1,5 +1,7 @@
 #include "vigil/agent/indicators.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
 
@@ -120,7 +122,12 @@ constexpr std::array<Indicator, kCount> kIndicators = {{
 // (a slot bumps kFeatureSchemaVersion and needs the shipped model evolved
 // again); the agent floors an event's score at their severity, as it does for
 // a Sigma rule with no slot, so one of 50 or more alerts on its own.
-constexpr std::array<Indicator, 2> kUnslotted = {{
+//
+// The rare-* indicators are the rarity path's (rarity.h): a behaviour new on
+// this host, rare in the fleet, in a risky context. Their severity here is
+// the least one can have (one context); each hit's own, computed from its
+// contexts (45..75), is what the agent floors the score at.
+constexpr std::array<Indicator, 8> kUnslotted = {{
     {"container-shell-novel", "T1059", 70,
      "a shell or interpreter ran in a container whose image never ran it, on this host or "
      "anywhere in the fleet, after the image's learning window (T1609 when run through the "
@@ -128,6 +135,26 @@ constexpr std::array<Indicator, 2> kUnslotted = {{
     {"container-shell-unprofiled", "T1059", 30,
      "a shell or interpreter ran in a container whose image and name are unknown (no profile "
      "to compare with): a hint, first time per container and shell"},
+    {"rare-exec", "TA0002", 45,
+     "a program start (parent -> program, lineage or user class) new on this host and rare in "
+     "the fleet, in a risky context (network-facing, writable location, unbacked, privilege "
+     "change, freshly written)"},
+    {"rare-connect", "TA0011", 45,
+     "a connection (program -> remote port and address class) new on this host and rare in the "
+     "fleet, in a risky context (network-facing, new destination, writable location, ...)"},
+    {"rare-listener", "TA0011", 45,
+     "a program listening on a port, new on this host and rare in the fleet, in a risky "
+     "context"},
+    {"rare-file-write", "TA0003", 45,
+     "a program changing files of a directory class new for it on this host and rare in the "
+     "fleet, in a risky context (a sensitive target: credentials, cron, units, rc files, "
+     "binaries)"},
+    {"rare-file-read", "TA0006", 45,
+     "a program reading a sensitive file new for it on this host and rare in the fleet, in a "
+     "risky context"},
+    {"rare-wx", "T1620", 45,
+     "a program using writable+executable memory, new on this host and rare in the fleet, in a "
+     "risky context"},
 }};
 
 std::string_view basename(std::string_view path) {
@@ -207,6 +234,18 @@ bool is_toolchain(std::string_view exe) {
 }
 
 bool is_writable_location(std::string_view path) { return writable_location(path); }
+
+bool freshly_written(const std::string& path, std::uint64_t event_unix_ns, bool or_chmod) {
+  constexpr std::int64_t kFreshS = 600;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return false;
+  }
+  const auto event_s = static_cast<std::int64_t>(event_unix_ns / 1000000000ULL);
+  const auto changed =
+      or_chmod ? std::max(st.st_mtim.tv_sec, st.st_ctim.tv_sec) : st.st_mtim.tv_sec;
+  return event_s - static_cast<std::int64_t>(changed) <= kFreshS;
+}
 
 // The detections that are plain predicates over one event (sensitive file
 // writes and reads, writable-location exec, offensive tools, ptrace and

@@ -167,6 +167,17 @@ Pipeline::Scored Pipeline::score_event() {
     stats_.rule_hits += hits_.size() - before;
   }
   detectors_.evaluate(event_, table_, now, hits_);
+  if (!builtin_detections_) {
+    stats_.builtin_dropped += hits_.size();
+    hits_.clear();
+  }
+  // The rarity path learns from every event; a rare-* hit carries its own
+  // severity, computed from the contexts it was raised in.
+  const RarityHit& rare = rarity_.evaluate(event_, table_);
+  rarity_hit_ = rare ? &rare : nullptr;
+  if (rarity_hit_ != nullptr) {
+    hits_.push_back(rare.indicator);
+  }
   if (!suppressed_.empty() && !hits_.empty()) {
     // Indicators an analyst marked benign for this executable on this host.
     const auto before = hits_.size();
@@ -175,6 +186,9 @@ Pipeline::Scored Pipeline::score_event() {
       return suppressed_.contains(key_buf_);
     });
     stats_.suppressed_hits += before - hits_.size();
+    if (rarity_hit_ != nullptr && std::ranges::find(hits_, rarity_hit_->indicator) == hits_.end()) {
+      rarity_hit_ = nullptr;
+    }
   }
   const bool in_focus = focus_.in_focus(event_.pid, now) || focus_.in_focus(event_.ppid, now);
   // Every event is scored by the current model on its feature vector.
@@ -198,8 +212,10 @@ Pipeline::Scored Pipeline::score_event() {
     // critical match alerts on its own), a detector's severity. The model
     // adds context on top; it never ranks a detection below what the
     // detector alone says, whoever runs the process and however aroused the
-    // host (docs/scoring.md, "Floors in the agent").
-    score = std::max<std::uint32_t>(score, h->severity);
+    // host (docs/scoring.md, "Floors in the agent"). A rare-* hit's floor is
+    // its computed severity, not the catalogue's.
+    const bool rare = rarity_hit_ != nullptr && h == rarity_hit_->indicator;
+    score = std::max<std::uint32_t>(score, rare ? rarity_hit_->severity : h->severity);
   }
   ++stats_.scored;
   if (recorder_) {
@@ -242,7 +258,9 @@ Pipeline::Scored Pipeline::score_event() {
                          .alert_id = alert_id_,
                          .count = decision.count,
                          .level = level_.level(),
-                         .in_focus = in_focus};
+                         .in_focus = in_focus,
+                         .rarity = rarity_hit_,
+                         .fleet_size = rarity_.fleet().fleet_hosts()};
   if (!alerts_) {
     return {score, true};
   }
@@ -267,15 +285,18 @@ void Pipeline::record_sample() {
   sample.x = features_;
   sample.source = evo::LabelSource::kScenario;
   sample.weight = evo::default_weight(sample.source);
+  std::string_view group = "benign";
   if (record_label_ == RecordLabel::kScenario) {
-    const bool attack =
-        std::ranges::any_of(hits_, [](const Indicator* h) { return h->severity >= 40; });
-    if (!attack) {
+    const auto top = std::ranges::max_element(hits_, {}, &Indicator::severity);
+    if (top == hits_.end() || (*top)->severity < 40) {
       return;  // harness noise or context: not a label we can vouch for
     }
     sample.label = 1;
+    // The group (leave-one-scenario-out evaluation) is the technique the event
+    // exercises, its strongest indicator: one agent watches every scenario.
+    group = (*top)->id;
   }
-  recorder_->append(sample);
+  recorder_->append(sample, group);
   ++stats_.recorded;
 }
 

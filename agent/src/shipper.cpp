@@ -108,6 +108,16 @@ void Shipper::send_image_observations(v1::ImageObservations&& observations) {
   cv_.notify_all();
 }
 
+void Shipper::send_behaviours(v1::BehaviourReport&& report) {
+  std::lock_guard lock(mu_);
+  if (behaviours_.size() >= kMaxQueuedBehaviours) {
+    behaviours_.pop_front();
+    ++stats_.behaviours_dropped;
+  }
+  *behaviours_.emplace_back().mutable_behaviours() = std::move(report);
+  cv_.notify_all();
+}
+
 void Shipper::set_health(const v1::Health& health) {
   std::lock_guard lock(mu_);
   health_ = health;
@@ -254,6 +264,16 @@ void Shipper::session() {
         if (handler) {
           handler(msg.image_profiles());
         }
+      } else if (msg.has_prevalence()) {
+        std::function<void(const v1::Prevalence&)> handler;
+        {
+          std::lock_guard lock(mu_);
+          ++stats_.prevalence_received;
+          handler = on_prevalence_;
+        }
+        if (handler) {
+          handler(msg.prevalence());
+        }
       } else if (msg.has_feedback()) {
         std::function<void(const v1::Feedback&)> handler;
         {
@@ -339,6 +359,23 @@ void Shipper::session() {
     }
     if (!written) {
       break;  // the rest is sent again after the reconnect (Agent: resend_all)
+    }
+    // Behaviour reports: a lost one is reported again within a day.
+    std::deque<v1::AgentMessage> behaviours;
+    {
+      std::lock_guard lock(mu_);
+      behaviours.swap(behaviours_);
+    }
+    for (auto& m : behaviours) {
+      if (!stream->Write(m)) {
+        written = false;
+        break;
+      }
+      std::lock_guard lock(mu_);
+      ++stats_.behaviours_sent;
+    }
+    if (!written) {
+      break;
     }
     std::uint64_t acked = 0;
     {

@@ -17,10 +17,12 @@
 
 #include "vigil/clock.h"
 #include "vigil/collector/authz.h"
+#include "vigil/collector/canary_gate.h"
 #include "vigil/collector/enroll.h"
 #include "vigil/collector/image_profiles.h"
 #include "vigil/collector/ingest.h"
 #include "vigil/collector/model_service.h"
+#include "vigil/collector/prevalence.h"
 #include "vigil/collector/query_service.h"
 #include "vigil/collector/rule_service.h"
 #include "vigil/collector/web.h"
@@ -28,6 +30,7 @@
 #include "vigil/metrics_server.h"
 #include "vigil/pem.h"
 #include "vigil/shipped_model.h"
+#include "vigil/wire_limits.h"
 
 namespace vigil::collector {
 namespace {
@@ -131,6 +134,10 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.models.evolve_inner_folds = v.as<std::size_t>();
       } else if (key == "evolve_ensemble") {
         cfg.models.evolve_ensemble = v.as<std::size_t>();
+      } else if (apply_canary_gate_key(key, v, cfg.models.canary_gate)) {
+        // canary_gate, canary_gate_*: the canary's behaviour against the control's
+      } else if (key == "evolve_scenario_dataset") {
+        cfg.models.scenario_dataset = v.as<std::string>();
       } else if (key == "min_free_mb") {
         cfg.store.min_free_bytes = v.as<std::uint64_t>() << 20;
       } else if (key == "max_agents") {
@@ -141,6 +148,12 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
         cfg.image_profiles_max = v.as<std::size_t>();
       } else if (key == "image_profiles_debounce_ms") {
         cfg.image_profiles_debounce_ms = v.as<std::uint32_t>();
+      } else if (key == "prevalence_window_days") {
+        cfg.prevalence_window_days = v.as<std::uint32_t>();
+      } else if (key == "prevalence_max_keys") {
+        cfg.prevalence_max_keys = v.as<std::size_t>();
+      } else if (key == "prevalence_debounce_ms") {
+        cfg.prevalence_debounce_ms = v.as<std::uint32_t>();
       } else if (key == "max_events_per_s") {
         cfg.max_events_per_s = v.as<std::uint32_t>();
       } else if (key == "metrics_listen") {
@@ -175,6 +188,15 @@ Result<void> apply_yaml(std::string_view text, CollectorConfig& cfg) {
   if (cfg.correlation.max_groups == 0 || cfg.correlation.max_entries == 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       "config: correlation_max_groups and correlation_max_entries must be >= 1");
+  }
+  if (cfg.prevalence_window_days == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "config: prevalence_window_days must be >= 1");
+  }
+  if (cfg.prevalence_max_keys > wire::kMaxPrevalenceKeys) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("config: prevalence_max_keys must be <= {} (the table must fit "
+                                  "an agent's 4 MiB gRPC receive limit)",
+                                  wire::kMaxPrevalenceKeys));
   }
   return {};
 }
@@ -522,12 +544,36 @@ int run(const CollectorConfig& config) {
         }
         return {};
       });
-  ingest.set_hello_hook(
-      [&models, &rule_packs, &image_profiles](const std::string& id, const v1::Hello& hello) {
-        models.on_hello(id, hello.model_version());
-        rule_packs.on_hello(id, hello.rule_pack_version());
-        image_profiles.on_hello(id);
+  PrevalenceManager prevalence(
+      **store,
+      PrevalenceLink{.connected = [&ingest] { return ingest.connected_agents(); },
+                     .send =
+                         [&ingest](const std::string& id, const v1::Prevalence& p) {
+                           v1::CollectorMessage msg;
+                           *msg.mutable_prevalence() = p;
+                           return ingest.send_to_agent(id, msg);
+                         }},
+      PrevalenceOptions{.window_days = config.prevalence_window_days,
+                        .max_keys = config.prevalence_max_keys,
+                        .debounce = std::chrono::milliseconds(config.prevalence_debounce_ms)});
+  if (auto r = prevalence.init(unix_day(unix_now_ns())); !r) {
+    fmt::print(stderr, "vigil-collector: prevalence: {}\n", r.error().message);
+    return 1;
+  }
+  ingest.set_behaviours_hook(
+      [&prevalence](const std::string& id, const v1::BehaviourReport& b) -> Result<void> {
+        if (auto r = prevalence.report(id, b, unix_day(unix_now_ns())); !r) {
+          return std::unexpected(r.error());
+        }
+        return {};
       });
+  ingest.set_hello_hook([&models, &rule_packs, &image_profiles, &prevalence](
+                            const std::string& id, const v1::Hello& hello) {
+    models.on_hello(id, hello.model_version());
+    rule_packs.on_hello(id, hello.rule_pack_version());
+    image_profiles.on_hello(id);
+    prevalence.on_hello(id);
+  });
   query.set_feedback_hook(
       [&models, &image_profiles](const v1::Alert& alert, const std::string& label) {
         models.on_feedback();
@@ -603,6 +649,7 @@ int run(const CollectorConfig& config) {
     auto started = serve_metrics(config.metrics_listen, [&] {
       auto text = render_metrics(ingest, hub, models);
       append_image_profile_metrics(image_profiles, text);
+      append_prevalence_metrics(prevalence, text);
       return text;
     });
     if (!started) {
@@ -672,6 +719,7 @@ int run(const CollectorConfig& config) {
     models.tick(unix_now_ns());  // canary soak and health gate, scheduled evolution
     rule_packs.tick(unix_now_ns());
     image_profiles.tick(now);
+    prevalence.tick(now, unix_day(unix_now_ns()));
     if (now >= next_retention) {
       if (auto r = (*store)->enforce_retention(unix_now_ns()); !r) {
         VLOG_WARN("retention: {}", r.error().message);

@@ -294,6 +294,22 @@ class ConnectReactor final
           }
         }
         return std::nullopt;
+      case v1::AgentMessage::kBehaviours:
+        if (agent_id_.empty()) {
+          return Refused{Reason::kProtocol, "behaviours before hello"};
+        }
+        if (auto bad = check_behaviours(msg.behaviours())) {
+          return bad;
+        }
+        if (ingest_.behaviours_hook_) {
+          if (auto r = ingest_.behaviours_hook_(agent_id_, msg.behaviours()); !r) {
+            if (r.error().code == ErrorCode::kIo) {
+              ++ingest_.stats_.store_errors;
+            }
+            return Refused{reason_for(r.error()), r.error().message};
+          }
+        }
+        return std::nullopt;
       case v1::AgentMessage::MSG_NOT_SET:
         break;
     }

@@ -103,6 +103,7 @@ Result<v1::RolloutStatus> ArtefactRollout::start(const std::string& version, dou
   const auto n = std::max<std::size_t>(
       1, static_cast<std::size_t>(std::ceil(canary_fraction * static_cast<double>(agents.size()))));
   state_.Clear();
+  behaviour_reason_.clear();
   state_.set_version(version);
   state_.set_phase("canary");
   state_.set_previous_version(previous);
@@ -191,11 +192,37 @@ void ArtefactRollout::tick(std::uint64_t now_ns) {
     }
     if (!failure.empty()) break;
   }
+  // The behaviour gate: the canary against the control agents (canary_gate.h).
+  std::string behaviour;  // what it found, when it passed
+  if (failure.empty() && kind_.behaviour != nullptr && kind_.gate.enabled) {
+    switch (judge_behaviour(now_ns)) {
+      case GateVerdict::kRollback:
+        failure = behaviour_reason_;
+        break;
+      case GateVerdict::kHold: {
+        auto why = fmt::format("canary healthy after {} s; {}", state_.soak_s(), behaviour_reason_);
+        if (why != state_.reason()) {
+          state_.set_reason(std::move(why));
+          VLOG_WARN("{} rollout {}: {}", kind_.noun, state_.version(), state_.reason());
+          if (auto r = save(); !r) {
+            VLOG_WARN("{} rollout state not saved: {}", kind_.noun, r.error().message);
+          }
+        }
+        return;
+      }
+      case GateVerdict::kPass:
+        behaviour = behaviour_reason_;
+        break;
+    }
+  }
   if (failure.empty() && ops_.fleet_blocker) {
     // Healthy but held back: the canary keeps running (the gate is checked
     // again on every tick) until its grant expires.
     if (auto why = ops_.fleet_blocker(state_.version()); !why.empty()) {
       why = fmt::format("canary healthy after {} s; {}", state_.soak_s(), why);
+      if (!behaviour.empty()) {
+        why += "; " + behaviour;
+      }
       if (why != state_.reason()) {
         state_.set_reason(std::move(why));
         VLOG_WARN("{} rollout {}: {}", kind_.noun, state_.version(), state_.reason());
@@ -218,6 +245,9 @@ void ArtefactRollout::tick(std::uint64_t now_ns) {
     state_.set_phase("fleet");
     state_.set_reason(
         fmt::format("canary healthy after {} s: rolled out to the fleet", state_.soak_s()));
+    if (!behaviour.empty()) {
+      state_.set_reason(state_.reason() + "; " + behaviour);
+    }
     VLOG_INFO("{} rollout {}: {}", kind_.noun, version, state_.reason());
   } else {
     // Automatic rollback: the canary agents go back to the previous version.
@@ -232,6 +262,39 @@ void ArtefactRollout::tick(std::uint64_t now_ns) {
   if (auto r = save(); !r) {
     VLOG_WARN("{} rollout state not saved: {}", kind_.noun, r.error().message);
   }
+}
+
+GateVerdict ArtefactRollout::judge_behaviour(std::uint64_t now_ns) {
+  const auto verdict_of = [](const std::string& v) {
+    return v == "rollback" ? GateVerdict::kRollback
+           : v == "hold"   ? GateVerdict::kHold
+                           : GateVerdict::kPass;
+  };
+  // Re-judged while the canary is held (too little data, or no release
+  // signature yet) over the whole window so far, at most this often: each
+  // judgement reads up to gate.max_scan stored events.
+  const std::uint64_t every_ns = std::clamp<std::uint64_t>(state_.soak_s(), 1, 300) * kNs;
+  if (!behaviour_reason_.empty() && state_.has_behaviour() &&
+      now_ns < state_.behaviour().checked_ns() + every_ns) {
+    return verdict_of(state_.behaviour().verdict());
+  }
+  std::vector<std::string> canary(state_.canary_agents().begin(), state_.canary_agents().end());
+  std::vector<std::string> control;
+  for (const auto& id : ops_.connected()) {
+    if (std::ranges::find(canary, id) != canary.end()) {
+      continue;
+    }
+    if (auto rec = store_.agent(id); rec && ops_.running(*rec) == state_.previous_version()) {
+      control.push_back(id);
+    }
+  }
+  const auto sample = kind_.behaviour->sample(canary, control, state_.started_ns(), now_ns);
+  auto decision = judge_canary(sample, kind_.gate);
+  decision.numbers.set_checked_ns(now_ns);
+  *state_.mutable_behaviour() = std::move(decision.numbers);
+  behaviour_reason_ = std::move(decision.reason);
+  VLOG_INFO("{} rollout {}: {}", kind_.noun, state_.version(), behaviour_reason_);
+  return decision.verdict;
 }
 
 void ArtefactRollout::on_hello(const std::string& agent_id, const std::string& running) {

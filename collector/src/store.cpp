@@ -18,8 +18,8 @@ namespace vigil::collector {
 namespace {
 
 constexpr std::array<const char*, kCfCount> kCfNames = {
-    "default",  "events", "alerts",     "agents",  "models",
-    "feedback", "meta",   "rule_packs", "rollups", "image_profiles"};
+    "default", "events",     "alerts",  "agents",         "models",    "feedback",
+    "meta",    "rule_packs", "rollups", "image_profiles", "prevalence"};
 
 constexpr std::uint32_t kDefaultLimit = 100;
 constexpr std::uint32_t kMaxLimit = 10000;
@@ -1094,6 +1094,113 @@ std::vector<v1::ImageProfile> Store::image_profiles() {
     if (p.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       out.push_back(std::move(p));
     }
+  }
+  return out;
+}
+
+namespace {
+
+void put_be(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+}
+
+std::uint64_t get_be(std::string_view in) {
+  std::uint64_t v = 0;
+  for (char c : in) {
+    v = (v << 8) | static_cast<unsigned char>(c);
+  }
+  return v;
+}
+
+std::string prevalence_key(std::uint64_t key, std::string_view agent_id) {
+  std::string out;
+  out.reserve(8 + agent_id.size());
+  put_be(out, key, 8);
+  out.append(agent_id);
+  return out;
+}
+
+}  // namespace
+
+Result<void> Store::write_prevalence(const std::vector<PrevalencePair>& put,
+                                     const std::vector<PrevalencePair>& erase) {
+  if (put.empty() && erase.empty()) {
+    return {};
+  }
+  rocksdb::WriteBatch wb;
+  std::string value;
+  for (const auto& p : put) {
+    value.clear();
+    put_be(value, p.day, 4);
+    wb.Put(cfs_[kPrevalence], prevalence_key(p.key, p.agent_id), value);
+  }
+  for (const auto& p : erase) {
+    wb.Delete(cfs_[kPrevalence], prevalence_key(p.key, p.agent_id));
+  }
+  // No WAL fsync: a pair lost to a host crash is reported again within a day
+  // (soft data), and reports never wait on the disk behind event batches.
+  rocksdb::WriteOptions wo;
+  wo.sync = false;
+  if (auto s = db_->Write(wo, &wb); !s.ok()) {
+    return std::unexpected(db_error("write prevalence", s));
+  }
+  return {};
+}
+
+Result<std::vector<std::optional<std::uint32_t>>> Store::prevalence_days(
+    const std::string& agent_id, const std::vector<std::uint64_t>& keys) {
+  std::vector<std::string> encoded;
+  encoded.reserve(keys.size());
+  for (auto k : keys) {
+    encoded.push_back(prevalence_key(k, agent_id));
+  }
+  std::vector<rocksdb::Slice> slices(encoded.begin(), encoded.end());
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs(keys.size(), cfs_[kPrevalence]);
+  std::vector<std::string> values;
+  const auto statuses = db_->MultiGet({}, cfs, slices, &values);
+  std::vector<std::optional<std::uint32_t>> out(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      continue;
+    }
+    if (!statuses[i].ok()) {
+      return std::unexpected(db_error("get prevalence", statuses[i]));
+    }
+    if (values[i].size() == 4) {
+      out[i] = static_cast<std::uint32_t>(get_be(values[i]));
+    }
+  }
+  return out;
+}
+
+Result<std::vector<PrevalencePair>> Store::prevalence_pairs(const PrevalencePair* after,
+                                                            std::size_t limit) {
+  std::vector<PrevalencePair> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kPrevalence]));
+  std::string start;
+  if (after != nullptr) {
+    start = prevalence_key(after->key, after->agent_id);
+    it->Seek(start);
+    if (it->Valid() && it->key() == rocksdb::Slice(start)) {
+      it->Next();
+    }
+  } else {
+    it->SeekToFirst();
+  }
+  for (; it->Valid() && out.size() < limit; it->Next()) {
+    const auto k = it->key().ToStringView();
+    const auto v = it->value().ToStringView();
+    if (k.size() <= 8 || v.size() != 4) {
+      continue;
+    }
+    out.push_back({.key = get_be(k.substr(0, 8)),
+                   .agent_id = std::string(k.substr(8)),
+                   .day = static_cast<std::uint32_t>(get_be(v))});
+  }
+  if (!it->status().ok()) {
+    return std::unexpected(db_error("scan prevalence", it->status()));
   }
   return out;
 }

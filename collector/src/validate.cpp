@@ -186,6 +186,8 @@ std::string_view reason_code(Reason reason) {
       return "storage";
     case Reason::kReplaced:
       return "replaced";
+    case Reason::kBadBehaviours:
+      return "bad_behaviours";
     case Reason::kUnknownType:
       return "unknown_type";
     case Reason::kBadScore:
@@ -273,6 +275,16 @@ std::optional<Refused> check_health(const v1::Health& h) {
   auto bad = f.result();
   if (bad) {
     bad->reason = Reason::kBadHealth;
+  }
+  return bad;
+}
+
+std::optional<Refused> check_behaviours(const v1::BehaviourReport& report) {
+  Fields f("behaviours: ");
+  f.rep(report.keys(), VIGIL_LIMIT("BehaviourReport.keys"));
+  auto bad = f.result();
+  if (bad) {
+    bad->reason = Reason::kBadBehaviours;
   }
   return bad;
 }

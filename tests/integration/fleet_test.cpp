@@ -6,7 +6,10 @@
 //   - an agent killed mid-stream and restarted: no gap, no duplicate;
 //   - vigil-loadgen's emulated agents are all acked; vigilctl's errors and exit codes;
 //   - a model imported with vigilctl is signed, rolled out canary-first to two
-//     agents that verify it, reaches the fleet, and is rolled back.
+//     agents that verify it, reaches the fleet, and is rolled back;
+//   - the canary gate judges a model on its canary's behaviour against the
+//     control agents' (agents played over gRPC): alerting on everything or on
+//     nothing rolls it back, behaving like the control lets it reach the fleet.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -29,6 +32,7 @@
 #include <sstream>
 
 #include "util/net.h"
+#include "util/played_agent.h"
 #include "util/proc.h"
 #include "util/test_util.h"
 #include "vigil/clock.h"
@@ -662,8 +666,13 @@ TEST(ModelRollout, SignedModelGoesCanaryThenFleetAndRollsBack) {
   }
   const std::string release_pub = first_line(release_key.string() + ".pub");
   ASSERT_EQ(release_pub.size(), 64U);
+  // Two real agents on one host ship too few events in an 8 s soak for the
+  // behaviour comparison (held for data); it has its own test below.
+  const auto config = dir.path() / "collector.yaml";
+  std::ofstream(config) << "canary_gate: false\n";
   Collector collector(dir.path());
-  ASSERT_TRUE(collector.start(0, {"--model-release-pubkey", release_pub}));
+  ASSERT_TRUE(
+      collector.start(0, {"--config", config.string(), "--model-release-pubkey", release_pub}));
   const auto pub_path = dir.path() / "data" / "model-signing.key.pub";
   ASSERT_TRUE(wait_until([&] { return fs::exists(pub_path); }, 5s));
   std::string pub = slurp(pub_path);
@@ -823,6 +832,194 @@ TEST(ModelRollout, SignedModelGoesCanaryThenFleetAndRollsBack) {
   }
   EXPECT_EQ(list["signing_public_key"], pub);
   EXPECT_EQ(list["release_public_key"], release_pub);
+}
+
+// Four agents played over real gRPC, the first two (by id) the canary, each
+// shipping 250 events/s scored as the model it runs would score them: "noisy-"
+// models alert on every event (score 90), "blind-" models on none (score 5),
+// any other model on 1 in 25 (score 80; the rest 10). Three rollouts with a
+// 4 s soak: the noisy and the blind model are rolled back automatically, the
+// one behaving like the control (released meanwhile) reaches the fleet.
+TEST(ModelRollout, CanaryIsJudgedOnItsBehaviourAgainstTheControl) {
+  vigil::test::TempDir dir;
+  const auto release_key = dir.path() / "release.key";
+  {
+    Proc keygen({VIGILCTL_BIN, "models", "keygen", "--out", release_key.string()}, dir.path());
+    ASSERT_EQ(keygen.wait(), 0) << keygen.err();
+  }
+  const std::string release_pub = first_line(release_key.string() + ".pub");
+  const auto config = dir.path() / "collector.yaml";
+  std::ofstream(config) << "canary_gate_min_events: 200\n";
+  Collector collector(dir.path());
+  ASSERT_TRUE(
+      collector.start(0, {"--config", config.string(), "--model-release-pubkey", release_pub}));
+  const auto addr = collector.addr();
+
+  // The shipped model (active), and three copies of it under other versions.
+  auto models = vigil::v1::ModelService::NewStub(
+      grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  std::string shipped;
+  {
+    grpc::ClientContext ctx;
+    vigil::v1::ListModelsResponse list;
+    ASSERT_TRUE(models->ListModels(&ctx, {}, &list).ok());
+    for (const auto& m : list.models()) {
+      if (m.state() == "active") shipped = m.version();
+    }
+  }
+  ASSERT_FALSE(shipped.empty());
+  vigil::v1::GetModelResponse active;
+  {
+    grpc::ClientContext ctx;
+    vigil::v1::GetModelRequest req;
+    req.set_version(shipped);
+    ASSERT_TRUE(models->GetModel(&ctx, req, &active).ok());
+  }
+  for (const std::string version : {"noisy-1", "blind-1", "calm-1"}) {
+    vigil::v1::Model m;
+    ASSERT_TRUE(m.ParseFromString(active.model()));
+    m.set_version(version);
+    const auto file = dir.path() / (version + ".pb");
+    std::ofstream(file, std::ios::binary) << m.SerializeAsString();
+    ASSERT_EQ(vigilctl(dir.path(), addr, {"models", "import", file.string()}), 0) << version;
+  }
+
+  const std::vector<std::string> ids = {"gate-a1", "gate-a2", "gate-b1", "gate-b2"};
+  std::vector<std::unique_ptr<vigil::test::PlayedAgent>> agents;
+  for (const auto& id : ids) {
+    agents.push_back(std::make_unique<vigil::test::PlayedAgent>(addr, id, shipped));
+  }
+  Api api(addr);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return std::ranges::all_of(ids, [&](const auto& id) {
+          const auto a = api.agent(id);
+          return a && a->connected() && a->model_version() == shipped;
+        });
+      },
+      10s));
+  std::atomic<bool> stop{false};
+  std::thread shipper([&] {
+    std::uint64_t n = 0;
+    while (!stop) {
+      for (auto& a : agents) {
+        const auto model = a->model();
+        std::vector<vigil::v1::Event> events;
+        for (int i = 0; i < 25; ++i, ++n) {
+          vigil::v1::Event e;
+          e.set_type("exec");
+          e.set_ts_ns(vigil::unix_now_ns());
+          e.set_comm("played");
+          const bool alert = model.starts_with("noisy") || (!model.starts_with("blind") && i == 0);
+          e.set_score(model.starts_with("noisy")   ? 90
+                      : model.starts_with("blind") ? 5
+                      : alert                      ? 80
+                                                   : 10);
+          if (alert) e.set_alert_id("gate-" + std::to_string(n / 5));
+          events.push_back(std::move(e));
+        }
+        a->send(std::move(events));
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  struct StopShipping {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~StopShipping() {
+      stop = true;
+      t.join();
+    }
+  } stop_shipping{stop, shipper};
+
+  const auto rollout = [&](const std::string& version) {
+    std::string out;
+    EXPECT_EQ(
+        vigilctl(dir.path(), addr,
+                 {"--json", "models", "rollout", version, "--canary", "0.5", "--soak", "4"}, &out),
+        0);
+    const auto st = nlohmann::json::parse(out, nullptr, false);
+    EXPECT_EQ(st.value("canary_agents", nlohmann::json::array()),
+              nlohmann::json({"gate-a1", "gate-a2"}))
+        << out;
+  };
+  const auto settled = [&](const std::string& phase) {
+    nlohmann::json st;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          std::string out;
+          if (vigilctl(dir.path(), addr, {"--json", "models", "status"}, &out) != 0) return false;
+          st = nlohmann::json::parse(out, nullptr, false);
+          return !st.is_discarded() && st.value("phase", "") == phase;
+        },
+        30s))
+        << st.dump();
+    return st;
+  };
+  const auto canary_runs = [&](const std::string& version) {
+    return wait_until(
+        [&] { return agents[0]->model() == version && agents[1]->model() == version; }, 10s);
+  };
+  // A field of the last comparison (64-bit counts are strings in proto JSON).
+  const auto number = [](const nlohmann::json& st, const char* group, const char* field) {
+    const auto g = st.value("behaviour", nlohmann::json::object()).value(group, nlohmann::json{});
+    if (!g.is_object() || !g.contains(field)) return 0.0;
+    const auto& v = g[field];
+    return v.is_string() ? std::stod(v.get<std::string>()) : v.get<double>();
+  };
+
+  // Alerts on everything: rolled back, the canary returns to the shipped model.
+  rollout("noisy-1");
+  EXPECT_TRUE(canary_runs("noisy-1"));
+  auto st = settled("rolled_back");
+  const std::string noisy_reason = st.value("reason", "");
+  EXPECT_NE(noisy_reason.find("canary gate failed: canary alerts on everything"), std::string::npos)
+      << noisy_reason;
+  EXPECT_EQ(st["behaviour"].value("verdict", ""), "rollback") << st.dump();
+  EXPECT_GT(number(st, "canary", "alerts_per_1k"), 900) << st.dump();
+  EXPECT_NEAR(number(st, "control", "alerts_per_1k"), 40, 5) << st.dump();
+  EXPECT_GE(number(st, "canary", "events"), 200) << st.dump();
+  EXPECT_TRUE(canary_runs(shipped)) << "the canary gets the shipped model back";
+
+  // Alerts on nothing while the control alerts: rolled back.
+  rollout("blind-1");
+  EXPECT_TRUE(canary_runs("blind-1"));
+  st = settled("rolled_back");
+  const std::string blind_reason = st.value("reason", "");
+  EXPECT_NE(blind_reason.find("canary gate failed: canary alerts on nothing"), std::string::npos)
+      << blind_reason;
+  EXPECT_EQ(number(st, "canary", "alert_events"), 0) << st.dump();
+  EXPECT_NEAR(number(st, "control", "alerts_per_1k"), 40, 5) << st.dump();
+  EXPECT_TRUE(canary_runs(shipped));
+  EXPECT_EQ(agents[2]->model_updates(), 0) << "the control never saw either model";
+  EXPECT_EQ(agents[3]->model_updates(), 0);
+
+  // Behaves like the control, and is released: the fleet gets it.
+  rollout("calm-1");
+  EXPECT_TRUE(canary_runs("calm-1"));
+  std::string out;
+  ASSERT_EQ(
+      vigilctl(dir.path(), addr, {"models", "sign", "--key", release_key.string(), "calm-1"}, &out),
+      0);
+  st = settled("fleet");
+  const std::string calm_reason = st.value("reason", "");
+  EXPECT_NE(calm_reason.find("rolled out to the fleet; behaves like the control"),
+            std::string::npos)
+      << calm_reason;
+  EXPECT_EQ(st["behaviour"].value("verdict", ""), "pass") << st.dump();
+  EXPECT_NEAR(number(st, "canary", "alerts_per_1k"), 40, 5) << st.dump();
+  EXPECT_TRUE(wait_until(
+      [&] { return std::ranges::all_of(agents, [](auto& a) { return a->model() == "calm-1"; }); },
+      10s))
+      << "every agent runs the promoted model";
+
+  ASSERT_EQ(vigilctl(dir.path(), addr, {"--json", "models", "list"}, &out), 0);
+  for (const auto& m : nlohmann::json::parse(out)["models"]) {
+    const std::string v = m["version"];
+    if (v == "noisy-1" || v == "blind-1") EXPECT_EQ(m["state"], "rolled_back") << v;
+    if (v == "calm-1") EXPECT_EQ(m["state"], "active");
+  }
+  for (auto& a : agents) EXPECT_TRUE(a->refusals().empty()) << a->refusals().front();
 }
 
 grpc::ByteBuffer bytes(const std::string& raw) {

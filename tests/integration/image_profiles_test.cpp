@@ -21,6 +21,7 @@
 #include <set>
 #include <thread>
 
+#include "util/fleet.h"
 #include "util/proc.h"
 #include "util/test_util.h"
 #include "vigil/clock.h"
@@ -30,48 +31,17 @@
 namespace {
 
 using namespace std::chrono_literals;
+using vigil::test::alerts_with;
+using vigil::test::label;
 using vigil::test::Proc;
+using Collector = vigil::test::CollectorProc;
+using RealAgent = vigil::test::AgentProc;
 using vigil::test::slurp;
 using vigil::test::wait_until;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr const char* kShellNovel = "container-shell-novel";
-
-class Collector {
- public:
-  explicit Collector(fs::path dir) : dir_(std::move(dir)) { fs::create_directories(dir_); }
-  bool start() {
-    const auto run_dir = dir_ / ("run" + std::to_string(runs_++));
-    fs::create_directories(run_dir);
-    proc_ = std::make_unique<Proc>(
-        std::vector<std::string>{VIGIL_COLLECTOR_BIN, "--listen", "127.0.0.1:0", "--data-dir",
-                                 (dir_ / "data").string(), "--insecure", "--log-level", "info"},
-        run_dir);
-    const std::regex re("listening agents=127\\.0\\.0\\.1:(\\d+)");
-    return wait_until(
-        [&] {
-          std::smatch m;
-          const auto out = proc_->out();
-          if (!std::regex_search(out, m, re)) return false;
-          addr_ = "127.0.0.1:" + m[1].str();
-          return true;
-        },
-        15s);
-  }
-  int stop() {
-    kill(proc_->pid(), SIGTERM);
-    return proc_->wait();
-  }
-  [[nodiscard]] const std::string& addr() const { return addr_; }
-  [[nodiscard]] std::string err() const { return proc_->err(); }
-
- private:
-  fs::path dir_;
-  int runs_ = 0;
-  std::unique_ptr<Proc> proc_;
-  std::string addr_;
-};
 
 // One agent's stream, played: a hello, then what the test sends; a reader
 // thread keeps the image profiles and acks the collector sends.
@@ -160,42 +130,6 @@ class PlayedAgent {
   int profile_messages_ = 0;
   std::vector<std::string> refusals_;
 };
-
-std::unique_ptr<vigil::v1::QueryService::Stub> query(const std::string& addr) {
-  return vigil::v1::QueryService::NewStub(
-      grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
-}
-
-// The stored alerts carrying `indicator`.
-std::vector<vigil::v1::Alert> alerts_with(const std::string& addr, const std::string& indicator) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
-  vigil::v1::QueryAlertsRequest req;
-  req.set_limit(1000);
-  vigil::v1::QueryAlertsResponse resp;
-  std::vector<vigil::v1::Alert> out;
-  if (!query(addr)->QueryAlerts(&ctx, req, &resp).ok()) return out;
-  for (const auto& a : resp.alerts()) {
-    for (const auto& h : a.indicators()) {
-      if (h.id() == indicator) {
-        out.push_back(a);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
-grpc::Status label(const std::string& addr, const std::string& alert_id, const std::string& l) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
-  vigil::v1::SubmitFeedbackRequest req;
-  req.set_alert_id(alert_id);
-  req.set_label(l);
-  req.set_comment("image-profiles-test");
-  vigil::v1::SubmitFeedbackResponse resp;
-  return query(addr)->SubmitFeedback(&ctx, req, &resp);
-}
 
 TEST(ImageProfilesFleet, ObservationsMergeABenignLabelTeachesAndProfilesSurviveARestart) {
   vigil::test::TempDir dir;
@@ -320,44 +254,10 @@ std::vector<Json> agent_alerts(const fs::path& path, const std::string& indicato
   return out;
 }
 
-class RealAgent {
- public:
-  RealAgent(const fs::path& dir, const std::string& host, const std::string& collector,
-            const fs::path& config)
-      : dir_(dir / host) {
-    fs::create_directories(dir_);
-    proc_ = std::make_unique<Proc>(
-        std::vector<std::string>{VIGIL_AGENT_BIN, "--config", config.string(), "--probes",
-                                 "process", "--host-id", host, "--state-dir",
-                                 (dir_ / "state").string(), "--alerts-out", alerts().string(),
-                                 "--collector", collector, "--insecure", "--stats-interval", "1",
-                                 "--image-learning-window", "0"},
-        dir_);
-  }
-  ~RealAgent() { stop(); }
-  bool running() {
-    return wait_until(
-        [&] { return proc_->err().find("connected to collector") != std::string::npos; }, 60s);
-  }
-  void stop() {
-    if (proc_) {
-      kill(proc_->pid(), SIGTERM);
-      proc_->wait_for(20s);
-      proc_.reset();
-    }
-  }
-  [[nodiscard]] fs::path alerts() const { return dir_ / "alerts.jsonl"; }
-  // The agent's counters (agent-stats.json, every --stats-interval).
-  [[nodiscard]] Json stats() const {
-    auto j = Json::parse(slurp(dir_ / "state" / "agent-stats.json"), nullptr, false);
-    return j.is_discarded() ? Json::object() : j;
-  }
-  [[nodiscard]] std::string err() const { return proc_ ? proc_->err() : ""; }
-
- private:
-  fs::path dir_;
-  std::unique_ptr<Proc> proc_;
-};
+// A real agent on this host: process probes only, no image learning window.
+std::vector<std::string> real_agent_flags(const fs::path& config) {
+  return {"--config", config.string(), "--probes", "process", "--image-learning-window", "0"};
+}
 
 TEST(ImageProfilesFleet, ABenignLabelOnOneHostSilencesTheShellOnAnother) {
   REQUIRE_ROOT_OR_SKIP();
@@ -432,8 +332,8 @@ TEST(ImageProfilesFleet, ABenignLabelOnOneHostSilencesTheShellOnAnother) {
   // first execs may come before the runtime named the image: then they are
   // unprofiled, a hint below the threshold).
   {
-    RealAgent a(dir.path(), "vigil-ip-a", collector.addr(), config);
-    ASSERT_TRUE(a.running()) << a.err();
+    RealAgent a(dir.path(), "vigil-ip-a", collector.addr(), real_agent_flags(config));
+    ASSERT_TRUE(a.connected()) << a.err();
     ASSERT_TRUE(wait_until(
         [&] {
           exec({"/bin/sh", "-c", "true"});
@@ -460,8 +360,8 @@ TEST(ImageProfilesFleet, ABenignLabelOnOneHostSilencesTheShellOnAnother) {
 
   // Host B: never saw the image; the fleet's profile (sh, labelled benign)
   // arrives on connect.
-  RealAgent b(dir.path(), "vigil-ip-b", collector.addr(), config);
-  ASSERT_TRUE(b.running()) << b.err();
+  RealAgent b(dir.path(), "vigil-ip-b", collector.addr(), real_agent_flags(config));
+  ASSERT_TRUE(b.connected()) << b.err();
   ASSERT_TRUE(wait_until(
       [&] {
         const auto s = b.stats();

@@ -65,7 +65,8 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 for f in /usr/sbin/vigil-agent /usr/sbin/vigil-collector /usr/bin/vigilctl /usr/bin/vigil-loadgen \
   /usr/bin/vigil-evolve /etc/vigil/agent.yaml /etc/vigil/collector.yaml \
   /lib/systemd/system/vigil-agent.service /lib/systemd/system/vigil-collector.service \
-  /usr/share/doc/vigil-agent/operations.md /usr/share/doc/vigilctl/api.md; do
+  /usr/share/doc/vigil-agent/operations.md /usr/share/doc/vigilctl/api.md \
+  /usr/share/vigil-collector/dataset.vds; do
   [[ -e $f ]] || fail "$f not installed"
 done
 [[ $(/usr/sbin/vigil-agent --version) == "vigil-agent "* ]] || fail "vigil-agent --version"

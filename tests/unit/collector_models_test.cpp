@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 
 #include "util/test_util.h"
@@ -61,6 +62,9 @@ class Models : public ::testing::Test {
     release_ = *release;
     cfg_.release_pubkey = release_.public_key_hex();
     cfg_.evolve_interval_s = 0;
+    // No events here: the behaviour comparison has nothing to hold the
+    // canary for (rollout_gate_test.cpp tests it).
+    cfg_.canary_gate.min_events = 0;
     fleet_.connected = {"a", "b", "c", "d"};
     for (const auto& id : fleet_.connected) report(*store_, id, "base-1");
   }
@@ -236,32 +240,54 @@ TEST_F(Models, WithoutAReleaseKeyOnlyTheCanaryRunsAndItsGrantExpires) {
   EXPECT_TRUE(fleet_.sent["b"].empty());
 }
 
-// Fleet data where the detectors alone cannot tell attacks from routine: every
-// event has ptrace-attach; the attacks also run from /tmp.
-void ingest_fleet(Store& s, std::uint64_t n) {
-  const auto ptrace = static_cast<std::uint32_t>(*indicator_slot("ptrace-attach"));
-  v1::EventBatch b;
-  b.set_first_seq(1);
-  b.set_last_seq(n);
-  for (std::uint64_t i = 1; i <= n; ++i) {
-    auto* e = b.add_events();
-    e->set_seq(i);
-    e->set_type("ptrace");
-    e->set_ts_ns(kT0 + i * kSec);
-    e->set_feature_schema(kFeatureSchemaVersion);
-    e->add_feature_slots(ptrace);
-    e->add_feature_values(1);
-    e->add_feature_slots(static_cast<std::uint32_t>(kFamilyProcess));
-    e->add_feature_values(1);
-    if (i % 4 == 0) {  // an attack, scored high by the agent
-      e->add_feature_slots(static_cast<std::uint32_t>(kWritableExe));
-      e->add_feature_values(1);
-      e->set_score(90);
-    } else {
-      e->set_score(0);  // routine debugging the agent did not flag
-    }
+// One fleet event with the given features, as an agent ships it.
+v1::Event fleet_event(std::uint64_t seq, std::uint32_t score, bool ptrace, bool writable,
+                      const std::string& alert_id = "") {
+  v1::Event e;
+  e.set_seq(seq);
+  e.set_type(ptrace ? "ptrace" : "exec");
+  e.set_ts_ns(kT0 + seq * kSec);
+  e.set_feature_schema(kFeatureSchemaVersion);
+  e.add_feature_slots(static_cast<std::uint32_t>(kFamilyProcess));
+  e.add_feature_values(1);
+  if (ptrace) {
+    e.add_feature_slots(static_cast<std::uint32_t>(*indicator_slot("ptrace-attach")));
+    e.add_feature_values(1);
+    e.add_indicators()->set_id("ptrace-attach");
   }
-  ASSERT_OK(s.ingest("a", b, kT0 + (n + 1) * kSec));
+  if (writable) {
+    e.add_feature_slots(static_cast<std::uint32_t>(kWritableExe));
+    e.add_feature_values(1);
+  }
+  e.set_score(score);
+  e.set_alert_id(alert_id);
+  return e;
+}
+
+void ingest(Store& s, const std::string& agent, const std::vector<v1::Event>& events) {
+  v1::EventBatch b;
+  b.set_first_seq(events.front().seq());
+  b.set_last_seq(events.back().seq());
+  for (const auto& e : events) *b.add_events() = e;
+  ASSERT_OK(s.ingest(agent, b, events.back().ts_ns() + kSec));
+}
+
+// Fleet data where the detectors alone cannot tell attacks from routine: every
+// event has ptrace-attach; the attacks also run from /tmp, the agent scored
+// them 90 and alerted ("a<seq>"); routine debugging scored 35, no alert.
+void ingest_fleet(Store& s, std::uint64_t n) {
+  std::vector<v1::Event> events;
+  for (std::uint64_t i = 1; i <= n; ++i) {
+    const bool attack = i % 4 == 0;
+    events.push_back(
+        fleet_event(i, attack ? 90 : 35, true, attack, attack ? "a" + std::to_string(i) : ""));
+  }
+  ingest(s, "a", events);
+}
+
+std::size_t count_source(const evo::Dataset& d, evo::LabelSource source, float label) {
+  return static_cast<std::size_t>(std::ranges::count_if(
+      d.samples, [&](const evo::Sample& x) { return x.source == source && x.label == label; }));
 }
 
 TEST_F(Models, EvolutionOnFleetDataRegistersABetterCandidateWithLineage) {
@@ -278,14 +304,29 @@ TEST_F(Models, EvolutionOnFleetDataRegistersABetterCandidateWithLineage) {
 
   ingest_fleet(*store_, 400);
   const auto now = kT0 + 500 * kSec;
-  const auto data = m.fleet_dataset(now);
-  EXPECT_EQ(data.samples.size(), 400U);
-  EXPECT_EQ(data.positives(), 100U);
+  // The agent's alerts at 90 are its own verdicts: unlabelled, they teach nothing.
+  auto unlabelled = m.fleet_dataset(now);
+  EXPECT_EQ(unlabelled.positives(), 0U);
+  EXPECT_EQ(unlabelled.samples.size(), 300U) << "the 300 unescalated hits, as weak negatives";
   auto st = m.evolve_once(now);
   ASSERT_OK(st);
+  EXPECT_NE(st->last_result().find("0 positive samples"), std::string::npos) << st->last_result();
+  EXPECT_NE(st->last_result().find("set evolve_scenario_dataset"), std::string::npos)
+      << st->last_result();
+
+  // An analyst confirms 60 of the 100 alerts.
+  for (int i = 4; i <= 240; i += 4) {
+    ASSERT_OK(store_->set_label("a:a" + std::to_string(i), "malicious", "", now));
+  }
+  const auto data = m.fleet_dataset(now);
+  EXPECT_EQ(data.samples.size(), 360U);
+  EXPECT_EQ(data.positives(), 60U);
+  EXPECT_EQ(count_source(data, evo::LabelSource::kFeedback, 1), 60U);
+  EXPECT_EQ(count_source(data, evo::LabelSource::kWeakNegative, 0), 300U);
+  st = m.evolve_once(now);
+  ASSERT_OK(st);
   EXPECT_NE(st->last_result().find("registered candidate"), std::string::npos) << st->last_result();
-  EXPECT_EQ(st->runs(), 2U);
-  // Inner validation chose how many of the 8 generations to keep.
+  EXPECT_EQ(st->runs(), 3U);
   EXPECT_LE(st->generation(), 8U);
   EXPECT_EQ(st->generation(), st->generations());
   const auto list = m.list();
@@ -293,13 +334,132 @@ TEST_F(Models, EvolutionOnFleetDataRegistersABetterCandidateWithLineage) {
   const auto& cand = list.models(0);  // newest first
   EXPECT_EQ(cand.state(), "candidate");
   EXPECT_EQ(cand.parent_version(), "base-1");
-  EXPECT_EQ(cand.samples(), 400U);
+  EXPECT_EQ(cand.samples(), 360U);
+  EXPECT_EQ(cand.positives(), 60U);
   EXPECT_GT(cand.heldout_auc(), cand.parent_auc()) << "kept only because it is better";
   EXPECT_GT(cand.data_to_ns(), cand.data_from_ns());
   auto got = m.get(cand.version());
   ASSERT_OK(got);
   EXPECT_TRUE(verify_signature(m.public_key_hex(), got->model(), got->signature()));
   EXPECT_FALSE(cand.released()) << "evolved candidates reach the fleet only once released";
+}
+
+// A fleet on the evolved default model: it never scores 0 (events without an
+// indicator get 2..19), yet every such event is a negative; indicator hits
+// nobody escalated are weak negatives; both are sampled to a bound.
+TEST_F(Models, ADefaultFleetYieldsNegativesAndWeakNegativesNeverPositives) {
+  cfg_.evolve_max_negatives = 50;
+  ModelManager m(*store_, cfg_, fleet_.link());
+  ASSERT_OK(m.init(model_bytes("base-1"), kT0));
+  std::vector<v1::Event> events;
+  std::uint64_t seq = 0;
+  for (int i = 0; i < 200; ++i) events.push_back(fleet_event(++seq, 2 + i % 18, false, false));
+  // Scored 90 by the model but not escalated (an agent with a higher
+  // threshold): the score is no label, so it is a weak negative.
+  for (int i = 0; i < 30; ++i) events.push_back(fleet_event(++seq, 90, true, true));
+  for (int i = 0; i < 10; ++i) events.push_back(fleet_event(++seq, 35, true, false));
+  // Escalated, nobody labelled them: left out.
+  for (int i = 0; i < 20; ++i) {
+    events.push_back(fleet_event(++seq, 90, true, true, "x" + std::to_string(i)));
+  }
+  ingest(*store_, "a", events);
+  const auto now = kT0 + (seq + 10) * kSec;
+  const auto data = m.fleet_dataset(now);
+  EXPECT_EQ(data.positives(), 0U) << "no score makes a positive";
+  EXPECT_EQ(count_source(data, evo::LabelSource::kFleetBaseline, 0), 50U)
+      << "200 events without an indicator, sampled to evolve_max_negatives";
+  EXPECT_EQ(count_source(data, evo::LabelSource::kWeakNegative, 0), 40U);
+  EXPECT_EQ(data.samples.size(), 90U);
+  for (const auto& x : data.samples) {
+    const bool indicator = x.x[*indicator_slot("ptrace-attach")] > 0;
+    EXPECT_EQ(x.source,
+              indicator ? evo::LabelSource::kWeakNegative : evo::LabelSource::kFleetBaseline);
+    EXPECT_FLOAT_EQ(x.weight, indicator ? 0.5F : 1.0F);
+  }
+  // The reservoir is a fixed-seed sample: the same data twice.
+  const auto again = m.fleet_dataset(now);
+  ASSERT_EQ(again.samples.size(), data.samples.size());
+  for (std::size_t i = 0; i < data.samples.size(); ++i) {
+    EXPECT_EQ(again.samples[i].x, data.samples[i].x);
+  }
+}
+
+// Analyst labels are the strongest labels either way; each labelled alert is
+// one sample, from the alert's event, not again from the event log.
+TEST_F(Models, AnalystLabelsAreStrongSamplesBenignOnesStrongNegatives) {
+  ModelManager m(*store_, cfg_, fleet_.link());
+  ASSERT_OK(m.init(model_bytes("base-1"), kT0));
+  std::vector<v1::Event> events;
+  for (std::uint64_t i = 1; i <= 6; ++i) {
+    events.push_back(fleet_event(i, 58, true, false, "fp" + std::to_string(i)));
+  }
+  events.push_back(fleet_event(7, 95, true, true, "tp"));
+  ingest(*store_, "a", events);
+  const auto now = kT0 + 20 * kSec;
+  for (std::uint64_t i = 1; i <= 6; ++i) {
+    ASSERT_OK(store_->set_label("a:fp" + std::to_string(i), "benign", "a test server", now));
+  }
+  ASSERT_OK(store_->set_label("a:tp", "malicious", "", now));
+  const auto data = m.fleet_dataset(now);
+  ASSERT_EQ(data.samples.size(), 7U);
+  EXPECT_EQ(count_source(data, evo::LabelSource::kFeedback, 0), 6U);
+  EXPECT_EQ(count_source(data, evo::LabelSource::kFeedback, 1), 1U);
+  for (const auto& x : data.samples) {
+    EXPECT_FLOAT_EQ(x.weight, 4.0F);
+    EXPECT_EQ(x.label > 0.5F, x.x[kWritableExe] > 0) << "labels as the analyst gave them";
+  }
+  EXPECT_GT(evo::default_weight(evo::LabelSource::kFeedback),
+            evo::default_weight(evo::LabelSource::kScenario));
+  EXPECT_GT(evo::default_weight(evo::LabelSource::kFleetBaseline),
+            evo::default_weight(evo::LabelSource::kWeakNegative));
+}
+
+// The scenario recordings (evolve_scenario_dataset) give a fleet with no
+// malicious labels its positives: with the fleet's negatives, a run starts.
+TEST_F(Models, ScenarioDatasetGivesADefaultFleetItsPositives) {
+  cfg_.evolve_population = 16;
+  cfg_.evolve_generations = 4;
+  cfg_.evolve_workers = 2;
+  evo::Dataset scenarios;
+  for (int i = 0; i < 40; ++i) {
+    evo::Sample x;
+    x.x[kFamilyProcess] = 1;
+    x.x[*indicator_slot("ptrace-attach")] = 1;
+    x.x[kWritableExe] = i % 2 == 0 ? 1 : 0;
+    x.label = i % 2 == 0 ? 1 : 0;
+    x.source = evo::LabelSource::kScenario;
+    x.weight = evo::default_weight(x.source);
+    scenarios.samples.push_back(x);
+  }
+  cfg_.scenario_dataset = dir_.path() / "scenarios.vds";
+  ASSERT_OK(scenarios.save(cfg_.scenario_dataset));
+  {
+    auto bad = cfg_;
+    bad.scenario_dataset = dir_.path() / "missing.vds";
+    ModelManager m(*store_, bad, fleet_.link());
+    auto r = m.init(model_bytes("base-1"), kT0);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("evolve_scenario_dataset"), std::string::npos)
+        << r.error().message;
+  }
+  ModelManager m(*store_, cfg_, fleet_.link());
+  ASSERT_OK(m.init(model_bytes("base-1"), kT0));
+  auto st = m.evolve_once(kT0);
+  ASSERT_OK(st);
+  EXPECT_NE(st->last_result().find("some fleet data"), std::string::npos)
+      << "scenarios alone are no fleet learning: " << st->last_result();
+  std::vector<v1::Event> events;
+  for (std::uint64_t i = 1; i <= 30; ++i) events.push_back(fleet_event(i, 12, false, false));
+  ingest(*store_, "a", events);
+  const auto now = kT0 + 40 * kSec;
+  const auto data = m.fleet_dataset(now);
+  EXPECT_EQ(data.samples.size(), 70U);
+  EXPECT_EQ(data.positives(), 20U);
+  EXPECT_EQ(count_source(data, evo::LabelSource::kScenario, 1), 20U);
+  EXPECT_EQ(count_source(data, evo::LabelSource::kFleetBaseline, 0), 30U);
+  st = m.evolve_once(now);
+  ASSERT_OK(st);
+  EXPECT_EQ(st->last_result().find("not enough"), std::string::npos) << st->last_result();
 }
 
 }  // namespace

@@ -202,6 +202,36 @@ TEST(Acceptance, DecidesOnTheEventsWithAnIndicatorAndGuardsAllEvents) {
       << accepts(incumbent, incumbent).reason;
 }
 
+// A recurring false alert the incumbent ranks below every attack but above the
+// alert score is no ranking error: a candidate that only removes it is
+// accepted on the false alerts it cuts, as long as it loses nothing.
+TEST(Acceptance, FewerFalseAlertsAtTheThresholdWithoutAnyLossIsAGain) {
+  const ModelEval incumbent{.auc = 1.0,
+                            .tpr = 1.0,
+                            .auc_indicators = 1.0,
+                            .tpr_indicators = 1.0,
+                            .false_alerts = 0.0009,
+                            .missed = 0};
+  ModelEval c = incumbent;
+  EXPECT_FALSE(accepts(c, incumbent).accepted) << "equal is not better";
+  c.false_alerts = 0.0007;  // -22 %
+  EXPECT_TRUE(accepts(c, incumbent).accepted) << accepts(c, incumbent).reason;
+  c.false_alerts = 0.00085;  // -6 %: below the 10 % a cut needs
+  EXPECT_FALSE(accepts(c, incumbent).accepted);
+  c.false_alerts = 0.0007;
+  c.tpr_indicators = 0.99;  // a ranking loss where alerts are decided
+  EXPECT_FALSE(accepts(c, incumbent).accepted);
+  c.tpr_indicators = 1.0;
+  c.missed = 0.03;  // an attack no longer alerts
+  EXPECT_FALSE(accepts(c, incumbent).accepted);
+  c.missed = 0;
+  c.auc = 0.99;  // a loss on all events beyond the tolerance
+  EXPECT_FALSE(accepts(c, incumbent).accepted);
+  ModelEval clean = incumbent;
+  clean.false_alerts = 0;
+  EXPECT_FALSE(accepts(clean, clean).accepted) << "nothing to cut";
+}
+
 // One hidden unit reading `slot` with weight 1 and the awareness level with
 // `level_weight`; the other populations silent.
 v1::Model one_unit_model(std::size_t slot, float level_weight) {

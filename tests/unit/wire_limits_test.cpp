@@ -1,5 +1,5 @@
 // The limits table is complete and enforced: every string and repeated field
-// reachable from Hello, Health and Event has a row (vigil/wire_limits.h), and
+// reachable from Hello, Health, Event and BehaviourReport has a row (vigil/wire_limits.h), and
 // one over its row's limit is refused by the collector's checks. Walks the
 // proto descriptors, so a field added later without a row fails here.
 #include "vigil/wire_limits.h"
@@ -64,6 +64,9 @@ void collect(const google::protobuf::Descriptor* desc, std::vector<const FieldDe
                                case FieldDescriptor::CPPTYPE_UINT32:
                                  r->AddUInt32(&leaf, fd, 1);
                                  break;
+                               case FieldDescriptor::CPPTYPE_UINT64:
+                                 r->AddUInt64(&leaf, fd, 1);
+                                 break;
                                case FieldDescriptor::CPPTYPE_FLOAT:
                                  r->AddFloat(&leaf, fd, 1);
                                  break;
@@ -100,14 +103,15 @@ void collect(const google::protobuf::Descriptor* desc, std::vector<const FieldDe
 }
 
 template <class M>
-void expect_complete_and_enforced(const M& valid, const std::function<bool(const M&)>& refused) {
+void expect_complete_and_enforced(const M& valid, const std::function<bool(const M&)>& refused,
+                                  std::size_t min_cases = 6) {
   ASSERT_FALSE(refused(valid)) << "the base message must pass";
   std::vector<Case> cases;
   std::vector<std::string> missing;
   collect(M::descriptor(), {}, cases, missing);
   EXPECT_TRUE(missing.empty()) << "fields without a row in vigil::wire::kFieldLimits: "
                                << ::testing::PrintToString(missing);
-  EXPECT_GT(cases.size(), 5U);
+  EXPECT_GE(cases.size(), min_cases);
   for (const auto& c : cases) {
     M m = valid;
     c.break_it(m);
@@ -135,6 +139,13 @@ TEST(WireLimits, EveryEventFieldHasARowAndIsEnforced) {
   e.set_ts_ns(unix_now_ns());
   expect_complete_and_enforced<v1::Event>(
       e, [](const v1::Event& m) { return check_event(m).has_value(); });
+}
+
+TEST(WireLimits, EveryBehaviourReportFieldHasARowAndIsEnforced) {
+  v1::BehaviourReport r;
+  r.add_keys(1);
+  expect_complete_and_enforced<v1::BehaviourReport>(
+      r, [](const v1::BehaviourReport& m) { return check_behaviours(m).has_value(); }, 1);
 }
 
 TEST(WireLimits, HealthRefusesNonFiniteCpuAndAWholeEventOverItsSize) {

@@ -14,13 +14,16 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vigil/features.h"
@@ -31,10 +34,14 @@ namespace vigil::evo {
 
 // Where a label came from; decides its weight (docs/learning.md).
 enum class LabelSource : std::uint8_t {
-  kFeedback = 0,      // an analyst said so: strongest
-  kScenario = 1,      // recorded from a public attack scenario or the benign suite
-  kDetector = 2,      // a high-confidence detector hit: weak positive
-  kFleetBaseline = 3  // ordinary fleet behaviour (score 0): weak negative
+  kFeedback = 0,  // an analyst said so: strongest
+  kScenario = 1,  // recorded from a public attack scenario or the benign suite
+  // A fleet event on which an indicator fired that was neither escalated (no
+  // alert) nor labelled malicious: weak negative. (Value 2 meant "a
+  // high-confidence detector hit, weak positive" before; only the collector
+  // made such samples, in memory: a model's own verdicts are never labels.)
+  kWeakNegative = 2,
+  kFleetBaseline = 3  // a fleet event without an indicator, whatever its score: negative
 };
 [[nodiscard]] float default_weight(LabelSource source);
 
@@ -43,15 +50,43 @@ struct Sample {
   float label = 0;   // 1 malicious, 0 benign
   float weight = 1;  // importance in every metric
   LabelSource source = LabelSource::kScenario;
+  // Where it came from, so evaluation can split by scenario and by run, never
+  // by sample: indices into Dataset::groups (the attack technique or scenario;
+  // "benign" for benign recordings) and Dataset::runs (the recording run).
+  // Out of range: unknown ("", no run).
+  std::uint32_t group = 0;
+  std::uint32_t run = 0;
+};
+
+// One recording: an agent's --record-features file, or a part of a format-1
+// file (load() explains which).
+struct RecordingRun {
+  std::string name;
+  double seconds = 0;  // how long the recorder ran (host time it watched); 0: unknown
 };
 
 struct Dataset {
   std::vector<Sample> samples;
+  std::vector<std::string> groups;
+  std::vector<RecordingRun> runs;
 
-  // Little-endian binary: "VGLDS\1", u32 schema, u64 count, then per sample
-  // u8 label, u8 source, f32 weight, u8 nnz, nnz x (u8 slot, f32 value).
+  // Little-endian binary, format 2: "VGLDS\2", u32 schema, u64 count, u32
+  // runs, per run (f64 seconds, u16 length, name), then per sample u8 label,
+  // u8 source, f32 weight, u8 nnz, nnz x (u8 slot, f32 value), u32 run, u8
+  // length, group name. save() writes format 2; load() also reads format 1
+  // ("VGLDS\1": no runs, no groups, samples end after the features). A
+  // format-1 file gets one run per stretch of consecutive samples of one label
+  // (each recording holds one label, and merge concatenated them: the shipped
+  // dataset is attacks, benign, attacks, benign), of unknown duration, and no
+  // groups (fill_groups() in vigil/loso.h derives them).
   [[nodiscard]] Result<void> save(const std::filesystem::path& path) const;
   [[nodiscard]] static Result<Dataset> load(const std::filesystem::path& path);
+  // Sample s's group name ("" when unknown).
+  [[nodiscard]] std::string_view group_name(const Sample& s) const;
+  // The index of group `name`, added if new.
+  std::uint32_t intern_group(std::string_view name);
+  // Appends other's samples: its runs after ours, its groups by name.
+  void append(const Dataset& other);
   // Deterministic split by a hash of each sample's position and `seed`:
   // about `holdout` of the samples go to `test`, stratified by label.
   void split(double holdout, std::uint64_t seed, Dataset& train, Dataset& test) const;
@@ -60,12 +95,13 @@ struct Dataset {
   // its copies, in order of first appearance: every weighted metric (AUC, TPR,
   // fitness, the combiner's log-loss) is the same up to floating point, and
   // evolution evaluates 115 points instead of 37,160 on the shipped dataset.
+  // Each point keeps the group and run of its first copy.
   [[nodiscard]] Dataset distinct() const;
 };
 
-// Appends samples to a dataset file as they come (the agent's recorder). The
-// header's count is rewritten at every flush, so the file is loadable after
-// each flush and after close.
+// Appends samples to a dataset file as they come (the agent's recorder): one
+// run, named after the file. The header's count is rewritten at every flush,
+// so the file is loadable after each flush and after close.
 class DatasetWriter {
  public:
   [[nodiscard]] static Result<std::unique_ptr<DatasetWriter>> open(
@@ -73,7 +109,9 @@ class DatasetWriter {
   ~DatasetWriter();
   DatasetWriter(const DatasetWriter&) = delete;
   DatasetWriter& operator=(const DatasetWriter&) = delete;
-  void append(const Sample& s);
+  // `group`: the attack technique or scenario the sample belongs to.
+  void append(const Sample& s, std::string_view group = {});
+  // Also rewrites the run's duration: the time since open().
   [[nodiscard]] Result<void> flush();
   [[nodiscard]] std::uint64_t count() const { return count_; }
 
@@ -82,6 +120,7 @@ class DatasetWriter {
   std::FILE* file_ = nullptr;
   std::uint64_t count_ = 0;
   std::filesystem::path path_;
+  std::chrono::steady_clock::time_point opened_;
 };
 
 // Weighted area under the ROC curve (ties count half); 0.5 when a class is empty.
@@ -236,9 +275,16 @@ struct ModelEval {
 // there): AUC + TPR there must gain at least min_gain, while AUC + TPR on all
 // events must not lose more than all_events_tolerance; and at the alert
 // threshold neither the false alerts nor the missed attacks may rise.
+// A candidate that ranks as well as the incumbent where an indicator fired
+// (no loss at all) is also accepted when it cuts the false alerts at the
+// alert threshold by at least min_false_alert_cut of the incumbent's: a false
+// alert the incumbent ranks below every attack but still above the threshold
+// (an analyst's recurring benign label) is no ranking error, so only this
+// clause can see its repair.
 struct AcceptanceRule {
   double min_gain = 0.001;
   double all_events_tolerance = 0.002;
+  double min_false_alert_cut = 0.1;
 };
 struct Verdict {
   bool accepted = false;
@@ -259,6 +305,11 @@ struct Verdict {
 struct TrainOptions {
   EvolutionConfig evolution;
   double holdout = 0.3;  // share of each class kept out of training
+  // Seed of the held-out split (Dataset::split); unset: evolution.seed. The
+  // collector keeps the shipped model's split (seed 1) so that the model in
+  // service is never judged on samples it was trained on while the candidate
+  // is (docs/learning.md, "Fleet learning data").
+  std::optional<std::uint64_t> split_seed;
   // Model selection (early stopping): with inner_folds >= 2 the number of
   // generations is chosen by an inner k-fold validation on the training part
   // only (the held-out part is never looked at): each fold evolves on the

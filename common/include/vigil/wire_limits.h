@@ -1,5 +1,6 @@
 // The limits of everything an agent sends: every string and repeated field of
-// Hello, Health and Event (with what an Event nests), in one table. The
+// Hello, Health and Event (with what an Event nests), and of the fleet
+// prevalence messages (BehaviourReport up, Prevalence down), in one table. The
 // collector enforces each row at ingest (collector/src/validate.cpp looks rows
 // up by name at compile time, so a misspelt or missing row does not build);
 // tests/unit/wire_limits_test.cpp walks the proto descriptors and fails when a
@@ -31,6 +32,12 @@ inline constexpr std::uint32_t kMaxBatchEvents = 10000;
 // Agent, host and alert ids: 1..128 of [A-Za-z0-9._-] (no ':', the separator
 // of composite ids; docs/api.md, "Identity").
 inline constexpr std::uint32_t kMaxIdBytes = 128;
+// Behaviour hashes per BehaviourReport (the agent sends the rest next time).
+inline constexpr std::uint32_t kMaxBehaviourKeys = 4096;
+// Keys of one Prevalence table: 2 MiB of fixed64 plus the host counts stays
+// under gRPC's default 4 MiB receive limit of any agent; the collector's
+// prevalence_max_keys is capped here.
+inline constexpr std::uint32_t kMaxPrevalenceKeys = 262'144;
 // Health.cpu_percent: finite, 0..this (100 per core of a large host).
 inline constexpr double kMaxCpuPercent = 100.0 * 4096;
 
@@ -109,6 +116,10 @@ inline constexpr auto kFieldLimits = std::to_array<FieldLimit>({
     {"vigil.v1.Container.labels", 64},
     {"vigil.v1.Label.key", 256},
     {"vigil.v1.Label.value", 1024},
+    // Fleet prevalence (docs/api.md, "Behaviour prevalence")
+    {"vigil.v1.BehaviourReport.keys", kMaxBehaviourKeys},
+    {"vigil.v1.Prevalence.keys", kMaxPrevalenceKeys},
+    {"vigil.v1.Prevalence.hosts", kMaxPrevalenceKeys},
 });
 
 // The row for `field`; at compile time an unknown name is an error.

@@ -79,6 +79,12 @@ class Agent {
   // a reconnect); the fleet's profiles come back through the shipper.
   void ship_image_observations();
   void apply_image_profiles(const v1::ImageProfiles& fleet);
+  // Rarity: the behaviour memory (STATE_DIR/behaviours.tsv) and builtin
+  // detections switch; behaviour hashes to the collector every 30 s; the
+  // fleet's prevalence table back.
+  void load_behaviours();
+  void ship_behaviours();
+  void apply_prevalence(const v1::Prevalence& table);
   [[nodiscard]] v1::Health health();
 
   AgentConfig config_;
@@ -112,7 +118,9 @@ class Agent {
   mutable std::mutex metrics_mu_;
   std::string metrics_snapshot_;
   std::uint64_t image_connections_ = 0;  // shipper connections() at the last resend
-  double last_health_cpu_s_ = 0;         // CPU seconds at the previous health snapshot
+  std::chrono::steady_clock::time_point last_behaviours_at_{};
+  std::vector<std::uint64_t> behaviour_hashes_;  // reused for each BehaviourReport
+  double last_health_cpu_s_ = 0;                 // CPU seconds at the previous health snapshot
   std::chrono::steady_clock::time_point last_health_at_{};
 };
 

@@ -11,6 +11,7 @@
 #include "vigil/agent/awareness.h"
 #include "vigil/agent/indicators.h"
 #include "vigil/agent/process_table.h"
+#include "vigil/agent/rarity.h"
 #include "vigil/event.h"
 
 namespace vigil::agent {
@@ -23,6 +24,10 @@ struct AlertContext {
   std::uint64_t count = 1;
   Level level = Level::kCalm;
   bool in_focus = false;
+  // The event's rare-* hit (null: none): its key, contexts and computed
+  // severity, and the fleet's size from the prevalence table (0: none).
+  const RarityHit* rarity = nullptr;
+  std::uint32_t fleet_size = 0;
 };
 
 // Renders an alert: the score, the indicators, the process lineage and the

@@ -367,6 +367,12 @@ class SequenceTracker {
   std::deque<Waiting> waiting_;                           // shells whose relay is not known yet
 };
 
+// Keys of the state files (baseline.tsv, behaviours.tsv) are paths and may
+// hold any byte: '%', TAB and newline are written as %25, %09 and %0A.
+[[nodiscard]] std::string escape_state_key(std::string_view s);
+// The inverse; nullopt for a '%' not followed by one of those codes.
+[[nodiscard]] std::optional<std::string> unescape_state_key(std::string_view s);
+
 struct BaselineConfig {
   std::size_t capacity = 20000;
   double warmup_s = 600;          // novelties are learned silently this long after first start

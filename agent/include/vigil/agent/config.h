@@ -92,6 +92,20 @@ struct AgentConfig {
   std::uint64_t image_learning_window_s = 600;
   std::size_t image_profiles_max = 4096;
   std::uint64_t image_realert_s = 3600;
+  // Rarity (docs/learning.md, "Rarity: host memory and fleet prevalence"):
+  // behaviours new on this host, rare in the fleet, in a risky context raise
+  // rare-*. Learning only for rarity_learn_s after the memory's first start;
+  // rarity_max_keys behaviours kept (least recently seen evicted); a behaviour
+  // seen on at least max(fleet_common_hosts, ceil(fraction * fleet)) hosts is
+  // common.
+  bool rarity = true;
+  double rarity_learn_s = 86400;
+  std::size_t rarity_max_keys = 50000;
+  std::uint32_t rarity_fleet_common_hosts = 3;
+  double rarity_fleet_common_fraction = 0.05;
+  // Off (--no-builtin-detections): built-in indicators, Sigma rules and
+  // stateful detectors raise nothing; only the rarity path alerts (evaluation).
+  bool builtin_detections = true;
   std::string model_path;
   std::string model_pubkey;
   std::string model_release_pubkey;

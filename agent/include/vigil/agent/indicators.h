@@ -57,6 +57,12 @@ using vigil::is_shell_or_interpreter;  // vigil/features.h
 // on disk at all (memfd, deleted).
 [[nodiscard]] bool is_writable_location(std::string_view path);
 
+// The file at `path` was written (`or_chmod`: or had its mode or owner
+// changed) within the 10 minutes before the event; stat(2) of the file now,
+// false when it cannot be read.
+[[nodiscard]] bool freshly_written(const std::string& path, std::uint64_t event_unix_ns,
+                                   bool or_chmod = false);
+
 class IndicatorEngine {
  public:
   // Appends the indicators `event` raises to `hits` (cleared first). `table`

@@ -19,6 +19,7 @@
 #include "vigil/agent/indicators.h"
 #include "vigil/agent/output.h"
 #include "vigil/agent/process_table.h"
+#include "vigil/agent/rarity.h"
 #include "vigil/agent/rules.h"
 #include "vigil/evolution.h"
 #include "vigil/features.h"
@@ -49,6 +50,9 @@ struct PipelineStats {
   std::uint64_t recorded = 0;         // samples written by --record-features
   std::uint64_t rule_hits = 0;        // indicators raised by Sigma rules
   std::uint64_t rule_swaps = 0;       // rule packs installed after the first (reloads)
+  // Hits of built-in indicators, Sigma rules and stateful detectors dropped
+  // because builtin_detections is off (the rarity path alone decides).
+  std::uint64_t builtin_dropped = 0;
   // Events processed, by EventType value (every type is below 64).
   std::array<std::uint64_t, 64> by_type{};
 };
@@ -155,6 +159,24 @@ class Pipeline {
   // Before load_baseline: how long novelties are learned silently, etc.
   void set_baseline_config(BaselineConfig config) { detectors_.set_baseline_config(config); }
 
+  // Rarity (rarity.h): configured before load_behaviours; the fleet's
+  // prevalence table is applied by the agent.
+  void set_rarity_config(RarityConfig config) { rarity_.set_config(config); }
+  [[nodiscard]] RarityDetector& rarity() { return rarity_; }
+  [[nodiscard]] const RarityDetector& rarity() const { return rarity_; }
+  // Off: every built-in indicator, Sigma rule and stateful-detector hit is
+  // dropped before the rarity path (the detectors still run, keeping their
+  // state): what the rarity path catches on its own (docs/learning.md).
+  void set_builtin_detections(bool on) { builtin_detections_ = on; }
+  [[nodiscard]] bool builtin_detections() const { return builtin_detections_; }
+  // The behaviour memory (STATE_DIR/behaviours.tsv); a missing file is empty.
+  [[nodiscard]] Result<void> load_behaviours(const std::filesystem::path& path, double unix_now_s) {
+    return rarity_.memory().load(path, unix_now_s);
+  }
+  [[nodiscard]] Result<void> save_behaviours(const std::filesystem::path& path) const {
+    return rarity_.memory().save(path);
+  }
+
   // Analyst feedback on an alert this agent raised. `benign` suppresses the
   // alert's first indicator for its executable on this host from now on (in
   // a container with a known image: for that image only);
@@ -226,6 +248,9 @@ class Pipeline {
   LevelTracker level_;
   AttentionFocus focus_;
   StatefulDetectors detectors_;
+  RarityDetector rarity_;
+  const RarityHit* rarity_hit_ = nullptr;  // this event's rare-* hit, if any
+  bool builtin_detections_ = true;
   AlertDeduper dedupe_;
   std::int64_t boot_to_unix_ns_;
   std::string run_id_;  // distinguishes alert ids across agent restarts

@@ -57,6 +57,9 @@ struct ShipperStats {
   std::uint64_t image_observations_sent = 0;     // ImageObservations messages written
   std::uint64_t image_observations_dropped = 0;  // over the queue bound (sent again on reconnect)
   std::uint64_t image_profiles_received = 0;     // ImageProfiles messages from the collector
+  std::uint64_t behaviours_sent = 0;             // BehaviourReport messages written
+  std::uint64_t behaviours_dropped = 0;          // over the queue bound (reported again later)
+  std::uint64_t prevalence_received = 0;         // Prevalence tables from the collector
   std::uint64_t spool_errors = 0;
   std::string last_error;
 };
@@ -106,6 +109,18 @@ class Shipper {
   // kMaxQueuedObservations messages, the oldest dropped): the agent sends
   // everything again after each connect (connections()).
   void send_image_observations(v1::ImageObservations&& observations);
+  // Called on the reader thread for each fleet prevalence table (it replaces
+  // the previous one).
+  void set_prevalence_handler(std::function<void(const v1::Prevalence&)> handler) {
+    std::lock_guard lock(mu_);
+    on_prevalence_ = std::move(handler);
+  }
+  // Agent loop: behaviour hashes for the fleet prevalence table (at most
+  // wire::kMaxBehaviourKeys per report, else the collector ends the stream).
+  // Written after the image observations; queued while disconnected (at most
+  // kMaxQueuedBehaviours reports, the oldest dropped and counted): the agent
+  // reports a key again once its last report is a day old.
+  void send_behaviours(v1::BehaviourReport&& report);
   // Streams established so far (hello acked); a change means a new stream.
   [[nodiscard]] std::uint64_t connections() const {
     return connections_.load(std::memory_order_relaxed);
@@ -149,8 +164,11 @@ class Shipper {
   std::function<void(const v1::RulePackUpdate&)> on_rule_pack_;
   std::function<void(const v1::Feedback&)> on_feedback_;
   std::function<void(const v1::ImageProfiles&)> on_image_profiles_;
+  std::function<void(const v1::Prevalence&)> on_prevalence_;
   static constexpr std::size_t kMaxQueuedObservations = 64;
-  std::deque<v1::AgentMessage> observations_;  // under mu_
+  std::deque<v1::AgentMessage> observations_;              // under mu_
+  static constexpr std::size_t kMaxQueuedBehaviours = 16;  // 16 x 4096 keys = 512 KiB
+  std::deque<v1::AgentMessage> behaviours_;                // under mu_
   std::atomic<std::uint64_t> connections_{0};
   grpc::ClientContext* live_ctx_ = nullptr;  // to cancel a session on stop
   bool credentials_changed_ = false;         // set_client_certificate, under mu_

@@ -39,6 +39,12 @@ struct CollectorConfig {
   // often changes are sent to agents.
   std::size_t image_profiles_max = 100'000;
   std::uint32_t image_profiles_debounce_ms = 1000;
+  // Fleet prevalence of behaviours (prevalence.h): the window a (behaviour,
+  // agent) pair is kept without a new report, the pushed table's size bound
+  // (at most 262144), and how often a changed table is pushed.
+  std::uint32_t prevalence_window_days = 30;
+  std::size_t prevalence_max_keys = 200'000;
+  std::uint32_t prevalence_debounce_ms = 5000;
   std::string metrics_listen;        // Prometheus /metrics on HOST:PORT; empty = off
   std::string web_listen;            // the read-only web view on HOST:PORT; empty = off
   std::filesystem::path token_file;  // API tokens with roles (tokens.h); the web view needs one

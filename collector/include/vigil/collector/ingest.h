@@ -104,6 +104,14 @@ class Ingest final : public v1::AgentService::CallbackService {
       std::function<Result<void>(const std::string&, const v1::ImageObservations&)> hook) {
     image_observations_hook_ = std::move(hook);
   }
+  // Called for each BehaviourReport after the hello that passed
+  // check_behaviours (one over its limit refuses the stream, bad_behaviours),
+  // on a writer thread (set before serving); an error refuses the stream as
+  // above. Without a hook they are read and ignored.
+  void set_behaviours_hook(
+      std::function<Result<void>(const std::string&, const v1::BehaviourReport&)> hook) {
+    behaviours_hook_ = std::move(hook);
+  }
   [[nodiscard]] const IngestStats& stats() const { return stats_; }
   [[nodiscard]] CorrelatorStats correlation_stats();
   // mTLS: every stream must present a verified client certificate, and its
@@ -163,6 +171,7 @@ class Ingest final : public v1::AgentService::CallbackService {
   std::function<void(const std::string&, const v1::Hello&)> hello_hook_;
   std::function<Result<void>(const std::string&, const v1::ImageObservations&)>
       image_observations_hook_;
+  std::function<Result<void>(const std::string&, const v1::BehaviourReport&)> behaviours_hook_;
   std::function<Result<void>(const std::string&)> admit_;
   bool require_identity_ = false;
   std::uint32_t max_agents_ = 0;

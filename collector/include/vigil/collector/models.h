@@ -47,8 +47,15 @@ struct ModelConfig {
   std::size_t evolve_population = 100;
   std::size_t evolve_generations = 80;
   std::size_t evolve_workers = 4;
-  std::size_t evolve_max_negatives = 20000;  // ordinary events sampled as negatives
-  std::uint32_t weak_positive_score = 80;    // agent scores at or above: weak positives
+  // Fleet events sampled (reservoir, fixed seed) as negatives (no indicator),
+  // and as many again as weak negatives (an indicator, no alert, no label).
+  std::size_t evolve_max_negatives = 20000;
+  // Labelled scenario recordings (a .vds file, e.g. the shipped
+  // models/dataset.vds) learnt beside the fleet's data: the attacks every
+  // candidate must keep alerting on. "" = none (positives then come only from
+  // analyst feedback). There is no score-based positive: a model's own
+  // verdicts are never labels (docs/learning.md, "Fleet learning data").
+  std::filesystem::path scenario_dataset;
   // Acceptance (evo::accepts, the rule vigil-evolve --keep-best applies): held-out
   // AUC+TPR gain on the events with an indicator a candidate needs, and the
   // AUC+TPR on all events it may lose.
@@ -60,6 +67,8 @@ struct ModelConfig {
   // Folds of inner validation on the training part that choose the generation
   // count (0..evolve_generations); 0 or 1: run them all, keep the last.
   std::size_t evolve_inner_folds = 0;
+  // The canary gate's behaviour comparison (canary_gate.h; YAML canary_gate_*).
+  CanaryGateConfig canary_gate;
 };
 
 // How the manager reaches agents.
@@ -98,7 +107,12 @@ class ModelManager {
   // Starts evolve_once on a background thread unless one is running.
   v1::EvolutionStatus evolve_async(std::uint64_t now_ns);
   [[nodiscard]] v1::EvolutionStatus evolution_status();
-  // The labelled samples evolve_once would learn from (exposed for tests).
+  // The labelled samples evolve_once would learn from (exposed for tests):
+  // analyst labels (malicious 1, benign 0; evo::LabelSource::kFeedback), the
+  // scenario dataset as recorded, fleet events without an indicator as
+  // negatives and indicator events neither escalated nor labelled as weak
+  // negatives (both sampled to evolve_max_negatives). Never a positive from a
+  // score.
   [[nodiscard]] evo::Dataset fleet_dataset(std::uint64_t now_ns);
 
   [[nodiscard]] Result<v1::RolloutStatus> rollout(const std::string& version,
@@ -129,11 +143,13 @@ class ModelManager {
   AgentLink link_;
   SigningKey key_;
   std::string shipped_bytes_;  // the shipped model as stored: release 0, agents have it built in
+  evo::Dataset scenarios_;     // config_.scenario_dataset, loaded by init()
 
   std::mutex mu_;  // registry read-modify-writes (import, release); marker_
   // The newest release's rollback marker, sent with every fleet update so
   // that a rollback from it reaches agents (rollback_* fields of ModelUpdate).
   v1::ModelUpdate marker_;
+  StoreBehaviourSource behaviour_;  // what the canary gate compares (before rollout_)
   ArtefactRollout rollout_;
 
   std::mutex evo_mu_;

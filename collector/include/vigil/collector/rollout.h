@@ -1,6 +1,7 @@
 // A signed artefact (a scoring model, a rule pack) rolled out to the fleet:
 // canary first to a share of the connected agents, a health gate after the
-// soak (every canary agent connected and reporting the version), then the
+// soak (every canary agent connected and reporting the version; for models
+// also the canary's behaviour against the control agents', canary_gate.h), then the
 // fleet once nothing holds it back (ArtefactOps::fleet_blocker); automatic rollback when the gate
 // fails, manual rollback at any time, agents that say hello later brought to what they should run.
 // The state (a RolloutStatus) is kept in the store's meta column family and survives restarts.
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "vigil/collector/canary_gate.h"
 #include "vigil/collector/store.h"
 #include "vigil/result.h"
 #include "vigil/v1/model.pb.h"
@@ -32,6 +34,11 @@ struct ArtefactKind {
   // Models: a canary is granted for its soak plus this long (0: no expiry); a
   // canary still held back then (fleet_blocker) is rolled back.
   std::uint64_t canary_ttl_s = 0;
+  // Models: after the soak the canary's behaviour is compared with the
+  // control's (rolled back, held or passed: judge_canary), and again while it
+  // is held, at most every min(soak, 300 s). Null: the health gate only.
+  BehaviourSource* behaviour = nullptr;
+  CanaryGateConfig gate;
 };
 
 // How one agent is sent a version: as a canary (until expires_ns) or for good.
@@ -78,12 +85,16 @@ class ArtefactRollout {
   void refresh_counts();
   void push(const std::string& agent_id, const std::string& version, const PushScope& scope = {});
   void set_state(const std::string& version, const std::string& state);
+  // The behaviour comparison, re-run when due (state_.behaviour keeps the
+  // last numbers); its verdict and reason.
+  GateVerdict judge_behaviour(std::uint64_t now_ns);
 
   Store& store_;
   ArtefactKind kind_;
   ArtefactOps ops_;
   std::mutex mu_;  // state_; the ops run under it
   v1::RolloutStatus state_;
+  std::string behaviour_reason_;  // of state_.behaviour; "" = not judged since start or restart
 };
 
 }  // namespace vigil::collector

@@ -48,6 +48,13 @@ struct StoreOptions {
 // response fits a default (4 MiB) gRPC client.
 inline constexpr std::size_t kMaxPageBytes = 3U << 20;
 
+// One (behaviour, agent) pair of the fleet prevalence table (prevalence.h).
+struct PrevalencePair {
+  std::uint64_t key = 0;  // FNV-1a 64 of the agent's behaviour key
+  std::string agent_id;
+  std::uint32_t day = 0;  // last reported, unix day (seconds / 86400)
+};
+
 struct IngestResult {
   std::uint64_t stored = 0;
   std::uint64_t duplicates = 0;  // seq <= the agent's high-water mark: already stored
@@ -137,6 +144,19 @@ class Store {
   // image_profiles.h): one WriteBatch for all of `profiles`.
   [[nodiscard]] Result<void> put_image_profiles(const std::vector<v1::ImageProfile>& profiles);
   [[nodiscard]] std::vector<v1::ImageProfile> image_profiles();
+  // Fleet prevalence pairs (prevalence column family, key = the 8-byte
+  // big-endian behaviour hash + agent id, value = the last-seen unix day as 4
+  // bytes big-endian; prevalence.h). One WriteBatch for both lists, written
+  // without a WAL fsync (agents report again within a day).
+  [[nodiscard]] Result<void> write_prevalence(const std::vector<PrevalencePair>& put,
+                                              const std::vector<PrevalencePair>& erase);
+  // The stored day of (keys[i], agent_id) for each i; nullopt where absent.
+  [[nodiscard]] Result<std::vector<std::optional<std::uint32_t>>> prevalence_days(
+      const std::string& agent_id, const std::vector<std::uint64_t>& keys);
+  // Up to `limit` pairs in key order, after `after` (nullptr: from the
+  // first); fewer than `limit` means the end. Malformed records are skipped.
+  [[nodiscard]] Result<std::vector<PrevalencePair>> prevalence_pairs(const PrevalencePair* after,
+                                                                     std::size_t limit);
   // Small named records in the meta column family (e.g. the rollout state).
   [[nodiscard]] Result<void> put_meta(const std::string& key, const std::string& value);
   [[nodiscard]] Result<std::optional<std::string>> get_meta(const std::string& key);
@@ -177,6 +197,7 @@ enum Cf : std::size_t {
   kRulePacks,
   kRollups,
   kImageProfiles,
+  kPrevalence,
   kCfCount
 };
 

@@ -33,7 +33,8 @@ enum class Reason : std::uint8_t {
   kOverMaxAgents,
   kRateLimited,
   kStorage,
-  kReplaced,  // a newer stream for the same agent id took over
+  kReplaced,       // a newer stream for the same agent id took over
+  kBadBehaviours,  // a BehaviourReport over its limit
   // Event
   kUnknownType,
   kBadScore,
@@ -67,6 +68,8 @@ struct Refused {
 // One event: known type, score 0..100, a timestamp at most a day ahead,
 // every field within its limit, the whole within kMaxEventBytes.
 [[nodiscard]] std::optional<Refused> check_event(const v1::Event& event);
+// A behaviour report: at most wire::kMaxBehaviourKeys hashes (kBadBehaviours).
+[[nodiscard]] std::optional<Refused> check_behaviours(const v1::BehaviourReport& report);
 
 // The same checks as Results (the whole batch, every event), for callers that
 // want all-or-nothing (tests, fuzzing).
