@@ -431,7 +431,8 @@ bool Baseline::observe(std::string_view key, double now) {
   return novel && !warming_up(now);
 }
 
-Result<void> Baseline::save(const std::filesystem::path& path) const {
+Result<void> write_state_file(const std::filesystem::path& path,
+                              const std::function<void(std::ostream&)>& write) {
   const auto tmp = path.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -439,11 +440,7 @@ Result<void> Baseline::save(const std::filesystem::path& path) const {
       return make_error(ErrorCode::kIo, fmt::format("cannot write {}", tmp));
     }
     chmod(tmp.c_str(), 0640);
-    out << fmt::format("started\t{:.3f}\n", started_);
-    // Oldest first, so a reload rebuilds the same recency order.
-    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
-      out << fmt::format("{:.3f}\t{}\n", index_.at(*it).last_seen, escape_state_key(*it));
-    }
+    write(out);
     if (!out.flush()) {
       return make_error(ErrorCode::kIo, fmt::format("write {} failed", tmp));
     }
@@ -454,6 +451,16 @@ Result<void> Baseline::save(const std::filesystem::path& path) const {
     return make_error(ErrorCode::kIo, fmt::format("rename to {}: {}", path.string(), ec.message()));
   }
   return {};
+}
+
+Result<void> Baseline::save(const std::filesystem::path& path) const {
+  return write_state_file(path, [&](std::ostream& out) {
+    out << fmt::format("started\t{:.3f}\n", started_);
+    // Oldest first, so a reload rebuilds the same recency order.
+    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+      out << fmt::format("{:.3f}\t{}\n", index_.at(*it).last_seen, escape_state_key(*it));
+    }
+  });
 }
 
 Result<void> Baseline::load(const std::filesystem::path& path, double now) {

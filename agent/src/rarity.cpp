@@ -538,13 +538,7 @@ std::size_t BehaviourMemory::take_report(double now, std::size_t max,
 }
 
 Result<void> BehaviourMemory::save(const std::filesystem::path& path) const {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) {
-      return make_error(ErrorCode::kIo, fmt::format("cannot write {}", tmp));
-    }
-    chmod(tmp.c_str(), 0640);
+  return write_state_file(path, [&](std::ostream& out) {
     out << fmt::format("started\t{:.3f}\n", started_);
     // Oldest first, so a reload rebuilds the same recency order.
     for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
@@ -552,16 +546,7 @@ Result<void> BehaviourMemory::save(const std::filesystem::path& path) const {
       out << fmt::format("{}\t{:.3f}\t{:.3f}\t{:.3f}\t{}\n", s.count, s.first_seen, s.last_seen,
                          s.reported_at, escape_state_key(**it));
     }
-    if (!out.flush()) {
-      return make_error(ErrorCode::kIo, fmt::format("write {} failed", tmp));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    return make_error(ErrorCode::kIo, fmt::format("rename to {}: {}", path.string(), ec.message()));
-  }
-  return {};
+  });
 }
 
 Result<void> BehaviourMemory::load(const std::filesystem::path& path, double now) {

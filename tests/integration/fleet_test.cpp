@@ -1016,8 +1016,12 @@ TEST(ModelRollout, CanaryIsJudgedOnItsBehaviourAgainstTheControl) {
   ASSERT_EQ(vigilctl(dir.path(), addr, {"--json", "models", "list"}, &out), 0);
   for (const auto& m : nlohmann::json::parse(out)["models"]) {
     const std::string v = m["version"];
-    if (v == "noisy-1" || v == "blind-1") EXPECT_EQ(m["state"], "rolled_back") << v;
-    if (v == "calm-1") EXPECT_EQ(m["state"], "active");
+    if (v == "noisy-1" || v == "blind-1") {
+      EXPECT_EQ(m["state"], "rolled_back") << v;
+    }
+    if (v == "calm-1") {
+      EXPECT_EQ(m["state"], "active");
+    }
   }
   for (auto& a : agents) EXPECT_TRUE(a->refusals().empty()) << a->refusals().front();
 }

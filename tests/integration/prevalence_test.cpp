@@ -12,12 +12,10 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "util/fleet.h"
+#include "util/played_agent.h"
 #include "util/proc.h"
 #include "util/test_util.h"
 #include "vigil/v1/agent.grpc.pb.h"
@@ -39,79 +37,7 @@ std::uint64_t fnv1a64(std::string_view s) {
   return h;
 }
 
-// One agent's stream, played: a hello, behaviour reports; a reader thread
-// keeps the latest prevalence table and the refusals.
-class PlayedAgent {
- public:
-  PlayedAgent(const std::string& collector, const std::string& id)
-      : stub_(vigil::v1::AgentService::NewStub(
-            grpc::CreateChannel(collector, grpc::InsecureChannelCredentials()))) {
-    ctx_.set_deadline(std::chrono::system_clock::now() + 120s);
-    stream_ = stub_->Connect(&ctx_);
-    vigil::v1::AgentMessage hello;
-    hello.mutable_hello()->set_agent_id(id);
-    hello.mutable_hello()->set_host_id(id);
-    hello.mutable_hello()->set_version("prevalence-test");
-    hello.mutable_hello()->set_spool_id(11);
-    stream_->Write(hello);
-    reader_ = std::thread([this] {
-      vigil::v1::CollectorMessage in;
-      while (stream_->Read(&in)) {
-        std::lock_guard lock(mu_);
-        if (in.has_refusal()) refusals_.push_back(in.refusal().code());
-        if (in.has_prevalence()) {
-          table_ = in.prevalence();
-          ++tables_;
-        }
-      }
-      std::lock_guard lock(mu_);
-      ended_ = true;
-    });
-  }
-  ~PlayedAgent() {
-    stream_->WritesDone();
-    reader_.join();
-    stream_->Finish();
-  }
-  bool report(const std::vector<std::uint64_t>& keys) {
-    vigil::v1::AgentMessage msg;
-    for (const auto k : keys) msg.mutable_behaviours()->add_keys(k);
-    return stream_->Write(msg);
-  }
-  // Hosts the latest table gives `key` (0: absent), once a table arrived.
-  std::optional<std::uint32_t> hosts(std::uint64_t key) {
-    std::lock_guard lock(mu_);
-    if (tables_ == 0) return std::nullopt;
-    for (int i = 0; i < table_.keys_size(); ++i) {
-      if (table_.keys(i) == key) return table_.hosts(i);
-    }
-    return 0;
-  }
-  std::uint32_t fleet_hosts() {
-    std::lock_guard lock(mu_);
-    return table_.fleet_hosts();
-  }
-  std::vector<std::string> refusals() {
-    std::lock_guard lock(mu_);
-    return refusals_;
-  }
-  bool ended() {
-    std::lock_guard lock(mu_);
-    return ended_;
-  }
-
- private:
-  std::unique_ptr<vigil::v1::AgentService::Stub> stub_;
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<vigil::v1::AgentMessage, vigil::v1::CollectorMessage>>
-      stream_;
-  std::thread reader_;
-  std::mutex mu_;
-  vigil::v1::Prevalence table_;
-  int tables_ = 0;
-  bool ended_ = false;
-  std::vector<std::string> refusals_;
-};
+using vigil::test::PlayedAgent;
 
 // Collector settings for tests: changes pushed within 200 ms.
 std::vector<std::string> fast_push(const fs::path& dir) {
@@ -128,15 +54,15 @@ TEST(FleetPrevalence, ReportsMergeByHostReachEveryAgentAndSurviveARestart) {
   const std::uint64_t common = fnv1a64("pc|/usr/sbin/cron|/usr/bin/dash");
   const std::uint64_t lone = fnv1a64("pc|/usr/sbin/nginx|/usr/bin/dash");
   {
-    PlayedAgent a(collector.addr(), "prev-a");
-    PlayedAgent b(collector.addr(), "prev-b");
-    PlayedAgent c(collector.addr(), "prev-c");
+    PlayedAgent a(collector.addr(), "prev-a", "");
+    PlayedAgent b(collector.addr(), "prev-b", "");
+    PlayedAgent c(collector.addr(), "prev-c", "");
     ASSERT_TRUE(a.report({common, lone}));
     ASSERT_TRUE(a.report({common}));  // the same host twice counts once
     ASSERT_TRUE(b.report({common}));
     ASSERT_TRUE(c.report({common}));
     // A fourth agent, which reported nothing, is told too.
-    PlayedAgent d(collector.addr(), "prev-d");
+    PlayedAgent d(collector.addr(), "prev-d", "");
     ASSERT_TRUE(wait_until([&] { return d.hosts(common) == 3U; }, 10s))
         << "hosts(common) = " << d.hosts(common).value_or(9999) << "\n"
         << collector.err();
@@ -144,21 +70,21 @@ TEST(FleetPrevalence, ReportsMergeByHostReachEveryAgentAndSurviveARestart) {
     EXPECT_TRUE(wait_until([&] { return a.hosts(common) == 3U; }, 10s));
     EXPECT_EQ(d.hosts(lone), 0U) << "a behaviour of one host is not in the table";
     EXPECT_GE(d.fleet_hosts(), 3U);
-    EXPECT_TRUE(d.refusals().empty());
+    EXPECT_TRUE(d.refusal_codes().empty());
 
     // An oversize report is refused, with its reason; what was accepted stays.
-    PlayedAgent bad(collector.addr(), "prev-bad");
+    PlayedAgent bad(collector.addr(), "prev-bad", "");
     std::vector<std::uint64_t> many(5000);
     for (std::size_t i = 0; i < many.size(); ++i) many[i] = i + 1;
     bad.report(many);
     ASSERT_TRUE(wait_until([&] { return bad.ended(); }, 10s));
-    ASSERT_FALSE(bad.refusals().empty());
-    EXPECT_EQ(bad.refusals().front(), "bad_behaviours");
+    ASSERT_FALSE(bad.refusal_codes().empty());
+    EXPECT_EQ(bad.refusal_codes().front(), "bad_behaviours");
     EXPECT_EQ(d.hosts(common), 3U);
   }
   ASSERT_EQ(collector.stop(), 0);
   ASSERT_TRUE(collector.start()) << collector.err();
-  PlayedAgent e(collector.addr(), "prev-e");
+  PlayedAgent e(collector.addr(), "prev-e", "");
   ASSERT_TRUE(wait_until([&] { return e.hosts(common).has_value(); }, 10s));
   EXPECT_EQ(e.hosts(common), 3U) << "the table did not survive the restart";
   EXPECT_EQ(e.hosts(lone), 0U);
@@ -198,7 +124,7 @@ TEST(FleetPrevalence, ABehaviourCommonInTheFleetDoesNotAlertWhereItIsNewOnAHost)
   const std::string cp_key = "fw|" + cp + "|/etc/cron.d";
   std::vector<std::unique_ptr<PlayedAgent>> fleet;
   for (const char* id : {"prev-f1", "prev-f2", "prev-f3"}) {
-    fleet.push_back(std::make_unique<PlayedAgent>(collector.addr(), id));
+    fleet.push_back(std::make_unique<PlayedAgent>(collector.addr(), id, ""));
     ASSERT_TRUE(fleet.back()->report({fnv1a64(tee_key)}));
   }
   ASSERT_TRUE(wait_until([&] { return fleet[0]->hosts(fnv1a64(tee_key)) == 3U; }, 10s));

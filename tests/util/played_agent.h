@@ -12,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,8 +53,17 @@ class PlayedAgent {
           acked_ = std::max(acked_, in.ack().seq());
           for (const auto& r : in.ack().refused()) refusals_.push_back(r.reason());
         }
-        if (in.has_refusal()) refusals_.push_back(in.refusal().reason());
+        if (in.has_refusal()) {
+          refusals_.push_back(in.refusal().reason());
+          refusal_codes_.push_back(in.refusal().code());
+        }
+        if (in.has_prevalence()) {
+          prevalence_ = in.prevalence();
+          ++prevalence_tables_;
+        }
       }
+      std::lock_guard lock(mu_);
+      ended_ = true;
     });
   }
   ~PlayedAgent() {
@@ -78,6 +88,34 @@ class PlayedAgent {
     }
     batch->set_last_seq(seq_);
     return write(msg);
+  }
+  // A behaviour report (FNV-1a 64 hashes of behaviour keys).
+  bool report(const std::vector<std::uint64_t>& keys) {
+    v1::AgentMessage msg;
+    for (const auto k : keys) msg.mutable_behaviours()->add_keys(k);
+    return write(msg);
+  }
+  // Hosts the latest prevalence table gives `key` (0: absent), once one arrived.
+  [[nodiscard]] std::optional<std::uint32_t> hosts(std::uint64_t key) {
+    std::lock_guard lock(mu_);
+    if (prevalence_tables_ == 0) return std::nullopt;
+    for (int i = 0; i < prevalence_.keys_size(); ++i) {
+      if (prevalence_.keys(i) == key) return prevalence_.hosts(i);
+    }
+    return 0;
+  }
+  [[nodiscard]] std::uint32_t fleet_hosts() {
+    std::lock_guard lock(mu_);
+    return prevalence_.fleet_hosts();
+  }
+  // The stream ended (the collector refused it or went away).
+  [[nodiscard]] bool ended() {
+    std::lock_guard lock(mu_);
+    return ended_;
+  }
+  [[nodiscard]] std::vector<std::string> refusal_codes() {
+    std::lock_guard lock(mu_);
+    return refusal_codes_;
   }
   // The model it runs: its hello's, then the last update's.
   [[nodiscard]] std::string model() {
@@ -114,6 +152,10 @@ class PlayedAgent {
   int model_updates_ = 0;
   std::uint64_t acked_ = 0;
   std::vector<std::string> refusals_;
+  std::vector<std::string> refusal_codes_;  // stream refusals' stable codes
+  v1::Prevalence prevalence_;
+  int prevalence_tables_ = 0;
+  bool ended_ = false;
   std::uint64_t seq_ = 0;  // the test's thread only
 };
 

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
+#include <iosfwd>
 #include <list>
 #include <optional>
 #include <span>
@@ -372,6 +374,10 @@ class SequenceTracker {
 [[nodiscard]] std::string escape_state_key(std::string_view s);
 // The inverse; nullopt for a '%' not followed by one of those codes.
 [[nodiscard]] std::optional<std::string> unescape_state_key(std::string_view s);
+// Writes a state file whole or not at all: `write` fills a temporary file
+// (mode 0640), which then replaces `path`.
+[[nodiscard]] Result<void> write_state_file(const std::filesystem::path& path,
+                                            const std::function<void(std::ostream&)>& write);
 
 struct BaselineConfig {
   std::size_t capacity = 20000;
