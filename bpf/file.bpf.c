@@ -204,6 +204,18 @@ static __always_inline __u32 leaf__watch_flags(struct dentry *d, __u32 *fflags)
 		}
 		flags |= child;
 	}
+	/*
+	 * Only the inode matched, not the name: a hard link to a watched file,
+	 * or a stale entry. Replacing a watched file (`mv new /etc/gshadow`, as
+	 * useradd does) frees its old inode, and the next file created on that
+	 * filesystem may get the number (useradd then userdel: /etc/group took
+	 * /etc/gshadow's old inode, and `id` reading it was a "credential read").
+	 * A file with a single name that is not the watched one is not a link
+	 * to it. (Renaming a watched file away and reading it under the new
+	 * name is missed too; the rename back is a write to the watched name.)
+	 */
+	if (inode_flags && !flags && BPF_CORE_READ(d, d_inode, __i_nlink) < 2)
+		inode_flags = 0;
 	return flags | inode_flags;
 }
 
@@ -434,7 +446,7 @@ static __always_inline int open__exit(long ret)
 	if (!e)
 		goto out;
 	e->ncomps = dentry__capture(d, e->comps);
-	ringbuf__submit(e);
+	ringbuf__submit(&file_events, e);
 out:
 	bpf_map_delete_elem(&fstash, &tid);
 	return 0;
@@ -531,7 +543,7 @@ static __always_inline int fdop__exit(long ret)
 	if (!e)
 		goto out;
 	e->ncomps = dentry__capture(d, e->comps);
-	ringbuf__submit(e);
+	ringbuf__submit(&file_events, e);
 out:
 	bpf_map_delete_elem(&fstash, &tid);
 	return 0;
@@ -634,7 +646,7 @@ static __always_inline int pathop__exit(long ret)
 		e->ncomps = dentry__capture((struct dentry *)s->base_dentry, e->comps);
 	if (s->new_base == VIGIL_BASE_DIR)
 		e->new_ncomps = dentry__capture((struct dentry *)s->new_base_dentry, e->new_comps);
-	ringbuf__submit(e);
+	ringbuf__submit(&file_events, e);
 out:
 	bpf_map_delete_elem(&fstash, &tid);
 	return 0;

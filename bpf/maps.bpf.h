@@ -49,17 +49,38 @@ static __always_inline void *ringbuf__reserve(void *rb, __u64 size)
 	return e;
 }
 
-/* Wakeup batching: the reader is woken at most once per wakeup_min_ns; a record
- * submitted sooner is read at that next wakeup, or by the agent's backstop poll
- * (it polls while records keep coming). 0 = libbpf's default, a wakeup for
- * every record that finds the reader waiting. In a storm this turns one wakeup
- * (an irq_work on this CPU and a context switch of the agent) per record into
- * one per window. */
+/* Ring buffer wakeups (docs/PERFORMANCE.md, "Ring buffer wakeups").
+ *
+ * Polled (the agent's default, wakeup_watermark > 0): a record may wake the
+ * reader only if VIGIL_WAKE_GAP_NS passed since the last record that could,
+ * and then only if the reader has read everything (libbpf's adaptive rule:
+ * it is waiting). Every other record is submitted with BPF_RB_NO_WAKEUP and
+ * read at the next wakeup or by the agent's poll (every 1 ms after a drain
+ * that found records, backing off to ringbuf_poll_ms when quiet). So a quiet
+ * host's record is read at once, and a storm costs at most one wakeup per gap
+ * instead of one per record the reader catches up with. Two exceptions: the
+ * ring's unread data passing wakeup_watermark bytes forces a wakeup (at most
+ * once per VIGIL_WATERMARK_WAKE_NS: a storm cannot fill the ring between two
+ * polls), and rare alert-grade records (ringbuf__submit_urgent: ptrace,
+ * fileless exec, injection) always wake a waiting reader.
+ *
+ * Time-batched (wakeup_min_ns > 0, --ringbuf-wakeup-us): a forced wakeup at
+ * most once per wakeup_min_ns; the agent polls every 1 ms while records come.
+ *
+ * Neither (both 0): libbpf's default, a wakeup for every record that finds the
+ * reader waiting. In a storm that is one wakeup (an irq_work on this CPU and a
+ * context switch of the agent) per record. */
 const volatile __u64 wakeup_min_ns = 0;
-/* When the reader was last woken, by any CPU: a racy heuristic is enough. */
+const volatile __u64 wakeup_watermark = 0;
+/* When a record last could wake the reader, and when one last forced it, by
+ * any CPU: racy heuristics are enough (the agent's poll is the backstop). */
 __u64 wakeup_last_ns = 0;
+__u64 wakeup_forced_ns = 0;
 
-static __always_inline void ringbuf__submit(void *e)
+#define VIGIL_WAKE_GAP_NS 250000ULL
+#define VIGIL_WATERMARK_WAKE_NS 100000ULL
+
+static __always_inline void ringbuf__commit(void *rb, void *e, bool urgent)
 {
 	__u64 flags = 0;
 
@@ -72,9 +93,35 @@ static __always_inline void ringbuf__submit(void *e)
 		} else {
 			flags = BPF_RB_NO_WAKEUP;
 		}
+	} else if (wakeup_watermark && !urgent) {
+		__u64 now = bpf_ktime_get_ns();
+
+		flags = BPF_RB_NO_WAKEUP;
+		/* Unread bytes, this reserved record included. */
+		if (bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_watermark) {
+			if (now - wakeup_forced_ns >= VIGIL_WATERMARK_WAKE_NS) {
+				wakeup_forced_ns = now;
+				flags = BPF_RB_FORCE_WAKEUP;
+			}
+		} else if (now - wakeup_last_ns >= VIGIL_WAKE_GAP_NS) {
+			wakeup_last_ns = now;
+			flags = 0; /* wakes the reader if it has read everything */
+		}
 	}
 	bpf_ringbuf_submit(e, flags);
 	stats__inc(VIGIL_STAT_EVENTS);
+}
+
+/* Submits a record reserved from ring `rb` (see above for when it wakes the reader). */
+static __always_inline void ringbuf__submit(void *rb, void *e)
+{
+	ringbuf__commit(rb, e, false);
+}
+
+/* A rare, alert-grade record: wakes a waiting reader at once. */
+static __always_inline void ringbuf__submit_urgent(void *rb, void *e)
+{
+	ringbuf__commit(rb, e, true);
 }
 
 /* True when the current task must not be reported (agent itself, ignored comm). */

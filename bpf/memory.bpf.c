@@ -259,7 +259,7 @@ static __always_inline int prot__exit(long ret)
 	e->anon = s->anon;
 	e->suppressed = s->suppressed;
 	__builtin_memcpy(e->file, s->file, sizeof(e->file));
-	ringbuf__submit(e);
+	ringbuf__submit(&memory_events, e);
 out:
 	bpf_map_delete_elem(&prot_stash, &tid);
 	return 0;
@@ -302,7 +302,7 @@ static __always_inline void alloc__add(__u64 bytes)
 	e->bytes = st->bytes;
 	e->calls = st->calls;
 	e->window_ms = (now - st->window_start) / 1000000;
-	ringbuf__submit(e);
+	ringbuf__submit(&memory_events, e);
 }
 
 SEC("tracepoint/syscalls/sys_enter_mmap")
@@ -409,7 +409,7 @@ int memfd_exit(struct trace_event_raw_sys_exit *ctx)
 		e->name[0] = 0;
 		stats__inc(VIGIL_STAT_READ_ERRORS);
 	}
-	ringbuf__submit(e);
+	ringbuf__submit(&memory_events, e);
 out:
 	bpf_map_delete_elem(&args_stash, &tid);
 	return 0;
@@ -444,7 +444,7 @@ static __always_inline int fileless__check(const char *filename)
 		e->dname[0] = 0;
 	e->memfd = e->dname[0] == 'm' && e->dname[1] == 'e' && e->dname[2] == 'm' &&
 		   e->dname[3] == 'f' && e->dname[4] == 'd' && e->dname[5] == ':';
-	ringbuf__submit(e);
+	ringbuf__submit_urgent(&memory_events, e);
 	return 0;
 }
 
@@ -495,7 +495,7 @@ int vm_writev_exit(struct trace_event_raw_sys_exit *ctx)
 	e->method = VIGIL_INJECT_VM_WRITEV;
 	e->flags = 0;
 	e->path[0] = 0;
-	ringbuf__submit(e);
+	ringbuf__submit_urgent(&memory_events, e);
 out:
 	bpf_map_delete_elem(&args_stash, &tid);
 	return 0;
@@ -572,7 +572,7 @@ int openat_exit(struct trace_event_raw_sys_exit *ctx)
 	e->bytes = 0;
 	e->method = VIGIL_INJECT_PROC_MEM;
 	e->flags = a->a2;
-	ringbuf__submit(e);
+	ringbuf__submit_urgent(&memory_events, e);
 out:
 	bpf_map_delete_elem(&args_stash, &tid);
 	return 0;
@@ -630,6 +630,6 @@ int BPF_PROG(crash_btf, int sig, struct kernel_siginfo *info, struct task_struct
 	e->signal = sig;
 	e->window_ms = (now - st->window_start) / 1000000;
 	BPF_CORE_READ_STR_INTO(&e->exe, task, comm);
-	ringbuf__submit(e);
+	ringbuf__submit(&memory_events, e);
 	return 0;
 }

@@ -165,7 +165,7 @@ static __always_inline void xdp__emit(struct vigil_addr_key *key, struct src_sta
 	e->icmp = st->icmp;
 	e->dport_bits = st->dport_bits;
 	e->daddr_bits = st->daddr_bits;
-	ringbuf__submit(e);
+	ringbuf__submit(&network_events, e);
 }
 
 /*
@@ -503,7 +503,7 @@ int connect_exit(struct trace_event_raw_sys_exit *ctx)
 		goto out;
 	sock__addrs(sk, e);
 	sockaddr__read(a->a1, e); /* the destination as asked, even if the connect failed */
-	ringbuf__submit(e);
+	ringbuf__submit(&network_events, e);
 out:
 	args__drop();
 	return 0;
@@ -524,7 +524,7 @@ static __always_inline int accept__exit(long ret)
 	if (!e)
 		return 0;
 	sock__addrs(sk, e);
-	ringbuf__submit(e);
+	ringbuf__submit(&network_events, e);
 	return 0;
 }
 
@@ -563,7 +563,7 @@ int listen_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!e)
 		goto out;
 	sock__addrs(sk, e);
-	ringbuf__submit(e);
+	ringbuf__submit(&network_events, e);
 out:
 	args__drop();
 	return 0;
@@ -603,7 +603,7 @@ int sendto_enter(struct trace_event_raw_sys_enter *ctx)
 	e->family = probe.family;
 	e->rport = probe.rport;
 	__builtin_memcpy(e->raddr, probe.raddr, sizeof(e->raddr));
-	ringbuf__submit(e);
+	ringbuf__submit(&network_events, e);
 	return 0;
 }
 
@@ -643,7 +643,7 @@ static __always_inline int state__change(struct sock *sk, int oldstate, int news
 	sock__addrs(sk, e);
 	e->bytes_sent = BPF_CORE_READ((struct tcp_sock *)sk, bytes_acked);
 	e->bytes_received = BPF_CORE_READ((struct tcp_sock *)sk, bytes_received);
-	ringbuf__submit(e);
+	ringbuf__submit(&network_events, e);
 out:
 	bpf_map_delete_elem(&owners, &key);
 	return 0;

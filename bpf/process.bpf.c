@@ -194,7 +194,7 @@ static __always_inline int exec__emit(const char *filename, __u32 old_tid, __u32
 		e->prev_euid = e->hdr.euid;
 		e->flags |= VIGIL_EXEC_PREV_UNKNOWN;
 	}
-	ringbuf__submit(e);
+	ringbuf__submit(&process_events, e);
 	return 0;
 }
 
@@ -258,7 +258,7 @@ static __always_inline int fork__emit(__u32 child_pid, __u32 child_tid, __u64 ch
 		ns__fill(&e->ns, child);
 	else
 		__builtin_memset(&e->ns, 0, sizeof(e->ns));
-	ringbuf__submit(e);
+	ringbuf__submit(&process_events, e);
 	return 0;
 }
 
@@ -309,7 +309,7 @@ static __always_inline int exit__emit(void)
 	e->core_dumped = (code & 0x80) ? 1 : 0;
 	e->_pad0 = 0;
 	e->lifetime_ns = bpf_ktime_get_boot_ns() - core__task_start_boottime(task);
-	ringbuf__submit(e);
+	ringbuf__submit(&process_events, e);
 	return 0;
 }
 
@@ -406,7 +406,7 @@ static __always_inline int setid__exit(struct trace_event_raw_sys_exit *ctx, __u
 	e->old_cap_prm = s->cap_prm;
 	e->new_cap_eff = core__cap_effective(cred);
 	e->new_cap_prm = core__cap_permitted(cred);
-	ringbuf__submit(e);
+	ringbuf__submit(&process_events, e);
 out:
 	bpf_map_delete_elem(&stash, &tid);
 	return 0;
@@ -471,7 +471,7 @@ static __always_inline int ns__exit(struct trace_event_raw_sys_exit *ctx, __u32 
 	e->flags = (__u32)s->args[0];
 	e->_pad0 = 0;
 	ns__fill(&e->ns, task);
-	ringbuf__submit(e);
+	ringbuf__submit(&process_events, e);
 out:
 	bpf_map_delete_elem(&stash, &tid);
 	return 0;
@@ -525,7 +525,7 @@ static __always_inline int cgroup__emit(__u32 op, __u64 id, __u32 level, const c
 		e->path[0] = 0;
 		stats__inc(VIGIL_STAT_READ_ERRORS);
 	}
-	ringbuf__submit(e);
+	ringbuf__submit(&process_events, e);
 	return 0;
 }
 
@@ -628,7 +628,7 @@ int ptrace_exit(struct trace_event_raw_sys_exit *ctx)
 	e->ret = BPF_CORE_READ(ctx, ret);
 	e->addr = s->args[2];
 	e->data = s->args[3];
-	ringbuf__submit(e);
+	ringbuf__submit_urgent(&process_events, e);
 out:
 	bpf_map_delete_elem(&stash, &tid);
 	return 0;
@@ -676,7 +676,7 @@ static __always_inline int kill__emit(int sig, int code, int result, struct task
 		BPF_CORE_READ_STR_INTO(&e->target_comm, target, comm);
 	else
 		e->target_comm[0] = 0;
-	ringbuf__submit(e);
+	ringbuf__submit(&process_events, e);
 	return 0;
 }
 

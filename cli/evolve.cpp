@@ -396,7 +396,12 @@ int main(int argc, char** argv) {
   // --keep-best: the output is the evolved model only if it beats the
   // detector-only baseline on held-out data (AUC + TPR), as the collector
   // requires of a candidate against the model in service.
-  const auto vs_baseline = evo::accepts(r.evolved, r.baseline);
+  // A candidate that lets awareness lower an attack's score is refused
+  // whatever it wins (check_awareness_monotone), as the collector refuses it.
+  auto vs_baseline = evo::accepts(r.evolved, r.baseline);
+  if (vs_baseline.accepted && !r.awareness.accepted) {
+    vs_baseline = {false, r.awareness.reason};
+  }
   const bool ship_evolved = !keep_best || vs_baseline.accepted;
   const auto& chosen = ship_evolved ? result->model : baseline->proto();
   const std::string verdict =

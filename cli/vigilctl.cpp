@@ -2,6 +2,7 @@
 //   vigilctl --collector ADDR report | agents | alerts [--follow] | events | feedback ID --label L
 //     (alerts and events filter by --host and by workload: --container, --image, --pod, --k8s-ns)
 //   vigilctl models list | evolve | import FILE | rollout VERSION | rollback | status
+//   vigilctl models shadow VERSION [--fraction F] | shadow --stop | shadow (its numbers)
 //   vigilctl models keygen --out FILE | sign --key FILE VERSION | release FILE
 //   vigilctl rules list | push [DIR] [--disable ID,...] | rollout VERSION | rollback | status
 //   vigilctl enroll create --out FILE | list | revoke TOKEN_ID | revoke-agent AGENT_ID
@@ -461,11 +462,38 @@ int show_rollout(const Options& o, const grpc::Status& s, const vigil::v1::Rollo
   return kExitOk;
 }
 
+void print_shadow(const vigil::v1::ShadowStatus& s) {
+  const auto& c = s.counts();
+  fmt::print("shadow {} phase={} beside={} agents reporting={}/{}\n",
+             s.version().empty() ? "-" : s.version(), s.phase(),
+             s.active_version().empty() ? "-" : s.active_version(), s.agents_reporting(),
+             s.agents_size());
+  fmt::print(
+      "  events {}: would alert {} ({:.1f} per 1k), the active model alerted {} ({:.1f} per 1k), "
+      "both {}\n",
+      c.events(), c.would_alert(), s.would_alert_per_1k(), c.active_alerts(),
+      s.active_alerts_per_1k(), c.both_alert());
+  if (c.scores_size() > 0) {
+    const auto row = [](const auto& buckets) {
+      std::string out;
+      for (const auto n : buckets) out += fmt::format(" {:>7}", n);
+      return out;
+    };
+    fmt::print("  scores   {}\n  shadow  {}\n  active  {}\n",
+               " 0-9    10-19   20-29   30-39   40-49   50-59   60-69   70-79   80-89  90-100",
+               row(c.scores()), row(c.active_scores()));
+  }
+  fmt::print("  {}\n", s.reason());
+}
+
 void print_rollout(const vigil::v1::RolloutStatus& r) {
   fmt::print("rollout {} phase={} agents={}/{} previous={}\n  {}\n",
              r.version().empty() ? "-" : r.version(), r.phase(), r.agents_updated(),
              r.agents_total(), r.previous_version().empty() ? "-" : r.previous_version(),
              r.reason());
+  if (r.has_shadow()) {
+    print_shadow(r.shadow());
+  }
 }
 
 int cmd_models_list(ModelStub& stub, const Options& o) {
@@ -624,6 +652,35 @@ int cmd_models_rollback(ModelStub& stub, const Options& o, const std::string& re
   prepare_call(ctx, o);
   vigil::v1::RolloutStatus st;
   return show_rollout(o, stub.Rollback(&ctx, req, &st), st);
+}
+
+// `models shadow VERSION`, `models shadow --stop`, `models shadow` (the numbers).
+int cmd_models_shadow(ModelStub& stub, const Options& o, const std::string& version,
+                      double fraction, bool stop) {
+  grpc::ClientContext ctx;
+  prepare_call(ctx, o);
+  vigil::v1::ShadowStatus st;
+  grpc::Status s;
+  if (version.empty() && !stop) {
+    s = stub.ShadowStatus(&ctx, {}, &st);
+  } else {
+    vigil::v1::ShadowRequest req;
+    req.set_version(version);
+    req.set_fraction(fraction);
+    req.set_stop(stop);
+    s = stub.Shadow(&ctx, req, &st);
+  }
+  if (!s.ok()) {
+    return report_error(o, s);
+  }
+  if (o.json) {
+    print_json(st);
+  } else if (st.phase() == "idle") {
+    fmt::print("no shadow scoring yet: vigilctl models shadow VERSION starts one\n");
+  } else {
+    print_shadow(st);
+  }
+  return kExitOk;
 }
 
 int cmd_models_status(ModelStub& stub, const Options& o) {
@@ -1080,7 +1137,18 @@ int main(int argc, char** argv) {
   auto* m_rollback = models->add_subcommand("rollback", "return every agent to the previous model");
   std::string m_reason;
   m_rollback->add_option("--reason", m_reason, "why (kept in the rollout status)");
-  models->add_subcommand("status", "the current rollout");
+  models->add_subcommand("status", "the current rollout and shadow scoring");
+  auto* m_shadow = models->add_subcommand(
+      "shadow",
+      "score a candidate beside the active model on the agents, counting the alerts it would "
+      "raise (it raises none); without VERSION: its numbers");
+  std::string m_shadow_version;
+  double m_fraction = 1.0;
+  bool m_shadow_stop = false;
+  m_shadow->add_option("VERSION", m_shadow_version, "candidate model version");
+  m_shadow->add_option("--fraction", m_fraction, "share of the agents (default 1: all of them)")
+      ->check(CLI::Range(0.0001, 1.0));
+  m_shadow->add_flag("--stop", m_shadow_stop, "withdraw the shadow model (its numbers stay)");
   auto* m_keygen = models->add_subcommand(
       "keygen", "make a release key (ed25519; FILE mode 0600, public key in FILE.pub)");
   std::string m_key_out;
@@ -1221,6 +1289,9 @@ int main(int argc, char** argv) {
     if (m_import->parsed()) return cmd_models_import(*mstub, o, m_file);
     if (m_rollout->parsed()) return cmd_models_rollout(*mstub, o, m_version, m_canary, m_soak);
     if (m_rollback->parsed()) return cmd_models_rollback(*mstub, o, m_reason);
+    if (m_shadow->parsed()) {
+      return cmd_models_shadow(*mstub, o, m_shadow_version, m_fraction, m_shadow_stop);
+    }
     if (m_keygen->parsed()) return cmd_models_keygen(m_key_out);
     if (m_release->parsed()) return cmd_models_release(*mstub, o, m_release_file);
     if (m_sign->parsed()) {

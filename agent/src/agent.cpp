@@ -26,6 +26,7 @@
 #include "vigil/agent/process_probe.h"
 #include "vigil/agent/wire.h"
 #include "vigil/clock.h"
+#include "vigil/event_format.h"
 #include "vigil/log.h"
 #include "vigil/model_release.h"
 #include "vigil/pem.h"
@@ -137,6 +138,7 @@ Result<void> Agent::load_probes() {
   options.xdp_enforce = config_.xdp_enforce;
   options.raw_events = config_.raw_events;
   options.wakeup_min_us = config_.ringbuf_wakeup_us;
+  options.polled_wakeups = config_.ringbuf_poll_ms > 0;
   if (options.raw_events) {
     VLOG_INFO("raw events: in-kernel de-duplication and rate limits are off");
   }
@@ -278,9 +280,14 @@ Result<void> Agent::start() {
     }
   }
 
+  // How the probes wake this reader (bpf/maps.bpf.h, ring_reader.h).
+  const auto wakeups = config_.ringbuf_wakeup_us > 0 ? RingReader::Wakeups::kBatched
+                       : config_.ringbuf_poll_ms > 0 ? RingReader::Wakeups::kPolled
+                                                     : RingReader::Wakeups::kPerRecord;
   auto reader = RingReader::create(
       io_, fds, [this](std::span<const std::byte> r) { pipeline_->on_record(r); },
-      [this] { pipeline_->on_batch_end(); }, config_.ringbuf_wakeup_us > 0);
+      [this] { pipeline_->on_batch_end(); }, wakeups,
+      std::chrono::milliseconds(config_.ringbuf_poll_ms));
   if (!reader) {
     return std::unexpected(reader.error());
   }
@@ -649,6 +656,7 @@ Result<void> Agent::start_shipping() {
   opts.insecure = config_.insecure;
   opts.batch_max = config_.batch_max;
   opts.batch_interval = std::chrono::milliseconds(config_.batch_interval_ms);
+  opts.handoff_max = config_.handoff_max_events;
   shipper_ = std::make_unique<Shipper>(opts, *spool_, std::move(hello));
   // The shipper sends health as soon as it connects: from the start, not an
   // empty one until the first tick (the collector would record no rule pack).
@@ -742,6 +750,10 @@ void Agent::apply_feedback(const std::string& alert_id, const std::string& label
 }
 
 void Agent::apply_model_update(const v1::ModelUpdate& update) {
+  if (update.scope() == kModelScopeShadow) {
+    apply_shadow_update(update);
+    return;
+  }
   auto model = model_trust_->apply(update, unix_now_ns());
   if (!model) {
     ++model_updates_refused_;
@@ -754,6 +766,36 @@ void Agent::apply_model_update(const v1::ModelUpdate& update) {
                 ? fmt::format("canary until {} s", update.expires_ns() / 1'000'000'000ULL)
                 : fmt::format("release {}", update.release_seq()));
   set_running_model(*model);
+}
+
+void Agent::apply_shadow_update(const v1::ModelUpdate& update) {
+  auto& shadow = pipeline_->shadow();
+  if (update.version().empty() && update.model().empty()) {
+    if (shadow.installed()) {
+      VLOG_INFO("shadow model {} withdrawn: {} events scored, {} would-be alerts ({} by {})",
+                shadow.model()->version(), shadow.counts().events, shadow.counts().would_alert,
+                shadow.counts().active_alerts, pipeline_->model().version());
+      shadow.set(nullptr, 0);
+    }
+    return;
+  }
+  if (shadow.installed() && shadow.model()->version() == update.version()) {
+    return;  // sent again after a reconnect: the count goes on
+  }
+  auto model = verify_shadow_update(
+      update, ModelKeys{.online = config_.model_pubkey, .release = config_.model_release_pubkey});
+  if (!model) {
+    ++shadow_refusals_;
+    last_shadow_refusal_ = fmt::format("{}: {}", update.version(), model.error().message);
+    VLOG_WARN("shadow {}", model.error().message);
+    return;
+  }
+  shadow.set(*model, unix_now_ns());
+  ++shadow_installs_;
+  VLOG_INFO(
+      "shadow model {} beside {}: every event scored by both, would-be alerts counted, none "
+      "raised",
+      (*model)->version(), pipeline_->model().version());
 }
 
 void Agent::expire_canary_model() {
@@ -813,6 +855,10 @@ v1::Health Agent::health() {
     h.set_model_version(pipeline_->model().version());
     h.set_model_refusals(model_updates_refused_);
     h.set_model_refusal(last_model_refusal_);
+    if (pipeline_->shadow().installed()) {
+      pipeline_->shadow().report(*h.mutable_shadow(), pipeline_->model().version(),
+                                 pipeline_->alert_threshold());
+    }
     rule_packs_.report(h);
     h.set_output_write_errors(pipeline_->output_write_errors());
     h.set_events_total(pipeline_->stats().records);
@@ -998,6 +1044,10 @@ std::string Agent::stats_json() const {
     out += "}";
   }
   out += "}";
+  if (reader_) {
+    out += fmt::format(",\"ring_reader\":{{\"drains\":{},\"empty_drains\":{}}}", reader_->drains(),
+                       reader_->empty_drains());
+  }
   if (pipeline_) {
     const auto& d = pipeline_->decode_stats();
     out += fmt::format(",\"decoder\":{{\"decoded\":{}", d.decoded);
@@ -1009,10 +1059,13 @@ std::string Agent::stats_json() const {
         "}},\"pipeline\":{{\"records\":{},\"events_out\":{},\"indicator_hits\":{},"
         "\"alerts\":{},\"alerts_suppressed\":{},\"level_changes\":{},\"scored\":{},"
         "\"model_swaps\":{},\"suppressed_hits\":{}}}"
-        ",\"awareness\":{{\"level\":\"{}\",\"baseline_pairs\":{}}}",
+        ",\"awareness\":{{\"level\":\"{}\",\"pressure\":{:.1f},\"alerting_pressure\":{:.1f},"
+        "\"attentive_threshold\":{:.1f},\"baseline_pairs\":{}}}",
         ps.records, ps.events_out, ps.indicator_hits, ps.alerts, ps.alerts_suppressed,
         ps.level_changes, ps.scored, ps.model_swaps, ps.suppressed_hits,
-        to_string(pipeline_->level()), pipeline_->baseline().size());
+        to_string(pipeline_->level()), pipeline_->level_tracker().pressure(),
+        pipeline_->level_tracker().alerting_pressure(),
+        pipeline_->level_tracker().attentive_threshold(), pipeline_->baseline().size());
     out += ",\"by_type\":{";
     bool first_type = true;
     for (std::size_t i = 0; i < ps.by_type.size(); ++i) {
@@ -1022,6 +1075,20 @@ std::string Agent::stats_json() const {
         first_type = false;
       }
     }
+    out += "}";
+    const auto& sw = pipeline_->shadow();
+    std::string shadow_version = "\"\"";
+    if (sw.installed()) {
+      shadow_version.clear();
+      append_json_string(sw.model()->version(), shadow_version);
+    }
+    out += fmt::format(
+        ",\"shadow\":{{\"version\":{},\"since_ns\":{},\"events\":{},\"would_alert\":{},"
+        "\"active_alerts\":{},\"both_alert\":{},\"installs\":{},\"refusals\":{},"
+        "\"last_refusal\":",
+        shadow_version, sw.since_ns(), sw.counts().events, sw.counts().would_alert,
+        sw.counts().active_alerts, sw.counts().both_alert, shadow_installs_, shadow_refusals_);
+    append_json_string(last_shadow_refusal_, out);
     out += "}";
     out += fmt::format(",\"latency\":{{\"event\":{},\"alert\":{}}}",
                        latency_json(pipeline_->event_latency()),
@@ -1089,10 +1156,12 @@ std::string Agent::stats_json() const {
         "\"batches_sent\":{},\"events_sent\":{},\"acked_seq\":{},\"refusals\":{},"
         "\"feedback\":{},\"spool_errors\":{},\"spool_events\":{},\"spool_bytes\":{},"
         "\"spool_dropped\":{},\"next_seq\":{},\"model_updates\":{},"
-        "\"model_updates_refused\":{},\"events_refused\":{},\"events_refused_by_reason\":{{",
+        "\"model_updates_refused\":{},\"handoff_queued\":{},\"handoff_full\":{},"
+        "\"spool_writes\":{},\"events_refused\":{},\"events_refused_by_reason\":{{",
         sh.connected, sh.connects, sh.connect_failures, sh.batches_sent, sh.events_sent,
         sh.acked_seq, sh.refusals, sh.feedback, sh.spool_errors, sp.events, sp.bytes, sp.dropped,
-        sp.next_seq, sh.model_updates, model_updates_refused_, sh.events_refused_total);
+        sp.next_seq, sh.model_updates, model_updates_refused_, sh.handoff_queued, sh.handoff_full,
+        sh.spool_writes, sh.events_refused_total);
     bool first_reason = true;
     for (const auto& [reason, n] : sh.events_refused) {
       out += fmt::format("{}\"{}\":{}", first_reason ? "" : ",", reason, n);
@@ -1121,6 +1190,14 @@ std::string Agent::metrics_text() const {
   for (const auto& [family, n] : drops) {
     metric_sample(out, "vigil_agent_ringbuf_drops_total", static_cast<double>(n), family);
   }
+  if (reader_) {
+    metric(out, "vigil_agent_ringbuf_drains_total", "counter",
+           "Ring buffer drains: a wakeup from the probes or a poll.",
+           static_cast<double>(reader_->drains()));
+    metric(out, "vigil_agent_ringbuf_empty_drains_total", "counter",
+           "Ring buffer drains (polls) that found no record.",
+           static_cast<double>(reader_->empty_drains()));
+  }
   if (pipeline_) {
     const auto& ps = pipeline_->stats();
     const auto& d = pipeline_->decode_stats();
@@ -1143,8 +1220,33 @@ std::string Agent::metrics_text() const {
     metric(out, "vigil_agent_awareness_level", "gauge",
            "Host awareness: 0 calm, 1 attentive, 2 alert, 3 critical.",
            static_cast<double>(static_cast<int>(pipeline_->level())));
+    metric(out, "vigil_agent_awareness_pressure", "gauge",
+           "Decayed sum of recent indicator scores (the alert-grade part: kind=\"alerting\").",
+           pipeline_->level_tracker().pressure(), "kind=\"all\"");
+    metric_sample(out, "vigil_agent_awareness_pressure",
+                  pipeline_->level_tracker().alerting_pressure(), "kind=\"alerting\"");
+    metric(out, "vigil_agent_awareness_attentive_threshold", "gauge",
+           "Pressure that makes this host attentive: 1.5 x its learned benign peak, at least 40.",
+           pipeline_->level_tracker().attentive_threshold());
     metric(out, "vigil_agent_model_info", "gauge", "The scoring model in use (value 1).", 1,
            fmt::format("version=\"{}\"", label_value(pipeline_->model().version())));
+    const auto& sw = pipeline_->shadow();
+    metric(out, "vigil_agent_shadow_events_total", "counter",
+           "Events the shadow model scored beside the active one (since it was installed).",
+           static_cast<double>(sw.counts().events));
+    metric(out, "vigil_agent_shadow_would_alerts_total", "counter",
+           "Alert events the shadow model would have raised (none is).",
+           static_cast<double>(sw.counts().would_alert));
+    metric(out, "vigil_agent_shadow_active_alerts_total", "counter",
+           "Alert events the active model raised on the events the shadow model scored.",
+           static_cast<double>(sw.counts().active_alerts));
+    metric(out, "vigil_agent_shadow_refusals_total", "counter",
+           "Shadow model updates refused (signature, scope, schema).",
+           static_cast<double>(shadow_refusals_));
+    if (sw.installed()) {
+      metric(out, "vigil_agent_shadow_model_info", "gauge", "The shadow model (value 1).", 1,
+             fmt::format("version=\"{}\"", label_value(sw.model()->version())));
+    }
     metric(out, "vigil_agent_rule_hits_total", "counter", "Indicators raised by Sigma rules.",
            static_cast<double>(ps.rule_hits));
     const auto& cw = pipeline_->container_watch().stats();
@@ -1286,6 +1388,15 @@ std::string Agent::metrics_text() const {
     metric(out, "vigil_agent_spool_dropped_total", "counter",
            "Events dropped because the spool was full (lowest score first).",
            static_cast<double>(sp.dropped));
+    metric(out, "vigil_agent_handoff_queued", "gauge",
+           "Scored events handed to the spool writer thread, not yet in the spool.",
+           static_cast<double>(sh.handoff_queued));
+    metric(out, "vigil_agent_handoff_full_total", "counter",
+           "Hand-offs to the spool writer that found its queue full: the agent loop waited.",
+           static_cast<double>(sh.handoff_full));
+    metric(out, "vigil_agent_spool_writes_total", "counter",
+           "Spool appends (one RocksDB write each, of every event handed off since the last).",
+           static_cast<double>(sh.spool_writes));
     metric_header(out, "vigil_agent_events_refused_total", "counter",
                   "Events the collector refused one by one, by its reason (dropped from the "
                   "spool, not replayed).");

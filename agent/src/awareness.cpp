@@ -219,31 +219,58 @@ void LevelTracker::decay_to(double now) {
     started_ = true;
     last_ = now;
     entered_ = now;
+    window_start_ = now;
     return;
   }
-  pressure_ = decay(pressure_, now - last_, config_.half_life_s);
+  const double elapsed = now - last_;
+  pressure_ = decay(pressure_, elapsed, config_.half_life_s);
+  alerting_ = decay(alerting_, elapsed, config_.half_life_s);
   last_ = std::max(last_, now);
+  if (now - window_start_ >= config_.benign_window_s) {
+    // A finished window teaches the benign peak; the current one never does,
+    // so a burst cannot raise its own threshold as it climbs.
+    benign_peak_ = std::max(decay(benign_peak_, now - window_start_, config_.benign_half_life_s),
+                            window_peak_);
+    window_peak_ = 0;
+    window_start_ = now;
+  }
 }
 
-std::optional<LevelChange> LevelTracker::observe(double now, std::uint32_t score) {
+Level LevelTracker::justified(bool rising) const {
+  const auto& t = rising ? config_.up : config_.down;
+  const double attentive = attentive_threshold() * (rising ? 1.0 : t[0] / config_.up[0]);
+  if (alerting_ >= t[2]) return Level::kCritical;
+  if (alerting_ >= t[1]) return Level::kAlert;
+  if (pressure_ >= attentive || alerting_ >= t[0]) return Level::kAttentive;
+  return Level::kCalm;
+}
+
+std::optional<LevelChange> LevelTracker::observe(double now, std::uint32_t score, bool repeat) {
   decay_to(now);
   if (score >= config_.min_score) {
     pressure_ += score;
+    if (score >= config_.alert_score && !repeat) {
+      alerting_ += score;
+    }
+  }
+  // Capped, so decay brings any storm back down in bounded time.
+  alerting_ = std::min(alerting_, config_.cap_factor * config_.up[2]);
+  pressure_ =
+      std::min(pressure_, config_.cap_factor * std::max(attentive_threshold(), config_.up[2]));
+  if (alerting_ < 1.0) {
+    window_peak_ = std::max(window_peak_, pressure_);  // benign work only
   }
   const Level before = level_;
-  // Up: straight to the highest level the pressure justifies.
-  auto target = static_cast<int>(level_);
-  while (target < 3 && pressure_ >= config_.up[static_cast<std::size_t>(target)]) {
-    ++target;
-  }
-  if (target > static_cast<int>(level_)) {
-    level_ = static_cast<Level>(target);
+  if (const Level up = justified(true); up > level_) {
+    // Up: straight to the highest level the pressure justifies.
+    level_ = up;
     entered_ = now;
-  } else if (level_ != Level::kCalm && now - entered_ >= config_.min_dwell_s &&
-             pressure_ < config_.down[static_cast<std::size_t>(level_) - 1]) {
-    // Down: one step at a time, and only after the dwell time.
-    level_ = static_cast<Level>(static_cast<int>(level_) - 1);
-    entered_ = now;
+  } else if (level_ != Level::kCalm && now - entered_ >= config_.min_dwell_s) {
+    // Down, after the dwell: to the level the pressure still justifies.
+    if (const Level down = justified(false); down < level_) {
+      level_ = down;
+      entered_ = now;
+    }
   }
   if (level_ == before) {
     return std::nullopt;

@@ -125,6 +125,7 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "xdp_enforce",
                                                  "raw_events",
                                                  "ringbuf_wakeup_us",
+                                                 "ringbuf_poll_ms",
                                                  "xdp_blocklist",
                                                  "collector",
                                                  "insecure",
@@ -138,6 +139,7 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
                                                  "spool_sync",
                                                  "batch_max",
                                                  "batch_interval_ms",
+                                                 "handoff_max_events",
                                                  "model_path",
                                                  "baseline_warmup_s",
                                                  "image_learning_window_s",
@@ -210,6 +212,7 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["xdp_enforce"]) cfg.xdp_enforce = n.as<bool>();
     if (auto n = root["raw_events"]) cfg.raw_events = n.as<bool>();
     if (auto n = root["ringbuf_wakeup_us"]) cfg.ringbuf_wakeup_us = n.as<std::uint32_t>();
+    if (auto n = root["ringbuf_poll_ms"]) cfg.ringbuf_poll_ms = n.as<std::uint32_t>();
     if (auto n = root["xdp_blocklist"]) cfg.xdp_blocklist = yaml_list(n);
     if (auto n = root["collector"]) cfg.collector = n.as<std::string>();
     if (auto n = root["insecure"]) cfg.insecure = n.as<bool>();
@@ -223,6 +226,7 @@ Result<void> apply_yaml(std::string_view yaml_text, AgentConfig& cfg) {
     if (auto n = root["spool_sync"]) cfg.spool_sync = n.as<bool>();
     if (auto n = root["batch_max"]) cfg.batch_max = n.as<std::uint32_t>();
     if (auto n = root["batch_interval_ms"]) cfg.batch_interval_ms = n.as<std::uint32_t>();
+    if (auto n = root["handoff_max_events"]) cfg.handoff_max_events = n.as<std::uint32_t>();
     if (auto n = root["model_path"]) cfg.model_path = n.as<std::string>();
     if (auto n = root["baseline_warmup_s"]) cfg.baseline_warmup_s = n.as<double>();
     if (auto n = root["image_learning_window_s"]) {
@@ -322,6 +326,15 @@ Result<void> validate(const AgentConfig& cfg) {
     return make_error(
         ErrorCode::kInvalidArgument,
         fmt::format("ringbuf_kib must be a power of two >= 4, not {}", cfg.ringbuf_kib));
+  }
+  if (cfg.ringbuf_poll_ms > 1000) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("ringbuf_poll_ms must be 0..1000, not {}", cfg.ringbuf_poll_ms));
+  }
+  if (cfg.handoff_max_events > 1000000) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("handoff_max_events must be 0..1000000, not {}", cfg.handoff_max_events));
   }
   if (cfg.batch_max == 0 || cfg.batch_max > 10000) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -482,6 +495,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   std::uint64_t image_learning_window_s = 0;
   std::uint32_t ringbuf_kib = 0;
   std::uint32_t ringbuf_wakeup_us = 0;
+  std::uint32_t ringbuf_poll_ms = 0;
+  std::uint32_t handoff_max_events = 0;
   std::uint32_t stats_interval = 0;
   std::uint32_t alert_threshold = 0;
   bool check = false;
@@ -505,6 +520,14 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   app.add_option("--ringbuf-wakeup-us", ringbuf_wakeup_us,
                  "wake the reader at most once per this many us (0: every record)")
       ->check(CLI::Range(0, 100000));
+  app.add_option("--ringbuf-poll-ms", ringbuf_poll_ms,
+                 "the longest a record waits in the ring: the reader polls (0: a wakeup per "
+                 "record)")
+      ->check(CLI::Range(0, 1000));
+  app.add_option("--handoff-max-events", handoff_max_events,
+                 "bound of the queue to the spool writer thread (0: no writer thread, the "
+                 "agent loop appends)")
+      ->check(CLI::Range(0, 1000000));
   app.add_option("--stats-interval", stats_interval, "seconds between counter reports (0: off)");
   app.add_option("--xdp-iface", xdp_ifaces,
                  "interfaces for XDP network summaries (comma list, or 'all')");
@@ -614,6 +637,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--ignore-comms") > 0) cfg.ignore_comms = split_list(ignore_comms);
   if (app.count("--ringbuf-kib") > 0) cfg.ringbuf_kib = ringbuf_kib;
   if (app.count("--ringbuf-wakeup-us") > 0) cfg.ringbuf_wakeup_us = ringbuf_wakeup_us;
+  if (app.count("--ringbuf-poll-ms") > 0) cfg.ringbuf_poll_ms = ringbuf_poll_ms;
+  if (app.count("--handoff-max-events") > 0) cfg.handoff_max_events = handoff_max_events;
   if (app.count("--stats-interval") > 0) cfg.stats_interval_s = stats_interval;
   if (app.count("--alert-threshold") > 0) cfg.alert_threshold = alert_threshold;
   if (app.count("--btf") > 0) cfg.btf_path = btf_path;

@@ -16,6 +16,7 @@ struct MemoryTraits {
     s->rodata->agent_tgid = o.agent_tgid;
     s->rodata->raw_events = o.raw_events ? 1 : 0;
     s->rodata->wakeup_min_ns = std::uint64_t{o.wakeup_min_us} * 1000;
+    s->rodata->wakeup_watermark = o.polled_wakeups ? o.ringbuf_bytes / 8 : 0;
     bpf_map__set_max_entries(s->maps.memory_events, o.ringbuf_bytes);
   }
   static const std::vector<HookSpec>& hooks() { return memory_hooks(); }

@@ -149,6 +149,32 @@ Result<std::shared_ptr<const ScoringModel>> verify_model_update(const v1::ModelU
   return ScoringModel::load_bytes(update.model());
 }
 
+Result<std::shared_ptr<const ScoringModel>> verify_shadow_update(const v1::ModelUpdate& update,
+                                                                 const ModelKeys& keys) {
+  const auto no = [&](std::string_view why) {
+    return std::unexpected(refuse(update, why).error());
+  };
+  if (update.scope() != kModelScopeShadow) {
+    return no(
+        fmt::format("scope '{}' where a shadow model was expected", update.scope().substr(0, 32)));
+  }
+  if (keys.online.empty()) {
+    return no("no model_pubkey configured to verify it with");
+  }
+  if (update.expires_ns() != 0) {
+    return no("a shadow grant does not expire");
+  }
+  if (auto r = verify_signature(
+          keys.online, model_grant_message(update.scope(), update.expires_ns(), update.model()),
+          update.signature());
+      !r) {
+    return no(r.error().code == ErrorCode::kPermission
+                  ? "bad signature for scope shadow by the collector's key"
+                  : r.error().message);
+  }
+  return ScoringModel::load_bytes(update.model());
+}
+
 ModelTrust::ModelTrust(std::filesystem::path state_dir, ModelKeys keys)
     : dir_(std::move(state_dir)), keys_(std::move(keys)) {}
 

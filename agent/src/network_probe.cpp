@@ -28,6 +28,7 @@ struct NetworkTraits {
     s->rodata->agent_tgid = o.agent_tgid;
     s->rodata->raw_events = o.raw_events ? 1 : 0;
     s->rodata->wakeup_min_ns = std::uint64_t{o.wakeup_min_us} * 1000;
+    s->rodata->wakeup_watermark = o.polled_wakeups ? o.ringbuf_bytes / 8 : 0;
     s->rodata->enforce = o.xdp_enforce ? 1 : 0;
     bpf_map__set_max_entries(s->maps.network_events, o.ringbuf_bytes);
   }

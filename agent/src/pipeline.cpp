@@ -217,6 +217,15 @@ Pipeline::Scored Pipeline::score_event() {
     const bool rare = rarity_hit_ != nullptr && h == rarity_hit_->indicator;
     score = std::max<std::uint32_t>(score, rare ? rarity_hit_->severity : h->severity);
   }
+  if (shadow_.installed()) {
+    // The shadow model on the same features and floors: counted, never acting.
+    std::uint32_t floor = 0;
+    for (const auto* h : hits_) {
+      const bool rare = rarity_hit_ != nullptr && h == rarity_hit_->indicator;
+      floor = std::max<std::uint32_t>(floor, rare ? rarity_hit_->severity : h->severity);
+    }
+    shadow_.observe(features_, floor, !hits_.empty(), score, alert_threshold_);
+  }
   ++stats_.scored;
   if (recorder_) {
     record_sample();
@@ -225,20 +234,29 @@ Pipeline::Scored Pipeline::score_event() {
     return {};
   }
   stats_.indicator_hits += hits_.size();
-  if (auto change = level_.observe(now, score)) {
-    write_level_change(*change, event_.ts_ns);
-  }
+  // The host level counts each incident's alert-grade evidence once: repeats
+  // (one process reading a file ten times) add pressure, not alert pressure.
+  const auto observe_level = [&](bool repeat) {
+    if (auto change = level_.observe(now, score, repeat)) {
+      write_level_change(*change, event_.ts_ns);
+    }
+  };
   // An alert names what fired: an event without an indicator is never one,
   // whatever the threshold (an evolved model scores such events up to its
   // cap_without_indicators, so a threshold at or below that could reach one).
-  if (score < alert_threshold_ || hits_.empty()) {
+  if (hits_.empty()) {
+    observe_level(false);
     return {score, false};
   }
-  // Attention follows what scored high: the process and its parent.
-  focus_.add(event_.pid, score, now);
-  focus_.add(event_.ppid, score / 2, now);
-
-  if (!alerts_ && scored_ == nullptr) {
+  // Attention follows alert-grade scores (never below 50, as the level: a
+  // recording at threshold 1 puts no more in focus than a default host):
+  // the process and its parent.
+  if (score >= level_.alert_score()) {
+    focus_.add(event_.pid, score, now);
+    focus_.add(event_.ppid, score / 2, now);
+  }
+  if (score < alert_threshold_ || (!alerts_ && scored_ == nullptr)) {
+    observe_level(false);
     return {score, false};
   }
   // Network summaries have no process: the source address is the entity.
@@ -247,6 +265,7 @@ Pipeline::Scored Pipeline::score_event() {
                                          std::get<NetSummaryData>(event_.data).src))
                                    : event_.pid;
   const auto decision = dedupe_.observe(entity, hits_.front()->id, now);
+  observe_level(!decision.emit);
   if (!decision.emit) {
     ++stats_.alerts_suppressed;
     return {score, false};

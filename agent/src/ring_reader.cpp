@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -27,12 +28,14 @@ RingReader::~RingReader() {
 Result<std::unique_ptr<RingReader>> RingReader::create(boost::asio::io_context& io,
                                                        const std::vector<int>& map_fds,
                                                        RecordFn on_record, BatchFn on_batch_end,
-                                                       bool backstop) {
+                                                       Wakeups wakeups,
+                                                       std::chrono::milliseconds poll_max) {
   if (map_fds.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "no ring buffers to read");
   }
   std::unique_ptr<RingReader> r(new RingReader(io, std::move(on_record), std::move(on_batch_end)));
-  r->backstop_ = backstop;
+  r->wakeups_ = wakeups;
+  r->poll_max_ = std::max(poll_max, kPollMin);
   for (int fd : map_fds) {
     if (r->rb_ == nullptr) {
       r->rb_ = ring_buffer__new(fd, &RingReader::on_sample, r.get(), nullptr);
@@ -63,17 +66,25 @@ int RingReader::on_sample(void* ctx, void* data, std::size_t size) {
 
 std::size_t RingReader::drain() {
   const auto before = records_;
-  const int n = ring_buffer__consume(rb_);
-  if (n < 0) {
-    VLOG_WARN("ring buffer consume failed: {}", std::strerror(-n));
+  const int consumed = ring_buffer__consume(rb_);
+  if (consumed < 0) {
+    VLOG_WARN("ring buffer consume failed: {}", std::strerror(-consumed));
   }
   on_batch_end_();
-  return static_cast<std::size_t>(records_ - before);
+  const auto n = static_cast<std::size_t>(records_ - before);
+  ++drains_;
+  if (n == 0) {
+    ++empty_drains_;
+  }
+  return n;
 }
 
 void RingReader::start() {
   running_ = true;
   arm();
+  if (wakeups_ == Wakeups::kPolled) {
+    poll_after(0);
+  }
 }
 
 void RingReader::stop() {
@@ -84,18 +95,27 @@ void RingReader::stop() {
 }
 
 void RingReader::arm() {
-  epoll_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                    [this](const boost::system::error_code& ec) {
-                      if (ec || !running_) {
-                        return;
-                      }
-                      backstop_after(drain());
-                      arm();
-                    });
+  epoll_.async_wait(
+      boost::asio::posix::stream_descriptor::wait_read,
+      [this](const boost::system::error_code& ec) {
+        if (ec || !running_) {
+          return;
+        }
+        const auto n = drain();
+        if (wakeups_ == Wakeups::kBatched) {
+          backstop_after(n);
+        } else if (wakeups_ == Wakeups::kPolled && n != 0 &&
+                   backstop_timer_.expiry() > std::chrono::steady_clock::now() + kPollMin) {
+          // Records came: records submitted just after them
+          // without a wakeup are read within kPollMin.
+          poll_after(n);
+        }
+        arm();
+      });
 }
 
 void RingReader::backstop_after(std::size_t n) {
-  if (!backstop_ || n == 0 || backstop_armed_ || !running_) {
+  if (wakeups_ != Wakeups::kBatched || n == 0 || backstop_armed_ || !running_) {
     return;  // quiet: the next record's wakeup brings the reader back
   }
   backstop_armed_ = true;
@@ -106,6 +126,20 @@ void RingReader::backstop_after(std::size_t n) {
       return;
     }
     backstop_after(drain());
+  });
+}
+
+void RingReader::poll_after(std::size_t n) {
+  if (!running_) {
+    return;
+  }
+  poll_interval_ = n != 0 ? kPollMin : std::min(poll_interval_ * 2, poll_max_);
+  backstop_timer_.expires_after(poll_interval_);
+  backstop_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !running_) {
+      return;
+    }
+    poll_after(drain());
   });
 }
 

@@ -62,13 +62,81 @@ void Shipper::flush() {
   if (pending_.empty()) {
     return;
   }
-  if (auto r = spool_.append(pending_); !r) {
+  {
+    std::unique_lock lock(handoff_mu_);
+    if (writer_running_) {
+      const auto fits = [&] {
+        const std::size_t queued = handoff_.size() + writing_;
+        return queued == 0 || queued + pending_.size() <= options_.handoff_max;
+      };
+      if (!fits()) {
+        // The writer is behind (a slow disk, a starved core): wait for it
+        // rather than drop. Meanwhile the kernel rings absorb the backlog, and
+        // what they cannot hold is counted there (ringbuf_drops).
+        ++handoff_full_;
+        handoff_cv_.wait(lock, fits);
+      }
+      if (handoff_.empty()) {
+        // The usual case: no copy, and pending_ takes back the writer's last
+        // (cleared) vector with its capacity.
+        handoff_.swap(pending_);
+      } else {
+        for (auto& e : pending_) {
+          handoff_.push_back(std::move(e));
+        }
+      }
+      pending_.clear();
+      handoff_cv_.notify_all();
+      return;
+    }
+  }
+  append(pending_);  // no writer (before start(), after stop()): here
+  pending_.clear();
+  std::lock_guard lock(handoff_mu_);
+  ++spool_writes_;
+}
+
+void Shipper::append(std::vector<v1::Event>& events) {
+  if (auto r = spool_.append(events); !r) {
     std::lock_guard lock(mu_);
     ++stats_.spool_errors;
     stats_.last_error = r.error().message;
   }
-  pending_.clear();
   cv_.notify_all();
+}
+
+void Shipper::write_loop() {
+  std::vector<v1::Event> batch;
+  std::unique_lock lock(handoff_mu_);
+  for (;;) {
+    handoff_cv_.wait(lock, [&] { return !handoff_.empty() || writer_stop_; });
+    if (handoff_.empty()) {
+      return;  // stopping, and everything handed off is in the spool
+    }
+    batch.swap(handoff_);
+    writing_ = batch.size();
+    lock.unlock();
+    append(batch);  // one RocksDB write for everything queued
+    batch.clear();
+    lock.lock();
+    writing_ = 0;
+    ++spool_writes_;
+    handoff_cv_.notify_all();  // room for a waiting flush()
+  }
+}
+
+void Shipper::stop_writer() {
+  {
+    std::lock_guard lock(handoff_mu_);
+    if (!writer_running_) {
+      return;
+    }
+    writer_stop_ = true;
+  }
+  handoff_cv_.notify_all();
+  writer_.join();
+  std::lock_guard lock(handoff_mu_);
+  writer_running_ = false;
 }
 
 void Shipper::count_refused(const v1::Ack& ack) {
@@ -124,6 +192,13 @@ void Shipper::set_health(const v1::Health& health) {
 }
 
 void Shipper::start() {
+  {
+    std::lock_guard lock(handoff_mu_);
+    if (!writer_running_ && !writer_stop_ && options_.handoff_max > 0) {
+      writer_running_ = true;
+      writer_ = std::thread([this] { write_loop(); });
+    }
+  }
   if (!thread_.joinable()) {
     thread_ = std::thread([this] { run(); });
   }
@@ -131,6 +206,7 @@ void Shipper::start() {
 
 void Shipper::stop(std::chrono::milliseconds drain) {
   flush();
+  stop_writer();  // every event handed off is in the spool from here on
   if (!thread_.joinable()) {
     return;
   }
@@ -148,8 +224,16 @@ void Shipper::stop(std::chrono::milliseconds drain) {
 }
 
 ShipperStats Shipper::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
+  ShipperStats s;
+  {
+    std::lock_guard lock(mu_);
+    s = stats_;
+  }
+  std::lock_guard lock(handoff_mu_);
+  s.handoff_full = handoff_full_;
+  s.handoff_queued = handoff_.size() + writing_;
+  s.spool_writes = spool_writes_;
+  return s;
 }
 
 bool Shipper::wait_backoff(std::chrono::milliseconds delay) {
@@ -234,7 +318,7 @@ void Shipper::session() {
         ++stats_.refusals;
         stats_.last_error = "collector refused: " + msg.refusal().reason();
         VLOG_WARN("{}", stats_.last_error);
-      } else if (msg.has_model()) {
+      } else if (msg.has_model() || msg.has_shadow_model()) {
         std::function<void(const v1::ModelUpdate&)> handler;
         {
           std::lock_guard lock(mu_);
@@ -242,7 +326,7 @@ void Shipper::session() {
           handler = on_model_;
         }
         if (handler) {
-          handler(msg.model());
+          handler(msg.has_model() ? msg.model() : msg.shadow_model());
         }
       } else if (msg.has_rule_pack()) {
         std::function<void(const v1::RulePackUpdate&)> handler;

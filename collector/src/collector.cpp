@@ -28,6 +28,7 @@
 #include "vigil/collector/web.h"
 #include "vigil/log.h"
 #include "vigil/metrics_server.h"
+#include "vigil/model_release.h"
 #include "vigil/pem.h"
 #include "vigil/shipped_model.h"
 #include "vigil/wire_limits.h"
@@ -501,7 +502,10 @@ int run(const CollectorConfig& config) {
                                 .send =
                                     [&ingest](const std::string& id, const v1::ModelUpdate& u) {
                                       v1::CollectorMessage msg;
-                                      *msg.mutable_model() = u;
+                                      // A shadow model has its own field: agents
+                                      // older than shadow scoring ignore it.
+                                      *(u.scope() == kModelScopeShadow ? msg.mutable_shadow_model()
+                                                                       : msg.mutable_model()) = u;
                                       return ingest.send_to_agent(id, msg);
                                     }});
   if (auto r = models.init(shipped_model_bytes(), unix_now_ns()); !r) {
@@ -567,6 +571,8 @@ int run(const CollectorConfig& config) {
         }
         return {};
       });
+  ingest.set_health_hook(
+      [&models](const std::string& id, const v1::Health& health) { models.on_health(id, health); });
   ingest.set_hello_hook([&models, &rule_packs, &image_profiles, &prevalence](
                             const std::string& id, const v1::Hello& hello) {
     models.on_hello(id, hello.model_version());

@@ -161,27 +161,37 @@ void Correlator::observe(const EventOrigin& from, const v1::Event& e, std::uint6
       peer = it->second;
     }
   }
-  auto tree = lineage_.find(from.host);
-  if (tree == lineage_.end()) {
-    tree = lineage_.emplace(std::string(from.host), HostLineage{}).first;
+  const bool exec = e.type() == "exec";
+  const bool accept = e.type() == "accept";
+  // Lineage is learnt where a parent link is made or restated: a fork (the
+  // child's link, and the forking process's own), an exec and an accept.
+  // Every other event only repeats a link one of those gave (a process on a
+  // path from an acceptor to a shell forked or exec'd to be on it), and most
+  // events are other events: the table no longer pays for them.
+  HostLineage* tree = nullptr;
+  if (exec || accept || e.has_fork()) {
+    auto it = lineage_.find(from.host);
+    if (it == lineage_.end()) {
+      it = lineage_.emplace(std::string(from.host), HostLineage{}).first;
+    }
+    tree = &it->second;
+    learn(*tree, e, now_ns_);
   }
-  learn(tree->second, e, now_ns_);
   std::array<std::string_view, 2> derived{};
   std::size_t n_derived = 0;
   std::uint32_t lineage_pid = 0;
-  if (e.type() == "accept" && !peer.empty()) {
+  if (accept && !peer.empty()) {
     derived[n_derived++] = kFleetPeerAccept;
     if (e.pid() > 1) {
-      tree->second.acceptors[e.pid()] = now_ns_;
+      tree->acceptors[e.pid()] = now_ns_;
       lineage_pid = e.pid();
     }
   }
   const std::string& exe = e.exe().empty() && e.has_exec() ? e.exec().filename() : e.exe();
-  const bool exec = e.type() == "exec";
   if (exec && is_shell_or_interpreter(exe)) {
     derived[n_derived++] = kShellExec;
-    if (!tree->second.acceptors.empty()) {
-      lineage_pid = accepting_ancestor(tree->second, e, now_ns_);
+    if (!tree->acceptors.empty()) {
+      lineage_pid = accepting_ancestor(*tree, e, now_ns_);
       stats_.lineage_links += lineage_pid != 0 ? 1 : 0;
     }
   }

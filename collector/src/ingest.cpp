@@ -161,23 +161,23 @@ class ConnectReactor final
     ingest_.writers_->post([this] { process(); });
   }
 
-  // On a writer thread: the message read last, then the next read.
+  // On a writer thread: the message read last, then the next read. Until
+  // pending_ is cleared nothing can finish the stream (and so delete this),
+  // and the next read starts under the same lock that clears it: a stream
+  // cancelled in between finishes here instead, never while this still uses
+  // the reactor.
   void process() {
-    auto refused = handle(in_);
-    {
-      std::lock_guard lock(mu_);
-      pending_ = false;
-      if (finishing_) {
-        // Ended meanwhile (replaced, disconnected, cancelled): finish now if
-        // no write is left to do it.
-        if (!writing_) {
-          finish_locked(final_status_);
-        }
-        return;
-      }
+    if (auto refused = handle(in_)) {
+      refuse(refused->reason, refused->detail);  // queues the refusal and finishing_
     }
-    if (refused) {
-      refuse(refused->reason, refused->detail);
+    std::lock_guard lock(mu_);
+    pending_ = false;
+    if (finishing_) {
+      // Ended meanwhile (refused, replaced, disconnected, cancelled): finish
+      // now if no write is left to do it.
+      if (!writing_) {
+        finish_locked(final_status_);
+      }
       return;
     }
     arm_sentinel(in_);
@@ -228,11 +228,19 @@ class ConnectReactor final
   void OnCancel() override { finish(grpc::Status::CANCELLED); }
 
   void OnDone() override {
-    // A replaced stream leaves the record to its successor.
+    // A replaced stream leaves the record to its successor. The record's
+    // write runs on the writer pool, not on this callback thread, and only
+    // if no newer stream took the agent meanwhile (it holds the agent's
+    // writer lock from its hello, so a hello is written after this or wins).
     if (!agent_id_.empty() && ingest_.detach(agent_id_, this)) {
-      if (auto r = ingest_.store_.set_connected(agent_id_, false, unix_now_ns()); !r) {
-        VLOG_WARN("agent '{}' record: {}", agent_id_, r.error().message);
-      }
+      ingest_.writers_->post([&ingest = ingest_, id = agent_id_, now = unix_now_ns()] {
+        auto writer = ingest.writer_lock(id);
+        if (ingest.owns(id, nullptr)) {
+          if (auto r = ingest.store_.set_connected(id, false, now); !r) {
+            VLOG_WARN("agent '{}' record: {}", id, r.error().message);
+          }
+        }
+      });
     }
     delete this;
   }
@@ -279,6 +287,9 @@ class ConnectReactor final
         if (auto r = ingest_.store_.update_health(agent_id_, msg.health(), unix_now_ns()); !r) {
           ++ingest_.stats_.store_errors;
           VLOG_WARN("agent '{}' health: {}", agent_id_, r.error().message);
+        }
+        if (ingest_.health_hook_) {
+          ingest_.health_hook_(agent_id_, msg.health());
         }
         return std::nullopt;
       case v1::AgentMessage::kImageObservations:
@@ -567,6 +578,9 @@ std::unique_lock<std::mutex> Ingest::writer_lock(const std::string& agent_id) {
 bool Ingest::owns(const std::string& agent_id, const ConnectReactor* reactor) {
   std::lock_guard lock(agents_mu_);
   auto it = connected_.find(agent_id);
+  if (reactor == nullptr) {
+    return it == connected_.end();
+  }
   return it != connected_.end() && it->second == reactor;
 }
 

@@ -1,5 +1,7 @@
 #include "vigil/collector/model_service.h"
 
+#include <fmt/format.h>
+
 #include "vigil/clock.h"
 #include "vigil/collector/query_service.h"
 
@@ -99,6 +101,42 @@ grpc::ServerUnaryReactor* ModelServiceImpl::RolloutStatus(grpc::CallbackServerCo
     return finish(ctx, allowed);
   }
   *resp = models_.status();
+  return finish(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::Shadow(grpc::CallbackServerContext* ctx,
+                                                   const v1::ShadowRequest* req,
+                                                   v1::ShadowStatus* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kOperator); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
+  if (req->stop()) {
+    if (!req->version().empty()) {
+      auto now = models_.shadow_status();
+      if (now.version() != req->version()) {
+        return finish(ctx,
+                      {grpc::StatusCode::INVALID_ARGUMENT,
+                       fmt::format("{} is not in shadow (the shadow model is {})", req->version(),
+                                   now.version().empty() ? "none" : now.version())});
+      }
+    }
+    return finish_with(ctx, models_.stop_shadow("stopped by an operator", unix_now_ns()), resp);
+  }
+  if (req->version().empty()) {
+    return finish(ctx, {grpc::StatusCode::INVALID_ARGUMENT,
+                        "version is required (or stop): vigilctl models shadow VERSION"});
+  }
+  const double fraction = req->fraction() == 0 ? 1.0 : req->fraction();
+  return finish_with(ctx, models_.shadow(req->version(), fraction, unix_now_ns()), resp);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::ShadowStatus(grpc::CallbackServerContext* ctx,
+                                                         const v1::ShadowStatusRequest* /*req*/,
+                                                         v1::ShadowStatus* resp) {
+  if (auto allowed = auth_.check(ctx, Role::kViewer); !allowed.ok()) {
+    return finish(ctx, allowed);
+  }
+  *resp = models_.shadow_status();
   return finish(ctx, grpc::Status::OK);
 }
 

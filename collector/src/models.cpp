@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "vigil/clock.h"
 #include "vigil/log.h"
 #include "vigil/model_release.h"
 #include "vigil/scoring.h"
@@ -12,6 +13,7 @@ namespace {
 
 constexpr std::uint64_t kNs = 1'000'000'000ULL;
 constexpr const char* kRolloutKey = "rollout";
+constexpr const char* kShadowKey = "model_shadow";
 // The split seed the shipped model was evolved with (vigil-evolve --seed 1).
 constexpr std::uint64_t kScenarioSplitSeed = 1;
 
@@ -37,28 +39,45 @@ ModelManager::ModelManager(Store& store, ModelConfig config, AgentLink link)
       config_(std::move(config)),
       link_(std::move(link)),
       behaviour_(store, config_.canary_gate.max_scan),
-      rollout_(store,
-               {.noun = "model",
-                .state_key = kRolloutKey,
-                .canary_ttl_s = config_.canary_ttl_s,
-                .behaviour = &behaviour_,
-                .gate = config_.canary_gate},
-               {.connected = [this] { return link_.connected(); },
-                .push = [this](const std::string& id, const std::string& version,
-                               const PushScope& scope) { return push(id, version, scope); },
-                .running = [](const v1::AgentRecord& a) { return a.model_version(); },
-                .exists = [this](const std::string& version) -> Result<bool> {
-                  auto rec = store_.get_model(version);
-                  if (!rec) {
-                    return std::unexpected(rec.error());
-                  }
-                  return rec->has_value();
-                },
-                .active_version = [this] { return active_version(); },
-                .set_state = [this](const std::string& version,
-                                    const std::string& state) { set_state(version, state); },
-                .fleet_blocker =
-                    [this](const std::string& version) { return fleet_blocker(version); }}) {}
+      shadow_(store, kShadowKey,
+              {.connected = [this] { return link_.connected(); },
+               .send = [this](const std::string& id,
+                              const std::string& version) { return push_shadow(id, version); },
+               .exists = [this](const std::string& version) -> Result<bool> {
+                 auto rec = store_.get_model(version);
+                 if (!rec) {
+                   return std::unexpected(rec.error());
+                 }
+                 return rec->has_value();
+               },
+               .active_version = [this] { return active_version(); }}),
+      rollout_(
+          store,
+          {.noun = "model",
+           .state_key = kRolloutKey,
+           .canary_ttl_s = config_.canary_ttl_s,
+           .behaviour = &behaviour_,
+           .gate = config_.canary_gate},
+          {.connected = [this] { return link_.connected(); },
+           .push = [this](const std::string& id, const std::string& version,
+                          const PushScope& scope) { return push(id, version, scope); },
+           .running = [](const v1::AgentRecord& a) { return a.model_version(); },
+           .exists = [this](const std::string& version) -> Result<bool> {
+             auto rec = store_.get_model(version);
+             if (!rec) {
+               return std::unexpected(rec.error());
+             }
+             return rec->has_value();
+           },
+           .active_version = [this] { return active_version(); },
+           .set_state = [this](const std::string& version,
+                               const std::string& state) { set_state(version, state); },
+           .fleet_blocker = [this](const std::string& version) { return fleet_blocker(version); },
+           .gate_failure =
+               [this](const std::string& version) {
+                 return config_.canary_gate.enabled ? shadow_.blocker(version, config_.canary_gate)
+                                                    : std::string();
+               }}) {}
 
 ModelManager::~ModelManager() {
   stopping_ = true;
@@ -139,6 +158,9 @@ Result<void> ModelManager::init(std::string_view shipped_model, std::uint64_t no
     if (auto r = store_.put_model(*rec); !r) {
       return r;
     }
+  }
+  if (auto r = shadow_.restore(); !r) {
+    return r;
   }
   return rollout_.restore();
 }
@@ -244,6 +266,23 @@ bool ModelManager::push(const std::string& agent_id, const std::string& version,
   return link_.send(agent_id, update);
 }
 
+bool ModelManager::push_shadow(const std::string& agent_id, const std::string& version) {
+  v1::ModelUpdate update;
+  update.set_scope(std::string(kModelScopeShadow));
+  if (!version.empty()) {
+    auto rec = store_.get_model(version);
+    if (!rec || !rec->has_value()) {
+      return false;
+    }
+    update.set_version(version);
+    update.set_model((*rec)->model());
+    // The online key's grant for shadow use only, not expiring: a shadow
+    // model never acts, so it needs no release and nothing to run out.
+    update.set_signature(key_.sign(model_grant_message(update.scope(), 0, update.model())));
+  }
+  return link_.send(agent_id, update);
+}
+
 Result<v1::ModelInfo> ModelManager::release(const v1::ReleaseModelRequest& req) {
   if (config_.release_pubkey.empty()) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -341,8 +380,19 @@ Result<v1::ModelInfo> ModelManager::import(std::string_view model_bytes, std::ui
   if (!model.ParseFromArray(model_bytes.data(), static_cast<int>(model_bytes.size()))) {
     return make_error(ErrorCode::kInvalidArgument, "not a vigil.v1.Model protobuf");
   }
-  if (auto loaded = ScoringModel::load(model); !loaded) {
+  auto loaded = ScoringModel::load(model);
+  if (!loaded) {
     return std::unexpected(loaded.error());
+  }
+  // The rule evolved candidates meet: awareness never lowers an attack's
+  // score, judged on the scenario dataset's attacks when there is one.
+  if (!scenarios_.samples.empty()) {
+    if (auto mono = evo::check_awareness_monotone(**loaded, scenarios_.samples); !mono.accepted) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("model {} refused: {} (a model must score every attack at "
+                                    "least as high on an aroused host as on a calm one)",
+                                    model.version(), mono.reason));
+    }
   }
   std::lock_guard lock(mu_);
   auto existing = store_.get_model(model.version());
@@ -567,6 +617,12 @@ Result<v1::EvolutionStatus> ModelManager::evolve_once(std::uint64_t now_ns) {
   // The same rule as vigil-evolve --keep-best (evo::accepts).
   const auto verdict = evo::accepts(rep.evolved, rep.current,
                                     {config_.min_improvement, config_.all_events_tolerance});
+  // Awareness may raise a score, never lower it: a candidate for which any
+  // attack of its data scores lower on an aroused host is refused, whatever
+  // it wins.
+  if (!rep.awareness.accepted) {
+    return finish(fmt::format("candidate {} not kept: {}", opt.version, rep.awareness.reason));
+  }
   if (current && !verdict.accepted) {
     return finish(fmt::format(
         "candidate {} not kept: held-out AUC {:.4f} TPR {:.4f} vs {} AUC {:.4f} TPR {:.4f}; {}",
@@ -620,7 +676,27 @@ v1::EvolutionStatus ModelManager::evolve_async(std::uint64_t now_ns) {
 
 // ------------------------------------------------------------------ rollout
 
-v1::RolloutStatus ModelManager::status() { return rollout_.status(); }
+v1::RolloutStatus ModelManager::status() {
+  auto st = rollout_.status();
+  if (auto sh = shadow_.status(); sh.phase() != "idle") {
+    *st.mutable_shadow() = std::move(sh);
+  }
+  return st;
+}
+
+Result<v1::ShadowStatus> ModelManager::shadow(const std::string& version, double fraction,
+                                              std::uint64_t now_ns) {
+  return shadow_.start(version, fraction, now_ns);
+}
+
+Result<v1::ShadowStatus> ModelManager::stop_shadow(const std::string& reason,
+                                                   std::uint64_t now_ns) {
+  return shadow_.stop(reason, now_ns);
+}
+
+void ModelManager::on_health(const std::string& agent_id, const v1::Health& health) {
+  shadow_.on_health(agent_id, health, unix_now_ns());
+}
 
 Result<v1::RolloutStatus> ModelManager::rollout(const std::string& version, double canary_fraction,
                                                 std::uint64_t soak_s, std::uint64_t now_ns) {
@@ -633,6 +709,7 @@ Result<v1::RolloutStatus> ModelManager::rollback(const std::string& reason, std:
 
 void ModelManager::tick(std::uint64_t now_ns) {
   rollout_.tick(now_ns);
+  shadow_.tick(now_ns);
   const bool scheduled = config_.evolve_interval_s > 0 &&
                          now_ns >= last_scheduled_ns_ + config_.evolve_interval_s * kNs;
   const bool feedback =
@@ -646,6 +723,7 @@ void ModelManager::tick(std::uint64_t now_ns) {
 
 void ModelManager::on_hello(const std::string& agent_id, const std::string& model_version) {
   rollout_.on_hello(agent_id, model_version);
+  shadow_.on_hello(agent_id);
 }
 
 }  // namespace vigil::collector

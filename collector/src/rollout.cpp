@@ -192,6 +192,9 @@ void ArtefactRollout::tick(std::uint64_t now_ns) {
     }
     if (!failure.empty()) break;
   }
+  if (failure.empty() && ops_.gate_failure) {
+    failure = ops_.gate_failure(state_.version());
+  }
   // The behaviour gate: the canary against the control agents (canary_gate.h).
   std::string behaviour;  // what it found, when it passed
   if (failure.empty() && kind_.behaviour != nullptr && kind_.gate.enabled) {

@@ -293,6 +293,27 @@ Error db_error(const char* what, const rocksdb::Status& s) {
 
 std::uint64_t sec_to_ns(std::uint64_t s) { return s * 1'000'000'000ULL; }
 
+// `head` (a serialized StoredEvent holding only agent_id and host) followed by
+// `e` as StoredEvent.event (field 3): the bytes StoredEvent::SerializeToString
+// writes for the three fields. e's size must be cached (ByteSizeLong on it or
+// on its batch).
+void stored_event_value(const std::string& head, const v1::Event& e, std::string& out) {
+  constexpr char kEventTag = (3 << 3) | 2;  // field 3, length-delimited
+  const auto size = static_cast<std::uint32_t>(e.GetCachedSize());
+  out.assign(head);
+  out.push_back(kEventTag);
+  for (std::uint32_t v = size;; v >>= 7) {
+    if (v < 0x80) {
+      out.push_back(static_cast<char>(v));
+      break;
+    }
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+  }
+  const std::size_t at = out.size();
+  out.resize(at + size);
+  e.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(out.data() + at));
+}
+
 }  // namespace
 
 Store::Store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
@@ -536,21 +557,37 @@ Result<void> Store::check_space() {
 
 Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventBatch& batch,
                                    std::uint64_t now_ns, std::uint64_t refused) {
-  std::unique_lock lock(mu_);
-  if (auto r = check_space(); !r) {
-    return std::unexpected(r.error());
+  v1::AgentRecord rec;  // committed to agents_ only after the write
+  {
+    // The registry's lock covers only the record: the batch is built and
+    // written without it, so the writer threads' batches (one writer per
+    // agent: Ingest::writer_lock) are built side by side and commit together
+    // in RocksDB's WAL group, one fsync for all of them.
+    std::lock_guard lock(mu_);
+    if (auto r = check_space(); !r) {
+      return std::unexpected(r.error());
+    }
+    auto it = agents_.find(agent_id);
+    if (it == agents_.end()) {
+      return make_error(ErrorCode::kNotFound, "batch before hello from " + agent_id);
+    }
+    rec = it->second;
   }
-  auto it = agents_.find(agent_id);
-  if (it == agents_.end()) {
-    return make_error(ErrorCode::kNotFound, "batch before hello from " + agent_id);
-  }
-  v1::AgentRecord rec = it->second;  // committed to agents_ only after the write
   IngestResult result;
   result.previous_acked_seq = rec.acked_seq();
-  rocksdb::WriteBatch wb;
-  v1::StoredEvent stored;
-  stored.set_agent_id(agent_id);
-  stored.set_host(rec.host_id());
+  // Each event's record is a StoredEvent: its agent and host (the same for
+  // the whole batch, serialized once), then the event as field 3, serialized
+  // in place rather than copied into a StoredEvent first.
+  std::string head;
+  {
+    v1::StoredEvent stored;
+    stored.set_agent_id(agent_id);
+    stored.set_host(rec.host_id());
+    stored.SerializeToString(&head);
+  }
+  const std::size_t batch_bytes = batch.ByteSizeLong();  // caches every event's size
+  rocksdb::WriteBatch wb(batch_bytes + static_cast<std::size_t>(batch.events_size()) *
+                                           (head.size() + 64 + agent_id.size()));
   std::string value;
   std::map<std::uint64_t, MinuteDelta> rollups;             // by minute of event time
   std::unordered_set<std::string> new_alerts;               // first seen in this batch
@@ -560,8 +597,7 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
       ++result.duplicates;
       continue;
     }
-    *stored.mutable_event() = e;
-    stored.SerializeToString(&value);
+    stored_event_value(head, e, value);
     wb.Put(cfs_[kEvents], event_key(e.ts_ns(), e.seq(), agent_id), value);
     ++result.stored;
     auto& minute = rollups[minute_of(e.ts_ns())];
@@ -618,16 +654,10 @@ Result<IngestResult> Store::ingest(const std::string& agent_id, const v1::EventB
   rec.set_events_refused(rec.events_refused() + refused);
   rec.set_last_seen_ns(now_ns);
   wb.Put(cfs_[kAgents], agent_id, rec.SerializeAsString());
-  // The fsync'd write runs without the store's lock: batches of different
-  // agents (one writer per agent: Ingest::writer_lock) written from the
-  // collector's writer threads commit together in RocksDB's WAL group, one
-  // fsync for all of them.
-  lock.unlock();
-  auto written = write(wb);
-  lock.lock();
-  if (!written) {
+  if (auto written = write(wb); !written) {
     return std::unexpected(written.error());
   }
+  std::lock_guard lock(mu_);
   // Only what this batch changed: the record may have moved meanwhile (e.g.
   // set_connected).
   auto& cur = agents_[agent_id];

@@ -267,6 +267,13 @@ std::optional<Refused> check_health(const v1::Health& h) {
   for (const auto& r : h.events_refused()) {
     f.str(r.reason(), VIGIL_LIMIT("ReasonCount.reason"));
   }
+  if (h.has_shadow()) {
+    const auto& s = h.shadow();
+    f.str(s.version(), VIGIL_LIMIT("ShadowReport.version"));
+    f.str(s.active_version(), VIGIL_LIMIT("ShadowReport.active_version"));
+    f.rep(s.counts().scores(), VIGIL_LIMIT("ShadowCounts.scores"));
+    f.rep(s.counts().active_scores(), VIGIL_LIMIT("ShadowCounts.active_scores"));
+  }
   if (!std::isfinite(h.cpu_percent()) || h.cpu_percent() < 0 ||
       h.cpu_percent() > wire::kMaxCpuPercent) {
     f.fail(Reason::kBadHealth, fmt::format("cpu_percent {} is not a number in 0..{}",

@@ -127,6 +127,17 @@ void ScoringModel::population_outputs(const FeatureVector& x,
 }
 
 std::uint32_t ScoringModel::score(const FeatureVector& x) const {
+  const auto aroused = raw_score(x);
+  if (x[kAwarenessLevel] == 0.0F && x[kInFocus] == 0.0F) {
+    return aroused;
+  }
+  FeatureVector calm = x;
+  calm[kAwarenessLevel] = 0.0F;
+  calm[kInFocus] = 0.0F;
+  return std::max(aroused, raw_score(calm));
+}
+
+std::uint32_t ScoringModel::raw_score(const FeatureVector& x) const {
   std::array<float, kPopulations> y{};
   population_outputs(x, y);
   float z = bias_;

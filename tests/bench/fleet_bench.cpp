@@ -1,15 +1,20 @@
 // Fleet path micro-benchmarks: event -> protobuf, the agent spool (append, read,
-// ack), the collector's durable ingest and the fleet report over a 10-minute
-// history, on a real temp directory.
+// ack), the collector's durable ingest (one agent, and several agents at once),
+// its correlator and the fleet report over a 10-minute history, on a real temp
+// directory.
 #include <benchmark/benchmark.h>
 
 #include <map>
 #include <memory>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "util/test_util.h"
 #include "vigil/agent/indicators.h"
 #include "vigil/agent/spool.h"
 #include "vigil/agent/wire.h"
+#include "vigil/collector/correlator.h"
 #include "vigil/collector/keys.h"
 #include "vigil/collector/report.h"
 #include "vigil/collector/store.h"
@@ -253,5 +258,161 @@ BENCHMARK(BM_ScanEvents10MinIngested)
     ->Args({300, 10})
     ->Args({3'000, 10})
     ->Unit(benchmark::kMillisecond);
+
+// --- concurrent ingest and correlation (issue 21) ---------------------------
+
+// The next batch of `n` events for an agent whose last seq is `seq`; 2 %
+// raise a new agent alert, as vigil-loadgen's mix does.
+void next_batch(std::uint64_t& seq, std::size_t n, vigil::v1::EventBatch& batch) {
+  if (batch.events_size() != static_cast<int>(n)) {
+    batch.Clear();
+    for (auto& e : proto_batch(n)) {
+      *batch.add_events() = std::move(e);
+    }
+  }
+  batch.set_first_seq(seq + 1);
+  for (auto& e : *batch.mutable_events()) {
+    e.set_seq(++seq);
+    e.set_ts_ns(1'790'000'000'000'000'000ULL + seq);
+    if (seq % 50 == 0) {
+      e.set_alert_id("a-" + std::to_string(seq));
+    } else {
+      e.clear_alert_id();
+    }
+  }
+  batch.set_last_seq(seq);
+}
+
+// One store per run of BM_StoreIngestConcurrent, made before its threads start.
+struct SharedStore {
+  vigil::test::TempDir dir;
+  std::unique_ptr<vigil::collector::Store> store;
+};
+std::unique_ptr<SharedStore> g_shared;
+
+void open_shared_store(const benchmark::State& state) {
+  g_shared = std::make_unique<SharedStore>();
+  auto s = vigil::collector::Store::open(g_shared->dir.path(), {.sync = true});
+  if (!s) {
+    g_shared.reset();
+    return;
+  }
+  g_shared->store = std::move(*s);
+  for (int t = 0; t < state.threads(); ++t) {
+    vigil::v1::Hello hello;
+    hello.set_agent_id("agent-" + std::to_string(t));
+    hello.set_host_id("host-" + std::to_string(t));
+    (void)g_shared->store->register_agent(hello, 1);
+  }
+}
+
+void close_shared_store(const benchmark::State& /*state*/) { g_shared.reset(); }
+
+// state.threads() agents, one thread each, ingesting batches of range(0)
+// events into one store with WAL fsync, as the collector's writer threads do:
+// the store's own locking, then RocksDB's group commit (several agents'
+// batches, one fsync). items/s is the sum over the threads.
+void BM_StoreIngestConcurrent(benchmark::State& state) {
+  if (!g_shared) {
+    state.SkipWithError("store did not open");
+    return;
+  }
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const std::string agent = "agent-" + std::to_string(state.thread_index());
+  vigil::v1::EventBatch batch;
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    next_batch(seq, n, batch);
+    if (!g_shared->store->ingest(agent, batch, 1)) {
+      state.SkipWithError("ingest failed");
+      return;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+}
+BENCHMARK(BM_StoreIngestConcurrent)
+    ->Setup(open_shared_store)
+    ->Teardown(close_shared_store)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Threads(1)
+    ->Threads(4)
+    ->Threads(8)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// The collector's correlator over vigil-loadgen's event mix (30 % exec, 20 %
+// fork, 20 % exit, 15 % connect, 12 % file, 2 % ptrace, 1 % XDP summary; pids
+// drawn from 1000-31000, parents from 1-1000) from range(0) hosts: one
+// iteration is one 1000-event batch of one host, hosts in turn, as ingest
+// feeds it (under one lock).
+void BM_CorrelatorObserve(benchmark::State& state) {
+  auto rules = vigil::collector::load_correlation_rules({}, nullptr);
+  if (!rules) {
+    state.SkipWithError(rules.error().message.c_str());
+    return;
+  }
+  vigil::collector::Correlator correlator({}, std::move(*rules));
+  const auto hosts = static_cast<std::size_t>(state.range(0));
+  std::vector<std::string> names;
+  for (std::size_t h = 0; h < hosts; ++h) {
+    names.push_back("host-" + std::to_string(h));
+    correlator.set_host_addresses(names.back(), {"10.0.0." + std::to_string(h)});
+  }
+  std::mt19937_64 rng(42);
+  static const char* kExes[] = {"/usr/bin/bash",    "/usr/bin/ls",
+                                "/usr/sbin/sshd",   "/usr/bin/curl",
+                                "/usr/bin/python3", "/usr/lib/systemd/systemd-journald"};
+  std::vector<vigil::v1::Event> pool(4096);
+  for (auto& e : pool) {
+    const char* exe = kExes[rng() % std::size(kExes)];
+    e.set_exe(exe);
+    const auto pick = rng() % 100;
+    if (pick < 30) {
+      e.set_type("exec");
+      e.mutable_exec()->set_filename(exe);
+    } else if (pick < 50) {
+      e.set_type("fork");
+      e.mutable_fork();
+    } else if (pick < 70) {
+      e.set_type("exit");
+    } else if (pick < 85) {
+      e.set_type("connect");
+      e.mutable_socket()->set_raddr("192.0.2." + std::to_string(rng() % 250));
+    } else if (pick < 97) {
+      e.set_type("file");
+      e.mutable_file()->set_path("/etc/cron.d/job" + std::to_string(rng() % 10));
+    } else if (pick < 99) {
+      e.set_type("ptrace");
+      e.set_score(75);
+      e.add_indicators()->set_id("ptrace-attach");
+    } else {
+      e.set_type("net_summary");
+      e.mutable_net_summary()->set_src("198.51.100." + std::to_string(rng() % 250));
+      e.mutable_net_summary()->add_reasons("periodic");
+    }
+  }
+  std::vector<vigil::v1::Alert> out;
+  std::uint64_t now = 1'790'000'000ULL * kSec;
+  std::size_t host = 0;
+  std::size_t next = 0;
+  for (auto _ : state) {
+    const vigil::collector::EventOrigin from{.agent_id = names[host], .host = names[host]};
+    for (int i = 0; i < 1000; ++i) {
+      auto& e = pool[next++ % pool.size()];
+      e.set_pid(static_cast<std::uint32_t>(1000 + rng() % 30000));
+      e.set_ppid(static_cast<std::uint32_t>(1 + rng() % 1000));
+      if (e.has_fork()) {
+        e.mutable_fork()->set_child_pid(e.pid() + 1);
+      }
+      correlator.observe(from, e, now, out);
+      now += 10'000;  // 100 000 events/s
+    }
+    out.clear();
+    host = (host + 1) % hosts;
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_CorrelatorObserve)->Arg(100)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

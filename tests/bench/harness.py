@@ -150,10 +150,10 @@ class Bench:
         return p
 
     def agent(self, name, collector, raw=False, probes="memory,process", extra=(),
-              stats_interval=1, big_rings=None):
+              stats_interval=1, big_rings=None, binary=None):
         d = self.workdir(name)
         state = os.path.join(d, "state")
-        argv = [self.bin["agent"], "--probes", probes, "--state-dir", state, "--host-id",
+        argv = [binary or self.bin["agent"], "--probes", probes, "--state-dir", state, "--host-id",
                 f"bench-{self.runs}", "--stats-interval", str(stats_interval),
                 "--baseline-warmup", "0", "--log-level", "info"]
         if collector is not None:
@@ -184,8 +184,8 @@ class Bench:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             s = self.agent_stats(agent).get("shipper", {})
-            if s and s.get("spool_events", 1) == 0 and s.get("acked_seq", 0) + 1 >= s.get(
-                    "next_seq", 1):
+            if s and s.get("spool_events", 1) == 0 and s.get("handoff_queued", 0) == 0 and s.get(
+                    "acked_seq", 0) + 1 >= s.get("next_seq", 1):
                 return True
             time.sleep(0.2)
         return False
@@ -326,13 +326,28 @@ tracepoint:sched:sched_process_exec { @n[comm] = count(); }
             lost = sum(int(x) for x in re.findall(r"Lost (\d+) events", p.text()))
             return {"ops_per_s": s["ops_per_s"], "ops": s["ops"], "user": n, "lost": lost,
                     "cpu_us_per_op": cpu_per_op(s)}
-        # vigil, vigil-raw (--raw-events); a -wake0 suffix turns wakeup batching
-        # off (--ringbuf-wakeup-us 0), for the A/B of that optimisation.
-        extra = ["--ringbuf-wakeup-us", "0"] if tracer.endswith("-wake0") else []
+        # vigil, vigil-raw (--raw-events); suffixes for A/Bs in one run: -wake0
+        # turns wakeup batching off (--ringbuf-wakeup-us 0), -perrec turns the
+        # polled reader off (--ringbuf-poll-ms 0: a wakeup per record), -inline
+        # the spool writer thread (--handoff-max-events 0: the agent loop
+        # appends), -before runs the --agent-before binary instead.
+        extra = ["--ringbuf-wakeup-us", "0"] if "-wake0" in tracer else []
+        if "-perrec" in tracer:
+            extra += ["--ringbuf-poll-ms", "0"]
+        if "-inline" in tracer:
+            extra += ["--handoff-max-events", "0"]
+        binary = None
+        if "-before" in tracer:
+            if not self.args.agent_before:
+                raise SystemExit("harness: a -before tracer needs --agent-before PATH")
+            binary = self.args.agent_before
         agent = self.agent(f"capture-{workload}-{tracer}", collector,
-                           raw=tracer.startswith("vigil-raw"), extra=extra)
+                           raw=tracer.startswith("vigil-raw"), extra=extra, binary=binary)
+        c0 = agent.cpu_ticks()
         s = self.storm(workload, duration=duration)
         shipped = self.wait_shipped(agent)
+        # The agent's CPU time for the storm and shipping it all (every thread).
+        agent_cpu_s = (agent.cpu_ticks() - c0) / HZ
         st = self.stop_agent(agent)
         ev = "wx_memory" if workload == "wx" else "exec"
         kernel = st.get("kernel", {})
@@ -344,6 +359,9 @@ tracepoint:sched:sched_process_exec { @n[comm] = count(); }
                 "scored": st.get("pipeline", {}).get("scored", 0),
                 "acked": st.get("shipper", {}).get("acked_seq", 0),
                 "spool_dropped": st.get("shipper", {}).get("spool_dropped", 0),
+                "handoff_full": st.get("shipper", {}).get("handoff_full", 0),
+                "agent_cpu_s": agent_cpu_s,
+                "drains": st.get("ring_reader", {}).get("drains"),
                 "shipped_all": shipped}
 
     # -------------------------------------------------------------- latency
@@ -450,13 +468,14 @@ tracepoint:sched:sched_process_exec { @n[comm] = count(); }
         """What must hold whatever the speed (the smoke test asserts these)."""
         bad = []
         for w, runs in self.results.get("capture", {}).items():
-            for r in runs.get("vigil-raw", []):
-                if r["user"] < r["ops"] or r["ringbuf_drops"] or r["rate_limited"]:
-                    bad.append(f"capture {w} vigil-raw: {r['user']} of {r['ops']} events "
-                               f"delivered, {r['ringbuf_drops']} dropped, "
-                               f"{r['rate_limited']} rate-limited")
-            for t in ("vigil", "vigil-raw"):
-                for r in runs.get(t, []):
+            for t in (t for t in runs if t.startswith("vigil-raw")):
+                for r in runs[t]:
+                    if r["user"] < r["ops"] or r["ringbuf_drops"] or r["rate_limited"]:
+                        bad.append(f"capture {w} {t}: {r['user']} of {r['ops']} events "
+                                   f"delivered, {r['ringbuf_drops']} dropped, "
+                                   f"{r['rate_limited']} rate-limited")
+            for t in (t for t in runs if t.startswith("vigil")):
+                for r in runs[t]:
                     if not r["shipped_all"] or r["spool_dropped"]:
                         bad.append(f"capture {w} {t}: not everything reached the collector")
             for r in runs.get("bpftrace-count", []):
@@ -504,6 +523,10 @@ tracepoint:sched:sched_process_exec { @n[comm] = count(); }
                     col = [r["acked"] / r["scored"] if r["scored"] else 0 for r in runs]
                     lines.append(f"| capture {w} | {t}: scored events acked by the collector | "
                                  f"{med(col):.3f} | |")
+                    acpu = [r["agent_cpu_s"] for r in runs]
+                    lines.append(f"| capture {w} | {t}: agent CPU s, storm + shipping "
+                                 f"(median; range) | {med(acpu):.2f} "
+                                 f"({min(acpu):.2f}..{max(acpu):.2f}) | |")
         for rate, r in self.results.get("latency", {}).items():
             lines.append(f"| latency {rate}/s (achieved {r['achieved_per_s']:.0f}) | kernel → "
                          f"local output p50 / p99 / p999 | {r['local'].get('p50_us', 0):.0f} / "
@@ -534,8 +557,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=5, help="capture: interleaved rounds")
     ap.add_argument("--duration", type=float, default=2.0, help="capture: seconds per run")
     ap.add_argument("--tracers", default="none,vigil,vigil-raw,bpftrace-print,bpftrace-count",
-                    help="capture: tracers to compare (also vigil-wake0, vigil-raw-wake0: "
-                         "wakeup batching off)")
+                    help="capture: tracers to compare; vigil and vigil-raw take suffixes "
+                         "-wake0 (wakeup batching off), -perrec (--ringbuf-poll-ms 0: a "
+                         "wakeup per record), -inline (--handoff-max-events 0: no spool "
+                         "writer thread), -before (the --agent-before binary)")
+    ap.add_argument("--agent-before",
+                    help="a vigil-agent binary to compare with (tracers with -before), "
+                         "e.g. one built before a change")
+    ap.add_argument("--agent-bin",
+                    help="run this vigil-agent binary instead of the build's (every harness)")
     ap.add_argument("--workloads", default="wx,exec", help="capture: wx, exec or both")
     ap.add_argument("--agent-args", default="",
                     help="extra vigil-agent flags for every run, e.g. '--ringbuf-wakeup-us 200'")
@@ -550,6 +580,8 @@ def main():
         # A skip (77) only outside CI: under CI a privileged test may not skip.
         sys.exit(1 if os.environ.get("CI") else 77)
     b = Bench(args)
+    if args.agent_bin:
+        b.bin["agent"] = os.path.abspath(args.agent_bin)
     try:
         for what in (["capture", "latency", "footprint", "ingest"] if args.what == "all"
                      else [args.what]):

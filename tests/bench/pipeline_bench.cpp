@@ -2,12 +2,18 @@
 //   build/tests/bench/vigil_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "bench_allocs.h"
 #include "util/records.h"
+#include "util/test_util.h"
 #include "vigil/agent/pipeline.h"
 #include "vigil/agent/rules.h"
+#include "vigil/agent/shipper.h"
+#include "vigil/agent/spool.h"
+#include "vigil/agent/wire.h"
 #include "vigil/event_format.h"
 
 namespace {
@@ -225,6 +231,50 @@ void BM_PipelineMixRules(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_PipelineMixRules)->ArgName("rules")->Arg(0)->Arg(1)->Arg(2)->Arg(3);
+
+// What shipping costs the ring-buffer thread per event: the conversion to
+// protobuf and Shipper::add, whose flush every batch_max (1000) events either
+// appends to the spool right there (writer:0, what the agent loop did before
+// 2026-12-08) or hands the batch to the spool writer thread (writer:1). The
+// writer's own work, and the ack that keeps the spool small, run with the
+// timer paused: the figure is the agent loop's share only.
+void BM_ShipAdd(benchmark::State& state) {
+  test::TempDir dir;
+  auto spool = Spool::open(dir.path());
+  if (!spool) {
+    state.SkipWithError(spool.error().message.c_str());
+    return;
+  }
+  ShipperOptions o;
+  o.collector = "127.0.0.1:1";  // never connects: nothing is read or sent
+  o.batch_max = 1000;
+  o.backoff_min = std::chrono::milliseconds(1000);
+  Shipper shipper(o, **spool, v1::Hello{});
+  if (state.range(0) != 0) {
+    shipper.start();
+  }
+  Decoder d;
+  Event e;
+  (void)d.decode(exec_record(), e);
+  std::size_t n = 0;
+  for (auto _ : state) {
+    v1::Event ev;
+    to_proto(e, 0, {}, "", ev);
+    shipper.add(std::move(ev));
+    if (++n % o.batch_max == 0) {
+      state.PauseTiming();
+      while (shipper.stats().handoff_queued != 0) {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+      (void)(*spool)->ack((*spool)->stats().next_seq - 1);
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["full"] = static_cast<double>(shipper.stats().handoff_full);
+  shipper.stop(std::chrono::milliseconds(0));
+}
+BENCHMARK(BM_ShipAdd)->ArgName("writer")->Arg(0)->Arg(1);
 
 }  // namespace
 

@@ -36,7 +36,9 @@ vigil::v1::Model dense_model() {
   return m;
 }
 
-void run(benchmark::State& state, const vigil::v1::Model& proto) {
+// `level` 1 (attentive) costs two evaluations since awareness may only raise a
+// score (ScoringModel::score: also the calm score); level 0, one.
+void run(benchmark::State& state, const vigil::v1::Model& proto, std::uint8_t level = 1) {
   auto model = vigil::ScoringModel::load(proto);
   if (!model) {
     state.SkipWithError(model.error().message.c_str());
@@ -52,7 +54,7 @@ void run(benchmark::State& state, const vigil::v1::Model& proto) {
                              .exe = "/usr/bin/gdb",
                              .indicators = ids,
                              .lineage_depth = 3,
-                             .level = 1},
+                             .level = level},
                             x);
     benchmark::DoNotOptimize((*model)->score(x));
   }
@@ -65,5 +67,8 @@ BENCHMARK(BM_ScoreBaseline);
 
 void BM_ScoreDense16(benchmark::State& state) { run(state, dense_model()); }
 BENCHMARK(BM_ScoreDense16);
+
+void BM_ScoreDense16Calm(benchmark::State& state) { run(state, dense_model(), 0); }
+BENCHMARK(BM_ScoreDense16Calm);
 
 }  // namespace

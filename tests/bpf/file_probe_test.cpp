@@ -522,5 +522,65 @@ TEST_F(FileVariantTest, ACredentialFileReplacedByRenameIsStillWatched) {
   EXPECT_EQ(a->pid, static_cast<std::uint32_t>(via_alias));
 }
 
+// A watched file replaced by rename frees its old inode, and the next file
+// created on the filesystem may get its number (useradd and userdel do this
+// to /etc/gshadow and /etc/group all the time). A file that took over the
+// number under another name is not the credential file: reading it is no
+// credential access. A hard link to the live file still is.
+TEST_F(FileVariantTest, AnInodeNumberReusedAfterAReplacementIsNotTheWatchedFile) {
+  const std::string secret = etc_path("vcr");
+  const std::string staged = etc_path("vcr-new");
+  const std::string alias = etc_path("vcr-alias");
+  std::ofstream(secret) << "root:$6$old:19000::::::\n";
+  struct stat before {};
+  ASSERT_EQ(::stat(secret.c_str(), &before), 0);
+  ProbeOptions options;
+  options.file_read_paths = {secret};
+  start(options);
+
+  std::ofstream(staged) << "root:$6$new:19000::::::\n";
+  ASSERT_EQ(rename(staged.c_str(), secret.c_str()), 0);  // the old inode is freed
+  // New files in the same directory until one gets the old number (ext4
+  // hands a freed inode out again at once; bounded).
+  std::string reused;
+  for (int i = 0; i < 200 && reused.empty(); ++i) {
+    const std::string f = etc_path("vcr-" + std::to_string(i));
+    std::ofstream(f) << "group:x:1:\n";
+    struct stat st {};
+    if (::stat(f.c_str(), &st) == 0 && st.st_ino == before.st_ino) reused = f;
+  }
+  ASSERT_FALSE(reused.empty()) << "no new file got inode " << before.st_ino
+                               << " back: this test needs a filesystem that reuses inodes (ext4)";
+  // The credential file under its name: seen (and its new inode re-armed).
+  const pid_t by_name = run_child([&] {
+    const int fd = open(secret.c_str(), O_RDONLY);
+    return fd >= 0 ? 0 : 1;
+  });
+  auto n = wait_file(VIGIL_FILE_READ_SENSITIVE, secret);
+  ASSERT_TRUE(n) << "read of the replaced credential file by its name";
+  EXPECT_EQ(n->pid, static_cast<std::uint32_t>(by_name));
+  const pid_t reader = run_child([&] {
+    const int fd = open(reused.c_str(), O_RDONLY);
+    return fd >= 0 ? 0 : 1;
+  });
+  // A marker after it: once the marker's read is seen, the first one would
+  // have been too.
+  ASSERT_EQ(link(secret.c_str(), alias.c_str()), 0);
+  const pid_t via_alias = run_child([&] {
+    const int fd = open(alias.c_str(), O_RDONLY);
+    return fd >= 0 ? 0 : 1;
+  });
+  auto a = wait_file(VIGIL_FILE_READ_SENSITIVE, alias);
+  ASSERT_TRUE(a) << "read through a hard link to the live credential file";
+  EXPECT_EQ(a->pid, static_cast<std::uint32_t>(via_alias));
+  EXPECT_FALSE(wait_for(
+      [&](const Event& ev) {
+        return ev.type == EventType::kFile && ev.pid == static_cast<std::uint32_t>(reader) &&
+               std::get<FileData>(ev.data).op == VIGIL_FILE_READ_SENSITIVE;
+      },
+      std::chrono::milliseconds(200)))
+      << "a file that took over a replaced credential file's inode number was read as it";
+}
+
 }  // namespace
 }  // namespace vigil::agent

@@ -1,11 +1,13 @@
 // Fleet learning end to end (docs/learning.md, "Fleet learning data"): a real
 // vigil-collector learning from the fleet's data beside the shipped scenario
 // recordings, and real vigil-agent processes (root) connected to it.
-//   - A recurring false alert of the shipped model: `python3 -m http.server`
-//     on a port this host never listened on raises novel-listener (severity
-//     30), which the model lifts above 50 (in the attention focus: 60-99 at
-//     every awareness level). It happens 8 times on host A; an analyst labels
-//     each alert benign (SubmitFeedback).
+//   - A recurring false alert of the shipped model: a developer's web server
+//     run from a temporary directory (`python3 -m http.server` from a copy of
+//     python3 there, as a throwaway environment has it) on a port this host
+//     never listened on raises novel-listener (severity 30), which the model
+//     lifts above 50 (a program in a writable location listening on a new
+//     port looks like a dropped backdoor: 59-65 measured). It happens 8 times
+//     on host A; an analyst labels each alert benign (SubmitFeedback).
 //   - An evolution run learns from those labels (the model's own verdicts are
 //     no labels), its candidate passes the collector's acceptance, goes to A
 //     as a canary (signed by the collector) and to the fleet once released
@@ -75,14 +77,13 @@ bool can_connect(int port) {
   return ok;
 }
 
-// The false alert's activity: an ad-hoc web server on `port`, up until it
-// answers, then stopped.
-bool serve_http(const fs::path& dir, int port) {
+// The false alert's activity: an ad-hoc web server run by `python` (a copy
+// of python3 in a temp dir) on `port`, up until it answers, then stopped.
+bool serve_http(const fs::path& dir, const fs::path& python, int port) {
   const auto run_dir = dir / ("http-" + std::to_string(port));
   fs::create_directories(run_dir);
-  Proc server(
-      {"/usr/bin/python3", "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1"},
-      run_dir);
+  Proc server({python.string(), "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1"},
+              run_dir);
   const bool up = wait_until([&] { return can_connect(port); }, 10s);
   std::this_thread::sleep_for(500ms);
   kill(server.pid(), SIGTERM);
@@ -105,7 +106,7 @@ std::optional<vigil::v1::Event> listen_event(const std::string& addr, const std:
     if (!vigil::test::query(addr)->QueryEvents(&ctx, req, &resp).ok()) return std::nullopt;
     for (const auto& se : resp.events()) {
       const auto& e = se.event();
-      if (e.comm().starts_with("python3") && e.has_socket() &&
+      if (e.exe().ends_with("/devserver") && e.has_socket() &&
           e.socket().lport() == static_cast<unsigned>(port)) {
         return e;
       }
@@ -171,12 +172,12 @@ std::string agent_model(const std::string& addr, const std::string& agent) {
   return {};
 }
 
-// Waits out an agent's baseline warm-up (20 s), starting python3 once in it:
-// that this process starts python3 is then known, so the server's exec is no
+// Waits out an agent's baseline warm-up (20 s), starting `python` once in
+// it: that this process starts it is then known, so the server's exec is no
 // novel parent/child pair and its listen is the only novelty.
-void warm_up(const fs::path& dir) {
+void warm_up(const fs::path& dir, const fs::path& python) {
   fs::create_directories(dir / "warm");
-  Proc py({"/usr/bin/python3", "-c", "pass"}, dir / "warm");
+  Proc py({python.string(), "-c", "pass"}, dir / "warm");
   py.wait();
   std::this_thread::sleep_for(22s);
 }
@@ -197,6 +198,10 @@ TEST(FleetLearning, BenignLabelsOnARecurringFalseAlertUnlearnItWhileAttacksStill
   ASSERT_TRUE(fs::exists("/usr/bin/python3")) << "python3 is missing";
   ASSERT_TRUE(fs::exists("/usr/bin/ncat")) << "ncat is missing: sudo deploy/install-deps.sh";
   vigil::test::TempDir dir;
+  // The developer's throwaway environment: python3 copied into a temp dir.
+  const auto python = dir.path() / "venv" / "devserver";
+  fs::create_directories(python.parent_path());
+  fs::copy_file("/usr/bin/python3", python);
   // The operators' offline release key; the collector gets its public half.
   const auto release_key = dir.path() / "release.key";
   {
@@ -245,12 +250,10 @@ TEST(FleetLearning, BenignLabelsOnARecurringFalseAlertUnlearnItWhileAttacksStill
   std::string shipped;
   ASSERT_TRUE(
       wait_until([&] { return !(shipped = agent_model(collector.addr(), kHostA)).empty(); }, 20s));
-  warm_up(dir.path());
-  // The attention focus on this test's process: a cron write (a public
-  // scenario) by a direct child alerts, and its parent joins the focus, so
-  // every server it starts is in focus, where the shipped model lifts the
-  // listen at every awareness level (the level follows whatever else this
-  // host does; out of focus the listen scores 30 at alert or critical).
+  warm_up(dir.path(), python);
+  // A public scenario first: a cron write by a direct child alerts (its
+  // parent, this process, joins the attention focus, so the servers it
+  // starts are in focus; the model lifts their listens in or out of it).
   ASSERT_TRUE(write_cron(dir.path(), "a"));
   ASSERT_TRUE(wait_until([&] { return !alerts_after(*a, 0, "cron-write").empty(); }, 15s))
       << slurp(a->alerts());
@@ -265,7 +268,7 @@ TEST(FleetLearning, BenignLabelsOnARecurringFalseAlertUnlearnItWhileAttacksStill
   for (int i = 0; i < kAttempts && false_alerts < kRepeats; ++i) {
     const int port = fresh_port();
     ASSERT_GT(port, 0);
-    ASSERT_TRUE(serve_http(dir.path(), port));
+    ASSERT_TRUE(serve_http(dir.path(), python, port));
     std::optional<vigil::v1::Event> e;
     ASSERT_TRUE(wait_until(
         [&] { return (e = listen_event(collector.addr(), kHostA, port, t0)).has_value(); }, 20s))
@@ -283,7 +286,7 @@ TEST(FleetLearning, BenignLabelsOnARecurringFalseAlertUnlearnItWhileAttacksStill
   std::set<std::string> labelled;
   for (const auto* id : {"novel-listener", "python-http-server"}) {
     for (const auto& alert : vigil::test::alerts_with(collector.addr(), id)) {
-      if (alert.event().comm().starts_with("python3") && labelled.insert(alert.id()).second) {
+      if (alert.event().exe().ends_with("/devserver") && labelled.insert(alert.id()).second) {
         ASSERT_TRUE(
             vigil::test::label(collector.addr(), alert.id(), "benign", "a dev server").ok());
       }
@@ -359,7 +362,7 @@ TEST(FleetLearning, BenignLabelsOnARecurringFalseAlertUnlearnItWhileAttacksStill
   ASSERT_TRUE(b.connected()) << b.err();
   ASSERT_TRUE(wait_until([&] { return agent_model(collector.addr(), kHostB) == candidate; }, 20s))
       << b.err();
-  warm_up(dir.path());
+  warm_up(dir.path(), python);
   // The same context as on A: a cron write first (it must still alert), so
   // the server below is in the attention focus again.
   ASSERT_TRUE(write_cron(dir.path(), "b"));
@@ -371,7 +374,7 @@ TEST(FleetLearning, BenignLabelsOnARecurringFalseAlertUnlearnItWhileAttacksStill
   // The same activity on a fresh port: no longer an alert.
   const std::uint64_t t1 = vigil::unix_now_ns();
   const int port = fresh_port();
-  ASSERT_TRUE(serve_http(dir.path(), port));
+  ASSERT_TRUE(serve_http(dir.path(), python, port));
   std::optional<vigil::v1::Event> after;
   ASSERT_TRUE(wait_until(
       [&] { return (after = listen_event(collector.addr(), kHostB, port, t1)).has_value(); }, 20s));

@@ -590,12 +590,46 @@ void benign_workload(const fs::path& dir, int loop_s) {
   for (int i = 0; i < 200; ++i) sh("curl -sf http://127.0.0.1:18731/main.c -o /dev/null");
   kill(server.pid(), SIGTERM);
   server.wait();
-  // Package metadata.
+  // Package metadata, and a package built, installed and removed (offline).
   sh("apt-cache policy bash");
+  const auto pkg = dir / "pkg";
+  fs::create_directories(pkg / "DEBIAN");
+  fs::create_directories(pkg / "usr/share/doc/vigil-benign-demo");
+  std::ofstream(pkg / "DEBIAN/control") << "Package: vigil-benign-demo\nVersion: 1.0\n"
+                                           "Architecture: all\nMaintainer: vigil tests "
+                                           "<t@example.invalid>\nDescription: benign workload\n";
+  std::ofstream(pkg / "usr/share/doc/vigil-benign-demo/README") << "demo\n";
+  const auto deb = (dir / "vigil-benign-demo.deb").string();
+  EXPECT_TRUE(sh("dpkg-deb --build -Zgzip " + pkg.string() + " " + deb + " >/dev/null"));
+  EXPECT_TRUE(sh("dpkg -i " + deb + " >/dev/null 2>&1"));
+  EXPECT_TRUE(sh("dpkg -r vigil-benign-demo >/dev/null 2>&1"));
+  // Administration: sudo, and a user added and removed.
+  EXPECT_TRUE(sh("sudo -u nobody id >/dev/null && sudo true"));
+  const std::string user = "vigilbn" + std::to_string(::getpid() % 100000);
+  EXPECT_TRUE(sh("useradd -M -s /usr/sbin/nologin " + user + " && id " + user +
+                 " >/dev/null && userdel " + user));
   EXPECT_EQ(loop.wait(), 0) << "the everyday-commands loop failed";
 }
 
-TEST(BenignSuite, RaisesNoAlertAtOrAbove50) {
+// The host levels an agent's alert output reports ("type":"level" lines).
+std::vector<std::string> levels_reached(const fs::path& alerts) {
+  std::vector<std::string> out;
+  std::ifstream in(alerts);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("type", "") == "level") {
+      out.push_back(j.value("to", ""));
+    }
+  }
+  return out;
+}
+
+// Everyday work on a fresh host (no baseline, no learned benign rate) raises
+// no alert at or above 50, and, awareness being calibrated (docs/scoring.md,
+// "Host awareness"), may make the host attentive, never alert or critical.
+// Measured before that change: calm to critical in 3 seconds, still critical
+// 5 minutes after the work stopped.
+TEST(BenignSuite, OnAFreshHostRaisesNoAlertAndNeverReachesAlertLevel) {
   if (::geteuid() != 0 && std::getenv("CI") == nullptr) GTEST_SKIP() << "needs root";
   ASSERT_EQ(::geteuid(), 0) << "privileged test not run as root under CI";
   vigil::test::TempDir dir;
@@ -612,7 +646,15 @@ TEST(BenignSuite, RaisesNoAlertAtOrAbove50) {
     if (j["score"].get<int>() >= 50) alerts.push_back(j.dump());
   }
   benign_alerts() = static_cast<int>(alerts.size());
-  EXPECT_TRUE(alerts.empty()) << alerts.size() << " alerts, first: " << alerts.front();
+  std::string listed;
+  for (std::size_t i = 0; i < alerts.size() && i < 5; ++i) listed += "\n  " + alerts[i];
+  EXPECT_TRUE(alerts.empty()) << alerts.size() << " alerts:" << listed;
+  std::string reached;
+  for (const auto& to : levels_reached(dir.path() / "scored.jsonl")) {
+    reached += to + " ";
+    EXPECT_TRUE(to == "calm" || to == "attentive") << "benign work took the host to " << to;
+  }
+  std::cout << "host levels reached: " << (reached.empty() ? "none (calm)" : reached) << "\n";
 }
 
 // ---------------------------------------------------------------------------

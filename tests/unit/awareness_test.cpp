@@ -73,20 +73,90 @@ TEST(LevelTracker, MinimumDwellPreventsFlapping) {
   EXPECT_EQ(t.level(), Level::kCalm);
 }
 
-TEST(LevelTracker, StepsDownOneLevelAtATime) {
+TEST(LevelTracker, StepsDownToTheLevelItsPressureStillJustifies) {
   LevelConfig cfg;
   cfg.min_dwell_s = 5;
-  cfg.half_life_s = 1;
+  cfg.half_life_s = 10;
   LevelTracker t(cfg);
-  (void)t.observe(0, 100);
-  (void)t.observe(0, 100);
-  (void)t.observe(0, 100);
+  for (int i = 0; i < 3; ++i) (void)t.observe(0, 100);  // alert-grade 300 >= 250
   ASSERT_EQ(t.level(), Level::kCritical);
-  EXPECT_EQ(t.tick(100)->to, Level::kAlert);
+  // 10 s later: 150, below critical's down (125)? no: stays critical.
+  EXPECT_FALSE(t.tick(10));
+  // 20 s: 75, under 125 but over alert's down (50): alert.
+  EXPECT_EQ(t.tick(20)->to, Level::kAlert);
+  EXPECT_FALSE(t.tick(21)) << "dwell restarts in each level";
+  // 60 s: ~1: straight to calm, not one step at a time.
+  EXPECT_EQ(t.tick(60)->to, Level::kCalm);
+}
+
+// Ordinary work raises many indicator hits below the alert threshold (a
+// compile in /tmp, apt, sudo, useradd): they never take a host past
+// attentive, however many, so an attacker cannot blind a host with cheap
+// noise and a busy developer's host does not read as under attack.
+TEST(LevelTracker, HitsBelowTheAlertThresholdNeverGoPastAttentive) {
+  LevelTracker t;
+  for (int i = 0; i < 10000; ++i) {
+    (void)t.observe(i * 0.01, 49);
+  }
+  EXPECT_EQ(t.level(), Level::kAttentive);
+  EXPECT_EQ(t.alerting_pressure(), 0.0);
+  (void)t.observe(100, 50);  // alert-grade
+  (void)t.observe(100, 60);
   EXPECT_EQ(t.level(), Level::kAlert);
-  EXPECT_FALSE(t.tick(101)) << "dwell restarts in each level";
-  EXPECT_EQ(t.tick(106)->to, Level::kAttentive);
-  EXPECT_EQ(t.tick(112)->to, Level::kCalm);
+}
+
+TEST(LevelTracker, AnIdleHostIsCalmWithinFiveMinutesWhateverCameBefore) {
+  LevelTracker t;  // defaults
+  for (int i = 0; i < 100000; ++i) {
+    (void)t.observe(0, 100);
+  }
+  ASSERT_EQ(t.level(), Level::kCritical);
+  EXPECT_LE(t.alerting_pressure(), 500.0) << "pressure is capped";
+  for (int s = 1; s <= 300; ++s) (void)t.tick(s);
+  EXPECT_EQ(t.level(), Level::kCalm);
+}
+
+TEST(LevelTracker, AttentiveThresholdLearnsTheHostsOwnBenignPeak) {
+  LevelConfig cfg;
+  cfg.benign_window_s = 1000;
+  LevelTracker t(cfg);
+  auto burst = [&](double at, int n) {
+    for (int i = 0; i < n; ++i) (void)t.observe(at, 45);
+  };
+  // A fresh host knows nothing: its first busy minute makes it attentive.
+  burst(0, 5);  // 225
+  EXPECT_EQ(t.level(), Level::kAttentive);
+  EXPECT_EQ(t.attentive_threshold(), 40.0);
+  // The window closes: that was this host's benign work.
+  EXPECT_EQ(t.tick(1000)->to, Level::kCalm);
+  EXPECT_NEAR(t.benign_peak(), 225.0, 1e-9);
+  EXPECT_NEAR(t.attentive_threshold(), 337.5, 1e-9);
+  // The same work again keeps it calm; twice as much does not.
+  burst(1100, 5);
+  EXPECT_EQ(t.level(), Level::kCalm);
+  (void)t.tick(1500);
+  burst(1500, 10);
+  EXPECT_EQ(t.level(), Level::kAttentive);
+}
+
+TEST(LevelTracker, RepeatsOfOneIncidentCountOnce) {
+  LevelTracker t;
+  (void)t.observe(0, 70);
+  for (int i = 0; i < 50; ++i) (void)t.observe(0, 70, /*repeat=*/true);
+  EXPECT_EQ(t.alerting_pressure(), 70.0);
+  EXPECT_EQ(t.level(), Level::kAttentive) << "one incident, however repeated";
+  (void)t.observe(0, 70);  // a second incident
+  EXPECT_EQ(t.level(), Level::kAlert);
+}
+
+TEST(LevelTracker, AlertGradeIsNeverBelowFiftyEvenAtThresholdOne) {
+  LevelTracker t;
+  t.set_alert_score(1);  // a recording run: every score is "an alert"
+  for (int i = 0; i < 1000; ++i) (void)t.observe(0, 30);
+  EXPECT_EQ(t.level(), Level::kAttentive);
+  t.set_alert_score(70);
+  for (int i = 0; i < 10; ++i) (void)t.observe(0, 60);
+  EXPECT_EQ(t.alerting_pressure(), 0.0);
 }
 
 // ------------------------------------------------------------------ focus

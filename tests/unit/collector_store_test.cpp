@@ -237,6 +237,36 @@ TEST(CollectorStore, EventFiltersAndPaging) {
   EXPECT_EQ(s.query_events(bad, kT0).error().code, ErrorCode::kInvalidArgument);
 }
 
+// Ingest writes each event's record without copying it into a StoredEvent:
+// the bytes must be exactly what StoredEvent's own serializer writes.
+TEST(CollectorStore, StoredRecordsAreTheStoredEventSerialization) {
+  test::TempDir dir;
+  auto store = Store::open(dir.path(), {.sync = false});
+  ASSERT_OK(store);
+  auto& s = **store;
+  ASSERT_OK(s.register_agent(hello("a1"), kT0));
+  auto b = batch(1, 3);
+  auto* e = b.mutable_events(1);
+  e->set_exe(std::string(300, 'x'));  // a length needing a two-byte varint
+  e->mutable_exec()->add_args("--flag");
+  e->mutable_container()->set_image("registry.local/app:1");
+  e->add_indicators()->set_id("shell-from-service");
+  ASSERT_OK(s.ingest("a1", b, kT0));
+  std::vector<v1::StoredEvent> got;
+  s.scan_events(0, kT0 + 1000 * kSec, [&](const v1::StoredEvent& r) {
+    got.push_back(r);
+    return true;
+  });
+  ASSERT_EQ(got.size(), 3U);
+  for (int i = 0; i < 3; ++i) {
+    v1::StoredEvent want;
+    want.set_agent_id("a1");
+    want.set_host("host-a1");
+    *want.mutable_event() = b.events(i);
+    EXPECT_EQ(got[static_cast<std::size_t>(i)].SerializeAsString(), want.SerializeAsString());
+  }
+}
+
 TEST(CollectorStore, RetentionDeletesEventsOlderThanTheAge) {
   test::TempDir dir;
   auto store = Store::open(dir.path(), {.sync = false, .retention_age_s = 3600});

@@ -268,7 +268,10 @@ TEST(Acceptance, RefusesAModelThatScoresAttacksLowerOnAnArousedHost) {
   FeatureVector calm = d.samples[0].x;
   FeatureVector critical = calm;
   critical[kAwarenessLevel] = 1;
-  ASSERT_LT((*innocent)->score(critical), (*innocent)->score(calm)) << "the toy is built so";
+  ASSERT_LT((*innocent)->raw_score(critical), (*innocent)->raw_score(calm))
+      << "the toy is built so";
+  // The agent's score never falls with awareness, whatever the weights.
+  EXPECT_EQ((*innocent)->score(critical), (*innocent)->score(calm));
   const auto refused = check_awareness_monotone(**innocent, d.samples);
   EXPECT_FALSE(refused.accepted);
   EXPECT_NE(refused.reason.find("lowers 2 of 2 attack vectors"), std::string::npos)
@@ -419,8 +422,8 @@ TEST(ShippedDataset, EvolvedModelOnTheHeldOutSplitAndTheShippedDefault) {
   const auto all = [](const ModelEval& e) { return e.auc + e.tpr; };
   // Measured (docs/learning.md; scores as the agent alerts on them, focus
   // bonus included; calm copies of the held-out attacks included): with an
-  // indicator evolved 1.9845 (AUC 0.9988, TPR 0.9857), initial repertoire
-  // 1.6772, baseline 1.3043 (0.8757, 0.4286); on all events 2.0000, 1.9994,
+  // indicator evolved 1.9997 (AUC 0.9997, TPR 1.0000), initial repertoire
+  // 1.6771, baseline 1.3043 (0.8757, 0.4286); on all events 2.0000, 1.9991,
   // 1.9988. Asserted with room for noise (e.g. another libm): one held-out
   // positive is 0.014 of the TPR.
   EXPECT_GT(ind(rep.evolved), ind(rep.initial) + 0.2) << "selection improved on its start";
@@ -429,17 +432,15 @@ TEST(ShippedDataset, EvolvedModelOnTheHeldOutSplitAndTheShippedDefault) {
   EXPECT_GE(rep.evolved.tpr_indicators, rep.baseline.tpr_indicators + 0.5);
   EXPECT_GE(all(rep.evolved), all(rep.baseline) - 0.0005) << "no loss on all events";
   // At the alert score 50: no missed attack (baseline 0.0429) and fewer
-  // benign events alerting (0.00081 against 0.00594).
+  // benign events alerting (0.00090 against 0.00594).
   EXPECT_LT(rep.evolved.missed, rep.baseline.missed);
   EXPECT_LT(rep.evolved.false_alerts, rep.baseline.false_alerts);
   EXPECT_EQ(rep.calm_copies_test, 35U);
   // Indicators no training attack showed keep their severity.
   EXPECT_NE(std::ranges::find(rep.unproven, "systemd-unit-write"), rep.unproven.end());
-  // Measured, not yet enforced (issue 16): this model's networks score every
-  // recorded attack lower on an aroused host than on a calm one, because the
-  // benign recordings were made on an aroused host (docs/learning.md,
-  // "Awareness and the shipped model").
-  EXPECT_FALSE(rep.awareness.accepted) << rep.awareness.reason;
+  // Monotone by construction (make_monotone, non-negative combiner): no
+  // recorded attack scores lower on an aroused host or in focus than calm.
+  EXPECT_TRUE(rep.awareness.accepted) << rep.awareness.reason;
   const auto verdict = accepts(rep.evolved, rep.baseline);
   EXPECT_TRUE(verdict.accepted) << verdict.reason;
   // The shipped default is what --keep-best writes: the evolved model if it
@@ -478,6 +479,66 @@ TEST(Evolution, CalmCopiesOfAttacksRecordedOnAnArousedHost) {
   EXPECT_EQ(d.samples[3].x, calm.x);
   EXPECT_EQ(d.samples[3].label, 1.0F);
   EXPECT_EQ(d.samples[3].weight, aroused.weight);
+}
+
+// The recording artefact that taught the old shipped model "aroused means
+// benign": every benign event recorded at a high level, every attack calm,
+// with the same indicator. Unconstrained, the networks' best move is a
+// negative weight on the level; evolution keeps every network monotone in
+// awareness (w1 * w2 >= 0 on each path) and the combiner non-negative, so
+// the model it builds raises scores with arousal or leaves them alone.
+TEST(Evolution, EvolvedModelsAreMonotoneInAwarenessByConstruction) {
+  Dataset d;
+  const std::size_t ind = 0;
+  for (int i = 0; i < 200; ++i) {
+    Sample s;
+    s.x[ind] = 1;
+    s.x[kFamilyProcess] = 1;
+    s.x[kLineageDepth] = static_cast<float>(i % 8) / 8.0F;
+    if (i % 4 == 0) {
+      s.label = 1;  // attack, calm host
+    } else {
+      s.label = 0;  // benign, aroused host, often in focus
+      s.x[kAwarenessLevel] = static_cast<float>(1 + i % 3) / 3.0F;
+      s.x[kInFocus] = i % 2 == 0 ? 1.0F : 0.0F;
+    }
+    d.samples.push_back(s);
+  }
+  EvolutionConfig cfg;
+  cfg.population_size = 40;
+  cfg.generations = 30;
+  cfg.workers = 1;
+  cfg.seed = 5;
+  Evolution evo(cfg, d);
+  evo.run();
+  std::array<const Genome*, kPopulations> champs{};
+  for (std::size_t p = 0; p < kPopulations; ++p) {
+    champs[p] = &evo.champion(p);
+    for (const auto& g : evo.population(p)) {
+      for (std::size_t u = 0; u < g.hidden; ++u) {
+        for (const std::size_t f :
+             {static_cast<std::size_t>(kAwarenessLevel), static_cast<std::size_t>(kInFocus)}) {
+          ASSERT_GE(g.w1[u * kFeatureCount + f] * g.w2[u], 0.0F)
+              << "population " << p << " unit " << u << " feature " << f;
+        }
+      }
+    }
+  }
+  const auto comb = fit_combiner(champs, d.samples);
+  for (const float w : comb.weights) EXPECT_GE(w, 0.0F);
+  auto model = ScoringModel::load(build_model(champs, comb, {}, "mono", "test", "toy"));
+  ASSERT_OK(model);
+  const auto verdict = check_awareness_monotone(**model, d.samples);
+  EXPECT_TRUE(verdict.accepted) << verdict.reason;
+  // And every level in order, not only against calm.
+  FeatureVector x = d.samples[0].x;
+  std::uint32_t prev = 0;
+  for (int level = 0; level <= 3; ++level) {
+    x[kAwarenessLevel] = static_cast<float>(level) / 3.0F;
+    const auto s = (*model)->raw_score(x);
+    EXPECT_GE(s, prev) << "level " << level;
+    prev = s;
+  }
 }
 
 // The shipped model keeps the severity of an indicator its training data has

@@ -18,6 +18,10 @@ namespace vigil {
 
 inline constexpr std::string_view kModelScopeCanary = "canary";
 inline constexpr std::string_view kModelScopeFleet = "fleet";
+// A model scored beside the active one, never acting (docs/api.md, "Shadow
+// scoring"): granted by the online key alone, with expires_ns 0; agents take
+// it only from CollectorMessage.shadow_model and never run it.
+inline constexpr std::string_view kModelScopeShadow = "shadow";
 // The longest canary grant an agent accepts: a collector cannot keep a model
 // nobody released on a host for longer than this (the collector's default
 // grant is shorter, model_canary_ttl_s).

@@ -42,10 +42,15 @@ class ScoringModel {
   [[nodiscard]] static Result<std::shared_ptr<const ScoringModel>> load_bytes(
       std::string_view bytes);
 
-  // 0..100, what the agent alerts on: the combiner's score, raised to the
-  // floors of the indicators set in `x`, capped without any, plus the focus
-  // bonus when `x` is in the attention focus.
+  // 0..100, what the agent alerts on: raw_score(x), and never less than
+  // raw_score of the same evidence on a calm host (awareness level 0, not in
+  // the attention focus). Awareness may raise a score, never lower it, by
+  // construction, whatever the model's weights (docs/scoring.md).
   [[nodiscard]] std::uint32_t score(const FeatureVector& x) const;
+  // The model's own function: the combiner's score, raised to the floors of
+  // the indicators set in `x`, capped without any, plus the focus bonus when
+  // `x` is in the attention focus. evo::check_awareness_monotone judges it.
+  [[nodiscard]] std::uint32_t raw_score(const FeatureVector& x) const;
   // The population outputs in (-1, 1), for explanations and tests.
   void population_outputs(const FeatureVector& x, std::array<float, kPopulations>& y) const;
 

@@ -63,6 +63,10 @@ inline constexpr auto kFieldLimits = std::to_array<FieldLimit>({
     {"vigil.v1.Health.rule_pack_refusal", 1024},
     {"vigil.v1.Health.events_refused", 64},
     {"vigil.v1.ReasonCount.reason", 64},
+    {"vigil.v1.ShadowReport.version", 128},
+    {"vigil.v1.ShadowReport.active_version", 128},
+    {"vigil.v1.ShadowCounts.scores", 10},  // 0 or 10 buckets (the collector checks)
+    {"vigil.v1.ShadowCounts.active_scores", 10},
     // Event
     {"vigil.v1.Event.type", 32},
     {"vigil.v1.Event.comm", 256},

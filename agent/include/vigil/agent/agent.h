@@ -68,6 +68,8 @@ class Agent {
   void load_rules(bool reload);
   void wait_for_hup();
   void apply_model_update(const v1::ModelUpdate& update);
+  // Scope "shadow": installs (or, without a model, drops) the shadow model.
+  void apply_shadow_update(const v1::ModelUpdate& update);
   // A canary grant that ran out: back to the last release (or the built-in default).
   void expire_canary_model();
   void set_running_model(std::shared_ptr<const ScoringModel> model);
@@ -109,7 +111,10 @@ class Agent {
   std::unique_ptr<ScoredEventSink> ship_sink_;
   std::uint64_t last_drops_ = 0;
   std::uint64_t model_updates_refused_ = 0;
-  std::string last_model_refusal_;           // "VERSION: reason", reported in health
+  std::string last_model_refusal_;     // "VERSION: reason", reported in health
+  std::uint64_t shadow_installs_ = 0;  // shadow models installed since start
+  std::uint64_t shadow_refusals_ = 0;  // shadow model updates refused since start
+  std::string last_shadow_refusal_;
   std::unique_ptr<ModelTrust> model_trust_;  // verified, persisted collector models
   RulePackUpdates rule_packs_;               // the collector's signed rule packs
   // --metrics-listen: the exposition is rendered on the agent loop every tick

@@ -11,6 +11,7 @@
 // without sleeping.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -33,14 +34,35 @@ namespace vigil::agent {
 enum class Level : std::uint8_t { kCalm = 0, kAttentive = 1, kAlert = 2, kCritical = 3 };
 [[nodiscard]] std::string_view to_string(Level level);
 
+// The host's level says how much alert-grade evidence it has seen lately, on
+// a scale the host's own benign work does not saturate (docs/scoring.md,
+// "Host awareness"):
+//  - attentive: recent indicator hits add up above what this host's benign
+//    work reached before (the highest pressure of earlier hours, times
+//    benign_factor; never below up[0]), or an alert-grade score came in;
+//  - alert and critical: only alert-grade scores (>= alert_score) count.
+//    Hits below the alert threshold, however many, never take a host past
+//    attentive: ordinary work cannot arouse it, and an attacker cannot
+//    blind it with cheap noise (scores never fall with the level either,
+//    ScoringModel::score).
+// Both pressures decay (half_life_s) and are capped (cap_factor times the
+// highest threshold), so an idle host is calm again within minutes whatever
+// happened before; a level steps down to the one its pressure still
+// justifies once it has been held min_dwell_s.
 struct LevelConfig {
-  double half_life_s = 120;  // how fast pressure fades
-  // Pressure needed to climb to attentive, alert, critical...
-  std::array<double, 3> up = {40, 120, 300};
-  // ...and below which the level may step back down from them.
-  std::array<double, 3> down = {15, 60, 180};
-  double min_dwell_s = 60;       // time spent in a level before stepping down
-  std::uint32_t min_score = 20;  // scores below this add no pressure
+  double half_life_s = 60;
+  // up[0]: least pressure for attentive; up[1], up[2]: alert-grade pressure
+  // for alert and critical...
+  std::array<double, 3> up = {40, 100, 250};
+  // ...and below which the level steps back down from them.
+  std::array<double, 3> down = {15, 50, 125};
+  double min_dwell_s = 30;               // time spent in a level before stepping down
+  std::uint32_t min_score = 20;          // scores below this add no pressure
+  std::uint32_t alert_score = 50;        // scores from this on are alert-grade evidence
+  double benign_factor = 1.5;            // attentive above this times the benign peak
+  double benign_window_s = 3600;         // the benign peak is learned per window...
+  double benign_half_life_s = 6 * 3600;  // ...and fades this fast
+  double cap_factor = 1.5;
 };
 
 struct LevelChange {
@@ -53,18 +75,37 @@ class LevelTracker {
  public:
   explicit LevelTracker(LevelConfig config = {}) : config_(config) {}
   // Adds a scored event at time `now`; returns the change if the level moved.
-  std::optional<LevelChange> observe(double now, std::uint32_t score);
+  // A `repeat` of an incident already counted adds pressure but no
+  // alert-grade pressure: one incident is one piece of alert-grade evidence.
+  std::optional<LevelChange> observe(double now, std::uint32_t score, bool repeat = false);
   // Lets pressure decay without an event (call periodically).
   std::optional<LevelChange> tick(double now) { return observe(now, 0); }
+  // Scores from `score` on are alert-grade (the agent's alert threshold, but
+  // never below 50: a recording at threshold 1 sees a default host's levels).
+  void set_alert_score(std::uint32_t score) { config_.alert_score = std::max(score, 50U); }
+  [[nodiscard]] std::uint32_t alert_score() const { return config_.alert_score; }
   [[nodiscard]] Level level() const { return level_; }
+  // Every scored hit's pressure, and the alert-grade part of it.
   [[nodiscard]] double pressure() const { return pressure_; }
+  [[nodiscard]] double alerting_pressure() const { return alerting_; }
+  // The pressure this host's benign work reached in earlier windows (decayed),
+  // and the attentive threshold it sets.
+  [[nodiscard]] double benign_peak() const { return benign_peak_; }
+  [[nodiscard]] double attentive_threshold() const {
+    return std::max(config_.up[0], config_.benign_factor * benign_peak_);
+  }
 
  private:
   void decay_to(double now);
+  [[nodiscard]] Level justified(bool rising) const;
 
   LevelConfig config_;
   Level level_ = Level::kCalm;
   double pressure_ = 0;
+  double alerting_ = 0;
+  double benign_peak_ = 0;  // learned from finished windows
+  double window_peak_ = 0;  // the current window's highest benign pressure
+  double window_start_ = 0;
   double last_ = 0;
   double entered_ = 0;
   bool started_ = false;

@@ -58,6 +58,13 @@ struct AgentConfig {
   // keep coming); 0 = libbpf's adaptive wakeup. Off by default: measured, it
   // cost a W+X storm more than it saved (docs/PERFORMANCE.md).
   std::uint32_t ringbuf_wakeup_us = 0;
+  // Polled wakeups (bpf/maps.bpf.h): a record wakes the waiting reader only
+  // if 250 us passed since the last record that could (or past a watermark of
+  // unread bytes, or for rare alert-grade records); the reader polls 1 ms after
+  // drains that found records, backing off to this many ms: the longest a
+  // record waits in a ring. 0 = libbpf's wakeup per record (the behaviour
+  // before 2026-12-08). Ignored when ringbuf_wakeup_us > 0.
+  std::uint32_t ringbuf_poll_ms = 16;
   // Shipping (off unless `collector` is set): see docs/operations.md.
   std::string collector;  // host:port of vigil-collector
   bool insecure = false;  // plaintext gRPC to the collector (local trials only)
@@ -78,6 +85,11 @@ struct AgentConfig {
   bool spool_sync = false;
   std::uint32_t batch_max = 1000;
   std::uint32_t batch_interval_ms = 20;
+  // Scored events handed from the agent loop to the spool writer thread and
+  // not yet written, at most; when full the loop waits for the writer (and the
+  // kernel rings absorb the backlog), counted as handoff_full. 0 = no writer
+  // thread: the agent loop appends to the spool itself (before 2026-12-08).
+  std::uint32_t handoff_max_events = 32768;
   // Scoring model: a file to load (wins, trusted as the local admin's), else
   // the last one rolled out (STATE_DIR/model-{canary,release}.pb, checked
   // again at start), else the built-in default. Updates from the collector

@@ -50,6 +50,13 @@ struct ReleaseState {
     const v1::ModelUpdate& update, const ModelKeys& keys, const ReleaseState& state,
     std::uint64_t now_ns);
 
+// A shadow model (scope "shadow", docs/api.md "Shadow scoring"): granted by
+// the online key for that scope, with expires_ns 0, and loadable. It never
+// acts, so the release order does not apply and nothing is persisted.
+// kPermission for every trust failure.
+[[nodiscard]] Result<std::shared_ptr<const ScoringModel>> verify_shadow_update(
+    const v1::ModelUpdate& update, const ModelKeys& keys);
+
 // The model updates an agent accepted, kept in its state directory as the
 // updates themselves (model and signatures, checked again at every start):
 // model-release.pb (the last fleet update), model-canary.pb (a canary grant

@@ -21,7 +21,8 @@
 #include "vigil/agent/process_table.h"
 #include "vigil/agent/rarity.h"
 #include "vigil/agent/rules.h"
-#include "vigil/evolution.h"
+#include "vigil/agent/shadow.h"
+#include "vigil/dataset.h"
 #include "vigil/features.h"
 #include "vigil/latency.h"
 #include "vigil/scoring.h"
@@ -84,6 +85,7 @@ class Pipeline {
     alerts_ = std::move(sink);
     alert_format_ = format;
     alert_threshold_ = threshold;
+    level_.set_alert_score(threshold);
   }
 
   // Reopens file outputs by their paths (SIGHUP after logrotate); the first
@@ -117,6 +119,11 @@ class Pipeline {
     model_ = std::move(model);
   }
   [[nodiscard]] const ScoringModel& model() const { return *model_; }
+  // Shadow scoring (shadow.h): a candidate scored beside the model on every
+  // event, counted, never acting.
+  [[nodiscard]] ShadowScorer& shadow() { return shadow_; }
+  [[nodiscard]] const ShadowScorer& shadow() const { return shadow_; }
+  [[nodiscard]] std::uint32_t alert_threshold() const { return alert_threshold_; }
 
   // Installs a Sigma rule pack (null: none); takes effect from the next event,
   // so a reload drops nothing.
@@ -193,6 +200,7 @@ class Pipeline {
   [[nodiscard]] Result<void> save_baseline(const std::filesystem::path& path) const;
 
   [[nodiscard]] Level level() const { return level_.level(); }
+  [[nodiscard]] const LevelTracker& level_tracker() const { return level_; }
   [[nodiscard]] const Baseline& baseline() const { return detectors_.baseline(); }
   // Per-image shell profiles (container-shell-novel): configured, fed with the
   // fleet's and persisted by the agent.
@@ -238,6 +246,7 @@ class Pipeline {
   std::vector<std::string_view> hit_ids_;
   FeatureVector features_{};
   std::shared_ptr<const ScoringModel> model_;
+  ShadowScorer shadow_;
   std::vector<const ProcessInfo*> lineage_;
   std::unique_ptr<LineSink> alerts_;
   OutputFormat alert_format_ = OutputFormat::kJson;

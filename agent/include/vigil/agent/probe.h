@@ -18,6 +18,11 @@ struct ProbeOptions {
   std::uint32_t agent_tgid = 0;     // never report this process
   bool raw_events = false;          // no in-kernel de-duplication or rate limits
   std::uint32_t wakeup_min_us = 0;  // ring buffer wakeups at most this often; 0 = every record
+  // Polled wakeups (bpf/maps.bpf.h): a record may wake the reader at most once
+  // per 250 us, past ringbuf_bytes / 8 unread, or when rare and alert-grade;
+  // the reader polls. false = libbpf's wakeup per record. Ignored when
+  // wakeup_min_us > 0.
+  bool polled_wakeups = true;
   std::vector<std::string> ignore_comms;
   std::vector<std::string> ignore_exec_prefixes;
   std::string btf_path;                     // empty: the running kernel's

@@ -1,9 +1,13 @@
 // Ships scored events to the collector over one AgentService.Connect stream.
 // The agent loop add()s events; flush() (every `batch_interval`, or at
-// `batch_max` events) writes them to the Spool, which assigns seqs. A sender
-// thread connects (exponential backoff with jitter), says hello, replays every
-// unacked event in seq order, then streams new ones; acks from the collector
-// delete from the spool. Local outputs never wait for any of this.
+// `batch_max` events) hands them to the spool writer thread through a bounded
+// queue (`handoff_max` events). The writer appends everything queued in one
+// Spool write, which assigns seqs. A sender thread connects (exponential
+// backoff with jitter), says hello, replays every unacked event in seq order,
+// then streams new ones; acks from the collector delete from the spool. The
+// agent loop waits for RocksDB only when the queue is full (counted as
+// handoff_full; the kernel rings absorb the backlog meanwhile), and never for
+// gRPC; nothing is dropped between the loop and the spool.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -37,6 +41,10 @@ struct ShipperOptions {
   std::chrono::milliseconds backoff_min{200};
   std::chrono::milliseconds backoff_max{5000};
   std::chrono::seconds health_interval{5};
+  // Events handed off and not yet in the spool (the writer is behind: a slow
+  // disk, a RocksDB stall, a starved core), at most: past it flush() waits.
+  // ~1 KiB each. 0: no writer thread, flush() appends.
+  std::size_t handoff_max = 32768;
 };
 
 struct ShipperStats {
@@ -61,6 +69,10 @@ struct ShipperStats {
   std::uint64_t behaviours_dropped = 0;          // over the queue bound (reported again later)
   std::uint64_t prevalence_received = 0;         // Prevalence tables from the collector
   std::uint64_t spool_errors = 0;
+  // The hand-off from the agent loop to the spool writer thread.
+  std::uint64_t handoff_full = 0;    // hand-offs that found the queue full and waited
+  std::uint64_t handoff_queued = 0;  // events handed off, not yet in the spool (now)
+  std::uint64_t spool_writes = 0;    // spool appends, one RocksDB write each
   std::string last_error;
 };
 
@@ -74,7 +86,9 @@ class Shipper {
 
   // Agent loop: queue one event; flushes itself at batch_max.
   void add(v1::Event&& event);
-  // Agent loop: spool what is queued (call every batch_interval).
+  // Agent loop: hand what is queued to the spool writer (call every
+  // batch_interval); waits while the hand-off queue is full. Before start()
+  // and after stop(): appends to the spool here.
   void flush();
   // Agent loop: the health snapshot sent every health_interval.
   void set_health(const v1::Health& health);
@@ -136,7 +150,8 @@ class Shipper {
   void set_client_certificate(std::string cert_pem, std::string key_pem);
 
   void start();
-  // Flushes, waits up to `drain` for the collector to ack everything, then stops.
+  // Flushes, writes everything handed off to the spool, waits up to `drain`
+  // for the collector to ack everything, then stops.
   void stop(std::chrono::milliseconds drain);
 
   [[nodiscard]] ShipperStats stats() const;
@@ -150,11 +165,28 @@ class Shipper {
   void count_refused(const v1::Ack& ack);
   // (Re)builds channel_ and stub_ from options_ (the sender thread, or the constructor).
   void make_stub();
+  // The spool writer thread: appends what is handed off, one write per wakeup.
+  void write_loop();
+  // One spool append (the writer thread, or flush() when it is not running).
+  void append(std::vector<v1::Event>& events);
+  // Lets the writer finish what is queued and joins it.
+  void stop_writer();
 
   ShipperOptions options_;
   Spool& spool_;
   v1::Hello hello_;
   std::vector<v1::Event> pending_;  // agent loop only
+
+  // The hand-off queue (events, in order) and the spool writer thread.
+  mutable std::mutex handoff_mu_;
+  std::condition_variable handoff_cv_;
+  std::vector<v1::Event> handoff_;  // under handoff_mu_
+  std::size_t writing_ = 0;         // events the writer is appending, under handoff_mu_
+  bool writer_running_ = false;     // under handoff_mu_
+  bool writer_stop_ = false;        // under handoff_mu_
+  std::uint64_t handoff_full_ = 0;  // under handoff_mu_
+  std::uint64_t spool_writes_ = 0;  // under handoff_mu_
+  std::thread writer_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -12,11 +12,11 @@
 //   fleet-peer-accept  an accept from an address another fleet host reported;
 //   shell-exec         an exec of a shell or interpreter,
 // it names the event's fleet peer (the host owning its remote address), and it
-// traces lineage: from every event's pid/ppid (and forks' child pids) it keeps
-// each host's recent process tree, so a shell exec whose ancestry includes a
-// process that accepted a fleet peer's connection carries that process as its
-// `lineage` (fleet-lateral-movement groups by it: an accept and an unrelated
-// cron shell on one host do not correlate).
+// traces lineage: from the pid/ppid of forks (and their child pids), execs and
+// accepts it keeps each host's recent process tree, so a shell exec whose
+// ancestry includes a process that accepted a fleet peer's connection carries
+// that process as its `lineage` (fleet-lateral-movement groups by it: an
+// accept and an unrelated cron shell on one host do not correlate).
 // Time is the collector's clock (the arrival time passed in), never the
 // agents' timestamps. Kernel-, network- and disk-free.
 #pragma once

@@ -112,6 +112,11 @@ class Ingest final : public v1::AgentService::CallbackService {
       std::function<Result<void>(const std::string&, const v1::BehaviourReport&)> hook) {
     behaviours_hook_ = std::move(hook);
   }
+  // Called for each Health after it is recorded, on a writer thread (set
+  // before serving): the shadow scoring's reports (Health.shadow).
+  void set_health_hook(std::function<void(const std::string&, const v1::Health&)> hook) {
+    health_hook_ = std::move(hook);
+  }
   [[nodiscard]] const IngestStats& stats() const { return stats_; }
   [[nodiscard]] CorrelatorStats correlation_stats();
   // mTLS: every stream must present a verified client certificate, and its
@@ -155,6 +160,7 @@ class Ingest final : public v1::AgentService::CallbackService {
   // batch in flight finishes before the new hello resets anything, and none
   // after it is stored.
   [[nodiscard]] std::unique_lock<std::mutex> writer_lock(const std::string& agent_id);
+  // True when `reactor` is the agent's stream (nullptr: when none is).
   [[nodiscard]] bool owns(const std::string& agent_id, const ConnectReactor* reactor);
   // Store + correlate + publish; returns the ack or an error for a refusal.
   Result<std::uint64_t> on_batch(const std::string& agent_id, const std::string& host,
@@ -172,6 +178,7 @@ class Ingest final : public v1::AgentService::CallbackService {
   std::function<Result<void>(const std::string&, const v1::ImageObservations&)>
       image_observations_hook_;
   std::function<Result<void>(const std::string&, const v1::BehaviourReport&)> behaviours_hook_;
+  std::function<void(const std::string&, const v1::Health&)> health_hook_;
   std::function<Result<void>(const std::string&)> admit_;
   bool require_identity_ = false;
   std::uint32_t max_agents_ = 0;

@@ -37,6 +37,12 @@ class ModelServiceImpl final : public v1::ModelService::CallbackService {
   grpc::ServerUnaryReactor* RolloutStatus(grpc::CallbackServerContext* ctx,
                                           const v1::RolloutStatusRequest* req,
                                           v1::RolloutStatus* resp) override;
+  // Operator: shadow scoring of a candidate, or its stop.
+  grpc::ServerUnaryReactor* Shadow(grpc::CallbackServerContext* ctx, const v1::ShadowRequest* req,
+                                   v1::ShadowStatus* resp) override;
+  grpc::ServerUnaryReactor* ShadowStatus(grpc::CallbackServerContext* ctx,
+                                         const v1::ShadowStatusRequest* req,
+                                         v1::ShadowStatus* resp) override;
 
  private:
   ModelManager& models_;

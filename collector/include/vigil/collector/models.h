@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "vigil/collector/rollout.h"
+#include "vigil/collector/shadow.h"
 #include "vigil/collector/store.h"
 #include "vigil/evolution.h"
 #include "vigil/result.h"
@@ -119,7 +120,20 @@ class ModelManager {
                                                   double canary_fraction, std::uint64_t soak_s,
                                                   std::uint64_t now_ns);
   [[nodiscard]] Result<v1::RolloutStatus> rollback(const std::string& reason, std::uint64_t now_ns);
+  // The rollout, with the shadow scoring (RolloutStatus.shadow).
   [[nodiscard]] v1::RolloutStatus status();
+
+  // Shadow scoring (shadow.h): `version` scored beside the active model on
+  // `fraction` of the agents, counted, never acting; stopped on request or
+  // when it becomes the active model. A canary whose shadow numbers say it
+  // alerts on everything fails the canary gate.
+  [[nodiscard]] Result<v1::ShadowStatus> shadow(const std::string& version, double fraction,
+                                                std::uint64_t now_ns);
+  [[nodiscard]] Result<v1::ShadowStatus> stop_shadow(const std::string& reason,
+                                                     std::uint64_t now_ns);
+  [[nodiscard]] v1::ShadowStatus shadow_status() { return shadow_.status(); }
+  // An agent's health (its shadow report). Any thread.
+  void on_health(const std::string& agent_id, const v1::Health& health);
 
   // Periodic: advances a canary past its soak (or rolls it back), starts
   // scheduled or feedback-triggered evolution.
@@ -133,6 +147,8 @@ class ModelManager {
   [[nodiscard]] Result<v1::ModelRecord> sign(const v1::Model& model, v1::ModelInfo info);
   [[nodiscard]] std::string active_version();
   bool push(const std::string& agent_id, const std::string& version, const PushScope& scope);
+  // Sends `version` as the agent's shadow model ("" withdraws it).
+  bool push_shadow(const std::string& agent_id, const std::string& version);
   // Why `version` may not go to the fleet ("" = it may).
   [[nodiscard]] std::string fleet_blocker(const std::string& version);
   [[nodiscard]] std::string fleet_blocker(const v1::ModelRecord& rec) const;
@@ -150,6 +166,7 @@ class ModelManager {
   // that a rollback from it reaches agents (rollback_* fields of ModelUpdate).
   v1::ModelUpdate marker_;
   StoreBehaviourSource behaviour_;  // what the canary gate compares (before rollout_)
+  ShadowScoring shadow_;            // before rollout_, whose gate reads it
   ArtefactRollout rollout_;
 
   std::mutex evo_mu_;

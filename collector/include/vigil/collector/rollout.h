@@ -63,6 +63,11 @@ struct ArtefactOps {
   // Why `version` may not leave its canary for the fleet yet ("" = it may;
   // unset = always may). Models: the release signature.
   std::function<std::string(const std::string& version)> fleet_blocker;
+  // Why the canary of `version` fails the gate though it is healthy ("" =
+  // it does not; unset = never). Models: its shadow scoring numbers
+  // (shadow.h, shadow_blocker). Checked after the health gate, before the
+  // behaviour comparison.
+  std::function<std::string(const std::string& version)> gate_failure;
 };
 
 class ArtefactRollout {

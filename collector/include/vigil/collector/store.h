@@ -175,7 +175,13 @@ class Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   StoreOptions options_;
-  mutable std::mutex mu_;  // agents_ and read-modify-write of alerts
+  // The agent registry (agents_), the free-space guard, and set_label's and
+  // put_alert's writes. Ingest holds it only to copy and then update the
+  // agent's record: it builds and writes a batch (and reads and updates that
+  // agent's alerts) without it, relying on one writer per agent
+  // (Ingest::writer_lock). A label set while the agent's batch updates the
+  // same alert can still be lost (as before): not fixed.
+  mutable std::mutex mu_;
   std::map<std::string, v1::AgentRecord> agents_;
   // The free-space guard (under mu_): statvfs at most every 200 ms.
   [[nodiscard]] Result<void> check_space();
