@@ -88,6 +88,19 @@ Result<std::shared_ptr<const ScoringModel>> ScoringModel::load(const v1::Model& 
     }
     model->floors_[*slot] = static_cast<std::uint8_t>(f.score());
   }
+  // Monotone in awareness by its weights (what evolution keeps, learn/): tanh
+  // and the sigmoid are increasing, so non-negative paths from the awareness
+  // inputs and a non-negative combiner mean the calm score is never higher;
+  // score() then needs one evaluation.
+  model->monotone_ = std::ranges::all_of(model->combiner_, [](float w) { return w >= 0.0F; });
+  for (const auto& net : model->nets_) {
+    for (std::uint32_t h = 0; h < net.hidden && model->monotone_; ++h) {
+      for (const std::size_t f : {static_cast<std::size_t>(kAwarenessLevel),
+                                  static_cast<std::size_t>(kInFocus)}) {
+        if (net.w1[h * kFeatureCount + f] * net.w2[h] < 0.0F) model->monotone_ = false;
+      }
+    }
+  }
   model->version_ = m.version();
   model->proto_ = m;
   return std::shared_ptr<const ScoringModel>(std::move(model));
@@ -128,7 +141,7 @@ void ScoringModel::population_outputs(const FeatureVector& x,
 
 std::uint32_t ScoringModel::score(const FeatureVector& x) const {
   const auto aroused = raw_score(x);
-  if (x[kAwarenessLevel] == 0.0F && x[kInFocus] == 0.0F) {
+  if (monotone_ || (x[kAwarenessLevel] == 0.0F && x[kInFocus] == 0.0F)) {
     return aroused;
   }
   FeatureVector calm = x;

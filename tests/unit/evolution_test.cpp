@@ -271,6 +271,7 @@ TEST(Acceptance, RefusesAModelThatScoresAttacksLowerOnAnArousedHost) {
   ASSERT_LT((*innocent)->raw_score(critical), (*innocent)->raw_score(calm))
       << "the toy is built so";
   // The agent's score never falls with awareness, whatever the weights.
+  EXPECT_FALSE((*innocent)->monotone_by_weights());
   EXPECT_EQ((*innocent)->score(critical), (*innocent)->score(calm));
   const auto refused = check_awareness_monotone(**innocent, d.samples);
   EXPECT_FALSE(refused.accepted);
@@ -528,6 +529,7 @@ TEST(Evolution, EvolvedModelsAreMonotoneInAwarenessByConstruction) {
   for (const float w : comb.weights) EXPECT_GE(w, 0.0F);
   auto model = ScoringModel::load(build_model(champs, comb, {}, "mono", "test", "toy"));
   ASSERT_OK(model);
+  EXPECT_TRUE((*model)->monotone_by_weights()) << "the agent scores it with one evaluation";
   const auto verdict = check_awareness_monotone(**model, d.samples);
   EXPECT_TRUE(verdict.accepted) << verdict.reason;
   // And every level in order, not only against calm.
@@ -548,6 +550,7 @@ TEST(ShippedDataset, TheShippedModelKeepsUnprovenSeveritiesAndNoFocusBonus) {
   ASSERT_OK(shipped);
   const auto& m = (*shipped)->proto();
   ASSERT_EQ(m.version(), "default-s1") << "the shipped default is the evolved model";
+  EXPECT_TRUE((*shipped)->monotone_by_weights()) << "evolved monotone: one evaluation per event";
   EXPECT_EQ(m.focus_bonus(), 0U);
   const auto* unit = agent::find_indicator("systemd-unit-write");
   ASSERT_NE(unit, nullptr);

@@ -51,6 +51,10 @@ class ScoringModel {
   // the indicators set in `x`, capped without any, plus the focus bonus when
   // `x` is in the attention focus. evo::check_awareness_monotone judges it.
   [[nodiscard]] std::uint32_t raw_score(const FeatureVector& x) const;
+  // Whether the weights alone make the model monotone in awareness (every
+  // path from awareness_level and in_focus non-negative, combiner weights
+  // non-negative): then score() costs one evaluation, not two.
+  [[nodiscard]] bool monotone_by_weights() const { return monotone_; }
   // The population outputs in (-1, 1), for explanations and tests.
   void population_outputs(const FeatureVector& x, std::array<float, kPopulations>& y) const;
 
@@ -71,6 +75,7 @@ class ScoringModel {
   std::array<std::uint8_t, kIndicatorFeatures> floors_{};
   std::uint32_t cap_without_indicators_ = 100;
   std::uint32_t focus_bonus_ = kDefaultFocusBonus;
+  bool monotone_ = false;  // monotone in awareness by its weights: score() == raw_score()
   std::string version_;
   v1::Model proto_;
 };
