@@ -147,18 +147,9 @@ std::vector<Json> alerts_after(const vigil::test::AgentProc& agent, std::size_t 
   return out;
 }
 
-int vigilctl(const fs::path& dir, const std::string& collector, std::vector<std::string> args,
-             std::string* out = nullptr) {
-  std::vector<std::string> argv = {VIGILCTL_BIN, "--collector", collector,
-                                   "--insecure", "--timeout",   "120"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  static int n = 0;
-  const auto run_dir = dir / ("vigilctl-" + std::to_string(++n));
-  fs::create_directories(run_dir);
-  Proc p(argv, run_dir);
-  const int rc = p.wait();
-  if (out != nullptr) *out = p.out() + p.err();
-  return rc;
+int vigilctl(const fs::path& dir, const std::string& collector,
+             const std::vector<std::string>& args, std::string* out = nullptr) {
+  return vigil::test::run_vigilctl(VIGILCTL_BIN, dir, collector, args, out);
 }
 
 std::string agent_model(const std::string& addr, const std::string& agent) {

@@ -27,17 +27,9 @@ using vigil::test::wait_until;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
-int vigilctl(const fs::path& dir, const std::string& collector, std::vector<std::string> args,
-             std::string* out = nullptr) {
-  std::vector<std::string> argv = {VIGILCTL_BIN, "--collector", collector, "--insecure"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  static int n = 0;
-  const auto run_dir = dir / ("vigilctl-" + std::to_string(++n));
-  fs::create_directories(run_dir);
-  Proc p(argv, run_dir);
-  const int rc = p.wait();
-  if (out != nullptr) *out = p.out() + p.err();
-  return rc;
+int vigilctl(const fs::path& dir, const std::string& collector,
+             const std::vector<std::string>& args, std::string* out = nullptr) {
+  return vigil::test::run_vigilctl(VIGILCTL_BIN, dir, collector, args, out);
 }
 
 // A number of proto JSON (64-bit counts are strings).

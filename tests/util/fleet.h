@@ -164,4 +164,20 @@ inline grpc::Status label(const std::string& addr, const std::string& alert_id,
   return query(addr)->SubmitFeedback(&ctx, req, &resp);
 }
 
+// Runs vigilctl (`bin`) against `collector` (insecure, --timeout 120) in a
+// fresh directory under `dir`; returns its exit code, stdout and stderr in `out`.
+inline int run_vigilctl(const std::string& bin, const std::filesystem::path& dir,
+                        const std::string& collector, const std::vector<std::string>& args,
+                        std::string* out = nullptr) {
+  std::vector<std::string> argv = {bin, "--collector", collector, "--insecure", "--timeout", "120"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  static int n = 0;
+  const auto run_dir = dir / ("vigilctl-" + std::to_string(++n));
+  std::filesystem::create_directories(run_dir);
+  Proc p(argv, run_dir);
+  const int rc = p.wait();
+  if (out != nullptr) *out = p.out() + p.err();
+  return rc;
+}
+
 }  // namespace vigil::test
